@@ -1,0 +1,89 @@
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_json.h"
+#include "models/base/ncp_rng.h"
+#include "tests/ncp_check.h"
+
+START_TEST(rng_is_reproducible_and_uniform)
+{
+	struct ncp_rng a, b;
+	ncp_rng_seed(&a, 42);
+	ncp_rng_seed(&b, 42);
+	double sum = 0, sum2 = 0;
+	int n = 200000;
+	for (int i = 0; i < n; i++) {
+		double x = ncp_rng_uniform(&a);
+		ck_assert(x == ncp_rng_uniform(&b));
+		ck_assert(x >= 0.0 && x < 1.0);
+		sum += x;
+		sum2 += x * x;
+	}
+	ncp_ck_near(sum / n, 0.5, 0.005);
+	ncp_ck_near(sum2 / n - (sum / n) * (sum / n), 1.0 / 12, 0.002);
+	ck_assert(ncp_rng_derive(1, 2) != ncp_rng_derive(1, 3));
+	ck_assert(ncp_rng_derive(1, 2) == ncp_rng_derive(1, 2));
+}
+END_TEST
+
+START_TEST(rng_normal_moments)
+{
+	struct ncp_rng r;
+	ncp_rng_seed(&r, 7);
+	double sum = 0, sum2 = 0;
+	int n = 200000;
+	for (int i = 0; i < n; i++) {
+		double x = ncp_rng_normal(&r);
+		sum += x;
+		sum2 += x * x;
+	}
+	ncp_ck_near(sum / n, 0.0, 0.01);
+	ncp_ck_near(sum2 / n, 1.0, 0.01);
+}
+END_TEST
+
+START_TEST(json_writer_nests_and_escapes)
+{
+	struct ncp_json j;
+	ncp_json_init(&j);
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "a");
+	ncp_json_int(&j, -3);
+	ncp_json_key(&j, "list");
+	ncp_json_arr(&j);
+	ncp_json_num(&j, 0.25);
+	ncp_json_num(&j, NAN);
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "s");
+	ncp_json_str(&j, "q\"\\\n\x01");
+	ncp_json_end(&j);
+	ncp_json_end(&j);
+	ncp_json_key(&j, "t");
+	ncp_json_bool(&j, true);
+	ncp_json_end(&j);
+	ck_assert_int_eq(ncp_json_finish(&j), 0);
+	ck_assert_str_eq(j.buf, "{\"a\":-3,\"list\":[0.25,null,{\"s\":"
+				"\"q\\\"\\\\\\n\\u0001\"}],\"t\":true}");
+	ncp_json_fini(&j);
+
+	ncp_json_init(&j);
+	ncp_json_obj(&j);
+	ck_assert_int_eq(ncp_json_finish(&j), -EINVAL); /* unclosed */
+	ncp_json_fini(&j);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("base");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, rng_is_reproducible_and_uniform);
+	tcase_add_test(tc, rng_normal_moments);
+	tcase_add_test(tc, json_writer_nests_and_escapes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NCP_CHECK_MAIN(make_suite)
