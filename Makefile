@@ -99,6 +99,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The default configuration is compiled into ncpd (.incbin).
+$(BUILD)/obj/daemon/ncp_config.o: config/ncpd.yaml
+
 $(LIB_MODELS): $(call obj,$(MODEL_SRC))
 $(LIB_SHM): $(call obj,$(SHM_SRC))
 $(LIB_DAEMON): $(call obj,$(DAEMON_SRC))

@@ -1,0 +1,809 @@
+#include "daemon/ncp_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "models/arm/ncp_arm.h"
+#include "models/base/ncp_base.h"
+
+/* config/ncpd.yaml, compiled in.  The Makefile rebuilds this object when
+ * the file changes. */
+__asm__(".section .rodata\n"
+	".global ncp_config_default_yaml\n"
+	".type ncp_config_default_yaml, @object\n"
+	".balign 8\n"
+	"ncp_config_default_yaml:\n"
+	".incbin \"config/ncpd.yaml\"\n"
+	".byte 0\n"
+	".previous\n");
+
+enum key_type { T_INT, T_U64, T_DOUBLE, T_BOOL, T_STRING, T_ENUM, T_VEC };
+
+static const char *const type_names[] = {
+	[T_INT] = "integer", [T_U64] = "integer", [T_DOUBLE] = "number",
+	[T_BOOL] = "boolean", [T_STRING] = "string", [T_ENUM] = "choice",
+	[T_VEC] = "list of numbers",
+};
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off;
+	size_t size;		/* T_STRING: buffer size; T_VEC: count */
+	double min, max;	/* numbers and vector elements */
+	const char *def;	/* the default, as YAML text */
+	const char *const *choices; /* T_ENUM: names, stored as their index */
+	bool reload;		/* SIGHUP may change it */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct ncp_config, field)
+#define STR(field) OFF(field), sizeof(((struct ncp_config *)0)->field)
+
+static const char *const task_kinds[] = { "centre-out", "random", "manual",
+					  NULL };
+static const char *const log_levels[] = { "error", "warning", "notice", "info",
+					  "debug", NULL };
+
+/* The table.  Keys of one section stay together (the JSON dump nests by
+ * section).  The order of task_kinds matches enum ncp_task_kind. */
+static const struct key keys[] = {
+	{ "seed", T_U64, OFF(reach.seed), 0, 0, 9.2e18, "0", NULL, false,
+	  "seed of the network (encoders, rates, intercepts, voltages)" },
+	{ "dt", T_DOUBLE, OFF(reach.dt), 0, 1e-4, 0.01, "0.001", NULL, false,
+	  "simulation time step, s (the loop runs at 1/dt Hz)" },
+	{ "data_dir", T_STRING, STR(data_dir), 0, 0, "data", NULL, false,
+	  "directory for recordings and models (relative: to the working "
+	  "directory)" },
+
+	{ "task.kind", T_ENUM, OFF(task.kind), 0, 0, 0, "centre-out",
+	  task_kinds, true, "centre-out, random or manual" },
+	{ "task.seed", T_U64, OFF(task.seed), 0, 0, 9.2e18, "1", NULL, true,
+	  "seed of the random task's targets (separate from the network's)" },
+	{ "task.period", T_DOUBLE, OFF(task.period), 0, 0.01, 3600, "1.0", NULL,
+	  true, "seconds per target" },
+	{ "task.centre", T_VEC, OFF(task.centre), 2, -3, 3, "[0.0, 1.25]",
+	  NULL, false, "centre of the workspace and the hand's start, m" },
+	{ "task.radius", T_DOUBLE, OFF(task.radius), 0, 0, 1, "0.25", NULL, true,
+	  "centre-out: distance of the targets from the centre, m" },
+	{ "task.targets", T_INT, OFF(task.n_targets), 0, 1, 360, "8", NULL,
+	  true, "centre-out: number of targets around the circle" },
+	{ "task.random_radius", T_DOUBLE, OFF(task.random_radius), 0, 0, 1,
+	  "0.3", NULL, true, "random: radius of the disc targets are drawn "
+	  "from, m" },
+
+	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
+	  "M1 position gain" },
+	{ "reach.kv", T_DOUBLE, OFF(reach.kv), 0, 0, 1000, "0", NULL, false,
+	  "CB velocity gain; 0 means 1.5 sqrt(kp)" },
+	{ "reach.synapse", T_DOUBLE, OFF(reach.tau), 0, 0.0005, 0.1, "0.005",
+	  NULL, false, "time constant of the lowpass synapses, s" },
+	{ "reach.m1_neurons", T_INT, OFF(reach.n_m1), 0, 16, 100000, "1000",
+	  NULL, false, "neurons in M1 (the recorded population)" },
+	{ "reach.cb_neurons", T_INT, OFF(reach.n_cb), 0, 16, 100000, "1000",
+	  NULL, false, "neurons in the cerebellum" },
+	{ "reach.error_neurons", T_INT, OFF(reach.n_error), 0, 16, 100000,
+	  "500", NULL, false, "neurons in the task-space error ensemble" },
+	{ "reach.s1_neurons", T_INT, OFF(reach.n_s1), 0, 4, 10000, "50", NULL,
+	  false, "neurons per S1 dimension (6 dimensions)" },
+	{ "reach.adapt", T_BOOL, OFF(reach.adapt), 0, 0, 0, "false", NULL,
+	  false, "add the PES-learning cerebellum population" },
+	{ "reach.adapt_neurons", T_INT, OFF(reach.n_adapt), 0, 16, 100000,
+	  "1000", NULL, false, "neurons in the adaptive population" },
+	{ "reach.adapt_rate", T_DOUBLE, OFF(reach.adapt_rate), 0, 0, 1, "0.0001",
+	  NULL, false, "PES learning rate of the adaptive population" },
+
+	{ "log.level", T_ENUM, OFF(log_level), 0, 0, 0, "info", log_levels, true,
+	  "error, warning, notice, info or debug" },
+};
+
+#define N_KEYS ((int)NCP_ARRAY_SIZE(keys))
+
+static const struct key *find_key(const char *name)
+{
+	for (int i = 0; i < N_KEYS; i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+/* A key's section ("task" for "task.kind") is a mapping in YAML. */
+static bool is_section(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (int i = 0; i < N_KEYS; i++)
+		if (!strncmp(keys[i].name, prefix, n) && keys[i].name[n] == '.')
+			return true;
+	return false;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+	int la = (int)strlen(a), lb = (int)strlen(b);
+	int row[64];
+	if (la > 62 || lb > 62)
+		return 99;
+	for (int j = 0; j <= lb; j++)
+		row[j] = j;
+	for (int i = 1; i <= la; i++) {
+		int prev = row[0];
+		row[0] = i;
+		for (int j = 1; j <= lb; j++) {
+			int cur = row[j];
+			int sub = prev + (a[i - 1] != b[j - 1]);
+			int del = row[j] + 1, ins = row[j - 1] + 1;
+			row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* " (did you mean 'task.kind'?)" for a near miss, else "". */
+static void suggest(const char *name, char *buf, size_t len)
+{
+	int best = 3;
+	const char *hit = NULL;
+	buf[0] = '\0';
+	for (int i = 0; i < N_KEYS; i++) {
+		int d = edit_distance(name, keys[i].name);
+		if (d < best) {
+			best = d;
+			hit = keys[i].name;
+		}
+	}
+	if (hit)
+		snprintf(buf, len, " (did you mean '%s'?)", hit);
+}
+
+/* --- values ------------------------------------------------------------- */
+
+static bool parse_double(const char *s, double *out)
+{
+	char *end;
+	if (!*s || isspace((unsigned char)*s))
+		return false;
+	errno = 0;
+	double x = strtod(s, &end);
+	if (*end || errno == ERANGE || !isfinite(x))
+		return false;
+	*out = x;
+	return true;
+}
+
+/* Parse text as the key's (scalar) type into the config.  On error writes
+ * what was expected into msg. */
+static int set_scalar(struct ncp_config *c, const struct key *k,
+		      const char *text, char *msg, size_t len)
+{
+	char *p = (char *)c + k->off;
+	char *end;
+
+	switch (k->type) {
+	case T_INT:
+	case T_U64: {
+		if (!*text || isspace((unsigned char)*text) ||
+		    (k->type == T_U64 && *text == '-'))
+			goto bad_number;
+		errno = 0;
+		long long v = 0;
+		unsigned long long u = 0;
+		if (k->type == T_INT)
+			v = strtoll(text, &end, 10);
+		else
+			u = strtoull(text, &end, 10);
+		if (*end || errno == ERANGE)
+			goto bad_number;
+		double x = k->type == T_INT ? (double)v : (double)u;
+		if (x < k->min || x > k->max) {
+			snprintf(msg, len, "%s is out of range [%.17g, %.17g]",
+				 text, k->min, k->max);
+			return -ERANGE;
+		}
+		if (k->type == T_INT)
+			*(int *)p = (int)v;
+		else
+			*(uint64_t *)p = u;
+		return 0;
+	}
+	case T_DOUBLE: {
+		double x;
+		if (!parse_double(text, &x))
+			goto bad_number;
+		if (x < k->min || x > k->max) {
+			snprintf(msg, len, "%s is out of range [%g, %g]", text,
+				 k->min, k->max);
+			return -ERANGE;
+		}
+		*(double *)p = x;
+		return 0;
+	}
+	case T_BOOL: {
+		static const char *const yes[] = { "true", "yes", "on" };
+		static const char *const no[] = { "false", "no", "off" };
+		for (int i = 0; i < 3; i++) {
+			if (!strcasecmp(text, yes[i])) {
+				*(bool *)p = true;
+				return 0;
+			}
+			if (!strcasecmp(text, no[i])) {
+				*(bool *)p = false;
+				return 0;
+			}
+		}
+		snprintf(msg, len, "expected true or false, got '%s'", text);
+		return -EINVAL;
+	}
+	case T_STRING: {
+		size_t n = strlen(text);
+		if (n >= k->size) {
+			snprintf(msg, len, "longer than %zu characters", k->size - 1);
+			return -ERANGE;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)text[i] < 0x20) {
+				snprintf(msg, len, "control character in the value");
+				return -EINVAL;
+			}
+		memcpy(p, text, n + 1);
+		return 0;
+	}
+	case T_ENUM: {
+		char all[160] = "";
+		for (int i = 0; k->choices[i]; i++) {
+			if (!strcmp(text, k->choices[i])) {
+				*(int *)p = i;
+				return 0;
+			}
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
+				 i ? ", " : "", k->choices[i]);
+		}
+		snprintf(msg, len, "expected one of %s, got '%s'", all, text);
+		return -EINVAL;
+	}
+	case T_VEC: {
+		/* From --set: "a,b" (brackets optional). */
+		double v[8];
+		size_t n = 0;
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%s", text);
+		char *s = buf;
+		size_t sl = strlen(s);
+		if (sl && s[0] == '[' && s[sl - 1] == ']') {
+			s[sl - 1] = '\0';
+			s++;
+		}
+		for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+			while (isspace((unsigned char)*tok))
+				tok++;
+			char *e = tok + strlen(tok);
+			while (e > tok && isspace((unsigned char)e[-1]))
+				*--e = '\0';
+			if (n >= k->size || !parse_double(tok, &v[n]))
+				goto bad_vec;
+			if (v[n] < k->min || v[n] > k->max) {
+				snprintf(msg, len, "element %s is out of range "
+					 "[%g, %g]", tok, k->min, k->max);
+				return -ERANGE;
+			}
+			n++;
+		}
+		if (n != k->size)
+			goto bad_vec;
+		memcpy(p, v, sizeof(double) * n);
+		return 0;
+	}
+	}
+	return -EINVAL;
+bad_number:
+	snprintf(msg, len, "expected %s, got '%s'",
+		 k->type == T_DOUBLE ? "a finite number" :
+		 k->type == T_U64 ? "a non-negative integer" : "an integer", text);
+	return -EINVAL;
+bad_vec:
+	snprintf(msg, len, "expected a list of %zu numbers, got '%s'", k->size,
+		 text);
+	return -EINVAL;
+}
+
+static void format_value(const struct ncp_config *c, const struct key *k,
+			 char *buf, size_t len)
+{
+	const char *p = (const char *)c + k->off;
+	switch (k->type) {
+	case T_INT:
+		snprintf(buf, len, "%d", *(const int *)p);
+		break;
+	case T_U64:
+		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case T_DOUBLE:
+		/* The shortest form that reads back the same. */
+		for (int prec = 6; prec <= 17; prec++) {
+			snprintf(buf, len, "%.*g", prec, *(const double *)p);
+			if (strtod(buf, NULL) == *(const double *)p)
+				break;
+		}
+		break;
+	case T_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
+		break;
+	case T_STRING:
+		snprintf(buf, len, "%s", p);
+		break;
+	case T_ENUM:
+		snprintf(buf, len, "%s", k->choices[*(const int *)p]);
+		break;
+	case T_VEC: {
+		size_t used = 0;
+		const double *v = (const double *)p;
+		used += (size_t)snprintf(buf, len, "[");
+		for (size_t i = 0; i < k->size && used < len; i++)
+			used += (size_t)snprintf(buf + used, len - used, "%s%.17g",
+						 i ? ", " : "", v[i]);
+		if (used < len)
+			snprintf(buf + used, len - used, "]");
+		break;
+	}
+	}
+}
+
+void ncp_config_defaults(struct ncp_config *c)
+{
+	char msg[200];
+	memset(c, 0, sizeof(*c));
+	ncp_reach_params_default(&c->reach);
+	ncp_task_params_default(&c->task);
+	for (int i = 0; i < N_KEYS; i++) {
+		int ret = set_scalar(c, &keys[i], keys[i].def, msg, sizeof(msg));
+		ncp_assert(ret == 0);
+	}
+}
+
+/* --- YAML --------------------------------------------------------------- */
+
+struct loader {
+	yaml_parser_t parser;
+	struct ncp_config *c;
+	const char *name;
+	char *err;
+	size_t errlen;
+	bool seen[N_KEYS];
+};
+
+static int fail_at(struct loader *L, yaml_mark_t m, const char *fmt, ...)
+	NCP_PRINTF(3, 4);
+static int fail_at(struct loader *L, yaml_mark_t m, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ncp_errf(L->err, L->errlen, "%s:%zu:%zu: %s", L->name,
+			m.line + 1, m.column + 1, msg);
+}
+
+static int next_event(struct loader *L, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&L->parser, ev)) {
+		yaml_mark_t m = L->parser.problem_mark;
+		return fail_at(L, m, "YAML syntax: %s%s%s",
+			       L->parser.problem ? L->parser.problem : "error",
+			       L->parser.context ? " " : "",
+			       L->parser.context ? L->parser.context : "");
+	}
+	return 0;
+}
+
+static int load_mapping(struct loader *L, const char *prefix);
+
+/* The value of key `full` (its key event at mark km). */
+static int load_value(struct loader *L, const char *full, yaml_mark_t km)
+{
+	yaml_event_t ev;
+	char msg[256], hint[96];
+	int ret = next_event(L, &ev);
+	if (ret)
+		return ret;
+	const struct key *k = find_key(full);
+	int idx = k ? (int)(k - keys) : -1;
+
+	if (ev.type == YAML_ALIAS_EVENT) {
+		ret = fail_at(L, ev.start_mark, "key '%s': aliases are not "
+			      "supported", full);
+	} else if (ev.type == YAML_MAPPING_START_EVENT) {
+		if (k)
+			ret = fail_at(L, ev.start_mark, "key '%s': expected a %s, "
+				      "got a mapping", full, type_names[k->type]);
+		else if (!is_section(full)) {
+			suggest(full, hint, sizeof(hint));
+			ret = fail_at(L, km, "unknown section '%s'%s", full, hint);
+		} else
+			ret = load_mapping(L, full);
+	} else if (!k) {
+		suggest(full, hint, sizeof(hint));
+		ret = fail_at(L, km, is_section(full) ?
+			      "'%s' is a section: expected a mapping%s" :
+			      "unknown key '%s'%s", full, hint);
+	} else if (L->seen[idx]) {
+		ret = fail_at(L, km, "key '%s' given twice", full);
+	} else if (ev.type == YAML_SEQUENCE_START_EVENT) {
+		if (k->type != T_VEC) {
+			ret = fail_at(L, ev.start_mark, "key '%s': expected a %s, "
+				      "got a list", full, type_names[k->type]);
+		} else {
+			/* Collect the elements into "a,b,..." and parse that. */
+			char joined[256] = "";
+			yaml_mark_t sm = ev.start_mark;
+			for (;;) {
+				yaml_event_t el;
+				ret = next_event(L, &el);
+				if (ret)
+					break;
+				if (el.type == YAML_SEQUENCE_END_EVENT) {
+					yaml_event_delete(&el);
+					break;
+				}
+				if (el.type != YAML_SCALAR_EVENT) {
+					ret = fail_at(L, el.start_mark, "key '%s': "
+						      "expected numbers in the list",
+						      full);
+					yaml_event_delete(&el);
+					break;
+				}
+				size_t used = strlen(joined);
+				snprintf(joined + used, sizeof(joined) - used, "%s%s",
+					 used ? "," : "",
+					 (const char *)el.data.scalar.value);
+				yaml_event_delete(&el);
+			}
+			if (!ret && set_scalar(L->c, k, joined, msg, sizeof(msg)))
+				ret = fail_at(L, sm, "key '%s': %s", full, msg);
+		}
+	} else if (ev.type == YAML_SCALAR_EVENT) {
+		const char *text = (const char *)ev.data.scalar.value;
+		if (k->type == T_VEC)
+			ret = fail_at(L, ev.start_mark, "key '%s': expected a list "
+				      "of %zu numbers like [0.0, 1.25]", full,
+				      k->size);
+		else if (set_scalar(L->c, k, text, msg, sizeof(msg)))
+			ret = fail_at(L, ev.start_mark, "key '%s': %s", full, msg);
+	} else {
+		ret = fail_at(L, ev.start_mark, "key '%s': unexpected YAML", full);
+	}
+	if (!ret && k)
+		L->seen[idx] = true;
+	yaml_event_delete(&ev);
+	return ret;
+}
+
+static int load_mapping(struct loader *L, const char *prefix)
+{
+	for (;;) {
+		yaml_event_t ev;
+		char full[160];
+		int ret = next_event(L, &ev);
+		if (ret)
+			return ret;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (ev.type != YAML_SCALAR_EVENT) {
+			ret = fail_at(L, ev.start_mark, "expected a key%s%s",
+				      *prefix ? " in section " : "", prefix);
+			yaml_event_delete(&ev);
+			return ret;
+		}
+		const char *name = (const char *)ev.data.scalar.value;
+		size_t lp = strlen(prefix), ln = strlen(name);
+		if (lp + ln + 2 > sizeof(full)) {
+			ret = fail_at(L, ev.start_mark, "key too long");
+			yaml_event_delete(&ev);
+			return ret;
+		}
+		memcpy(full, prefix, lp);
+		if (lp)
+			full[lp++] = '.';
+		memcpy(full + lp, name, ln + 1);
+		yaml_mark_t km = ev.start_mark;
+		yaml_event_delete(&ev);
+		ret = load_value(L, full, km);
+		if (ret)
+			return ret;
+	}
+}
+
+int ncp_config_load_string(struct ncp_config *c, const char *yaml, size_t len,
+			   const char *name, char *err, size_t errlen)
+{
+	struct loader L = { .c = c, .name = name, .err = err, .errlen = errlen };
+	yaml_event_t ev;
+	int ret = 0;
+	bool doc = false;
+
+	if (!yaml_parser_initialize(&L.parser))
+		return ncp_errf(err, errlen, "%s: cannot start the YAML parser",
+				name);
+	yaml_parser_set_input_string(&L.parser, (const unsigned char *)yaml, len);
+	for (;;) {
+		ret = next_event(&L, &ev);
+		if (ret)
+			break;
+		yaml_event_type_t t = ev.type;
+		yaml_mark_t m = ev.start_mark;
+		bool is_null = false;
+		if (t == YAML_SCALAR_EVENT) {
+			const char *v = (const char *)ev.data.scalar.value;
+			is_null = !*v || !strcmp(v, "~") || !strcmp(v, "null");
+		}
+		yaml_event_delete(&ev);
+		if (t == YAML_STREAM_END_EVENT)
+			break;
+		if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_END_EVENT)
+			continue;
+		if (t == YAML_DOCUMENT_START_EVENT) {
+			if (doc) {
+				ret = fail_at(&L, m, "more than one YAML document");
+				break;
+			}
+			doc = true;
+			continue;
+		}
+		if (t == YAML_MAPPING_START_EVENT) {
+			ret = load_mapping(&L, "");
+			if (ret)
+				break;
+			continue;
+		}
+		/* A document that is only null ("", "~", "null") changes
+		 * nothing. */
+		if (t == YAML_SCALAR_EVENT && is_null)
+			continue;
+		ret = fail_at(&L, m, "expected a mapping of keys at the top level");
+		break;
+	}
+	yaml_parser_delete(&L.parser);
+	return ret;
+}
+
+int ncp_config_load_file(struct ncp_config *c, const char *path, char *err,
+			 size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int ret;
+
+	if (fd < 0) {
+		ret = -errno;
+		ncp_errf(err, errlen, "%s: cannot open: %s", path, ncp_strerror(ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > 1024 * 1024) {
+		close(fd);
+		return ncp_errf(err, errlen, "%s: not a regular file under 1 MiB",
+				path);
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		ncp_errf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			free(buf);
+			close(fd);
+			ncp_errf(err, errlen, "%s: read failed: %s", path,
+				 ncp_strerror(ret));
+			return ret;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	ret = ncp_config_load_string(c, buf, got, path, err, errlen);
+	free(buf);
+	return ret;
+}
+
+int ncp_config_set(struct ncp_config *c, const char *assignment, char *err,
+		   size_t errlen)
+{
+	char name[160], msg[256], hint[96];
+	const char *eq = strchr(assignment, '=');
+	if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof(name))
+		return ncp_errf(err, errlen, "--set %s: expected KEY=VALUE",
+				assignment);
+	memcpy(name, assignment, (size_t)(eq - assignment));
+	name[eq - assignment] = '\0';
+	const struct key *k = find_key(name);
+	if (!k) {
+		suggest(name, hint, sizeof(hint));
+		return ncp_errf(err, errlen, "--set %s: unknown key '%s'%s",
+				assignment, name, hint);
+	}
+	int ret = set_scalar(c, k, eq + 1, msg, sizeof(msg));
+	if (ret)
+		ncp_errf(err, errlen, "--set %s: key '%s': %s", assignment, name,
+			 msg);
+	return ret ? -EINVAL : 0;
+}
+
+int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
+{
+	const struct ncp_arm_params *arm = &c->reach.arm;
+	const double *ctr = c->task.centre;
+	double q[2], xy[2];
+
+	if (ncp_arm_ik(arm, ctr, q))
+		return ncp_errf(err, errlen, "task.centre [%g, %g] is outside the "
+				"arm's reachable workspace", ctr[0], ctr[1]);
+	/* Every target the tasks can ask for must be reachable. */
+	for (int i = 0; i < 72; i++) {
+		double a = 2.0 * M_PI * i / 72.0;
+		double rs[2] = { c->task.radius, c->task.random_radius };
+		const char *names[2] = { "task.radius", "task.random_radius" };
+		for (int k = 0; k < 2; k++) {
+			xy[0] = ctr[0] + rs[k] * cos(a);
+			xy[1] = ctr[1] + rs[k] * sin(a);
+			if (ncp_arm_ik(arm, xy, q))
+				return ncp_errf(err, errlen, "%s %g around task.centre "
+						"[%g, %g] leaves the arm's reachable "
+						"workspace (at [%.3f, %.3f])", names[k],
+						rs[k], ctr[0], ctr[1], xy[0], xy[1]);
+		}
+	}
+	if (c->task.period < c->reach.dt)
+		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
+				c->task.period, c->reach.dt);
+	if (!c->data_dir[0])
+		return ncp_errf(err, errlen, "data_dir is empty");
+	return 0;
+}
+
+int ncp_config_get(const struct ncp_config *c, const char *key, char *buf,
+		   size_t len)
+{
+	const struct key *k = find_key(key);
+	if (!k)
+		return -ENOENT;
+	format_value(c, k, buf, len);
+	return 0;
+}
+
+void ncp_config_json(const struct ncp_config *c, struct ncp_json *j)
+{
+	char section[64] = "";
+	ncp_json_obj(j);
+	for (int i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		const char *dot = strchr(k->name, '.');
+		char sec[64] = "";
+		if (dot)
+			snprintf(sec, sizeof(sec), "%.*s", (int)(dot - k->name),
+				 k->name);
+		if (strcmp(sec, section)) {
+			if (section[0])
+				ncp_json_end(j);
+			if (sec[0]) {
+				ncp_json_key(j, sec);
+				ncp_json_obj(j);
+			}
+			snprintf(section, sizeof(section), "%s", sec);
+		}
+		ncp_json_key(j, dot ? dot + 1 : k->name);
+		const char *p = (const char *)c + k->off;
+		switch (k->type) {
+		case T_INT: ncp_json_int(j, *(const int *)p); break;
+		case T_U64: ncp_json_int(j, (int64_t)*(const uint64_t *)p); break;
+		case T_DOUBLE: ncp_json_num_exact(j, *(const double *)p); break;
+		case T_BOOL: ncp_json_bool(j, *(const bool *)p); break;
+		case T_STRING: ncp_json_str(j, p); break;
+		case T_ENUM: ncp_json_str(j, k->choices[*(const int *)p]); break;
+		case T_VEC:
+			ncp_json_arr(j);
+			for (size_t e = 0; e < k->size; e++)
+				ncp_json_num_exact(j, ((const double *)p)[e]);
+			ncp_json_end(j);
+			break;
+		}
+	}
+	if (section[0])
+		ncp_json_end(j);
+	ncp_json_end(j);
+}
+
+int ncp_config_diff(const struct ncp_config *a, const struct ncp_config *b,
+		    void (*fn)(const char *key, const char *old_value,
+			       const char *new_value, bool reloadable,
+			       void *ctx),
+		    void *ctx)
+{
+	char va[256], vb[256];
+	int n = 0;
+	for (int i = 0; i < N_KEYS; i++) {
+		format_value(a, &keys[i], va, sizeof(va));
+		format_value(b, &keys[i], vb, sizeof(vb));
+		if (strcmp(va, vb)) {
+			n++;
+			if (fn)
+				fn(keys[i].name, va, vb, keys[i].reload, ctx);
+		}
+	}
+	return n;
+}
+
+void ncp_config_apply_reloadable(struct ncp_config *dst,
+				 const struct ncp_config *src)
+{
+	for (int i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		size_t size;
+		if (!k->reload)
+			continue;
+		switch (k->type) {
+		case T_INT: case T_ENUM: size = sizeof(int); break;
+		case T_U64: size = sizeof(uint64_t); break;
+		case T_DOUBLE: size = sizeof(double); break;
+		case T_BOOL: size = sizeof(bool); break;
+		case T_STRING: size = k->size; break;
+		case T_VEC: size = sizeof(double) * k->size; break;
+		default: continue;
+		}
+		memcpy((char *)dst + k->off, (const char *)src + k->off, size);
+	}
+}
+
+bool ncp_config_key_info(int i, struct ncp_config_key_info *info)
+{
+	if (i < 0 || i >= N_KEYS)
+		return false;
+	const struct key *k = &keys[i];
+	memset(info, 0, sizeof(*info));
+	info->key = k->name;
+	info->type = type_names[k->type];
+	info->help = k->help;
+	info->reloadable = k->reload;
+	snprintf(info->default_value, sizeof(info->default_value), "%s", k->def);
+	switch (k->type) {
+	case T_INT: case T_U64: case T_DOUBLE:
+		snprintf(info->range, sizeof(info->range), "%g .. %g", k->min,
+			 k->max);
+		break;
+	case T_VEC:
+		snprintf(info->range, sizeof(info->range), "%zu values, each "
+			 "%g .. %g", k->size, k->min, k->max);
+		break;
+	case T_ENUM: {
+		size_t used = 0;
+		for (int c = 0; k->choices[c] && used < sizeof(info->range); c++)
+			used += (size_t)snprintf(info->range + used,
+						 sizeof(info->range) - used, "%s%s",
+						 c ? " | " : "", k->choices[c]);
+		break;
+	}
+	default:
+		break;
+	}
+	return true;
+}

@@ -1,0 +1,156 @@
+#include "daemon/ncp_sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/base/ncp_base.h"
+
+static void observe(struct ncp_sim *s)
+{
+	ncp_reach_arm_state(s->reach, &s->arm);
+	ncp_reach_target(s->reach, s->target);
+}
+
+int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
+		 size_t reach_cap, char *err, size_t errlen)
+{
+	struct ncp_reach_params rp = c->reach;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->dt = c->reach.dt;
+	rp.start[0] = c->task.centre[0];
+	rp.start[1] = c->task.centre[1];
+	s->reach = ncp_reach_new(&rp, err, errlen);
+	if (!s->reach)
+		return -EINVAL;
+	ret = ncp_task_init(&s->task, &c->task, s->dt, 0);
+	if (ret) {
+		ncp_errf(err, errlen, "bad task parameters");
+		goto fail;
+	}
+	s->reach_cap = reach_cap ? reach_cap : 1;
+	s->reaches = calloc(s->reach_cap, sizeof(*s->reaches));
+	if (!s->reaches) {
+		ret = -ENOMEM;
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	s->m1_n = ncp_reach_m1_neurons(s->reach);
+	observe(s);
+	return 0;
+fail:
+	ncp_reach_free(s->reach);
+	s->reach = NULL;
+	return ret;
+}
+
+void ncp_sim_fini(struct ncp_sim *s)
+{
+	ncp_reach_free(s->reach);
+	free(s->reaches);
+	memset(s, 0, sizeof(*s));
+}
+
+void ncp_sim_step(struct ncp_sim *s)
+{
+	double xy[2];
+	uint64_t step = s->step;
+
+	ncp_task_target(&s->task, step, xy);
+	ncp_reach_set_target(s->reach, xy);
+	ncp_reach_step(s->reach);
+	s->spikes = ncp_reach_m1_spikes(s->reach, &s->n_spikes);
+	s->m1_spikes += (uint64_t)s->n_spikes;
+	observe(s);
+	if (ncp_task_period_ends(&s->task, step)) {
+		struct ncp_sim_reach *r = &s->reaches[s->n_reaches % s->reach_cap];
+		r->target[0] = xy[0];
+		r->target[1] = xy[1];
+		r->end_error = hypot(s->arm.hand[0] - xy[0], s->arm.hand[1] - xy[1]);
+		r->t_end = (double)(step + 1) * s->dt;
+		s->sum_end_error += r->end_error;
+		s->n_reaches++;
+	}
+	s->step = step + 1;
+}
+
+int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p)
+{
+	double keep[2] = { s->target[0], s->target[1] };
+	int ret = ncp_task_init(&s->task, p, s->dt, s->step);
+	if (ret)
+		return ret;
+	if (p->kind == NCP_TASK_MANUAL)
+		ncp_task_set_target(&s->task, keep);
+	return 0;
+}
+
+int ncp_sim_set_target(struct ncp_sim *s, const double xy[2])
+{
+	double q[2];
+	if (!isfinite(xy[0]) || !isfinite(xy[1]) ||
+	    ncp_arm_ik(ncp_reach_arm_params(s->reach), xy, q))
+		return -EDOM;
+	if (s->task.p.kind != NCP_TASK_MANUAL) {
+		struct ncp_task_params p = s->task.p;
+		p.kind = NCP_TASK_MANUAL;
+		ncp_task_init(&s->task, &p, s->dt, s->step);
+	}
+	ncp_task_set_target(&s->task, xy);
+	return 0;
+}
+
+void ncp_sim_reset(struct ncp_sim *s)
+{
+	struct ncp_task_params p = s->task.p;
+	double keep[2] = { s->task.target[0], s->task.target[1] };
+	ncp_reach_reset(s->reach);
+	ncp_task_init(&s->task, &p, s->dt, s->step);
+	if (p.kind == NCP_TASK_MANUAL)
+		ncp_task_set_target(&s->task, keep);
+	observe(s);
+}
+
+void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j)
+{
+	double sim_seconds = (double)s->step * s->dt;
+	ncp_json_key(j, "sim_seconds");
+	ncp_json_num(j, sim_seconds);
+	ncp_json_key(j, "steps");
+	ncp_json_int(j, (int64_t)s->step);
+	ncp_json_key(j, "neurons");
+	ncp_json_int(j, ncp_reach_neurons(s->reach));
+	ncp_json_key(j, "m1_neurons");
+	ncp_json_int(j, s->m1_n);
+	ncp_json_key(j, "reaches");
+	ncp_json_arr(j);
+	uint64_t first = s->n_reaches > s->reach_cap ? s->n_reaches - s->reach_cap : 0;
+	for (uint64_t i = first; i < s->n_reaches; i++) {
+		const struct ncp_sim_reach *r = &s->reaches[i % s->reach_cap];
+		ncp_json_obj(j);
+		ncp_json_key(j, "target");
+		ncp_json_arr(j);
+		ncp_json_num(j, r->target[0]);
+		ncp_json_num(j, r->target[1]);
+		ncp_json_end(j);
+		ncp_json_key(j, "end_error");
+		ncp_json_num(j, r->end_error);
+		ncp_json_end(j);
+	}
+	ncp_json_end(j);
+	ncp_json_key(j, "reaches_total");
+	ncp_json_int(j, (int64_t)s->n_reaches);
+	ncp_json_key(j, "mean_end_error");
+	if (s->n_reaches)
+		ncp_json_num(j, s->sum_end_error / (double)s->n_reaches);
+	else
+		ncp_json_null(j);
+	ncp_json_key(j, "m1_mean_rate_hz");
+	if (sim_seconds > 0)
+		ncp_json_num(j, (double)s->m1_spikes / (s->m1_n * sim_seconds));
+	else
+		ncp_json_null(j);
+}

@@ -1,0 +1,66 @@
+/* ncp_sim: the simulated world one loop step advances: the REACH circuits
+ * and arm, the task that sets their target, and the statistics of the run
+ * (reaches and their end errors, M1 spikes).  The free-run loop and the
+ * real-time loop both drive it with ncp_sim_step(), which allocates
+ * nothing and never blocks.
+ */
+#ifndef NCP_SIM_H
+#define NCP_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/ncp_config.h"
+#include "models/arm/ncp_arm.h"
+#include "models/base/ncp_json.h"
+#include "models/reach/ncp_reach.h"
+#include "models/reach/ncp_task.h"
+
+/* One task period: where the target was and how far the hand ended up. */
+struct ncp_sim_reach {
+	double target[2];
+	double end_error;	/* m, at the period's last step */
+	double t_end;		/* sim time of that step, s */
+};
+
+struct ncp_sim {
+	double dt;
+	struct ncp_reach *reach;
+	struct ncp_task task;
+	uint64_t step;		/* steps simulated */
+	uint64_t m1_spikes;	/* M1 spikes so far */
+	int m1_n;		/* M1 neurons */
+	/* The latest reaches, a ring of reach_cap; n_reaches counts all. */
+	struct ncp_sim_reach *reaches;
+	size_t reach_cap;
+	uint64_t n_reaches;
+	double sum_end_error;
+	/* After the last step. */
+	struct ncp_arm_state arm;
+	double target[2];
+	const uint32_t *spikes;	/* M1 spikes of the last step */
+	int n_spikes;
+};
+
+/* Build from a configuration; keeps the last reach_cap reaches.  On error
+ * returns -errno with a message. */
+int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
+		 size_t reach_cap, char *err, size_t errlen);
+void ncp_sim_fini(struct ncp_sim *s);
+
+void ncp_sim_step(struct ncp_sim *s);
+
+/* Change the task from the next step on; a manual task keeps the current
+ * target until ncp_sim_set_target. */
+int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p);
+/* Manual target (the task becomes manual).  -EDOM if out of reach. */
+int ncp_sim_set_target(struct ncp_sim *s, const double xy[2]);
+/* Back to the start posture, task restarted, statistics kept. */
+void ncp_sim_reset(struct ncp_sim *s);
+
+/* The summary fields of the simulation: steps, sim_seconds, neurons,
+ * m1_neurons, reaches, mean_end_error, m1_mean_rate_hz. */
+void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j);
+
+#endif

@@ -1,0 +1,223 @@
+#include "models/nef/ncp_ens.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_rng.h"
+#include "models/nef/ncp_simd.h"
+
+/* LAPACK (OpenBLAS ships it): Cholesky factorisation and solve. */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
+		    int *info);
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
+		    const double *a, const int *lda, double *b, const int *ldb,
+		    int *info);
+
+void ncp_ens_spec_default(struct ncp_ens_spec *s, int n, int dims)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->dims = dims;
+	s->radius = 1.0;
+	s->max_rates = (struct ncp_dist){ NCP_DIST_UNIFORM, 200.0, 400.0 };
+	s->intercepts = (struct ncp_dist){ NCP_DIST_UNIFORM, -1.0, 0.9 };
+	s->lif = ncp_lif_default;
+	s->reg = 0.1;
+}
+
+int ncp_ens_default_eval(int n, int dims)
+{
+	int m = 500 * dims;
+	m = m < 750 ? 750 : m > 2500 ? 2500 : m;
+	return m > 2 * n ? m : 2 * n;
+}
+
+void ncp_ens_fini(struct ncp_ens *e)
+{
+	free(e->encoders);
+	free(e->gain);
+	free(e->bias);
+	free(e->max_rate);
+	free(e->intercept);
+	free(e->eval);
+	free(e->enc);
+	free(e->biasf);
+	free(e->J);
+	ncp_lif_fini(&e->lif);
+	memset(e, 0, sizeof(*e));
+}
+
+int ncp_ens_init(struct ncp_ens *e, const struct ncp_ens_spec *s, double dt,
+		 char *err, size_t errlen)
+{
+	struct ncp_rng rng;
+	int n = s->n, d = s->dims, ret;
+
+	memset(e, 0, sizeof(*e));
+	if (n < 1 || d < 1 || !(s->radius > 0) || !(dt > 0))
+		return ncp_errf(err, errlen,
+				"ensemble needs n >= 1, dims >= 1, radius > 0 "
+				"(got n=%d dims=%d radius=%g)", n, d, s->radius);
+	e->n = n;
+	e->dims = d;
+	e->radius = s->radius;
+	e->dt = dt;
+	e->lifp = s->lif;
+	e->reg = s->reg;
+	e->n_eval = s->n_eval > 0 ? s->n_eval : ncp_ens_default_eval(n, d);
+
+	ret = -ENOMEM;
+	e->encoders = calloc((size_t)n * d, sizeof(double));
+	e->gain = calloc((size_t)n, sizeof(double));
+	e->bias = calloc((size_t)n, sizeof(double));
+	e->max_rate = calloc((size_t)n, sizeof(double));
+	e->intercept = calloc((size_t)n, sizeof(double));
+	e->eval = calloc((size_t)e->n_eval * d, sizeof(double));
+	e->enc = ncp_calloc_aligned((size_t)ncp_simd_pad(n) * d, sizeof(float));
+	e->biasf = ncp_calloc_aligned((size_t)n, sizeof(float));
+	e->J = ncp_calloc_aligned((size_t)n, sizeof(float));
+	if (!e->encoders || !e->gain || !e->bias || !e->max_rate ||
+	    !e->intercept || !e->eval || !e->enc || !e->biasf || !e->J) {
+		ncp_errf(err, errlen, "out of memory building an ensemble");
+		goto fail;
+	}
+
+	/* Draw in a fixed order from one seed: encoders, max rates,
+	 * intercepts, evaluation points, initial voltages. */
+	ncp_rng_seed(&rng, s->seed);
+	ret = ncp_dist_hypersphere(n, d, true, &rng, e->encoders);
+	if (!ret)
+		ret = ncp_dist_sample(&s->max_rates, d, n, &rng, e->max_rate);
+	if (!ret)
+		ret = ncp_dist_sample(&s->intercepts, d, n, &rng, e->intercept);
+	if (ret) {
+		ncp_errf(err, errlen, "bad max-rate or intercept distribution");
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		ret = ncp_lif_gain_bias(&s->lif, e->max_rate[i], e->intercept[i],
+					&e->gain[i], &e->bias[i]);
+		if (ret) {
+			ncp_errf(err, errlen,
+				 "neuron %d: no LIF gain/bias for max rate %g Hz "
+				 "and intercept %g", i, e->max_rate[i],
+				 e->intercept[i]);
+			goto fail;
+		}
+		e->biasf[i] = (float)e->bias[i];
+		for (int j = 0; j < d; j++)
+			e->enc[(size_t)j * ncp_simd_pad(n) + i] = (float)(
+				e->gain[i] * e->encoders[(size_t)i * d + j] /
+				e->radius);
+	}
+	ret = ncp_dist_hypersphere(e->n_eval, d, false, &rng, e->eval);
+	if (ret) {
+		ncp_errf(err, errlen, "out of memory for evaluation points");
+		goto fail;
+	}
+	for (int i = 0; i < e->n_eval * d; i++)
+		e->eval[i] *= e->radius;
+	ret = ncp_lif_init(&e->lif, n, &s->lif, dt, &rng);
+	if (ret) {
+		ncp_errf(err, errlen, "LIF population: %s", ncp_strerror(ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	ncp_ens_fini(e);
+	return ret ? ret : -EINVAL;
+}
+
+void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates)
+{
+	for (int i = 0; i < e->n; i++) {
+		double dot = 0.0;
+		for (int j = 0; j < e->dims; j++)
+			dot += e->encoders[(size_t)i * e->dims + j] * x[j];
+		rates[i] = ncp_lif_rate(&e->lifp,
+					e->gain[i] * dot / e->radius + e->bias[i]);
+	}
+}
+
+int ncp_ens_solve(const struct ncp_ens *e, ncp_func f, void *ctx, int k,
+		  float *D, double *rmse)
+{
+	const int m = e->n_eval, n = e->n, d = e->dims;
+	double *A = malloc(sizeof(double) * (size_t)m * n);
+	double *Y = malloc(sizeof(double) * (size_t)m * k);
+	double *G = malloc(sizeof(double) * (size_t)n * n);
+	double *B = malloc(sizeof(double) * (size_t)n * k);
+	int ret = -ENOMEM, info = 0;
+
+	if (!A || !Y || !G || !B)
+		goto out;
+	double amax = 0.0;
+	for (int p = 0; p < m; p++) {
+		ncp_ens_rates(e, &e->eval[(size_t)p * d], &A[(size_t)p * n]);
+		f(&e->eval[(size_t)p * d], &Y[(size_t)p * k], ctx);
+	}
+	for (size_t i = 0; i < (size_t)m * n; i++)
+		amax = fmax(amax, A[i]);
+
+	/* (A^T A + m sigma^2 I) D = A^T Y, sigma = reg * max(A). */
+	double sigma = e->reg * amax;
+	cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, n, m, 1.0, A, n,
+		    0.0, G, n);
+	for (int i = 0; i < n; i++)
+		G[(size_t)i * n + i] += m * sigma * sigma;
+	/* Column-major view: A is n x m (lda n), Y is k x m (ldy k);
+	 * B (n x k, col-major) = A Y^T. */
+	cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, k, m, 1.0, A, n,
+		    Y, k, 0.0, B, n);
+	dpotrf_("U", &n, G, &n, &info);
+	if (info == 0)
+		dpotrs_("U", &n, &k, G, &n, B, &n, &info);
+	if (info != 0) {
+		ret = -EDOM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < k; c++)
+			D[(size_t)i * k + c] = (float)B[(size_t)c * n + i];
+	if (rmse) {
+		double se = 0.0;
+		for (int p = 0; p < m; p++)
+			for (int c = 0; c < k; c++) {
+				double y = 0.0;
+				for (int i = 0; i < n; i++)
+					y += A[(size_t)p * n + i] * B[(size_t)c * n + i];
+				double r = y - Y[(size_t)p * k + c];
+				se += r * r;
+			}
+		*rmse = sqrt(se / ((double)m * k));
+	}
+	ret = 0;
+out:
+	free(A);
+	free(Y);
+	free(G);
+	free(B);
+	return ret;
+}
+
+void ncp_ens_encode(struct ncp_ens *e, const float *x)
+{
+	ncp_simd_encode(e->J, e->biasf, e->enc, e->n, e->dims, x);
+}
+
+void ncp_ens_decode_add(const struct ncp_ens *e, const float *D, int k,
+			float w, float *y)
+{
+	const uint32_t *spk = e->lif.spikes;
+	const float amp = w / (float)e->dt;
+	for (int s = 0; s < e->lif.n_spikes; s++) {
+		const float *row = D + (size_t)spk[s] * k;
+		for (int c = 0; c < k; c++)
+			y[c] += amp * row[c];
+	}
+}
