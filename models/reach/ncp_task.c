@@ -40,12 +40,14 @@ int ncp_task_kind_parse(const char *s, enum ncp_task_kind *kind)
 	return 0;
 }
 
-/* The target of reach number k. */
+/* The target of the reach that begins now (number t->reach_index). */
 static void next_target(struct ncp_task *t, double xy[2])
 {
 	const struct ncp_task_params *p = &t->p;
 	uint64_t k = t->reach_index;
 
+	if (p->kind == NCP_TASK_MANUAL)
+		return; /* keeps the target someone set */
 	xy[0] = p->centre[0];
 	xy[1] = p->centre[1];
 	if (p->kind == NCP_TASK_CENTRE_OUT) {
@@ -61,9 +63,6 @@ static void next_target(struct ncp_task *t, double xy[2])
 		double a = 2.0 * M_PI * ncp_rng_uniform(&t->rng);
 		xy[0] += r * cos(a);
 		xy[1] += r * sin(a);
-	} else {
-		xy[0] = t->target[0];
-		xy[1] = t->target[1];
 	}
 }
 

@@ -1,0 +1,223 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/ncp_config.h"
+#include "models/base/ncp_base.h"
+#include "tests/ncp_check.h"
+
+/* A valid value for key i that differs from its default. */
+static void other_value(const struct ncp_config_key_info *k, char *buf,
+			size_t len)
+{
+	if (!strcmp(k->type, "boolean")) {
+		snprintf(buf, len, "%s", strcmp(k->default_value, "true") ? "true" :
+			 "false");
+	} else if (!strcmp(k->type, "choice")) {
+		char first[64], second[64];
+		sscanf(k->range, "%63s | %63s", first, second);
+		snprintf(buf, len, "%s", strcmp(first, k->default_value) ? first :
+			 second);
+	} else if (!strcmp(k->type, "string")) {
+		snprintf(buf, len, "elsewhere");
+	} else if (!strcmp(k->type, "list of numbers")) {
+		snprintf(buf, len, "[0.5, 1.0]");
+	} else {
+		double lo, hi;
+		sscanf(k->range, "%lf .. %lf", &lo, &hi);
+		double d = strtod(k->default_value, NULL);
+		snprintf(buf, len, strcmp(k->type, "integer") ? "%.17g" : "%.0f",
+			 d != lo ? lo : hi);
+	}
+}
+
+START_TEST(default_file_lists_every_key_at_its_default)
+{
+	struct ncp_config c, def;
+	struct ncp_config_key_info k;
+	char err[256], val[128], set[256];
+
+	/* Move every key away from its default; loading the shipped file
+	 * must bring every one back. */
+	ncp_config_defaults(&def);
+	ncp_config_defaults(&c);
+	for (int i = 0; ncp_config_key_info(i, &k); i++) {
+		other_value(&k, val, sizeof(val));
+		snprintf(set, sizeof(set), "%s=%s", k.key, val);
+		ck_assert_msg(ncp_config_set(&c, set, err, sizeof(err)) == 0, "%s",
+			      err);
+	}
+	ck_assert_int_eq(ncp_config_diff(&def, &c, NULL, NULL) > 0, 1);
+	ck_assert_int_eq(ncp_config_load_string(&c, ncp_config_default_yaml,
+						strlen(ncp_config_default_yaml),
+						"ncpd.yaml", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_diff(&def, &c, NULL, NULL), 0);
+	ck_assert_int_eq(ncp_config_validate(&def, err, sizeof(err)), 0);
+	/* The compiled-in text is config/ncpd.yaml of this tree. */
+	struct ncp_config f;
+	ncp_config_defaults(&f);
+	ck_assert_int_eq(ncp_config_load_file(&f, "config/ncpd.yaml", err,
+					      sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_diff(&def, &f, NULL, NULL), 0);
+}
+END_TEST
+
+struct bad_case {
+	const char *yaml;
+	const char *want;	/* a substring of the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "task:\n  knd: random\n", "t.yaml:2:3: unknown key 'task.knd' (did you mean 'task.kind'?)" },
+	{ "tsk:\n  kind: random\n", "t.yaml:1:1: unknown section 'tsk'" },
+	{ "seed: 1\nbogus: 2\n", "t.yaml:2:1: unknown key 'bogus'" },
+	{ "task:\n  period: fast\n", "t.yaml:2:11: key 'task.period': expected a finite number, got 'fast'" },
+	{ "task:\n  period: 0\n", "t.yaml:2:11: key 'task.period': 0 is out of range" },
+	{ "dt: 1e999\n", "t.yaml:1:5: key 'dt': expected a finite number" },
+	{ "reach:\n  m1_neurons: 12.5\n", "t.yaml:2:15: key 'reach.m1_neurons': expected an integer, got '12.5'" },
+	{ "seed: -1\n", "t.yaml:1:7: key 'seed': expected a non-negative integer" },
+	{ "reach:\n  adapt: maybe\n", "key 'reach.adapt': expected true or false, got 'maybe'" },
+	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, got 'sideways'" },
+	{ "task:\n  kind: random\n  kind: manual\n", "t.yaml:3:3: key 'task.kind' given twice" },
+	{ "reach:\n  kp: [1, 2]\n", "t.yaml:2:7: key 'reach.kp': expected a number, got a list" },
+	{ "task:\n  centre: 1.25\n", "key 'task.centre': expected a list of 2 numbers" },
+	{ "task:\n  centre: [0, 1, 2]\n", "t.yaml:2:11: key 'task.centre': expected a list of 2 numbers" },
+	{ "task: random\n", "t.yaml:1:1: 'task' is a section: expected a mapping" },
+	{ "task:\n  kind: {a: 1}\n", "key 'task.kind': expected a choice, got a mapping" },
+	{ "- a\n- b\n", "t.yaml:1:1: expected a mapping of keys at the top level" },
+	{ "task:\n  kind: [random\n", "key 'task.kind': expected a choice, got a list" },
+	{ "seed: 'abc\n", "t.yaml:2:1: YAML syntax: found unexpected end of stream" },
+	{ "task: {kind: random\n", "t.yaml:2:1: YAML syntax: did not find expected" },
+	{ "a: &x 1\nseed: *x\n", "unknown key 'a'" },
+	{ "seed: &x 1\ndt: *x\n", "t.yaml:2:5: key 'dt': aliases are not supported" },
+	{ "data_dir: \"a\\tb\"\n", "key 'data_dir': control character" },
+};
+
+START_TEST(bad_files_name_file_line_column_and_key)
+{
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(bad_cases); i++) {
+		struct ncp_config c;
+		char err[512] = "";
+		ncp_config_defaults(&c);
+		int ret = ncp_config_load_string(&c, bad_cases[i].yaml,
+						 strlen(bad_cases[i].yaml), "t.yaml",
+						 err, sizeof(err));
+		ck_assert_msg(ret < 0, "case %zu accepted: %s", i, bad_cases[i].yaml);
+		ck_assert_msg(strstr(err, bad_cases[i].want), "case %zu: got '%s', "
+			      "want '%s'", i, err, bad_cases[i].want);
+	}
+}
+END_TEST
+
+START_TEST(files_and_overrides)
+{
+	struct ncp_config c;
+	char err[512], val[64];
+	ncp_config_defaults(&c);
+	/* Empty and comment-only documents change nothing. */
+	ck_assert_int_eq(ncp_config_load_string(&c, "", 0, "e", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_load_string(&c, "# only\n", 7, "e", err,
+						sizeof(err)), 0);
+	const char *y = "task: {kind: random, seed: 7, centre: [0.1, 1.2]}\n";
+	ck_assert_int_eq(ncp_config_load_string(&c, y, strlen(y), "y", err,
+						sizeof(err)), 0);
+	ck_assert_int_eq(c.task.kind, NCP_TASK_RANDOM);
+	ck_assert_uint_eq(c.task.seed, 7);
+	ncp_ck_near(c.task.centre[0], 0.1, 0);
+	ck_assert_int_eq(ncp_config_set(&c, "task.period=2.5", err, sizeof(err)), 0);
+	ncp_ck_near(c.task.period, 2.5, 0);
+	ck_assert_int_eq(ncp_config_set(&c, "task.centre=0,1.25", err, sizeof(err)), 0);
+	ncp_ck_near(c.task.centre[1], 1.25, 0);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.adapt=yes", err, sizeof(err)), 0);
+	ck_assert(c.reach.adapt);
+
+	ck_assert_int_lt(ncp_config_set(&c, "task.period", err, sizeof(err)), 0);
+	ck_assert(strstr(err, "expected KEY=VALUE"));
+	ck_assert_int_lt(ncp_config_set(&c, "task.perid=1", err, sizeof(err)), 0);
+	ck_assert(strstr(err, "did you mean 'task.period'"));
+	ck_assert_int_lt(ncp_config_set(&c, "task.period=-1", err, sizeof(err)), 0);
+	ck_assert(strstr(err, "--set task.period=-1: key 'task.period': -1 is out of range"));
+	ck_assert_int_lt(ncp_config_set(&c, "task.centre=1", err, sizeof(err)), 0);
+
+	ck_assert_int_eq(ncp_config_get(&c, "task.period", val, sizeof(val)), 0);
+	ck_assert_str_eq(val, "2.5");
+	ck_assert_int_eq(ncp_config_get(&c, "task.kind", val, sizeof(val)), 0);
+	ck_assert_str_eq(val, "random");
+	ck_assert_int_eq(ncp_config_get(&c, "nope", val, sizeof(val)), -ENOENT);
+
+	ck_assert_int_lt(ncp_config_load_file(&c, "/nonexistent/x.yaml", err,
+					      sizeof(err)), 0);
+	ck_assert(strstr(err, "/nonexistent/x.yaml: cannot open"));
+	ck_assert_int_lt(ncp_config_load_file(&c, "/tmp", err, sizeof(err)), 0);
+	ck_assert(strstr(err, "not a regular file"));
+}
+END_TEST
+
+START_TEST(validate_checks_the_workspace)
+{
+	struct ncp_config c;
+	char err[512];
+	ncp_config_defaults(&c);
+	c.task.centre[1] = 2.9;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert(strstr(err, "task.centre"));
+	ncp_config_defaults(&c);
+	c.task.random_radius = 0.9;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert(strstr(err, "task.random_radius 0.9"));
+}
+END_TEST
+
+static int changes, restart;
+static void on_diff(const char *key, const char *a, const char *b, bool reload,
+		    void *ctx)
+{
+	changes++;
+	restart += !reload;
+}
+
+START_TEST(diff_json_and_reload)
+{
+	struct ncp_config a, b;
+	char err[256];
+	ncp_config_defaults(&a);
+	b = a;
+	ncp_config_set(&b, "task.kind=random", err, sizeof(err));
+	ncp_config_set(&b, "seed=3", err, sizeof(err));
+	ncp_config_set(&b, "log.level=debug", err, sizeof(err));
+	changes = restart = 0;
+	ck_assert_int_eq(ncp_config_diff(&a, &b, on_diff, NULL), 3);
+	ck_assert_int_eq(changes, 3);
+	ck_assert_int_eq(restart, 1); /* the network seed needs a restart */
+	ncp_config_apply_reloadable(&a, &b);
+	ck_assert_int_eq(a.task.kind, NCP_TASK_RANDOM);
+	ck_assert_uint_eq(a.reach.seed, 0);
+	ck_assert_int_eq(a.log_level, 4);
+
+	struct ncp_json j;
+	ncp_json_init(&j);
+	ncp_config_json(&b, &j);
+	ck_assert_int_eq(ncp_json_finish(&j), 0);
+	ck_assert(strstr(j.buf, "\"seed\":3,"));
+	ck_assert(strstr(j.buf, "\"task\":{\"kind\":\"random\","));
+	ck_assert(strstr(j.buf, "\"centre\":[0,1.25]"));
+	ck_assert(strstr(j.buf, "\"log\":{\"level\":\"debug\"}}"));
+	ncp_json_fini(&j);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, default_file_lists_every_key_at_its_default);
+	tcase_add_test(tc, bad_files_name_file_line_column_and_key);
+	tcase_add_test(tc, files_and_overrides);
+	tcase_add_test(tc, validate_checks_the_workspace);
+	tcase_add_test(tc, diff_json_and_reload);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NCP_CHECK_MAIN(make_suite)

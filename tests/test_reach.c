@@ -1,0 +1,129 @@
+#include <math.h>
+#include <string.h>
+
+#include "daemon/ncp_config.h"
+#include "daemon/ncp_sim.h"
+#include "models/base/ncp_base.h"
+#include "tests/ncp_check.h"
+
+START_TEST(centre_out_reaches_every_target)
+{
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[256];
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 64, err, sizeof(err)), 0);
+	for (int s = 0; s < 16000; s++)
+		ncp_sim_step(&sim);
+	ck_assert_uint_eq(sim.n_reaches, 16);
+	double worst = 0;
+	for (int i = 0; i < 16; i++) {
+		printf("reach %2d target (%6.3f, %6.3f) end error %.4f m\n", i,
+		       sim.reaches[i].target[0], sim.reaches[i].target[1],
+		       sim.reaches[i].end_error);
+		worst = fmax(worst, sim.reaches[i].end_error);
+	}
+	double mean = sim.sum_end_error / 16;
+	double rate = sim.m1_spikes / (1000.0 * 16.0);
+	printf("mean end error %.4f m, worst %.4f m, M1 rate %.2f Hz\n", mean,
+	       worst, rate);
+	ck_assert_msg(worst < 0.05, "worst end error %.4f m", worst);
+	ck_assert_msg(mean <= 0.03, "mean end error %.4f m", mean);
+	ck_assert_msg(rate >= 5 && rate <= 40, "M1 rate %.2f Hz", rate);
+	/* Every odd period is a distinct one of the 8 targets. */
+	for (int i = 1; i < 16; i += 2)
+		ncp_ck_near(hypot(sim.reaches[i].target[0],
+				  sim.reaches[i].target[1] - 1.25), 0.25, 1e-9);
+	ncp_sim_fini(&sim);
+}
+END_TEST
+
+static void run(const struct ncp_config *c, int steps, struct ncp_arm_state *st,
+		uint64_t *spikes)
+{
+	struct ncp_sim sim;
+	char err[256];
+	ck_assert_int_eq(ncp_sim_init(&sim, c, 16, err, sizeof(err)), 0);
+	for (int s = 0; s < steps; s++)
+		ncp_sim_step(&sim);
+	*st = sim.arm;
+	*spikes = sim.m1_spikes;
+	ncp_sim_fini(&sim);
+}
+
+START_TEST(same_config_same_run_bit_for_bit)
+{
+	struct ncp_config c;
+	struct ncp_arm_state a, b;
+	uint64_t sa, sb;
+	ncp_config_defaults(&c);
+	c.task.kind = NCP_TASK_RANDOM;
+	run(&c, 3000, &a, &sa);
+	run(&c, 3000, &b, &sb);
+	ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+	ck_assert_uint_eq(sa, sb);
+	/* Another task seed: other movements on the same brain. */
+	c.task.seed = 2;
+	run(&c, 3000, &b, &sb);
+	ck_assert(memcmp(&a, &b, sizeof(a)) != 0);
+	/* Another network seed: another brain. */
+	c.task.seed = 1;
+	c.reach.seed = 5;
+	run(&c, 3000, &b, &sb);
+	ck_assert_uint_ne(sa, sb);
+}
+END_TEST
+
+START_TEST(manual_target_and_reset)
+{
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[256];
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 16, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_sim_set_target(&sim, (double[2]){ 0.15, 1.4 }), 0);
+	ck_assert_int_lt(ncp_sim_set_target(&sim, (double[2]){ 0, 5 }), 0);
+	ck_assert_int_lt(ncp_sim_set_target(&sim, (double[2]){ NAN, 1 }), 0);
+	for (int s = 0; s < 1500; s++)
+		ncp_sim_step(&sim);
+	double e = hypot(sim.arm.hand[0] - 0.15, sim.arm.hand[1] - 1.4);
+	ck_assert_msg(e < 0.05, "hand %.3f %.3f", sim.arm.hand[0], sim.arm.hand[1]);
+	ncp_sim_reset(&sim);
+	ncp_ck_near(sim.arm.hand[0], 0.0, 1e-9);
+	ncp_ck_near(sim.arm.hand[1], 1.25, 1e-9);
+	ncp_sim_fini(&sim);
+}
+END_TEST
+
+START_TEST(adaptive_population_builds_and_runs)
+{
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[256];
+	ncp_config_defaults(&c);
+	c.reach.adapt = true;
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 16, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_reach_neurons(sim.reach), 3800);
+	for (int s = 0; s < 4000; s++)
+		ncp_sim_step(&sim);
+	ck_assert_uint_eq(sim.n_reaches, 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert(sim.reaches[i].end_error < 0.05);
+	ncp_sim_fini(&sim);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("reach");
+	TCase *tc = tcase_create("reach");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, centre_out_reaches_every_target);
+	tcase_add_test(tc, same_config_same_run_bit_for_bit);
+	tcase_add_test(tc, manual_target_and_reset);
+	tcase_add_test(tc, adaptive_population_builds_and_runs);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NCP_CHECK_MAIN(make_suite)
