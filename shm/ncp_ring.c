@@ -1,7 +1,6 @@
 #include "shm/ncp_ring.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "shm/ncp_shm.h"
@@ -87,13 +86,13 @@ void ncp_ring_push(struct ncp_ring_writer *w, const void *entry, size_t len)
 	size_t n = len / 8;
 
 	ncp_word_store(&slot[0], 2 * k + 1);
-	/* Orders the odd sequence word before the payload stores; pairs with
-	 * the acquire fence in ncp_ring_read_validate(). */
-	atomic_thread_fence(memory_order_release);
 	for (size_t i = 1; i < n; i++) {
 		uint64_t v;
 		memcpy(&v, src + 8 * i, 8);
-		ncp_word_store(&slot[i], v);
+		/* Release: orders the odd sequence word before this word;
+		 * pairs with the acquire load of this word in
+		 * ncp_ring_read_copy(). */
+		ncp_word_store_release(&slot[i], v);
 	}
 	/* Publishes the payload with the even sequence word; pairs with the
 	 * acquire load of the sequence word in ncp_ring_read_copy(). */
@@ -170,7 +169,11 @@ bool ncp_ring_read_copy(const struct ncp_ring_reader *r,
 			return false;
 		memcpy(out, &seq, 8);
 		for (size_t i = 1; i < n; i++) {
-			uint64_t v = ncp_word_load(&slot[i]);
+			/* Pairs with the release store of this word in
+			 * ncp_ring_push(): a word of a later entry brings
+			 * that entry's odd sequence word with it, which
+			 * ncp_ring_read_validate() then sees. */
+			uint64_t v = ncp_word_load_acquire(&slot[i]);
 			memcpy(out + 8 * i, &v, 8);
 		}
 		out += elem_size;
@@ -181,10 +184,8 @@ bool ncp_ring_read_copy(const struct ncp_ring_reader *r,
 bool ncp_ring_read_validate(const struct ncp_ring_reader *r,
 			    struct ncp_ring_span span)
 {
-	/* Orders the payload loads before the sequence reloads; pairs with
-	 * the release fence in ncp_ring_push(): if the copy saw any word of a
-	 * later entry, that entry's odd sequence word is seen here. */
-	atomic_thread_fence(memory_order_acquire);
+	/* Relaxed reloads suffice: the acquire payload loads in
+	 * ncp_ring_read_copy() already order them after the copy. */
 	for (uint32_t j = 0; j < span.count; j++) {
 		uint64_t k = span.first + j;
 

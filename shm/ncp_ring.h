@@ -26,10 +26,14 @@
  *    so choose slot_count well above the W readers ask for.
  *  - A reader killed at any point leaves nothing behind.
  *
- * Every shared word is a 64-bit atomic; payloads are copied word by word
- * with relaxed atomic loads and stores, which is what makes the seqlock
- * rule well-defined (and ThreadSanitizer-clean).  Slot sizes and copy
- * sizes are multiples of 8 bytes.
+ * Every shared word is a 64-bit atomic.  Payloads are copied word by
+ * word, never with memcpy: release stores in the writer, acquire loads in
+ * readers (plain moves on x86-64).  That makes the racing copy defined
+ * behaviour, and the per-word acquire/release replaces the fences of the
+ * textbook seqlock (a reader that saw any word of a newer entry also sees
+ * that entry's odd sequence word), which ThreadSanitizer can check: it
+ * does not model atomic_thread_fence.  Slot sizes and copy sizes are
+ * multiples of 8 bytes.
  */
 #ifndef NCP_RING_H
 #define NCP_RING_H

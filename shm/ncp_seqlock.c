@@ -1,7 +1,6 @@
 #include "shm/ncp_seqlock.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "shm/ncp_word_int.h"
@@ -13,13 +12,13 @@ void ncp_seqlock_write(void *block, const void *src, size_t size)
 	uint64_t seq = ncp_word_load(&w[0]); /* only this writer changes it */
 
 	ncp_word_store(&w[0], seq + 1);
-	/* Orders the odd sequence word before the payload stores; pairs with
-	 * the acquire fence in ncp_seqlock_read_retry(). */
-	atomic_thread_fence(memory_order_release);
 	for (size_t i = 1; i < size / 8; i++) {
 		uint64_t v;
 		memcpy(&v, in + 8 * i, 8);
-		ncp_word_store(&w[i], v);
+		/* Release: orders the odd sequence word before this word;
+		 * pairs with the acquire load of this word in
+		 * ncp_seqlock_read_copy(). */
+		ncp_word_store_release(&w[i], v);
 	}
 	/* Publishes the payload with the even sequence word; pairs with the
 	 * acquire load in ncp_seqlock_read_begin(). */
@@ -39,17 +38,19 @@ void ncp_seqlock_read_copy(const void *block, void *dst, size_t size)
 	unsigned char *out = dst;
 
 	for (size_t i = 1; i < size / 8; i++) {
-		uint64_t v = ncp_word_load(&w[i]);
+		/* Pairs with the release store of this word in
+		 * ncp_seqlock_write(): a word of a later write brings that
+		 * write's odd sequence word with it, which
+		 * ncp_seqlock_read_retry() then sees. */
+		uint64_t v = ncp_word_load_acquire(&w[i]);
 		memcpy(out + 8 * i, &v, 8);
 	}
 }
 
 bool ncp_seqlock_read_retry(const void *block, uint64_t seq)
 {
-	/* Orders the payload loads before the reload; pairs with the release
-	 * fence in ncp_seqlock_write(): a copy that saw any store of a later
-	 * write sees that write's odd sequence word here. */
-	atomic_thread_fence(memory_order_acquire);
+	/* A relaxed reload suffices: the acquire payload loads in
+	 * ncp_seqlock_read_copy() already order it after the copy. */
 	return (seq & 1) || ncp_word_load(block) != seq;
 }
 

@@ -15,8 +15,11 @@
  *    overlapped its copy and it tries again, NCP_SEQLOCK_READ_TRIES times
  *    at most (a writer stopped in the middle of a write, for instance
  *    preempted or killed, makes readers return -EAGAIN until it resumes).
- *  - Payload words are copied with relaxed atomic loads and stores, so the
- *    racing copy is well-defined; a copy that raced is thrown away.
+ *  - Payload words are copied one by one with release stores (writer) and
+ *    acquire loads (readers), never memcpy, so the racing copy is defined
+ *    behaviour and ThreadSanitizer-checkable; a copy that raced is thrown
+ *    away.  (Plain moves on x86-64; they stand in for the fences of the
+ *    textbook seqlock, which ThreadSanitizer does not model.)
  */
 #ifndef NCP_SEQLOCK_H
 #define NCP_SEQLOCK_H
