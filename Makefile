@@ -93,7 +93,14 @@ FUZZ_REPLAY := $(patsubst tests/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz
 .DEFAULT_GOAL := all
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY)
+# The ring's stress test also runs under ThreadSanitizer in every `make
+# test` (tests/it_ring_tsan.sh), whatever SANITIZER is; it needs only shm/,
+# so it is built from its sources here instead of from a whole TSan build.
+TSAN_STRESS := $(if $(wildcard tests/stress_ring.c),$(BUILD)/tests/tsan/stress_ring)
+TSAN_CFLAGS = $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) \
+	-fsanitize=thread -fno-omit-frame-pointer
+
+all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(TSAN_STRESS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -127,6 +134,9 @@ $(BUILD)/tests/bench_%: $(call obj,tests/bench_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 $(BUILD)/tests/stress_%: $(call obj,tests/stress_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/tsan/stress_ring: tests/stress_ring.c $(SHM_SRC) $(wildcard shm/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -o $@ tests/stress_ring.c $(SHM_SRC) -pthread
 # A fuzz target built with a plain main() that replays its corpus (make test).
 $(BUILD)/tests/fuzz_%-replay: $(call obj,tests/fuzz_%.c) $(call obj,tests/fuzz_replay.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)

@@ -135,6 +135,32 @@ static inline const uint64_t *slot_of(const struct ncp_ring_reader *r,
 	return (const uint64_t *)(r->slots + (k & r->mask) * r->slot_size);
 }
 
+/* Words 1 .. n-1 of a slot into out, four at a time where it can. */
+static inline void copy_payload(unsigned char *out, const uint64_t *slot,
+				size_t n)
+{
+	size_t i = 1;
+
+	/* Each load pairs with the release store of its word in
+	 * ncp_ring_push(): a word of a later entry brings that entry's odd
+	 * sequence word with it, which ncp_ring_read_validate() then sees. */
+	for (; i + 4 <= n; i += 4) {
+		uint64_t a = ncp_word_load_acquire(&slot[i]);
+		uint64_t b = ncp_word_load_acquire(&slot[i + 1]);
+		uint64_t c = ncp_word_load_acquire(&slot[i + 2]);
+		uint64_t d = ncp_word_load_acquire(&slot[i + 3]);
+
+		memcpy(out + 8 * i, &a, 8);
+		memcpy(out + 8 * i + 8, &b, 8);
+		memcpy(out + 8 * i + 16, &c, 8);
+		memcpy(out + 8 * i + 24, &d, 8);
+	}
+	for (; i < n; i++) {
+		uint64_t v = ncp_word_load_acquire(&slot[i]);
+		memcpy(out + 8 * i, &v, 8);
+	}
+}
+
 struct ncp_ring_span ncp_ring_read_span(const struct ncp_ring_reader *r,
 					uint64_t since, uint32_t max)
 {
@@ -168,14 +194,7 @@ bool ncp_ring_read_copy(const struct ncp_ring_reader *r,
 		if (seq != 2 * k + 2)
 			return false;
 		memcpy(out, &seq, 8);
-		for (size_t i = 1; i < n; i++) {
-			/* Pairs with the release store of this word in
-			 * ncp_ring_push(): a word of a later entry brings
-			 * that entry's odd sequence word with it, which
-			 * ncp_ring_read_validate() then sees. */
-			uint64_t v = ncp_word_load_acquire(&slot[i]);
-			memcpy(out + 8 * i, &v, 8);
-		}
+		copy_payload(out, slot, n);
 		out += elem_size;
 	}
 	return true;
