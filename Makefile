@@ -70,6 +70,7 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench_*.c))
 STRESS_SRC := $(sort $(wildcard tests/stress_*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz_*.c))
+FIXTURE_SRC := $(sort $(wildcard tests/fixture_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -88,6 +89,8 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 STRESS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(STRESS_SRC))
 FUZZ_REPLAY := $(patsubst tests/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
+# Helper programs the integration scripts drive (not tests themselves).
+FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 
 .SECONDARY:
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz
@@ -100,7 +103,8 @@ TSAN_STRESS := $(if $(wildcard tests/stress_ring.c),$(BUILD)/tests/tsan/stress_r
 TSAN_CFLAGS = $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) \
 	-fsanitize=thread -fno-omit-frame-pointer
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(TSAN_STRESS)
+all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) \
+	$(TSAN_STRESS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -132,6 +136,9 @@ $(BUILD)/tests/bench_%: $(call obj,tests/bench_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/stress_%: $(call obj,tests/stress_%.c) $(LIB_CLIENT) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/fixture_%: $(call obj,tests/fixture_%.c) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/tsan/stress_ring: tests/stress_ring.c $(SHM_SRC) $(wildcard shm/*.h)

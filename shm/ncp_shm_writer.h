@@ -15,14 +15,17 @@
  * Threads: each block has a single writer.  The loop thread calls
  * push_spikes, put_state, push_arm and put_stats; the emulator thread
  * put_predicted; the training thread push_train.  These do no syscall, no
- * allocation, never wait, and cost (measured by bench_shm, 1000 neurons):
- *   push_spikes   ~50 ns (14 spikes, 320-byte slot)
- *   put_state     ~20 ns (192 bytes)
- *   push_arm      ~10 ns (64 bytes)
- *   put_stats     ~40 ns (448 bytes)
- *   put_predicted ~25 ns (256 bytes)
- *   push_train    ~10 ns (64 bytes)
- * whatever the number of readers (readers never write to the segment).
+ * allocation, never wait.  Costs measured by bench_shm (make bench; 1000
+ * neurons, ~14 spikes a step, 0 to 4 reader processes copying windows
+ * back to back), back to back / once a millisecond as the loop calls them
+ * (cache lines cold, taken back from the readers):
+ *   push_spikes   30-70 ns / median 0.2-0.45 us, p99 1.1-1.6 us
+ *   put_state     ~10 ns   / median 30-90 ns, p99 0.5 us
+ *   push_arm      ~10 ns   / median 10-50 ns, p99 0.4 us
+ *   put_stats, put_predicted, push_train: the same kind of word copies
+ *   (448, 256 and 64 bytes).
+ * Readers never write to the segment, so their number only changes which
+ * cache lines the writer has to take back.
  */
 #ifndef NCP_SHM_WRITER_H
 #define NCP_SHM_WRITER_H
