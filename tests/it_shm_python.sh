@@ -95,6 +95,20 @@ done
 echo "live: 30 windows matched"
 stop
 
+# The snippet in docs/shm.md works as printed.
+start 1234
+awk '/^```python/ { on = 1; next } /^```/ { on = 0 } on' docs/shm.md |
+	sed "s|/dev/shm/ncpd'|/dev/shm${name}'|" >"$tmp/doc.py"
+cat >>"$tmp/doc.py" <<'EOF'
+for k, row in zip(ks.tolist(), spikes):
+    want = sorted((k * 37 + j * 101) % 1000 for j in range(k % 17))
+    assert np.flatnonzero(row).tolist() == want, k
+assert head == 1234 and len(ks) == 100
+print("docs/shm.md snippet: window", int(ks[0]), "..", int(ks[-1]), "matches")
+EOF
+$PY "$tmp/doc.py" || fail "the docs/shm.md snippet failed"
+stop
+
 # A foreign segment and a missing one: a message and exit status 1.
 head -c 4096 /dev/urandom >"/dev/shm$name-foreign"
 if $PY tests/shm_reader.py "$name-foreign" 2>"$tmp/err"; then
