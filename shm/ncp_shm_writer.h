@@ -19,9 +19,10 @@
  * neurons, ~14 spikes a step, 0 to 4 reader processes copying windows
  * back to back), back to back / once a millisecond as the loop calls them
  * (cache lines cold, taken back from the readers):
- *   push_spikes   30-70 ns / median 0.2-0.45 us, p99 1.1-1.6 us
- *   put_state     ~10 ns   / median 30-90 ns, p99 0.5 us
- *   push_arm      ~10 ns   / median 10-50 ns, p99 0.4 us
+ *   push_spikes   30-70 ns / median 0.2-0.7 us, p99 1.1-3 us
+ *   put_state     ~10 ns   / median 30-110 ns, p99 0.5-0.75 us
+ *   push_arm      ~10 ns   / median 10-70 ns, p99 0.4-0.5 us
+ * (the spread is between runs on a quiet and a loaded machine).
  *   put_stats, put_predicted, push_train: the same kind of word copies
  *   (448, 256 and 64 bytes).
  * Readers never write to the segment, so their number only changes which
