@@ -31,7 +31,9 @@ else ifneq ($(words $(SANITIZER)),1)
 $(error SANITIZER takes one value (got '$(SANITIZER)'))
 else
 BUILD := build/$(SANITIZER)
-SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+# NCP_SANITIZED lets stress tests scale their work down (GCC defines no
+# macro for -fsanitize=undefined).
+SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -DNCP_SANITIZED=1
 ifeq ($(SANITIZER),undefined)
 SAN_FLAGS += -fno-sanitize-recover=all
 endif
@@ -70,6 +72,7 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench_*.c))
 STRESS_SRC := $(sort $(wildcard tests/stress_*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz_*.c))
+FIXTURE_SRC := $(sort $(wildcard tests/fixture_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -88,12 +91,22 @@ TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 STRESS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(STRESS_SRC))
 FUZZ_REPLAY := $(patsubst tests/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
+# Helper programs the integration scripts drive (not tests themselves).
+FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 
 .SECONDARY:
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz
 .DEFAULT_GOAL := all
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY)
+# The ring's stress test also runs under ThreadSanitizer in every `make
+# test` (tests/it_ring_tsan.sh), whatever SANITIZER is; it needs only shm/,
+# so it is built from its sources here instead of from a whole TSan build.
+TSAN_STRESS := $(if $(wildcard tests/stress_ring.c),$(BUILD)/tests/tsan/stress_ring)
+TSAN_CFLAGS = $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) \
+	-fsanitize=thread -fno-omit-frame-pointer
+
+all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) \
+	$(TSAN_STRESS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -130,6 +143,12 @@ $(BUILD)/tests/bench_%: $(call obj,tests/bench_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 $(BUILD)/tests/stress_%: $(call obj,tests/stress_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/fixture_%: $(call obj,tests/fixture_%.c) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/tsan/stress_ring: tests/stress_ring.c $(SHM_SRC) $(wildcard shm/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -o $@ tests/stress_ring.c $(SHM_SRC) -pthread
 # A fuzz target built with a plain main() that replays its corpus (make test).
 $(BUILD)/tests/fuzz_%-replay: $(call obj,tests/fuzz_%.c) $(call obj,tests/fuzz_replay.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Read ncpd's shared-memory segment as docs/shm.md describes it; print JSON.
+
+usage: shm_reader.py [NAME [WINDOW]]   (NAME defaults to /ncpd)
+
+Prints generation, pid, state, head (steps written), the newest WINDOW
+steps of the M1 window (first step, spike indices and stimulation per
+step) and the state block.  Exits 1 with a message for a missing, foreign
+or truncated segment.  Plain loads in program order are enough on x86-64.
+"""
+import json
+import mmap
+import sys
+
+import numpy as np
+
+STATES = {0: 'none', 1: 'starting', 2: 'running', 3: 'stopped'}
+
+
+def u64(a, off):
+    return int(a[off:off + 8].view('<u8')[0])
+
+
+def main():
+    name = sys.argv[1] if len(sys.argv) > 1 else '/ncpd'
+    try:
+        with open('/dev/shm/' + name.lstrip('/'), 'rb') as f:
+            seg = np.frombuffer(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ), np.uint8)
+    except (OSError, ValueError) as e:
+        sys.exit(f'{name}: {e}')
+    if len(seg) < 512 or bytes(seg[:8]) != b'NCPDSHM\0':
+        sys.exit(f'{name}: not an ncpd segment')
+    major, minor = (int(v) for v in seg[8:12].view('<u2'))
+    if major != 1:
+        sys.exit(f'{name}: ABI version {major}.{minor}, this reader reads 1.x')
+    if u64(seg, 16) > len(seg):
+        sys.exit(f'{name}: truncated')
+    pid, state = int(seg[32:36].view('<i4')[0]), int(seg[36:40].view('<u4')[0])
+    neurons, words, wlen, nslots, slot_size = (int(v) for v in seg[72:92].view('<u4'))
+    blocks = [(u64(seg, 128 + 16 * i), u64(seg, 136 + 16 * i)) for i in range(6)]
+    want = int(sys.argv[2]) if len(sys.argv) > 2 else wlen
+
+    # Window ring: copy the newest entries between two reads of their
+    # sequence words; entry k is good when both read 2k+2.
+    wof = blocks[0][0]
+    slots = seg[wof + 64:wof + 64 + nslots * slot_size].reshape(nslots, slot_size)
+    for _ in range(16):
+        head = u64(seg, wof)
+        ks = np.arange(max(head - want, 0), head, dtype=np.uint64)
+        rows = (ks % nslots).astype(np.intp)
+        before = slots[rows, :8].copy().view('<u8').ravel()
+        copy = slots[rows].copy()
+        after = slots[rows, :8].copy().view('<u8').ravel()
+        if (before == 2 * ks + 2).all() and (after == before).all():
+            break
+    else:
+        sys.exit(f'{name}: lapped by the writer 16 times')
+    bits = np.unpackbits(copy[:, 192:192 + 8 * words], axis=1, bitorder='little')
+    stim_n = copy[:, 20:24].copy().view('<u4').ravel()
+    stim = copy[:, 64:192].copy().view('<f4')
+
+    # State block (seqlock): even, non-zero sequence word, same after the copy.
+    sof, st = blocks[1][0], None
+    for _ in range(1000):
+        s0 = u64(seg, sof)
+        blk = seg[sof:sof + 192].copy()
+        if s0 and s0 % 2 == 0 and u64(seg, sof) == s0:
+            f8, u4 = blk.view('<f8'), blk.view('<u4')
+            st = {'step': u64(blk, 8), 't': f8[2], 'q': f8[3:5].tolist(),
+                  'dq': f8[5:7].tolist(), 'hand': f8[7:9].tolist(),
+                  'target': f8[9:11].tolist(), 'u': f8[11:13].tolist(),
+                  'task_period': f8[13], 'task_kind': int(u4[28]),
+                  'paused': int(u4[29]), 'm1_spikes': int(u4[30])}
+            break
+        if s0 == 0:
+            break
+    print(json.dumps({
+        'name': name, 'abi': [major, minor], 'generation': u64(seg, 24),
+        'pid': pid, 'daemon_state': STATES.get(state, state), 'm1_neurons': neurons,
+        'dt': float(seg[64:72].view('<f8')[0]), 'head': head,
+        'window_first_step': int(ks[0]) if len(ks) else head,
+        'window_count': len(ks),
+        'window_steps': copy[:, 8:16].copy().view('<u8').ravel().tolist(),
+        'window_spikes': [np.flatnonzero(b[:neurons]).tolist() for b in bits],
+        'window_stim': [s[:n].tolist() for s, n in zip(stim, stim_n)],
+        'state': st}, default=float))
+
+
+if __name__ == '__main__':
+    main()
