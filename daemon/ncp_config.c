@@ -90,7 +90,7 @@ static const struct key keys[] = {
 	  "CB velocity gain; 0 means 1.5 sqrt(kp)" },
 	{ "reach.synapse", T_DOUBLE, OFF(reach.tau), 0, 0.0005, 0.1, "0.005",
 	  NULL, false, "time constant of the lowpass synapses, s" },
-	{ "reach.m1_neurons", T_INT, OFF(reach.n_m1), 0, 16, 100000, "1000",
+	{ "reach.m1_neurons", T_INT, OFF(reach.n_m1), 0, 16, 65536, "1000",
 	  NULL, false, "neurons in M1 (the recorded population)" },
 	{ "reach.cb_neurons", T_INT, OFF(reach.n_cb), 0, 16, 100000, "1000",
 	  NULL, false, "neurons in the cerebellum" },
@@ -799,7 +799,7 @@ bool ncp_config_key_info(int i, struct ncp_config_key_info *info)
 		for (int c = 0; k->choices[c] && used < sizeof(info->range); c++)
 			used += (size_t)snprintf(info->range + used,
 						 sizeof(info->range) - used, "%s%s",
-						 c ? " | " : "", k->choices[c]);
+						 c ? ", " : "", k->choices[c]);
 		break;
 	}
 	default:

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 "  --summary json     print one JSON object with the run's figures on\n"
 "                     standard output at exit\n"
 "  --check-config     validate the configuration and exit\n"
+"  --help-config      list every configuration key (a Markdown table)\n"
 "  --version          print the version\n"
 "  --help             this text\n"
 "\n"
@@ -79,10 +80,22 @@ static const char *tree_config(char *buf, size_t len)
 	return NULL;
 }
 
+/* The key table as Markdown (docs/config.md holds this table). */
+static void print_keys(void)
+{
+	struct ncp_config_key_info k;
+	printf("| key | type | default | range | reload | meaning |\n");
+	printf("| --- | --- | --- | --- | --- | --- |\n");
+	for (int i = 0; ncp_config_key_info(i, &k); i++)
+		printf("| `%s` | %s | `%s` | %s | %s | %s |\n", k.key, k.type,
+		       k.default_value, k.range[0] ? k.range : "", k.reloadable ?
+		       "yes" : "no", k.help);
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CONFIG = 256, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
-	       OPT_CHECK, OPT_VERSION, OPT_HELP };
+	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "set", required_argument, NULL, OPT_SET },
@@ -92,6 +105,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "help-config", no_argument, NULL, OPT_HELP_CONFIG },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -138,6 +152,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			exit(0);
 		case OPT_HELP:
 			usage(stdout);
+			exit(0);
+		case OPT_HELP_CONFIG:
+			print_keys();
 			exit(0);
 		case ':':
 			fprintf(stderr, "ncpd: %s needs a value (see ncpd --help)\n",

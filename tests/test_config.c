@@ -16,7 +16,7 @@ static void other_value(const struct ncp_config_key_info *k, char *buf,
 			 "false");
 	} else if (!strcmp(k->type, "choice")) {
 		char first[64], second[64];
-		sscanf(k->range, "%63s | %63s", first, second);
+		sscanf(k->range, "%63[^,], %63[^,]", first, second);
 		snprintf(buf, len, "%s", strcmp(first, k->default_value) ? first :
 			 second);
 	} else if (!strcmp(k->type, "string")) {
