@@ -105,6 +105,21 @@ static const struct key keys[] = {
 	{ "reach.adapt_rate", T_DOUBLE, OFF(reach.adapt_rate), 0, 0, 1, "0.0001",
 	  NULL, false, "PES learning rate of the adaptive population" },
 
+	{ "rt.priority", T_INT, OFF(rt.priority), 0, 0, 99, "80", NULL, false,
+	  "SCHED_FIFO priority of the loop thread; 0: the normal policy" },
+	{ "rt.cpu", T_INT, OFF(rt.cpu), 0, -1, 1023, "-1", NULL, false,
+	  "CPU to pin the loop thread to; -1: no pinning" },
+	{ "rt.lock_memory", T_BOOL, OFF(rt.lock_memory), 0, 0, 0, "true", NULL,
+	  false, "lock all memory (mlockall) so the loop never page-faults" },
+	{ "rt.catchup_ms", T_DOUBLE, OFF(rt.catchup_ms), 0, 1, 10000, "100",
+	  NULL, false, "how far behind (ms) the loop may fall and still catch "
+	  "up step by step; beyond it the clock re-anchors (a slip)" },
+
+	{ "shm.name", T_STRING, STR(shm.name), 0, 0, "/ncpd", NULL, false,
+	  "name of the shared-memory segment (docs/shm.md)" },
+	{ "shm.window", T_INT, OFF(shm.window), 0, 1, 1000, "100", NULL, false,
+	  "steps of M1 activity in the window readers and the emulator see" },
+
 	{ "log.level", T_ENUM, OFF(log_level), 0, 0, 0, "info", log_levels, true,
 	  "error, warning, notice, info or debug" },
 };
@@ -678,6 +693,10 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 				c->task.period, c->reach.dt);
 	if (!c->data_dir[0])
 		return ncp_errf(err, errlen, "data_dir is empty");
+	if (c->shm.name[0] != '/' || strchr(c->shm.name + 1, '/') ||
+	    !c->shm.name[1])
+		return ncp_errf(err, errlen, "shm.name '%s' must be '/' and a name "
+				"without further '/'", c->shm.name);
 	return 0;
 }
 

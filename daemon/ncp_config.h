@@ -25,6 +25,16 @@ struct ncp_config {
 	struct ncp_reach_params reach;	/* seed, dt and the circuits */
 	struct ncp_task_params task;
 	char data_dir[NCP_CONFIG_PATH_MAX];
+	struct {
+		int priority;		/* SCHED_FIFO; 0: normal policy */
+		int cpu;		/* -1: not pinned */
+		bool lock_memory;
+		double catchup_ms;
+	} rt;
+	struct {
+		char name[64];
+		int window;		/* steps in the emulator's window */
+	} shm;
 	int log_level;			/* NCP_LOG_ERR + log_level */
 };
 

@@ -3,6 +3,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +13,11 @@
 #include <cblas.h>
 
 #include "daemon/ncp_config.h"
+#include "daemon/ncp_loop.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "shm/ncp_shm_writer.h"
 
 #define EXIT_USAGE 2
 
@@ -203,9 +207,11 @@ static int load_config(const struct options *o, struct ncp_config *cfg)
 	return 0;
 }
 
-static void print_summary(const struct ncp_sim *sim, double wall)
+static void print_summary(const struct ncp_sim *sim,
+			  const struct ncp_loop *loop)
 {
 	struct ncp_json j;
+	double wall = ncp_rt_clock_wall(&loop->clock);
 	ncp_json_init(&j);
 	ncp_json_obj(&j);
 	ncp_sim_json(sim, &j);
@@ -213,14 +219,43 @@ static void print_summary(const struct ncp_sim *sim, double wall)
 	ncp_json_num(&j, wall);
 	ncp_json_key(&j, "realtime_factor");
 	ncp_json_num(&j, wall > 0 ? (double)sim->step * sim->dt / wall : 0);
+	ncp_loop_json(loop, &j);
 	ncp_json_end(&j);
-	if (ncp_json_finish(&j) == 0)
+	int ret = ncp_json_finish(&j);
+	if (ret == 0)
 		printf("%s\n", j.buf);
 	else
-		ncp_log_err("cannot format the summary: %s",
-			    ncp_strerror(ncp_json_finish(&j)));
+		ncp_log_err("cannot format the summary: %s", ncp_strerror(ret));
 	fflush(stdout);
 	ncp_json_fini(&j);
+}
+
+/* The main thread after start-up: wait for the loop to finish or a signal
+ * to stop it, and report what the loop cannot print itself. */
+static void supervise(struct ncp_loop *loop, const sigset_t *sigs)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	uint64_t slips_seen = 0;
+
+	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM) {
+			ncp_log_notice("%s: stopping", strsignal(sig));
+			atomic_store(&loop->stop, true);
+		} else if (sig == SIGHUP) {
+			ncp_log_notice("SIGHUP: nothing to reload yet");
+		}
+		uint64_t slips = atomic_load_explicit(&loop->pub_slips,
+						      memory_order_relaxed);
+		if (slips != slips_seen) {
+			ncp_log_warn("the loop fell more than the catch-up bound "
+				     "behind and re-anchored its clock (%llu slips; "
+				     "furthest behind %.1f ms)",
+				     (unsigned long long)slips,
+				     atomic_load(&loop->pub_behind_ns) / 1e6);
+			slips_seen = slips;
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -228,8 +263,12 @@ int main(int argc, char **argv)
 	struct options opt = { 0 };
 	struct ncp_config cfg;
 	struct ncp_sim sim;
+	struct ncp_loop loop;
+	struct ncp_shm_writer *shm = NULL;
+	pthread_t thread;
+	sigset_t sigs;
 	char err[512];
-	int ret;
+	int ret, status = 1;
 
 	ncp_log_init("ncpd", NCP_LOG_INFO);
 	ret = parse_args(argc, argv, &opt);
@@ -242,17 +281,27 @@ int main(int argc, char **argv)
 		printf("configuration ok\n");
 		return 0;
 	}
-	if (!opt.free_run) {
-		fprintf(stderr, "ncpd: only --free-run is available in this "
-			"build\n");
-		return EXIT_USAGE;
-	}
 	/* One BLAS thread: the hot paths are small and a second vCPU is
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);
 
+	/* Signals go to the main thread only (sigtimedwait in supervise). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!opt.free_run && cfg.rt.lock_memory) {
+		ret = ncp_rt_lock_memory();
+		if (ret)
+			ncp_log_warn("cannot lock memory (%s): page faults may "
+				     "delay the loop", ncp_strerror(ret));
+	}
+
 	uint64_t steps = opt.duration > 0 ?
-		(uint64_t)llround(opt.duration / cfg.reach.dt) : UINT64_MAX;
+		(uint64_t)llround(opt.duration / cfg.reach.dt) : 0;
 	size_t reach_cap = 4096;
 	if (opt.duration > 0)
 		reach_cap = (size_t)(opt.duration / cfg.task.period) + 2;
@@ -261,20 +310,56 @@ int main(int argc, char **argv)
 	ret = ncp_sim_init(&sim, &cfg, reach_cap, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "ncpd: building the model: %s\n", err);
-		return 1;
+		goto out_opts;
 	}
 	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
 		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(sim.reach),
 		     sim.m1_n);
 
-	uint64_t t1 = ncp_now_ns();
-	for (uint64_t s = 0; s < steps; s++)
-		ncp_sim_step(&sim);
-	double wall = (ncp_now_ns() - t1) / 1e9;
+	struct ncp_shm_writer_config sc = {
+		.name = cfg.shm.name,
+		.dt = cfg.reach.dt,
+		.m1_neurons = (uint32_t)sim.m1_n,
+		.window_len = (uint32_t)cfg.shm.window,
+	};
+	shm = ncp_shm_writer_new(&sc, err, sizeof(err));
+	if (!shm) {
+		fprintf(stderr, "ncpd: shared memory: %s\n", err);
+		goto out_sim;
+	}
 
+	struct ncp_rt_params rtp = {
+		.period = cfg.reach.dt,
+		.free_run = opt.free_run,
+		.priority = opt.free_run ? 0 : cfg.rt.priority,
+		.cpu = cfg.rt.cpu,
+		.catchup = cfg.rt.catchup_ms / 1e3,
+	};
+	ncp_loop_init(&loop, &sim, shm, &rtp, steps);
+	ret = pthread_create(&thread, NULL, ncp_loop_thread, &loop);
+	if (ret) {
+		fprintf(stderr, "ncpd: cannot start the loop thread: %s\n",
+			strerror(ret));
+		goto out_shm;
+	}
+	while (!atomic_load_explicit(&loop.started, memory_order_acquire))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	if (loop.rt_warning[0])
+		ncp_log_warn("real-time set-up: %s", loop.rt_warning);
+	ncp_log_info("running %s at %g Hz%s, shared memory %s",
+		     opt.free_run ? "free" : "in real time", 1.0 / cfg.reach.dt,
+		     loop.fifo ? " (SCHED_FIFO)" : "", cfg.shm.name);
+
+	supervise(&loop, &sigs);
+	pthread_join(thread, NULL);
 	if (opt.summary_json)
-		print_summary(&sim, wall);
+		print_summary(&sim, &loop);
+	status = 0;
+out_shm:
+	ncp_shm_writer_free(shm);
+out_sim:
 	ncp_sim_fini(&sim);
+out_opts:
 	free(opt.sets);
-	return 0;
+	return status;
 }

@@ -1,0 +1,174 @@
+#include "daemon/ncp_loop.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "models/base/ncp_base.h"
+
+void ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
+		   struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
+		   uint64_t max_steps)
+{
+	memset(l, 0, sizeof(*l));
+	l->sim = sim;
+	l->shm = shm;
+	l->rtp = *rtp;
+	l->max_steps = max_steps;
+	atomic_init(&l->stop, false);
+	atomic_init(&l->started, false);
+	atomic_init(&l->finished, false);
+	ncp_rt_clock_init(&l->clock, rtp);
+}
+
+static void publish_step(struct ncp_loop *l)
+{
+	struct ncp_sim *s = l->sim;
+	struct ncp_shm_state *st = &l->state;
+	uint64_t step = s->step - 1; /* the step just simulated */
+
+	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
+				   (uint32_t)s->n_spikes, NULL, 0);
+	st->step = step;
+	st->t = (double)s->step * s->dt;
+	for (int i = 0; i < 2; i++) {
+		st->q[i] = s->arm.q[i];
+		st->dq[i] = s->arm.dq[i];
+		st->hand[i] = s->arm.hand[i];
+		st->target[i] = s->target[i];
+	}
+	ncp_reach_torque(s->reach, st->u);
+	st->task_period = s->task.p.period;
+	st->task_kind = (uint32_t)s->task.p.kind;
+	st->paused = l->paused;
+	st->m1_spikes = (uint32_t)s->n_spikes;
+	ncp_shm_writer_put_state(l->shm, st);
+
+	struct ncp_shm_arm_entry a = {
+		.step = step,
+		.q = { (float)s->arm.q[0], (float)s->arm.q[1] },
+		.hand = { (float)s->arm.hand[0], (float)s->arm.hand[1] },
+		.target = { (float)s->target[0], (float)s->target[1] },
+		.pred_hand = { NAN, NAN },
+	};
+	ncp_shm_writer_push_arm(l->shm, &a);
+}
+
+static void publish_stats(struct ncp_loop *l)
+{
+	const struct ncp_rt_clock *c = &l->clock;
+	struct ncp_shm_stats *ss = &l->stats;
+	double wall = ncp_rt_clock_wall(c);
+
+	static const double qs[3] = { 0.5, 0.99, 0.999 };
+	double jq[3], cq[3];
+
+	ncp_hist_quantiles_us(&c->jitter, qs, 3, jq);
+	ncp_hist_quantiles_us(&c->cost, qs, 3, cq);
+	ss->steps = c->steps;
+	ss->overruns = c->overruns;
+	ss->slips = c->slips;
+	ss->jitter_p50_us = jq[0];
+	ss->jitter_p99_us = jq[1];
+	ss->jitter_p999_us = jq[2];
+	ss->jitter_max_us = ncp_hist_max_us(&c->jitter);
+	ss->cost_p50_us = cq[0];
+	ss->cost_p99_us = cq[1];
+	ss->cost_max_us = ncp_hist_max_us(&c->cost);
+	ss->wall_s = wall;
+	ss->rtf = wall > 0 ? (double)l->sim->step * l->sim->dt / wall : 0;
+	ss->mode = c->free_run ? NCP_SHM_MODE_FREE_RUN : NCP_SHM_MODE_REALTIME;
+	/* The shared histogram has log2 bins; fold the fine one into it. */
+	memset(ss->jitter_hist, 0, sizeof(ss->jitter_hist));
+	for (uint64_t b = 0; b < NCP_HIST_BINS; b++)
+		if (c->jitter.bins[b])
+			ss->jitter_hist[ncp_shm_jitter_bin(ncp_hist_bin_us(b))] +=
+				c->jitter.bins[b];
+	if (l->shm)
+		ncp_shm_writer_put_stats(l->shm, ss);
+}
+
+void *ncp_loop_thread(void *arg)
+{
+	struct ncp_loop *l = arg;
+	struct ncp_rt_clock *c = &l->clock;
+
+	l->fifo = ncp_rt_setup_thread(&l->rtp, l->rt_warning,
+				      sizeof(l->rt_warning));
+	if (l->shm)
+		ncp_shm_writer_set_state(l->shm, NCP_SHM_STATE_RUNNING);
+	/* Publishes the set-up results above: pairs with the acquire load
+	 * of `started` in the main thread. */
+	atomic_store_explicit(&l->started, true, memory_order_release);
+
+	ncp_rt_clock_start(c);
+	while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+		if (l->max_steps && l->sim->step >= l->max_steps)
+			break;
+		ncp_rt_clock_wait(c);
+		if (!l->paused) {
+			ncp_sim_step(l->sim);
+			if (l->shm)
+				publish_step(l);
+		}
+		ncp_rt_clock_done(c);
+		if (c->steps % NCP_LOOP_STATS_EVERY == 0)
+			publish_stats(l);
+		atomic_store_explicit(&l->pub_steps, l->sim->step,
+				      memory_order_relaxed);
+		atomic_store_explicit(&l->pub_slips, c->slips,
+				      memory_order_relaxed);
+		atomic_store_explicit(&l->pub_overruns, c->overruns,
+				      memory_order_relaxed);
+		atomic_store_explicit(&l->pub_behind_ns, c->max_behind_ns,
+				      memory_order_relaxed);
+	}
+	publish_stats(l);
+	/* Everything the loop wrote is visible to whoever sees `finished`:
+	 * pairs with the acquire load in the main thread. */
+	atomic_store_explicit(&l->finished, true, memory_order_release);
+	return NULL;
+}
+
+void ncp_loop_json(const struct ncp_loop *l, struct ncp_json *j)
+{
+	const struct ncp_rt_clock *c = &l->clock;
+
+	ncp_json_key(j, "mode");
+	ncp_json_str(j, c->free_run ? "free-run" : "realtime");
+	ncp_json_key(j, "sched");
+	ncp_json_str(j, l->fifo ? "fifo" : "other");
+	ncp_json_key(j, "overruns");
+	ncp_json_int(j, (int64_t)c->overruns);
+	ncp_json_key(j, "slips");
+	ncp_json_int(j, (int64_t)c->slips);
+	ncp_json_key(j, "late_wakeups");
+	ncp_json_int(j, (int64_t)c->late_wakeups);
+	ncp_json_key(j, "catchup_steps");
+	ncp_json_int(j, (int64_t)c->catchup_steps);
+	ncp_json_key(j, "max_behind_ms");
+	ncp_json_num(j, c->max_behind_ns / 1e6);
+	ncp_json_key(j, "jitter_us");
+	ncp_json_obj(j);
+	ncp_json_key(j, "p50");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->jitter, 0.5));
+	ncp_json_key(j, "p99");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->jitter, 0.99));
+	ncp_json_key(j, "p999");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->jitter, 0.999));
+	ncp_json_key(j, "max");
+	ncp_json_num(j, ncp_hist_max_us(&c->jitter));
+	ncp_json_key(j, "samples");
+	ncp_json_int(j, (int64_t)c->jitter.count);
+	ncp_json_end(j);
+	ncp_json_key(j, "cost_us");
+	ncp_json_obj(j);
+	ncp_json_key(j, "p50");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->cost, 0.5));
+	ncp_json_key(j, "p99");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->cost, 0.99));
+	ncp_json_key(j, "max");
+	ncp_json_num(j, ncp_hist_max_us(&c->cost));
+	ncp_json_key(j, "mean");
+	ncp_json_num(j, ncp_hist_mean_us(&c->cost));
+	ncp_json_end(j);
+}

@@ -1,0 +1,140 @@
+#include "daemon/ncp_rt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "models/base/ncp_base.h"
+
+void ncp_rt_clock_init(struct ncp_rt_clock *c, const struct ncp_rt_params *p)
+{
+	memset(c, 0, sizeof(*c));
+	c->period_ns = (uint64_t)(p->period * 1e9 + 0.5);
+	c->catchup_ns = (uint64_t)(p->catchup * 1e9 + 0.5);
+	if (c->catchup_ns < c->period_ns)
+		c->catchup_ns = c->period_ns;
+	c->free_run = p->free_run;
+	ncp_hist_reset(&c->jitter);
+	ncp_hist_reset(&c->cost);
+}
+
+void ncp_rt_clock_start(struct ncp_rt_clock *c)
+{
+	c->start_ns = ncp_now_ns();
+	c->next_ns = c->start_ns;
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(t / 1000000000u),
+		.tv_nsec = (long)(t % 1000000000u),
+	};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+uint64_t ncp_rt_clock_wait(struct ncp_rt_clock *c)
+{
+	uint64_t now = ncp_now_ns();
+	if (c->free_run) {
+		c->wake_ns = now;
+		return now;
+	}
+	if (now < c->next_ns) {
+		sleep_until(c->next_ns);
+		now = ncp_now_ns();
+		uint64_t late = now > c->next_ns ? now - c->next_ns : 0;
+		ncp_hist_add(&c->jitter, late);
+		if (late > c->period_ns)
+			c->late_wakeups++;
+	} else {
+		c->catchup_steps++; /* behind: run at once */
+	}
+	c->wake_ns = now;
+	c->next_ns += c->period_ns;
+	return now;
+}
+
+void ncp_rt_clock_done(struct ncp_rt_clock *c)
+{
+	uint64_t end = ncp_now_ns();
+	ncp_hist_add(&c->cost, end - c->wake_ns);
+	c->steps++;
+	if (c->free_run)
+		return;
+	if (end > c->next_ns) {
+		uint64_t behind = end - c->next_ns;
+		c->overruns++;
+		if (behind > c->max_behind_ns)
+			c->max_behind_ns = behind;
+		if (behind > c->catchup_ns) {
+			/* Too far behind to catch up: start again from now. */
+			c->slips++;
+			c->next_ns = end;
+		}
+	}
+}
+
+double ncp_rt_clock_wall(const struct ncp_rt_clock *c)
+{
+	return (ncp_now_ns() - c->start_ns) / 1e9;
+}
+
+bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
+			 size_t warnlen)
+{
+	bool fifo = false;
+	size_t used = 0;
+
+	if (warn && warnlen)
+		warn[0] = '\0';
+#define WARN(...)                                                          \
+	do {                                                               \
+		if (warn && used < warnlen)                                \
+			used += (size_t)snprintf(warn + used, warnlen - used, \
+						 __VA_ARGS__);             \
+	} while (0)
+
+	if (p->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(p->cpu, &set);
+		int e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (e)
+			WARN("cannot pin to CPU %d (%s); ", p->cpu, strerror(e));
+	}
+	if (p->priority > 0) {
+		struct sched_param sp = { .sched_priority = p->priority };
+		int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+		if (e)
+			WARN("SCHED_FIFO priority %d refused (%s): running with "
+			     "the normal policy; ", p->priority, strerror(e));
+		else
+			fifo = true;
+	}
+	/* Without FIFO the default 50 us timer slack delays every wake-up. */
+	if (!fifo && prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0))
+		WARN("cannot set timer slack (%s); ", strerror(errno));
+
+	/* Touch the stack the loop will use so it never faults later. */
+	volatile char stack[256 * 1024];
+	memset((char *)stack, 0, sizeof(stack));
+	(void)stack[0];
+#undef WARN
+	if (used >= 2 && warn)
+		warn[used - 2] = '\0'; /* drop the trailing "; " */
+	return fifo;
+}
+
+int ncp_rt_lock_memory(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		return -errno;
+	return 0;
+}

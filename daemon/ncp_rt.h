@@ -1,0 +1,69 @@
+/* ncp_rt: the real-time loop's clock and the thread set-up it needs.
+ *
+ * The clock ticks every period on CLOCK_MONOTONIC with absolute deadlines
+ * (clock_nanosleep TIMER_ABSTIME), so lateness never accumulates.  Policy
+ * when the loop falls behind (a host stall, a slow step):
+ *   - every simulated step still runs: missed ticks are run back to back
+ *     without sleeping until the loop is on time again (catch-up);
+ *   - only when the loop is more than `catchup` behind does it give up on
+ *     the missed wall time: the clock is re-anchored to now (a "slip",
+ *     counted) and simulated time falls behind wall time by that much.
+ * Counted: wake-up lateness of every sleep (jitter), the compute time of
+ * every step (cost), steps that finished after their deadline (overruns),
+ * sleeps that woke more than one period late (late wake-ups, what
+ * cyclictest counts), and slips.
+ *
+ * In free-run mode the clock never sleeps and nothing is late.
+ * The clock is used by one thread; it never allocates or blocks but in
+ * the sleep.
+ */
+#ifndef NCP_RT_H
+#define NCP_RT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/base/ncp_hist.h"
+
+struct ncp_rt_params {
+	double period;		/* s */
+	bool free_run;
+	int priority;		/* SCHED_FIFO priority 1..99; 0: normal policy */
+	int cpu;		/* CPU to pin the loop to; -1: none */
+	double catchup;		/* s behind before a slip */
+};
+
+struct ncp_rt_clock {
+	uint64_t period_ns, catchup_ns;
+	bool free_run;
+	uint64_t start_ns;	/* when the clock started */
+	uint64_t next_ns;	/* deadline of the coming tick */
+	uint64_t wake_ns;	/* when the current step began */
+	uint64_t steps, overruns, late_wakeups, slips, catchup_steps;
+	uint64_t max_behind_ns;	/* the furthest behind the loop has been */
+	struct ncp_hist jitter;	/* wake-up lateness of sleeps */
+	struct ncp_hist cost;	/* step compute time */
+};
+
+void ncp_rt_clock_init(struct ncp_rt_clock *c, const struct ncp_rt_params *p);
+/* Start ticking now: the first step is due immediately. */
+void ncp_rt_clock_start(struct ncp_rt_clock *c);
+/* Wait until the next step is due (sleeping unless the loop is behind or
+ * free-running) and return when the step begins (ns). */
+uint64_t ncp_rt_clock_wait(struct ncp_rt_clock *c);
+/* The step is done: account its cost, overrun, catch-up or slip. */
+void ncp_rt_clock_done(struct ncp_rt_clock *c);
+/* Wall seconds since start. */
+double ncp_rt_clock_wall(const struct ncp_rt_clock *c);
+
+/* Make the calling thread real-time: SCHED_FIFO at priority (if asked),
+ * pinned to cpu (if >= 0), timer slack of 1 ns, and its stack pre-faulted.
+ * What could not be done is described in warn (the thread then runs with
+ * the normal policy).  Returns true when SCHED_FIFO is in effect. */
+bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
+			 size_t warnlen);
+/* Lock all present and future memory (mlockall).  Returns 0 or -errno. */
+int ncp_rt_lock_memory(void);
+
+#endif
