@@ -1,0 +1,58 @@
+#!/bin/sh
+# The Python reader written from docs/shm.md (tests/shm_reader.py, Debian's
+# python3 with numpy) against a running ncpd in real time: the window it
+# copies must hold exactly the spikes the daemon's simulation produced for
+# those steps (replayed from the same configuration by
+# tests/fixture_sim_spikes), and the state block must agree with it.
+set -u
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+name="/ncpd-it-pyd-$$"
+tmp=$(mktemp -d)
+dpid=""
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$tmp"
+	rm -f "/dev/shm$name"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+sets="--set shm.name=$name --set task.kind=random --set task.seed=5"
+# shellcheck disable=SC2086
+"$BUILD/ncpd" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
+dpid=$!
+for _ in $(seq 100); do
+	[ -e "/dev/shm$name" ] && break
+	sleep 0.05
+done
+sleep 1.5
+$PY tests/shm_reader.py "$name" 100 >"$tmp/a.json" || fail "reader failed"
+sleep 0.5
+$PY tests/shm_reader.py "$name" 100 >"$tmp/b.json" || fail "second read failed"
+first=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["window_first_step"])' "$tmp/a.json")
+last=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["window_first_step"] + d["window_count"])' "$tmp/b.json")
+# shellcheck disable=SC2086
+"$BUILD/tests/fixture_sim_spikes" "$first" $((last - first)) $sets >"$tmp/replay.json" || fail "replay failed"
+$PY - "$tmp/a.json" "$tmp/b.json" "$tmp/replay.json" <<'PYEOF' || fail "window differs from the daemon's simulation"
+import json, sys
+a, b, replay = (json.load(open(f)) for f in sys.argv[1:])
+first = a["window_first_step"]
+for snap in (a, b):
+    assert snap["daemon_state"] == "running", snap["daemon_state"]
+    assert snap["window_count"] == 100, snap["window_count"]
+    steps = snap["window_steps"]
+    assert steps == list(range(steps[0], steps[0] + 100)), "steps not consecutive"
+    for s, spikes in zip(steps, snap["window_spikes"]):
+        assert spikes == replay[s - first], "step %d: %s vs %s" % (s, spikes, replay[s - first])
+    st = snap["state"]
+    assert st["step"] >= steps[-1], (st["step"], steps[-1])
+assert b["head"] > a["head"], "the daemon did not advance"
+n = sum(len(s) for s in a["window_spikes"])
+print("window of steps %d..%d matches the simulation (%d spikes)" % (first, a["window_steps"][-1], n))
+PYEOF
+kill "$dpid"; wait "$dpid"; rc=$?
+dpid=""
+[ $rc -eq 0 ] || fail "ncpd exited $rc on SIGTERM: $(cat "$tmp/d.err")"
+[ -e "/dev/shm$name" ] && fail "segment left behind after SIGTERM"
+echo ok
