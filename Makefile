@@ -69,7 +69,7 @@ CLIENT_SRC := $(filter-out $(MAINS),$(sort $(wildcard client/*.c)))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench_*.c))
 STRESS_SRC := $(sort $(wildcard tests/stress_*.c))
-FUZZ_SRC   := $(sort $(wildcard tests/fuzz_*.c))
+FUZZ_SRC   := $(filter-out tests/fuzz_replay.c,$(sort $(wildcard tests/fuzz_*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
