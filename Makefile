@@ -161,12 +161,16 @@ deps:
 
 # --- test, bench, run --------------------------------------------------------
 # make test: set-up, a warnings-as-errors build, then every test.
+# Stress tests run twice: in this build and under ThreadSanitizer.
+TSAN_STRESS := $(if $(SANITIZER),,$(patsubst tests/%.c,build/thread/tests/%,$(STRESS_SRC)))
+
 test: deps
 	$(MAKE) --no-print-directory WERROR=1 all
+	$(if $(TSAN_STRESS),$(MAKE) --no-print-directory WERROR=1 SANITIZER=thread $(TSAN_STRESS))
 	$(MAKE) --no-print-directory WERROR=1 unit-tests
 
 unit-tests:
-	@BUILD=$(BUILD) sh tests/run_tests.sh
+	@BUILD=$(BUILD) TSAN_STRESS="$(TSAN_STRESS)" sh tests/run_tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
