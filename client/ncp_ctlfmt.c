@@ -141,17 +141,61 @@ void ncp_ctlfmt_human(const struct ncp_ctlfmt_reply *r, const char *prog,
 
 /* --- JSON ------------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s, size_t n)
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if (s[k] < 0x80 || s[k] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the output
+ * is valid JSON whatever the reply held. */
+static void json_str(FILE *out, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
 	fputc('"', out);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
+		unsigned char c = s[i];
+		if (c == '"' || c == '\\') {
 			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(out, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, out);
+		} else {
+			size_t len = utf8_len(s + i, n - i);
+			if (len == 0) {
+				fputs("\\ufffd", out);
+				continue;
+			}
+			fwrite(s + i, 1, len, out);
+			i += len - 1;
+		}
 	}
 	fputc('"', out);
 }
