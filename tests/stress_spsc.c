@@ -78,39 +78,46 @@ static void *producer(void *arg)
 	return NULL;
 }
 
+/* Check one popped record against the sequence so far. */
+static void check(struct run *run, const struct rec *r, uint64_t *expect)
+{
+	struct rec want;
+
+	fill(&want, r->seq);
+	if (memcmp(r, &want, sizeof(*r)) != 0 || r->seq < *expect ||
+	    r->seq >= run->records) {
+		if (run->errors++ < 5)
+			fprintf(stderr,
+				"bad record: seq %" PRIu64
+				" (expected >= %" PRIu64 ")\n",
+				r->seq, *expect);
+		return;
+	}
+	run->gaps += r->seq - *expect;
+	*expect = r->seq + 1;
+	run->received++;
+	/* Now and then a pause, so the producer finds it full. */
+	if (r->seq % 40000 == 0)
+		sched_yield();
+}
+
 static void consume(struct run *run)
 {
 	struct rec r;
 	uint64_t expect = 0;
 
 	for (;;) {
-		if (!ncp_spsc_try_pop(run->q, &r)) {
-			/* Acquire pairs with the producer's release store. */
-			if (atomic_load_explicit(&run->done,
-						 memory_order_acquire) &&
-			    !ncp_spsc_try_pop(run->q, &r))
-				break;
-			if (!atomic_load_explicit(&run->done,
-						  memory_order_relaxed))
-				continue;
-		}
-		struct rec want;
-		fill(&want, r.seq);
-		if (memcmp(&r, &want, sizeof(r)) != 0 || r.seq < expect ||
-		    r.seq >= run->records) {
-			if (run->errors++ < 5)
-				fprintf(stderr,
-					"bad record: seq %" PRIu64
-					" (expected >= %" PRIu64 ")\n",
-					r.seq, expect);
+		if (ncp_spsc_try_pop(run->q, &r)) {
+			check(run, &r, &expect);
 			continue;
 		}
-		run->gaps += r.seq - expect;
-		expect = r.seq + 1;
-		run->received++;
-		/* Now and then a pause, so the producer finds it full. */
-		if (r.seq % 40000 == 0)
-			sched_yield();
+		/* Acquire pairs with the producer's release store of done:
+		 * after it, every push is visible, so draining is complete. */
+		if (atomic_load_explicit(&run->done, memory_order_acquire)) {
+			while (ncp_spsc_try_pop(run->q, &r))
+				check(run, &r, &expect);
+			break;
+		}
 	}
 	run->gaps += run->records - expect; /* dropped at the very end */
 }
