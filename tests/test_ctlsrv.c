@@ -110,9 +110,33 @@ static void server_up(unsigned max_clients, unsigned idle_ms, const char *group)
 	ck_assert_int_eq(ncp_ctlsrv_start(fx.srv), 0);
 }
 
+/* Each test works in its own directory under one root per test case.
+ * The root is made and removed in the parent process (unchecked
+ * fixture), so a failed test, whose checked teardown does not run, leaves
+ * nothing behind.  0755: the child that becomes "nobody" must pass. */
+static char root[32];
+
+static void root_up(void)
+{
+	snprintf(root, sizeof(root), "/tmp/ncp-ctlsrv-XXXXXX");
+	if (!mkdtemp(root) || chmod(root, 0755) != 0) {
+		perror("test_ctlsrv: mkdtemp");
+		exit(1);
+	}
+}
+
+static void root_down(void)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", root);
+}
+
 static void setup(void)
 {
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/ncp-ctlsrv-XXXXXX");
+	snprintf(fx.dir, sizeof(fx.dir), "%s/t-XXXXXX", root);
 	ck_assert_ptr_nonnull(mkdtemp(fx.dir));
 	snprintf(fx.path, sizeof(fx.path), "%s/ctl.sock", fx.dir);
 	atomic_store(&fx.h.calls, 0);
@@ -121,13 +145,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	ncp_ctlsrv_free(fx.srv);
 	fx.srv = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", fx.dir);
 }
 
 static void cl_open(struct ncp_ctlclient *c)
@@ -875,6 +894,7 @@ static Suite *make_suite(void)
 {
 	Suite *s = suite_create("ctlsrv");
 	TCase *tc = tcase_create("server");
+	tcase_add_unchecked_fixture(tc, root_up, root_down);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, request_response);
@@ -891,6 +911,7 @@ static Suite *make_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ncpctl");
+	tcase_add_unchecked_fixture(tc, root_up, root_down);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ncpctl_exit_codes_and_output);
