@@ -71,7 +71,7 @@ CLIENT_SRC := $(filter-out $(MAINS),$(sort $(wildcard client/*.c)))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench_*.c))
 STRESS_SRC := $(sort $(wildcard tests/stress_*.c))
-FUZZ_SRC   := $(sort $(wildcard tests/fuzz_*.c))
+FUZZ_SRC   := $(filter-out tests/fuzz_replay.c,$(sort $(wildcard tests/fuzz_*.c)))
 FIXTURE_SRC := $(sort $(wildcard tests/fixture_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -98,15 +98,7 @@ FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz
 .DEFAULT_GOAL := all
 
-# The ring's stress test also runs under ThreadSanitizer in every `make
-# test` (tests/it_ring_tsan.sh), whatever SANITIZER is; it needs only shm/,
-# so it is built from its sources here instead of from a whole TSan build.
-TSAN_STRESS := $(if $(wildcard tests/stress_ring.c),$(BUILD)/tests/tsan/stress_ring)
-TSAN_CFLAGS = $(filter-out -MMD -MP $(SAN_FLAGS),$(CFLAGS)) \
-	-fsanitize=thread -fno-omit-frame-pointer
-
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) \
-	$(TSAN_STRESS)
+all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -146,9 +138,6 @@ $(BUILD)/tests/stress_%: $(call obj,tests/stress_%.c) $(LIB_CLIENT) $(LIBS_ALL)
 $(BUILD)/tests/fixture_%: $(call obj,tests/fixture_%.c) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/tsan/stress_ring: tests/stress_ring.c $(SHM_SRC) $(wildcard shm/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(TSAN_CFLAGS) -o $@ tests/stress_ring.c $(SHM_SRC) -pthread
 # A fuzz target built with a plain main() that replays its corpus (make test).
 $(BUILD)/tests/fuzz_%-replay: $(call obj,tests/fuzz_%.c) $(call obj,tests/fuzz_replay.c) $(LIB_CLIENT) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
@@ -183,12 +172,16 @@ deps:
 
 # --- test, bench, run --------------------------------------------------------
 # make test: set-up, a warnings-as-errors build, then every test.
+# Stress tests run twice: in this build and under ThreadSanitizer.
+TSAN_STRESS := $(if $(SANITIZER),,$(patsubst tests/%.c,build/thread/tests/%,$(STRESS_SRC)))
+
 test: deps
 	$(MAKE) --no-print-directory WERROR=1 all
+	$(if $(TSAN_STRESS),$(MAKE) --no-print-directory WERROR=1 SANITIZER=thread $(TSAN_STRESS))
 	$(MAKE) --no-print-directory WERROR=1 unit-tests
 
 unit-tests:
-	@BUILD=$(BUILD) sh tests/run_tests.sh
+	@BUILD=$(BUILD) TSAN_STRESS="$(TSAN_STRESS)" sh tests/run_tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all >&2

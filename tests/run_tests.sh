@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs every test: the Check suites, the stress tests, the fuzz corpora
-# replays and the integration scripts (tests/it_*.sh).  Prints one line per
-# test and a total; exits non-zero if any failed.
+# Runs every test: the Check suites, the stress tests (and their
+# ThreadSanitizer builds listed in TSAN_STRESS), the fuzz corpora replays
+# and the integration scripts (tests/it_*.sh).  Prints one line per test
+# and a total; exits non-zero if any failed.
 BUILD=${BUILD:-build}
 export BUILD
 failed=""
@@ -30,6 +31,11 @@ for t in "$BUILD"/tests/fuzz_*-replay; do
 done
 for t in "$BUILD"/tests/stress_*; do
 	[ -x "$t" ] && run "$(basename "$t")" "$t"
+done
+# The stress tests' ThreadSanitizer builds (make test lists them).
+# Any report fails the test.
+for t in ${TSAN_STRESS:-}; do
+	run "$(basename "$t")-tsan" env TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$t"
 done
 for t in tests/it_*.sh; do
 	[ -f "$t" ] && run "$(basename "$t" .sh)" sh "$t"

@@ -1,0 +1,59 @@
+/* ncp_ctlfmt: reads a control reply line and prints it for people or as
+ * JSON (ncpctl).  Clients may not use the daemon's code, so this is the
+ * client's own small reading of the reply grammar (docs/protocol.md):
+ *
+ *   ok                      -> people: "ok"            JSON: {"ok":true}
+ *   ok k.a=1 k.b=x,y s.c=2  -> people: grouped by section, "  a: 1"
+ *                              JSON: {"ok":true,"TOPIC":{"k":{"a":1,...}}}
+ *   ok some text            -> people: the text        JSON: {"ok":true,"TOPIC":"some text"}
+ *   err CODE message        -> people: message on stderr
+ *                              JSON: {"ok":false,"code":"CODE","message":"..."}
+ *
+ * TOPIC is the request's command word ("status", "train", ...).  In JSON,
+ * values that read as numbers are numbers, true/false are booleans,
+ * nan/inf are null, comma-separated numbers are arrays; anything else is
+ * a string.  Sections are the text before a key's first '.'; keys
+ * without one sit at the top of the object. */
+#ifndef NCP_CTLFMT_H
+#define NCP_CTLFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define NCP_CTLFMT_LINE_MAX 8192
+#define NCP_CTLFMT_PAIRS_MAX 1024
+
+struct ncp_ctlfmt_pair {
+	const char *key; /* "loop.step" */
+	const char *value;
+};
+
+/* A reply taken apart; the strings point into its own copy of the line. */
+struct ncp_ctlfmt_reply {
+	bool ok;
+	const char *code;    /* err: "EINVAL" */
+	const char *message; /* err: the message, maybe "" */
+	const char *text;    /* ok: the payload when it is not pairs, maybe "" */
+	size_t npairs;	     /* ok: the payload's pairs */
+	struct ncp_ctlfmt_pair pairs[NCP_CTLFMT_PAIRS_MAX];
+	char buf[NCP_CTLFMT_LINE_MAX];
+};
+
+/* Parse one reply line (without "\n").  0, or -EBADMSG when it is not a
+ * reply (then nothing in r is meaningful). */
+int ncp_ctlfmt_parse(const char *line, struct ncp_ctlfmt_reply *r);
+
+/* For people: ok replies on out, err messages on errout as
+ * "PROG: message (CODE)". */
+void ncp_ctlfmt_human(const struct ncp_ctlfmt_reply *r, const char *prog,
+		      FILE *out, FILE *errout);
+
+/* One JSON object and a newline on out. */
+void ncp_ctlfmt_json(const struct ncp_ctlfmt_reply *r, const char *topic,
+		     FILE *out);
+
+/* The request's command word, for TOPIC: its first word, or "reply". */
+void ncp_ctlfmt_topic(const char *request, char *topic, size_t len);
+
+#endif

@@ -1,0 +1,651 @@
+#include "daemon/ncp_proto.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "models/base/ncp_base.h"
+
+/* The command table: usage and help text for every command.  Commands
+ * with sub-commands (record start/stop) have one row per variant; `sub`
+ * is then the second word. */
+struct cmd_spec {
+	const char *word;
+	const char *sub;
+	enum ncp_cmd_kind kind;
+	const char *usage;
+	const char *help;
+};
+
+static const struct cmd_spec specs[] = {
+	{ "target", NULL, NCP_CMD_TARGET, "target X Y",
+	  "move the target to (X, Y), in metres; points outside the arm's "
+	  "reachable workspace are refused" },
+	{ "task", NULL, NCP_CMD_TASK,
+	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
+	  "choose the task: centre-out reaches or random targets, a new "
+	  "target every PERIOD seconds (default: the config's task.period), "
+	  "or manual (targets come only from the target command)" },
+	{ "pause", NULL, NCP_CMD_PAUSE, "pause",
+	  "stop stepping the simulation; the loop keeps its clock" },
+	{ "resume", NULL, NCP_CMD_RESUME, "resume", "continue after pause" },
+	{ "reset", NULL, NCP_CMD_RESET, "reset",
+	  "put the arm, the network state and the task back to their start" },
+	{ "status", NULL, NCP_CMD_STATUS, "status",
+	  "the daemon's state as section.key=value pairs (loop, arm, target, "
+	  "task, shm)" },
+	{ "config", "get", NCP_CMD_CONFIG_GET, "config get KEY",
+	  "the value of a config key, as key=value" },
+	{ "shutdown", NULL, NCP_CMD_SHUTDOWN, "shutdown",
+	  "stop the daemon cleanly; the reply is sent first" },
+	{ "help", NULL, NCP_CMD_HELP, "help [COMMAND]",
+	  "list the commands, or describe one" },
+	{ "record", "start", NCP_CMD_RECORD_START, "record start NAME [SECONDS]",
+	  "record the run as NAME in the data directory, for SECONDS or "
+	  "until record stop" },
+	{ "record", "stop", NCP_CMD_RECORD_STOP, "record stop",
+	  "finish the recording" },
+	{ "save", NULL, NCP_CMD_SAVE, "save NAME",
+	  "save the emulator model as NAME in the data directory" },
+	{ "load", NULL, NCP_CMD_LOAD, "load NAME",
+	  "load the emulator model NAME from the data directory" },
+	{ "train", NULL, NCP_CMD_TRAIN, "train on|off|status",
+	  "switch online training of the emulator on or off, or report its "
+	  "state as key=value pairs" },
+};
+
+static const struct cmd_spec *spec_of(enum ncp_cmd_kind kind)
+{
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(specs); i++)
+		if (specs[i].kind == kind)
+			return &specs[i];
+	return NULL;
+}
+
+/* The first row for a command word, or NULL. */
+static const struct cmd_spec *spec_find(const char *word)
+{
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(specs); i++)
+		if (strcmp(specs[i].word, word) == 0)
+			return &specs[i];
+	return NULL;
+}
+
+const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
+{
+	static const char *names[NCP_CMD_COUNT] = {
+		[NCP_CMD_TARGET] = "target",
+		[NCP_CMD_TASK] = "task",
+		[NCP_CMD_PAUSE] = "pause",
+		[NCP_CMD_RESUME] = "resume",
+		[NCP_CMD_RESET] = "reset",
+		[NCP_CMD_STATUS] = "status",
+		[NCP_CMD_CONFIG_GET] = "config get",
+		[NCP_CMD_SHUTDOWN] = "shutdown",
+		[NCP_CMD_HELP] = "help",
+		[NCP_CMD_RECORD_START] = "record start",
+		[NCP_CMD_RECORD_STOP] = "record stop",
+		[NCP_CMD_SAVE] = "save",
+		[NCP_CMD_LOAD] = "load",
+		[NCP_CMD_TRAIN] = "train",
+	};
+	if (kind <= NCP_CMD_NONE || kind >= NCP_CMD_COUNT)
+		return "none";
+	return names[kind];
+}
+
+/* --- checks on the raw line ---------------------------------------------- */
+
+bool ncp_proto_utf8_valid(const char *str, size_t len, size_t *bad)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xbf; /* second byte's range */
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong below U+0800 */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates U+D800-DFFF */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong below U+10000 */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			goto invalid; /* continuation, 0xc0/0xc1, 0xf5-0xff */
+		}
+		if (len - i < n)
+			goto invalid;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			goto invalid;
+		for (size_t k = 2; k < n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				goto invalid;
+		i += n;
+	}
+	return true;
+invalid:
+	if (bad)
+		*bad = i;
+	return false;
+}
+
+/* A token for an error message: at most 40 bytes of it, cut at a
+ * character boundary, with "..." when cut. */
+static const char *shown(const char *tok, char *buf, size_t len)
+{
+	size_t n = strlen(tok), keep = 40;
+
+	if (n <= keep || len < keep + 4)
+		return tok;
+	while (keep > 0 && ((unsigned char)tok[keep] & 0xc0) == 0x80)
+		keep--;
+	memcpy(buf, tok, keep);
+	memcpy(buf + keep, "...", 4);
+	return buf;
+}
+
+/* --- arguments ----------------------------------------------------------- */
+
+/* Decimal notation only: no hex floats, no inf/nan words, no spaces. */
+static bool decimal_syntax(const char *s)
+{
+	const char *p = s;
+	bool digits = false;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	while (*p >= '0' && *p <= '9') {
+		p++;
+		digits = true;
+	}
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			p++;
+			digits = true;
+		}
+	}
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
+static bool nonfinite_word(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	return strcasecmp(s, "nan") == 0 || strcasecmp(s, "inf") == 0 ||
+	       strcasecmp(s, "infinity") == 0;
+}
+
+/* A finite decimal number, without range checks beyond finiteness. */
+static int number(const char *s, const char *what, double *out, char *err,
+		  size_t errlen)
+{
+	char buf[48];
+	double x;
+
+	if (!*s)
+		return ncp_errf(err, errlen, "%s: a number is missing", what);
+	if (nonfinite_word(s)) {
+		ncp_errf(err, errlen, "%s must be a finite number (got '%s')",
+			 what, shown(s, buf, sizeof(buf)));
+		return -ERANGE;
+	}
+	if (!decimal_syntax(s))
+		return ncp_errf(err, errlen,
+				"%s: '%s' is not a number (decimal notation, "
+				"e.g. 0.25 or -1e-3)",
+				what, shown(s, buf, sizeof(buf)));
+	x = strtod(s, NULL);
+	if (!isfinite(x)) {
+		ncp_errf(err, errlen, "%s: %s is out of range", what,
+			 shown(s, buf, sizeof(buf)));
+		return -ERANGE;
+	}
+	*out = x == 0.0 ? 0.0 : x;
+	return 0;
+}
+
+int ncp_proto_number(const char *s, const char *what, double min, double max,
+		     double *out, char *err, size_t errlen)
+{
+	double x;
+	int rc = number(s, what, &x, err, errlen);
+
+	if (rc)
+		return rc;
+	if (x < min || x > max) {
+		ncp_errf(err, errlen, "%s must be within [%g, %g] (got %g)",
+			 what, min, max, x);
+		return -ERANGE;
+	}
+	*out = x;
+	return 0;
+}
+
+/* A duration: a number in (0, max]. */
+static int seconds(const char *s, const char *what, double max, double *out,
+		   char *err, size_t errlen)
+{
+	double x;
+	int rc = number(s, what, &x, err, errlen);
+
+	if (rc)
+		return rc;
+	if (!(x > 0.0) || x > max) {
+		ncp_errf(err, errlen,
+			 "%s must be greater than 0 and at most %g seconds "
+			 "(got %g)",
+			 what, max, x);
+		return -ERANGE;
+	}
+	*out = x;
+	return 0;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+int ncp_proto_name(const char *s, char *err, size_t errlen)
+{
+	char buf[48];
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return ncp_errf(err, errlen, "NAME is missing");
+	if (s[0] == '/') {
+		ncp_errf(err, errlen,
+			 "absolute paths are refused: NAME is a file name "
+			 "inside the data directory (got '%s')",
+			 shown(s, buf, sizeof(buf)));
+		return -EACCES;
+	}
+	if (strcmp(s, "..") == 0 || strncmp(s, "../", 3) == 0 ||
+	    strstr(s, "/../") || (n >= 3 && strcmp(s + n - 3, "/..") == 0)) {
+		ncp_errf(err, errlen,
+			 "'..' is refused: NAME stays inside the data "
+			 "directory (got '%s')",
+			 shown(s, buf, sizeof(buf)));
+		return -EACCES;
+	}
+	if (strchr(s, '/')) {
+		ncp_errf(err, errlen,
+			 "'/' is refused: NAME is a plain file name inside the "
+			 "data directory (got '%s')",
+			 shown(s, buf, sizeof(buf)));
+		return -EACCES;
+	}
+	if (s[0] == '.')
+		return ncp_errf(err, errlen,
+				"NAME may not start with '.' (got '%s')",
+				shown(s, buf, sizeof(buf)));
+	if (n > NCP_PROTO_NAME_MAX)
+		return ncp_errf(err, errlen,
+				"NAME is longer than %d characters",
+				NCP_PROTO_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!name_char(s[i]))
+			return ncp_errf(err, errlen,
+					"NAME '%s' may hold only letters, "
+					"digits, '.', '_' and '-'",
+					shown(s, buf, sizeof(buf)));
+	return 0;
+}
+
+static int config_key(const char *s, char *err, size_t errlen)
+{
+	char buf[48];
+	size_t n = strlen(s);
+	bool ok = n > 0 && n <= NCP_PROTO_KEY_MAX;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = name_char(s[i]) && s[i] != '-';
+	if (!ok)
+		return ncp_errf(err, errlen,
+				"KEY '%s' is not a config key (letters, "
+				"digits, '_' and '.', at most %d)",
+				shown(s, buf, sizeof(buf)), NCP_PROTO_KEY_MAX);
+	return 0;
+}
+
+/* --- the parser ---------------------------------------------------------- */
+
+#define MAX_TOKENS 8
+
+static int usage(const struct cmd_spec *sp, int nargs, char *err,
+		 size_t errlen)
+{
+	return ncp_errf(err, errlen, "usage: %s (got %d argument%s)",
+			sp->usage, nargs, nargs == 1 ? "" : "s");
+}
+
+int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
+		    char *err, size_t errlen)
+{
+	char copy[NCP_PROTO_LINE_MAX];
+	char *tok[MAX_TOKENS];
+	char shownbuf[48];
+	const struct cmd_spec *sp;
+	size_t bad;
+	int ntok = 0, nargs, rc;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (err && errlen)
+		err[0] = '\0';
+
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len + 1 > NCP_PROTO_LINE_MAX) {
+		ncp_errf(err, errlen, "line longer than %d bytes",
+			 NCP_PROTO_LINE_MAX);
+		return -E2BIG;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+
+	if (memchr(line, '\0', len)) {
+		ncp_errf(err, errlen, "NUL byte at byte %zu of the line",
+			 (size_t)((const char *)memchr(line, '\0', len) - line) + 1);
+		return -EPROTO;
+	}
+	if (!ncp_proto_utf8_valid(line, len, &bad)) {
+		ncp_errf(err, errlen, "invalid UTF-8 at byte %zu of the line",
+			 bad + 1);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			ncp_errf(err, errlen,
+				 "control character 0x%02x at byte %zu of the "
+				 "line",
+				 c, i + 1);
+			return -EPROTO;
+		}
+	}
+
+	/* Words: split on spaces and tabs in a NUL-terminated copy. */
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	for (char *p = copy;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		if (ntok < MAX_TOKENS)
+			tok[ntok] = p;
+		ntok++;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	if (ntok == 0)
+		return ncp_errf(err, errlen, "empty line (try 'help')");
+
+	sp = spec_find(tok[0]);
+	if (!sp)
+		return ncp_errf(err, errlen, "unknown command '%s' (try 'help')",
+				shown(tok[0], shownbuf, sizeof(shownbuf)));
+	nargs = ntok - 1;
+	cmd->kind = sp->kind;
+
+	switch (sp->kind) {
+	case NCP_CMD_TARGET:
+		if (nargs != 2)
+			return usage(sp, nargs, err, errlen);
+		if ((rc = number(tok[1], "X", &cmd->target.x, err, errlen)) ||
+		    (rc = number(tok[2], "Y", &cmd->target.y, err, errlen)))
+			return rc;
+		return 0;
+
+	case NCP_CMD_TASK:
+		if (nargs < 1 || nargs > 2)
+			return usage(sp, nargs, err, errlen);
+		if (strcmp(tok[1], "centre-out") == 0)
+			cmd->task.kind = NCP_TASK_CENTRE_OUT;
+		else if (strcmp(tok[1], "random") == 0)
+			cmd->task.kind = NCP_TASK_RANDOM;
+		else if (strcmp(tok[1], "manual") == 0)
+			cmd->task.kind = NCP_TASK_MANUAL;
+		else
+			return ncp_errf(err, errlen,
+					"unknown task '%s' (centre-out, random "
+					"or manual)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		if (nargs == 2) {
+			if (cmd->task.kind == NCP_TASK_MANUAL)
+				return ncp_errf(err, errlen,
+						"task manual takes no PERIOD");
+			cmd->task.has_period = true;
+			return seconds(tok[2], "PERIOD", NCP_PROTO_PERIOD_MAX,
+				       &cmd->task.period, err, errlen);
+		}
+		return 0;
+
+	case NCP_CMD_PAUSE:
+	case NCP_CMD_RESUME:
+	case NCP_CMD_RESET:
+	case NCP_CMD_STATUS:
+	case NCP_CMD_SHUTDOWN:
+		if (nargs != 0)
+			return usage(sp, nargs, err, errlen);
+		return 0;
+
+	case NCP_CMD_CONFIG_GET:
+		if (nargs >= 1 && strcmp(tok[1], "get") != 0)
+			return ncp_errf(err, errlen,
+					"unknown config sub-command '%s' "
+					"(usage: config get KEY)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		if (nargs != 2)
+			return usage(sp, nargs, err, errlen);
+		if ((rc = config_key(tok[2], err, errlen)))
+			return rc;
+		strcpy(cmd->config.key, tok[2]);
+		return 0;
+
+	case NCP_CMD_HELP:
+		if (nargs > 1)
+			return usage(sp, nargs, err, errlen);
+		cmd->help.topic = NCP_CMD_NONE;
+		if (nargs == 1) {
+			const struct cmd_spec *t = spec_find(tok[1]);
+			if (!t)
+				return ncp_errf(err, errlen,
+						"no help for '%s': unknown "
+						"command (try 'help')",
+						shown(tok[1], shownbuf,
+						      sizeof(shownbuf)));
+			cmd->help.topic = t->kind;
+		}
+		return 0;
+
+	case NCP_CMD_RECORD_START:
+	case NCP_CMD_RECORD_STOP:
+		if (nargs >= 1 && strcmp(tok[1], "stop") == 0) {
+			cmd->kind = NCP_CMD_RECORD_STOP;
+			if (nargs != 1)
+				return usage(spec_of(NCP_CMD_RECORD_STOP),
+					     nargs, err, errlen);
+			return 0;
+		}
+		if (nargs < 1 || strcmp(tok[1], "start") != 0)
+			return ncp_errf(err, errlen,
+					"usage: record start NAME [SECONDS] | "
+					"record stop");
+		cmd->kind = NCP_CMD_RECORD_START;
+		if (nargs < 2 || nargs > 3)
+			return usage(sp, nargs, err, errlen);
+		if ((rc = ncp_proto_name(tok[2], err, errlen)))
+			return rc;
+		strcpy(cmd->record.name, tok[2]);
+		if (nargs == 3) {
+			cmd->record.has_seconds = true;
+			return seconds(tok[3], "SECONDS", NCP_PROTO_RECORD_MAX,
+				       &cmd->record.seconds, err, errlen);
+		}
+		return 0;
+
+	case NCP_CMD_SAVE:
+	case NCP_CMD_LOAD:
+		if (nargs != 1)
+			return usage(sp, nargs, err, errlen);
+		if ((rc = ncp_proto_name(tok[1], err, errlen)))
+			return rc;
+		strcpy(cmd->file.name, tok[1]);
+		return 0;
+
+	case NCP_CMD_TRAIN:
+		if (nargs != 1)
+			return usage(sp, nargs, err, errlen);
+		if (strcmp(tok[1], "on") == 0)
+			cmd->train.op = NCP_TRAIN_ON;
+		else if (strcmp(tok[1], "off") == 0)
+			cmd->train.op = NCP_TRAIN_OFF;
+		else if (strcmp(tok[1], "status") == 0)
+			cmd->train.op = NCP_TRAIN_STATUS;
+		else
+			return ncp_errf(err, errlen,
+					"unknown train sub-command '%s' (on, "
+					"off or status)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		return 0;
+
+	case NCP_CMD_NONE:
+	case NCP_CMD_COUNT:
+		break;
+	}
+	ncp_assert(!"command table and parser disagree");
+	return -EINVAL;
+}
+
+/* --- help ---------------------------------------------------------------- */
+
+void ncp_proto_help(const struct ncp_cmd *cmd, struct ncp_reply *r)
+{
+	char text[NCP_REPLY_MAX];
+	size_t n = 0;
+	const struct cmd_spec *topic = spec_of(cmd->help.topic);
+
+	text[0] = '\0';
+	if (!topic) {
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "commands:");
+		for (size_t i = 0; i < NCP_ARRAY_SIZE(specs); i++) {
+			if (i > 0 && strcmp(specs[i].word, specs[i - 1].word) == 0)
+				continue;
+			n += (size_t)snprintf(text + n, sizeof(text) - n, " %s",
+					      specs[i].word);
+		}
+		snprintf(text + n, sizeof(text) - n,
+			 "; 'help COMMAND' describes one");
+	} else {
+		for (size_t i = 0; i < NCP_ARRAY_SIZE(specs); i++) {
+			if (strcmp(specs[i].word, topic->word) != 0)
+				continue;
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+					      "%s%s: %s", n ? "; " : "",
+					      specs[i].usage, specs[i].help);
+		}
+	}
+	ncp_reply_init(r);
+	ncp_reply_text(r, "%s", text);
+}
+
+/* --- framing ------------------------------------------------------------- */
+
+void ncp_proto_framer_init(struct ncp_proto_framer *f)
+{
+	f->start = 0;
+	f->len = 0;
+	f->scanned = 0;
+	f->discarding = false;
+}
+
+char *ncp_proto_framer_space(struct ncp_proto_framer *f, size_t *avail)
+{
+	if (f->start > 0) {
+		memmove(f->buf, f->buf + f->start, f->len - f->start);
+		f->len -= f->start;
+		f->start = 0;
+	}
+	/* A full buffer without a newline was reported by _next and
+	 * dropped, so there is always room. */
+	ncp_assert(f->len < sizeof(f->buf));
+	*avail = sizeof(f->buf) - f->len;
+	return f->buf + f->len;
+}
+
+void ncp_proto_framer_commit(struct ncp_proto_framer *f, size_t n)
+{
+	ncp_assert(n <= sizeof(f->buf) - f->len);
+	f->len += n;
+}
+
+enum ncp_proto_frame ncp_proto_framer_next(struct ncp_proto_framer *f,
+					   const char **line, size_t *len)
+{
+	for (;;) {
+		size_t from = f->start + f->scanned;
+		char *nl = memchr(f->buf + from, '\n', f->len - from);
+
+		if (!nl) {
+			f->scanned = f->len - f->start;
+			if (f->discarding) {
+				f->start = f->len = f->scanned = 0;
+				return NCP_PROTO_FRAME_NONE;
+			}
+			if (f->len - f->start >= sizeof(f->buf)) {
+				f->start = f->len = f->scanned = 0;
+				f->discarding = true;
+				return NCP_PROTO_FRAME_TOO_LONG;
+			}
+			return NCP_PROTO_FRAME_NONE;
+		}
+		size_t end = (size_t)(nl - f->buf);
+		size_t begin = f->start;
+		f->start = end + 1;
+		f->scanned = 0;
+		if (f->discarding) {
+			f->discarding = false; /* the over-long line ends */
+			continue;
+		}
+		*line = f->buf + begin;
+		*len = end - begin;
+		return NCP_PROTO_FRAME_LINE;
+	}
+}
