@@ -64,6 +64,9 @@ static const struct key keys[] = {
 	  "seed of the network (encoders, rates, intercepts, voltages)" },
 	{ "dt", T_DOUBLE, OFF(reach.dt), 0, 1e-4, 0.01, "0.001", NULL, false,
 	  "simulation time step, s (the loop runs at 1/dt Hz)" },
+	{ "instance", T_STRING, STR(instance), 0, 0, "ncpd", NULL, false,
+	  "instance name: one daemon per name (its lock file sits next to "
+	  "the control socket)" },
 	{ "data_dir", T_STRING, STR(data_dir), 0, 0, "data", NULL, false,
 	  "directory for recordings and models (relative: to the working "
 	  "directory)" },
@@ -104,6 +107,17 @@ static const struct key keys[] = {
 	  "1000", NULL, false, "neurons in the adaptive population" },
 	{ "reach.adapt_rate", T_DOUBLE, OFF(reach.adapt_rate), 0, 0, 1, "0.0001",
 	  NULL, false, "PES learning rate of the adaptive population" },
+
+	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
+	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "
+	  "else $XDG_RUNTIME_DIR/ncpd/ncpd.sock or /tmp/ncpd-UID/ncpd.sock" },
+	{ "control.group", T_STRING, STR(control.group), 0, 0, "", NULL, false,
+	  "group (name or number) that may also use the socket; empty: none" },
+	{ "control.max_clients", T_INT, OFF(control.max_clients), 0, 1, 4096,
+	  "128", NULL, false, "clients connected at once; more are refused" },
+	{ "control.idle_timeout", T_DOUBLE, OFF(control.idle_timeout), 0, 0,
+	  86400, "0", NULL, false, "seconds a silent client may stay "
+	  "connected; 0: forever" },
 
 	{ "rt.priority", T_INT, OFF(rt.priority), 0, 0, 99, "80", NULL, false,
 	  "SCHED_FIFO priority of the loop thread; 0: the normal policy" },
@@ -693,6 +707,16 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 				c->task.period, c->reach.dt);
 	if (!c->data_dir[0])
 		return ncp_errf(err, errlen, "data_dir is empty");
+	for (const char *p = c->instance; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' ||
+		      *p == '.') || c->instance[0] == '.')
+			return ncp_errf(err, errlen, "instance '%s': use letters, "
+					"digits, '-', '_' and '.' only", c->instance);
+	if (!c->instance[0])
+		return ncp_errf(err, errlen, "instance is empty");
+	if (c->control.socket[0] && c->control.socket[0] != '/')
+		return ncp_errf(err, errlen, "control.socket '%s' must be an "
+				"absolute path", c->control.socket);
 	if (c->shm.name[0] != '/' || strchr(c->shm.name + 1, '/') ||
 	    !c->shm.name[1])
 		return ncp_errf(err, errlen, "shm.name '%s' must be '/' and a name "

@@ -24,7 +24,14 @@
 struct ncp_config {
 	struct ncp_reach_params reach;	/* seed, dt and the circuits */
 	struct ncp_task_params task;
+	char instance[64];
 	char data_dir[NCP_CONFIG_PATH_MAX];
+	struct {
+		char socket[108];	/* "": the default (shm/ncp_paths.h) */
+		char group[64];
+		int max_clients;
+		double idle_timeout;	/* s; 0: never */
+	} control;
 	struct {
 		int priority;		/* SCHED_FIFO; 0: normal policy */
 		int cpu;		/* -1: not pinned */

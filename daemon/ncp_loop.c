@@ -1,15 +1,23 @@
 #include "daemon/ncp_loop.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
 #include "models/base/ncp_base.h"
 
-void ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
-		   struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
-		   uint64_t max_steps)
+int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
+		  struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
+		  uint64_t max_steps)
 {
 	memset(l, 0, sizeof(*l));
+	for (int q = 0; q < NCP_LOOP_CMD_QUEUES; q++) {
+		l->cmdq[q] = ncp_spsc_new(64, sizeof(struct ncp_loop_cmd));
+		if (!l->cmdq[q]) {
+			ncp_loop_fini(l);
+			return -ENOMEM;
+		}
+	}
 	l->sim = sim;
 	l->shm = shm;
 	l->rtp = *rtp;
@@ -18,17 +26,75 @@ void ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 	atomic_init(&l->started, false);
 	atomic_init(&l->finished, false);
 	ncp_rt_clock_init(&l->clock, rtp);
+	return 0;
 }
 
+void ncp_loop_fini(struct ncp_loop *l)
+{
+	for (int q = 0; q < NCP_LOOP_CMD_QUEUES; q++) {
+		ncp_spsc_free(l->cmdq[q]);
+		l->cmdq[q] = NULL;
+	}
+}
+
+bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c)
+{
+	return ncp_spsc_try_push(l->cmdq[q], c);
+}
+
+/* Apply what other threads asked for (a bounded number per tick). */
+static void apply_commands(struct ncp_loop *l)
+{
+	struct ncp_loop_cmd c;
+	for (int q = 0; q < NCP_LOOP_CMD_QUEUES; q++) {
+		for (int k = 0; k < NCP_LOOP_CMDS_PER_TICK &&
+				ncp_spsc_try_pop(l->cmdq[q], &c); k++) {
+			switch (c.kind) {
+			case NCP_LOOP_TARGET:
+				ncp_sim_set_target(l->sim, c.xy);
+				break;
+			case NCP_LOOP_TASK:
+				ncp_sim_set_task(l->sim, &c.task);
+				break;
+			case NCP_LOOP_PAUSE:
+				l->paused = true;
+				break;
+			case NCP_LOOP_RESUME:
+				l->paused = false;
+				break;
+			case NCP_LOOP_RESET:
+				ncp_sim_reset(l->sim);
+				break;
+			}
+		}
+	}
+}
+
+/* The step just simulated: its M1 spikes and arm-history entry. */
 static void publish_step(struct ncp_loop *l)
 {
 	struct ncp_sim *s = l->sim;
-	struct ncp_shm_state *st = &l->state;
-	uint64_t step = s->step - 1; /* the step just simulated */
+	uint64_t step = s->step - 1;
 
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
 				   (uint32_t)s->n_spikes, NULL, 0);
-	st->step = step;
+	struct ncp_shm_arm_entry a = {
+		.step = step,
+		.q = { (float)s->arm.q[0], (float)s->arm.q[1] },
+		.hand = { (float)s->arm.hand[0], (float)s->arm.hand[1] },
+		.target = { (float)s->target[0], (float)s->target[1] },
+		.pred_hand = { NAN, NAN },
+	};
+	ncp_shm_writer_push_arm(l->shm, &a);
+}
+
+/* The state block, every tick (also while paused). */
+static void publish_state(struct ncp_loop *l)
+{
+	struct ncp_sim *s = l->sim;
+	struct ncp_shm_state *st = &l->state;
+
+	st->step = s->step ? s->step - 1 : 0;
 	st->t = (double)s->step * s->dt;
 	for (int i = 0; i < 2; i++) {
 		st->q[i] = s->arm.q[i];
@@ -40,17 +106,8 @@ static void publish_step(struct ncp_loop *l)
 	st->task_period = s->task.p.period;
 	st->task_kind = (uint32_t)s->task.p.kind;
 	st->paused = l->paused;
-	st->m1_spikes = (uint32_t)s->n_spikes;
+	st->m1_spikes = l->paused ? 0 : (uint32_t)s->n_spikes;
 	ncp_shm_writer_put_state(l->shm, st);
-
-	struct ncp_shm_arm_entry a = {
-		.step = step,
-		.q = { (float)s->arm.q[0], (float)s->arm.q[1] },
-		.hand = { (float)s->arm.hand[0], (float)s->arm.hand[1] },
-		.target = { (float)s->target[0], (float)s->target[1] },
-		.pred_hand = { NAN, NAN },
-	};
-	ncp_shm_writer_push_arm(l->shm, &a);
 }
 
 static void publish_stats(struct ncp_loop *l)
@@ -105,11 +162,14 @@ void *ncp_loop_thread(void *arg)
 		if (l->max_steps && l->sim->step >= l->max_steps)
 			break;
 		ncp_rt_clock_wait(c);
+		apply_commands(l);
 		if (!l->paused) {
 			ncp_sim_step(l->sim);
 			if (l->shm)
 				publish_step(l);
 		}
+		if (l->shm)
+			publish_state(l);
 		ncp_rt_clock_done(c);
 		if (c->steps % NCP_LOOP_STATS_EVERY == 0)
 			publish_stats(l);

@@ -17,11 +17,29 @@
 #include <stdint.h>
 
 #include "daemon/ncp_rt.h"
+#include "daemon/ncp_spsc.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_json.h"
 #include "shm/ncp_shm_writer.h"
 
 #define NCP_LOOP_STATS_EVERY 250 /* steps between stats publications */
+#define NCP_LOOP_CMD_QUEUES 2	/* producers: control thread, main thread */
+#define NCP_LOOP_CMDS_PER_TICK 16
+
+/* What other threads ask of the loop; applied at a step boundary. */
+enum ncp_loop_cmd_kind {
+	NCP_LOOP_TARGET,	/* manual target xy (the task becomes manual) */
+	NCP_LOOP_TASK,		/* a new task from the next step */
+	NCP_LOOP_PAUSE,
+	NCP_LOOP_RESUME,
+	NCP_LOOP_RESET,		/* arm to the start, filters cleared */
+};
+
+struct ncp_loop_cmd {
+	enum ncp_loop_cmd_kind kind;
+	double xy[2];
+	struct ncp_task_params task;
+};
 
 struct ncp_loop {
 	struct ncp_sim *sim;
@@ -31,6 +49,8 @@ struct ncp_loop {
 
 	/* Set by other threads. */
 	_Atomic bool stop;
+	/* Commands in: one single-producer queue per producing thread. */
+	struct ncp_spsc *cmdq[NCP_LOOP_CMD_QUEUES];
 
 	/* Read by other threads while the loop runs. */
 	_Atomic bool started, finished;
@@ -47,10 +67,15 @@ struct ncp_loop {
 	struct ncp_shm_stats stats;
 };
 
-/* Prepare (nothing runs yet).  shm may be NULL (no publication). */
-void ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
-		   struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
-		   uint64_t max_steps);
+/* Prepare (nothing runs yet).  shm may be NULL (no publication).  Allocates
+ * the command queues: 0 or -ENOMEM. */
+int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
+		  struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
+		  uint64_t max_steps);
+void ncp_loop_fini(struct ncp_loop *l);
+/* Queue a command from producer `q` (one thread per q).  false when the
+ * queue is full (the loop is not keeping up with commands). */
+bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c);
 /* The thread body: pthread_create(&t, NULL, ncp_loop_thread, loop). */
 void *ncp_loop_thread(void *loop);
 /* The loop's figures for the summary: overruns, slips, jitter_us,

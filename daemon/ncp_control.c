@@ -1,0 +1,180 @@
+#include "daemon/ncp_control.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/arm/ncp_arm.h"
+#include "models/base/ncp_base.h"
+#include "shm/ncp_shm_writer.h"
+
+int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
+		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
+		     char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->cfg = *cfg;
+	c->loop = loop;
+	atomic_init(&c->shutdown, false);
+	c->shm = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
+					 ncp_shm_writer_size(shm), err, errlen);
+	if (!c->shm)
+		return -EPROTO;
+	snprintf(c->shm_name, sizeof(c->shm_name), "%s", ncp_shm_writer_name(shm));
+	c->generation = ncp_shm_writer_generation(shm);
+	return 0;
+}
+
+void ncp_control_fini(struct ncp_control *c)
+{
+	ncp_shm_reader_free(c->shm);
+	pthread_mutex_destroy(&c->lock);
+	c->shm = NULL;
+}
+
+void ncp_control_set_config(struct ncp_control *c,
+			    const struct ncp_config *cfg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->cfg = *cfg;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int send_loop(struct ncp_control *c, const struct ncp_loop_cmd *lc,
+		     struct ncp_reply *r)
+{
+	if (!ncp_loop_send(c->loop, NCP_CONTROL_QUEUE, lc))
+		return ncp_reply_err(r, -EBUSY, "the loop has not taken the "
+				     "previous commands yet; try again");
+	return 0;
+}
+
+static int do_target(struct ncp_control *c, const struct ncp_cmd *cmd,
+		     struct ncp_reply *r)
+{
+	struct ncp_loop_cmd lc = { .kind = NCP_LOOP_TARGET,
+				   .xy = { cmd->target.x, cmd->target.y } };
+	double q[2];
+	if (ncp_arm_ik(&c->cfg.reach.arm, lc.xy, q)) {
+		double dist = hypot(lc.xy[0], lc.xy[1]);
+		const struct ncp_arm_params *a = &c->cfg.reach.arm;
+		return ncp_reply_err(r, -ERANGE, "target (%g, %g) is outside the "
+				     "arm's reachable workspace (%.3g m from the "
+				     "shoulder; reachable: %.3g to %.3g m, with both "
+				     "joints within [%g, %g] rad)", lc.xy[0], lc.xy[1],
+				     dist, fabs(a->l[0] - a->l[1]), a->l[0] + a->l[1],
+				     a->q_min, a->q_max);
+	}
+	return send_loop(c, &lc, r);
+}
+
+static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,
+		   struct ncp_reply *r)
+{
+	struct ncp_loop_cmd lc = { .kind = NCP_LOOP_TASK };
+	struct ncp_shm_state st;
+
+	pthread_mutex_lock(&c->lock);
+	lc.task = c->cfg.task;
+	pthread_mutex_unlock(&c->lock);
+	lc.task.kind = cmd->task.kind;
+	/* Without a PERIOD the task keeps the period in use. */
+	if (cmd->task.has_period)
+		lc.task.period = cmd->task.period;
+	else if (ncp_shm_reader_state(c->shm, &st) == 0 && st.task_period > 0)
+		lc.task.period = st.task_period;
+	return send_loop(c, &lc, r);
+}
+
+static void status(struct ncp_control *c, struct ncp_reply *r)
+{
+	struct ncp_shm_state st;
+	struct ncp_shm_stats ss;
+	bool have_state = ncp_shm_reader_state(c->shm, &st) == 0;
+	bool have_stats = ncp_shm_reader_stats(c->shm, &ss) == 0;
+	const struct ncp_loop *l = c->loop;
+
+	ncp_reply_uint(r, "loop.step", atomic_load(&l->pub_steps));
+	ncp_reply_num(r, "loop.sim_time",
+		      (double)atomic_load(&l->pub_steps) * l->sim->dt);
+	ncp_reply_str(r, "loop.mode", l->clock.free_run ? "free-run" : "realtime");
+	ncp_reply_str(r, "loop.sched", l->fifo ? "fifo" : "other");
+	ncp_reply_uint(r, "loop.overruns", atomic_load(&l->pub_overruns));
+	ncp_reply_uint(r, "loop.slips", atomic_load(&l->pub_slips));
+	if (have_stats) {
+		ncp_reply_num(r, "loop.jitter_p50_us", ss.jitter_p50_us);
+		ncp_reply_num(r, "loop.jitter_p99_us", ss.jitter_p99_us);
+		ncp_reply_num(r, "loop.jitter_max_us", ss.jitter_max_us);
+		ncp_reply_num(r, "loop.cost_p99_us", ss.cost_p99_us);
+		ncp_reply_num(r, "loop.rtf", ss.rtf);
+	}
+	if (have_state) {
+		ncp_reply_bool(r, "loop.paused", st.paused);
+		ncp_reply_vec(r, "arm.q", st.q, 2);
+		ncp_reply_vec(r, "arm.dq", st.dq, 2);
+		ncp_reply_vec(r, "arm.hand", st.hand, 2);
+		ncp_reply_vec(r, "arm.u", st.u, 2);
+		ncp_reply_vec(r, "target.xy", st.target, 2);
+		ncp_reply_num(r, "target.distance", hypot(st.hand[0] - st.target[0],
+							  st.hand[1] - st.target[1]));
+		ncp_reply_str(r, "task.kind",
+			      ncp_task_kind_name((enum ncp_task_kind)st.task_kind));
+		ncp_reply_num(r, "task.period", st.task_period);
+	}
+	ncp_reply_str(r, "shm.name", c->shm_name);
+	ncp_reply_uint(r, "shm.generation", c->generation);
+	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
+}
+
+int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
+		       struct ncp_reply *r)
+{
+	struct ncp_control *c = ctx;
+	struct ncp_loop_cmd lc = { 0 };
+	char val[256];
+
+	switch (cmd->kind) {
+	case NCP_CMD_TARGET:
+		return do_target(c, cmd, r);
+	case NCP_CMD_TASK:
+		return do_task(c, cmd, r);
+	case NCP_CMD_PAUSE:
+		lc.kind = NCP_LOOP_PAUSE;
+		return send_loop(c, &lc, r);
+	case NCP_CMD_RESUME:
+		lc.kind = NCP_LOOP_RESUME;
+		return send_loop(c, &lc, r);
+	case NCP_CMD_RESET:
+		lc.kind = NCP_LOOP_RESET;
+		return send_loop(c, &lc, r);
+	case NCP_CMD_STATUS:
+		status(c, r);
+		return 0;
+	case NCP_CMD_CONFIG_GET: {
+		pthread_mutex_lock(&c->lock);
+		int ret = ncp_config_get(&c->cfg, cmd->config.key, val, sizeof(val));
+		pthread_mutex_unlock(&c->lock);
+		if (ret)
+			return ncp_reply_err(r, -ENOENT, "no configuration key '%s' "
+					     "(ncpd --help-config lists them)",
+					     cmd->config.key);
+		ncp_reply_text(r, "%s", val);
+		return 0;
+	}
+	case NCP_CMD_SHUTDOWN:
+		atomic_store(&c->shutdown, true);
+		atomic_store(&c->loop->stop, true);
+		return 0;
+	case NCP_CMD_RECORD_START:
+	case NCP_CMD_RECORD_STOP:
+	case NCP_CMD_SAVE:
+	case NCP_CMD_LOAD:
+	case NCP_CMD_TRAIN:
+		return ncp_reply_err(r, -ENOTSUP, "%s: this ncpd has no emulator "
+				     "or recorder", ncp_proto_cmd_name(cmd->kind));
+	default:
+		return ncp_reply_err(r, -EINVAL, "unexpected command");
+	}
+}

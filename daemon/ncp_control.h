@@ -1,0 +1,47 @@
+/* ncp_control: what the daemon answers on its control socket.  The server
+ * (ncp_ctlsrv) parses each request and calls ncp_control_handle on its
+ * thread; this module turns requests into commands for the RT loop
+ * (through the loop's command queue: never waits) and answers status from
+ * the shared-memory segment (seqlock reads: never waits).
+ *
+ * The configuration it reads (config get, task parameters) may be replaced
+ * by the main thread on SIGHUP: both sides hold `lock` around it, which
+ * the RT loop never touches.
+ */
+#ifndef NCP_CONTROL_H
+#define NCP_CONTROL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "daemon/ncp_config.h"
+#include "daemon/ncp_loop.h"
+#include "daemon/ncp_proto.h"
+#include "daemon/ncp_reply.h"
+#include "shm/ncp_shm_reader.h"
+
+/* The loop's command queue this module produces into. */
+#define NCP_CONTROL_QUEUE 0
+
+struct ncp_control {
+	pthread_mutex_t lock;		/* guards cfg */
+	struct ncp_config cfg;		/* the configuration in effect */
+	struct ncp_loop *loop;
+	struct ncp_shm_reader *shm;	/* the daemon's own segment */
+	char shm_name[64];
+	uint64_t generation;
+	_Atomic bool shutdown;		/* a client asked the daemon to stop */
+};
+
+int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
+		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
+		     char *err, size_t errlen);
+void ncp_control_fini(struct ncp_control *c);
+/* Replace the configuration (SIGHUP), under the lock. */
+void ncp_control_set_config(struct ncp_control *c,
+			    const struct ncp_config *cfg);
+/* The ncp_ctlsrv handler; ctx is a struct ncp_control. */
+int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
+		       struct ncp_reply *reply);
+
+#endif
