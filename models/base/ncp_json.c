@@ -1292,3 +1292,16 @@ void ncp_json_quote(char *buf, size_t len, const char *s, size_t n)
 	buf[o++] = '"';
 	buf[o] = '\0';
 }
+
+size_t ncp_json_utf8_check(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	while (p < end) {
+		size_t k = utf8_len(p, end);
+		if (!k)
+			break;
+		p += k;
+	}
+	return (size_t)(p - (const unsigned char *)s);
+}

@@ -165,6 +165,10 @@ const struct ncp_json_value *ncp_json_index(const struct ncp_json_value *arr,
 const struct ncp_json_value *ncp_json_lookup(const struct ncp_json_value *v,
 					     const char *path);
 
+/* The offset of the first byte of s[0..n) that is not valid UTF-8 (RFC
+ * 3629, as the parser checks strings), or n when all of it is valid. */
+size_t ncp_json_utf8_check(const char *s, size_t n);
+
 /* Write n bytes of s into buf (len bytes) as a JSON string literal for a
  * message: quoted, control characters escaped, cut with "..." to fit. */
 void ncp_json_quote(char *buf, size_t len, const char *s, size_t n);
