@@ -38,11 +38,13 @@ static void remove_dir(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* dir/name in one of 64 rotating buffers: enough for any one test (a
+ * path kept longer is copied into the test's own storage). */
 static const char *in_dir(const char *name)
 {
-	static char path[4][256];
+	static char path[64][256];
 	static int k;
-	k = (k + 1) % 4;
+	k = (k + 1) % 64;
 	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
 	return path[k];
 }

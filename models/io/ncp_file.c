@@ -231,8 +231,11 @@ int ncp_file_read(const char *path, size_t max, void **buf, size_t *len)
 		r = -EFBIG;
 		goto out_fd;
 	}
-	/* The size is a hint: read to the end whatever it is. */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+	/* The size is a hint (0 for /proc files): read to the end whatever
+	 * it is, always asking for at least one byte so only EOF ends it. */
+	cap = NCP_MAX((size_t)st.st_size + 1, (size_t)4096);
+	if (cap > max + 2)
+		cap = max + 2;
 	for (;;) {
 		if (n + 1 >= cap || !b) {
 			size_t c = b ? cap * 2 : cap;
