@@ -838,7 +838,8 @@ static int parse_object(struct parser *P, struct ncp_json_value *v)
 	}
 	P->depth--;
 	size_t n = P->nmems - base;
-	if (check_duplicates(P, P->mems + base, n))
+	/* (With no members P->mems may still be NULL: no arithmetic on it.) */
+	if (n >= 2 && check_duplicates(P, P->mems + base, n))
 		return P->status;
 	struct ncp_json_member *mems = NULL;
 	if (n) {
