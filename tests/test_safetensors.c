@@ -345,6 +345,8 @@ static const struct {
 	{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
 	  "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8,
 	  "header JSON, line 1, column 55: duplicate key \"a\" (first at line 1, column 2)" },
+	{ "{\"a\\u0000b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
+	  "tensor \"a\\u0000b\": the name contains a NUL character" },
 	{ "{\"__metadata__\":[\"x\"]}", 0, "__metadata__ is an array, not an object" },
 	{ "{\"__metadata__\":{\"n\":5}}", 0,
 	  "__metadata__ key \"n\": the value is a number, not a string" },
@@ -417,6 +419,34 @@ START_TEST(refuses_bad_sizes_and_truncation)
 	len = build(buf, h, 1);
 	ck_assert_ptr_null(ncp_safetensors_parse(buf, len, "x.st", err, sizeof(err)));
 	ck_assert_str_eq(err, "x.st: tensor \"a\": shape has 65 dimensions, more than 64");
+}
+END_TEST
+
+START_TEST(refuses_a_huge_file_by_its_header)
+{
+	char err[256];
+	make_dir();
+	/* 8 GiB, sparse: read whole it would not fit the test's memory. */
+	const char *p = in_dir("huge.safetensors");
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite("\xff\xff\xff\xff\x00\x00\x00\x00", 1, 8, f);
+	fclose(f);
+	ck_assert_int_eq(truncate(p, 8ll << 30), 0);
+	ck_assert_ptr_null(ncp_safetensors_load(p, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "huge.safetensors: header size 4294967295 exceeds the limit of 100000000 bytes"),
+		      "%s", err);
+	f = fopen(p, "r+");
+	fwrite("\x00\x00\x00\x01\x00\x00\x00\x00", 1, 8, f);
+	fclose(f);
+	ck_assert_int_eq(truncate(p, 1000), 0);
+	ck_assert_ptr_null(ncp_safetensors_load(p, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "huge.safetensors: header size 16777216 goes past the end of the file (992 bytes follow the size field)"),
+		      "%s", err);
+	ck_assert_int_eq(truncate(p, 5), 0);
+	ck_assert_ptr_null(ncp_safetensors_load(p, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "huge.safetensors: 5 bytes is too short"), "%s", err);
+	remove_dir();
 }
 END_TEST
 
@@ -507,6 +537,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, lookup_names_expected_and_found);
 	tcase_add_loop_test(tc, refuses_bad_headers, 0, (int)NCP_ARRAY_SIZE(bad));
 	tcase_add_test(tc, refuses_bad_sizes_and_truncation);
+	tcase_add_test(tc, refuses_a_huge_file_by_its_header);
 	tcase_add_test(tc, refusing_modifies_nothing);
 	suite_add_tcase(s, tc);
 	return s;

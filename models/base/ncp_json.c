@@ -926,6 +926,8 @@ struct ncp_json_doc *ncp_json_parse(const char *text, size_t len,
 						 : NCP_JSON_PARSE_MAX_BYTES;
 	int max_depth = lim && lim->max_depth > 0 ? lim->max_depth
 						  : NCP_JSON_PARSE_MAX_DEPTH;
+	if (max_depth > 1024)
+		max_depth = 1024;
 	struct parser P = {
 		.start = (const unsigned char *)text,
 		.p = (const unsigned char *)text,

@@ -132,7 +132,8 @@ struct ncp_json_member {
 /* Limits for one parse; a zero field means the default. */
 struct ncp_json_limits {
 	size_t max_bytes;	/* longest input accepted */
-	int max_depth;		/* deepest nesting of arrays and objects */
+	int max_depth;		/* deepest nesting of arrays and objects
+				 * (the parser recurses: at most 1024) */
 };
 
 struct ncp_json_doc;

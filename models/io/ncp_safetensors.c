@@ -1,11 +1,14 @@
 #include "models/io/ncp_safetensors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
@@ -445,6 +448,27 @@ static int check_coverage(const struct reader *R, struct ncp_safetensors *st,
 	return r;
 }
 
+/* The size field, against the file's length (len bytes, of which the
+ * first NCP_MIN(len, 8) are at b). */
+static int check_size(const struct reader *R, const unsigned char *b,
+		      uint64_t len, uint64_t *hlen)
+{
+	*hlen = 0;
+	if (len < 8)
+		return rfail(R, "%" PRIu64 " bytes is too short for a safetensors file (the header size alone takes 8)",
+			     len);
+	for (int i = 0; i < 8; i++)
+		*hlen |= (uint64_t)b[i] << (8 * i);
+	if (*hlen > NCP_SAFETENSORS_MAX_HEADER)
+		return rfail(R, "header size %" PRIu64 " exceeds the limit of %u bytes (not a safetensors file?)",
+			     *hlen, NCP_SAFETENSORS_MAX_HEADER);
+	if (*hlen > len - 8)
+		return rfail(R, "header size %" PRIu64 " goes past the end of the file (%" PRIu64
+			     " bytes follow the size field)",
+			     *hlen, len - 8);
+	return 0;
+}
+
 static struct ncp_safetensors *from_buffer(void *mem, size_t len,
 					   const char *name, char *err,
 					   size_t errlen)
@@ -462,23 +486,8 @@ static struct ncp_safetensors *from_buffer(void *mem, size_t len,
 		goto err_mem;
 	}
 	st->mem = mem;
-	if (len < 8) {
-		rfail(&R, "%zu bytes is too short for a safetensors file (the header size alone takes 8)",
-		      len);
+	if (check_size(&R, b, len, &hlen))
 		goto err_st;
-	}
-	for (int i = 0; i < 8; i++)
-		hlen |= (uint64_t)b[i] << (8 * i);
-	if (hlen > NCP_SAFETENSORS_MAX_HEADER) {
-		rfail(&R, "header size %" PRIu64 " exceeds the limit of %u bytes (not a safetensors file?)",
-		      hlen, NCP_SAFETENSORS_MAX_HEADER);
-		goto err_st;
-	}
-	if (hlen > len - 8) {
-		rfail(&R, "header size %" PRIu64 " goes past the end of the file (%zu bytes follow the size field)",
-		      hlen, len - 8);
-		goto err_st;
-	}
 
 	char jerr[256];
 	struct ncp_json_limits lim = { .max_bytes = (size_t)hlen + 1,
@@ -515,6 +524,12 @@ static struct ncp_safetensors *from_buffer(void *mem, size_t len,
 			continue;
 		}
 		struct ncp_safetensors_tensor *t = &st->tensors[st->n];
+		if (strlen(m->key) != m->key_len) {
+			char q[80];
+			ncp_json_quote(q, sizeof(q), m->key, m->key_len);
+			rfail(&R, "tensor %s: the name contains a NUL character", q);
+			goto err_st;
+		}
 		t->name = m->key;
 		st->name_len[st->n] = m->key_len;
 		if (parse_tensor(&R, m, t, data_len))
@@ -568,10 +583,30 @@ struct ncp_safetensors *ncp_safetensors_parse(const void *buf, size_t len,
 struct ncp_safetensors *ncp_safetensors_load(const char *path, char *err,
 					     size_t errlen)
 {
+	struct reader R = { path, err, errlen };
+	unsigned char head[8];
+	struct stat st;
+	uint64_t hlen;
 	void *mem;
 	size_t len;
-	int r = ncp_file_read(path, SIZE_MAX, &mem, &len);
+	int r;
 
+	/* Look at the size field before reading what may be a huge file
+	 * that is not safetensors at all. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		ssize_t k = pread(fd, head, sizeof(head), 0);
+		if (k >= 0 && check_size(&R, head, k < 8 ? (uint64_t)k
+							 : (uint64_t)st.st_size,
+					 &hlen)) {
+			close(fd);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	r = ncp_file_read(path, SIZE_MAX, &mem, &len);
 	if (r) {
 		ncp_errf(err, errlen, "%s: %s", path, ncp_strerror(r));
 		errno = -r;

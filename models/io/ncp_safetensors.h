@@ -11,7 +11,8 @@
  * starts 8-byte aligned.
  *
  * Reading validates all of it (header size, JSON, each field, dtype, shape
- * against byte size, offsets inside the data, coverage, duplicate names)
+ * against byte size, offsets inside the data, coverage, duplicate names,
+ * names and metadata holding a NUL, which no C string can)
  * and refuses with a message naming the file, the tensor and the fault.
  * Reading never writes to the file.  The naming and metadata conventions
  * of ncpd's models are in docs/file-formats.md.
