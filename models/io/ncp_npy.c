@@ -594,11 +594,11 @@ int ncp_npy_header_parse(const void *buf, size_t len, const char *name,
 		return ncp_errf(err, errlen, "%s: empty header", name);
 
 	P = calloc(1, sizeof(*P));
-	if (!P)
-		return -ENOMEM;
-	P->sbuf = malloc(hlen);
-	if (!P->sbuf) {
+	if (P)
+		P->sbuf = malloc(hlen);
+	if (!P || !P->sbuf) {
 		free(P);
+		ncp_errf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	P->s = (const char *)b + start;

@@ -103,9 +103,11 @@ struct ncp_npy {
 	bool mapped;
 };
 
-/* Load an .npy file whole (or map it read-only with NCP_NPY_MMAP; the
- * data offset must then be a multiple of the element size, as numpy always
- * writes it).  Returns the array, or NULL with a message (errno set). */
+/* Load an .npy file whole (or map it read-only with NCP_NPY_MMAP, the
+ * way to open long recordings; the data offset must then be a multiple of
+ * the element size, as numpy always writes it, and the file must not be
+ * truncated while mapped).  Returns the array, or NULL with a message
+ * (errno set). */
 struct ncp_npy *ncp_npy_load(const char *path, unsigned flags, char *err,
 			     size_t errlen);
 /* The same from len bytes in memory (copied; name for messages). */
