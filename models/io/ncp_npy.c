@@ -942,10 +942,13 @@ struct ncp_npy_writer *ncp_npy_writer_new(const char *path,
 		r = -errno;
 		goto err_mem;
 	}
-	/* An empty recording is a valid file from the start. */
+	/* An empty recording is a valid file from the start, and its name
+	 * is made durable so later checkpoints are not lost with it. */
 	r = write_header(w, 0);
 	if (!r && lseek(w->fd, (off_t)w->header_len, SEEK_SET) < 0)
 		r = -errno;
+	if (!r)
+		r = ncp_file_fsync_dir(w->partial);
 	if (r)
 		goto err_fd;
 	return w;
