@@ -125,6 +125,9 @@ static const struct key keys[] = {
 	  "CPU to pin the loop thread to; -1: no pinning" },
 	{ "rt.lock_memory", T_BOOL, OFF(rt.lock_memory), 0, 0, 0, "true", NULL,
 	  false, "lock all memory (mlockall) so the loop never page-faults" },
+	{ "rt.cpu_latency_us", T_INT, OFF(rt.cpu_latency_us), 0, -1, 100000, "0",
+	  NULL, false, "keep CPUs out of idle states slower to leave than this "
+	  "(us; /dev/cpu_dma_latency, as cyclictest does); -1: leave alone" },
 	{ "rt.catchup_ms", T_DOUBLE, OFF(rt.catchup_ms), 0, 1, 10000, "100",
 	  NULL, false, "how far behind (ms) the loop may fall and still catch "
 	  "up step by step; beyond it the clock re-anchors (a slip)" },

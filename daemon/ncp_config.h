@@ -36,6 +36,7 @@ struct ncp_config {
 		int priority;		/* SCHED_FIFO; 0: normal policy */
 		int cpu;		/* -1: not pinned */
 		bool lock_memory;
+		int cpu_latency_us;	/* PM QoS; -1: leave alone */
 		double catchup_ms;
 	} rt;
 	struct {

@@ -1,6 +1,7 @@
 #include "daemon/ncp_rt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "models/base/ncp_base.h"
 
@@ -137,4 +139,18 @@ int ncp_rt_lock_memory(void)
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		return -errno;
 	return 0;
+}
+
+int ncp_rt_cpu_latency(int us)
+{
+	int32_t v = us;
+	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+		int e = -errno;
+		close(fd);
+		return e ? e : -EIO;
+	}
+	return fd;
 }

@@ -65,5 +65,10 @@ bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 			 size_t warnlen);
 /* Lock all present and future memory (mlockall).  Returns 0 or -errno. */
 int ncp_rt_lock_memory(void);
+/* Ask the kernel to keep CPUs out of idle states that take longer than
+ * `us` microseconds to leave (PM QoS, /dev/cpu_dma_latency): deep idle
+ * doubles the loop's wake-up latency here.  Holds while the returned
+ * descriptor stays open (close it at exit).  -errno if refused. */
+int ncp_rt_cpu_latency(int us);
 
 #endif

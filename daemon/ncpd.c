@@ -1,5 +1,6 @@
 /* ncpd: the neural co-processor daemon.  See ncpd --help and docs/. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -13,16 +14,21 @@
 #include <cblas.h>
 
 #include "daemon/ncp_config.h"
+#include "daemon/ncp_control.h"
+#include "daemon/ncp_ctlsrv.h"
 #include "daemon/ncp_loop.h"
+#include "daemon/ncp_service.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "shm/ncp_paths.h"
 #include "shm/ncp_shm_writer.h"
 
 #define EXIT_USAGE 2
 
 struct options {
 	const char *config_path;
+	bool foreground;
 	const char **sets;
 	int n_sets;
 	bool free_run;
@@ -42,6 +48,9 @@ static void usage(FILE *f)
 "                     defaults, which are the same file)\n"
 "  --set KEY=VALUE    override one configuration key (repeatable), e.g.\n"
 "                     --set task.kind=random --set task.seed=2\n"
+"  --foreground       stay in the foreground (default: detach into the\n"
+"                     background once running; a run with --duration\n"
+"                     always stays in the foreground)\n"
 "  --free-run         do not sleep: run as fast as the CPU goes\n"
 "  --duration SECONDS simulate this many seconds, then exit cleanly\n"
 "  --summary json     print one JSON object with the run's figures on\n"
@@ -98,10 +107,11 @@ static void print_keys(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CONFIG = 256, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
+	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
 	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "free-run", no_argument, NULL, OPT_FREE },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -126,6 +136,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_SET:
 			o->sets[o->n_sets++] = optarg;
+			break;
+		case OPT_FOREGROUND:
+			o->foreground = true;
 			break;
 		case OPT_FREE:
 			o->free_run = true;
@@ -178,40 +191,146 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-static int load_config(const struct options *o, struct ncp_config *cfg)
+/* The configuration from its file (or the compiled-in one) and the --set
+ * overrides, validated.  On error the message is in err. */
+static int read_config(const struct options *o, struct ncp_config *cfg,
+		       const char **source, char *err, size_t errlen)
 {
-	char err[512], path[PATH_MAX];
+	static char path[PATH_MAX];
 	const char *file = o->config_path;
 	int ret;
 
 	ncp_config_defaults(cfg);
 	if (!file)
 		file = tree_config(path, sizeof(path));
-	if (file) {
-		ret = ncp_config_load_file(cfg, file, err, sizeof(err));
-	} else {
+	if (file)
+		ret = ncp_config_load_file(cfg, file, err, errlen);
+	else
 		ret = ncp_config_load_string(cfg, ncp_config_default_yaml,
 					     strlen(ncp_config_default_yaml),
-					     "<compiled-in ncpd.yaml>", err,
-					     sizeof(err));
-	}
+					     "<compiled-in ncpd.yaml>", err, errlen);
 	for (int i = 0; !ret && i < o->n_sets; i++)
-		ret = ncp_config_set(cfg, o->sets[i], err, sizeof(err));
+		ret = ncp_config_set(cfg, o->sets[i], err, errlen);
 	if (!ret)
-		ret = ncp_config_validate(cfg, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ncpd: %s\n", err);
-		return ret;
-	}
-	ncp_log_info("configuration: %s", file ? file : "compiled-in defaults");
-	return 0;
+		ret = ncp_config_validate(cfg, err, errlen);
+	*source = file ? file : "compiled-in defaults";
+	return ret;
 }
 
-static void print_summary(const struct ncp_sim *sim,
-			  const struct ncp_loop *loop)
+struct daemon {
+	struct options opt;
+	struct ncp_config cfg;
+	const char *cfg_source;
+	char socket_path[108];
+	char lock_path[PATH_MAX];
+	int lock_fd;
+	int qos_fd;			/* held open: the PM QoS request */
+	int report;			/* to the waiting parent; -1: none */
+	struct ncp_sim sim;
+	bool sim_ok;
+	struct ncp_shm_writer *shm;
+	struct ncp_loop loop;
+	bool loop_ok;
+	struct ncp_control control;
+	bool control_ok;
+	struct ncp_ctlsrv *ctlsrv;
+	pthread_t thread;
+	bool thread_ok;
+};
+
+/* The queue the main thread feeds the loop through (SIGHUP changes). */
+#define MAIN_QUEUE 1
+
+struct reload_ctx {
+	bool task_changed;
+	bool log_changed;
+};
+
+static void on_change(const char *key, const char *old_value,
+		      const char *new_value, bool reloadable, void *arg)
 {
+	struct reload_ctx *rc = arg;
+	if (!reloadable) {
+		ncp_log_warn("reload: %s changed (%s -> %s) but needs a restart; "
+			     "keeping %s", key, old_value, new_value, old_value);
+		return;
+	}
+	ncp_log_notice("reload: %s: %s -> %s", key, old_value, new_value);
+	if (!strncmp(key, "task.", 5))
+		rc->task_changed = true;
+	if (!strcmp(key, "log.level"))
+		rc->log_changed = true;
+}
+
+/* SIGHUP: read the configuration again and apply what may change. */
+static void reload(struct daemon *d)
+{
+	struct ncp_config fresh;
+	struct reload_ctx rc = { 0 };
+	const char *source;
+	char err[512];
+
+	if (read_config(&d->opt, &fresh, &source, err, sizeof(err))) {
+		ncp_log_err("reload failed, keeping the configuration in use: %s",
+			    err);
+		return;
+	}
+	if (!ncp_config_diff(&d->cfg, &fresh, on_change, &rc)) {
+		ncp_log_notice("reload: %s: nothing changed", source);
+		return;
+	}
+	ncp_config_apply_reloadable(&d->cfg, &fresh);
+	ncp_control_set_config(&d->control, &d->cfg);
+	if (rc.log_changed)
+		ncp_log_init("ncpd", NCP_LOG_ERR + d->cfg.log_level);
+	if (rc.task_changed) {
+		struct ncp_loop_cmd c = { .kind = NCP_LOOP_TASK, .task = d->cfg.task };
+		if (!ncp_loop_send(&d->loop, MAIN_QUEUE, &c))
+			ncp_log_err("reload: the loop's command queue is full; "
+				    "the task change was not applied");
+	}
+}
+
+/* The main thread once running: signals, shutdown requests, and reports of
+ * what the loop cannot print itself, until the loop finishes. */
+static void supervise(struct daemon *d, const sigset_t *sigs)
+{
+	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	struct ncp_loop *loop = &d->loop;
+	uint64_t slips_seen = 0;
+
+	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM) {
+			ncp_log_notice("%s: stopping", strsignal(sig));
+			atomic_store(&loop->stop, true);
+		} else if (sig == SIGHUP) {
+			reload(d);
+		}
+		if (d->control_ok && atomic_load(&d->control.shutdown)) {
+			ncp_log_notice("shutdown requested over the control socket");
+			atomic_store(&d->control.shutdown, false);
+		}
+		uint64_t slips = atomic_load_explicit(&loop->pub_slips,
+						      memory_order_relaxed);
+		if (slips != slips_seen) {
+			ncp_log_warn("the loop fell more than rt.catchup_ms behind "
+				     "and re-anchored its clock (%llu slips so far; "
+				     "furthest behind %.1f ms)",
+				     (unsigned long long)slips,
+				     atomic_load(&loop->pub_behind_ns) / 1e6);
+			slips_seen = slips;
+		}
+	}
+}
+
+static void print_summary(const struct daemon *d)
+{
+	const struct ncp_loop *loop = &d->loop;
+	const struct ncp_sim *sim = &d->sim;
 	struct ncp_json j;
 	double wall = ncp_rt_clock_wall(&loop->clock);
+
 	ncp_json_init(&j);
 	ncp_json_obj(&j);
 	ncp_sim_json(sim, &j);
@@ -230,57 +349,191 @@ static void print_summary(const struct ncp_sim *sim,
 	ncp_json_fini(&j);
 }
 
-/* The main thread after start-up: wait for the loop to finish or a signal
- * to stop it, and report what the loop cannot print itself. */
-static void supervise(struct ncp_loop *loop, const sigset_t *sigs)
+/* Where the control socket and the instance lock go. */
+static int resolve_paths(struct daemon *d, char *err, size_t errlen)
 {
-	const struct timespec tick = { 0, 100 * 1000 * 1000 };
-	uint64_t slips_seen = 0;
+	if (d->cfg.control.socket[0])
+		snprintf(d->socket_path, sizeof(d->socket_path), "%s",
+			 d->cfg.control.socket);
+	else if (ncp_paths_socket_default(d->socket_path, sizeof(d->socket_path)))
+		return ncp_errf(err, errlen, "the default control socket path is "
+				"too long; set control.socket");
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", d->socket_path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	int n = snprintf(d->lock_path, sizeof(d->lock_path), "%s/%s.pid", dir,
+			 d->cfg.instance);
+	if (n < 0 || (size_t)n >= sizeof(d->lock_path))
+		return ncp_errf(err, errlen, "lock path too long");
+	int ret = ncp_service_mkdirs(dir, 0750);
+	if (ret)
+		return ncp_errf(err, errlen, "cannot create %s: %s", dir,
+				ncp_strerror(ret));
+	return 0;
+}
 
-	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
-		int sig = sigtimedwait(sigs, NULL, &tick);
-		if (sig == SIGINT || sig == SIGTERM) {
-			ncp_log_notice("%s: stopping", strsignal(sig));
-			atomic_store(&loop->stop, true);
-		} else if (sig == SIGHUP) {
-			ncp_log_notice("SIGHUP: nothing to reload yet");
-		}
-		uint64_t slips = atomic_load_explicit(&loop->pub_slips,
-						      memory_order_relaxed);
-		if (slips != slips_seen) {
-			ncp_log_warn("the loop fell more than the catch-up bound "
-				     "behind and re-anchored its clock (%llu slips; "
-				     "furthest behind %.1f ms)",
-				     (unsigned long long)slips,
-				     atomic_load(&loop->pub_behind_ns) / 1e6);
-			slips_seen = slips;
-		}
+/* Everything up to a running loop.  On error the message is in err. */
+static int start(struct daemon *d, char *err, size_t errlen)
+{
+	const struct ncp_config *cfg = &d->cfg;
+	int ret;
+
+	d->lock_fd = ncp_service_lock(d->lock_path, cfg->instance, err, errlen);
+	if (d->lock_fd < 0)
+		return d->lock_fd;
+	if (!d->opt.free_run && cfg->rt.lock_memory) {
+		ret = ncp_rt_lock_memory();
+		if (ret)
+			ncp_log_warn("cannot lock memory (%s): page faults may "
+				     "delay the loop", ncp_strerror(ret));
 	}
+	if (!d->opt.free_run && cfg->rt.cpu_latency_us >= 0) {
+		d->qos_fd = ncp_rt_cpu_latency(cfg->rt.cpu_latency_us);
+		if (d->qos_fd < 0)
+			ncp_log_warn("cannot limit CPU idle latency (%s): "
+				     "wake-ups may be late by tens of us",
+				     ncp_strerror(d->qos_fd));
+	}
+
+	uint64_t steps = d->opt.duration > 0 ?
+		(uint64_t)llround(d->opt.duration / cfg->reach.dt) : 0;
+	size_t reach_cap = 4096;
+	if (d->opt.duration > 0)
+		reach_cap = (size_t)(d->opt.duration / cfg->task.period) + 2;
+	uint64_t t0 = ncp_now_ns();
+	char msg[400];
+	ret = ncp_sim_init(&d->sim, cfg, reach_cap, msg, sizeof(msg));
+	if (ret)
+		return ncp_errf(err, errlen, "building the model: %s", msg);
+	d->sim_ok = true;
+	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
+		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(d->sim.reach),
+		     d->sim.m1_n);
+
+	struct ncp_shm_writer_config sc = {
+		.name = cfg->shm.name,
+		.dt = cfg->reach.dt,
+		.m1_neurons = (uint32_t)d->sim.m1_n,
+		.window_len = (uint32_t)cfg->shm.window,
+	};
+	d->shm = ncp_shm_writer_new(&sc, msg, sizeof(msg));
+	if (!d->shm)
+		return ncp_errf(err, errlen, "shared memory: %s", msg);
+
+	struct ncp_rt_params rtp = {
+		.period = cfg->reach.dt,
+		.free_run = d->opt.free_run,
+		.priority = d->opt.free_run ? 0 : cfg->rt.priority,
+		.cpu = cfg->rt.cpu,
+		.catchup = cfg->rt.catchup_ms / 1e3,
+	};
+	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
+		return ncp_errf(err, errlen, "out of memory");
+	d->loop_ok = true;
+	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, msg,
+			       sizeof(msg));
+	if (ret)
+		return ncp_errf(err, errlen, "control: %s", msg);
+	d->control_ok = true;
+
+	struct ncp_ctlsrv_config cc = {
+		.path = d->socket_path,
+		.group = cfg->control.group,
+		.max_clients = (unsigned)cfg->control.max_clients,
+		.idle_timeout_ms = (unsigned)(cfg->control.idle_timeout * 1e3),
+		.handler = ncp_control_handle,
+		.ctx = &d->control,
+	};
+	d->ctlsrv = ncp_ctlsrv_new(&cc, msg, sizeof(msg));
+	if (!d->ctlsrv)
+		return ncp_errf(err, errlen, "control socket: %s", msg);
+	ret = ncp_ctlsrv_start(d->ctlsrv);
+	if (ret)
+		return ncp_errf(err, errlen, "control thread: %s", ncp_strerror(ret));
+
+	ret = pthread_create(&d->thread, NULL, ncp_loop_thread, &d->loop);
+	if (ret)
+		return ncp_errf(err, errlen, "cannot start the loop thread: %s",
+				strerror(ret));
+	d->thread_ok = true;
+	while (!atomic_load_explicit(&d->loop.started, memory_order_acquire))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	if (d->loop.rt_warning[0])
+		ncp_log_warn("real-time set-up: %s", d->loop.rt_warning);
+	ncp_log_info("running %s at %g Hz%s; shared memory %s, control socket "
+		     "%s", d->opt.free_run ? "free" : "in real time",
+		     1.0 / cfg->reach.dt, d->loop.fifo ? " (SCHED_FIFO)" : "",
+		     cfg->shm.name, d->socket_path);
+	return 0;
+}
+
+/* Undo start(), in reverse: stop the control server first (its handler
+ * uses the loop and the segment), then the loop, then the segment. */
+static void stop(struct daemon *d)
+{
+	if (d->ctlsrv)
+		ncp_ctlsrv_stop(d->ctlsrv);
+	if (d->thread_ok) {
+		atomic_store(&d->loop.stop, true);
+		pthread_join(d->thread, NULL);
+	}
+	ncp_ctlsrv_free(d->ctlsrv);
+	if (d->control_ok)
+		ncp_control_fini(&d->control);
+	if (d->loop_ok)
+		ncp_loop_fini(&d->loop);
+	ncp_shm_writer_free(d->shm);
+	if (d->sim_ok)
+		ncp_sim_fini(&d->sim);
+	if (d->qos_fd >= 0)
+		close(d->qos_fd);
+	ncp_service_unlock(d->lock_fd, d->lock_path);
 }
 
 int main(int argc, char **argv)
 {
-	struct options opt = { 0 };
-	struct ncp_config cfg;
-	struct ncp_sim sim;
-	struct ncp_loop loop;
-	struct ncp_shm_writer *shm = NULL;
-	pthread_t thread;
+	static struct daemon d = { .lock_fd = -1, .qos_fd = -1, .report = -1 };
 	sigset_t sigs;
-	char err[512];
-	int ret, status = 1;
+	char err[600];
+	int status = 1;
 
 	ncp_log_init("ncpd", NCP_LOG_INFO);
-	ret = parse_args(argc, argv, &opt);
-	if (ret)
+	if (parse_args(argc, argv, &d.opt))
 		return EXIT_USAGE;
-	if (load_config(&opt, &cfg))
+	if (read_config(&d.opt, &d.cfg, &d.cfg_source, err, sizeof(err))) {
+		fprintf(stderr, "ncpd: %s\n", err);
 		return EXIT_USAGE;
-	ncp_log_init("ncpd", NCP_LOG_ERR + cfg.log_level);
-	if (opt.check_config) {
-		printf("configuration ok\n");
+	}
+	ncp_log_init("ncpd", NCP_LOG_ERR + d.cfg.log_level);
+	if (d.opt.check_config) {
+		printf("%s: configuration ok\n", d.cfg_source);
 		return 0;
 	}
+	if (resolve_paths(&d, err, sizeof(err))) {
+		fprintf(stderr, "ncpd: %s\n", err);
+		return 1;
+	}
+	if (!d.opt.foreground && d.opt.duration <= 0) {
+		bool tty = isatty(STDERR_FILENO);
+		int ret = ncp_service_detach(&d.report);
+		if (ret) {
+			fprintf(stderr, "ncpd: cannot detach: %s\n", ncp_strerror(ret));
+			return 1;
+		}
+		if (tty) {
+			ncp_log_to_syslog();
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (null >= 0) {
+				dup2(null, STDERR_FILENO);
+				close(null);
+			}
+		}
+	}
+	ncp_log_info("configuration: %s", d.cfg_source);
 	/* One BLAS thread: the hot paths are small and a second vCPU is
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);
@@ -293,73 +546,26 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!opt.free_run && cfg.rt.lock_memory) {
-		ret = ncp_rt_lock_memory();
-		if (ret)
-			ncp_log_warn("cannot lock memory (%s): page faults may "
-				     "delay the loop", ncp_strerror(ret));
+	if (start(&d, err, sizeof(err))) {
+		if (d.report < 0)
+			ncp_log_err("%s", err);
+		ncp_service_failed(d.report, err);
+		d.report = -1;
+		goto out;
 	}
-
-	uint64_t steps = opt.duration > 0 ?
-		(uint64_t)llround(opt.duration / cfg.reach.dt) : 0;
-	size_t reach_cap = 4096;
-	if (opt.duration > 0)
-		reach_cap = (size_t)(opt.duration / cfg.task.period) + 2;
-
-	uint64_t t0 = ncp_now_ns();
-	ret = ncp_sim_init(&sim, &cfg, reach_cap, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ncpd: building the model: %s\n", err);
-		goto out_opts;
+	ncp_service_ready(d.report);
+	d.report = -1;
+	supervise(&d, &sigs);
+	if (d.opt.summary_json) {
+		ncp_ctlsrv_stop(d.ctlsrv);
+		pthread_join(d.thread, NULL);
+		d.thread_ok = false;
+		print_summary(&d);
 	}
-	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
-		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(sim.reach),
-		     sim.m1_n);
-
-	struct ncp_shm_writer_config sc = {
-		.name = cfg.shm.name,
-		.dt = cfg.reach.dt,
-		.m1_neurons = (uint32_t)sim.m1_n,
-		.window_len = (uint32_t)cfg.shm.window,
-	};
-	shm = ncp_shm_writer_new(&sc, err, sizeof(err));
-	if (!shm) {
-		fprintf(stderr, "ncpd: shared memory: %s\n", err);
-		goto out_sim;
-	}
-
-	struct ncp_rt_params rtp = {
-		.period = cfg.reach.dt,
-		.free_run = opt.free_run,
-		.priority = opt.free_run ? 0 : cfg.rt.priority,
-		.cpu = cfg.rt.cpu,
-		.catchup = cfg.rt.catchup_ms / 1e3,
-	};
-	ncp_loop_init(&loop, &sim, shm, &rtp, steps);
-	ret = pthread_create(&thread, NULL, ncp_loop_thread, &loop);
-	if (ret) {
-		fprintf(stderr, "ncpd: cannot start the loop thread: %s\n",
-			strerror(ret));
-		goto out_shm;
-	}
-	while (!atomic_load_explicit(&loop.started, memory_order_acquire))
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	if (loop.rt_warning[0])
-		ncp_log_warn("real-time set-up: %s", loop.rt_warning);
-	ncp_log_info("running %s at %g Hz%s, shared memory %s",
-		     opt.free_run ? "free" : "in real time", 1.0 / cfg.reach.dt,
-		     loop.fifo ? " (SCHED_FIFO)" : "", cfg.shm.name);
-
-	supervise(&loop, &sigs);
-	pthread_join(thread, NULL);
-	if (opt.summary_json)
-		print_summary(&sim, &loop);
 	status = 0;
-out_shm:
-	ncp_shm_writer_free(shm);
-out_sim:
-	ncp_sim_fini(&sim);
-out_opts:
-	free(opt.sets);
+out:
+	stop(&d);
+	ncp_log_info("stopped");
+	free(d.opt.sets);
 	return status;
 }

@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-sets="--set shm.name=$name --set task.kind=random --set task.seed=5"
+sets="--set shm.name=$name --set control.socket=$tmp/ctl.sock --set task.kind=random --set task.seed=5"
 # shellcheck disable=SC2086
 "$BUILD/ncpd" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
 dpid=$!

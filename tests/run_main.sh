@@ -7,7 +7,7 @@ NCPD=$BUILD/ncpd
 log=$BUILD/ncpd-run.log
 
 if [ -t 0 ] && [ -t 1 ] && [ -x "$BUILD/ncp-monitor" ]; then
-	"$NCPD" 2>"$log" &
+	"$NCPD" --foreground 2>"$log" &
 	pid=$!
 	# Show the monitor only once the daemon is up (or say why it is not).
 	for _ in $(seq 100); do

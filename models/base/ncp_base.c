@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_prog = "ncpd";
 static int log_max = NCP_LOG_INFO;
 static bool log_journal;
+static bool log_syslog;
 
 void ncp_assert_fail(const char *expr, const char *file, int line,
 		     const char *func)
@@ -46,6 +48,12 @@ void ncp_log_init(const char *prog, int max_level)
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+void ncp_log_to_syslog(void)
+{
+	openlog(log_prog, LOG_PID, LOG_DAEMON);
+	log_syslog = true;
+}
+
 void ncp_log(int level, const char *fmt, ...)
 {
 	static const char *names[] = {
@@ -66,7 +74,9 @@ void ncp_log(int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* One write per line so lines from several threads never interleave. */
-	if (log_journal)
+	if (log_syslog)
+		syslog(level, "%s", msg);
+	else if (log_journal)
 		dprintf(STDERR_FILENO, "<%d>%s\n", level, msg);
 	else
 		dprintf(STDERR_FILENO, "%s: %s: %s\n", log_prog, names[level],

@@ -43,6 +43,9 @@ enum ncp_log_level {
 	NCP_LOG_DEBUG = 7,
 };
 void ncp_log_init(const char *prog, int max_level);
+/* Send log lines to syslog(3) instead of stderr (a detached daemon whose
+ * stderr was a terminal). */
+void ncp_log_to_syslog(void);
 void ncp_log(int level, const char *fmt, ...) NCP_PRINTF(2, 3);
 #define ncp_log_err(...) ncp_log(NCP_LOG_ERR, __VA_ARGS__)
 #define ncp_log_warn(...) ncp_log(NCP_LOG_WARNING, __VA_ARGS__)
