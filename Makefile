@@ -224,11 +224,24 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tests/run_main.sh
 
+DOCDIR ?= $(PREFIX)/share/doc/ncpd
+
 install: $(PROGS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
-	install -m 0644 config/ncpd.yaml $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml
-	for u in config/*.service; do [ -f "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/ || true; done
+	# An edited configuration is kept; the default goes next to it.
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml ]; then \
+		install -m 0644 config/ncpd.yaml $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml.default; \
+	else \
+		install -m 0644 config/ncpd.yaml $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml; \
+	fi
+	for u in ncpd.service ncpd@.service; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		    -e 's|@DOCDIR@|$(DOCDIR)|g' config/$$u >$(DESTDIR)$(UNITDIR)/$$u; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build

@@ -33,6 +33,10 @@ expect_usage_error "$tmp/bad.yaml:3:11: key 'task.period': expected a finite num
 expect_usage_error "unexpected argument 'extra'" --free-run extra
 
 "$NCPD" --check-config >/dev/null 2>&1 || fail "--check-config on the default configuration"
+# docs/config.md carries the key table as ncpd prints it.
+"$NCPD" --help-config | while IFS= read -r line; do
+	grep -qxF -- "$line" docs/config.md || { echo "docs/config.md lacks: $line"; exit 1; }
+done || fail "docs/config.md is out of date (ncpd --help-config)"
 
 # shellcheck disable=SC2086
 "$NCPD" $uniq --free-run --duration 16 --summary json >"$tmp/a.json" 2>"$tmp/a.err" || fail "free run: $(cat "$tmp/a.err")"

@@ -1,0 +1,171 @@
+#!/bin/sh
+# ncpd steered over its control socket: a manual target reached in time,
+# errors and exit codes of ncpctl, 64 concurrent clients while the loop
+# runs in real time, silent and stalled clients, a refused peer, SIGHUP
+# reload, SIGTERM and `shutdown` leaving nothing behind, and detaching.
+set -u
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+NCPD=$BUILD/ncpd
+CTL=$BUILD/ncpctl
+tmp=$(mktemp -d /tmp/ncpd-it-ctl.XXXXXX)
+chmod 755 "$tmp"
+name="/ncpd-it-ctl-$$"
+sock="$tmp/run/ncpd.sock"
+dpid=""
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$tmp"
+	rm -f "/dev/shm$name"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$tmp/d.err" ] && tail -5 "$tmp/d.err" >&2; exit 1; }
+ctl() { "$CTL" --socket "$sock" "$@"; }
+wait_socket() {
+	for _ in $(seq 200); do
+		[ -S "$sock" ] && ctl status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "the daemon did not come up"
+}
+status_key() { # KEY -> value
+	ctl status | $PY -c 'import sys
+key = sys.argv[1]
+sec, k = key.split(".")
+cur = None
+for line in sys.stdin:
+    if not line.startswith(" "):
+        cur = line.strip().rstrip(":")
+    elif cur == sec and line.strip().startswith(k + ":"):
+        print(line.split(":", 1)[1].strip())' "$1"
+}
+
+# A configuration file of our own (SIGHUP re-reads it).
+cp config/ncpd.yaml "$tmp/ncpd.yaml"
+mkdir -p "$tmp/run"
+chmod 755 "$tmp/run"
+"$NCPD" --foreground --config "$tmp/ncpd.yaml" --set shm.name="$name" \
+	--set control.socket="$sock" 2>"$tmp/d.err" &
+dpid=$!
+wait_socket
+
+# 1. A manual target: the hand gets within 5 cm in under 2.5 s.
+ctl target 0.15 1.42 >/dev/null || fail "target refused"
+t0=$($PY -c 'import time; print(time.monotonic())')
+arrived=""
+for _ in $(seq 60); do
+	d=$(status_key target.distance)
+	if $PY -c "import sys; sys.exit(0 if float('$d') < 0.05 else 1)"; then
+		arrived=$($PY -c "import time; print('%.2f' % (time.monotonic() - $t0))")
+		break
+	fi
+	sleep 0.05
+done
+[ -n "$arrived" ] || fail "the hand did not reach the target (distance $d)"
+$PY -c "import sys; sys.exit(0 if $arrived < 2.5 else 1)" || fail "arrival took $arrived s"
+[ "$(status_key task.kind)" = manual ] || fail "task did not become manual"
+echo "target reached within 0.05 m in $arrived s"
+
+# 2. Errors: exit 1 with the daemon's reason; exit 2 when unreachable.
+ctl target 0 3 2>"$tmp/e" && fail "out-of-reach target accepted"
+grep -q "outside the arm's reachable workspace" "$tmp/e" || fail "no reason: $(cat "$tmp/e")"
+ctl target nan 1 2>/dev/null; [ $? -eq 1 ] || fail "nan target: want exit 1"
+ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
+ctl config get task.nope 2>"$tmp/e"; [ $? -eq 1 ] || fail "unknown key: want exit 1"
+"$CTL" --socket "$tmp/none.sock" status 2>/dev/null; [ $? -eq 2 ] || fail "no daemon: want exit 2"
+[ "$(ctl config get task.period)" = 1 ] || fail "config get task.period"
+ctl --json status | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["status"]["loop"]["mode"] == "realtime"' ||
+	fail "status --json"
+ctl pause >/dev/null && sleep 0.2
+s1=$(status_key loop.step); sleep 0.3; s2=$(status_key loop.step)
+[ "$s1" = "$s2" ] || fail "paused loop advanced ($s1 -> $s2)"
+[ "$(status_key loop.paused)" = true ] || fail "paused flag"
+ctl resume >/dev/null && sleep 0.2
+s3=$(status_key loop.step)
+[ "$s3" -gt "$s2" ] || fail "resumed loop did not advance"
+
+# 3. Clients that connect and never send, or stall mid-line, hold nobody up.
+$PY - "$sock" "$CTL" <<'PYEOF' || fail "a silent or stalled client held others up"
+import socket, subprocess, sys, time
+path, ctl = sys.argv[1:]
+silent = socket.socket(socket.AF_UNIX); silent.connect(path)
+half = socket.socket(socket.AF_UNIX); half.connect(path); half.send(b"stat")
+worst = 0.0
+for _ in range(20):
+    t = time.monotonic()
+    subprocess.run([ctl, "--socket", path, "status"], check=True, stdout=subprocess.DEVNULL)
+    worst = max(worst, time.monotonic() - t)
+half.send(b"us\n")
+reply = half.makefile().readline()
+assert reply.startswith("ok loop.step="), reply
+print("with a silent and a stalled client: slowest of 20 status calls %.1f ms" % (worst * 1e3))
+assert worst < 0.5, worst
+PYEOF
+
+# 4. 64 concurrent clients, mixed valid and invalid lines, for 10 s.
+slips0=$(status_key loop.slips)
+"$BUILD/tests/bench_ctl" --socket "$sock" --clients 64 --seconds 10 >"$tmp/bench.json" ||
+	fail "some requests were not answered as they should: $(cat "$tmp/bench.json")"
+slips1=$(status_key loop.slips)
+cat "$tmp/bench.json"
+[ "$slips0" = "$slips1" ] || fail "the loop slipped while serving 64 clients ($slips0 -> $slips1)"
+echo "slips during the 64-client load: $((slips1 - slips0)); overruns so far: $(status_key loop.overruns)"
+
+# 5. Peers that may not use the socket.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	nobody "$CTL" --socket "$sock" status 2>"$tmp/e"
+	[ $? -eq 2 ] || fail "nobody reached a 0660 socket"
+	chmod 666 "$sock" # a mistake: the credential check still refuses
+	nobody "$CTL" --socket "$sock" status 2>"$tmp/e"
+	[ $? -eq 1 ] || fail "nobody was served: $(cat "$tmp/e")"
+	grep -q EACCES "$tmp/e" || fail "refusal without EACCES: $(cat "$tmp/e")"
+	chmod 660 "$sock"
+	echo "a peer with another uid is refused"
+else
+	echo "not root: the refused-peer check needs setpriv as root (skipped)"
+fi
+
+# 6. SIGHUP: reloadable keys apply, others are reported.
+sed -i 's/^  period: 1.0/  period: 2.0/; s/^seed: 0/seed: 5/' "$tmp/ncpd.yaml"
+kill -HUP "$dpid"
+for _ in $(seq 40); do
+	grep -q "reload: task.period" "$tmp/d.err" && break
+	sleep 0.05
+done
+grep -q "reload: task.period: 1 -> 2" "$tmp/d.err" || fail "task.period not reloaded"
+grep -q "seed changed (0 -> 5) but needs a restart" "$tmp/d.err" || fail "seed change not reported"
+sleep 0.2
+[ "$(status_key task.period)" = 2 ] || fail "the loop did not take the new period"
+printf 'task:\n  period: [\n' >"$tmp/ncpd.yaml"
+kill -HUP "$dpid"
+sleep 0.5
+grep -q "reload failed, keeping the configuration in use" "$tmp/d.err" || fail "a bad reload was not reported"
+ctl status >/dev/null || fail "daemon unhappy after a bad reload"
+
+# 7. SIGTERM: clean exit, nothing left behind.
+kill -TERM "$dpid"
+wait "$dpid"; rc=$?
+dpid=""
+[ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
+[ -e "/dev/shm$name" ] && fail "segment left after SIGTERM"
+[ -e "$sock" ] && fail "socket left after SIGTERM"
+[ -e "$tmp/run/ncpd.pid" ] && fail "instance lock left after SIGTERM"
+
+# 8. Detached: the starting process returns once the daemon runs; a second
+#    instance is refused; `shutdown` stops it and cleans up.
+"$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/d2.err" ||
+	fail "detached start failed: $(cat "$tmp/d2.err")"
+ctl status >/dev/null || fail "detached daemon not answering"
+"$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/e"
+[ $? -eq 1 ] || fail "a second instance was not refused"
+grep -q "instance 'ncpd' is already running" "$tmp/e" || fail "second instance: $(cat "$tmp/e")"
+pid=$(cat "$tmp/run/ncpd.pid")
+ctl shutdown >/dev/null || fail "shutdown"
+for _ in $(seq 100); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+kill -0 "$pid" 2>/dev/null && fail "daemon still running after shutdown"
+[ -e "/dev/shm$name" ] || [ -e "$sock" ] && fail "files left after shutdown"
+echo ok
