@@ -6,17 +6,19 @@
 #include <string.h>
 
 #include "models/arm/ncp_arm.h"
+#include "daemon/ncp_recorder.h"
 #include "models/base/ncp_base.h"
 #include "shm/ncp_shm_writer.h"
 
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
-		     char *err, size_t errlen)
+		     struct ncp_recorder *recorder, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->cfg = *cfg;
 	c->loop = loop;
+	c->recorder = recorder;
 	atomic_init(&c->shutdown, false);
 	c->shm = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					 ncp_shm_writer_size(shm), err, errlen);
@@ -123,6 +125,17 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 			      ncp_task_kind_name((enum ncp_task_kind)st.task_kind));
 		ncp_reply_num(r, "task.period", st.task_period);
 	}
+	if (c->recorder) {
+		struct ncp_recorder_status rs;
+		ncp_recorder_status(c->recorder, &rs);
+		ncp_reply_bool(r, "record.active", rs.active);
+		if (rs.name[0])
+			ncp_reply_str(r, "record.name", rs.name);
+		ncp_reply_uint(r, "record.steps", rs.rows);
+		ncp_reply_uint(r, "record.dropped", rs.dropped);
+		if (rs.last_error[0])
+			ncp_reply_str(r, "record.error", rs.last_error);
+	}
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
@@ -167,13 +180,30 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		atomic_store(&c->shutdown, true);
 		atomic_store(&c->loop->stop, true);
 		return 0;
-	case NCP_CMD_RECORD_START:
-	case NCP_CMD_RECORD_STOP:
+	case NCP_CMD_RECORD_START: {
+		char msg[512];
+		int ret = ncp_recorder_start(c->recorder, cmd->record.name,
+					     cmd->record.has_seconds ?
+					     cmd->record.seconds : 0, msg, sizeof(msg));
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_reply_str(r, "record.name", cmd->record.name);
+		return 0;
+	}
+	case NCP_CMD_RECORD_STOP: {
+		struct ncp_recorder_status rs;
+		if (ncp_recorder_stop(c->recorder))
+			return ncp_reply_err(r, -ENOENT, "nothing is being recorded");
+		ncp_recorder_status(c->recorder, &rs);
+		ncp_reply_str(r, "record.name", rs.name);
+		ncp_reply_uint(r, "record.steps", rs.rows);
+		return 0;
+	}
 	case NCP_CMD_SAVE:
 	case NCP_CMD_LOAD:
 	case NCP_CMD_TRAIN:
-		return ncp_reply_err(r, -ENOTSUP, "%s: this ncpd has no emulator "
-				     "or recorder", ncp_proto_cmd_name(cmd->kind));
+		return ncp_reply_err(r, -ENOTSUP, "%s: this ncpd has no emulator",
+				     ncp_proto_cmd_name(cmd->kind));
 	default:
 		return ncp_reply_err(r, -EINVAL, "unexpected command");
 	}

@@ -167,6 +167,10 @@ void *ncp_loop_thread(void *arg)
 			ncp_sim_step(l->sim);
 			if (l->shm)
 				publish_step(l);
+			if (ncp_recorder_active(l->recorder))
+				ncp_recorder_push(l->recorder, l->sim->step - 1,
+						  l->sim->spikes, l->sim->n_spikes,
+						  &l->sim->arm, l->sim->target);
 		}
 		if (l->shm)
 			publish_state(l);

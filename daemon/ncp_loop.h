@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/ncp_recorder.h"
 #include "daemon/ncp_rt.h"
 #include "daemon/ncp_spsc.h"
 #include "daemon/ncp_sim.h"
@@ -44,6 +45,7 @@ struct ncp_loop_cmd {
 struct ncp_loop {
 	struct ncp_sim *sim;
 	struct ncp_shm_writer *shm;
+	struct ncp_recorder *recorder;	/* may be NULL */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
 

@@ -28,6 +28,7 @@
 
 struct options {
 	const char *config_path;
+	const char *record;
 	bool foreground;
 	const char **sets;
 	int n_sets;
@@ -53,6 +54,8 @@ static void usage(FILE *f)
 "                     always stays in the foreground)\n"
 "  --free-run         do not sleep: run as fast as the CPU goes\n"
 "  --duration SECONDS simulate this many seconds, then exit cleanly\n"
+"  --record NAME      record the run into DATA_DIR/NAME/ (m1.npy, arm.npy,\n"
+"                     target.npy, meta.json; docs/file-formats.md)\n"
 "  --summary json     print one JSON object with the run's figures on\n"
 "                     standard output at exit\n"
 "  --check-config     validate the configuration and exit\n"
@@ -107,11 +110,12 @@ static void print_keys(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
+	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_RECORD, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
 	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
+		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "free-run", no_argument, NULL, OPT_FREE },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -139,6 +143,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FOREGROUND:
 			o->foreground = true;
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
 			break;
 		case OPT_FREE:
 			o->free_run = true;
@@ -229,6 +236,7 @@ struct daemon {
 	struct ncp_sim sim;
 	bool sim_ok;
 	struct ncp_shm_writer *shm;
+	struct ncp_recorder *recorder;
 	struct ncp_loop loop;
 	bool loop_ok;
 	struct ncp_control control;
@@ -431,11 +439,37 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.cpu = cfg->rt.cpu,
 		.catchup = cfg->rt.catchup_ms / 1e3,
 	};
+	struct ncp_json cj;
+	ncp_json_init(&cj);
+	ncp_config_json(cfg, &cj);
+	struct ncp_recorder_params recp = {
+		.data_dir = cfg->data_dir,
+		.m1_neurons = d->sim.m1_n,
+		.dt = cfg->reach.dt,
+		.window = (uint32_t)cfg->shm.window,
+		.seed = cfg->reach.seed,
+		.task_seed = cfg->task.seed,
+		.config_json = ncp_json_finish(&cj) == 0 ? cj.buf : NULL,
+		.lossless = d->opt.free_run,
+	};
+	d->recorder = ncp_recorder_new(&recp, msg, sizeof(msg));
+	ncp_json_fini(&cj);
+	if (!d->recorder)
+		return ncp_errf(err, errlen, "recorder: %s", msg);
+	if (d->opt.record) {
+		ret = ncp_recorder_start(d->recorder, d->opt.record,
+					 d->opt.duration, msg, sizeof(msg));
+		if (ret)
+			return ncp_errf(err, errlen, "--record %s: %s",
+					d->opt.record, msg);
+	}
+
 	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
 		return ncp_errf(err, errlen, "out of memory");
 	d->loop_ok = true;
-	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, msg,
-			       sizeof(msg));
+	d->loop.recorder = d->recorder;
+	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, d->recorder,
+			       msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "control: %s", msg);
 	d->control_ok = true;
@@ -484,6 +518,9 @@ static void stop(struct daemon *d)
 	ncp_ctlsrv_free(d->ctlsrv);
 	if (d->control_ok)
 		ncp_control_fini(&d->control);
+	/* The loop has stopped: the recorder writes what is queued and
+	 * completes its files. */
+	ncp_recorder_free(d->recorder);
 	if (d->loop_ok)
 		ncp_loop_fini(&d->loop);
 	ncp_shm_writer_free(d->shm);

@@ -1096,8 +1096,14 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 	ncp_json_str(&j, m->name);
 	ncp_json_key(&j, "complete");
 	ncp_json_bool(&j, m->complete);
-	if (m->complete)
+	if (m->complete) {
 		put_u64(&j, "steps", m->steps);
+		put_u64(&j, "dropped_steps", m->dropped_steps);
+		if (m->stopped) {
+			ncp_json_key(&j, "stopped");
+			ncp_json_str(&j, m->stopped);
+		}
+	}
 	put_u64(&j, "first_step", m->first_step);
 	ncp_json_key(&j, "dt");
 	ncp_json_num_exact(&j, m->dt);

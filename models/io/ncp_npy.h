@@ -171,6 +171,9 @@ struct ncp_npy_meta {
 	uint64_t task_seed;
 	const char *started;	/* UTC ISO 8601, or NULL */
 	const char *config_json; /* the effective config as a JSON object, or NULL */
+	/* When complete: */
+	uint64_t dropped_steps;	/* steps the recorder could not keep */
+	const char *stopped;	/* why it ended ("stop", "duration", an error) */
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

@@ -1,0 +1,733 @@
+#include "daemon/ncp_recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "daemon/ncp_service.h"
+#include "daemon/ncp_spsc.h"
+#include "models/base/ncp_base.h"
+#include "models/io/ncp_file.h"
+#include "models/io/ncp_npy.h"
+
+#define QUEUE_RECORDS 16384	/* 16 s of steps in real time */
+#define BATCH_ROWS 4096		/* rows written per io_uring round */
+#define FLUSH_NS 200000000ull	/* write at least every 200 ms */
+#define CHECKPOINT_NS 1000000000ull /* headers rewritten + fdatasync */
+#define IDLE_SLEEP_NS 5000000L	/* when the queue is empty */
+/* Space held back from the start of a recording so that meta.json can
+ * still be written when the disk fills up. */
+#define RESERVE_BYTES (64 * 1024)
+
+enum { F_M1, F_ARM, F_TARGET, N_FILES };
+static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
+						  "target.npy" };
+
+/* One step as the loop hands it over. */
+struct rec_head {
+	uint64_t session;
+	uint64_t step;
+	float arm[6];
+	float target[2];
+	uint64_t bits[];	/* M1 spikes, one bit per neuron */
+};
+
+struct rec_file {
+	int fd;
+	char path[PATH_MAX + 32];
+	char partial[PATH_MAX + 48];
+	struct ncp_npy_header h;
+	size_t row_bytes;
+	size_t data_offset;	/* the (growable) header's length */
+	uint8_t *batch;		/* BATCH_ROWS rows */
+};
+
+struct ncp_recorder {
+	struct ncp_recorder_params p;
+	char data_dir[PATH_MAX];
+	char *config_json;
+	int words;
+	size_t rec_size;
+	struct ncp_spsc *q;
+	struct io_uring ring;
+	bool ring_ok;
+	pthread_t thread;
+	bool thread_ok;
+	_Atomic bool quit;
+
+	/* The session the loop pushes for (0: none); set by start, cleared
+	 * by the recorder thread when the recording ends. */
+	_Atomic uint64_t session;
+	_Atomic bool stop_req;
+	_Atomic uint64_t dropped;	/* pushes the queue refused */
+	uint64_t sessions;		/* ids handed out */
+
+	/* Under lock: what start sets up and status reads. */
+	pthread_mutex_t lock;
+	char name[160];
+	char dir[PATH_MAX];
+	char started[32];
+	double seconds;
+	uint64_t max_rows;		/* 0: unlimited */
+	_Atomic uint64_t rows;		/* rows written this session */
+	uint64_t gap_rows;		/* rows filled in for dropped steps */
+	char last_error[320];
+	char last_path[PATH_MAX];
+
+	/* The recorder thread's. */
+	struct rec_file f[N_FILES];
+	uint64_t cur;			/* session being written (0: none) */
+	bool have_first;
+	uint64_t first_step, next_step;
+	size_t batch_rows;
+	uint64_t rows_on_disk;		/* rows written through io_uring */
+	uint64_t last_flush_ns, last_checkpoint_ns;
+	bool meta_written;
+	uint8_t *rec;			/* one record (recorder thread) */
+	uint8_t *rec_loop;		/* one record (loop thread) */
+};
+
+/* --- io_uring ------------------------------------------------------------ */
+
+/* Write n buffers at their offsets, all of each; resubmit short writes.
+ * Returns 0 or the first error. */
+static int uring_write(struct ncp_recorder *r, const int *fds,
+		       const uint8_t *const *bufs, const size_t *lens,
+		       const uint64_t *offs, int n)
+{
+	size_t done[N_FILES + 1] = { 0 };
+	int pending = 0, ret = 0;
+
+	for (;;) {
+		for (int i = 0; i < n; i++) {
+			if (done[i] >= lens[i] || done[i] == SIZE_MAX)
+				continue;
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+			if (!sqe)
+				return -EBUSY;
+			io_uring_prep_write(sqe, fds[i], bufs[i] + done[i],
+					    (unsigned)(lens[i] - done[i]),
+					    offs[i] + done[i]);
+			io_uring_sqe_set_data64(sqe, (uint64_t)i);
+			pending++;
+		}
+		if (!pending)
+			return ret;
+		int sub = io_uring_submit(&r->ring);
+		if (sub < 0)
+			return sub;
+		while (pending) {
+			struct io_uring_cqe *cqe;
+			int w = io_uring_wait_cqe(&r->ring, &cqe);
+			if (w == -EINTR)
+				continue;
+			if (w < 0)
+				return w;
+			int i = (int)io_uring_cqe_get_data64(cqe);
+			int res = cqe->res;
+			io_uring_cqe_seen(&r->ring, cqe);
+			pending--;
+			if (res < 0) {
+				if (!ret)
+					ret = res;
+				done[i] = SIZE_MAX; /* give up on this one */
+			} else if (res == 0) {
+				if (!ret)
+					ret = -EIO;
+				done[i] = SIZE_MAX;
+			} else {
+				done[i] += (size_t)res;
+			}
+		}
+		if (ret)
+			return ret;
+	}
+}
+
+static int uring_fsync(struct ncp_recorder *r, const int *fds, int n)
+{
+	int ret = 0;
+	for (int i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, fds[i], IORING_FSYNC_DATASYNC);
+	}
+	int sub = io_uring_submit(&r->ring);
+	if (sub < 0)
+		return sub;
+	for (int k = 0; k < n; k++) {
+		struct io_uring_cqe *cqe;
+		int w;
+		while ((w = io_uring_wait_cqe(&r->ring, &cqe)) == -EINTR)
+			;
+		if (w < 0)
+			return w;
+		if (cqe->res < 0 && !ret)
+			ret = cqe->res;
+		io_uring_cqe_seen(&r->ring, cqe);
+	}
+	return ret;
+}
+
+/* --- files ----------------------------------------------------------------- */
+
+static int header_bytes(struct rec_file *f, uint64_t rows, uint8_t *buf,
+			size_t cap, size_t *len)
+{
+	f->h.shape[0] = rows;
+	return ncp_npy_header_format(&f->h, true, buf, cap, len);
+}
+
+/* Rewrite the three headers with `rows` rows, then fdatasync. */
+static int checkpoint(struct ncp_recorder *r, uint64_t rows)
+{
+	uint8_t hdr[N_FILES][512];
+	const uint8_t *bufs[N_FILES];
+	size_t lens[N_FILES];
+	uint64_t offs[N_FILES] = { 0 };
+	int fds[N_FILES];
+
+	for (int i = 0; i < N_FILES; i++) {
+		int ret = header_bytes(&r->f[i], rows, hdr[i], sizeof(hdr[i]),
+				       &lens[i]);
+		if (ret)
+			return ret;
+		bufs[i] = hdr[i];
+		fds[i] = r->f[i].fd;
+	}
+	int ret = uring_write(r, fds, bufs, lens, offs, N_FILES);
+	if (!ret)
+		ret = uring_fsync(r, fds, N_FILES);
+	return ret;
+}
+
+static void close_files(struct ncp_recorder *r)
+{
+	for (int i = 0; i < N_FILES; i++) {
+		if (r->f[i].fd >= 0)
+			close(r->f[i].fd);
+		r->f[i].fd = -1;
+	}
+}
+
+static void iso_now(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
+{
+	char path[PATH_MAX + 16];
+	struct ncp_npy_meta m = {
+		.name = r->name,
+		.complete = complete,
+		.steps = r->rows_on_disk,
+		.first_step = r->first_step,
+		.dt = r->p.dt,
+		.window = r->p.window,
+		.m1_neurons = (uint32_t)r->p.m1_neurons,
+		.seed = r->p.seed,
+		.task_seed = r->p.task_seed,
+		.started = r->started,
+		.config_json = r->config_json,
+		.dropped_steps = r->gap_rows,
+		.stopped = why,
+	};
+	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
+	return ncp_npy_meta_write(path, &m);
+}
+
+/* --- the recorder thread ---------------------------------------------------- */
+
+/* Write the buffered rows at the end of each file. */
+static int flush_batch(struct ncp_recorder *r)
+{
+	const uint8_t *bufs[N_FILES];
+	size_t lens[N_FILES];
+	uint64_t offs[N_FILES];
+	int fds[N_FILES];
+
+	if (!r->batch_rows)
+		return 0;
+	for (int i = 0; i < N_FILES; i++) {
+		struct rec_file *f = &r->f[i];
+		bufs[i] = f->batch;
+		lens[i] = r->batch_rows * f->row_bytes;
+		offs[i] = f->data_offset + r->rows_on_disk * f->row_bytes;
+		fds[i] = f->fd;
+	}
+	int ret = uring_write(r, fds, bufs, lens, offs, N_FILES);
+	if (ret)
+		return ret;
+	r->rows_on_disk += r->batch_rows;
+	r->batch_rows = 0;
+	atomic_store_explicit(&r->rows, r->rows_on_disk, memory_order_relaxed);
+	return 0;
+}
+
+/* Append one row; `h` NULL for a step that was dropped. */
+static void add_row(struct ncp_recorder *r, const struct rec_head *h)
+{
+	size_t k = r->batch_rows++;
+	uint8_t *m1 = r->f[F_M1].batch + k * r->f[F_M1].row_bytes;
+	float *arm = (float *)(r->f[F_ARM].batch + k * r->f[F_ARM].row_bytes);
+	float *tgt = (float *)(r->f[F_TARGET].batch + k * r->f[F_TARGET].row_bytes);
+
+	memset(m1, 0, r->f[F_M1].row_bytes);
+	if (!h) {
+		for (int i = 0; i < 6; i++)
+			arm[i] = NAN;
+		tgt[0] = tgt[1] = NAN;
+		return;
+	}
+	for (int w = 0; w < r->words; w++) {
+		uint64_t bits = h->bits[w];
+		while (bits) {
+			int b = __builtin_ctzll(bits);
+			m1[w * 64 + b] = 1;
+			bits &= bits - 1;
+		}
+	}
+	memcpy(arm, h->arm, sizeof(h->arm));
+	memcpy(tgt, h->target, sizeof(h->target));
+}
+
+static uint64_t rows_total(const struct ncp_recorder *r)
+{
+	return r->rows_on_disk + r->batch_rows;
+}
+
+/* End the current recording: complete files whatever happened. */
+static void finish(struct ncp_recorder *r, const char *why)
+{
+	char reason[300];
+	int ret;
+
+	snprintf(reason, sizeof(reason), "%s", why);
+	bool failed = strncmp(why, "error", 5) == 0;
+	/* No more pushes for this session; rows still queued are taken
+	 * unless the duration ended it. */
+	atomic_store_explicit(&r->session, 0, memory_order_release);
+	ret = failed ? -EIO : flush_batch(r);
+	if (!ret)
+		ret = checkpoint(r, r->rows_on_disk);
+	if (ret) {
+		if (!failed)
+			snprintf(reason, sizeof(reason), "error: %s",
+				 ncp_strerror(ret));
+		/* A write failed (a full disk): keep the rows all three files
+		 * hold and make the files say exactly that. */
+		r->batch_rows = 0;
+		for (int i = 0; i < N_FILES; i++) {
+			struct rec_file *f = &r->f[i];
+			if (ftruncate(f->fd, (off_t)(f->data_offset +
+						     r->rows_on_disk * f->row_bytes)))
+				ncp_log_warn("recording %s: truncate %s: %s", r->name,
+					     f->partial, strerror(errno));
+		}
+		checkpoint(r, r->rows_on_disk); /* the header needs no space */
+	}
+	for (int i = 0; i < N_FILES; i++) {
+		struct rec_file *f = &r->f[i];
+		if (fsync(f->fd) || rename(f->partial, f->path)) {
+			ncp_log_err("recording %s: cannot finish %s: %s", r->name,
+				    f->path, strerror(errno));
+			if (!ret)
+				snprintf(reason, sizeof(reason), "error: finishing %s: %s",
+					 file_names[i], strerror(errno));
+		}
+	}
+	close_files(r);
+	ncp_file_fsync_dir(r->f[F_M1].path);
+	char reserve[PATH_MAX + 16];
+	snprintf(reserve, sizeof(reserve), "%s/.reserve", r->dir);
+	unlink(reserve);
+	int mret = write_meta(r, true, reason);
+	if (mret)
+		ncp_log_err("recording %s: cannot write meta.json: %s", r->name,
+			    ncp_strerror(mret));
+	pthread_mutex_lock(&r->lock);
+	if (strncmp(reason, "error", 5) == 0)
+		snprintf(r->last_error, sizeof(r->last_error), "%s", reason);
+	snprintf(r->last_path, sizeof(r->last_path), "%s", r->dir);
+	pthread_mutex_unlock(&r->lock);
+	if (!strncmp(reason, "error", 5))
+		ncp_log_err("recording %s stopped after %llu steps: %s", r->name,
+			    (unsigned long long)r->rows_on_disk, reason + 7);
+	else
+		ncp_log_info("recording %s finished: %llu steps (%llu dropped), "
+			     "%s", r->name, (unsigned long long)r->rows_on_disk,
+			     (unsigned long long)r->gap_rows, r->dir);
+	r->cur = 0;
+	atomic_store(&r->stop_req, false);
+}
+
+/* Append a row, writing the batch out when it is full.  0 or -errno. */
+static int append(struct ncp_recorder *r, const struct rec_head *h)
+{
+	if (r->batch_rows == BATCH_ROWS) {
+		int ret = flush_batch(r);
+		if (ret)
+			return ret;
+		r->last_flush_ns = ncp_now_ns();
+	}
+	add_row(r, h);
+	return 0;
+}
+
+/* Take one record off the queue.  1 when one was taken, 0 when the queue
+ * is empty, -errno when writing failed. */
+static int take(struct ncp_recorder *r)
+{
+	struct rec_head *h = (struct rec_head *)r->rec;
+	if (!ncp_spsc_try_pop(r->q, h))
+		return 0;
+	if (h->session != r->cur)
+		return 1; /* a straggler of an ended recording */
+	if (!r->have_first) {
+		r->have_first = true;
+		r->first_step = r->next_step = h->step;
+	}
+	/* Steps the queue refused leave a gap: fill it, then the step. */
+	while (r->next_step <= h->step) {
+		if (r->max_rows && rows_total(r) >= r->max_rows)
+			return 1;
+		bool gap = r->next_step < h->step;
+		int ret = append(r, gap ? NULL : h);
+		if (ret)
+			return ret;
+		r->gap_rows += gap;
+		r->next_step++;
+	}
+	return 1;
+}
+
+static void *recorder_thread(void *arg)
+{
+	struct ncp_recorder *r = arg;
+
+	for (;;) {
+		bool quitting = atomic_load(&r->quit);
+		uint64_t s = atomic_load_explicit(&r->session, memory_order_acquire);
+		if (!r->cur && s) {
+			/* A new recording (its files were opened by start). */
+			r->cur = s;
+			r->have_first = false;
+			r->batch_rows = 0;
+			r->rows_on_disk = 0;
+			r->gap_rows = 0;
+			r->last_flush_ns = r->last_checkpoint_ns = ncp_now_ns();
+			int ret = write_meta(r, false, NULL);
+			if (ret)
+				ncp_log_warn("recording %s: meta.json: %s", r->name,
+					     ncp_strerror(ret));
+		}
+		int got = 0, ret = 0;
+		for (int k = 0; k < BATCH_ROWS && (ret = take(r)) > 0; k++)
+			got++;
+		if (!r->cur) {
+			if (quitting)
+				break;
+			if (!got)
+				nanosleep(&(struct timespec){ 0, IDLE_SLEEP_NS }, NULL);
+			continue;
+		}
+		uint64_t now = ncp_now_ns();
+		bool full = r->max_rows && rows_total(r) >= r->max_rows;
+		bool ending = full || quitting || atomic_load(&r->stop_req);
+		if (ret >= 0 && ending && !full) {
+			/* Close the gate, then take what is still queued. */
+			atomic_store_explicit(&r->session, 0, memory_order_release);
+			while ((ret = take(r)) > 0)
+				;
+		}
+		if (ret >= 0 && r->batch_rows &&
+		    (ending || now - r->last_flush_ns > FLUSH_NS)) {
+			ret = flush_batch(r);
+			r->last_flush_ns = now;
+		}
+		if (ret >= 0 && !ending && now - r->last_checkpoint_ns > CHECKPOINT_NS) {
+			ret = checkpoint(r, r->rows_on_disk);
+			r->last_checkpoint_ns = now;
+		}
+		if (ret < 0) {
+			char why[300];
+			snprintf(why, sizeof(why), "error: %s", ncp_strerror(ret));
+			finish(r, why);
+		} else if (ending) {
+			finish(r, full ? "duration" : quitting ? "shutdown" : "stop");
+		} else if (!got) {
+			nanosleep(&(struct timespec){ 0, IDLE_SLEEP_NS }, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* --- public ------------------------------------------------------------------ */
+
+struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
+				      char *err, size_t errlen)
+{
+	struct ncp_recorder *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r) {
+		ncp_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->p = *p;
+	pthread_mutex_init(&r->lock, NULL);
+	for (int i = 0; i < N_FILES; i++)
+		r->f[i].fd = -1;
+	snprintf(r->data_dir, sizeof(r->data_dir), "%s", p->data_dir);
+	r->config_json = p->config_json ? strdup(p->config_json) : NULL;
+	r->words = (p->m1_neurons + 63) / 64;
+	r->rec_size = sizeof(struct rec_head) + 8 * (size_t)r->words;
+	r->q = ncp_spsc_new(QUEUE_RECORDS, r->rec_size);
+	r->rec = calloc(1, r->rec_size);
+	r->rec_loop = calloc(1, r->rec_size);
+	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2 };
+	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32 };
+	for (int i = 0; i < N_FILES; i++) {
+		struct rec_file *f = &r->f[i];
+		f->h.dtype = dt[i];
+		f->h.ndim = 2;
+		f->h.shape[1] = cols[i];
+		f->row_bytes = cols[i] * ncp_npy_dtype_size(dt[i]);
+		f->batch = malloc(BATCH_ROWS * f->row_bytes);
+		if (!f->batch)
+			goto nomem;
+	}
+	if (!r->q || !r->rec || !r->rec_loop || (p->config_json && !r->config_json))
+		goto nomem;
+	ret = io_uring_queue_init(32, &r->ring, 0);
+	if (ret) {
+		ncp_errf(err, errlen, "io_uring: %s", ncp_strerror(ret));
+		goto fail;
+	}
+	r->ring_ok = true;
+	ret = pthread_create(&r->thread, NULL, recorder_thread, r);
+	if (ret) {
+		ncp_errf(err, errlen, "cannot start the recorder thread: %s",
+			 strerror(ret));
+		goto fail;
+	}
+	r->thread_ok = true;
+	return r;
+nomem:
+	ncp_errf(err, errlen, "out of memory");
+fail:
+	ncp_recorder_free(r);
+	return NULL;
+}
+
+void ncp_recorder_free(struct ncp_recorder *r)
+{
+	if (!r)
+		return;
+	if (r->thread_ok) {
+		atomic_store(&r->quit, true);
+		pthread_join(r->thread, NULL);
+	}
+	close_files(r);
+	if (r->ring_ok)
+		io_uring_queue_exit(&r->ring);
+	for (int i = 0; i < N_FILES; i++)
+		free(r->f[i].batch);
+	ncp_spsc_free(r->q);
+	free(r->rec);
+	free(r->rec_loop);
+	free(r->config_json);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+int ncp_recorder_start(struct ncp_recorder *r, const char *name,
+		       double seconds, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], msg[256];
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	if (atomic_load(&r->session) || r->cur) {
+		ncp_errf(err, errlen, "already recording %s (record stop first)",
+			 r->name);
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = ncp_service_mkdirs(r->data_dir, 0755);
+	if (ret) {
+		ncp_errf(err, errlen, "cannot create the data directory %s: %s",
+			 r->data_dir, ncp_strerror(ret));
+		goto out;
+	}
+	ret = ncp_file_resolve(r->data_dir, name, dir, sizeof(dir), msg,
+			       sizeof(msg));
+	if (ret) {
+		ncp_errf(err, errlen, "%s", msg);
+		goto out;
+	}
+	if (mkdir(dir, 0755)) {
+		ret = -errno;
+		ncp_errf(err, errlen, ret == -EEXIST ? "recording %s exists already "
+			 "(%s): choose another name" : "cannot create %s: %s",
+			 ret == -EEXIST ? name : dir, ret == -EEXIST ? dir :
+			 ncp_strerror(ret));
+		goto out;
+	}
+	for (int i = 0; i < N_FILES; i++) {
+		struct rec_file *f = &r->f[i];
+		uint8_t hdr[512];
+		snprintf(f->path, sizeof(f->path), "%s/%s", dir, file_names[i]);
+		snprintf(f->partial, sizeof(f->partial), "%s.partial", f->path);
+		f->fd = open(f->partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			     0644);
+		if (f->fd < 0) {
+			ret = -errno;
+			ncp_errf(err, errlen, "cannot create %s: %s", f->partial,
+				 ncp_strerror(ret));
+			goto undo;
+		}
+		ret = header_bytes(f, 0, hdr, sizeof(hdr), &f->data_offset);
+		if (!ret)
+			ret = ncp_file_write_all(f->fd, hdr, f->data_offset);
+		if (ret) {
+			ncp_errf(err, errlen, "cannot write %s: %s", f->partial,
+				 ncp_strerror(ret));
+			goto undo;
+		}
+	}
+	/* Hold some space for meta.json (freed when the recording ends). */
+	{
+		char reserve[PATH_MAX + 16];
+		snprintf(reserve, sizeof(reserve), "%s/.reserve", dir);
+		int fd = open(reserve, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || posix_fallocate(fd, 0, RESERVE_BYTES)) {
+			ret = -ENOSPC;
+			ncp_errf(err, errlen, "no space in %s for a recording", dir);
+			if (fd >= 0) {
+				close(fd);
+				unlink(reserve);
+			}
+			goto undo;
+		}
+		close(fd);
+	}
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	iso_now(r->started, sizeof(r->started));
+	r->seconds = seconds;
+	r->max_rows = seconds > 0 ? (uint64_t)llround(seconds / r->p.dt) : 0;
+	r->last_error[0] = '\0';
+	atomic_store(&r->rows, 0);
+	atomic_store(&r->stop_req, false);
+	/* Publishes the files and fields above to the recorder thread and
+	 * opens the gate for the loop: pairs with their acquire loads. */
+	atomic_store_explicit(&r->session, ++r->sessions, memory_order_release);
+	ncp_log_info("recording %s into %s%s", name, dir,
+		     seconds > 0 ? " (for a set duration)" : "");
+	ret = 0;
+	goto out;
+undo:
+	for (int i = 0; i < N_FILES; i++) {
+		if (r->f[i].fd >= 0) {
+			close(r->f[i].fd);
+			unlink(r->f[i].partial);
+		}
+		r->f[i].fd = -1;
+	}
+	rmdir(dir);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int ncp_recorder_stop(struct ncp_recorder *r)
+{
+	if (!atomic_load(&r->session))
+		return -ENOENT;
+	atomic_store(&r->stop_req, true);
+	return 0;
+}
+
+int ncp_recorder_wait_idle(struct ncp_recorder *r, double timeout)
+{
+	uint64_t end = ncp_now_ns() + (uint64_t)(timeout * 1e9);
+	for (;;) {
+		struct ncp_recorder_status st;
+		ncp_recorder_status(r, &st);
+		if (!st.active)
+			return 0;
+		if (ncp_now_ns() > end)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+	}
+}
+
+void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&r->lock);
+	s->active = atomic_load(&r->session) != 0 || atomic_load(&r->stop_req);
+	snprintf(s->name, sizeof(s->name), "%s", r->name);
+	s->rows = atomic_load(&r->rows);
+	s->dropped = atomic_load(&r->dropped);
+	s->seconds = r->seconds;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", r->last_error);
+	snprintf(s->last_path, sizeof(s->last_path), "%s", r->last_path);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool ncp_recorder_active(const struct ncp_recorder *r)
+{
+	return r && atomic_load_explicit(&r->session, memory_order_relaxed) != 0;
+}
+
+void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
+		       const uint32_t *spikes, int n,
+		       const struct ncp_arm_state *arm, const double target[2])
+{
+	/* Pairs with the release store in ncp_recorder_start. */
+	uint64_t s = atomic_load_explicit(&r->session, memory_order_acquire);
+	if (!s)
+		return;
+	struct rec_head *h = (struct rec_head *)r->rec_loop;
+	h->session = s;
+	h->step = step;
+	h->arm[0] = (float)arm->q[0];
+	h->arm[1] = (float)arm->q[1];
+	h->arm[2] = (float)arm->dq[0];
+	h->arm[3] = (float)arm->dq[1];
+	h->arm[4] = (float)arm->hand[0];
+	h->arm[5] = (float)arm->hand[1];
+	h->target[0] = (float)target[0];
+	h->target[1] = (float)target[1];
+	memset(h->bits, 0, 8 * (size_t)r->words);
+	for (int k = 0; k < n; k++)
+		h->bits[spikes[k] / 64] |= 1ull << (spikes[k] % 64);
+	while (!ncp_spsc_try_push(r->q, h)) {
+		if (!r->p.lossless) {
+			atomic_fetch_add_explicit(&r->dropped, 1,
+						  memory_order_relaxed);
+			return;
+		}
+		/* Free-run: wait for the disk rather than lose a step. */
+		nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+		if (!atomic_load_explicit(&r->session, memory_order_relaxed))
+			return;
+	}
+}

@@ -1,0 +1,82 @@
+/* ncp_recorder: records a run into DATA_DIR/NAME/ as m1.npy, arm.npy,
+ * target.npy and meta.json (docs/file-formats.md), off the real-time
+ * thread.
+ *
+ * The loop hands each step over with ncp_recorder_push: a fixed-size
+ * record into a single-producer queue, no system call, no waiting.  The
+ * recorder's own thread turns records into rows and writes them through
+ * io_uring, rewriting each file's row count about once a second (with
+ * fdatasync) so a crash leaves valid files up to that point.  When the
+ * disk is slower than the loop the queue fills and steps are dropped and
+ * counted (their rows hold no spikes and NaN arm values); in free-run
+ * mode the loop waits instead, so a free-run recording is complete.
+ *
+ * A recording ends on ncp_recorder_stop, when its duration runs out, on a
+ * write error (a full disk: the recording stops with the error, the loop
+ * goes on) or when the recorder is freed (daemon shutdown).  Ending writes
+ * the final headers, fsyncs, renames NAME.npy.partial to NAME.npy and
+ * writes meta.json with "complete": true.
+ *
+ * Threads: push from the loop thread; start, stop and status from one
+ * controlling thread at a time (the control thread; a mutex serialises
+ * them with the main thread at start-up); the recorder thread does the
+ * rest.
+ */
+#ifndef NCP_RECORDER_H
+#define NCP_RECORDER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/arm/ncp_arm.h"
+
+struct ncp_recorder_params {
+	const char *data_dir;
+	int m1_neurons;
+	double dt;
+	uint32_t window;
+	uint64_t seed, task_seed;
+	const char *config_json;	/* the effective config, copied */
+	bool lossless;			/* free-run: push waits instead of dropping */
+};
+
+struct ncp_recorder_status {
+	bool active;			/* a recording is running */
+	char name[160];
+	uint64_t rows;			/* rows written (current or last) */
+	uint64_t dropped;		/* steps dropped (current or last) */
+	double seconds;			/* requested duration; 0: until stopped */
+	char last_error[320];		/* why the last recording ended early */
+	char last_path[4096];		/* directory of the last recording */
+};
+
+struct ncp_recorder;
+
+struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
+				      char *err, size_t errlen);
+/* Finish any recording (complete files) and stop the thread. */
+void ncp_recorder_free(struct ncp_recorder *r);
+
+/* Start recording into DATA_DIR/NAME/ from the next pushed step, for
+ * `seconds` of simulated time (0: until stopped).  NAME must not exist.
+ * Returns 0, or -errno with a message (-EBUSY: already recording,
+ * -EEXIST, -EACCES for a name that leaves the data directory, ...). */
+int ncp_recorder_start(struct ncp_recorder *r, const char *name,
+		       double seconds, char *err, size_t errlen);
+/* Ask the running recording to end; the recorder thread finishes it
+ * (ncp_recorder_status says when).  -ENOENT when none runs. */
+int ncp_recorder_stop(struct ncp_recorder *r);
+/* Wait until no recording is active (at most timeout seconds): 0 or
+ * -ETIMEDOUT.  Not for the loop thread. */
+int ncp_recorder_wait_idle(struct ncp_recorder *r, double timeout);
+void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s);
+
+/* Loop thread: whether steps are wanted, and one step. */
+bool ncp_recorder_active(const struct ncp_recorder *r);
+void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
+		       const uint32_t *spikes, int n,
+		       const struct ncp_arm_state *arm, const double target[2]);
+
+#endif
