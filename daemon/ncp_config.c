@@ -317,7 +317,9 @@ static int set_scalar(struct ncp_config *c, const struct key *k,
 			s[sl - 1] = '\0';
 			s++;
 		}
-		for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+		char *save = NULL;
+		for (char *tok = strtok_r(s, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
 			while (isspace((unsigned char)*tok))
 				tok++;
 			char *e = tok + strlen(tok);
