@@ -84,6 +84,7 @@ static void publish_step(struct ncp_loop *l)
 		.hand = { (float)s->arm.hand[0], (float)s->arm.hand[1] },
 		.target = { (float)s->target[0], (float)s->target[1] },
 		.pred_hand = { NAN, NAN },
+		.dq = { (float)s->arm.dq[0], (float)s->arm.dq[1] },
 	};
 	ncp_shm_writer_push_arm(l->shm, &a);
 }
