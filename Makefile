@@ -162,7 +162,7 @@ $(call obj,tests/fuzz_replay.c): tests/fuzz_replay.c
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy rt-tests
+	python3 python3-numpy rt-tests tmux
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

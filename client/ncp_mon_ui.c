@@ -560,7 +560,7 @@ static void draw_m1(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	/* One column per step while they fit, else as many columns as fit
 	 * (each a run of 1 or 2 or more steps); a shade legend takes the
 	 * right end when the panel is wide enough to spare it. */
-	legend = avail >= 60 ? LEGEND_W : 0;
+	legend = avail >= 60 && rows >= HEAT_LEVELS - 1 ? LEGEND_W : 0;
 	cols = avail - legend;
 	if ((uint32_t)cols > nsteps)
 		cols = (int)nsteps;
