@@ -204,13 +204,16 @@ static void key_nums(struct ncp_mon_json *j, const char *k, const double *x,
 
 static void json_shm(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
 {
-	char abi[16];
+	char abi[16], gen[24];
 
 	snprintf(abi, sizeof(abi), "%u.%u", s->hdr.abi_major, s->hdr.abi_minor);
+	snprintf(gen, sizeof(gen), "%016" PRIx64, s->hdr.generation);
 	ncp_mon_json_key(j, "shm");
 	ncp_mon_json_obj(j);
 	key_str(j, "name", s->name);
 	key_uint(j, "generation", s->hdr.generation);
+	/* The same as text: not every JSON reader keeps 64-bit integers. */
+	key_str(j, "generation_hex", gen);
 	key_str(j, "abi", abi);
 	ncp_mon_json_key(j, "pid");
 	ncp_mon_json_int(j, s->hdr.pid);

@@ -48,8 +48,10 @@ start_daemon() {
 }
 
 generation() { # the generation of the segment NAME ($1) as 16 hex digits
-	"$MON" --shm "$1" --once --json | $PY -c \
-		'import json, sys; print("%016x" % json.load(sys.stdin)["shm"]["generation"])'
+	"$MON" --shm "$1" --once --json | $PY -c 'import json, sys
+s = json.load(sys.stdin)["shm"]
+assert "%016x" % s["generation"] == s["generation_hex"]
+print(s["generation_hex"])'
 }
 
 # --- flags ------------------------------------------------------------------
@@ -137,6 +139,7 @@ rc=$?
 grep -q "gone" "$tmp/err" || fail "--once after SIGKILL said '$(cat "$tmp/err")'"
 [ -s "$tmp/out" ] && fail "--once after SIGKILL printed on stdout"
 echo "after SIGKILL: $(cat "$tmp/err")"
+rm -f "/dev/shm${NAME}" # what it left (the next ncpd would replace it)
 
 # --- a fixture with a prediction and training ----------------------------------
 "$FIXTURE" "$FXNAME" 30 >"$tmp/fx.out" 2>&1 &
@@ -191,9 +194,17 @@ run_monitor() { # session, name, cols, lines, extra env
 		"env TERM=xterm $5 $MON --shm $2; echo \$? >$tmp/$1.rc; sleep 60"
 }
 
+# Without a terminal the screen cannot start.
+"$MON" --shm "$NAME" </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] || fail "the screen without a terminal exited $rc, want 1"
+grep -q "must be a terminal" "$tmp/err" || fail "no-terminal message: '$(cat "$tmp/err")'"
+
+# Started before the daemon: it says it waits, then attaches.
+run_monitor tui "$NAME" 100 30 LANG=C.UTF-8
+wait_screen tui 5 "waiting" "not found" || fail "no 'waiting' before the daemon starts"
 start_daemon 60
 gen1=$(generation "$NAME")
-run_monitor tui "$NAME" 100 30 LANG=C.UTF-8
 wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" \
 	"gen $gen1" running || fail "the screen lacks something"
 
