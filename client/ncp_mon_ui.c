@@ -588,9 +588,12 @@ static void draw_m1(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	for (int row = 0; row < rows; row++) {
 		int y = r->y + 1 + row;
 
+		/* The row's first neuron: the least i with i * rows /
+		 * neurons >= row (ncp_mon_raster's grouping). */
 		if (row == 0 || row == rows - 1 || row == rows / 2)
 			text(y, r->x, GUTTER - 1, A_DIM, "%5u",
-			     (unsigned)((uint64_t)row * neurons / (uint32_t)rows));
+			     (unsigned)(((uint64_t)row * neurons + (uint32_t)rows - 1) /
+					(uint32_t)rows));
 		for (int col = 0; col < cols; col++) {
 			double hz = ncp_mon_raster_rate(ui->raster, row, col,
 							snap->hdr.dt);

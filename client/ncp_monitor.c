@@ -444,7 +444,8 @@ static int run_screen(const struct options *o)
 			.held = m.held,
 		};
 		ncp_mon_ui_draw(m.ui, m.have_snap ? &m.snap : NULL, &st);
-		/* Wait for a key until the next frame is due. */
+		/* Wait for a key until the next frame is due; a key (or a
+		 * resize) is answered with a frame at once. */
 		next = now + frame;
 		while (!quit_signal) {
 			uint64_t t = now_ns();
@@ -453,8 +454,10 @@ static int run_screen(const struct options *o)
 				break;
 			ch = ncp_mon_ui_key(m.ui, (int)((next - t + 999999) /
 							 1000000));
-			if (ch >= 0)
+			if (ch >= 0) {
 				handle_key(&m, ch);
+				break;
+			}
 		}
 	}
 	ncp_mon_ui_free(m.ui);
