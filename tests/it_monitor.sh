@@ -15,13 +15,13 @@ FIXTURE=$BUILD/tests/fixture_monitor_writer
 PY=/usr/bin/python3
 NAME=/ncpd-it-mon-$$
 FXNAME=/ncpd-it-mon-fx-$$
-SOCK=ncp-it-mon-$$
 tmp=$(mktemp -d)
+SOCK=$tmp/tmux # a private tmux server, its socket gone with tmp
 pids=""
 
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	tmux -L "$SOCK" kill-server 2>/dev/null
+	tmux -S "$SOCK" kill-server 2>/dev/null
 	rm -f "/dev/shm${NAME}" "/dev/shm${FXNAME}"
 	rm -rf "$tmp"
 }
@@ -168,7 +168,7 @@ PYEOF
 
 # --- the screen in a pseudo-terminal --------------------------------------------
 command -v tmux >/dev/null 2>&1 || fail "tmux is needed for the screen test (apt-get install tmux)"
-screen_of() { tmux -L "$SOCK" capture-pane -p -t "$1" >"$tmp/screen" 2>/dev/null; }
+screen_of() { tmux -S "$SOCK" capture-pane -p -t "$1" >"$tmp/screen" 2>/dev/null; }
 has_all() { # fixed strings...: all on the captured screen
 	for w in "$@"; do
 		grep -qF -- "$w" "$tmp/screen" || return 1
@@ -190,7 +190,7 @@ wait_screen() { # target, seconds, fixed strings...: until all are shown
 	return 1
 }
 run_monitor() { # session, name, cols, lines, extra env
-	tmux -L "$SOCK" new-session -d -s "$1" -x "$3" -y "$4" \
+	tmux -S "$SOCK" new-session -d -s "$1" -x "$3" -y "$4" \
 		"env TERM=xterm $5 $MON --shm $2; echo \$? >$tmp/$1.rc; sleep 60"
 }
 
@@ -211,13 +211,13 @@ wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" \
 echo "screen 100x30 drawn (generation $gen1)"
 
 # Resizes, down to too small and back.
-tmux -L "$SOCK" resize-window -t tui -x 64 -y 20
+tmux -S "$SOCK" resize-window -t tui -x 64 -y 20
 wait_screen tui 5 "cost p50" "sp/st" || fail "no redraw at 64x20"
 $PY -c 'import sys; sys.exit(any(len(l.rstrip("\n")) > 64 for l in open(sys.argv[1], encoding="utf-8")))' \
 	"$tmp/screen" || fail "lines wider than 64 after a resize"
-tmux -L "$SOCK" resize-window -t tui -x 40 -y 10
+tmux -S "$SOCK" resize-window -t tui -x 40 -y 10
 wait_screen tui 5 "terminal too small" || fail "a 40x10 terminal is not reported too small"
-tmux -L "$SOCK" resize-window -t tui -x 100 -y 30
+tmux -S "$SOCK" resize-window -t tui -x 100 -y 30
 wait_screen tui 5 overruns "sp/st" || fail "no redraw after growing back"
 echo "resizes: 64x20, 40x10 (too small), 100x30"
 
@@ -246,13 +246,13 @@ run_monitor fx "$FXNAME" 90 30 "LC_ALL=C"
 wait_screen fx 10 "emulator fixture-en" "predicted fixture-en" "hand RMSE" \
 	"loss " "@ arm" "sp/st" || fail "the fixture's prediction is not shown"
 grep -q '#' "$tmp/screen" || fail "no ASCII arm in the C locale"
-tmux -L "$SOCK" send-keys -t fx z
+tmux -S "$SOCK" send-keys -t fx z
 wait_screen fx 5 "y -0.15.." || fail "z did not show the whole arm"
 echo "prediction and training shown"
 
 # q quits with status 0 (and Ctrl-C too).
-tmux -L "$SOCK" send-keys -t tui q
-tmux -L "$SOCK" send-keys -t fx C-c
+tmux -S "$SOCK" send-keys -t tui q
+tmux -S "$SOCK" send-keys -t fx C-c
 i=0
 until [ -f "$tmp/tui.rc" ] && [ -f "$tmp/fx.rc" ]; do
 	i=$((i + 1)); [ $i -le 30 ] || fail "the monitor did not quit on q / Ctrl-C"
