@@ -62,6 +62,7 @@ struct ncp_emulator {
 	int64_t sec_cur;
 	double first_under;		/* s; NAN until it happens */
 	double t_last;
+	uint64_t last_pub;		/* publication time of the newest step */
 
 	/* For other threads. */
 	_Atomic uint64_t pub_pred_hand;	/* two floats */
@@ -307,7 +308,10 @@ static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	hq[0] = x[0];
 	hq[1] = x[1];
 	ncp_arm_hand(&e->p.arm, hq, fk);
-	if (q)
+	/* Scored once the model has a full window behind it (as ncp-train
+	 * evaluates): before that its input is not what it was trained on. */
+	if (q && ncp_emu_state_steps(s->state) >=
+		     (uint64_t)ncp_emu_model_window(s->model))
 		score(e, step, x, q, dq, hand);
 	struct ncp_shm_predicted *p = &e->pred;
 	p->step = step;
@@ -317,7 +321,7 @@ static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	p->hand_fk[1] = fk[1];
 	p->skipped_steps = e->skipped;
 	p->model_loaded = 1;
-	snprintf(p->model, sizeof(p->model), "%s", s->label);
+	snprintf(p->model, sizeof(p->model), "%.31s", s->label);
 	uint64_t now = ncp_now_ns();
 	p->latency_us = t_ns && now > t_ns ? (now - t_ns) / 1e3 : 0.0;
 	ncp_shm_writer_put_predicted(e->shm, p);
@@ -379,6 +383,7 @@ static uint32_t follow(struct ncp_emulator *e)
 	e->skipped += span.count - 1; /* fed, not predicted */
 	const struct ncp_shm_win_slot *lw =
 		ncp_shm_win_at(e->win, e->stride, span.count - 1);
+	e->last_pub = lw->t_ns;
 	if (have_arm) {
 		const struct ncp_shm_arm_entry *a = &e->arms[0];
 		double q[2] = { a->q[0], a->q[1] }, dq[2] = { a->dq[0], a->dq[1] };
@@ -396,26 +401,25 @@ static void *emulator_thread(void *arg)
 	struct ncp_rt_params rp = { .priority = e->p.priority, .cpu = e->p.cpu };
 	char warn[256];
 	const uint64_t period = (uint64_t)(e->p.dt * 1e9);
-	uint64_t last_seen = 0;
 
 	if (e->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
 	    warn[0])
 		ncp_log_warn("emulator thread: %s", warn);
 	e->next = ncp_shm_reader_head(e->reader);
 	while (!atomic_load(&e->stop)) {
-		if (follow(e)) {
-			last_seen = ncp_now_ns();
+		if (follow(e))
 			continue;
-		}
-		/* Nothing new: sleep until just before the next step is due,
-		 * then in short naps (the loop publishes once a period). */
+		/* Nothing new.  The loop publishes once a period: sleep until
+		 * shortly before the next step is due (counted from when the
+		 * last one was published, so the phase never drifts), then
+		 * look again in short naps. */
 		uint64_t now = ncp_now_ns();
-		uint64_t due = last_seen + period;
-		uint64_t nap = now + 20000 < due ? due - 20000 - now : 10000;
-		if (nap > 2 * period)
-			nap = 2 * period;
-		struct timespec ts = { 0, (long)nap };
-		nanosleep(&ts, NULL);
+		uint64_t wake = e->last_pub + period - 30000;
+		if (!e->last_pub || wake <= now || wake > now + 2 * period)
+			wake = now + 20000;
+		struct timespec ts = { (time_t)(wake / 1000000000u),
+				       (long)(wake % 1000000000u) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
 	return NULL;
 }
