@@ -1066,7 +1066,7 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 		}
 		if (l + 1 < m->nlayers)
 			for (int u = 0; u < ly->out; u++)
-				y[u] = y[u] > 0.0f ? y[u] : 0.0f;
+				y[u] = y[u] <= 0.0f ? 0.0f : y[u]; /* NaN stays NaN */
 		x = y;
 		cur ^= 1;
 	}

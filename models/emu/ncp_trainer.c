@@ -372,8 +372,9 @@ static void forward(struct ncp_trainer *t, int n)
 		if (l + 1 < m->nlayers) {
 			float *A = t->A[l];
 			size_t cnt = (size_t)n * (size_t)ly->out;
+			/* ReLU that keeps a NaN (so that the loss shows it). */
 			for (size_t i = 0; i < cnt; i++)
-				A[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
+				A[i] = Z[i] <= 0.0f ? 0.0f : Z[i];
 			in = A;
 		}
 	}
