@@ -315,7 +315,7 @@ static void randomise_norm(struct ncp_emu_model *m, uint64_t seed)
 		m->out_mean[o] = (float)ncp_rng_range(&rng, -1, 1);
 		m->out_scale[o] = (float)ncp_rng_range(&rng, 0.1, 2);
 	}
-	ncp_emu_model_update_inv(m);
+	ncp_emu_model_refresh(m);
 }
 
 static struct ncp_emu_model *new_model(const struct ncp_emu_spec *s, uint64_t seed)
@@ -328,56 +328,74 @@ static struct ncp_emu_model *new_model(const struct ncp_emu_spec *s, uint64_t se
 
 /* ---- Features ----------------------------------------------------------- */
 
-/* Both modes against the definition, through a state's ring (which wraps
- * several times), with an empty step and spikes at the window's edges. */
+/* Spikes at the window's edges: neuron 3 spikes only at steps 31 and 30,
+ * the first step of step 40's window of 10 and the one before it; step 20
+ * is empty. */
+static void edge_cases(struct hist *h, int W)
+{
+	memset(h->x + 20 * h->N, 0, (size_t)h->N);
+	for (int s = 0; s < h->steps; s++)
+		h->x[s * h->N + 3] = s == 40 - W + 1 || s == 40 - W;
+}
+
+/* Both modes against the definition. */
 START_TEST(features_match_definition)
 {
-	const int W = 10, N = 12, C = 2, steps = 47;
+	enum { W = 10, N = 12, C = 2, steps = 47 };
 	struct hist h;
+	char err[128];
 	hist_make(&h, steps, N, C, 7, 0.3);
-	/* Step 20 is empty; neuron 3 spikes only at t - W + 1 and t - W of
-	 * t = 40 (the window's first step, and just outside it). */
-	memset(h.x + 20 * N, 0, (size_t)N);
-	for (int s = 0; s < steps; s++)
-		h.x[s * N + 3] = s == 40 - W + 1 || s == 40 - W;
+	edge_cases(&h, W);
 	for (int mode = 0; mode < 2; mode++) {
 		struct ncp_emu_spec sp;
 		small_spec(&sp, mode ? NCP_EMU_RIDGE_RUNNING : NCP_EMU_RIDGE, W, N, C);
-		struct ncp_emu_model *m = new_model(&sp, 1);
-		struct ncp_emu_state *st = ncp_emu_state_new(m);
-		double *f = calloc((size_t)m->nfeat, sizeof(double));
-		uint32_t idx[64];
-		/* Identity normalisation; the output reads 6 features at a
-		 * time through one-hot weights. */
+		struct ncp_feat_spec fs = {.window = W, .neurons = N, .stim = C,
+					   .ntau = sp.ntau, .dt = sp.dt,
+					   .mode = mode ? NCP_FEAT_RUNNING : NCP_FEAT_WINDOW};
+		memcpy(fs.taus, sp.taus, sizeof(fs.taus));
+		struct ncp_feat f;
+		ck_assert_int_eq(ncp_feat_init(&f, &fs, err, sizeof(err)), 0);
+		double *ref = calloc((size_t)f.nfeat, sizeof(double));
+		double *state = calloc((size_t)f.nfeat, sizeof(double));
+		float *out = calloc((size_t)f.nfeat, sizeof(float));
+		uint32_t spk[W][N];
+		const uint32_t *ps[W];
+		int ns[W];
+		const float *pst[W];
 		for (int t = 0; t < steps; t++) {
-			int n = hist_spikes(&h, t, idx);
-			ncp_emu_push(st, idx, n, stim_zero(&h, t) ? NULL : h.stim + t * C, C);
-			ref_features(&sp, mode, &h, 0, t, f);
-			for (int j0 = 0; j0 < m->nfeat; j0 += 6) {
-				float out[6];
-				memset(m->layer[0].w, 0, (size_t)6 * (size_t)m->nfeat * sizeof(float));
-				for (int o = 0; o < 6 && j0 + o < m->nfeat; o++)
-					m->layer[0].w[o * m->nfeat + j0 + o] = 1.0f;
-				memset(m->layer[0].b, 0, 6 * sizeof(float));
-				ncp_emu_predict(st, out);
-				for (int o = 0; o < 6 && j0 + o < m->nfeat; o++)
-					ck_assert_msg(fabs(out[o] - f[j0 + o]) <= 1e-4 * (1 + fabs(f[j0 + o])),
-						      "%s step %d feature %d: %.7g, expected %.7g",
-						      mode ? "running" : "window", t, j0 + o,
-						      (double)out[o], f[j0 + o]);
+			if (mode) {
+				int n = hist_spikes(&h, t, spk[0]);
+				ncp_feat_running_step(&f, state, spk[0], n,
+						      stim_zero(&h, t) ? NULL : h.stim + t * C);
+				for (int j = 0; j < f.nfeat; j++)
+					out[j] = (float)state[j];
+			} else {
+				int len = NCP_MIN(t + 1, W);
+				for (int i = 0; i < len; i++) {
+					int s = t - (len - 1 - i);
+					ns[i] = hist_spikes(&h, s, spk[i]);
+					ps[i] = spk[i];
+					pst[i] = stim_zero(&h, s) ? NULL : h.stim + s * C;
+				}
+				struct ncp_feat_win w = {.len = len, .spk = ps, .n = ns, .stim = pst};
+				ncp_feat_window(&f, &w, out);
 			}
-			if (t == 20 && !mode) {
-				/* The empty step adds nothing but decay. */
-				ck_assert_int_eq(n, 0);
+			ref_features(&sp, mode, &h, 0, t, ref);
+			for (int j = 0; j < f.nfeat; j++)
+				ck_assert_msg(fabs(out[j] - ref[j]) <= 1e-5 * (1 + fabs(ref[j])),
+					      "%s step %d feature %d: %.7g, expected %.7g",
+					      mode ? "running" : "window", t, j, (double)out[j], ref[j]);
+			if (!mode && t == 40) {
+				/* The edge neuron: only its spike at the window's
+				 * first step counts. */
+				double a0 = exp(-sp.dt / sp.taus[0]);
+				ncp_ck_near(out[3 * 3 + 0], (1 - a0) / sp.dt * pow(a0, W - 1), 1e-3);
 			}
 		}
-		/* The edge neuron at t = 40: in the window at its first step. */
-		ref_features(&sp, false, &h, 0, 40, f);
-		double a0 = exp(-sp.dt / sp.taus[0]);
-		ncp_ck_near(f[3 * 3 + 0], (1 - a0) / sp.dt * pow(a0, W - 1), 1e-9);
-		free(f);
-		ncp_emu_state_free(st);
-		ncp_emu_model_free(m);
+		free(ref);
+		free(state);
+		free(out);
+		ncp_feat_fini(&f);
 	}
 	hist_free(&h);
 }
@@ -435,25 +453,34 @@ END_TEST
 
 START_TEST(forward_matches_reference)
 {
-	const int W = 6, N = 10, C = 3, steps = 30;
+	const int W = 10, N = 12, C = 3, steps = 70;
 	struct hist h;
 	hist_make(&h, steps, N, C, 11, 0.4);
+	edge_cases(&h, W);
 	for (int arch = 0; arch < NCP_EMU_ARCH_COUNT; arch++) {
 		struct ncp_emu_spec sp;
 		small_spec(&sp, (enum ncp_emu_arch)arch, W, N, C);
 		struct ncp_emu_model *m = new_model(&sp, 100 + (uint64_t)arch);
 		randomise_norm(m, 5);
-		if (arch == NCP_EMU_DENSE)
-			/* Weights big enough for the spikes to matter. */
-			for (size_t i = 0; i < m->n_spk * 7; i++)
-				m->w0_spk[i] *= 30.0f;
 		struct ncp_emu_state *st = ncp_emu_state_new(m);
 		uint32_t idx[32];
+		int checked = 0;
 		for (int t = 0; t < steps; t++) {
 			float out[6];
-			double ref[6], z = INFINITY;
+			double ref[6] = {0}, z = INFINITY;
 			int n = hist_spikes(&h, t, idx);
 			ncp_emu_push(st, idx, n, h.stim + t * C, C);
+			if (t == 45) {
+				/* New weights mid-run: the state rebuilds its
+				 * first layer from the history it kept. */
+				struct ncp_emu_model *m2 = new_model(&sp, 999);
+				randomise_norm(m2, 6);
+				ck_assert_int_eq(ncp_emu_model_copy(m, m2), 0);
+				ncp_emu_model_free(m2);
+				ck_assert_int_eq(ncp_emu_state_set_model(st, m), 0);
+			}
+			if (t % 3 == 1 && t < 60)
+				continue;	/* pushes without a prediction */
 			ncp_emu_predict(st, out);
 			ref_forward(m, &h, 0, t, ref, &z);
 			for (int o = 0; o < 6; o++) {
@@ -462,7 +489,9 @@ START_TEST(forward_matches_reference)
 					      "%s step %d output %d: %.7g, reference %.7g",
 					      ncp_emu_arch_name(sp.arch), t, o, (double)out[o], r);
 			}
+			checked++;
 		}
+		ck_assert_int_gt(checked, 40);
 		/* Reset forgets the history. */
 		ncp_emu_state_reset(st);
 		ck_assert_uint_eq(ncp_emu_state_steps(st), 0);
@@ -540,7 +569,7 @@ START_TEST(gradients_match_finite_differences)
 				m0->in_mean[j] = (float)(m0->in_mean[j] * 0.2);
 				m0->in_scale[j] = (float)(m0->in_scale[j] * 2);
 			}
-			ncp_emu_model_update_inv(m0);
+			ncp_emu_model_refresh(m0);
 			if (m0->n_spk)
 				for (size_t i = 0; i < m0->n_spk * 7; i++)
 					m0->w0_spk[i] *= 20.0f;

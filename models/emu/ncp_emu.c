@@ -137,6 +137,8 @@ void ncp_emu_model_free(struct ncp_emu_model *m)
 		free(m->layer[l].b);
 	}
 	free(m->w0_spk);
+	free(m->w0_col);
+	free(m->bias0);
 	free(m->config);
 	free(m);
 }
@@ -198,7 +200,14 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 					       sizeof(float));
 		if (!m->w0_spk)
 			goto nomem_free;
+	} else {
+		m->w0_col = ncp_calloc_aligned((size_t)m->n_std * (size_t)m->layer[0].out,
+					       sizeof(float));
+		m->bias0 = ncp_calloc_aligned((size_t)m->layer[0].out, sizeof(double));
+		if (!m->w0_col || !m->bias0)
+			goto nomem_free;
 	}
+	ncp_emu_model_refresh(m);
 	return m;
 
 nomem_free:
@@ -209,10 +218,24 @@ nomem:
 	return NULL;
 }
 
-void ncp_emu_model_update_inv(struct ncp_emu_model *m)
+void ncp_emu_model_refresh(struct ncp_emu_model *m)
 {
+	const struct ncp_emu_layer *l0 = &m->layer[0];
+
 	for (int j = 0; j < m->n_std; j++)
 		m->in_inv[j] = 1.0f / m->in_scale[j];
+	if (!m->w0_col)
+		return;
+	for (int u = 0; u < l0->out; u++) {
+		const float *w = l0->w + (size_t)u * (size_t)l0->in;
+		double b = l0->b[u];
+		for (int j = 0; j < l0->in; j++) {
+			double c = (double)w[j] / m->in_scale[j];
+			m->w0_col[(size_t)j * (size_t)l0->out + u] = (float)c;
+			b -= c * m->in_mean[j];
+		}
+		m->bias0[u] = b;
+	}
 }
 
 struct ncp_emu_model *ncp_emu_model_new(const struct ncp_emu_spec *s,
@@ -238,6 +261,7 @@ struct ncp_emu_model *ncp_emu_model_new(const struct ncp_emu_spec *s,
 		for (int i = 0; i < ly->out; i++)
 			ly->b[i] = (float)ncp_rng_range(&rng, -bound, bound);
 	}
+	ncp_emu_model_refresh(m);
 	return m;
 }
 
@@ -291,6 +315,11 @@ int ncp_emu_model_copy(struct ncp_emu_model *dst,
 	if (src->n_spk)
 		memcpy(dst->w0_spk, src->w0_spk,
 		       src->n_spk * (size_t)src->spec.hidden[0] * sizeof(float));
+	if (src->w0_col) {
+		memcpy(dst->w0_col, src->w0_col, (size_t)src->n_std *
+		       (size_t)src->layer[0].out * sizeof(float));
+		memcpy(dst->bias0, src->bias0, (size_t)src->layer[0].out * sizeof(double));
+	}
 	return 0;
 }
 
@@ -803,7 +832,7 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 			}
 		}
 	}
-	ncp_emu_model_update_inv(m);
+	ncp_emu_model_refresh(m);
 	return m;
 
 fail:
@@ -855,9 +884,22 @@ void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
 		x[j] = (f[j] - mu[j]) * inv[j];
 }
 
+
+/* A state keeps the last `window` steps (spike lists and stimulation) in a
+ * ring.  For the filtered-feature archs it also keeps, per time constant
+ * k, acc_k = sum over the features j of tau k of w0_col[j] * f_j: the
+ * first layer's pre-activation split by time constant.  Since every
+ * feature obeys
+ *   running:  f(t) = a f(t-1) + g x(t)
+ *   window:   f(t) = a f(t-1) + g x(t) - g a^W x(t-W)
+ * so does acc_k, and a step costs (its spikes + the spikes leaving the
+ * window) x ntau rows of w0_col instead of a pass over every feature.
+ * acc is kept in double, so that the rounding of the recursion stays far
+ * below float precision.  After a model change it is rebuilt from the
+ * features once (ncp_emu_state_set_model). */
 struct ncp_emu_state {
 	const struct ncp_emu_model *m;
-	int window, neurons, stim;
+	int window, neurons, stim, ntau, h0;
 	uint64_t steps;
 	uint64_t bad_spikes;
 	int head;		/* ring slot of the latest step */
@@ -870,6 +912,9 @@ struct ncp_emu_state {
 	int *zero_n;		/* [window] zeros */
 	const float **win_stim;
 	double *run;		/* running filters (running archs) */
+	double *acc;		/* [ntau][h0] (filtered-feature archs) */
+	bool acc_valid;
+	double fall[NCP_FEAT_MAX_TAUS];	/* g a^W: a step leaving the window */
 	float *feat;		/* [nfeat] */
 	float *x;		/* [n_std] */
 	float *h[2];		/* [max_width] */
@@ -888,6 +933,7 @@ void ncp_emu_state_free(struct ncp_emu_state *s)
 	free(s->zero_n);
 	free(s->win_stim);
 	free(s->run);
+	free(s->acc);
 	free(s->feat);
 	free(s->x);
 	free(s->h[0]);
@@ -906,7 +952,11 @@ struct ncp_emu_state *ncp_emu_state_new(const struct ncp_emu_model *m)
 	s->window = m->spec.window;
 	s->neurons = m->spec.neurons;
 	s->stim = m->spec.stim;
+	s->ntau = m->spec.ntau;
+	s->h0 = m->layer[0].out;
 	w = (size_t)s->window;
+	for (int k = 0; k < s->ntau; k++)
+		s->fall[k] = m->feat.gain[k] * pow(m->feat.decay[k], s->window);
 	s->ring = ncp_calloc_aligned(w * (size_t)s->neurons, sizeof(uint32_t));
 	s->ring_n = calloc(w, sizeof(int));
 	s->stim_ring = ncp_calloc_aligned(w * (size_t)NCP_MAX(s->stim, 1),
@@ -917,13 +967,14 @@ struct ncp_emu_state *ncp_emu_state_new(const struct ncp_emu_model *m)
 	s->zero_n = calloc(w, sizeof(int));
 	s->win_stim = calloc(w, sizeof(*s->win_stim));
 	s->run = ncp_calloc_aligned((size_t)m->nfeat, sizeof(double));
+	s->acc = ncp_calloc_aligned((size_t)s->ntau * (size_t)s->h0, sizeof(double));
 	s->feat = ncp_calloc_aligned((size_t)m->nfeat, sizeof(float));
 	s->x = ncp_calloc_aligned((size_t)NCP_MAX(m->n_std, 1), sizeof(float));
 	s->h[0] = ncp_calloc_aligned((size_t)m->max_width, sizeof(float));
 	s->h[1] = ncp_calloc_aligned((size_t)m->max_width, sizeof(float));
 	if (!s->ring || !s->ring_n || !s->stim_ring || !s->stim_nz ||
-	    !s->win_spk || !s->win_n || !s->zero_n || !s->win_stim || !s->run || !s->feat ||
-	    !s->x || !s->h[0] || !s->h[1]) {
+	    !s->win_spk || !s->win_n || !s->zero_n || !s->win_stim || !s->run ||
+	    !s->acc || !s->feat || !s->x || !s->h[0] || !s->h[1]) {
 		ncp_emu_state_free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -940,6 +991,8 @@ void ncp_emu_state_reset(struct ncp_emu_state *s)
 	memset(s->ring_n, 0, (size_t)s->window * sizeof(int));
 	memset(s->stim_nz, 0, (size_t)s->window * sizeof(bool));
 	memset(s->run, 0, (size_t)s->m->nfeat * sizeof(double));
+	memset(s->acc, 0, (size_t)s->ntau * (size_t)s->h0 * sizeof(double));
+	s->acc_valid = true;
 }
 
 int ncp_emu_state_set_model(struct ncp_emu_state *s,
@@ -948,6 +1001,7 @@ int ncp_emu_state_set_model(struct ncp_emu_state *s,
 	if (!same_spec(&s->m->spec, &m->spec))
 		return -EINVAL;
 	s->m = m;
+	s->acc_valid = false;	/* rebuilt by the next prediction */
 	return 0;
 }
 
@@ -961,16 +1015,64 @@ uint64_t ncp_emu_state_bad_spikes(const struct ncp_emu_state *s)
 	return s->bad_spikes;
 }
 
+/* acc_k += coef[k] * (the w0_col rows of the step's features). */
+static void acc_add(struct ncp_emu_state *s, const uint32_t *spk, int n,
+		    const float *stim, const double *coef)
+{
+	const int K = s->ntau, h = s->h0;
+	const float *w = s->m->w0_col;
+
+	for (int j = 0; j < n; j++) {
+		for (int k = 0; k < K; k++) {
+			const float *row = w + ((size_t)spk[j] * K + k) * (size_t)h;
+			double *a = s->acc + (size_t)k * (size_t)h;
+			const double c = coef[k];
+			for (int u = 0; u < h; u++)
+				a[u] += c * row[u];
+		}
+	}
+	if (!stim)
+		return;
+	for (int ch = 0; ch < s->stim; ch++) {
+		if (stim[ch] == 0.0f)
+			continue;
+		for (int k = 0; k < K; k++) {
+			const float *row = w + ((size_t)(s->neurons + ch) * K + k) * (size_t)h;
+			double *a = s->acc + (size_t)k * (size_t)h;
+			const double c = coef[k] * stim[ch];
+			for (int u = 0; u < h; u++)
+				a[u] += c * row[u];
+		}
+	}
+}
+
 void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 		  const float *stim, int nstim)
 {
+	const struct ncp_emu_model *m = s->m;
 	const int slot = s->head + 1 == s->window ? 0 : s->head + 1;
 	uint32_t *dst = s->ring + (size_t)slot * (size_t)s->neurons;
 	float *st = s->stim_ring + (size_t)slot * (size_t)s->stim;
 	const uint32_t nn = (uint32_t)s->neurons;
+	const bool feat_arch = m->w0_col != NULL;
+	const bool running = m->feat.spec.mode == NCP_FEAT_RUNNING;
 	int k = 0;
 	bool nz = false;
 
+	if (feat_arch && s->acc_valid) {
+		const int h = s->h0;
+		double neg[NCP_FEAT_MAX_TAUS];
+		for (int t = 0; t < s->ntau; t++) {
+			double *a = s->acc + (size_t)t * (size_t)h;
+			const double d = m->feat.decay[t];
+			for (int u = 0; u < h; u++)
+				a[u] *= d;
+			neg[t] = -s->fall[t];
+		}
+		/* The step leaving the window (its slot is about to be reused). */
+		if (!running && s->steps >= (uint64_t)s->window)
+			acc_add(s, dst, s->ring_n[slot], s->stim_nz[slot] ? st : NULL, neg);
+	}
 	for (int j = 0; j < n; j++) {
 		if (spikes[j] < nn && k < s->neurons)
 			dst[k++] = spikes[j];
@@ -990,8 +1092,10 @@ void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 	s->stim_nz[slot] = nz;
 	s->head = slot;
 	s->steps++;
-	if (s->m->feat.spec.mode == NCP_FEAT_RUNNING)
-		ncp_feat_running_step(&s->m->feat, s->run, dst, k, nz ? st : NULL);
+	if (running)
+		ncp_feat_running_step(&m->feat, s->run, dst, k, nz ? st : NULL);
+	if (feat_arch && s->acc_valid)
+		acc_add(s, dst, k, nz ? st : NULL, m->feat.gain);
 }
 
 /* The window as a view, oldest first. */
@@ -1016,57 +1120,93 @@ static void window_view(struct ncp_emu_state *s, struct ncp_feat_win *w)
 	w->stim = s->win_stim;
 }
 
-void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
+/* Rebuild acc from the features (after a model change). */
+static void acc_rebuild(struct ncp_emu_state *s)
 {
 	const struct ncp_emu_model *m = s->m;
+	const int K = s->ntau, h = s->h0;
 	struct ncp_feat_win w;
-	const float *x;
-	float *y = NULL;
-	int cur = 0;
 
-	window_view(s, &w);
 	if (m->feat.spec.mode == NCP_FEAT_RUNNING) {
 		for (int j = 0; j < m->nfeat; j++)
 			s->feat[j] = (float)s->run[j];
-	} else if (m->spec.arch == NCP_EMU_DENSE) {
-		/* Only the stimulation features are standardised inputs:
-		 * filter them with the spikes left out. */
+	} else {
+		window_view(s, &w);
+		ncp_feat_window(&m->feat, &w, s->feat);
+	}
+	memset(s->acc, 0, (size_t)K * (size_t)h * sizeof(double));
+	for (int j = 0; j < m->nfeat; j++) {
+		const float *row = m->w0_col + (size_t)j * (size_t)h;
+		double *a = s->acc + (size_t)(j % K) * (size_t)h;
+		const double f = s->feat[j];
+		if (f == 0.0)
+			continue;
+		for (int u = 0; u < h; u++)
+			a[u] += f * row[u];
+	}
+	s->acc_valid = true;
+}
+
+void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
+{
+	const struct ncp_emu_model *m = s->m;
+	const float *x;
+	float *y = s->h[0];
+	int cur = 1, l0 = 1;
+
+	if (m->w0_col) {
+		/* First layer from the accumulators. */
+		const int h = s->h0;
+		if (!s->acc_valid)
+			acc_rebuild(s);
+		for (int u = 0; u < h; u++) {
+			double z = m->bias0[u];
+			for (int k = 0; k < s->ntau; k++)
+				z += s->acc[(size_t)k * (size_t)h + u];
+			y[u] = (float)z;
+		}
+	} else {
+		/* dense: the standardised stimulation features, then the
+		 * gather-add of the weight rows of the window's spikes at
+		 * their positions (the newest at window - 1). */
+		const struct ncp_emu_layer *ly = &m->layer[0];
+		const int h = ly->out;
+		struct ncp_feat_win w;
+		window_view(s, &w);
+		memcpy(y, ly->b, (size_t)h * sizeof(float));
 		if (m->n_std) {
 			struct ncp_feat_win ws = w;
 			ws.n = s->zero_n;
 			ncp_feat_window(&m->feat, &ws, s->feat);
+			ncp_emu_standardise(m, s->feat, s->x);
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, h, ly->in, 1.0f,
+				    ly->w, ly->in, s->x, 1, 1.0f, y, 1);
 		}
-	} else {
-		ncp_feat_window(&m->feat, &w, s->feat);
+		const int p0 = s->window - w.len;
+		for (int i = 0; i < w.len; i++) {
+			const float *base = m->w0_spk +
+				(size_t)(p0 + i) * (size_t)s->neurons * (size_t)h;
+			const uint32_t *spk = w.spk[i];
+			for (int j = 0; j < w.n[i]; j++) {
+				const float *row = base + (size_t)spk[j] * (size_t)h;
+				for (int u = 0; u < h; u++)
+					y[u] += row[u];
+			}
+		}
 	}
-	ncp_emu_standardise(m, s->feat, s->x);
-
-	x = s->x;
-	for (int l = 0; l < m->nlayers; l++) {
+	if (m->nlayers > 1)
+		for (int u = 0; u < m->layer[0].out; u++)
+			y[u] = y[u] <= 0.0f ? 0.0f : y[u]; /* NaN stays NaN */
+	x = y;
+	for (int l = l0; l < m->nlayers; l++) {
 		const struct ncp_emu_layer *ly = &m->layer[l];
 		y = s->h[cur];
 		memcpy(y, ly->b, (size_t)ly->out * sizeof(float));
-		if (ly->in)
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, ly->out, ly->in,
-				    1.0f, ly->w, ly->in, x, 1, 1.0f, y, 1);
-		if (l == 0 && m->n_spk) {
-			/* Gather-add the weight rows of the active entries:
-			 * window position p (the newest is window - 1). */
-			const int h = ly->out, p0 = s->window - w.len;
-			for (int i = 0; i < w.len; i++) {
-				const float *base = m->w0_spk +
-					(size_t)(p0 + i) * (size_t)s->neurons * (size_t)h;
-				const uint32_t *spk = w.spk[i];
-				for (int j = 0; j < w.n[i]; j++) {
-					const float *row = base + (size_t)spk[j] * (size_t)h;
-					for (int u = 0; u < h; u++)
-						y[u] += row[u];
-				}
-			}
-		}
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, ly->out, ly->in, 1.0f,
+			    ly->w, ly->in, x, 1, 1.0f, y, 1);
 		if (l + 1 < m->nlayers)
 			for (int u = 0; u < ly->out; u++)
-				y[u] = y[u] <= 0.0f ? 0.0f : y[u]; /* NaN stays NaN */
+				y[u] = y[u] <= 0.0f ? 0.0f : y[u];
 		x = y;
 		cur ^= 1;
 	}

@@ -36,13 +36,21 @@ struct ncp_emu_model {
 	float *w0_spk;
 	size_t n_spk;		/* window * neurons (dense), else 0 */
 	int max_width;		/* widest layer output */
+	/* Derived (ncp_emu_model_refresh), for the filtered-feature archs: the
+	 * first layer folded with the standardisation, so that inference can
+	 * update its pre-activations from each step's spikes alone:
+	 * w0_col[j * out0 + u] = w0[u][j] / in_scale[j],
+	 * bias0[u] = b0[u] - sum_j w0[u][j] in_mean[j] / in_scale[j]. */
+	float *w0_col;
+	double *bias0;
 	char *config;		/* JSON object text or NULL */
 };
 
 /* x = (feat[std_offset ..] - in_mean) * in_inv, n_std values. */
 void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
 			 float *x);
-/* Recompute in_inv from in_scale. */
-void ncp_emu_model_update_inv(struct ncp_emu_model *m);
+/* Recompute what derives from the tensors (in_inv, w0_col, bias0): after
+ * changing weights or normalisations in place. */
+void ncp_emu_model_refresh(struct ncp_emu_model *m);
 
 #endif

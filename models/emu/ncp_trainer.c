@@ -672,7 +672,7 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 		m->out_mean[o] = (float)mu;
 		m->out_scale[o] = var > 0 ? (float)sqrt(var) : 1.0f;
 	}
-	ncp_emu_model_update_inv(m);
+	ncp_emu_model_refresh(m);
 out:
 	free(s1);
 	free(s2);
