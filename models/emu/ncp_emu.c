@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <cblas.h>
 
@@ -124,6 +125,25 @@ int ncp_emu_spec_check(const struct ncp_emu_spec *s, char *err, size_t errlen)
 
 /* ---- Allocation --------------------------------------------------------- */
 
+void *ncp_emu_calloc_big(size_t n, size_t size)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t bytes;
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	bytes = n * size;
+	if (bytes < 2 * huge)
+		return ncp_calloc_aligned(n, size);
+	bytes = (bytes + huge - 1) & ~(huge - 1);
+	if (posix_memalign(&p, huge, bytes))
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);	/* best effort */
+	memset(p, 0, bytes);
+	return p;
+}
+
 void ncp_emu_model_free(struct ncp_emu_model *m)
 {
 	if (!m)
@@ -196,7 +216,7 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		in = out;
 	}
 	if (m->n_spk) {
-		m->w0_spk = ncp_calloc_aligned(m->n_spk * (size_t)s->hidden[0],
+		m->w0_spk = ncp_emu_calloc_big(m->n_spk * (size_t)s->hidden[0],
 					       sizeof(float));
 		if (!m->w0_spk)
 			goto nomem_free;
@@ -1182,13 +1202,22 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, h, ly->in, 1.0f,
 				    ly->w, ly->in, s->x, 1, 1.0f, y, 1);
 		}
+		/* The rows are scattered over the whole matrix: fetch a few
+		 * rows ahead, so that their cache misses overlap. */
 		const int p0 = s->window - w.len;
+		const size_t hs = (size_t)h;
 		for (int i = 0; i < w.len; i++) {
 			const float *base = m->w0_spk +
-				(size_t)(p0 + i) * (size_t)s->neurons * (size_t)h;
+				(size_t)(p0 + i) * (size_t)s->neurons * hs;
 			const uint32_t *spk = w.spk[i];
-			for (int j = 0; j < w.n[i]; j++) {
-				const float *row = base + (size_t)spk[j] * (size_t)h;
+			const int n = w.n[i];
+			for (int j = 0; j < n; j++) {
+				if (j + 4 < n) {
+					const char *next = (const char *)(base + (size_t)spk[j + 4] * hs);
+					for (size_t b = 0; b < hs * sizeof(float); b += 64)
+						__builtin_prefetch(next + b);
+				}
+				const float *row = base + (size_t)spk[j] * hs;
 				for (int u = 0; u < h; u++)
 					y[u] += row[u];
 			}

@@ -46,6 +46,12 @@ struct ncp_emu_model {
 	char *config;		/* JSON object text or NULL */
 };
 
+/* Zeroed memory for a large array read at random (the dense first layer
+ * and its training state): 2 MB aligned and marked for transparent huge
+ * pages, so that a gather over it does not miss the TLB at every row.
+ * Small arrays as ncp_calloc_aligned.  Free with free(). */
+void *ncp_emu_calloc_big(size_t n, size_t size);
+
 /* x = (feat[std_offset ..] - in_mean) * in_inv, n_std values. */
 void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
 			 float *x);

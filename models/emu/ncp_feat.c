@@ -57,7 +57,8 @@ int ncp_feat_init(struct ncp_feat *f, const struct ncp_feat_spec *s,
 				     sizeof(float));
 	f->decay_pow = ncp_calloc_aligned((size_t)(s->window + 1) *
 					  (size_t)s->ntau, sizeof(float));
-	if (!f->coef || !f->decay_pow) {
+	f->decay_vec = ncp_calloc_aligned((size_t)f->nfeat, sizeof(double));
+	if (!f->coef || !f->decay_pow || !f->decay_vec) {
 		ncp_feat_fini(f);
 		ncp_errf(err, errlen, "out of memory for the feature tables");
 		return -ENOMEM;
@@ -74,6 +75,8 @@ int ncp_feat_init(struct ncp_feat *f, const struct ncp_feat_spec *s,
 				f->coef[d * s->ntau + k] = (float)(f->gain[k] * p);
 		}
 	}
+	for (int j = 0; j < f->nfeat; j++)
+		f->decay_vec[j] = f->decay[j % s->ntau];
 	return 0;
 }
 
@@ -81,7 +84,9 @@ void ncp_feat_fini(struct ncp_feat *f)
 {
 	free(f->coef);
 	free(f->decay_pow);
+	free(f->decay_vec);
 	f->coef = f->decay_pow = NULL;
+	f->decay_vec = NULL;
 }
 
 /* out += the window sum over w's steps (the last one has age 0). */
@@ -150,12 +155,11 @@ void ncp_feat_running_step(const struct ncp_feat *f, double *state,
 			   const uint32_t *spk, int n, const float *stim)
 {
 	const int ntau = f->spec.ntau;
-	const int rows = f->nfeat / ntau;
 	const int nn = f->spec.neurons;
+	const double *a = f->decay_vec;
 
-	for (int r = 0; r < rows; r++)
-		for (int k = 0; k < ntau; k++)
-			state[r * ntau + k] *= f->decay[k];
+	for (int j = 0; j < f->nfeat; j++)
+		state[j] *= a[j];
 	for (int j = 0; j < n; j++) {
 		double *s = state + (size_t)spk[j] * ntau;
 		for (int k = 0; k < ntau; k++)

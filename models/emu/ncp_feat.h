@@ -66,6 +66,7 @@ struct ncp_feat {
 	float *coef;
 	/* decay_pow[d * ntau + k] = a_k^d, d <= window */
 	float *decay_pow;
+	double *decay_vec;	/* [nfeat]: a_k of each feature */
 	double decay[NCP_FEAT_MAX_TAUS];	/* a_k */
 	double gain[NCP_FEAT_MAX_TAUS];		/* (1 - a_k) / dt */
 };

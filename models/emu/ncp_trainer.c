@@ -115,9 +115,9 @@ static int add_param(struct ncp_trainer *t, const char *name, float *w,
 	p->w = w;
 	p->n = n;
 	p->decay = decay;
-	p->g = ncp_calloc_aligned(NCP_MAX(n, 1), sizeof(float));
-	p->m = ncp_calloc_aligned(NCP_MAX(n, 1), sizeof(float));
-	p->v = ncp_calloc_aligned(NCP_MAX(n, 1), sizeof(float));
+	p->g = ncp_emu_calloc_big(NCP_MAX(n, 1), sizeof(float));
+	p->m = ncp_emu_calloc_big(NCP_MAX(n, 1), sizeof(float));
+	p->v = ncp_emu_calloc_big(NCP_MAX(n, 1), sizeof(float));
 	return p->g && p->m && p->v ? 0 : -ENOMEM;
 }
 
