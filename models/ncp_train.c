@@ -455,6 +455,10 @@ static int run_eval(const struct opts *o)
 			d.rec[0]->dir, d.dt, o->eval, ncp_emu_model_spec(m)->dt);
 		goto out;
 	}
+	if (d.window != ncp_emu_model_window(m))
+		fprintf(stderr,
+			"ncp-train: note: %s was recorded with a window of %d steps, the model %s has %d (it keeps its own history; scoring starts at its first full window)\n",
+			d.rec[0]->dir, d.window, o->eval, ncp_emu_model_window(m));
 	st = ncp_emu_state_new(m);
 	idx = malloc((size_t)d.neurons * sizeof(uint32_t));
 	if (!st || !idx) {
@@ -581,8 +585,10 @@ static int run_train(const struct opts *o)
 
 	openblas_set_num_threads(o->threads);
 	pg.t0 = t_start;
-	if (data_open(&d, o))
+	if (data_open(&d, o)) {
+		data_close(&d);
 		return 1;
+	}
 	ncp_emu_spec_default(&spec, o->arch);
 	spec.window = d.window;
 	spec.neurons = d.neurons;
@@ -733,8 +739,11 @@ static int run_train(const struct opts *o)
 					bar(b, 20, (double)samples / (double)total);
 					fmt_dur(eta, sizeof(eta),
 						el / (double)samples * (double)(total - samples));
-					status(&pg, false, "epoch %d/%d [%s] loss %.5f  best val %.5f  ETA %s",
-					       e + 1, epochs, b, sum / (double)cnt, best_val, eta);
+					char bv[32] = "-";
+					if (isfinite(best_val))
+						snprintf(bv, sizeof(bv), "%.5f", best_val);
+					status(&pg, false, "epoch %d/%d [%s] loss %.5f  best val %s  ETA %s",
+					       e + 1, epochs, b, sum / (double)cnt, bv, eta);
 				}
 			}
 			if (nvsub && ncp_trainer_loss(tr, vsub, nvsub, &vloss) == 0 &&
