@@ -16,6 +16,10 @@ int ncp_feat_spec_check(const struct ncp_feat_spec *s, char *err,
 	if (s->neurons < 1 || s->neurons > NCP_FEAT_MAX_NEURONS)
 		return ncp_errf(err, errlen, "neurons %d is out of range (1 to %d)",
 				s->neurons, NCP_FEAT_MAX_NEURONS);
+	if ((uint64_t)s->window * (uint64_t)s->neurons > NCP_FEAT_MAX_ENTRIES)
+		return ncp_errf(err, errlen,
+				"a window of %d steps x %d neurons is too large (at most %u entries)",
+				s->window, s->neurons, NCP_FEAT_MAX_ENTRIES);
 	if (s->stim < 0 || s->stim > NCP_FEAT_MAX_STIM)
 		return ncp_errf(err, errlen,
 				"stimulation channels %d is out of range (0 to %d)",

@@ -30,9 +30,11 @@
 #include <stdint.h>
 
 #define NCP_FEAT_MAX_TAUS 8
-#define NCP_FEAT_MAX_WINDOW 100000
+#define NCP_FEAT_MAX_WINDOW 10000		/* 10 s at 1 kHz */
 #define NCP_FEAT_MAX_NEURONS 65536
 #define NCP_FEAT_MAX_STIM 1024
+/* window x neurons: a state keeps that many spike slots */
+#define NCP_FEAT_MAX_ENTRIES (1u << 24)
 
 enum ncp_feat_mode {
 	NCP_FEAT_WINDOW,	/* filters start from zero at the window's start */
