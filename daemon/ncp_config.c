@@ -137,6 +137,15 @@ static const struct key keys[] = {
 	{ "shm.window", T_INT, OFF(shm.window), 0, 1, 1000, "100", NULL, false,
 	  "steps of M1 activity in the window readers and the emulator see" },
 
+	{ "emulator.model", T_STRING, STR(emulator.model), 0, 0, "none", NULL,
+	  false, "the emulator's model: none, a path (with a '/'), or a name "
+	  "in data_dir (.safetensors may be left off)" },
+	{ "emulator.priority", T_INT, OFF(emulator.priority), 0, 0, 99, "70",
+	  NULL, false, "SCHED_FIFO priority of the emulator thread (below the "
+	  "loop's); 0: the normal policy" },
+	{ "emulator.cpu", T_INT, OFF(emulator.cpu), 0, -1, 1023, "-1", NULL,
+	  false, "CPU to pin the emulator thread to; -1: no pinning" },
+
 	{ "log.level", T_ENUM, OFF(log_level), 0, 0, 0, "info", log_levels, true,
 	  "error, warning, notice, info or debug" },
 };
@@ -317,7 +326,9 @@ static int set_scalar(struct ncp_config *c, const struct key *k,
 			s[sl - 1] = '\0';
 			s++;
 		}
-		for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+		char *save = NULL;
+		for (char *tok = strtok_r(s, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
 			while (isspace((unsigned char)*tok))
 				tok++;
 			char *e = tok + strlen(tok);

@@ -43,6 +43,11 @@ struct ncp_config {
 		char name[64];
 		int window;		/* steps in the emulator's window */
 	} shm;
+	struct {
+		char model[NCP_CONFIG_PATH_MAX]; /* "none", a path or a name */
+		int priority;		/* SCHED_FIFO of its thread */
+		int cpu;
+	} emulator;
 	int log_level;			/* NCP_LOG_ERR + log_level */
 };
 

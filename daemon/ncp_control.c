@@ -4,21 +4,26 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/arm/ncp_arm.h"
+#include "daemon/ncp_emulator.h"
 #include "daemon/ncp_recorder.h"
+#include "models/io/ncp_file.h"
 #include "models/base/ncp_base.h"
 #include "shm/ncp_shm_writer.h"
 
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
-		     struct ncp_recorder *recorder, char *err, size_t errlen)
+		     struct ncp_recorder *recorder, struct ncp_emulator *emulator,
+		     char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->cfg = *cfg;
 	c->loop = loop;
 	c->recorder = recorder;
+	c->emulator = emulator;
 	atomic_init(&c->shutdown, false);
 	c->shm = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					 ncp_shm_writer_size(shm), err, errlen);
@@ -125,6 +130,22 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 			      ncp_task_kind_name((enum ncp_task_kind)st.task_kind));
 		ncp_reply_num(r, "task.period", st.task_period);
 	}
+	if (c->emulator) {
+		struct ncp_emulator_status es;
+		ncp_emulator_status(c->emulator, &es);
+		ncp_reply_bool(r, "emulator.loaded", es.loaded);
+		if (es.loaded) {
+			ncp_reply_str(r, "emulator.model", es.model);
+			ncp_reply_str(r, "emulator.arch", es.arch);
+		}
+		ncp_reply_uint(r, "emulator.predictions", es.predictions);
+		ncp_reply_uint(r, "emulator.skipped_steps", es.skipped);
+		ncp_reply_num(r, "emulator.latency_p99_us", es.latency_p99_us);
+		ncp_reply_num(r, "emulator.hand_rmse_1s", es.hand_rmse_1s);
+		ncp_reply_num(r, "emulator.hand_rmse", es.hand_rmse);
+		ncp_reply_num(r, "emulator.q_rmse", es.q_rmse);
+		ncp_reply_num(r, "emulator.dq_rmse", es.dq_rmse);
+	}
 	if (c->recorder) {
 		struct ncp_recorder_status rs;
 		ncp_recorder_status(c->recorder, &rs);
@@ -139,6 +160,40 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
+}
+
+int ncp_control_model_path(const char *data_dir, const char *name,
+			   bool inside, char *out, size_t outlen, char *err,
+			   size_t errlen)
+{
+	char msg[512];
+	int ret;
+
+	if (!inside && strchr(name, '/')) {
+		if (snprintf(out, outlen, "%s", name) >= (int)outlen) {
+			ncp_errf(err, errlen, "path too long");
+			return -ENAMETOOLONG;
+		}
+	} else {
+		ret = ncp_file_resolve(data_dir, name, out, outlen, msg, sizeof(msg));
+		if (ret) {
+			ncp_errf(err, errlen, "%s", msg);
+			return ret;
+		}
+	}
+	if (access(out, R_OK) == 0)
+		return 0;
+	/* NAME without its extension. */
+	size_t n = strlen(out);
+	if (n + 12 < outlen && (n < 12 || strcmp(out + n - 12, ".safetensors"))) {
+		memcpy(out + n, ".safetensors", 13);
+		if (access(out, R_OK) == 0)
+			return 0;
+		out[n] = '\0';
+	}
+	ret = -errno;
+	ncp_errf(err, errlen, "no model %s (%s)", out, ncp_strerror(ret));
+	return ret;
 }
 
 int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
@@ -199,8 +254,21 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		ncp_reply_uint(r, "record.steps", rs.rows);
 		return 0;
 	}
+	case NCP_CMD_LOAD: {
+		char path[4096], msg[600];
+		pthread_mutex_lock(&c->lock);
+		int ret = ncp_control_model_path(c->cfg.data_dir, cmd->file.name, true,
+						 path, sizeof(path), msg, sizeof(msg));
+		pthread_mutex_unlock(&c->lock);
+		if (!ret)
+			ret = ncp_emulator_load(c->emulator, path, cmd->file.name, msg,
+						sizeof(msg));
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_reply_str(r, "emulator.model", cmd->file.name);
+		return 0;
+	}
 	case NCP_CMD_SAVE:
-	case NCP_CMD_LOAD:
 	case NCP_CMD_TRAIN:
 		return ncp_reply_err(r, -ENOTSUP, "%s: this ncpd has no emulator",
 				     ncp_proto_cmd_name(cmd->kind));

@@ -28,6 +28,7 @@ struct ncp_control {
 	struct ncp_config cfg;		/* the configuration in effect */
 	struct ncp_loop *loop;
 	struct ncp_recorder *recorder;
+	struct ncp_emulator *emulator;
 	struct ncp_shm_reader *shm;	/* the daemon's own segment */
 	char shm_name[64];
 	uint64_t generation;
@@ -36,11 +37,19 @@ struct ncp_control {
 
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
-		     struct ncp_recorder *recorder, char *err, size_t errlen);
+		     struct ncp_recorder *recorder, struct ncp_emulator *emulator,
+		     char *err, size_t errlen);
 void ncp_control_fini(struct ncp_control *c);
 /* Replace the configuration (SIGHUP), under the lock. */
 void ncp_control_set_config(struct ncp_control *c,
 			    const struct ncp_config *cfg);
+/* Where a model NAME lives: inside data_dir (inside: always, as a client
+ * gives it; else a NAME with a '/' is a path as the configuration gives
+ * it), with ".safetensors" added when only that exists.  0, or -errno with
+ * a message. */
+int ncp_control_model_path(const char *data_dir, const char *name,
+			   bool inside, char *out, size_t outlen, char *err,
+			   size_t errlen);
 /* The ncp_ctlsrv handler; ctx is a struct ncp_control. */
 int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		       struct ncp_reply *reply);

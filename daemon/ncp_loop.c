@@ -84,7 +84,9 @@ static void publish_step(struct ncp_loop *l)
 		.hand = { (float)s->arm.hand[0], (float)s->arm.hand[1] },
 		.target = { (float)s->target[0], (float)s->target[1] },
 		.pred_hand = { NAN, NAN },
+		.dq = { (float)s->arm.dq[0], (float)s->arm.dq[1] },
 	};
+	ncp_emulator_pred_hand(l->emulator, a.pred_hand);
 	ncp_shm_writer_push_arm(l->shm, &a);
 }
 
@@ -165,6 +167,10 @@ void *ncp_loop_thread(void *arg)
 		apply_commands(l);
 		if (!l->paused) {
 			ncp_sim_step(l->sim);
+			if (l->emulator && l->emulator_lockstep)
+				ncp_emulator_step(l->emulator, l->sim->step - 1,
+						  l->sim->spikes, l->sim->n_spikes,
+						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);
 			if (ncp_recorder_active(l->recorder))

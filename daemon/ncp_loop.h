@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/ncp_emulator.h"
 #include "daemon/ncp_recorder.h"
 #include "daemon/ncp_rt.h"
 #include "daemon/ncp_spsc.h"
@@ -46,6 +47,8 @@ struct ncp_loop {
 	struct ncp_sim *sim;
 	struct ncp_shm_writer *shm;
 	struct ncp_recorder *recorder;	/* may be NULL */
+	struct ncp_emulator *emulator;	/* may be NULL */
+	bool emulator_lockstep;		/* free-run: the loop runs it */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
 

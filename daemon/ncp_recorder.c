@@ -69,6 +69,7 @@ struct ncp_recorder {
 	 * by the recorder thread when the recording ends. */
 	_Atomic uint64_t session;
 	_Atomic bool stop_req;
+	_Atomic bool busy;		/* from start until the files are done */
 	_Atomic uint64_t dropped;	/* pushes the queue refused */
 	uint64_t sessions;		/* ids handed out */
 
@@ -361,8 +362,8 @@ static void finish(struct ncp_recorder *r, const char *why)
 		ncp_log_err("recording %s: cannot write meta.json: %s", r->name,
 			    ncp_strerror(mret));
 	pthread_mutex_lock(&r->lock);
-	if (strncmp(reason, "error", 5) == 0)
-		snprintf(r->last_error, sizeof(r->last_error), "%s", reason);
+	if (strncmp(reason, "error: ", 7) == 0)
+		snprintf(r->last_error, sizeof(r->last_error), "%s", reason + 7);
 	snprintf(r->last_path, sizeof(r->last_path), "%s", r->dir);
 	pthread_mutex_unlock(&r->lock);
 	if (!strncmp(reason, "error", 5))
@@ -374,6 +375,8 @@ static void finish(struct ncp_recorder *r, const char *why)
 			     (unsigned long long)r->gap_rows, r->dir);
 	r->cur = 0;
 	atomic_store(&r->stop_req, false);
+	/* The files are complete: pairs with the acquire load in status. */
+	atomic_store_explicit(&r->busy, false, memory_order_release);
 }
 
 /* Append a row, writing the batch out when it is full.  0 or -errno. */
@@ -563,7 +566,7 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
-	if (atomic_load(&r->session) || r->cur) {
+	if (atomic_load_explicit(&r->busy, memory_order_acquire)) {
 		ncp_errf(err, errlen, "already recording %s (record stop first)",
 			 r->name);
 		ret = -EBUSY;
@@ -635,6 +638,7 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 	r->last_error[0] = '\0';
 	atomic_store(&r->rows, 0);
 	atomic_store(&r->stop_req, false);
+	atomic_store(&r->busy, true);
 	/* Publishes the files and fields above to the recorder thread and
 	 * opens the gate for the loop: pairs with their acquire loads. */
 	atomic_store_explicit(&r->session, ++r->sessions, memory_order_release);
@@ -658,7 +662,7 @@ out:
 
 int ncp_recorder_stop(struct ncp_recorder *r)
 {
-	if (!atomic_load(&r->session))
+	if (!atomic_load(&r->session) || atomic_load(&r->stop_req))
 		return -ENOENT;
 	atomic_store(&r->stop_req, true);
 	return 0;
@@ -682,7 +686,7 @@ void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&r->lock);
-	s->active = atomic_load(&r->session) != 0 || atomic_load(&r->stop_req);
+	s->active = atomic_load_explicit(&r->busy, memory_order_acquire);
 	snprintf(s->name, sizeof(s->name), "%s", r->name);
 	s->rows = atomic_load(&r->rows);
 	s->dropped = atomic_load(&r->dropped);

@@ -237,6 +237,7 @@ struct daemon {
 	bool sim_ok;
 	struct ncp_shm_writer *shm;
 	struct ncp_recorder *recorder;
+	struct ncp_emulator *emulator;
 	struct ncp_loop loop;
 	bool loop_ok;
 	struct ncp_control control;
@@ -347,6 +348,8 @@ static void print_summary(const struct daemon *d)
 	ncp_json_key(&j, "realtime_factor");
 	ncp_json_num(&j, wall > 0 ? (double)sim->step * sim->dt / wall : 0);
 	ncp_loop_json(loop, &j);
+	if (d->emulator)
+		ncp_emulator_json(d->emulator, &j);
 	ncp_json_end(&j);
 	int ret = ncp_json_finish(&j);
 	if (ret == 0)
@@ -464,12 +467,40 @@ static int start(struct daemon *d, char *err, size_t errlen)
 					d->opt.record, msg);
 	}
 
+	struct ncp_emulator_params ep = {
+		.dt = cfg->reach.dt,
+		.m1_neurons = d->sim.m1_n,
+		.lockstep = d->opt.free_run,
+		.priority = d->opt.free_run ? 0 : cfg->emulator.priority,
+		.cpu = cfg->emulator.cpu,
+		.arm = cfg->reach.arm,
+	};
+	d->emulator = ncp_emulator_new(&ep, d->shm, msg, sizeof(msg));
+	if (!d->emulator)
+		return ncp_errf(err, errlen, "emulator: %s", msg);
+	if (strcmp(cfg->emulator.model, "none")) {
+		char path[PATH_MAX];
+		ret = ncp_control_model_path(cfg->data_dir, cfg->emulator.model,
+					     false, path, sizeof(path), msg,
+					     sizeof(msg));
+		if (!ret)
+			ret = ncp_emulator_load(d->emulator, path, cfg->emulator.model,
+						msg, sizeof(msg));
+		if (ret)
+			return ncp_errf(err, errlen, "emulator.model: %s", msg);
+	}
+
 	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
 		return ncp_errf(err, errlen, "out of memory");
 	d->loop_ok = true;
 	d->loop.recorder = d->recorder;
+	d->loop.emulator = d->emulator;
+	d->loop.emulator_lockstep = d->opt.free_run;
+	ret = ncp_emulator_start(d->emulator);
+	if (ret)
+		return ncp_errf(err, errlen, "emulator thread: %s", ncp_strerror(ret));
 	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, d->recorder,
-			       msg, sizeof(msg));
+			       d->emulator, msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "control: %s", msg);
 	d->control_ok = true;
@@ -521,6 +552,7 @@ static void stop(struct daemon *d)
 	/* The loop has stopped: the recorder writes what is queued and
 	 * completes its files. */
 	ncp_recorder_free(d->recorder);
+	ncp_emulator_free(d->emulator);
 	if (d->loop_ok)
 		ncp_loop_fini(&d->loop);
 	ncp_shm_writer_free(d->shm);
@@ -597,6 +629,7 @@ int main(int argc, char **argv)
 		ncp_ctlsrv_stop(d.ctlsrv);
 		pthread_join(d.thread, NULL);
 		d.thread_ok = false;
+		ncp_emulator_stop(d.emulator);
 		print_summary(&d);
 	}
 	status = 0;

@@ -59,7 +59,7 @@
 
 #define NCP_SHM_MAGIC "NCPDSHM" /* 8 bytes with the terminating NUL */
 #define NCP_SHM_ABI_MAJOR 1
-#define NCP_SHM_ABI_MINOR 0
+#define NCP_SHM_ABI_MINOR 1
 #define NCP_SHM_DEFAULT_NAME "/ncpd"
 
 #define NCP_SHM_ALIGN 64          /* every block and ring slot */
@@ -151,7 +151,9 @@ struct ncp_shm_win_slot {
 	uint64_t step;         /*   8 */
 	uint32_t spike_count;  /*  16 spikes this step */
 	uint32_t stim_count;   /*  20 channels of stim[] in use, rest zero */
-	uint64_t reserved[5];  /*  24 */
+	uint64_t t_ns;         /*  24 CLOCK_MONOTONIC when the loop published
+				*     the step, ns (ABI 1.1; 0 from 1.0 writers) */
+	uint64_t reserved[4];  /*  32 */
 	float stim[NCP_SHM_STIM_CHANNELS]; /* 64 stimulation applied to M1 */
 	uint64_t bits[];       /* 192 m1_words words */
 };
@@ -164,7 +166,9 @@ struct ncp_shm_arm_entry {
 	float hand[2];         /* 24 hand x, y, m */
 	float target[2];       /* 32 target x, y, m */
 	float pred_hand[2];    /* 40 predicted hand x, y, m; NaN when none */
-	uint64_t reserved[2];  /* 48 */
+	float dq[2];           /* 48 joint velocities, rad/s (ABI 1.1; 0 from
+				*    1.0 writers) */
+	uint64_t reserved[1];  /* 56 */
 };                             /* 64 */
 
 /* Training history entry: one per training update. */
@@ -334,6 +338,7 @@ NCP_SHM_AT(ncp_shm_win_slot, seq, 0);
 NCP_SHM_AT(ncp_shm_win_slot, step, 8);
 NCP_SHM_AT(ncp_shm_win_slot, spike_count, 16);
 NCP_SHM_AT(ncp_shm_win_slot, stim_count, 20);
+NCP_SHM_AT(ncp_shm_win_slot, t_ns, 24);
 NCP_SHM_AT(ncp_shm_win_slot, stim, 64);
 NCP_SHM_AT(ncp_shm_win_slot, bits, 192);
 NCP_SHM_SIZE(ncp_shm_win_slot, 192);
@@ -343,6 +348,7 @@ NCP_SHM_AT(ncp_shm_arm_entry, q, 16);
 NCP_SHM_AT(ncp_shm_arm_entry, hand, 24);
 NCP_SHM_AT(ncp_shm_arm_entry, target, 32);
 NCP_SHM_AT(ncp_shm_arm_entry, pred_hand, 40);
+NCP_SHM_AT(ncp_shm_arm_entry, dq, 48);
 NCP_SHM_SIZE(ncp_shm_arm_entry, 64);
 
 NCP_SHM_AT(ncp_shm_train_entry, step, 8);

@@ -483,7 +483,10 @@ int ncp_shm_writer_push_spikes(struct ncp_shm_writer *w, uint64_t step,
 		bad |= idx[i] >= w->neurons;
 	if (bad)
 		return -EINVAL;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
 	s->step = step;
+	s->t_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	s->spike_count = n;
 	s->stim_count = nstim;
 	memset(s->stim, 0, sizeof(s->stim));

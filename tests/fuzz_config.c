@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(text, data + 1, size - 1);
 		text[size - 1] = '\0';
-		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		char *save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
 			ncp_config_set(&c, line, err, sizeof(err));
 		free(text);
 	} else if (ncp_config_load_string(&c, (const char *)data + 1, size - 1,

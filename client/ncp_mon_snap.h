@@ -1,0 +1,103 @@
+/* ncp_mon_snap: one consistent look at ncpd's segment, kept by the
+ * monitor.
+ *
+ * A snapshot holds copies of everything ncp-monitor shows: the state,
+ * statistics and prediction blocks, the newest M1 window, the newest arm
+ * history (the hand's trace) and the newest training updates.  Reading
+ * is lock-free through ncp_shm_reader; a part whose read races the
+ * writer keeps its previous copy (and the read reports -EAGAIN), so a
+ * display always has something whole to draw, and the last picture
+ * survives the daemon.
+ *
+ * The snapshot owns its buffers, sized from the segment header at
+ * ncp_mon_snap_init(); never touches the segment itself.
+ */
+#ifndef NCP_MON_SNAP_H
+#define NCP_MON_SNAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client/ncp_mon_json.h"
+#include "shm/ncp_ring.h"
+#include "shm/ncp_shm.h"
+#include "shm/ncp_shm_reader.h"
+
+/* A prediction older than this (simulated seconds behind the state) is
+ * not shown. */
+#define NCP_MON_SNAP_PRED_MAX_AGE 0.25
+
+/* The arm's link lengths, m (upper arm, forearm); the segment does not
+ * carry them.  The shoulder is at the origin. */
+#define NCP_MON_SNAP_L0 1.5
+#define NCP_MON_SNAP_L1 1.3
+
+struct ncp_mon_snap {
+	char name[256];              /* segment name */
+	struct ncp_shm_header hdr;   /* as validated at attach */
+	uint32_t state_word;         /* header state at the last read */
+
+	bool have_state, have_stats, have_pred;
+	struct ncp_shm_state state;
+	struct ncp_shm_stats stats;
+	struct ncp_shm_predicted pred;
+
+	/* The newest window: win_span.count slot copies, oldest first,
+	 * win_stride bytes apart (ncp_shm_win_at). */
+	void *win;
+	size_t win_stride;
+	uint32_t win_cap;
+	struct ncp_ring_span win_span;
+
+	/* The newest arm history entries, oldest first. */
+	struct ncp_shm_arm_entry *arm;
+	uint32_t arm_cap;
+	struct ncp_ring_span arm_span;
+
+	/* The newest training updates, oldest first. */
+	struct ncp_shm_train_entry *train;
+	uint32_t train_cap;
+	struct ncp_ring_span train_span;
+};
+
+/* Size a snapshot for the segment whose header is h, named `name`:
+ * the whole window, up to arm_max arm history entries and up to
+ * train_max training entries (each capped by its ring).  Returns 0 or
+ * -ENOMEM.  The snapshot starts empty. */
+int ncp_mon_snap_init(struct ncp_mon_snap *s, const struct ncp_shm_header *h,
+		      const char *name, uint32_t arm_max, uint32_t train_max);
+void ncp_mon_snap_fini(struct ncp_mon_snap *s);
+
+/* Copy everything from the segment.  Returns 0 when every part was read
+ * (the prediction and training parts may be absent: have_pred false,
+ * train_span.count 0), -ENODATA when the loop has not published a state
+ * yet, -EAGAIN when some read raced the writer (those parts keep their
+ * previous copies; try again). */
+int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r);
+
+/* The prediction is there, a model is loaded and it is at most
+ * NCP_MON_SNAP_PRED_MAX_AGE behind the state. */
+bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s);
+
+/* Forward kinematics: elbow and hand positions (m) of joint angles q
+ * (shoulder, elbow; rad) for the links above.  Either output may be
+ * NULL. */
+void ncp_mon_snap_fk(const double q[2], double elbow[2], double hand[2]);
+
+/* The newest training entry, or NULL. */
+const struct ncp_shm_train_entry *
+ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
+
+/* Names of the enumerations as JSON and the text output write them. */
+const char *ncp_mon_snap_mode_name(uint32_t mode);
+const char *ncp_mon_snap_task_name(uint32_t kind);
+const char *ncp_mon_snap_state_name(uint32_t state_word);
+
+/* The snapshot as one JSON object (docs/monitor.md lists the keys). */
+void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_mon_json *j);
+
+/* The same as text for people, a field per line. */
+void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f);
+
+#endif

@@ -1,0 +1,509 @@
+#include "daemon/ncp_emulator.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/ncp_rt.h"
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_hist.h"
+#include "models/emu/ncp_emu.h"
+#include "shm/ncp_shm_reader.h"
+
+#define STATS_EVERY 250		/* predictions between status updates */
+#define SECONDS_KEPT 32		/* per-second error buckets */
+#define MAX_CATCHUP 224		/* steps read from the ring at once */
+
+/* A model ready to run: the model and a state for it. */
+struct emu_slot {
+	struct ncp_emu_model *model;
+	struct ncp_emu_state *state;
+	char label[64];
+};
+
+struct ncp_emulator {
+	struct ncp_emulator_params p;
+	struct ncp_shm_writer *shm;
+	struct ncp_shm_reader *reader;	/* the daemon's own segment */
+	size_t stride;
+
+	/* Models in flight: offered by the controller, adopted by the
+	 * emulator, handed back to be freed by the controller. */
+	_Atomic(struct emu_slot *) pending;
+	_Atomic(struct emu_slot *) retired;
+	pthread_mutex_t load_lock;	/* serialises ncp_emulator_load */
+	struct emu_slot *active;	/* the emulator's own */
+
+	pthread_t thread;
+	bool thread_ok;
+	_Atomic bool stop;
+	uint64_t next;			/* the next step to feed */
+
+	/* Scratch (allocated at creation). */
+	uint8_t *win;			/* window slot copies */
+	struct ncp_shm_arm_entry *arms;
+	uint32_t *spikes;
+
+	/* Scores, the emulator's own (read by others after it stopped). */
+	uint64_t predictions, skipped;
+	struct ncp_hist latency;
+	double se_hand, se_q, se_dq;	/* over the run */
+	uint64_t scored;
+	double *ring;			/* last second: 3 squared errors a step */
+	int ring_len, ring_pos, ring_n;
+	double ring_sum[3];
+	double sec_se[SECONDS_KEPT];	/* per simulated second: hand */
+	uint64_t sec_n[SECONDS_KEPT];
+	int64_t sec_cur;
+	double first_under;		/* s; NAN until it happens */
+	double t_last;
+	uint64_t last_pub;		/* publication time of the newest step */
+
+	/* For other threads. */
+	_Atomic uint64_t pub_pred_hand;	/* two floats */
+	_Atomic bool pub_have_hand;
+	pthread_mutex_t status_lock;
+	struct ncp_emulator_status status;
+	struct ncp_shm_predicted pred;
+};
+
+static void slot_free(struct emu_slot *s)
+{
+	if (!s)
+		return;
+	ncp_emu_state_free(s->state);
+	ncp_emu_model_free(s->model);
+	free(s);
+}
+
+struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
+				      struct ncp_shm_writer *shm, char *err,
+				      size_t errlen)
+{
+	struct ncp_emulator *e = calloc(1, sizeof(*e));
+	if (!e) {
+		ncp_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->p = *p;
+	e->shm = shm;
+	pthread_mutex_init(&e->load_lock, NULL);
+	pthread_mutex_init(&e->status_lock, NULL);
+	e->reader = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
+					    ncp_shm_writer_size(shm), err, errlen);
+	if (!e->reader)
+		goto fail;
+	e->stride = ncp_shm_reader_window_stride(e->reader);
+	e->ring_len = (int)lround(1.0 / p->dt);
+	e->win = malloc(e->stride * MAX_CATCHUP);
+	e->arms = calloc(MAX_CATCHUP, sizeof(*e->arms));
+	e->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));
+	e->ring = calloc((size_t)e->ring_len * 3, sizeof(double));
+	if (!e->win || !e->arms || !e->spikes || !e->ring) {
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	ncp_hist_reset(&e->latency);
+	e->first_under = NAN;
+	e->sec_cur = -1;
+	return e;
+fail:
+	ncp_emulator_free(e);
+	return NULL;
+}
+
+void ncp_emulator_free(struct ncp_emulator *e)
+{
+	if (!e)
+		return;
+	ncp_emulator_stop(e);
+	slot_free(atomic_exchange(&e->pending, NULL));
+	slot_free(atomic_exchange(&e->retired, NULL));
+	slot_free(e->active);
+	ncp_shm_reader_free(e->reader);
+	free(e->win);
+	free(e->arms);
+	free(e->spikes);
+	free(e->ring);
+	pthread_mutex_destroy(&e->load_lock);
+	pthread_mutex_destroy(&e->status_lock);
+	free(e);
+}
+
+int ncp_emulator_load(struct ncp_emulator *e, const char *path,
+		      const char *label, char *err, size_t errlen)
+{
+	char msg[512];
+	struct emu_slot *s = calloc(1, sizeof(*s));
+	if (!s) {
+		ncp_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->model = ncp_emu_model_load(path, msg, sizeof(msg));
+	if (!s->model) {
+		ncp_errf(err, errlen, "%s", msg);
+		free(s);
+		return -EINVAL;
+	}
+	const struct ncp_emu_spec *spec = ncp_emu_model_spec(s->model);
+	if (spec->neurons != e->p.m1_neurons || fabs(spec->dt - e->p.dt) > 1e-12) {
+		ncp_errf(err, errlen, "%s: the model reads %d M1 neurons at dt %g s; "
+			 "this daemon has %d at dt %g s", path, spec->neurons,
+			 spec->dt, e->p.m1_neurons, e->p.dt);
+		slot_free(s);
+		return -EINVAL;
+	}
+	s->state = ncp_emu_state_new(s->model);
+	if (!s->state) {
+		ncp_errf(err, errlen, "out of memory");
+		slot_free(s);
+		return -ENOMEM;
+	}
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	pthread_mutex_lock(&e->load_lock);
+	/* Free what the emulator handed back, and any offer it never took. */
+	slot_free(atomic_exchange(&e->retired, NULL));
+	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
+	slot_free(atomic_exchange_explicit(&e->pending, s, memory_order_acq_rel));
+	pthread_mutex_unlock(&e->load_lock);
+	ncp_log_info("emulator: loaded %s (%s, window %d, %zu parameters)", label,
+		     ncp_emu_model_arch_name(s->model), spec->window,
+		     ncp_emu_model_params(s->model));
+	return 0;
+}
+
+/* Spike indices of a window slot copy. */
+static int slot_spikes(const struct ncp_emulator *e,
+		       const struct ncp_shm_win_slot *w, uint32_t *out)
+{
+	int n = 0;
+	int words = (e->p.m1_neurons + 63) / 64;
+	for (int k = 0; k < words; k++) {
+		uint64_t b = w->bits[k];
+		while (b) {
+			out[n++] = (uint32_t)(k * 64 + __builtin_ctzll(b));
+			b &= b - 1;
+		}
+	}
+	return n;
+}
+
+/* Take a newly offered model and feed it the recent history, up to (not
+ * including) step `upto`. */
+static void adopt(struct ncp_emulator *e, uint64_t upto)
+{
+	/* Pairs with the release in ncp_emulator_load. */
+	struct emu_slot *s = atomic_exchange_explicit(&e->pending, NULL,
+						      memory_order_acq_rel);
+	if (!s)
+		return;
+	struct emu_slot *old = e->active;
+	e->active = s;
+	/* The controller frees it on its next load or at exit (it empties
+	 * `retired` before every offer, so nothing is there now). */
+	struct emu_slot *prev = atomic_exchange(&e->retired, old);
+	ncp_assert(prev == NULL);
+	uint64_t w = (uint64_t)ncp_emu_model_window(s->model);
+	if (w > MAX_CATCHUP)
+		w = MAX_CATCHUP;
+	uint64_t from = upto > w ? upto - w : 0;
+	struct ncp_ring_span span = { 0 };
+	if (upto > from &&
+	    ncp_shm_reader_window_since(e->reader, from, (uint32_t)(upto - from),
+					e->win, e->stride * MAX_CATCHUP, &span) == 0) {
+		for (uint32_t i = 0; i < span.count; i++) {
+			const struct ncp_shm_win_slot *ws =
+				ncp_shm_win_at(e->win, e->stride, i);
+			if (ws->step >= upto)
+				break;
+			int n = slot_spikes(e, ws, e->spikes);
+			ncp_emu_push(s->state, e->spikes, n, ws->stim,
+				     (int)ws->stim_count);
+		}
+	}
+	pthread_mutex_lock(&e->status_lock);
+	e->status.loaded = true;
+	snprintf(e->status.model, sizeof(e->status.model), "%s", s->label);
+	snprintf(e->status.arch, sizeof(e->status.arch), "%s",
+		 ncp_emu_model_arch_name(s->model));
+	pthread_mutex_unlock(&e->status_lock);
+}
+
+static void publish_status(struct ncp_emulator *e)
+{
+	double n = e->scored ? (double)e->scored : 1.0;
+	pthread_mutex_lock(&e->status_lock);
+	e->status.predictions = e->predictions;
+	e->status.skipped = e->skipped;
+	e->status.latency_p99_us = ncp_hist_quantile_us(&e->latency, 0.99);
+	e->status.hand_rmse_1s = e->pred.hand_rmse;
+	e->status.hand_rmse = sqrt(e->se_hand / n);
+	e->status.q_rmse = sqrt(e->se_q / n);
+	e->status.dq_rmse = sqrt(e->se_dq / n);
+	pthread_mutex_unlock(&e->status_lock);
+}
+
+/* Score a prediction against the real arm and fold it into the run's and
+ * the last second's errors. */
+static void score(struct ncp_emulator *e, uint64_t step, const float *x,
+		  const double q[2], const double dq[2], const double hand[2])
+{
+	double se[3] = {
+		(x[4] - hand[0]) * (x[4] - hand[0]) +
+			(x[5] - hand[1]) * (x[5] - hand[1]),
+		((x[0] - q[0]) * (x[0] - q[0]) + (x[1] - q[1]) * (x[1] - q[1])) / 2,
+		((x[2] - dq[0]) * (x[2] - dq[0]) +
+		 (x[3] - dq[1]) * (x[3] - dq[1])) / 2,
+	};
+	if (!isfinite(se[0] + se[1] + se[2]))
+		return;
+	e->se_hand += se[0];
+	e->se_q += se[1];
+	e->se_dq += se[2];
+	e->scored++;
+	double *slot = &e->ring[3 * e->ring_pos];
+	for (int k = 0; k < 3; k++) {
+		if (e->ring_n == e->ring_len)
+			e->ring_sum[k] -= slot[k];
+		slot[k] = se[k];
+		e->ring_sum[k] += se[k];
+	}
+	e->ring_pos = (e->ring_pos + 1) % e->ring_len;
+	if (e->ring_n < e->ring_len)
+		e->ring_n++;
+	double t = (double)(step + 1) * e->p.dt;
+	e->t_last = t;
+	double rmse1 = sqrt(fmax(0.0, e->ring_sum[0]) / e->ring_n);
+	if (isnan(e->first_under) && e->ring_n == e->ring_len && rmse1 < 0.05)
+		e->first_under = t;
+	int64_t sec = (int64_t)floor(t - 1e-9);
+	if (sec != e->sec_cur) {
+		for (int64_t s = e->sec_cur + 1; s <= sec; s++) {
+			e->sec_se[s % SECONDS_KEPT] = 0;
+			e->sec_n[s % SECONDS_KEPT] = 0;
+		}
+		e->sec_cur = sec;
+	}
+	e->sec_se[sec % SECONDS_KEPT] += se[0];
+	e->sec_n[sec % SECONDS_KEPT]++;
+	e->pred.hand_rmse = rmse1;
+	e->pred.q_rmse = sqrt(fmax(0.0, e->ring_sum[1]) / e->ring_n);
+	e->pred.dq_rmse = sqrt(fmax(0.0, e->ring_sum[2]) / e->ring_n);
+}
+
+/* Predict for `step` (already pushed) and publish. */
+static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
+		    const double *q, const double *dq, const double *hand)
+{
+	struct emu_slot *s = e->active;
+	float x[NCP_EMU_OUTPUTS];
+	double hq[2], fk[2];
+
+	ncp_emu_predict(s->state, x);
+	hq[0] = x[0];
+	hq[1] = x[1];
+	ncp_arm_hand(&e->p.arm, hq, fk);
+	/* Scored once the model has a full window behind it (as ncp-train
+	 * evaluates): before that its input is not what it was trained on. */
+	if (q && ncp_emu_state_steps(s->state) >=
+		     (uint64_t)ncp_emu_model_window(s->model))
+		score(e, step, x, q, dq, hand);
+	struct ncp_shm_predicted *p = &e->pred;
+	p->step = step;
+	for (int k = 0; k < NCP_EMU_OUTPUTS; k++)
+		p->x[k] = x[k];
+	p->hand_fk[0] = fk[0];
+	p->hand_fk[1] = fk[1];
+	p->skipped_steps = e->skipped;
+	p->model_loaded = 1;
+	snprintf(p->model, sizeof(p->model), "%.31s", s->label);
+	uint64_t now = ncp_now_ns();
+	p->latency_us = t_ns && now > t_ns ? (now - t_ns) / 1e3 : 0.0;
+	ncp_shm_writer_put_predicted(e->shm, p);
+	if (t_ns && now > t_ns)
+		ncp_hist_add(&e->latency, now - t_ns);
+	e->predictions++;
+	float xy[2] = { (float)fk[0], (float)fk[1] };
+	uint64_t packed;
+	memcpy(&packed, xy, sizeof(packed));
+	atomic_store_explicit(&e->pub_pred_hand, packed, memory_order_relaxed);
+	atomic_store_explicit(&e->pub_have_hand, true, memory_order_relaxed);
+	if (e->predictions % STATS_EVERY == 0)
+		publish_status(e);
+}
+
+void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
+		       const uint32_t *spikes, int n,
+		       const struct ncp_arm_state *arm)
+{
+	adopt(e, step);
+	if (!e->active)
+		return;
+	ncp_emu_push(e->active->state, spikes, n, NULL, 0);
+	predict(e, step, 0, arm->q, arm->dq, arm->hand);
+	e->next = step + 1;
+}
+
+/* Real time: feed every step the loop published since the last call,
+ * predict the newest.  Returns how many steps were read. */
+static uint32_t follow(struct ncp_emulator *e)
+{
+	struct ncp_ring_span span = { 0 }, aspan = { 0 };
+	uint64_t head = ncp_shm_reader_head(e->reader);
+	if (head <= e->next) {
+		if (atomic_load_explicit(&e->pending, memory_order_relaxed))
+			adopt(e, head);
+		return 0;
+	}
+	int ret = ncp_shm_reader_window_since(e->reader, e->next, MAX_CATCHUP,
+					      e->win, e->stride * MAX_CATCHUP,
+					      &span);
+	if (ret || span.count == 0)
+		return 0;
+	if (span.first > e->next)
+		e->skipped += span.first - e->next; /* gone from the ring */
+	adopt(e, span.first);
+	uint64_t last = span.first + span.count - 1;
+	e->next = last + 1;
+	if (!e->active)
+		return span.count;
+	bool have_arm = ncp_shm_reader_arm(e->reader, last, 1, e->arms, &aspan) == 0 &&
+			aspan.count == 1 && e->arms[0].step == last;
+	for (uint32_t i = 0; i < span.count; i++) {
+		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
+		int n = slot_spikes(e, ws, e->spikes);
+		ncp_emu_push(e->active->state, e->spikes, n, ws->stim,
+			     (int)ws->stim_count);
+	}
+	e->skipped += span.count - 1; /* fed, not predicted */
+	const struct ncp_shm_win_slot *lw =
+		ncp_shm_win_at(e->win, e->stride, span.count - 1);
+	e->last_pub = lw->t_ns;
+	if (have_arm) {
+		const struct ncp_shm_arm_entry *a = &e->arms[0];
+		double q[2] = { a->q[0], a->q[1] }, dq[2] = { a->dq[0], a->dq[1] };
+		double hand[2] = { a->hand[0], a->hand[1] };
+		predict(e, last, lw->t_ns, q, dq, hand);
+	} else {
+		predict(e, last, lw->t_ns, NULL, NULL, NULL);
+	}
+	return span.count;
+}
+
+static void *emulator_thread(void *arg)
+{
+	struct ncp_emulator *e = arg;
+	struct ncp_rt_params rp = { .priority = e->p.priority, .cpu = e->p.cpu };
+	char warn[256];
+	const uint64_t period = (uint64_t)(e->p.dt * 1e9);
+
+	if (e->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
+	    warn[0])
+		ncp_log_warn("emulator thread: %s", warn);
+	e->next = ncp_shm_reader_head(e->reader);
+	while (!atomic_load(&e->stop)) {
+		if (follow(e))
+			continue;
+		/* Nothing new.  The loop publishes once a period: sleep until
+		 * shortly before the next step is due (counted from when the
+		 * last one was published, so the phase never drifts), then
+		 * look again in short naps. */
+		uint64_t now = ncp_now_ns();
+		uint64_t wake = e->last_pub + period - 30000;
+		if (!e->last_pub || wake <= now || wake > now + 2 * period)
+			wake = now + 20000;
+		struct timespec ts = { (time_t)(wake / 1000000000u),
+				       (long)(wake % 1000000000u) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	return NULL;
+}
+
+int ncp_emulator_start(struct ncp_emulator *e)
+{
+	if (e->p.lockstep || e->thread_ok)
+		return 0;
+	atomic_store(&e->stop, false);
+	int ret = pthread_create(&e->thread, NULL, emulator_thread, e);
+	if (ret)
+		return -ret;
+	e->thread_ok = true;
+	return 0;
+}
+
+void ncp_emulator_stop(struct ncp_emulator *e)
+{
+	if (!e->thread_ok)
+		return;
+	atomic_store(&e->stop, true);
+	pthread_join(e->thread, NULL);
+	e->thread_ok = false;
+	publish_status(e);
+}
+
+bool ncp_emulator_pred_hand(const struct ncp_emulator *e, float xy[2])
+{
+	if (!e || !atomic_load_explicit(&e->pub_have_hand, memory_order_relaxed))
+		return false;
+	uint64_t packed = atomic_load_explicit(&e->pub_pred_hand,
+					       memory_order_relaxed);
+	memcpy(xy, &packed, sizeof(packed));
+	return true;
+}
+
+void ncp_emulator_status(struct ncp_emulator *e, struct ncp_emulator_status *s)
+{
+	pthread_mutex_lock(&e->status_lock);
+	*s = e->status;
+	pthread_mutex_unlock(&e->status_lock);
+}
+
+void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
+{
+	double n = e->scored ? (double)e->scored : NAN;
+	ncp_json_key(j, "emulator");
+	ncp_json_obj(j);
+	ncp_json_key(j, "model");
+	ncp_json_str(j, e->active ? e->active->label : NULL);
+	ncp_json_key(j, "arch");
+	ncp_json_str(j, e->active ? ncp_emu_model_arch_name(e->active->model) :
+		     NULL);
+	ncp_json_key(j, "mode");
+	ncp_json_str(j, e->p.lockstep ? "lockstep" : "realtime");
+	ncp_json_key(j, "predictions");
+	ncp_json_int(j, (int64_t)e->predictions);
+	ncp_json_key(j, "skipped_steps");
+	ncp_json_int(j, (int64_t)e->skipped);
+	ncp_json_key(j, "latency_us");
+	ncp_json_obj(j);
+	ncp_json_key(j, "p50");
+	ncp_json_num(j, ncp_hist_quantile_us(&e->latency, 0.5));
+	ncp_json_key(j, "p99");
+	ncp_json_num(j, ncp_hist_quantile_us(&e->latency, 0.99));
+	ncp_json_key(j, "max");
+	ncp_json_num(j, ncp_hist_max_us(&e->latency));
+	ncp_json_end(j);
+	ncp_json_key(j, "hand_rmse");
+	ncp_json_num(j, sqrt(e->se_hand / n));
+	ncp_json_key(j, "q_rmse");
+	ncp_json_num(j, sqrt(e->se_q / n));
+	ncp_json_key(j, "dq_rmse");
+	ncp_json_num(j, sqrt(e->se_dq / n));
+	/* The last 20 simulated seconds (whole seconds before the last). */
+	double se = 0;
+	uint64_t cnt = 0;
+	for (int64_t s = e->sec_cur; s >= 0 && s > e->sec_cur - 20; s--) {
+		se += e->sec_se[s % SECONDS_KEPT];
+		cnt += e->sec_n[s % SECONDS_KEPT];
+	}
+	ncp_json_key(j, "hand_rmse_last_20s");
+	ncp_json_num(j, cnt ? sqrt(se / (double)cnt) : NAN);
+	ncp_json_key(j, "first_under_0_05_s");
+	ncp_json_num(j, e->first_under);
+	ncp_json_end(j);
+}

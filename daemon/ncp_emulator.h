@@ -1,0 +1,83 @@
+/* ncp_emulator: the emulator network in the daemon.  After every step it
+ * feeds the step's M1 spikes to the model (models/emu), predicts the arm's
+ * state [q0, q1, dq0, dq1, hand_x, hand_y], publishes the prediction with
+ * the step it belongs to into shared memory (the predicted block; the
+ * predicted arm's hand is the forward kinematics of the predicted joint
+ * angles) and scores it against the real arm.
+ *
+ * Two ways to run:
+ *  - real time: its own thread follows the window in shared memory.  When
+ *    it falls behind, it feeds every missed step (so its filters stay
+ *    exact) but predicts only the newest, and counts the predictions it
+ *    skipped; it never holds up the loop.
+ *  - lockstep (free-run): the loop calls ncp_emulator_step after each
+ *    step, so every step is predicted and a free run is deterministic.
+ *
+ * Models are offered by other threads (ncp_emulator_load: control thread
+ * or main) and adopted at the next step; a model that does not fit (other
+ * neuron count, corrupt file) is refused and the model in use stays.
+ * Adopting feeds the new model the recent history from the window ring,
+ * so its first predictions already see a full window.
+ */
+#ifndef NCP_EMULATOR_H
+#define NCP_EMULATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/arm/ncp_arm.h"
+#include "models/base/ncp_json.h"
+#include "shm/ncp_shm_writer.h"
+
+struct ncp_emulator_params {
+	double dt;
+	int m1_neurons;
+	bool lockstep;			/* free-run: ncp_emulator_step */
+	int priority;			/* SCHED_FIFO of the thread; 0: normal */
+	int cpu;			/* -1: not pinned */
+	struct ncp_arm_params arm;
+};
+
+/* What the control thread reports (a recent, consistent copy). */
+struct ncp_emulator_status {
+	bool loaded;
+	char model[64];
+	char arch[32];
+	uint64_t predictions, skipped;
+	double latency_p99_us;
+	double hand_rmse_1s;		/* m, over the last second */
+	double hand_rmse, q_rmse, dq_rmse; /* over the run */
+};
+
+struct ncp_emulator;
+
+struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
+				      struct ncp_shm_writer *shm, char *err,
+				      size_t errlen);
+/* Stop the thread (if any) and free every model. */
+void ncp_emulator_free(struct ncp_emulator *e);
+/* Real time: start following the window.  0 or -errno. */
+int ncp_emulator_start(struct ncp_emulator *e);
+void ncp_emulator_stop(struct ncp_emulator *e);
+
+/* Load a model file and offer it; `label` names it in status.  Refuses a
+ * model that cannot run here (-EINVAL with the reason); the model in use
+ * stays.  Not for the loop thread. */
+int ncp_emulator_load(struct ncp_emulator *e, const char *path,
+		      const char *label, char *err, size_t errlen);
+
+/* Lockstep: the step the loop just simulated and the arm after it. */
+void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
+		       const uint32_t *spikes, int n,
+		       const struct ncp_arm_state *arm);
+
+/* The newest predicted hand (for the loop's arm history); false when
+ * there is none.  Any thread; never waits. */
+bool ncp_emulator_pred_hand(const struct ncp_emulator *e, float xy[2]);
+
+void ncp_emulator_status(struct ncp_emulator *e, struct ncp_emulator_status *s);
+/* The summary's "emulator" object; call once the emulator has stopped. */
+void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j);
+
+#endif

@@ -1,0 +1,183 @@
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/ncp_recorder.h"
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_json.h"
+#include "models/io/ncp_file.h"
+#include "models/io/ncp_npy.h"
+#include "tests/ncp_check.h"
+
+static char base[64];
+
+static struct ncp_recorder *make(bool lossless)
+{
+	char err[256];
+	struct ncp_recorder_params p = {
+		.data_dir = base, .m1_neurons = 70, .dt = 0.001, .window = 100,
+		.seed = 3, .task_seed = 4, .config_json = "{\"a\":1}",
+		.lossless = lossless,
+	};
+	struct ncp_recorder *r = ncp_recorder_new(&p, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	return r;
+}
+
+static void push(struct ncp_recorder *r, uint64_t step)
+{
+	uint32_t spikes[3] = { (uint32_t)(step % 70), 64, 69 };
+	struct ncp_arm_state a = { { step * 1.0, 2 }, { 3, 4 }, { 5, 6 } };
+	double tgt[2] = { 0.5, (double)step };
+	ncp_recorder_push(r, step, spikes, step % 2 ? 3 : 1, &a, tgt);
+}
+
+static struct ncp_npy *load(const char *name, const char *file)
+{
+	char path[256], err[256];
+	snprintf(path, sizeof(path), "%s/%s/%s", base, name, file);
+	struct ncp_npy *a = ncp_npy_load(path, 0, err, sizeof(err));
+	ck_assert_msg(a != NULL, "%s", err);
+	return a;
+}
+
+static struct ncp_json_doc *meta(const char *name)
+{
+	char path[256], err[256];
+	void *buf;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/%s/meta.json", base, name);
+	ck_assert_int_eq(ncp_file_read(path, 1 << 20, &buf, &len), 0);
+	struct ncp_json_doc *d = ncp_json_parse(buf, len, path, NULL, err,
+						 sizeof(err));
+	ck_assert_msg(d != NULL, "%s", err);
+	free(buf);
+	return d;
+}
+
+static void setup(void)
+{
+	snprintf(base, sizeof(base), "/tmp/ncpd-test-rec-%d", (int)getpid());
+	mkdir(base, 0755);
+}
+
+START_TEST(rows_line_up_and_gaps_are_marked)
+{
+	struct ncp_recorder *r = make(true);
+	char err[256];
+	ck_assert_int_eq(ncp_recorder_start(r, "gaps", 0, err, sizeof(err)), 0);
+	ck_assert(ncp_recorder_active(r));
+	/* Steps 10..14, then 17..19: 15 and 16 never arrive. */
+	for (uint64_t s = 10; s < 15; s++)
+		push(r, s);
+	for (uint64_t s = 17; s < 20; s++)
+		push(r, s);
+	ck_assert_int_eq(ncp_recorder_stop(r), 0);
+	ck_assert_int_eq(ncp_recorder_wait_idle(r, 5), 0);
+	ck_assert(!ncp_recorder_active(r));
+
+	struct ncp_npy *m1 = load("gaps", "m1.npy"), *arm = load("gaps", "arm.npy"),
+		       *tgt = load("gaps", "target.npy");
+	ck_assert_int_eq(m1->h.shape[0], 10);
+	ck_assert_int_eq(m1->h.shape[1], 70);
+	ck_assert_int_eq(arm->h.shape[1], 6);
+	ck_assert_int_eq(tgt->h.shape[0], 10);
+	const uint8_t *sp = m1->data;
+	const float *av = arm->data, *tv = tgt->data;
+	for (int row = 0; row < 10; row++) {
+		uint64_t step = 10 + (uint64_t)row;
+		int count = 0;
+		for (int n = 0; n < 70; n++)
+			count += sp[row * 70 + n];
+		if (step == 15 || step == 16) {
+			ck_assert_int_eq(count, 0);
+			ck_assert(isnan(av[row * 6]) && isnan(tv[row * 2 + 1]));
+			continue;
+		}
+		ck_assert_int_eq(sp[row * 70 + step % 70], 1);
+		ck_assert_int_eq(count, step % 2 ? 3 : 1);
+		ncp_ck_near(av[row * 6], (double)step, 0);
+		ncp_ck_near(av[row * 6 + 5], 6.0, 0);
+		ncp_ck_near(tv[row * 2 + 1], (double)step, 0);
+	}
+	struct ncp_json_doc *d = meta("gaps");
+	const struct ncp_json_value *root = ncp_json_doc_root(d);
+	bool complete = false;
+	int64_t steps = 0, first = 0, dropped = 0;
+	ncp_json_get_bool(root, "complete", &complete, NULL, 0);
+	ncp_json_get_int(root, "steps", &steps, NULL, 0);
+	ncp_json_get_int(root, "first_step", &first, NULL, 0);
+	ncp_json_get_int(root, "dropped_steps", &dropped, NULL, 0);
+	ck_assert(complete);
+	ck_assert_int_eq(steps, 10);
+	ck_assert_int_eq(first, 10);
+	ck_assert_int_eq(dropped, 2);
+	ck_assert_ptr_nonnull(ncp_json_lookup(root, "config.a"));
+	ncp_json_doc_free(d);
+	ncp_npy_free(m1);
+	ncp_npy_free(arm);
+	ncp_npy_free(tgt);
+	ncp_recorder_free(r);
+}
+END_TEST
+
+START_TEST(duration_names_and_shutdown)
+{
+	struct ncp_recorder *r = make(true);
+	char err[256];
+	/* 5 ms at dt 1 ms: five rows, whatever else is pushed. */
+	ck_assert_int_eq(ncp_recorder_start(r, "short", 0.005, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_recorder_start(r, "other", 0, err, sizeof(err)), -EBUSY);
+	for (uint64_t s = 0; s < 50; s++)
+		push(r, s);
+	ck_assert_int_eq(ncp_recorder_wait_idle(r, 5), 0);
+	struct ncp_npy *m1 = load("short", "m1.npy");
+	ck_assert_int_eq(m1->h.shape[0], 5);
+	ncp_npy_free(m1);
+	struct ncp_json_doc *d = meta("short");
+	const char *why = NULL;
+	ncp_json_get_str(ncp_json_doc_root(d), "stopped", &why, NULL, 0);
+	ck_assert_str_eq(why, "duration");
+	ncp_json_doc_free(d);
+
+	/* Names stay inside the data directory and are not reused. */
+	ck_assert_int_eq(ncp_recorder_start(r, "short", 0, err, sizeof(err)), -EEXIST);
+	ck_assert(strstr(err, "exists already"));
+	ck_assert_int_lt(ncp_recorder_start(r, "../escape", 0, err, sizeof(err)), 0);
+	ck_assert_int_lt(ncp_recorder_start(r, "/abs", 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_recorder_stop(r), -ENOENT);
+
+	/* Freed while recording: the files are completed. */
+	ck_assert_int_eq(ncp_recorder_start(r, "cut", 0, err, sizeof(err)), 0);
+	for (uint64_t s = 100; s < 130; s++)
+		push(r, s);
+	ncp_recorder_free(r);
+	m1 = load("cut", "m1.npy");
+	ck_assert_int_eq(m1->h.shape[0], 30);
+	ncp_npy_free(m1);
+	d = meta("cut");
+	ncp_json_get_str(ncp_json_doc_root(d), "stopped", &why, NULL, 0);
+	ck_assert_str_eq(why, "shutdown");
+	ncp_json_doc_free(d);
+	char partial[256];
+	snprintf(partial, sizeof(partial), "%s/cut/m1.npy.partial", base);
+	ck_assert_int_ne(access(partial, F_OK), 0);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("recorder");
+	TCase *tc = tcase_create("recorder");
+	tcase_add_unchecked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, rows_line_up_and_gaps_are_marked);
+	tcase_add_test(tc, duration_names_and_shutdown);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NCP_CHECK_MAIN(make_suite)
