@@ -40,8 +40,8 @@ struct arch_defaults {
 static const struct arch_defaults defaults[NCP_EMU_ARCH_COUNT] = {
 	[NCP_EMU_RIDGE] = {0, 2, 0, 0},
 	[NCP_EMU_RIDGE_RUNNING] = {0, 2, 0, 0},
-	[NCP_EMU_MLP] = {30, 8, 1e-3, 0},
-	[NCP_EMU_MLP_RUNNING] = {30, 8, 1e-3, 0},
+	[NCP_EMU_MLP] = {60, 8, 1e-3, 0},
+	[NCP_EMU_MLP_RUNNING] = {60, 8, 1e-3, 0},
 	[NCP_EMU_DENSE] = {10, 8, 1e-3, 0},
 };
 
@@ -79,7 +79,7 @@ static void usage(FILE *f)
 "\n"
 "  --arch NAME        ridge, ridge-running, mlp, mlp-running, dense\n"
 "                     (default %s)\n"
-"  --epochs N         passes over the training rows (default: mlp 30,\n"
+"  --epochs N         passes over the training rows (default: mlp 60,\n"
 "                     dense 10; ridge is solved in closed form)\n"
 "  --lr X             Adam step size, cosine-decayed to X/20 (default 1e-3)\n"
 "  --batch N          minibatch rows (default 256)\n"
@@ -92,7 +92,7 @@ static void usage(FILE *f)
 "  --hidden A,B,...   hidden layer sizes (default mlp 256,256; dense 128,128)\n"
 "  --stim-channels N  stimulation channels in the model's input (default 32)\n"
 "  --floor F          input scale floor: F x the median scale of the\n"
-"                     feature's group (default 1)\n"
+"                     feature's group (default 8)\n"
 "  --weight-decay X   L2 on the weights (default 0)\n"
 "  --seed N           initial weights and batch order (default 0)\n"
 "  --threads N        OpenBLAS threads (default 1)\n"
@@ -177,7 +177,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->threads = 1;
 	o->nhidden = -1;
 	o->stim = 32;
-	o->floor_frac = 1.0;
+	o->floor_frac = 8.0;
 	o->weight_decay = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
