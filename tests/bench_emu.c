@@ -4,6 +4,9 @@
  *              ncp_emu_predict on M1-like activity (1000 neurons, about 15
  *              spikes a step), each step timed on its own, for every
  *              architecture at its default size (the default one first);
+ *   emu_swap   the first prediction after ncp_emu_state_set_model (new
+ *              weights: the state rebuilds its first layer from the history
+ *              it kept), median of 50;
  *   emu_train  training throughput: ncp_trainer_step on minibatches of 256
  *              rows of the same kind of data, samples per second.
  *
@@ -85,6 +88,18 @@ static void bench_step(enum ncp_emu_arch arch, const uint32_t *idx,
 		}
 	}
 	qsort(ns, STEPS, sizeof(uint64_t), cmp_u64);
+	/* Swapping in new weights (a copy, as an online trainer publishes). */
+	struct ncp_emu_model *spare = ncp_emu_model_clone(m);
+	uint64_t sw[50];
+	for (int i = 0; i < 50; i++) {
+		ncp_emu_push(st, idx + ptr[i], (int)(ptr[i + 1] - ptr[i]), stim, C);
+		ncp_emu_state_set_model(st, i % 2 ? m : spare);
+		uint64_t t0 = ncp_now_ns();
+		ncp_emu_predict(st, out);
+		sw[i] = ncp_now_ns() - t0;
+	}
+	qsort(sw, 50, sizeof(uint64_t), cmp_u64);
+	ncp_emu_model_free(spare);
 	printf("{\"bench\":\"emu_step\",\"arch\":\"%s\",\"default\":%s,"
 	       "\"hidden\":[%d,%d],\"steps\":%d,\"spikes_per_step\":%.1f,"
 	       "\"mean_us\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
@@ -95,6 +110,8 @@ static void bench_step(enum ncp_emu_arch arch, const uint32_t *idx,
 	       sum / STEPS / 1e3, (double)ns[STEPS / 2] / 1e3,
 	       (double)ns[STEPS * 99 / 100] / 1e3, (double)ns[STEPS * 999 / 1000] / 1e3,
 	       (double)ns[STEPS - 1] / 1e3);
+	printf("{\"bench\":\"emu_swap\",\"arch\":\"%s\",\"first_predict_us\":%.1f}\n",
+	       ncp_emu_arch_name(arch), (double)sw[25] / 1e3);
 	fflush(stdout);
 	ncp_emu_state_free(st);
 	ncp_emu_model_free(m);
