@@ -1003,6 +1003,33 @@ START_TEST(training_is_deterministic)
 		struct ncp_emu_model *z = train_some(ds, &sp, 2, 30);
 		ck_assert_msg(ncp_emu_model_equal(x, y), "%s differs for one seed",
 			      ncp_emu_arch_name(sp.arch));
+		/* An exported model runs as the same weights loaded from a
+		 * file do, and as the reference says. */
+		char err[256];
+		make_dir();
+		ck_assert_int_eq(ncp_emu_model_save(x, in_dir("x.safetensors"), err, sizeof(err)), 0);
+		struct ncp_emu_model *l = ncp_emu_model_load(in_dir("x.safetensors"), err, sizeof(err));
+		ck_assert_msg(l, "%s", err);
+		struct ncp_emu_state *sx = ncp_emu_state_new(x), *sl = ncp_emu_state_new(l);
+		uint32_t idx[16];
+		for (int t = 0; t < 40; t++) {
+			float ox[6], ol[6];
+			double ref[6] = {0};
+			int n = hist_spikes(&h, t, idx);
+			ncp_emu_push(sx, idx, n, h.stim + t * 2, 2);
+			ncp_emu_push(sl, idx, n, h.stim + t * 2, 2);
+			ncp_emu_predict(sx, ox);
+			ncp_emu_predict(sl, ol);
+			ck_assert(!memcmp(ox, ol, sizeof(ox)));
+			ref_forward(x, &h, 0, t, ref, NULL);
+			for (int o = 0; o < 6; o++)
+				ncp_ck_near(ox[o], ref[o] * x->out_scale[o] + x->out_mean[o],
+					    2e-5 * (1 + fabs(ref[o])));
+		}
+		ncp_emu_state_free(sx);
+		ncp_emu_state_free(sl);
+		ncp_emu_model_free(l);
+		remove_dir();
 		ck_assert(!ncp_emu_model_equal(x, z));
 		ncp_emu_model_free(x);
 		ncp_emu_model_free(y);

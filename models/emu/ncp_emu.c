@@ -335,11 +335,9 @@ int ncp_emu_model_copy(struct ncp_emu_model *dst,
 	if (src->n_spk)
 		memcpy(dst->w0_spk, src->w0_spk,
 		       src->n_spk * (size_t)src->spec.hidden[0] * sizeof(float));
-	if (src->w0_col) {
-		memcpy(dst->w0_col, src->w0_col, (size_t)src->n_std *
-		       (size_t)src->layer[0].out * sizeof(float));
-		memcpy(dst->bias0, src->bias0, (size_t)src->layer[0].out * sizeof(double));
-	}
+	/* Derived data from the tensors, not copied: src may be a trainer's
+	 * working model, whose derived data is not kept up to date. */
+	ncp_emu_model_refresh(dst);
 	return 0;
 }
 

@@ -101,7 +101,9 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 struct ncp_emu_model *ncp_emu_model_clone(const struct ncp_emu_model *m);
 /* Copy src's weights and normalisations into dst, which must have the
  * same spec; allocates nothing (a double buffer for swapping weights).
- * 0 or -EINVAL. */
+ * Not for the real-time thread: it also recomputes the first layer's
+ * inference form (a transpose of its weights, about 1 ms for 256 x 3096).
+ * dst must not be in use by a state meanwhile.  0 or -EINVAL. */
 int ncp_emu_model_copy(struct ncp_emu_model *dst,
 		       const struct ncp_emu_model *src);
 void ncp_emu_model_free(struct ncp_emu_model *m);
@@ -136,8 +138,9 @@ void ncp_emu_state_free(struct ncp_emu_state *s);
 /* Forget the history (as a new state). */
 void ncp_emu_state_reset(struct ncp_emu_state *s);
 /* Point the state at another model with the same spec (after
- * ncp_emu_model_copy into a spare, say); the history is kept.  0 or
- * -EINVAL. */
+ * ncp_emu_model_copy into a spare, say); the history is kept.  The next
+ * prediction rebuilds the first layer's state from that history once (a
+ * pass over every feature: see bench_emu's emu_swap).  0 or -EINVAL. */
 int ncp_emu_state_set_model(struct ncp_emu_state *s,
 			    const struct ncp_emu_model *m);
 

@@ -93,9 +93,11 @@ int ncp_trainer_nparams(const struct ncp_trainer *t);
 void ncp_trainer_param(struct ncp_trainer *t, int i,
 		       struct ncp_trainer_param *p);
 
-/* The model being trained (valid until the next step). */
+/* The model being trained, to read its weights (valid until the next
+ * step).  Not for inference: run an exported copy. */
 const struct ncp_emu_model *ncp_trainer_model(const struct ncp_trainer *t);
-/* Copy the weights into dst (same spec; allocates nothing). */
+/* Copy the weights into dst (same spec; allocates nothing), ready for
+ * inference. */
 int ncp_trainer_export(const struct ncp_trainer *t, struct ncp_emu_model *dst);
 /* Replace the weights by src's (same spec), e.g. the best so far; the Adam
  * state is kept. */
