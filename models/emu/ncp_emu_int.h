@@ -1,0 +1,62 @@
+/* ncp_emu internals shared with the trainer (ncp_trainer), which works on
+ * a model's tensors in place.  Not for clients. */
+#ifndef NCP_EMU_INT_H
+#define NCP_EMU_INT_H
+
+#include "models/emu/ncp_emu.h"
+#include "models/emu/ncp_feat.h"
+
+#define NCP_EMU_MAX_LAYERS (NCP_EMU_MAX_HIDDEN + 1)
+
+/* A fully connected layer: y = w x + b, w row-major [out][in] (PyTorch's
+ * Linear layout).  For the dense arch, layer 0's w covers only the
+ * standardised stimulation features; the spike inputs' weights are in
+ * w0_spk. */
+struct ncp_emu_layer {
+	int in, out;
+	float *w;
+	float *b;
+};
+
+struct ncp_emu_model {
+	struct ncp_emu_spec spec;
+	struct ncp_feat feat;
+	int nfeat;		/* filtered features: (neurons + stim) * ntau */
+	/* Standardised inputs: every filtered feature (ridge, mlp), or the
+	 * stimulation features only (dense: feat + neurons * ntau). */
+	int n_std;
+	int std_offset;		/* first standardised feature in feat */
+	float *in_mean, *in_scale, *in_inv;	/* n_std; in_inv = 1 / in_scale */
+	float out_mean[NCP_EMU_OUTPUTS], out_scale[NCP_EMU_OUTPUTS];
+	int nlayers;		/* nhidden + 1 */
+	struct ncp_emu_layer layer[NCP_EMU_MAX_LAYERS];
+	/* dense: first-layer weights of spike input (window position p,
+	 * neuron n) at row p * neurons + n, hidden[0] floats each (the
+	 * transpose of the file's layout) */
+	float *w0_spk;
+	size_t n_spk;		/* window * neurons (dense), else 0 */
+	int max_width;		/* widest layer output */
+	/* Derived (ncp_emu_model_refresh), for the filtered-feature archs: the
+	 * first layer folded with the standardisation, so that inference can
+	 * update its pre-activations from each step's spikes alone:
+	 * w0_col[j * out0 + u] = w0[u][j] / in_scale[j],
+	 * bias0[u] = b0[u] - sum_j w0[u][j] in_mean[j] / in_scale[j]. */
+	float *w0_col;
+	double *bias0;
+	char *config;		/* JSON object text or NULL */
+};
+
+/* Zeroed memory for a large array read at random (the dense first layer
+ * and its training state): 2 MB aligned and marked for transparent huge
+ * pages, so that a gather over it does not miss the TLB at every row.
+ * Small arrays as ncp_calloc_aligned.  Free with free(). */
+void *ncp_emu_calloc_big(size_t n, size_t size);
+
+/* x = (feat[std_offset ..] - in_mean) * in_inv, n_std values. */
+void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
+			 float *x);
+/* Recompute what derives from the tensors (in_inv, w0_col, bias0): after
+ * changing weights or normalisations in place. */
+void ncp_emu_model_refresh(struct ncp_emu_model *m);
+
+#endif

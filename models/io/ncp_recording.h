@@ -1,0 +1,47 @@
+/* ncp_recording: reads a recording directory (docs/file-formats.md):
+ * meta.json, m1.npy, arm.npy and target.npy, checked against each other.
+ *
+ * Refused, with a message naming the directory or file and the fault: a
+ * missing or unparsable meta.json, a format other than "ncpd-recording"
+ * version 1, an unfinished recording ("complete": false), a missing
+ * array, a dtype or shape that does not match meta.json (m1: steps x
+ * m1_neurons of uint8, bool or float32; arm: steps x 6 float32; target:
+ * steps x 2 float32).  m1.npy is mapped, not read, so long recordings cost
+ * no memory until used.
+ */
+#ifndef NCP_RECORDING_H
+#define NCP_RECORDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ncp_npy;
+
+struct ncp_recording {
+	char *dir;
+	char *name;		/* meta.json's "name" (or the directory) */
+	uint64_t steps;
+	uint64_t first_step;
+	uint64_t dropped_steps;	/* rows with no spikes and NaN arm values */
+	double dt;
+	int window;
+	int neurons;
+	uint64_t seed, task_seed;	/* 0 when absent */
+	const float *arm;	/* steps x 6: q0, q1, dq0, dq1, hand_x, hand_y */
+	const float *target;	/* steps x 2 */
+	/* private */
+	struct ncp_npy *m1_npy, *arm_npy, *target_npy;
+};
+
+/* Open and check a recording.  NULL with a message (errno set). */
+struct ncp_recording *ncp_recording_open(const char *dir, char *err,
+					 size_t errlen);
+void ncp_recording_close(struct ncp_recording *r);
+
+/* The neurons that spiked in step `step` (< steps), ascending, into idx
+ * (room for `neurons`); returns how many. */
+int ncp_recording_spikes(const struct ncp_recording *r, uint64_t step,
+			 uint32_t *idx);
+
+#endif

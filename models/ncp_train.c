@@ -1,0 +1,910 @@
+/* ncp-train: trains an emulator model on recordings, or evaluates one.
+ *
+ *   ncp-train --data DIR [DIR...] --out FILE.safetensors [options]
+ *   ncp-train --eval MODEL --data DIR [DIR...] [--json]
+ *
+ * Architectures and the file format: docs/model-format.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_hist.h"
+#include "models/base/ncp_json.h"
+#include "models/base/ncp_rng.h"
+#include "models/emu/ncp_dataset.h"
+#include "models/emu/ncp_emu.h"
+#include "models/emu/ncp_score.h"
+#include "models/emu/ncp_trainer.h"
+#include "models/io/ncp_recording.h"
+
+#define MAX_DATA 64
+
+/* Per-architecture defaults (docs/model-format.md says why). */
+struct arch_defaults {
+	int epochs;
+	int stride;
+	double lr;
+	double weight_decay;
+};
+
+static const struct arch_defaults defaults[NCP_EMU_ARCH_COUNT] = {
+	[NCP_EMU_RIDGE] = {0, 2, 0, 0},
+	[NCP_EMU_RIDGE_RUNNING] = {0, 2, 0, 0},
+	[NCP_EMU_MLP] = {60, 8, 1e-3, 0},
+	[NCP_EMU_MLP_RUNNING] = {60, 8, 1e-3, 0},
+	[NCP_EMU_DENSE] = {10, 8, 1e-3, 0},
+};
+
+struct opts {
+	const char *data[MAX_DATA];
+	int ndata;
+	const char *out;
+	const char *eval;
+	enum ncp_emu_arch arch;
+	int epochs;		/* -1: the arch's default */
+	double lr;		/* < 0: default */
+	int batch;
+	double val_split;
+	double block_s;
+	int stride;		/* 0: default */
+	uint64_t seed;
+	int threads;
+	int nhidden;		/* -1: default */
+	int hidden[NCP_EMU_MAX_HIDDEN];
+	int stim;
+	double floor_frac;
+	double weight_decay;	/* < 0: default */
+	bool json;
+	bool quiet;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: ncp-train --data DIR [DIR...] --out FILE.safetensors [OPTIONS]\n"
+"       ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
+"Train the emulator network on recordings (DIR: a recording directory,\n"
+"DATA_DIR/NAME with meta.json, m1.npy, arm.npy, target.npy), or evaluate a\n"
+"model on recordings.\n"
+"\n"
+"  --arch NAME        ridge, ridge-running, mlp, mlp-running, dense\n"
+"                     (default %s)\n"
+"  --epochs N         passes over the training rows (default: mlp 60,\n"
+"                     dense 10; ridge is solved in closed form)\n"
+"  --lr X             Adam step size, cosine-decayed to X/20 (default 1e-3)\n"
+"  --batch N          minibatch rows (default 256)\n"
+"  --val-split F      share of the data held out for validation, by blocks\n"
+"                     of time (default 0.1)\n"
+"  --block SECONDS    length of those blocks (default 10)\n"
+"  --stride N         an epoch uses every N-th step (a new phase each epoch;\n"
+"                     neighbouring steps are nearly the same; default 8,\n"
+"                     ridge 2)\n"
+"  --hidden A,B,...   hidden layer sizes (default mlp 256,256; dense 128,128)\n"
+"  --stim-channels N  stimulation channels in the model's input (default 32)\n"
+"  --floor F          input scale floor: F x the median scale of the\n"
+"                     feature's group (default 8)\n"
+"  --weight-decay X   L2 on the weights (default 0)\n"
+"  --seed N           initial weights and batch order (default 0)\n"
+"  --threads N        OpenBLAS threads (default 1)\n"
+"  --json             print the final report as one JSON object\n"
+"  --quiet            no progress\n"
+"  --help\n"
+"\n"
+"The same data, options, seed and threads give the same model, bit for\n"
+"bit.  Exit status: 0 on success, 1 on failure, 2 for bad arguments.\n",
+		ncp_emu_arch_name(NCP_EMU_ARCH_DEFAULT));
+}
+
+static int bad_arg(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "ncp-train: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (ncp-train --help)\n");
+	return 2;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !(v >= lo && v <= hi))
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_DATA = 256, O_OUT, O_EVAL, O_ARCH, O_EPOCHS, O_LR, O_BATCH,
+	       O_VAL, O_BLOCK, O_STRIDE, O_SEED, O_THREADS, O_HIDDEN, O_STIM,
+	       O_FLOOR, O_WD, O_JSON, O_QUIET, O_HELP };
+	static const struct option lo[] = {
+		{"data", required_argument, NULL, O_DATA},
+		{"out", required_argument, NULL, O_OUT},
+		{"eval", required_argument, NULL, O_EVAL},
+		{"arch", required_argument, NULL, O_ARCH},
+		{"epochs", required_argument, NULL, O_EPOCHS},
+		{"lr", required_argument, NULL, O_LR},
+		{"batch", required_argument, NULL, O_BATCH},
+		{"val-split", required_argument, NULL, O_VAL},
+		{"block", required_argument, NULL, O_BLOCK},
+		{"stride", required_argument, NULL, O_STRIDE},
+		{"seed", required_argument, NULL, O_SEED},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"hidden", required_argument, NULL, O_HIDDEN},
+		{"stim-channels", required_argument, NULL, O_STIM},
+		{"floor", required_argument, NULL, O_FLOOR},
+		{"weight-decay", required_argument, NULL, O_WD},
+		{"json", no_argument, NULL, O_JSON},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->arch = NCP_EMU_ARCH_DEFAULT;
+	o->epochs = -1;
+	o->lr = -1;
+	o->batch = 256;
+	o->val_split = 0.1;
+	o->block_s = 10;
+	o->threads = 1;
+	o->nhidden = -1;
+	o->stim = 32;
+	o->floor_frac = 8.0;
+	o->weight_decay = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case O_DATA:
+			/* --data takes every following argument up to the next
+			 * option. */
+			optind--;
+			while (optind < argc && argv[optind][0] != '-') {
+				if (o->ndata == MAX_DATA)
+					return bad_arg("at most %d recordings", MAX_DATA);
+				o->data[o->ndata++] = argv[optind++];
+			}
+			break;
+		case O_OUT:
+			o->out = optarg;
+			break;
+		case O_EVAL:
+			o->eval = optarg;
+			break;
+		case O_ARCH:
+			if (ncp_emu_arch_parse(optarg, &o->arch))
+				return bad_arg("unknown architecture '%s' (ridge, ridge-running, mlp, mlp-running, dense)",
+					       optarg);
+			break;
+		case O_EPOCHS:
+			if (!parse_int(optarg, 1, 100000, &o->epochs))
+				return bad_arg("--epochs takes an integer from 1 to 100000");
+			break;
+		case O_LR:
+			if (!parse_double(optarg, 1e-9, 10, &o->lr))
+				return bad_arg("--lr takes a number in [1e-9, 10]");
+			break;
+		case O_BATCH:
+			if (!parse_int(optarg, 1, 65536, &o->batch))
+				return bad_arg("--batch takes an integer from 1 to 65536");
+			break;
+		case O_VAL:
+			if (!parse_double(optarg, 0, 0.9, &o->val_split))
+				return bad_arg("--val-split takes a number in [0, 0.9]");
+			break;
+		case O_BLOCK:
+			if (!parse_double(optarg, 0.1, 1e6, &o->block_s))
+				return bad_arg("--block takes seconds in [0.1, 1e6]");
+			break;
+		case O_STRIDE:
+			if (!parse_int(optarg, 1, 100000, &o->stride))
+				return bad_arg("--stride takes an integer from 1 to 100000");
+			break;
+		case O_SEED: {
+			char *end;
+			errno = 0;
+			o->seed = strtoull(optarg, &end, 10);
+			if (!*optarg || *end || errno || optarg[0] == '-')
+				return bad_arg("--seed takes an unsigned integer");
+			break;
+		}
+		case O_THREADS:
+			if (!parse_int(optarg, 1, 256, &o->threads))
+				return bad_arg("--threads takes an integer from 1 to 256");
+			break;
+		case O_HIDDEN: {
+			char *s = optarg;
+			o->nhidden = 0;
+			while (*s) {
+				char *end;
+				long v;
+				if (o->nhidden == NCP_EMU_MAX_HIDDEN)
+					return bad_arg("--hidden: at most %d layers", NCP_EMU_MAX_HIDDEN);
+				errno = 0;
+				v = strtol(s, &end, 10);
+				if (end == s || errno || v < 1 || v > NCP_EMU_MAX_UNITS ||
+				    (*end && *end != ','))
+					return bad_arg("--hidden takes sizes like 256,256");
+				o->hidden[o->nhidden++] = (int)v;
+				s = *end ? end + 1 : end;
+			}
+			break;
+		}
+		case O_STIM:
+			if (!parse_int(optarg, 0, NCP_FEAT_MAX_STIM, &o->stim))
+				return bad_arg("--stim-channels takes an integer from 0 to %d",
+					       NCP_FEAT_MAX_STIM);
+			break;
+		case O_FLOOR:
+			if (!parse_double(optarg, 0, 100, &o->floor_frac))
+				return bad_arg("--floor takes a number in [0, 100]");
+			break;
+		case O_WD:
+			if (!parse_double(optarg, 0, 10, &o->weight_decay))
+				return bad_arg("--weight-decay takes a number in [0, 10]");
+			break;
+		case O_JSON:
+			o->json = true;
+			break;
+		case O_QUIET:
+			o->quiet = true;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			return bad_arg("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_arg("unexpected argument '%s'", argv[optind]);
+	if (o->ndata == 0)
+		return bad_arg("--data DIR is required");
+	if (!o->eval && !o->out)
+		return bad_arg("--out FILE (to train) or --eval MODEL is required");
+	if (o->eval && o->out)
+		return bad_arg("--eval and --out exclude each other");
+	return 0;
+}
+
+/* ---- Progress ----------------------------------------------------------- */
+
+struct progress {
+	bool tty, quiet;
+	double t0;
+	int last_len;
+};
+
+static double now_s(void)
+{
+	return (double)ncp_now_ns() * 1e-9;
+}
+
+static void fmt_dur(char *b, size_t n, double s)
+{
+	if (!isfinite(s) || s < 0)
+		snprintf(b, n, "?");
+	else if (s < 60)
+		snprintf(b, n, "%.0fs", s);
+	else if (s < 3600)
+		snprintf(b, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(b, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+/* A status line: redrawn in place on a terminal, else printed when final. */
+static void status(struct progress *p, bool final, const char *fmt, ...)
+	NCP_PRINTF(3, 4);
+static void status(struct progress *p, bool final, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (p->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (p->tty) {
+		int len = (int)strlen(line);
+		fprintf(stderr, "\r%s%*s", line, p->last_len > len ? p->last_len - len : 0, "");
+		p->last_len = len;
+		if (final) {
+			fputc('\n', stderr);
+			p->last_len = 0;
+		}
+	} else if (final) {
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+}
+
+static void prep_progress(void *ctx, const char *what, double done)
+{
+	struct progress *p = ctx;
+	static double last;
+	double t = now_s();
+
+	if (!p->tty || t - last < 0.2)
+		return;
+	last = t;
+	status(p, false, "%s: %3.0f%%", what, 100 * done);
+}
+
+static void bar(char *b, int width, double frac)
+{
+	int k = (int)(frac * width + 0.5);
+	for (int i = 0; i < width; i++)
+		b[i] = i < k ? '#' : '.';
+	b[width] = 0;
+}
+
+/* ---- Data --------------------------------------------------------------- */
+
+struct data {
+	struct ncp_recording *rec[MAX_DATA];
+	int n;
+	int window, neurons;
+	double dt;
+};
+
+static void data_close(struct data *d)
+{
+	for (int i = 0; i < d->n; i++)
+		ncp_recording_close(d->rec[i]);
+	d->n = 0;
+}
+
+static int data_open(struct data *d, const struct opts *o)
+{
+	char err[1024];
+
+	memset(d, 0, sizeof(*d));
+	for (int i = 0; i < o->ndata; i++) {
+		struct ncp_recording *r = ncp_recording_open(o->data[i], err, sizeof(err));
+		if (!r) {
+			fprintf(stderr, "ncp-train: %s\n", err);
+			return -1;
+		}
+		d->rec[d->n++] = r;
+		if (i == 0) {
+			d->window = r->window;
+			d->neurons = r->neurons;
+			d->dt = r->dt;
+			continue;
+		}
+		if (r->neurons != d->neurons || r->window != d->window || r->dt != d->dt) {
+			fprintf(stderr,
+				"ncp-train: %s: %d M1 neurons, window %d, dt %g; %s has %d, %d, %g: recordings of one model must agree\n",
+				r->dir, r->neurons, r->window, r->dt, d->rec[0]->dir,
+				d->neurons, d->window, d->dt);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- Evaluation --------------------------------------------------------- */
+
+static void print_score(FILE *f, const struct ncp_score *s)
+{
+	static const char *units[NCP_EMU_OUTPUTS] = {"rad", "rad", "rad/s", "rad/s", "m", "m"};
+	fprintf(f, "  %-7s %12s %10s\n", "output", "RMSE", "R^2");
+	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+		fprintf(f, "  %-7s %9.5f %-5s %8.5f\n", ncp_emu_output_names[o],
+			ncp_score_rmse(s, o), units[o], ncp_score_r2(s, o));
+	fprintf(f, "  hand RMSE %.5f m (Euclidean), q RMSE %.5f rad, dq RMSE %.5f rad/s, min R^2 %.5f\n",
+		ncp_score_hand_rmse(s), ncp_score_pair_rmse(s, 0),
+		ncp_score_pair_rmse(s, 2), ncp_score_min_r2(s));
+}
+
+static int run_eval(const struct opts *o)
+{
+	struct ncp_emu_model *m;
+	struct ncp_emu_state *st = NULL;
+	struct ncp_score sc;
+	struct ncp_hist *h = calloc(1, sizeof(*h));
+	struct data d;
+	uint32_t *idx = NULL;
+	char err[1024];
+	int ret = 1;
+
+	openblas_set_num_threads(1);
+	m = ncp_emu_model_load(o->eval, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		free(h);
+		return 1;
+	}
+	if (data_open(&d, o) || !h)
+		goto out;
+	if (d.neurons != ncp_emu_model_neurons(m)) {
+		fprintf(stderr, "ncp-train: %s has %d M1 neurons, the model %s %d\n",
+			d.rec[0]->dir, d.neurons, o->eval, ncp_emu_model_neurons(m));
+		goto out;
+	}
+	if (d.dt != ncp_emu_model_spec(m)->dt) {
+		fprintf(stderr, "ncp-train: %s has dt %g, the model %s %g\n",
+			d.rec[0]->dir, d.dt, o->eval, ncp_emu_model_spec(m)->dt);
+		goto out;
+	}
+	if (d.window != ncp_emu_model_window(m))
+		fprintf(stderr,
+			"ncp-train: note: %s was recorded with a window of %d steps, the model %s has %d (it keeps its own history; scoring starts at its first full window)\n",
+			d.rec[0]->dir, d.window, o->eval, ncp_emu_model_window(m));
+	st = ncp_emu_state_new(m);
+	idx = malloc((size_t)d.neurons * sizeof(uint32_t));
+	if (!st || !idx) {
+		fprintf(stderr, "ncp-train: out of memory\n");
+		goto out;
+	}
+	ncp_score_init(&sc);
+	ncp_hist_reset(h);
+	/* Every step through the inference path, as the daemon runs it;
+	 * scored once the model's window is full. */
+	for (int i = 0; i < d.n; i++) {
+		const struct ncp_recording *r = d.rec[i];
+		ncp_emu_state_reset(st);
+		for (uint64_t s = 0; s < r->steps; s++) {
+			float pred[NCP_EMU_OUTPUTS];
+			int n = ncp_recording_spikes(r, s, idx);
+			uint64_t t0 = ncp_now_ns();
+			ncp_emu_push(st, idx, n, NULL, 0);
+			ncp_emu_predict(st, pred);
+			ncp_hist_add(h, ncp_now_ns() - t0);
+			if (s + 1 >= (uint64_t)ncp_emu_model_window(m))
+				ncp_score_add(&sc, pred, r->arm + s * 6);
+		}
+	}
+	double q[3] = {0.5, 0.99, 0.999}, us[3];
+	ncp_hist_quantiles_us(h, q, 3, us);
+	if (o->json) {
+		struct ncp_json j;
+		ncp_json_init(&j);
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "model");
+		ncp_json_str(&j, o->eval);
+		ncp_json_key(&j, "arch");
+		ncp_json_str(&j, ncp_emu_model_arch_name(m));
+		ncp_json_key(&j, "data");
+		ncp_json_arr(&j);
+		for (int i = 0; i < d.n; i++)
+			ncp_json_str(&j, d.rec[i]->dir);
+		ncp_json_end(&j);
+		ncp_json_key(&j, "score");
+		ncp_score_json(&sc, &j);
+		ncp_json_key(&j, "step_us");
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "mean");
+		ncp_json_num(&j, h->count ? (double)h->sum_ns / (double)h->count / 1000.0 : 0.0);
+		ncp_json_key(&j, "p50");
+		ncp_json_num(&j, us[0]);
+		ncp_json_key(&j, "p99");
+		ncp_json_num(&j, us[1]);
+		ncp_json_key(&j, "p999");
+		ncp_json_num(&j, us[2]);
+		ncp_json_end(&j);
+		ncp_json_end(&j);
+		if (ncp_json_finish(&j) == 0)
+			printf("%s\n", j.buf);
+		ncp_json_fini(&j);
+	} else {
+		printf("%s (%s) on", o->eval, ncp_emu_model_arch_name(m));
+		for (int i = 0; i < d.n; i++)
+			printf(" %s", d.rec[i]->dir);
+		printf(": %" PRIu64 " steps scored\n", sc.n[0]);
+		print_score(stdout, &sc);
+		printf("  push+predict per step: mean %.1f us, p50 %.0f us, p99 %.0f us\n",
+		       h->count ? (double)h->sum_ns / (double)h->count / 1000.0 : 0.0,
+		       us[0], us[1]);
+	}
+	ret = 0;
+out:
+	free(idx);
+	free(h);
+	ncp_emu_state_free(st);
+	data_close(&d);
+	ncp_emu_model_free(m);
+	return ret;
+}
+
+/* ---- Training ----------------------------------------------------------- */
+
+static void shuffle(uint64_t *a, size_t n, struct ncp_rng *rng)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)ncp_rng_below(rng, i);
+		uint64_t t = a[i - 1];
+		a[i - 1] = a[j];
+		a[j] = t;
+	}
+}
+
+/* Every k-th row of rows (from phase). */
+static size_t subsample(const uint64_t *rows, size_t n, int k, int phase,
+			uint64_t *out)
+{
+	size_t m = 0;
+	for (size_t i = (size_t)phase; i < n; i += (size_t)k)
+		out[m++] = rows[i];
+	return m;
+}
+
+static int run_train(const struct opts *o)
+{
+	const struct arch_defaults *ad = &defaults[o->arch];
+	struct progress pg = {.tty = isatty(2), .quiet = o->quiet};
+	struct ncp_emu_spec spec;
+	struct ncp_emu_model *init = NULL, *best = NULL;
+	struct ncp_trainer *tr = NULL;
+	struct ncp_trainer_opts to;
+	struct ncp_dataset *ds = NULL;
+	struct ncp_dataset_split_opts so;
+	struct ncp_ridge_report rr;
+	struct ncp_score sc;
+	struct ncp_rng rng;
+	struct data d;
+	uint64_t *train = NULL, *val = NULL, *ep = NULL, *vsub = NULL;
+	size_t ntrain = 0, nval = 0, nvsub = 0;
+	float *pred = NULL;
+	char err[1024];
+	int ret = 1, epochs = o->epochs > 0 ? o->epochs : ad->epochs;
+	int stride = o->stride ? o->stride : ad->stride, best_epoch = 0;
+	double lr = o->lr > 0 ? o->lr : ad->lr;
+	double wd = o->weight_decay >= 0 ? o->weight_decay : ad->weight_decay;
+	double best_val = INFINITY, t_train = 0, t_start = now_s();
+	uint64_t samples = 0;
+	bool linear = o->arch == NCP_EMU_RIDGE || o->arch == NCP_EMU_RIDGE_RUNNING;
+
+	openblas_set_num_threads(o->threads);
+	pg.t0 = t_start;
+	if (data_open(&d, o)) {
+		data_close(&d);
+		return 1;
+	}
+	ncp_emu_spec_default(&spec, o->arch);
+	spec.window = d.window;
+	spec.neurons = d.neurons;
+	spec.dt = d.dt;
+	spec.stim = o->stim;
+	if (o->nhidden >= 0) {
+		if (linear && o->nhidden > 0) {
+			fprintf(stderr, "ncp-train: %s has no hidden layers; drop --hidden\n",
+				ncp_emu_arch_name(o->arch));
+			goto out;
+		}
+		spec.nhidden = o->nhidden;
+		memcpy(spec.hidden, o->hidden, sizeof(spec.hidden));
+	}
+	init = ncp_emu_model_new(&spec, ncp_rng_derive(o->seed, 1), err, sizeof(err));
+	if (!init) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		goto out;
+	}
+
+	/* The data: every recording a segment, validation by blocks. */
+	ds = ncp_dataset_new(d.neurons, spec.stim);
+	if (!ds) {
+		fprintf(stderr, "ncp-train: out of memory\n");
+		goto out;
+	}
+	for (int i = 0; i < d.n; i++) {
+		status(&pg, false, "reading %s", d.rec[i]->dir);
+		if (ncp_dataset_add_recording(ds, d.rec[i], err, sizeof(err))) {
+			fprintf(stderr, "ncp-train: %s\n", err);
+			goto out;
+		}
+	}
+	so.window = spec.window;
+	so.val_frac = o->val_split;
+	so.block = (uint64_t)llround(o->block_s / d.dt);
+	so.gap = (uint64_t)spec.window;
+	if (ncp_dataset_split(ds, &so, &train, &ntrain, &val, &nval, err, sizeof(err))) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		goto out;
+	}
+	if (ntrain == 0) {
+		fprintf(stderr, "ncp-train: no training rows left (use a smaller --val-split)\n");
+		goto out;
+	}
+	status(&pg, true, "data: %d recording%s, %" PRIu64 " steps (%.0f s), %" PRIu64
+	       " spikes (%.1f a step); %zu training rows, %zu validation rows",
+	       d.n, d.n > 1 ? "s" : "", ncp_dataset_steps(ds),
+	       (double)ncp_dataset_steps(ds) * d.dt, ncp_dataset_spikes(ds),
+	       (double)ncp_dataset_spikes(ds) / (double)ncp_dataset_steps(ds), ntrain, nval);
+
+	ncp_trainer_opts_default(&to);
+	to.lr = lr;
+	to.batch = o->batch;
+	to.weight_decay = wd;
+	to.progress = prep_progress;
+	to.progress_ctx = &pg;
+	tr = ncp_trainer_new(init, ds, &to, err, sizeof(err));
+	if (!tr) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		goto out;
+	}
+	/* Normalisation from every 10th training row. */
+	{
+		uint64_t *sub = malloc((ntrain / 10 + 1) * sizeof(uint64_t));
+		size_t ns = sub ? subsample(train, ntrain, 10, 0, sub) : 0;
+		if (!sub || ncp_trainer_fit_norm(tr, sub, ns, o->floor_frac)) {
+			free(sub);
+			fprintf(stderr, "ncp-train: cannot compute the normalisation\n");
+			goto out;
+		}
+		free(sub);
+	}
+	{
+		char hid[96] = "";
+		for (int l = 0; l < spec.nhidden; l++)
+			snprintf(hid + strlen(hid), sizeof(hid) - strlen(hid), "%s%d",
+				 l ? "-" : " ", spec.hidden[l]);
+		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, floor %g",
+		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
+		       spec.stim, o->floor_frac);
+	}
+	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
+	vsub = malloc((nval / 5 + 1) * sizeof(uint64_t));
+	if (!ep || !vsub) {
+		fprintf(stderr, "ncp-train: out of memory\n");
+		goto out;
+	}
+	/* Validation during training: every 5th row. */
+	nvsub = subsample(val, nval, 5, 0, vsub);
+	ncp_rng_seed(&rng, ncp_rng_derive(o->seed, 2));
+
+	if (linear) {
+		size_t n = subsample(train, ntrain, stride, 0, ep);
+		double t0 = now_s();
+		if (ncp_trainer_fit_ridge(tr, ep, n, val, nval, &rr, err, sizeof(err))) {
+			fprintf(stderr, "ncp-train: %s\n", err);
+			goto out;
+		}
+		t_train = now_s() - t0;
+		samples = rr.rows;
+		status(&pg, true, "ridge: %" PRIu64 " rows, lambda per output %g %g %g %g %g %g, %.1f s",
+		       rr.rows, rr.chosen[0], rr.chosen[1], rr.chosen[2], rr.chosen[3],
+		       rr.chosen[4], rr.chosen[5], t_train);
+	} else {
+		best = ncp_emu_model_clone(ncp_trainer_model(tr));
+		if (!best) {
+			fprintf(stderr, "ncp-train: out of memory\n");
+			goto out;
+		}
+		double t0 = now_s();
+		size_t per_epoch = (ntrain + (size_t)stride - 1) / (size_t)stride;
+		size_t total = per_epoch * (size_t)epochs;
+		for (int e = 0; e < epochs; e++) {
+			int phase = (int)ncp_rng_below(&rng, (uint64_t)stride);
+			size_t n = subsample(train, ntrain, stride, phase, ep);
+			double sum = 0, vloss = NAN, last_draw = 0;
+			size_t cnt = 0;
+			shuffle(ep, n, &rng);
+			for (size_t i = 0; i < n; i += (size_t)o->batch) {
+				/* Cosine decay of the step size to lr / 20. */
+				double frac = (double)(samples) / (double)NCP_MAX(total, 1);
+				double cur = lr * (0.05 + 0.95 * 0.5 * (1 + cos(M_PI * frac)));
+				int k = (int)NCP_MIN((size_t)o->batch, n - i);
+				double loss;
+				int r;
+				ncp_trainer_set_lr(tr, cur);
+				r = ncp_trainer_step(tr, ep + i, k, &loss);
+				if (r == -EDOM) {
+					fprintf(stderr, "ncp-train: the loss is not finite at epoch %d; keeping the best weights so far\n",
+						e + 1);
+					ncp_trainer_import(tr, best);
+					continue;
+				}
+				if (r) {
+					fprintf(stderr, "ncp-train: training step failed: %s\n",
+						ncp_strerror(r));
+					goto out;
+				}
+				sum += loss * k;
+				cnt += (size_t)k;
+				samples += (uint64_t)k;
+				double tn = now_s();
+				if (pg.tty && tn - last_draw > 0.25) {
+					char b[32], eta[16];
+					double el = tn - t0;
+					last_draw = tn;
+					bar(b, 20, (double)samples / (double)total);
+					fmt_dur(eta, sizeof(eta),
+						el / (double)samples * (double)(total - samples));
+					char bv[32] = "-";
+					if (isfinite(best_val))
+						snprintf(bv, sizeof(bv), "%.5f", best_val);
+					status(&pg, false, "epoch %d/%d [%s] loss %.5f  best val %s  ETA %s",
+					       e + 1, epochs, b, sum / (double)cnt, bv, eta);
+				}
+			}
+			if (nvsub && ncp_trainer_loss(tr, vsub, nvsub, &vloss) == 0 &&
+			    vloss < best_val) {
+				best_val = vloss;
+				best_epoch = e + 1;
+				ncp_trainer_export(tr, best);
+			} else if (!nvsub) {
+				best_epoch = e + 1;
+				ncp_trainer_export(tr, best);
+			}
+			{
+				char eta[16];
+				double el = now_s() - t0;
+				fmt_dur(eta, sizeof(eta), el / (e + 1) * (epochs - e - 1));
+				status(&pg, true, "epoch %d/%d: loss %.5f, val %.5f%s, %.0f samples/s, ETA %s",
+				       e + 1, epochs, cnt ? sum / (double)cnt : NAN, vloss,
+				       best_epoch == e + 1 ? " (best)" : "",
+				       (double)samples / el, eta);
+			}
+		}
+		t_train = now_s() - t0;
+		ncp_trainer_import(tr, best);
+	}
+
+	/* The final report: every validation row. */
+	ncp_score_init(&sc);
+	if (nval) {
+		pred = malloc(nval * NCP_EMU_OUTPUTS * sizeof(float));
+		if (!pred || ncp_trainer_predict(tr, val, nval, pred)) {
+			fprintf(stderr, "ncp-train: out of memory\n");
+			goto out;
+		}
+		for (size_t i = 0; i < nval; i++)
+			ncp_score_add(&sc, pred + i * NCP_EMU_OUTPUTS,
+				      ncp_dataset_arm(ds, val[i]));
+	}
+
+	/* Save, with how it was made. */
+	{
+		struct ncp_json j;
+		struct ncp_emu_model *out_m = ncp_emu_model_clone(ncp_trainer_model(tr));
+		int r;
+		ncp_json_init(&j);
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "trainer");
+		ncp_json_str(&j, "ncp-train " NCP_VERSION);
+		ncp_json_key(&j, "data");
+		ncp_json_arr(&j);
+		for (int i = 0; i < d.n; i++)
+			ncp_json_str(&j, d.rec[i]->name);
+		ncp_json_end(&j);
+		ncp_json_key(&j, "steps");
+		ncp_json_int(&j, (int64_t)ncp_dataset_steps(ds));
+		ncp_json_key(&j, "val_split");
+		ncp_json_num(&j, o->val_split);
+		ncp_json_key(&j, "block_s");
+		ncp_json_num(&j, o->block_s);
+		ncp_json_key(&j, "stride");
+		ncp_json_int(&j, stride);
+		ncp_json_key(&j, "input_floor");
+		ncp_json_num(&j, o->floor_frac);
+		ncp_json_key(&j, "seed");
+		ncp_json_int(&j, (int64_t)o->seed);
+		ncp_json_key(&j, "threads");
+		ncp_json_int(&j, o->threads);
+		if (linear) {
+			ncp_json_key(&j, "ridge_lambda");
+			ncp_json_arr(&j);
+			for (int k = 0; k < NCP_EMU_OUTPUTS; k++)
+				ncp_json_num(&j, rr.chosen[k]);
+			ncp_json_end(&j);
+		} else {
+			ncp_json_key(&j, "epochs");
+			ncp_json_int(&j, epochs);
+			ncp_json_key(&j, "best_epoch");
+			ncp_json_int(&j, best_epoch);
+			ncp_json_key(&j, "lr");
+			ncp_json_num(&j, lr);
+			ncp_json_key(&j, "batch");
+			ncp_json_int(&j, o->batch);
+			ncp_json_key(&j, "weight_decay");
+			ncp_json_num(&j, wd);
+			ncp_json_key(&j, "updates");
+			ncp_json_int(&j, (int64_t)ncp_trainer_updates(tr));
+		}
+		ncp_json_key(&j, "val");
+		ncp_score_json(&sc, &j);
+		ncp_json_end(&j);
+		r = out_m && ncp_json_finish(&j) == 0 ? ncp_emu_model_set_config(out_m, j.buf) : -ENOMEM;
+		ncp_json_fini(&j);
+		if (r || ncp_emu_model_save(out_m, o->out, err, sizeof(err))) {
+			fprintf(stderr, "ncp-train: %s\n", r ? "out of memory" : err);
+			ncp_emu_model_free(out_m);
+			goto out;
+		}
+		ncp_emu_model_free(out_m);
+	}
+
+	double sps = t_train > 0 ? (double)samples / t_train : 0;
+	if (o->json) {
+		struct ncp_json j;
+		ncp_json_init(&j);
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "model");
+		ncp_json_str(&j, o->out);
+		ncp_json_key(&j, "arch");
+		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
+		ncp_json_key(&j, "train_rows");
+		ncp_json_int(&j, (int64_t)ntrain);
+		ncp_json_key(&j, "val");
+		ncp_score_json(&sc, &j);
+		ncp_json_key(&j, "train_seconds");
+		ncp_json_num(&j, t_train);
+		ncp_json_key(&j, "samples");
+		ncp_json_int(&j, (int64_t)samples);
+		ncp_json_key(&j, "samples_per_second");
+		ncp_json_num(&j, sps);
+		ncp_json_key(&j, "total_seconds");
+		ncp_json_num(&j, now_s() - t_start);
+		if (!linear) {
+			ncp_json_key(&j, "best_epoch");
+			ncp_json_int(&j, best_epoch);
+		}
+		ncp_json_end(&j);
+		if (ncp_json_finish(&j) == 0)
+			printf("%s\n", j.buf);
+		ncp_json_fini(&j);
+	} else {
+		printf("saved %s (%s)\n", o->out, ncp_emu_arch_name(o->arch));
+		if (nval) {
+			printf("validation, %zu rows held out:\n", nval);
+			print_score(stdout, &sc);
+		}
+		printf("training: %.1f s, %" PRIu64 " samples, %.0f samples/s%s (total %.1f s)\n",
+		       t_train, samples, sps, linear ? " (closed form)" : "",
+		       now_s() - t_start);
+	}
+	ret = 0;
+out:
+	free(pred);
+	free(ep);
+	free(vsub);
+	free(train);
+	free(val);
+	ncp_trainer_free(tr);
+	ncp_emu_model_free(best);
+	ncp_emu_model_free(init);
+	ncp_dataset_free(ds);
+	data_close(&d);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int r;
+
+	ncp_log_init("ncp-train", NCP_LOG_INFO);
+	r = parse_args(argc, argv, &o);
+	if (r)
+		return r;
+	return o.eval ? run_eval(&o) : run_train(&o);
+}

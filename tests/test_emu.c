@@ -1,0 +1,1320 @@
+/* The emulator: features against a direct dense computation, the forward
+ * pass of every architecture against a reference written here in double,
+ * gradients against finite differences of that reference, model files
+ * (round trip, every refusal), inference without allocation, determinism,
+ * block validation, recordings, and training to a known answer. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_rng.h"
+#include "models/emu/ncp_dataset.h"
+#include "models/emu/ncp_emu.h"
+#include "models/emu/ncp_emu_int.h"
+#include "models/emu/ncp_feat.h"
+#include "models/emu/ncp_score.h"
+#include "models/emu/ncp_trainer.h"
+#include "models/io/ncp_npy.h"
+#include "models/io/ncp_recording.h"
+#include "models/io/ncp_safetensors.h"
+#include "tests/ncp_check.h"
+
+/* ---- Counting allocations ------------------------------------------------
+ * Outside sanitizer builds (whose runtimes own malloc) this program's
+ * malloc family counts calls and forwards to the C library's. */
+#ifndef NCP_SANITIZED
+static atomic_ulong alloc_calls;
+static void *(*real_malloc)(size_t);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void (*real_free)(void *);
+/* dlsym may allocate before the real functions are known: from here. */
+static char boot[4096] __attribute__((aligned(64)));
+static size_t boot_used;
+
+static void *boot_alloc(size_t n)
+{
+	n = (n + 63) & ~(size_t)63;
+	if (boot_used + n > sizeof(boot))
+		return NULL;
+	void *p = boot + boot_used;
+	boot_used += n;
+	return p;
+}
+
+static void resolve(void)
+{
+	static _Thread_local bool busy;
+	if (real_free || busy)
+		return;
+	busy = true;
+	real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+	real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+	real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	real_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+	real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+	real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+	busy = false;
+}
+
+static bool in_boot(const void *p)
+{
+	return (const char *)p >= boot && (const char *)p < boot + sizeof(boot);
+}
+
+void *malloc(size_t n)
+{
+	resolve();
+	atomic_fetch_add(&alloc_calls, 1);
+	return real_malloc ? real_malloc(n) : boot_alloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	resolve();
+	atomic_fetch_add(&alloc_calls, 1);
+	if (!real_calloc)
+		return boot_alloc(n * size);	/* static: already zero */
+	return real_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+	resolve();
+	atomic_fetch_add(&alloc_calls, 1);
+	if (in_boot(p)) {
+		void *q = real_malloc(n);
+		if (q)
+			memcpy(q, p, n);
+		return q;
+	}
+	return real_realloc(p, n);
+}
+
+int posix_memalign(void **p, size_t align, size_t n)
+{
+	resolve();
+	atomic_fetch_add(&alloc_calls, 1);
+	return real_posix_memalign(p, align, n);
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+	resolve();
+	atomic_fetch_add(&alloc_calls, 1);
+	return real_aligned_alloc(align, n);
+}
+
+void free(void *p)
+{
+	resolve();
+	if (!p || in_boot(p))
+		return;
+	real_free(p);
+}
+#endif
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	strcpy(dir, "/tmp/ncp_test_emu.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *in_dir(const char *name)
+{
+	static char path[16][256];
+	static int k;
+	k = (k + 1) % 16;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
+	return path[k];
+}
+
+/* A spike history: x[s][n] in {0, 1}, stim[s][c]. */
+struct hist {
+	int steps, N, C;
+	uint8_t *x;
+	float *stim;
+};
+
+static void hist_make(struct hist *h, int steps, int N, int C, uint64_t seed,
+		      double stim_share)
+{
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, seed);
+	h->steps = steps;
+	h->N = N;
+	h->C = C;
+	h->x = calloc((size_t)steps * (size_t)N, 1);
+	h->stim = calloc((size_t)steps * (size_t)NCP_MAX(C, 1), sizeof(float));
+	double *p = malloc((size_t)N * sizeof(double));
+	for (int n = 0; n < N; n++)
+		p[n] = 0.02 + 0.3 * ncp_rng_uniform(&rng);
+	for (int s = 0; s < steps; s++) {
+		for (int n = 0; n < N; n++)
+			h->x[s * N + n] = ncp_rng_uniform(&rng) < p[n];
+		if (ncp_rng_uniform(&rng) < stim_share)
+			for (int c = 0; c < C; c++)
+				h->stim[s * C + c] = (float)ncp_rng_range(&rng, -1, 1);
+	}
+	free(p);
+}
+
+static void hist_free(struct hist *h)
+{
+	free(h->x);
+	free(h->stim);
+}
+
+static int hist_spikes(const struct hist *h, int s, uint32_t *idx)
+{
+	int k = 0;
+	for (int n = 0; n < h->N; n++)
+		if (h->x[s * h->N + n])
+			idx[k++] = (uint32_t)n;
+	return k;
+}
+
+static bool stim_zero(const struct hist *h, int s)
+{
+	for (int c = 0; c < h->C; c++)
+		if (h->stim[s * h->C + c] != 0.0f)
+			return false;
+	return true;
+}
+
+/* The features of step t, straight from the definition, over steps
+ * [from, t] (from: the window's or the segment's first step). */
+static void ref_features(const struct ncp_emu_spec *sp, bool running,
+			 const struct hist *h, int from, int t, double *out)
+{
+	const int K = sp->ntau, N = sp->neurons, C = sp->stim;
+	int first = running ? from : NCP_MAX(from, t - sp->window + 1);
+
+	memset(out, 0, (size_t)(N + C) * (size_t)K * sizeof(double));
+	for (int k = 0; k < K; k++) {
+		double a = exp(-sp->dt / sp->taus[k]), g = (1 - a) / sp->dt;
+		for (int s = first; s <= t; s++) {
+			double c = g * pow(a, t - s);
+			for (int n = 0; n < N; n++)
+				if (h->x[s * N + n])
+					out[n * K + k] += c;
+			for (int ch = 0; ch < C; ch++)
+				out[(N + ch) * K + k] += c * h->stim[s * h->C + ch];
+		}
+	}
+}
+
+/* The model's outputs at step t of h (segment starting at from), in
+ * double; *zmin: the smallest |pre-activation| of a hidden unit. */
+static void ref_forward(const struct ncp_emu_model *m, const struct hist *h,
+			int from, int t, double out[6], double *zmin)
+{
+	const struct ncp_emu_spec *sp = &m->spec;
+	const bool running = ncp_emu_arch_mode(sp->arch) == NCP_FEAT_RUNNING;
+	const int K = sp->ntau, N = sp->neurons;
+	double *f = calloc((size_t)m->nfeat, sizeof(double));
+	double *x = calloc((size_t)NCP_MAX(m->n_std, 1), sizeof(double));
+	double *a = calloc((size_t)m->max_width, sizeof(double));
+	double *z = calloc((size_t)m->max_width, sizeof(double));
+	int in = m->n_std;
+
+	ref_features(sp, running, h, from, t, f);
+	for (int j = 0; j < m->n_std; j++)
+		x[j] = (f[m->std_offset + j] - m->in_mean[j]) / m->in_scale[j];
+	for (int l = 0; l < m->nlayers; l++) {
+		const struct ncp_emu_layer *ly = &m->layer[l];
+		const double *src = l ? a : x;
+		for (int u = 0; u < ly->out; u++) {
+			double s = ly->b[u];
+			for (int j = 0; j < in; j++)
+				s += (double)ly->w[(size_t)u * (size_t)in + j] * src[j];
+			z[u] = s;
+		}
+		if (l == 0 && m->n_spk) {
+			/* The flattened window: position p of W, neuron n. */
+			for (int p = 0; p < sp->window; p++) {
+				int s = t - (sp->window - 1 - p);
+				if (s < from)
+					continue;
+				for (int n = 0; n < N; n++)
+					if (h->x[s * N + n])
+						for (int u = 0; u < ly->out; u++)
+							z[u] += m->w0_spk[((size_t)p * N + n) * ly->out + u];
+			}
+		}
+		if (l + 1 < m->nlayers) {
+			for (int u = 0; u < ly->out; u++) {
+				if (zmin && fabs(z[u]) < *zmin)
+					*zmin = fabs(z[u]);
+				a[u] = z[u] > 0 ? z[u] : 0;
+			}
+		} else {
+			for (int o = 0; o < 6; o++)
+				out[o] = z[o];
+		}
+		in = ly->out;
+	}
+	(void)K;
+	free(f);
+	free(x);
+	free(a);
+	free(z);
+}
+
+/* A small spec of an architecture. */
+static void small_spec(struct ncp_emu_spec *s, enum ncp_emu_arch arch, int W,
+		       int N, int C)
+{
+	ncp_emu_spec_default(s, arch);
+	s->window = W;
+	s->neurons = N;
+	s->stim = C;
+	s->ntau = 3;
+	s->taus[0] = 0.002;
+	s->taus[1] = 0.005;
+	s->taus[2] = 0.011;
+	if (arch == NCP_EMU_MLP || arch == NCP_EMU_MLP_RUNNING || arch == NCP_EMU_DENSE) {
+		s->nhidden = 2;
+		s->hidden[0] = 7;
+		s->hidden[1] = 5;
+	}
+}
+
+/* Random normalisations, so that every one of them matters. */
+static void randomise_norm(struct ncp_emu_model *m, uint64_t seed)
+{
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, seed);
+	for (int j = 0; j < m->n_std; j++) {
+		m->in_mean[j] = (float)ncp_rng_range(&rng, 0, 50);
+		m->in_scale[j] = (float)ncp_rng_range(&rng, 20, 200);
+	}
+	for (int o = 0; o < 6; o++) {
+		m->out_mean[o] = (float)ncp_rng_range(&rng, -1, 1);
+		m->out_scale[o] = (float)ncp_rng_range(&rng, 0.1, 2);
+	}
+	ncp_emu_model_refresh(m);
+}
+
+static struct ncp_emu_model *new_model(const struct ncp_emu_spec *s, uint64_t seed)
+{
+	char err[256];
+	struct ncp_emu_model *m = ncp_emu_model_new(s, seed, err, sizeof(err));
+	ck_assert_msg(m, "%s", err);
+	return m;
+}
+
+/* ---- Features ----------------------------------------------------------- */
+
+/* Spikes at the window's edges: neuron 3 spikes only at steps 31 and 30,
+ * the first step of step 40's window of 10 and the one before it; step 20
+ * is empty. */
+static void edge_cases(struct hist *h, int W)
+{
+	memset(h->x + 20 * h->N, 0, (size_t)h->N);
+	for (int s = 0; s < h->steps; s++)
+		h->x[s * h->N + 3] = s == 40 - W + 1 || s == 40 - W;
+}
+
+/* Both modes against the definition. */
+START_TEST(features_match_definition)
+{
+	enum { W = 10, N = 12, C = 2, steps = 47 };
+	struct hist h;
+	char err[128];
+	hist_make(&h, steps, N, C, 7, 0.3);
+	edge_cases(&h, W);
+	for (int mode = 0; mode < 2; mode++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, mode ? NCP_EMU_RIDGE_RUNNING : NCP_EMU_RIDGE, W, N, C);
+		struct ncp_feat_spec fs = {.window = W, .neurons = N, .stim = C,
+					   .ntau = sp.ntau, .dt = sp.dt,
+					   .mode = mode ? NCP_FEAT_RUNNING : NCP_FEAT_WINDOW};
+		memcpy(fs.taus, sp.taus, sizeof(fs.taus));
+		struct ncp_feat f;
+		ck_assert_int_eq(ncp_feat_init(&f, &fs, err, sizeof(err)), 0);
+		double *ref = calloc((size_t)f.nfeat, sizeof(double));
+		double *state = calloc((size_t)f.nfeat, sizeof(double));
+		float *out = calloc((size_t)f.nfeat, sizeof(float));
+		uint32_t spk[W][N];
+		const uint32_t *ps[W];
+		int ns[W];
+		const float *pst[W];
+		for (int t = 0; t < steps; t++) {
+			if (mode) {
+				int n = hist_spikes(&h, t, spk[0]);
+				ncp_feat_running_step(&f, state, spk[0], n,
+						      stim_zero(&h, t) ? NULL : h.stim + t * C);
+				for (int j = 0; j < f.nfeat; j++)
+					out[j] = (float)state[j];
+			} else {
+				int len = NCP_MIN(t + 1, W);
+				for (int i = 0; i < len; i++) {
+					int s = t - (len - 1 - i);
+					ns[i] = hist_spikes(&h, s, spk[i]);
+					ps[i] = spk[i];
+					pst[i] = stim_zero(&h, s) ? NULL : h.stim + s * C;
+				}
+				struct ncp_feat_win w = {.len = len, .spk = ps, .n = ns, .stim = pst};
+				ncp_feat_window(&f, &w, out);
+			}
+			ref_features(&sp, mode, &h, 0, t, ref);
+			for (int j = 0; j < f.nfeat; j++)
+				ck_assert_msg(fabs(out[j] - ref[j]) <= 1e-5 * (1 + fabs(ref[j])),
+					      "%s step %d feature %d: %.7g, expected %.7g",
+					      mode ? "running" : "window", t, j, (double)out[j], ref[j]);
+			if (!mode && t == 40) {
+				/* The edge neuron: only its spike at the window's
+				 * first step counts. */
+				double a0 = exp(-sp.dt / sp.taus[0]);
+				ncp_ck_near(out[3 * 3 + 0], (1 - a0) / sp.dt * pow(a0, W - 1), 1e-3);
+			}
+		}
+		free(ref);
+		free(state);
+		free(out);
+		ncp_feat_fini(&f);
+	}
+	hist_free(&h);
+}
+END_TEST
+
+/* Running features from a checkpoint equal the running recursion. */
+START_TEST(running_from_checkpoint)
+{
+	const int W = 8, N = 9, C = 1, steps = 40;
+	struct ncp_feat_spec fs = {.window = W, .neurons = N, .stim = C, .ntau = 2,
+				   .taus = {0.003, 0.02}, .dt = 0.001,
+				   .mode = NCP_FEAT_RUNNING};
+	struct ncp_feat f;
+	struct hist h;
+	char err[128];
+	ck_assert_int_eq(ncp_feat_init(&f, &fs, err, sizeof(err)), 0);
+	hist_make(&h, steps, N, C, 3, 0.5);
+	double *state = calloc((size_t)f.nfeat, sizeof(double));
+	float *ckpt = calloc((size_t)f.nfeat, sizeof(float));
+	float *out = calloc((size_t)f.nfeat, sizeof(float));
+	uint32_t idx[16], spk[W][16];
+	const uint32_t *ps[W];
+	int ns[W];
+	const float *pst[W];
+	for (int t = 0; t < steps; t++) {
+		int n = hist_spikes(&h, t, idx);
+		ncp_feat_running_step(&f, state, idx, n, h.stim + t);
+		if (t == 15)
+			for (int j = 0; j < f.nfeat; j++)
+				ckpt[j] = (float)state[j];
+		if (t > 15 && t <= 15 + W) {
+			int len = t - 15;
+			for (int i = 0; i < len; i++) {
+				int s = 16 + i;
+				ns[i] = hist_spikes(&h, s, spk[i]);
+				ps[i] = spk[i];
+				pst[i] = h.stim + s;
+			}
+			struct ncp_feat_win w = {.len = len, .spk = ps, .n = ns, .stim = pst};
+			ncp_feat_running_from(&f, ckpt, &w, out);
+			for (int j = 0; j < f.nfeat; j++)
+				ck_assert_msg(fabs(out[j] - state[j]) <= 1e-4 * (1 + fabs(state[j])),
+					      "t %d feature %d: %g vs %g", t, j, (double)out[j], state[j]);
+		}
+	}
+	free(state);
+	free(ckpt);
+	free(out);
+	hist_free(&h);
+	ncp_feat_fini(&f);
+}
+END_TEST
+
+/* ---- Forward pass ------------------------------------------------------- */
+
+START_TEST(forward_matches_reference)
+{
+	const int W = 10, N = 12, C = 3, steps = 70;
+	struct hist h;
+	hist_make(&h, steps, N, C, 11, 0.4);
+	edge_cases(&h, W);
+	for (int arch = 0; arch < NCP_EMU_ARCH_COUNT; arch++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, (enum ncp_emu_arch)arch, W, N, C);
+		struct ncp_emu_model *m = new_model(&sp, 100 + (uint64_t)arch);
+		randomise_norm(m, 5);
+		struct ncp_emu_state *st = ncp_emu_state_new(m);
+		uint32_t idx[32];
+		int checked = 0;
+		for (int t = 0; t < steps; t++) {
+			float out[6];
+			double ref[6] = {0}, z = INFINITY;
+			int n = hist_spikes(&h, t, idx);
+			ncp_emu_push(st, idx, n, h.stim + t * C, C);
+			if (t == 45) {
+				/* New weights mid-run: the state rebuilds its
+				 * first layer from the history it kept. */
+				struct ncp_emu_model *m2 = new_model(&sp, 999);
+				randomise_norm(m2, 6);
+				ck_assert_int_eq(ncp_emu_model_copy(m, m2), 0);
+				ncp_emu_model_free(m2);
+				ck_assert_int_eq(ncp_emu_state_set_model(st, m), 0);
+			}
+			if (t % 3 == 1 && t < 60)
+				continue;	/* pushes without a prediction */
+			ncp_emu_predict(st, out);
+			ref_forward(m, &h, 0, t, ref, &z);
+			for (int o = 0; o < 6; o++) {
+				double r = ref[o] * m->out_scale[o] + m->out_mean[o];
+				ck_assert_msg(fabs(out[o] - r) <= 2e-5 * (1 + fabs(r)),
+					      "%s step %d output %d: %.7g, reference %.7g",
+					      ncp_emu_arch_name(sp.arch), t, o, (double)out[o], r);
+			}
+			checked++;
+		}
+		ck_assert_int_gt(checked, 40);
+		/* Reset forgets the history. */
+		ncp_emu_state_reset(st);
+		ck_assert_uint_eq(ncp_emu_state_steps(st), 0);
+		ncp_emu_state_free(st);
+		ncp_emu_model_free(m);
+	}
+	hist_free(&h);
+}
+END_TEST
+
+/* ---- Gradients ---------------------------------------------------------- */
+
+/* Two segments of h: steps [0, cut) and [cut, steps). */
+static struct ncp_dataset *make_dataset(const struct hist *h, const float *arm,
+					int cut)
+{
+	struct ncp_dataset *ds = ncp_dataset_new(h->N, h->C);
+	uint32_t idx[256];
+	ck_assert_ptr_nonnull(ds);
+	for (int s = 0; s < h->steps; s++) {
+		if (s == 0 || s == cut)
+			ck_assert_int_eq(ncp_dataset_begin(ds, s ? "second" : "first"), 0);
+		int n = hist_spikes(h, s, idx);
+		ck_assert_int_eq(ncp_dataset_append(ds, idx, n, h->stim + s * h->C, h->C,
+						    arm + s * 6), 0);
+	}
+	return ds;
+}
+
+/* The loss the trainer minimises, in double, from the reference. */
+static double ref_loss(const struct ncp_emu_model *m, const struct hist *h,
+		       const float *arm, int cut, const uint64_t *rows, int n,
+		       double *zmin)
+{
+	double sum = 0;
+	for (int b = 0; b < n; b++) {
+		int t = (int)rows[b], from = t >= cut ? cut : 0;
+		double y[6] = {0};
+		ref_forward(m, h, from, t, y, zmin);
+		for (int o = 0; o < 6; o++) {
+			double target = ((double)arm[t * 6 + o] - m->out_mean[o]) / m->out_scale[o];
+			if (isnan(arm[t * 6 + o]))
+				continue;
+			sum += (y[o] - target) * (y[o] - target);
+		}
+	}
+	return sum / (6.0 * n);
+}
+
+START_TEST(gradients_match_finite_differences)
+{
+	enum { W = 5, N = 8, C = 2, steps = 40, cut = 23, nb = 8 };
+	static const enum ncp_emu_arch archs[] = {NCP_EMU_MLP, NCP_EMU_MLP_RUNNING,
+						  NCP_EMU_DENSE, NCP_EMU_RIDGE};
+	/* Rows of both segments, some with partial windows. */
+	const uint64_t rows[nb] = {4, 9, 17, 22, 23, 25, 31, 39};
+
+	for (size_t ai = 0; ai < NCP_ARRAY_SIZE(archs); ai++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, archs[ai], W, N, C);
+		bool done = false;
+		/* Draw until no hidden pre-activation sits near a ReLU kink. */
+		for (uint64_t seed = 1; seed < 60 && !done; seed++) {
+			struct hist h;
+			hist_make(&h, steps, N, C, seed, 0.5);
+			float *arm = malloc((size_t)steps * 6 * sizeof(float));
+			struct ncp_rng rng;
+			ncp_rng_seed(&rng, seed + 1000);
+			for (int i = 0; i < steps * 6; i++)
+				arm[i] = i % 11 == 3 ? NAN : (float)ncp_rng_range(&rng, -1, 1);
+			struct ncp_dataset *ds = make_dataset(&h, arm, cut);
+			struct ncp_emu_model *m0 = new_model(&sp, seed);
+			randomise_norm(m0, seed);
+			for (int j = 0; j < m0->n_std; j++) {
+				m0->in_mean[j] = (float)(m0->in_mean[j] * 0.2);
+				m0->in_scale[j] = (float)(m0->in_scale[j] * 2);
+			}
+			ncp_emu_model_refresh(m0);
+			if (m0->n_spk)
+				for (size_t i = 0; i < m0->n_spk * 7; i++)
+					m0->w0_spk[i] *= 20.0f;
+			struct ncp_trainer_opts to;
+			ncp_trainer_opts_default(&to);
+			to.batch = nb;
+			char err[256];
+			struct ncp_trainer *tr = ncp_trainer_new(m0, ds, &to, err, sizeof(err));
+			ck_assert_msg(tr, "%s", err);
+			const struct ncp_emu_model *m = ncp_trainer_model(tr);
+			double zmin = INFINITY, loss;
+			ref_loss(m, &h, arm, cut, rows, nb, &zmin);
+			if (zmin < 2e-3) {
+				ncp_trainer_free(tr);
+				ncp_emu_model_free(m0);
+				ncp_dataset_free(ds);
+				free(arm);
+				hist_free(&h);
+				continue;
+			}
+			ck_assert_int_eq(ncp_trainer_gradient(tr, rows, nb, &loss), 0);
+			ncp_ck_near(loss, ref_loss(m, &h, arm, cut, rows, nb, NULL), 1e-5 * (1 + loss));
+			for (int pi = 0; pi < ncp_trainer_nparams(tr); pi++) {
+				struct ncp_trainer_param p;
+				double gmax = 0;
+				ncp_trainer_param(tr, pi, &p);
+				for (size_t k = 0; k < p.count; k++)
+					gmax = fmax(gmax, fabs(p.grad[k]));
+				ck_assert_msg(gmax > 0 || p.count == 0,
+					      "%s: %s has no gradient at all",
+					      ncp_emu_arch_name(sp.arch), p.name);
+				for (size_t k = 0; k < p.count; k++) {
+					const float v = p.value[k];
+					p.value[k] = v + 1e-4f;
+					double vp = p.value[k];
+					double lp = ref_loss(m, &h, arm, cut, rows, nb, NULL);
+					p.value[k] = v - 1e-4f;
+					double vm = p.value[k];
+					double lm = ref_loss(m, &h, arm, cut, rows, nb, NULL);
+					p.value[k] = v;
+					double num = (lp - lm) / (vp - vm);
+					ck_assert_msg(fabs(p.grad[k] - num) <= 2e-3 * fabs(num) + 1e-4 * gmax,
+						      "%s: %s[%zu]: gradient %.7g, finite difference %.7g",
+						      ncp_emu_arch_name(sp.arch), p.name, k,
+						      (double)p.grad[k], num);
+				}
+			}
+			done = true;
+			ncp_trainer_free(tr);
+			ncp_emu_model_free(m0);
+			ncp_dataset_free(ds);
+			free(arm);
+			hist_free(&h);
+		}
+		ck_assert_msg(done, "%s: no draw without a kink", ncp_emu_arch_name(sp.arch));
+	}
+}
+END_TEST
+
+/* A NaN target costs nothing and moves nothing; a NaN input stops the
+ * step with the weights untouched. */
+START_TEST(nan_targets_and_inputs)
+{
+	const int W = 4, N = 6, C = 1, steps = 20;
+	struct hist h;
+	hist_make(&h, steps, N, C, 2, 0.5);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	for (int i = 0; i < steps * 6; i++)
+		arm[i] = NAN;
+	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
+	struct ncp_emu_spec sp;
+	small_spec(&sp, NCP_EMU_MLP, W, N, C);
+	struct ncp_emu_model *m0 = new_model(&sp, 4);
+	struct ncp_trainer *tr = ncp_trainer_new(m0, ds, NULL, NULL, 0);
+	ck_assert_ptr_nonnull(tr);
+	uint64_t rows[3] = {5, 6, 7};
+	double loss;
+	ck_assert_int_eq(ncp_trainer_step(tr, rows, 3, &loss), 0);
+	ck_assert(loss == 0.0);
+	ck_assert(ncp_emu_model_equal(ncp_trainer_model(tr), m0));
+	/* A non-finite weight: the step is refused. */
+	for (int i = 0; i < steps * 6; i++)
+		arm[i] = 0.5f;
+	ncp_dataset_free(ds);
+	ncp_trainer_free(tr);
+	ds = make_dataset(&h, arm, steps);
+	m0->layer[0].w[0] = NAN;
+	tr = ncp_trainer_new(m0, ds, NULL, NULL, 0);
+	struct ncp_emu_model *before = ncp_emu_model_clone(ncp_trainer_model(tr));
+	int r = ncp_trainer_step(tr, rows, 3, &loss);
+	ck_assert_int_eq(r, -EDOM);
+	ck_assert_uint_eq(ncp_trainer_updates(tr), 0);
+	ck_assert(!memcmp(before->layer[1].w, ncp_trainer_model(tr)->layer[1].w,
+			  sizeof(float) * 35));
+	ncp_emu_model_free(before);
+	ncp_trainer_free(tr);
+	ncp_emu_model_free(m0);
+	ncp_dataset_free(ds);
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
+/* ---- Files -------------------------------------------------------------- */
+
+static void read_bytes(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*buf = malloc(*len + 1);
+	ck_assert_uint_eq(fread(*buf, 1, *len, f), *len);
+	fclose(f);
+}
+
+START_TEST(save_load_round_trip)
+{
+	char err[512];
+	make_dir();
+	for (int arch = 0; arch < NCP_EMU_ARCH_COUNT; arch++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, (enum ncp_emu_arch)arch, 7, 11, arch == 1 ? 0 : 3);
+		struct ncp_emu_model *m = new_model(&sp, 9);
+		randomise_norm(m, 3);
+		ck_assert_int_eq(ncp_emu_model_set_config(m, "{\"lr\": 0.001, \"note\": \"\\u00e9\"}"), 0);
+		ck_assert_int_eq(ncp_emu_model_set_config(m, "[1]"), -EINVAL);
+		const char *p1 = in_dir("a.safetensors"), *p2 = in_dir("b.safetensors");
+		ck_assert_msg(ncp_emu_model_save(m, p1, err, sizeof(err)) == 0, "%s", err);
+		struct ncp_emu_model *l = ncp_emu_model_load(p1, err, sizeof(err));
+		ck_assert_msg(l, "%s", err);
+		ck_assert(ncp_emu_model_equal(m, l));
+		ck_assert_str_eq(ncp_emu_model_config(l), ncp_emu_model_config(m));
+		ck_assert_str_eq(ncp_emu_model_arch_name(l), ncp_emu_arch_name(sp.arch));
+		ck_assert_int_eq(ncp_emu_model_window(l), 7);
+		ck_assert_int_eq(ncp_emu_model_neurons(l), 11);
+		ck_assert_int_eq(ncp_emu_model_stim_channels(l), sp.stim);
+		ck_assert_int_eq(ncp_emu_model_outputs(l), 6);
+		/* Saving what was loaded gives the same bytes. */
+		ck_assert_int_eq(ncp_emu_model_save(l, p2, err, sizeof(err)), 0);
+		char *b1, *b2;
+		size_t n1, n2;
+		read_bytes(p1, &b1, &n1);
+		read_bytes(p2, &b2, &n2);
+		ck_assert_uint_eq(n1, n2);
+		ck_assert(!memcmp(b1, b2, n1));
+		/* The same predictions, to the bit. */
+		struct ncp_emu_state *s1 = ncp_emu_state_new(m), *s2 = ncp_emu_state_new(l);
+		uint32_t spk[3] = {1, 5, 10};
+		float st[3] = {0.5f, 0, -1};
+		for (int t = 0; t < 12; t++) {
+			float o1[6], o2[6];
+			ncp_emu_push(s1, spk, t % 4, st, 3);
+			ncp_emu_push(s2, spk, t % 4, st, 3);
+			ncp_emu_predict(s1, o1);
+			ncp_emu_predict(s2, o2);
+			ck_assert(!memcmp(o1, o2, sizeof(o1)));
+		}
+		/* A clone, a copy into a spare, a state moved onto it. */
+		struct ncp_emu_model *c = ncp_emu_model_clone(l);
+		ck_assert(ncp_emu_model_equal(c, m));
+		struct ncp_emu_model *spare = new_model(&sp, 77);
+		ck_assert(!ncp_emu_model_equal(spare, m));
+		ck_assert_int_eq(ncp_emu_model_copy(spare, m), 0);
+		ck_assert(ncp_emu_model_equal(spare, m));
+		ck_assert_int_eq(ncp_emu_state_set_model(s1, spare), 0);
+		free(b1);
+		free(b2);
+		ncp_emu_state_free(s1);
+		ncp_emu_state_free(s2);
+		ncp_emu_model_free(spare);
+		ncp_emu_model_free(c);
+		ncp_emu_model_free(l);
+		ncp_emu_model_free(m);
+	}
+	remove_dir();
+}
+END_TEST
+
+/* Rewrite src into dst with metadata key set to value (NULL: removed),
+ * tensor `drop` left out, tensor `reshape` given a first dimension one
+ * smaller (its data cut to fit), and `extra` added. */
+static void rewrite(const char *src, const char *dst, const char *key,
+		    const char *value, const char *drop, const char *reshape,
+		    const char *extra, const char *poison)
+{
+	char err[512];
+	struct ncp_safetensors *st = ncp_safetensors_load(src, err, sizeof(err));
+	ck_assert_msg(st, "%s", err);
+	size_t n = ncp_safetensors_count(st), nm = ncp_safetensors_meta_count(st), k = 0, km = 0;
+	struct ncp_safetensors_tensor *t = calloc(n + 1, sizeof(*t));
+	struct ncp_safetensors_meta *meta = calloc(nm + 1, sizeof(*meta));
+	float *copy = NULL;
+	bool set = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct ncp_safetensors_tensor *x = ncp_safetensors_at(st, i);
+		if (drop && !strcmp(x->name, drop))
+			continue;
+		t[k] = *x;
+		if (reshape && !strcmp(x->name, reshape))
+			t[k].shape[0]--;
+		if (poison && !strcmp(x->name, poison)) {
+			size_t bytes = x->end - x->begin;
+			copy = malloc(bytes);
+			memcpy(copy, x->data, bytes);
+			copy[bytes / sizeof(float) - 1] = NAN;
+			t[k].data = copy;
+		}
+		k++;
+	}
+	static const float one[4] = {1, 2, 3, 4};
+	if (extra)
+		t[k++] = (struct ncp_safetensors_tensor){.name = extra,
+			.dtype = NCP_SAFETENSORS_F32, .ndim = 1, .shape = {4}, .data = one};
+	for (size_t i = 0; i < nm; i++) {
+		const struct ncp_safetensors_meta *x = ncp_safetensors_meta_at(st, i);
+		if (key && !strcmp(x->key, key)) {
+			set = true;
+			if (!value)
+				continue;
+			meta[km].key = x->key;
+			meta[km++].value = value;
+			continue;
+		}
+		meta[km++] = *x;
+	}
+	if (key && value && !set) {
+		meta[km].key = key;
+		meta[km++].value = value;
+	}
+	ck_assert_int_eq(ncp_safetensors_write(dst, t, k, meta, km), 0);
+	free(copy);
+	free(t);
+	free(meta);
+	ncp_safetensors_free(st);
+}
+
+static void refused(const char *path, const char *want1, const char *want2)
+{
+	char err[512] = "";
+	struct ncp_emu_model *m = ncp_emu_model_load(path, err, sizeof(err));
+	ck_assert_msg(!m, "%s was accepted", path);
+	ck_assert_msg(strstr(err, path), "message does not name the file: %s", err);
+	ck_assert_msg(strstr(err, want1), "message lacks \"%s\": %s", want1, err);
+	if (want2)
+		ck_assert_msg(strstr(err, want2), "message lacks \"%s\": %s", want2, err);
+}
+
+START_TEST(load_refuses_bad_files)
+{
+	char err[512];
+	make_dir();
+	struct ncp_emu_spec sp;
+	small_spec(&sp, NCP_EMU_MLP, 5, 9, 2);
+	struct ncp_emu_model *m = new_model(&sp, 1);
+	const char *good = in_dir("good.safetensors"), *bad = in_dir("bad.safetensors");
+	ck_assert_int_eq(ncp_emu_model_save(m, good, err, sizeof(err)), 0);
+
+	/* Truncated anywhere: in the size, the header, the data. */
+	char *buf;
+	size_t len;
+	read_bytes(good, &buf, &len);
+	size_t cuts[] = {0, 5, 8, 40, len / 2, len - 1};
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(cuts); i++) {
+		FILE *f = fopen(bad, "wb");
+		fwrite(buf, 1, cuts[i], f);
+		fclose(f);
+		ck_assert_ptr_null(ncp_emu_model_load(bad, err, sizeof(err)));
+		ck_assert_msg(strstr(err, bad), "%s", err);
+	}
+	free(buf);
+	/* Not there at all. */
+	ck_assert_ptr_null(ncp_emu_model_load(in_dir("none.safetensors"), err, sizeof(err)));
+
+	rewrite(good, bad, "arch", "transformer", NULL, NULL, NULL, NULL);
+	refused(bad, "unknown architecture", "transformer");
+	rewrite(good, bad, "arch", NULL, NULL, NULL, NULL, NULL);
+	refused(bad, "\"arch\" is missing", NULL);
+	rewrite(good, bad, "format", "something-else", NULL, NULL, NULL, NULL);
+	refused(bad, "format", "not an ncpd emulator");
+	rewrite(good, bad, "format_version", "2", NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 2", NULL);
+	rewrite(good, bad, NULL, NULL, "layers.2.bias", NULL, NULL, NULL);
+	refused(bad, "layers.2.bias", NULL);
+	rewrite(good, bad, NULL, NULL, NULL, "layers.2.weight", NULL, NULL);
+	refused(bad, "layers.2.weight", "expected F32 [5, 7]");
+	rewrite(good, bad, "hidden", "[7, 6]", NULL, NULL, NULL, NULL);
+	refused(bad, "layers.2.weight", NULL);
+	rewrite(good, bad, "hidden", "[7, \"x\"]", NULL, NULL, NULL, NULL);
+	refused(bad, "hidden", NULL);
+	rewrite(good, bad, "neurons", "10", NULL, NULL, NULL, NULL);
+	refused(bad, "n_in", NULL);
+	rewrite(good, bad, "n_in", "44", NULL, NULL, NULL, NULL);
+	refused(bad, "n_in is 44", NULL);
+	rewrite(good, bad, "window", "abc", NULL, NULL, NULL, NULL);
+	refused(bad, "window", NULL);
+	rewrite(good, bad, "taus", "[0.005, -1]", NULL, NULL, NULL, NULL);
+	refused(bad, "time constant", NULL);
+	rewrite(good, bad, "feature_mode", "running", NULL, NULL, NULL, NULL);
+	refused(bad, "feature_mode", NULL);
+	rewrite(good, bad, "outputs", "[\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]", NULL, NULL, NULL, NULL);
+	refused(bad, "outputs", NULL);
+	rewrite(good, bad, "n_out", "5", NULL, NULL, NULL, NULL);
+	refused(bad, "n_out", NULL);
+	rewrite(good, bad, NULL, NULL, NULL, NULL, "layers.6.weight", NULL);
+	refused(bad, "layers.6.weight", "does not belong");
+	rewrite(good, bad, NULL, NULL, NULL, NULL, NULL, "layers.0.weight");
+	refused(bad, "layers.0.weight", "finite");
+	rewrite(good, bad, NULL, NULL, NULL, NULL, NULL, "in_scale");
+	refused(bad, "in_scale", NULL);
+	/* The dense architecture's wide first layer too. */
+	ncp_emu_model_free(m);
+	small_spec(&sp, NCP_EMU_DENSE, 5, 9, 2);
+	m = new_model(&sp, 1);
+	ck_assert_int_eq(ncp_emu_model_save(m, good, err, sizeof(err)), 0);
+	rewrite(good, bad, NULL, NULL, NULL, "layers.0.weight", NULL, NULL);
+	refused(bad, "layers.0.weight", "[7, 51]");
+	ncp_emu_model_free(m);
+	remove_dir();
+}
+END_TEST
+
+/* ---- Inference allocates nothing --------------------------------------- */
+
+START_TEST(push_predict_allocate_nothing)
+{
+	static const enum ncp_emu_arch archs[] = {NCP_EMU_MLP_RUNNING, NCP_EMU_MLP,
+						  NCP_EMU_DENSE, NCP_EMU_RIDGE};
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, 5);
+	openblas_set_num_threads(1);
+	for (size_t a = 0; a < NCP_ARRAY_SIZE(archs); a++) {
+		struct ncp_emu_spec sp;
+		ncp_emu_spec_default(&sp, archs[a]);
+		struct ncp_emu_model *m = new_model(&sp, 1);
+#ifndef NCP_SANITIZED
+		unsigned long at_new = atomic_load(&alloc_calls);
+#endif
+		struct ncp_emu_state *st = ncp_emu_state_new(m);
+#ifndef NCP_SANITIZED
+		/* The counter works: creating a state allocates. */
+		ck_assert_uint_gt(atomic_load(&alloc_calls), at_new);
+#endif
+		uint32_t spk[64];
+		float stim[32] = {0}, out[6];
+		ck_assert_ptr_nonnull(st);
+		/* Warm up OpenBLAS (its buffers are set up on first use). */
+		ncp_emu_predict(st, out);
+#ifndef NCP_SANITIZED
+		unsigned long before = atomic_load(&alloc_calls);
+#endif
+		/* (No Check assertion inside: a passing one allocates.) */
+		bool finite = true;
+		for (int t = 0; t < 300; t++) {
+			int n = 0;
+			for (uint32_t i = 0; i < 1000; i++)
+				if (ncp_rng_uniform(&rng) < 0.015 && n < 64)
+					spk[n++] = i;
+			stim[t % 32] = t % 7 == 0 ? 0.25f : 0.0f;
+			ncp_emu_push(st, spk, n, stim, 32);
+			ncp_emu_predict(st, out);
+			for (int o = 0; o < 6; o++)
+				finite &= isfinite(out[o]) != 0;
+		}
+		/* Bad indices are dropped and counted, never written. */
+		uint32_t bad[2] = {3, 5000};
+		ncp_emu_push(st, bad, 2, NULL, 0);
+		uint64_t bad_count = ncp_emu_state_bad_spikes(st);
+#ifndef NCP_SANITIZED
+		ck_assert_msg(atomic_load(&alloc_calls) == before,
+			      "%s: %lu allocations in push/predict",
+			      ncp_emu_arch_name(sp.arch), atomic_load(&alloc_calls) - before);
+#endif
+		ck_assert(finite);
+		ck_assert_uint_eq(bad_count, 1);
+		ncp_emu_state_free(st);
+		ncp_emu_model_free(m);
+	}
+}
+END_TEST
+
+/* ---- Determinism -------------------------------------------------------- */
+
+static struct ncp_emu_model *train_some(const struct ncp_dataset *ds,
+					const struct ncp_emu_spec *sp,
+					uint64_t seed, int steps)
+{
+	struct ncp_emu_model *m0 = new_model(sp, seed);
+	struct ncp_trainer_opts to;
+	ncp_trainer_opts_default(&to);
+	to.batch = 16;
+	struct ncp_trainer *tr = ncp_trainer_new(m0, ds, &to, NULL, 0);
+	ck_assert_ptr_nonnull(tr);
+	uint64_t rows[200];
+	size_t n = 0;
+	for (uint64_t r = 0; r < ncp_dataset_steps(ds); r++)
+		if (ncp_dataset_row_ok(ds, r, sp->window))
+			rows[n++] = r;
+	ck_assert_int_eq(ncp_trainer_fit_norm(tr, rows, n, 1.0), 0);
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, seed);
+	for (int s = 0; s < steps; s++) {
+		uint64_t b[16];
+		double loss;
+		for (int i = 0; i < 16; i++)
+			b[i] = rows[ncp_rng_below(&rng, n)];
+		ck_assert_int_eq(ncp_trainer_step(tr, b, 16, &loss), 0);
+	}
+	struct ncp_emu_model *out = ncp_emu_model_clone(m0);
+	ck_assert_int_eq(ncp_trainer_export(tr, out), 0);
+	ncp_trainer_free(tr);
+	ncp_emu_model_free(m0);
+	return out;
+}
+
+START_TEST(training_is_deterministic)
+{
+	const int steps = 120;
+	struct hist h;
+	hist_make(&h, steps, 10, 2, 8, 0.2);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	for (int i = 0; i < steps * 6; i++)
+		arm[i] = (float)sin(i * 0.01);
+	struct ncp_dataset *ds = make_dataset(&h, arm, 60);
+	for (int a = 0; a < NCP_EMU_ARCH_COUNT; a++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, (enum ncp_emu_arch)a, 6, 10, 2);
+		struct ncp_emu_model *x = train_some(ds, &sp, 1, 30);
+		struct ncp_emu_model *y = train_some(ds, &sp, 1, 30);
+		struct ncp_emu_model *z = train_some(ds, &sp, 2, 30);
+		ck_assert_msg(ncp_emu_model_equal(x, y), "%s differs for one seed",
+			      ncp_emu_arch_name(sp.arch));
+		/* An exported model runs as the same weights loaded from a
+		 * file do, and as the reference says. */
+		char err[256];
+		make_dir();
+		ck_assert_int_eq(ncp_emu_model_save(x, in_dir("x.safetensors"), err, sizeof(err)), 0);
+		struct ncp_emu_model *l = ncp_emu_model_load(in_dir("x.safetensors"), err, sizeof(err));
+		ck_assert_msg(l, "%s", err);
+		struct ncp_emu_state *sx = ncp_emu_state_new(x), *sl = ncp_emu_state_new(l);
+		uint32_t idx[16];
+		for (int t = 0; t < 40; t++) {
+			float ox[6], ol[6];
+			double ref[6] = {0};
+			int n = hist_spikes(&h, t, idx);
+			ncp_emu_push(sx, idx, n, h.stim + t * 2, 2);
+			ncp_emu_push(sl, idx, n, h.stim + t * 2, 2);
+			ncp_emu_predict(sx, ox);
+			ncp_emu_predict(sl, ol);
+			ck_assert(!memcmp(ox, ol, sizeof(ox)));
+			ref_forward(x, &h, 0, t, ref, NULL);
+			for (int o = 0; o < 6; o++)
+				ncp_ck_near(ox[o], ref[o] * x->out_scale[o] + x->out_mean[o],
+					    2e-5 * (1 + fabs(ref[o])));
+		}
+		ncp_emu_state_free(sx);
+		ncp_emu_state_free(sl);
+		ncp_emu_model_free(l);
+		remove_dir();
+		ck_assert(!ncp_emu_model_equal(x, z));
+		ncp_emu_model_free(x);
+		ncp_emu_model_free(y);
+		ncp_emu_model_free(z);
+	}
+	ncp_dataset_free(ds);
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
+/* ---- Validation blocks -------------------------------------------------- */
+
+START_TEST(split_by_blocks_with_gap)
+{
+	const int W = 10;
+	struct ncp_dataset *ds = ncp_dataset_new(4, 0);
+	float arm[6] = {0};
+	uint32_t none[1];
+	char err[256];
+	/* Two segments: 5000 and 3000 steps. */
+	for (int s = 0; s < 8000; s++) {
+		if (s == 0 || s == 5000)
+			ncp_dataset_begin(ds, "seg");
+		ck_assert_int_eq(ncp_dataset_append(ds, none, 0, NULL, 0, arm), 0);
+	}
+	struct ncp_dataset_split_opts o = {.window = W, .val_frac = 0.2, .block = 500, .gap = W};
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	ck_assert_int_eq(ncp_dataset_split(ds, &o, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
+	/* 10 + 6 blocks (the last ones short), 3 held out. */
+	ck_assert_uint_gt(nv, 1000);
+	ck_assert_uint_lt(nv, 2000);
+	uint8_t *lab = calloc(8000, 1);
+	for (size_t i = 0; i < nt; i++)
+		lab[tr[i]] = 1;
+	for (size_t i = 0; i < nv; i++) {
+		ck_assert(!lab[va[i]]);
+		lab[va[i]] = 2;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		/* Whole windows, and nothing within a window of validation. */
+		ck_assert(ncp_dataset_row_ok(ds, tr[i], W));
+		for (int d = -W; d <= W; d++) {
+			int64_t r = (int64_t)tr[i] + d;
+			/* (The other segment shares no inputs.) */
+			if (r >= 0 && r < 8000 && (r < 5000) == (tr[i] < 5000))
+				ck_assert_msg(lab[r] != 2, "training row %lu is %d from validation",
+					      (unsigned long)tr[i], d);
+		}
+	}
+	for (size_t i = 0; i < nv; i++)
+		ck_assert(ncp_dataset_row_ok(ds, va[i], W));
+	/* Spread out: validation in both segments. */
+	ck_assert_uint_lt(va[0], 5000);
+	ck_assert_uint_ge(va[nv - 1], 5000);
+	/* Rows before a full window are used by neither. */
+	ck_assert(!lab[0] && !lab[8] && !lab[5008]);
+	free(lab);
+	free(tr);
+	free(va);
+	/* Refusals: too short. */
+	struct ncp_dataset *tiny = ncp_dataset_new(4, 0);
+	for (int s = 0; s < 5; s++)
+		ncp_dataset_append(tiny, none, 0, NULL, 0, arm);
+	ck_assert_int_eq(ncp_dataset_split(tiny, &o, &tr, &nt, &va, &nv, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "window"));
+	/* Out-of-range or unordered spikes are refused. */
+	uint32_t badspk[2] = {2, 1};
+	ck_assert_int_eq(ncp_dataset_append(tiny, badspk, 2, NULL, 0, arm), -EINVAL);
+	badspk[1] = 4;
+	ck_assert_int_eq(ncp_dataset_append(tiny, badspk, 2, NULL, 0, arm), -EINVAL);
+	ncp_dataset_free(tiny);
+	ncp_dataset_free(ds);
+}
+END_TEST
+
+/* ---- Recordings --------------------------------------------------------- */
+
+static void write_recording(const char *d, int steps, int neurons, bool complete,
+			    int arm_rows, bool with_target)
+{
+	mkdir(d, 0755);
+	uint8_t *m1 = calloc((size_t)steps * (size_t)neurons, 1);
+	float *arm = calloc((size_t)NCP_MAX(arm_rows, 1) * 6, sizeof(float));
+	float *tgt = calloc((size_t)steps * 2, sizeof(float));
+	char p[512];
+	for (int s = 0; s < steps; s++)
+		m1[s * neurons + s % neurons] = 1;
+	struct ncp_npy_header h = {.dtype = NCP_NPY_U8, .ndim = 2,
+				   .shape = {(uint64_t)steps, (uint64_t)neurons}};
+	snprintf(p, sizeof(p), "%s/m1.npy", d);
+	ck_assert_int_eq(ncp_npy_write(p, &h, m1), 0);
+	h = (struct ncp_npy_header){.dtype = NCP_NPY_F32, .ndim = 2,
+				    .shape = {(uint64_t)arm_rows, 6}};
+	snprintf(p, sizeof(p), "%s/arm.npy", d);
+	ck_assert_int_eq(ncp_npy_write(p, &h, arm), 0);
+	if (with_target) {
+		h.shape[0] = (uint64_t)steps;
+		h.shape[1] = 2;
+		snprintf(p, sizeof(p), "%s/target.npy", d);
+		ck_assert_int_eq(ncp_npy_write(p, &h, tgt), 0);
+	}
+	struct ncp_npy_meta meta = {.name = "rec", .complete = complete,
+				    .steps = (uint64_t)steps, .dt = 0.001, .window = 10,
+				    .m1_neurons = (uint32_t)neurons};
+	snprintf(p, sizeof(p), "%s/meta.json", d);
+	ck_assert_int_eq(ncp_npy_meta_write(p, &meta), 0);
+	free(m1);
+	free(arm);
+	free(tgt);
+}
+
+START_TEST(recordings_checked)
+{
+	char err[512];
+	make_dir();
+	const char *ok = in_dir("ok");
+	write_recording(ok, 50, 7, true, 50, true);
+	struct ncp_recording *r = ncp_recording_open(ok, err, sizeof(err));
+	ck_assert_msg(r, "%s", err);
+	ck_assert_uint_eq(r->steps, 50);
+	ck_assert_int_eq(r->neurons, 7);
+	ck_assert_int_eq(r->window, 10);
+	uint32_t idx[7];
+	ck_assert_int_eq(ncp_recording_spikes(r, 9, idx), 1);
+	ck_assert_uint_eq(idx[0], 2);
+	struct ncp_dataset *ds = ncp_dataset_new(7, 0);
+	ck_assert_int_eq(ncp_dataset_add_recording(ds, r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ncp_dataset_steps(ds), 50);
+	ncp_dataset_free(ds);
+	ds = ncp_dataset_new(8, 0);
+	ck_assert_int_eq(ncp_dataset_add_recording(ds, r, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "7 M1 neurons"));
+	ncp_dataset_free(ds);
+	ncp_recording_close(r);
+
+	const char *inc = in_dir("incomplete");
+	write_recording(inc, 50, 7, false, 50, true);
+	ck_assert_ptr_null(ncp_recording_open(inc, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "incomplete") && strstr(err, inc), "%s", err);
+	const char *shp = in_dir("shape");
+	write_recording(shp, 50, 7, true, 49, true);
+	ck_assert_ptr_null(ncp_recording_open(shp, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "arm.npy") && strstr(err, "does not match"), "%s", err);
+	const char *mis = in_dir("missing");
+	write_recording(mis, 50, 7, true, 50, false);
+	ck_assert_ptr_null(ncp_recording_open(mis, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "target.npy is missing"), "%s", err);
+	ck_assert_ptr_null(ncp_recording_open(in_dir("nothing"), err, sizeof(err)));
+	ck_assert_msg(strstr(err, "meta.json"), "%s", err);
+	remove_dir();
+}
+END_TEST
+
+/* ---- Training to a known answer ---------------------------------------- */
+
+/* Targets that are a fixed linear function of the filtered features: the
+ * ridge fit must recover them almost exactly, and Adam on an MLP must get
+ * close. */
+static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
+{
+	const int W = 20, N = 30, C = 0, steps = 6000;
+	struct hist h;
+	struct ncp_emu_spec sp;
+	char err[256];
+	hist_make(&h, steps, N, C, 21, 0);
+	small_spec(&sp, arch, W, N, C);
+	sp.taus[0] = 0.005;
+	sp.taus[1] = 0.02;
+	sp.taus[2] = 0.05;
+	if (sp.nhidden) {
+		sp.nhidden = 1;
+		sp.hidden[0] = 64;
+	}
+	const bool running = ncp_emu_arch_mode(arch) == NCP_FEAT_RUNNING;
+	const int F = N * 3;
+	double *A = malloc((size_t)6 * F * sizeof(double)), *f = malloc((size_t)F * sizeof(double));
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, 4);
+	for (int i = 0; i < 6 * F; i++)
+		A[i] = ncp_rng_normal(&rng) * 0.01;
+	double *run = calloc((size_t)F, sizeof(double));
+	for (int t = 0; t < steps; t++) {
+		if (running) {
+			/* The running filters by their recursion. */
+			for (int k = 0; k < 3; k++) {
+				double a = exp(-sp.dt / sp.taus[k]), g = (1 - a) / sp.dt;
+				for (int n = 0; n < N; n++)
+					run[n * 3 + k] = a * run[n * 3 + k] + g * h.x[t * N + n];
+			}
+			memcpy(f, run, (size_t)F * sizeof(double));
+		} else {
+			ref_features(&sp, false, &h, 0, t, f);
+		}
+		for (int o = 0; o < 6; o++) {
+			double y = o;
+			for (int j = 0; j < F; j++)
+				y += A[o * F + j] * f[j];
+			arm[t * 6 + o] = (float)y;
+		}
+	}
+	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
+	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500, .gap = W};
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
+	struct ncp_emu_model *m0 = new_model(&sp, 1);
+	struct ncp_trainer_opts to;
+	ncp_trainer_opts_default(&to);
+	to.batch = 64;
+	to.lr = 3e-3;
+	struct ncp_trainer *t = ncp_trainer_new(m0, ds, &to, err, sizeof(err));
+	ck_assert_msg(t, "%s", err);
+	ck_assert_int_eq(ncp_trainer_fit_norm(t, tr, nt, 1.0), 0);
+	if (arch == NCP_EMU_RIDGE || arch == NCP_EMU_RIDGE_RUNNING) {
+		struct ncp_ridge_report rep;
+		ck_assert_msg(ncp_trainer_fit_ridge(t, tr, nt, va, nv, &rep, err, sizeof(err)) == 0,
+			      "%s", err);
+	} else {
+		for (int s = 0; s < steps_adam; s++) {
+			uint64_t b[64];
+			double loss;
+			for (int i = 0; i < 64; i++)
+				b[i] = tr[ncp_rng_below(&rng, nt)];
+			ncp_trainer_set_lr(t, 3e-3 * (1.0 - 0.9 * s / steps_adam));
+			ck_assert_int_eq(ncp_trainer_step(t, b, 64, &loss), 0);
+		}
+	}
+	float *pred = malloc(nv * 6 * sizeof(float));
+	ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
+	struct ncp_score sc;
+	ncp_score_init(&sc);
+	for (size_t i = 0; i < nv; i++)
+		ncp_score_add(&sc, pred + i * 6, arm + va[i] * 6);
+	ck_assert_msg(ncp_score_min_r2(&sc) >= min_r2, "%s: validation R^2 %.6f < %.6f",
+		      ncp_emu_arch_name(arch), ncp_score_min_r2(&sc), min_r2);
+	free(pred);
+	free(tr);
+	free(va);
+	ncp_trainer_free(t);
+	ncp_emu_model_free(m0);
+	ncp_dataset_free(ds);
+	free(A);
+	free(f);
+	free(run);
+	free(arm);
+	hist_free(&h);
+}
+
+START_TEST(ridge_recovers_linear_map)
+{
+	known_answer(NCP_EMU_RIDGE, 0.99999, 0);
+	known_answer(NCP_EMU_RIDGE_RUNNING, 0.99999, 0);
+}
+END_TEST
+
+START_TEST(adam_learns_linear_map)
+{
+	known_answer(NCP_EMU_MLP, 0.99, 3000);
+	known_answer(NCP_EMU_MLP_RUNNING, 0.99, 3000);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("emu");
+	TCase *tc = tcase_create("emu");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, features_match_definition);
+	tcase_add_test(tc, running_from_checkpoint);
+	tcase_add_test(tc, forward_matches_reference);
+	tcase_add_test(tc, gradients_match_finite_differences);
+	tcase_add_test(tc, nan_targets_and_inputs);
+	tcase_add_test(tc, save_load_round_trip);
+	tcase_add_test(tc, load_refuses_bad_files);
+	tcase_add_test(tc, push_predict_allocate_nothing);
+	tcase_add_test(tc, training_is_deterministic);
+	tcase_add_test(tc, split_by_blocks_with_gap);
+	tcase_add_test(tc, recordings_checked);
+	tcase_add_test(tc, ridge_recovers_linear_map);
+	tcase_add_test(tc, adam_learns_linear_map);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+NCP_CHECK_MAIN(make_suite)
