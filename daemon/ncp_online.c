@@ -18,7 +18,7 @@
 #define MAX_INGEST 224		/* steps read from the rings at once */
 #define VAL_MAX 2048		/* validation rows per validation */
 #define VAL_EVERY 100		/* minibatch steps between validations */
-#define BLOCK_SECONDS 5.0	/* validation: every 5th block of 5 s */
+#define BLOCK_SECONDS 1.0	/* validation: every 5th block of 1 s */
 #define VAL_PERIOD 5
 #define EXPLODE 100.0		/* loss this many times its average: roll back */
 
@@ -108,18 +108,19 @@ static uint32_t ingest(struct ncp_online *o, uint64_t upto)
 {
 	struct ncp_ring_span span = { 0 }, aspan = { 0 };
 	uint64_t head = ncp_shm_reader_head(o->reader);
-	if (upto && head > upto)
-		head = upto;
-	if (head <= o->next)
+	if (head <= o->next || (upto && o->next >= upto))
 		return 0;
-	uint32_t want = (uint32_t)NCP_MIN(head - o->next, (uint64_t)MAX_INGEST);
-	if (ncp_shm_reader_window_since(o->reader, o->next, want, o->win,
+	/* Everything since `next` the ring still holds (its newest steps,
+	 * when more are waiting: the older ones are lost). */
+	if (ncp_shm_reader_window_since(o->reader, o->next, MAX_INGEST, o->win,
 					o->stride * MAX_INGEST, &span) || !span.count)
 		return 0;
 	if (ncp_shm_reader_arm(o->reader, span.first, span.count, o->arms,
 			       &aspan) || aspan.first != span.first)
 		return 0;
 	uint32_t count = NCP_MIN(span.count, aspan.count);
+	if (upto && span.first + count > upto)
+		count = span.first < upto ? (uint32_t)(upto - span.first) : 0;
 	if (span.first > o->next) {
 		/* Lapped: those steps are gone; the buffer starts a new
 		 * segment so no window spans the gap. */
@@ -231,9 +232,16 @@ static int make_trainer(struct ncp_online *o)
 	o->cand = ncp_emu_model_clone(o->init);
 	if (fresh) {
 		size_t n = pick_rows(o, o->val_rows, VAL_MAX, false);
-		int ret = ncp_trainer_fit_norm(o->t, o->val_rows, n, 1.0);
+		int ret = ncp_trainer_fit_norm(o->t, o->val_rows, n, 8.0);
 		if (ret)
 			return ret;
+		/* The arm may hardly have moved yet: scales no smaller than
+		 * a fraction of its working range. */
+		static const float out_floor[NCP_EMU_OUTPUTS] = {
+			0.1f, 0.1f, 0.3f, 0.3f, 0.1f, 0.1f,
+		};
+		ncp_trainer_floor_outputs(o->t, out_floor);
+		ncp_trainer_floor_inputs(o->t, 10.0);
 		ncp_trainer_export(o->t, o->init);
 	}
 	return 0;
@@ -392,7 +400,9 @@ static void *online_thread(void *arg)
 {
 	struct ncp_online *o = arg;
 
-	o->next = ncp_shm_reader_head(o->reader);
+	/* Lockstep takes every step from the first (a deterministic run);
+	 * real time starts from now. */
+	o->next = o->p.lockstep ? 0 : ncp_shm_reader_head(o->reader);
 	atomic_store(&o->done, o->next);
 	while (!atomic_load(&o->stop)) {
 		if (o->p.lockstep) {

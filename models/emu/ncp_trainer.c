@@ -191,6 +191,30 @@ static int make_checkpoints(struct ncp_trainer *t)
 	return 0;
 }
 
+void ncp_trainer_floor_outputs(struct ncp_trainer *t,
+			       const float floor[NCP_EMU_OUTPUTS])
+{
+	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+		if (!(t->m->out_scale[o] >= floor[o]))
+			t->m->out_scale[o] = floor[o];
+	ncp_emu_model_refresh(t->m);
+}
+
+void ncp_trainer_floor_inputs(struct ncp_trainer *t, double rate_hz)
+{
+	struct ncp_emu_model *m = t->m;
+	if (m->n_spk) /* dense: its standardised inputs are stimulation only */
+		return;
+	for (int i = 0; i < t->N; i++)
+		for (int k = 0; k < t->K; k++) {
+			int j = i * t->K + k;
+			float fl = (float)sqrt(rate_hz / (2.0 * m->spec.taus[k]));
+			if (j < m->n_std && !(m->in_scale[j] >= fl))
+				m->in_scale[j] = fl;
+		}
+	ncp_emu_model_refresh(m);
+}
+
 int ncp_trainer_sync(struct ncp_trainer *t)
 {
 	if (t->m->feat.spec.mode != NCP_FEAT_RUNNING)

@@ -62,6 +62,18 @@ void ncp_trainer_free(struct ncp_trainer *t);
 int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 			 size_t n, double floor_frac);
 
+/* Raise each output's scale to at least floor[o] (a model fitted on a few
+ * seconds of an arm at rest would otherwise blow up every error later by
+ * the small scale it saw). */
+void ncp_trainer_floor_outputs(struct ncp_trainer *t,
+			       const float floor[NCP_EMU_OUTPUTS]);
+
+/* Raise each spike feature's scale to at least that of a neuron firing
+ * as a Poisson process at rate_hz through its filter, sqrt(rate_hz / (2
+ * tau)), so that a neuron silent in the data the normalisation saw cannot
+ * later feed inputs hundreds of scales large. */
+void ncp_trainer_floor_inputs(struct ncp_trainer *t, double rate_hz);
+
 /* After steps were appended to the dataset (an online replay buffer):
  * bring the running filters' checkpoints up to its end, so its new rows
  * can be trained on.  Only the new steps are filtered.  0 or -ENOMEM. */
