@@ -10,6 +10,7 @@
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
+#include "daemon/ncp_service.h"
 #include "models/io/ncp_file.h"
 #include "models/base/ncp_base.h"
 #include "shm/ncp_shm_writer.h"
@@ -136,6 +137,14 @@ static int save_model(struct ncp_control *c, const char *name,
 							    sizeof(label));
 	if (!m)
 		return ncp_reply_err(r, -ENOENT, "no model in use to save");
+	pthread_mutex_lock(&c->lock);
+	ret = ncp_service_mkdirs(c->cfg.data_dir, 0755);
+	pthread_mutex_unlock(&c->lock);
+	if (ret) {
+		ncp_emu_model_free(m);
+		return ncp_reply_err(r, ret, "cannot create the data directory: %s",
+				     ncp_strerror(ret));
+	}
 	ret = ncp_emu_model_save(m, path, msg, sizeof(msg));
 	if (ret) {
 		ncp_emu_model_free(m);

@@ -33,6 +33,7 @@ struct ncp_online {
 	bool thread_ok;
 	_Atomic bool stop;
 	_Atomic bool enabled;
+	_Atomic bool inject_nan;
 	/* Lockstep: the loop waits until `done` reaches the step it needs. */
 	_Atomic uint64_t done;		/* steps ingested (and trained for) */
 
@@ -48,6 +49,7 @@ struct ncp_online {
 	struct ncp_rng rng;
 	uint64_t *batch_rows, *val_rows;
 	double loss_sum, loss_avg;
+	int high_run;			/* minibatches in a row far above average */
 	uint64_t loss_n, since_val;
 	uint64_t block_rows;
 	uint64_t row_base;		/* rows pruned away so far */
@@ -368,6 +370,11 @@ static void train_once(struct ncp_online *o)
 	if (!o->t && make_trainer(o))
 		return;
 	ncp_trainer_sync(o->t);
+	if (atomic_exchange(&o->inject_nan, false)) {
+		struct ncp_trainer_param tp;
+		ncp_trainer_param(o->t, 0, &tp);
+		tp.value[0] = NAN;
+	}
 	size_t n = pick_rows(o, o->batch_rows, (size_t)o->p.batch, false);
 	if (n < 8)
 		return;
@@ -375,13 +382,17 @@ static void train_once(struct ncp_online *o)
 	if (ret == -EDOM || !isfinite(loss)) {
 		rollback(o, "loss or gradient not finite");
 	} else if (ret == 0) {
-		if (o->loss_avg > 0 && ncp_trainer_updates(o->t) > 50 &&
-		    loss > EXPLODE * o->loss_avg) {
+		/* One odd minibatch is not an explosion; three in a row are. */
+		bool high = o->loss_avg > 0 && ncp_trainer_updates(o->t) > 50 &&
+			    loss > EXPLODE * o->loss_avg;
+		o->high_run = high ? o->high_run + 1 : 0;
+		if (o->high_run >= 3) {
 			char why[128];
 			snprintf(why, sizeof(why), "loss exploded (%.3g, average %.3g)",
 				 loss, o->loss_avg);
+			o->high_run = 0;
 			rollback(o, why);
-		} else {
+		} else if (!high) {
 			o->loss_avg = o->loss_avg > 0 ? 0.98 * o->loss_avg + 0.02 * loss :
 							loss;
 			o->loss_sum += loss;
@@ -545,6 +556,11 @@ void ncp_online_step(struct ncp_online *o, uint64_t step,
 	while (atomic_load_explicit(&o->done, memory_order_acquire) < step + 1 &&
 	       !atomic_load(&o->stop))
 		nanosleep(&(struct timespec){ 0, 10000 }, NULL);
+}
+
+void ncp_online_inject_nan(struct ncp_online *o)
+{
+	atomic_store(&o->inject_nan, true);
 }
 
 void ncp_online_status(struct ncp_online *o, struct ncp_online_status *s)

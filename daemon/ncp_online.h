@@ -73,6 +73,10 @@ bool ncp_online_enabled(const struct ncp_online *o);
 void ncp_online_step(struct ncp_online *o, uint64_t step,
 		     const uint32_t *spikes, int n, const struct ncp_arm_state *arm);
 
+/* Fault injection (tests): the next minibatch step finds a NaN in the
+ * working weights, as a numerical blow-up would leave it. */
+void ncp_online_inject_nan(struct ncp_online *o);
+
 void ncp_online_status(struct ncp_online *o, struct ncp_online_status *s);
 /* The summary's "training" object; once stopped. */
 void ncp_online_json(struct ncp_online *o, struct ncp_json *j);

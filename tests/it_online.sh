@@ -1,0 +1,71 @@
+#!/bin/sh
+# Online training in a real-time daemon started from no model: it trains,
+# publishes weights the emulator swaps in, reports through train status
+# and the training ring in shared memory; a model saved during training
+# is the weights in use bit for bit; load is refused while training.
+set -u
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+NCPD=$BUILD/ncpd
+CTL=$BUILD/ncpctl
+tmp=$(mktemp -d /tmp/ncpd-it-online.XXXXXX)
+name="/ncpd-it-online-$$"
+sock="$tmp/ctl.sock"
+dpid=""
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$tmp"
+	rm -f "/dev/shm$name"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$tmp/d.err" ] && tail -5 "$tmp/d.err" >&2; exit 1; }
+ctl() { "$CTL" --socket "$sock" "$@"; }
+key() { # SECTION KEY from --json status
+	ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"][sys.argv[1]][sys.argv[2]])' "$1" "$2"
+}
+
+"$NCPD" --foreground --set shm.name="$name" --set control.socket="$sock" \
+	--set data_dir="$tmp/data" --set emulator.model=none \
+	--set emulator.online=true --set emulator.warmup=2 2>"$tmp/d.err" &
+dpid=$!
+for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+ctl train status | grep -q "online: true" || fail "training not on"
+
+# Wait for the first weights the emulator runs.
+for _ in $(seq 200); do
+	[ "$(key emulator loaded)" = True ] && break
+	sleep 0.1
+done
+[ "$(key emulator loaded)" = True ] || fail "no model after 20 s of online training"
+sleep 3
+ctl --json train status >"$tmp/t.json" || fail "train status"
+$PY - "$tmp/t.json" <<'PYEOF' || fail "train status figures"
+import json, sys
+t = json.load(open(sys.argv[1]))["train"]["train"]
+assert t["online"] is True and t["updates"] > 50 and t["swaps"] >= 1, t
+assert t["replay_steps"] > 3000, t
+print("training: %d updates, %d swaps, validation loss %.4g" % (t["updates"], t["swaps"], t["val_loss"]))
+PYEOF
+
+# The training history in shared memory, as ncp-monitor reads it.
+"$BUILD/ncp-monitor" --shm "$name" --once --json >"$tmp/mon.json" || fail "monitor snapshot"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["training"] is not None, d.get("training"); assert d["predicted"] is not None' "$tmp/mon.json" ||
+	fail "no training entry or prediction in shared memory"
+
+# Load is refused while training; a save during training is the weights
+# in use: load it back (training off) and the checksums agree.
+ctl load anything 2>"$tmp/e"; grep -q EBUSY "$tmp/e" || fail "load not refused while training: $(cat "$tmp/e")"
+ctl --json save during >"$tmp/save.json" || fail "save during training"
+saved=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["save"]["save"]["checksum"])' "$tmp/save.json")
+[ -f "$tmp/data/during.safetensors" ] || fail "no saved file"
+ctl train off >/dev/null || fail "train off"
+ctl load during >/dev/null || fail "load the saved model"
+sleep 0.5
+inuse=$(key emulator checksum)
+[ "$saved" = "$inuse" ] || fail "saved $saved, in use after loading it $inuse"
+echo "a model saved during training loads back bit-identical (checksum $saved)"
+ctl save ../out 2>/dev/null && fail "save outside data_dir accepted"
+
+kill -TERM "$dpid"; wait "$dpid"; rc=$?; dpid=""
+[ $rc -eq 0 ] || fail "exit $rc"
+echo ok
