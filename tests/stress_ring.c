@@ -79,7 +79,7 @@ static double now_s(void)
  * multiple of 256 steps apart, so their bodies differ unless they are 16
  * laps apart, and even then the step words tell them apart. */
 #define PERIOD 4096
-#define BODY_OFF 24 /* reserved words, stimulation, bitset */
+#define BODY_OFF 32 /* reserved words, stimulation, bitset (not t_ns: a time) */
 #define BODY_LEN (offsetof(struct ncp_shm_win_slot, bits) + 8 * WORDS - BODY_OFF)
 
 /* The expected slot bodies, so a reader checks a slot with one memcmp. */
