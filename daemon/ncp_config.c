@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "models/arm/ncp_arm.h"
+#include "models/emu/ncp_emu.h"
 #include "models/base/ncp_base.h"
 
 /* config/ncpd.yaml, compiled in.  The Makefile rebuilds this object when
@@ -145,6 +146,26 @@ static const struct key keys[] = {
 	  "loop's); 0: the normal policy" },
 	{ "emulator.cpu", T_INT, OFF(emulator.cpu), 0, -1, 1023, "-1", NULL,
 	  false, "CPU to pin the emulator thread to; -1: no pinning" },
+
+	{ "emulator.online", T_BOOL, OFF(emulator.online), 0, 0, 0, "false",
+	  NULL, true, "train the emulator while the loop runs (ncpctl train "
+	  "on|off switches it too)" },
+	{ "emulator.online_arch", T_STRING, STR(emulator.online_arch), 0, 0,
+	  "mlp-running", NULL, false, "architecture of a model trained online "
+	  "from scratch (emulator.model none): ridge, ridge-running, mlp, "
+	  "mlp-running or dense" },
+	{ "emulator.replay", T_DOUBLE, OFF(emulator.replay), 0, 10, 86400, "300",
+	  NULL, false, "seconds of recent steps the online trainer learns from" },
+	{ "emulator.warmup", T_DOUBLE, OFF(emulator.warmup), 0, 0.5, 600, "3",
+	  NULL, false, "seconds of data before a model trained from scratch is "
+	  "built (its normalisation comes from them)" },
+	{ "emulator.online_lr", T_DOUBLE, OFF(emulator.online_lr), 0, 1e-6, 1,
+	  "0.001", NULL, false, "Adam step size of online training" },
+	{ "emulator.online_batch", T_INT, OFF(emulator.online_batch), 0, 8, 4096,
+	  "128", NULL, false, "minibatch size of online training" },
+	{ "emulator.online_every", T_INT, OFF(emulator.online_every), 0, 1, 10000,
+	  "10", NULL, false, "free-run: one minibatch step every this many "
+	  "simulation steps (real time: as fast as the CPU allows)" },
 
 	{ "log.level", T_ENUM, OFF(log_level), 0, 0, 0, "info", log_levels, true,
 	  "error, warning, notice, info or debug" },
@@ -731,6 +752,11 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 	if (c->control.socket[0] && c->control.socket[0] != '/')
 		return ncp_errf(err, errlen, "control.socket '%s' must be an "
 				"absolute path", c->control.socket);
+	enum ncp_emu_arch arch;
+	if (ncp_emu_arch_parse(c->emulator.online_arch, &arch))
+		return ncp_errf(err, errlen, "emulator.online_arch '%s': expected "
+				"ridge, ridge-running, mlp, mlp-running or dense",
+				c->emulator.online_arch);
 	if (c->shm.name[0] != '/' || strchr(c->shm.name + 1, '/') ||
 	    !c->shm.name[1])
 		return ncp_errf(err, errlen, "shm.name '%s' must be '/' and a name "

@@ -47,6 +47,13 @@ struct ncp_config {
 		char model[NCP_CONFIG_PATH_MAX]; /* "none", a path or a name */
 		int priority;		/* SCHED_FIFO of its thread */
 		int cpu;
+		bool online;		/* train while the loop runs */
+		char online_arch[32];
+		double replay;		/* s of steps trained on */
+		double warmup;		/* s of data before a first model */
+		double online_lr;
+		int online_batch;
+		int online_every;	/* free-run: steps per minibatch step */
 	} emulator;
 	int log_level;			/* NCP_LOG_ERR + log_level */
 };

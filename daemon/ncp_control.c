@@ -8,6 +8,7 @@
 
 #include "models/arm/ncp_arm.h"
 #include "daemon/ncp_emulator.h"
+#include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
 #include "models/io/ncp_file.h"
 #include "models/base/ncp_base.h"
@@ -16,7 +17,7 @@
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
 		     struct ncp_recorder *recorder, struct ncp_emulator *emulator,
-		     char *err, size_t errlen)
+		     struct ncp_online *online, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
@@ -24,6 +25,7 @@ int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 	c->loop = loop;
 	c->recorder = recorder;
 	c->emulator = emulator;
+	c->online = online;
 	atomic_init(&c->shutdown, false);
 	c->shm = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					 ncp_shm_writer_size(shm), err, errlen);
@@ -95,6 +97,67 @@ static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,
 	return send_loop(c, &lc, r);
 }
 
+static void train_status(struct ncp_control *c, struct ncp_reply *r)
+{
+	struct ncp_online_status os;
+	ncp_online_status(c->online, &os);
+	ncp_reply_bool(r, "train.online", os.enabled);
+	ncp_reply_uint(r, "train.updates", os.updates);
+	ncp_reply_num(r, "train.loss", os.loss);
+	ncp_reply_num(r, "train.val_loss", os.val_loss);
+	ncp_reply_uint(r, "train.swaps", os.swaps);
+	ncp_reply_uint(r, "train.rollbacks", os.rollbacks);
+	ncp_reply_uint(r, "train.replay_steps", os.rows);
+	if (os.last_rollback[0])
+		ncp_reply_str(r, "train.last_rollback", os.last_rollback);
+}
+
+/* save NAME: the weights in use, written atomically inside data_dir, then
+ * read back and compared bit for bit. */
+static int save_model(struct ncp_control *c, const char *name,
+		      struct ncp_reply *r)
+{
+	char path[4096], msg[600], label[64];
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = ncp_file_resolve(c->cfg.data_dir, name, path, sizeof(path), msg,
+			       sizeof(msg));
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ncp_reply_err(r, ret, "%s", msg);
+	size_t n = strlen(path);
+	if (n < 12 || strcmp(path + n - 12, ".safetensors")) {
+		if (n + 13 > sizeof(path))
+			return ncp_reply_err(r, -ENAMETOOLONG, "name too long");
+		memcpy(path + n, ".safetensors", 13);
+	}
+	struct ncp_emu_model *m = ncp_emulator_clone_model(c->emulator, label,
+							    sizeof(label));
+	if (!m)
+		return ncp_reply_err(r, -ENOENT, "no model in use to save");
+	ret = ncp_emu_model_save(m, path, msg, sizeof(msg));
+	if (ret) {
+		ncp_emu_model_free(m);
+		return ncp_reply_err(r, ret, "%s", msg);
+	}
+	struct ncp_emu_model *back = ncp_emu_model_load(path, msg, sizeof(msg));
+	bool same = back && ncp_emu_model_equal(m, back);
+	ncp_emu_model_free(back);
+	if (!same) {
+		ncp_emu_model_free(m);
+		return ncp_reply_err(r, -EIO, "%s reads back different from the "
+				     "weights saved", path);
+	}
+	ncp_reply_str(r, "save.path", path);
+	ncp_reply_uint(r, "save.params", ncp_emu_model_params(m));
+	snprintf(msg, sizeof(msg), "%016llx",
+		 (unsigned long long)ncp_emu_model_checksum(m));
+	ncp_reply_str(r, "save.checksum", msg);
+	ncp_emu_model_free(m);
+	return 0;
+}
+
 static void status(struct ncp_control *c, struct ncp_reply *r)
 {
 	struct ncp_shm_state st;
@@ -145,7 +208,15 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 		ncp_reply_num(r, "emulator.hand_rmse", es.hand_rmse);
 		ncp_reply_num(r, "emulator.q_rmse", es.q_rmse);
 		ncp_reply_num(r, "emulator.dq_rmse", es.dq_rmse);
+		if (es.loaded) {
+			char hex[24];
+			snprintf(hex, sizeof(hex), "%016llx",
+				 (unsigned long long)es.checksum);
+			ncp_reply_str(r, "emulator.checksum", hex);
+		}
 	}
+	if (c->online)
+		train_status(c, r);
 	if (c->recorder) {
 		struct ncp_recorder_status rs;
 		ncp_recorder_status(c->recorder, &rs);
@@ -256,6 +327,9 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 	}
 	case NCP_CMD_LOAD: {
 		char path[4096], msg[600];
+		if (ncp_online_enabled(c->online))
+			return ncp_reply_err(r, -EBUSY, "online training is on: "
+					     "'train off' before loading a model");
 		pthread_mutex_lock(&c->lock);
 		int ret = ncp_control_model_path(c->cfg.data_dir, cmd->file.name, true,
 						 path, sizeof(path), msg, sizeof(msg));
@@ -269,9 +343,14 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		return 0;
 	}
 	case NCP_CMD_SAVE:
+		return save_model(c, cmd->file.name, r);
 	case NCP_CMD_TRAIN:
-		return ncp_reply_err(r, -ENOTSUP, "%s: this ncpd has no emulator",
-				     ncp_proto_cmd_name(cmd->kind));
+		if (cmd->train.op == NCP_TRAIN_ON)
+			ncp_online_enable(c->online, true);
+		else if (cmd->train.op == NCP_TRAIN_OFF)
+			ncp_online_enable(c->online, false);
+		train_status(c, r);
+		return 0;
 	default:
 		return ncp_reply_err(r, -EINVAL, "unexpected command");
 	}

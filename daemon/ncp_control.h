@@ -29,6 +29,7 @@ struct ncp_control {
 	struct ncp_loop *loop;
 	struct ncp_recorder *recorder;
 	struct ncp_emulator *emulator;
+	struct ncp_online *online;
 	struct ncp_shm_reader *shm;	/* the daemon's own segment */
 	char shm_name[64];
 	uint64_t generation;
@@ -38,7 +39,7 @@ struct ncp_control {
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 		     struct ncp_loop *loop, struct ncp_shm_writer *shm,
 		     struct ncp_recorder *recorder, struct ncp_emulator *emulator,
-		     char *err, size_t errlen);
+		     struct ncp_online *online, char *err, size_t errlen);
 void ncp_control_fini(struct ncp_control *c);
 /* Replace the configuration (SIGHUP), under the lock. */
 void ncp_control_set_config(struct ncp_control *c,

@@ -19,10 +19,18 @@
 #define SECONDS_KEPT 32		/* per-second error buckets */
 #define MAX_CATCHUP 224		/* steps read from the ring at once */
 
-/* A model ready to run: the model and a state for it. */
+/* A model ready to run: the model and a state for it, and a spare model
+ * of the same sizes that new weights are copied into before a swap. */
 struct emu_slot {
-	struct ncp_emu_model *model;
+	struct ncp_emu_model *_Atomic model;
 	struct ncp_emu_state *state;
+	/* Swapped by the emulator when new weights arrive; read by the
+	 * threads holding weights_lock. */
+	struct ncp_emu_model *_Atomic spare;
+	_Atomic bool spare_ready;	/* spare holds weights to swap in */
+	/* ncp_emu_model_checksum of model and spare, computed by whoever
+	 * wrote the weights (never on the step's path). */
+	_Atomic uint64_t sum, spare_sum;
 	char label[64];
 };
 
@@ -38,6 +46,10 @@ struct ncp_emulator {
 	_Atomic(struct emu_slot *) retired;
 	pthread_mutex_t load_lock;	/* serialises ncp_emulator_load */
 	struct emu_slot *active;	/* the emulator's own */
+	/* The slot in use, for the threads that offer weights or copy them
+	 * (they hold weights_lock while they touch its models). */
+	_Atomic(struct emu_slot *) current;
+	pthread_mutex_t weights_lock;
 
 	pthread_t thread;
 	bool thread_ok;
@@ -78,6 +90,7 @@ static void slot_free(struct emu_slot *s)
 		return;
 	ncp_emu_state_free(s->state);
 	ncp_emu_model_free(s->model);
+	ncp_emu_model_free(s->spare);
 	free(s);
 }
 
@@ -94,6 +107,7 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 	e->shm = shm;
 	pthread_mutex_init(&e->load_lock, NULL);
 	pthread_mutex_init(&e->status_lock, NULL);
+	pthread_mutex_init(&e->weights_lock, NULL);
 	e->reader = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					    ncp_shm_writer_size(shm), err, errlen);
 	if (!e->reader)
@@ -132,49 +146,117 @@ void ncp_emulator_free(struct ncp_emulator *e)
 	free(e->ring);
 	pthread_mutex_destroy(&e->load_lock);
 	pthread_mutex_destroy(&e->status_lock);
+	pthread_mutex_destroy(&e->weights_lock);
 	free(e);
+}
+
+int ncp_emulator_offer(struct ncp_emulator *e, struct ncp_emu_model *m,
+		       const char *label, char *err, size_t errlen)
+{
+	const struct ncp_emu_spec *spec = ncp_emu_model_spec(m);
+	if (spec->neurons != e->p.m1_neurons || fabs(spec->dt - e->p.dt) > 1e-12) {
+		ncp_errf(err, errlen, "%s: the model reads %d M1 neurons at dt %g s; "
+			 "this daemon has %d at dt %g s", label, spec->neurons,
+			 spec->dt, e->p.m1_neurons, e->p.dt);
+		ncp_emu_model_free(m);
+		return -EINVAL;
+	}
+	struct emu_slot *s = calloc(1, sizeof(*s));
+	if (s) {
+		s->model = m;
+		s->state = ncp_emu_state_new(m);
+		s->spare = ncp_emu_model_clone(m);
+		atomic_init(&s->sum, ncp_emu_model_checksum(m));
+	}
+	if (!s || !s->state || !s->spare) {
+		ncp_errf(err, errlen, "out of memory");
+		if (s)
+			slot_free(s);
+		else
+			ncp_emu_model_free(m);
+		return -ENOMEM;
+	}
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	pthread_mutex_lock(&e->load_lock);
+	/* Free what the emulator handed back (not while weights are being
+	 * copied into it), and any offer it never took. */
+	pthread_mutex_lock(&e->weights_lock);
+	slot_free(atomic_exchange(&e->retired, NULL));
+	pthread_mutex_unlock(&e->weights_lock);
+	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
+	slot_free(atomic_exchange_explicit(&e->pending, s, memory_order_acq_rel));
+	pthread_mutex_unlock(&e->load_lock);
+	ncp_log_info("emulator: %s (%s, window %d, %zu parameters)", label,
+		     ncp_emu_model_arch_name(m), spec->window,
+		     ncp_emu_model_params(m));
+	return 0;
 }
 
 int ncp_emulator_load(struct ncp_emulator *e, const char *path,
 		      const char *label, char *err, size_t errlen)
 {
 	char msg[512];
-	struct emu_slot *s = calloc(1, sizeof(*s));
-	if (!s) {
-		ncp_errf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	s->model = ncp_emu_model_load(path, msg, sizeof(msg));
-	if (!s->model) {
+	struct ncp_emu_model *m = ncp_emu_model_load(path, msg, sizeof(msg));
+	if (!m) {
 		ncp_errf(err, errlen, "%s", msg);
-		free(s);
 		return -EINVAL;
 	}
-	const struct ncp_emu_spec *spec = ncp_emu_model_spec(s->model);
-	if (spec->neurons != e->p.m1_neurons || fabs(spec->dt - e->p.dt) > 1e-12) {
-		ncp_errf(err, errlen, "%s: the model reads %d M1 neurons at dt %g s; "
-			 "this daemon has %d at dt %g s", path, spec->neurons,
-			 spec->dt, e->p.m1_neurons, e->p.dt);
-		slot_free(s);
-		return -EINVAL;
+	return ncp_emulator_offer(e, m, label, err, errlen);
+}
+
+int ncp_emulator_offer_weights(struct ncp_emulator *e,
+			       const struct ncp_emu_model *src)
+{
+	int ret = -EINVAL;
+	pthread_mutex_lock(&e->weights_lock);
+	struct emu_slot *s = atomic_load_explicit(&e->current,
+						  memory_order_acquire);
+	if (s && atomic_load_explicit(&s->spare_ready, memory_order_acquire)) {
+		ret = -EBUSY;
+	} else if (s && ncp_emu_model_copy(s->spare, src) == 0) {
+		atomic_store(&s->spare_sum, ncp_emu_model_checksum(src));
+		/* The spare's weights are complete: pairs with the acquire
+		 * load in take_weights(). */
+		atomic_store_explicit(&s->spare_ready, true, memory_order_release);
+		ret = 0;
 	}
-	s->state = ncp_emu_state_new(s->model);
-	if (!s->state) {
-		ncp_errf(err, errlen, "out of memory");
-		slot_free(s);
-		return -ENOMEM;
+	pthread_mutex_unlock(&e->weights_lock);
+	return ret;
+}
+
+struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
+					       char *label, size_t len)
+{
+	struct ncp_emu_model *m = NULL;
+	pthread_mutex_lock(&e->weights_lock);
+	struct emu_slot *s = atomic_load_explicit(&e->current,
+						  memory_order_acquire);
+	if (s) {
+		/* s->model changes only by a swap, after which offers go to
+		 * the old model: not while we hold the lock. */
+		m = ncp_emu_model_clone(s->model);
+		snprintf(label, len, "%s", s->label);
 	}
-	snprintf(s->label, sizeof(s->label), "%s", label);
-	pthread_mutex_lock(&e->load_lock);
-	/* Free what the emulator handed back, and any offer it never took. */
-	slot_free(atomic_exchange(&e->retired, NULL));
-	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
-	slot_free(atomic_exchange_explicit(&e->pending, s, memory_order_acq_rel));
-	pthread_mutex_unlock(&e->load_lock);
-	ncp_log_info("emulator: loaded %s (%s, window %d, %zu parameters)", label,
-		     ncp_emu_model_arch_name(s->model), spec->window,
-		     ncp_emu_model_params(s->model));
-	return 0;
+	pthread_mutex_unlock(&e->weights_lock);
+	return m;
+}
+
+/* Swap in weights the online trainer offered: the state keeps its
+ * history, the old model becomes the spare. */
+static void take_weights(struct ncp_emulator *e)
+{
+	struct emu_slot *s = e->active;
+	if (!s || !atomic_load_explicit(&s->spare_ready, memory_order_acquire))
+		return;
+	if (ncp_emu_state_set_model(s->state, s->spare) == 0) {
+		struct ncp_emu_model *old = s->model;
+		atomic_store(&s->model, atomic_load(&s->spare));
+		atomic_store(&s->spare, old);
+		atomic_store(&s->sum, atomic_load(&s->spare_sum));
+	}
+	/* The spare may be written again: pairs with the acquire load in
+	 * ncp_emulator_offer_weights. */
+	atomic_store_explicit(&s->spare_ready, false, memory_order_release);
 }
 
 /* Spike indices of a window slot copy. */
@@ -204,6 +286,8 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 		return;
 	struct emu_slot *old = e->active;
 	e->active = s;
+	/* Pairs with the acquire loads in offer_weights and clone_model. */
+	atomic_store_explicit(&e->current, s, memory_order_release);
 	/* The controller frees it on its next load or at exit (it empties
 	 * `retired` before every offer, so nothing is there now). */
 	struct emu_slot *prev = atomic_exchange(&e->retired, old);
@@ -231,6 +315,7 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 	snprintf(e->status.model, sizeof(e->status.model), "%s", s->label);
 	snprintf(e->status.arch, sizeof(e->status.arch), "%s",
 		 ncp_emu_model_arch_name(s->model));
+	e->status.checksum = atomic_load(&s->sum);
 	pthread_mutex_unlock(&e->status_lock);
 }
 
@@ -245,6 +330,8 @@ static void publish_status(struct ncp_emulator *e)
 	e->status.hand_rmse = sqrt(e->se_hand / n);
 	e->status.q_rmse = sqrt(e->se_q / n);
 	e->status.dq_rmse = sqrt(e->se_dq / n);
+	if (e->active)
+		e->status.checksum = atomic_load(&e->active->sum);
 	pthread_mutex_unlock(&e->status_lock);
 }
 
@@ -342,6 +429,7 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 		       const struct ncp_arm_state *arm)
 {
 	adopt(e, step);
+	take_weights(e);
 	if (!e->active)
 		return;
 	ncp_emu_push(e->active->state, spikes, n, NULL, 0);
@@ -368,6 +456,7 @@ static uint32_t follow(struct ncp_emulator *e)
 	if (span.first > e->next)
 		e->skipped += span.first - e->next; /* gone from the ring */
 	adopt(e, span.first);
+	take_weights(e);
 	uint64_t last = span.first + span.count - 1;
 	e->next = last + 1;
 	if (!e->active)

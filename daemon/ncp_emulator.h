@@ -28,6 +28,7 @@
 
 #include "models/arm/ncp_arm.h"
 #include "models/base/ncp_json.h"
+#include "models/emu/ncp_emu.h"
 #include "shm/ncp_shm_writer.h"
 
 struct ncp_emulator_params {
@@ -48,6 +49,7 @@ struct ncp_emulator_status {
 	double latency_p99_us;
 	double hand_rmse_1s;		/* m, over the last second */
 	double hand_rmse, q_rmse, dq_rmse; /* over the run */
+	uint64_t checksum;		/* of the weights in use */
 };
 
 struct ncp_emulator;
@@ -66,6 +68,23 @@ void ncp_emulator_stop(struct ncp_emulator *e);
  * stays.  Not for the loop thread. */
 int ncp_emulator_load(struct ncp_emulator *e, const char *path,
 		      const char *label, char *err, size_t errlen);
+
+/* Offer a model object (the online trainer's first model); the emulator
+ * owns it from now on.  Same checks as ncp_emulator_load. */
+int ncp_emulator_offer(struct ncp_emulator *e, struct ncp_emu_model *m,
+		       const char *label, char *err, size_t errlen);
+
+/* New weights for the model in use, from the online trainer: copied into
+ * the slot's spare model (same architecture and sizes) and swapped in by
+ * the emulator at its next step, which keeps the input history.  -EBUSY
+ * when the previous weights were not taken yet, -EINVAL when src does not
+ * fit the model in use or there is none.  One thread offers weights. */
+int ncp_emulator_offer_weights(struct ncp_emulator *e,
+			       const struct ncp_emu_model *src);
+/* A copy of the weights in use (NULL when none), consistent even while
+ * the online trainer swaps weights; its `label` names the model. */
+struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
+					       char *label, size_t len);
 
 /* Lockstep: the step the loop just simulated and the arm after it. */
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,

@@ -173,6 +173,10 @@ void *ncp_loop_thread(void *arg)
 						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);
+			if (l->online)
+				ncp_online_step(l->online, l->sim->step - 1,
+						l->sim->spikes, l->sim->n_spikes,
+						&l->sim->arm);
 			if (ncp_recorder_active(l->recorder))
 				ncp_recorder_push(l->recorder, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,

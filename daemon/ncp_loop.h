@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "daemon/ncp_emulator.h"
+#include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
 #include "daemon/ncp_rt.h"
 #include "daemon/ncp_spsc.h"
@@ -49,6 +50,7 @@ struct ncp_loop {
 	struct ncp_recorder *recorder;	/* may be NULL */
 	struct ncp_emulator *emulator;	/* may be NULL */
 	bool emulator_lockstep;		/* free-run: the loop runs it */
+	struct ncp_online *online;	/* may be NULL */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
 

@@ -238,6 +238,7 @@ struct daemon {
 	struct ncp_shm_writer *shm;
 	struct ncp_recorder *recorder;
 	struct ncp_emulator *emulator;
+	struct ncp_online *online;
 	struct ncp_loop loop;
 	bool loop_ok;
 	struct ncp_control control;
@@ -292,6 +293,8 @@ static void reload(struct daemon *d)
 	ncp_control_set_config(&d->control, &d->cfg);
 	if (rc.log_changed)
 		ncp_log_init("ncpd", NCP_LOG_ERR + d->cfg.log_level);
+	if (d->online && ncp_online_enabled(d->online) != d->cfg.emulator.online)
+		ncp_online_enable(d->online, d->cfg.emulator.online);
 	if (rc.task_changed) {
 		struct ncp_loop_cmd c = { .kind = NCP_LOOP_TASK, .task = d->cfg.task };
 		if (!ncp_loop_send(&d->loop, MAIN_QUEUE, &c))
@@ -306,7 +309,7 @@ static void supervise(struct daemon *d, const sigset_t *sigs)
 {
 	const struct timespec tick = { 0, 100 * 1000 * 1000 };
 	struct ncp_loop *loop = &d->loop;
-	uint64_t slips_seen = 0;
+	uint64_t slips_seen = 0, rollbacks_seen = 0;
 
 	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
 		int sig = sigtimedwait(sigs, NULL, &tick);
@@ -330,6 +333,17 @@ static void supervise(struct daemon *d, const sigset_t *sigs)
 				     atomic_load(&loop->pub_behind_ns) / 1e6);
 			slips_seen = slips;
 		}
+		if (d->online) {
+			struct ncp_online_status os;
+			ncp_online_status(d->online, &os);
+			if (os.rollbacks != rollbacks_seen) {
+				ncp_log_warn("online training rolled back to the weights "
+					     "in use (%llu so far): %s",
+					     (unsigned long long)os.rollbacks,
+					     os.last_rollback);
+				rollbacks_seen = os.rollbacks;
+			}
+		}
 	}
 }
 
@@ -350,6 +364,8 @@ static void print_summary(const struct daemon *d)
 	ncp_loop_json(loop, &j);
 	if (d->emulator)
 		ncp_emulator_json(d->emulator, &j);
+	if (d->online)
+		ncp_online_json(d->online, &j);
 	ncp_json_end(&j);
 	int ret = ncp_json_finish(&j);
 	if (ret == 0)
@@ -490,17 +506,39 @@ static int start(struct daemon *d, char *err, size_t errlen)
 			return ncp_errf(err, errlen, "emulator.model: %s", msg);
 	}
 
+	struct ncp_online_params op = {
+		.m1_neurons = d->sim.m1_n,
+		.dt = cfg->reach.dt,
+		.lockstep = d->opt.free_run,
+		.lockstep_every = cfg->emulator.online_every,
+		.replay = cfg->emulator.replay,
+		.warmup = cfg->emulator.warmup,
+		.lr = cfg->emulator.online_lr,
+		.batch = cfg->emulator.online_batch,
+		.seed = cfg->reach.seed,
+	};
+	snprintf(op.arch, sizeof(op.arch), "%s", cfg->emulator.online_arch);
+	d->online = ncp_online_new(&op, d->emulator, d->shm, cfg->emulator.online,
+				   msg, sizeof(msg));
+	if (!d->online)
+		return ncp_errf(err, errlen, "online training: %s", msg);
+
 	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
 		return ncp_errf(err, errlen, "out of memory");
 	d->loop_ok = true;
 	d->loop.recorder = d->recorder;
 	d->loop.emulator = d->emulator;
 	d->loop.emulator_lockstep = d->opt.free_run;
+	d->loop.online = d->online;
 	ret = ncp_emulator_start(d->emulator);
 	if (ret)
 		return ncp_errf(err, errlen, "emulator thread: %s", ncp_strerror(ret));
+	ret = ncp_online_start(d->online);
+	if (ret)
+		return ncp_errf(err, errlen, "online training thread: %s",
+				ncp_strerror(ret));
 	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, d->recorder,
-			       d->emulator, msg, sizeof(msg));
+			       d->emulator, d->online, msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "control: %s", msg);
 	d->control_ok = true;
@@ -552,6 +590,7 @@ static void stop(struct daemon *d)
 	/* The loop has stopped: the recorder writes what is queued and
 	 * completes its files. */
 	ncp_recorder_free(d->recorder);
+	ncp_online_free(d->online);
 	ncp_emulator_free(d->emulator);
 	if (d->loop_ok)
 		ncp_loop_fini(&d->loop);
@@ -629,6 +668,7 @@ int main(int argc, char **argv)
 		ncp_ctlsrv_stop(d.ctlsrv);
 		pthread_join(d.thread, NULL);
 		d.thread_ok = false;
+		ncp_online_stop(d.online);
 		ncp_emulator_stop(d.emulator);
 		print_summary(&d);
 	}

@@ -366,6 +366,40 @@ bool ncp_emu_model_equal(const struct ncp_emu_model *a,
 			   a->n_spk * (size_t)(a->spec.nhidden ? a->spec.hidden[0] : 0));
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+uint64_t ncp_emu_model_checksum(const struct ncp_emu_model *m)
+{
+	const struct ncp_emu_spec *s = &m->spec;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int ints[5] = { (int)s->arch, s->window, s->neurons, s->stim, s->ntau };
+
+	h = fnv(h, ints, sizeof(ints));
+	h = fnv(h, s->taus, sizeof(double) * (size_t)s->ntau);
+	h = fnv(h, &s->dt, sizeof(s->dt));
+	h = fnv(h, &s->nhidden, sizeof(s->nhidden));
+	h = fnv(h, s->hidden, sizeof(int) * (size_t)s->nhidden);
+	h = fnv(h, m->in_mean, sizeof(float) * (size_t)m->n_std);
+	h = fnv(h, m->in_scale, sizeof(float) * (size_t)m->n_std);
+	h = fnv(h, m->out_mean, sizeof(m->out_mean));
+	h = fnv(h, m->out_scale, sizeof(m->out_scale));
+	for (int l = 0; l < m->nlayers; l++) {
+		const struct ncp_emu_layer *y = &m->layer[l];
+		h = fnv(h, y->w, sizeof(float) * (size_t)y->in * (size_t)y->out);
+		h = fnv(h, y->b, sizeof(float) * (size_t)y->out);
+	}
+	return fnv(h, m->w0_spk, sizeof(float) * m->n_spk *
+		   (size_t)(s->nhidden ? s->hidden[0] : 0));
+}
+
 int ncp_emu_model_set_config(struct ncp_emu_model *m, const char *json)
 {
 	char *copy = NULL;

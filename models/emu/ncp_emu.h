@@ -123,6 +123,9 @@ int ncp_emu_model_stim_channels(const struct ncp_emu_model *m);
 int ncp_emu_model_outputs(const struct ncp_emu_model *m);
 /* Trainable parameters (weights and biases). */
 size_t ncp_emu_model_params(const struct ncp_emu_model *m);
+/* A 64-bit hash (FNV-1a) of the spec, weights and normalisations: equal
+ * models hash equal.  Reads every weight: not for a hot path. */
+uint64_t ncp_emu_model_checksum(const struct ncp_emu_model *m);
 /* Bitwise equality of spec, weights and normalisations. */
 bool ncp_emu_model_equal(const struct ncp_emu_model *a,
 			 const struct ncp_emu_model *b);

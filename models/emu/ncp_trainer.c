@@ -51,8 +51,15 @@ struct ncp_trainer {
 	int *vn, *zero_n;
 	const float **vstim;
 	/* running mode: filter state every W steps of each segment */
-	float *ckpt;
+	float *ckpt;			/* [ckpt_cap][nfeat] */
 	uint64_t *ckpt_base;		/* per segment: first checkpoint */
+	uint64_t ckpt_n, ckpt_cap;
+	int base_cap;			/* segments ckpt_base has room for */
+	/* Where the checkpoints stand: segment, steps of it filtered, and
+	 * the filters' state there (ncp_trainer_sync continues from it). */
+	int ck_seg;
+	uint64_t ck_pos;
+	double *ck_state;
 	/* parameters */
 	struct param p[MAX_PARAMS];
 	int np;
@@ -98,6 +105,7 @@ void ncp_trainer_free(struct ncp_trainer *t)
 	free(t->vstim);
 	free(t->ckpt);
 	free(t->ckpt_base);
+	free(t->ck_state);
 	for (int i = 0; i < t->np; i++) {
 		free(t->p[i].g);
 		free(t->p[i].m);
@@ -121,52 +129,73 @@ static int add_param(struct ncp_trainer *t, const char *name, float *w,
 	return p->g && p->m && p->v ? 0 : -ENOMEM;
 }
 
-/* The running filters' state at every W-th step of each segment. */
+/* The running filters' state at every W-th step of each segment, for the
+ * steps the dataset holds; called again after steps were appended, it
+ * carries on from where it stopped (the last segment may have grown, new
+ * segments may follow). */
 static int make_checkpoints(struct ncp_trainer *t)
 {
 	const struct ncp_dataset *ds = t->ds;
 	const struct ncp_feat *f = &t->m->feat;
 	int nseg = ncp_dataset_segments(ds);
-	uint64_t total = 0, done = 0, steps = ncp_dataset_steps(ds);
-	double *state;
+	uint64_t done = 0, steps = ncp_dataset_steps(ds);
 
-	t->ckpt_base = calloc((size_t)NCP_MAX(nseg, 1), sizeof(uint64_t));
-	if (!t->ckpt_base)
-		return -ENOMEM;
-	for (int i = 0; i < nseg; i++) {
+	if (!t->ck_state) {
+		t->ck_state = ncp_calloc_aligned((size_t)f->nfeat, sizeof(double));
+		if (!t->ck_state)
+			return -ENOMEM;
+		t->ck_seg = -1;
+	}
+	if (nseg > t->base_cap) {
+		int cap = NCP_MAX(nseg, 2 * t->base_cap);
+		uint64_t *b = realloc(t->ckpt_base, sizeof(uint64_t) * (size_t)cap);
+		if (!b)
+			return -ENOMEM;
+		t->ckpt_base = b;
+		t->base_cap = cap;
+	}
+	for (int i = NCP_MAX(t->ck_seg, 0); i < nseg; i++) {
 		uint64_t s0, len;
 		ncp_dataset_segment(ds, i, &s0, &len);
-		t->ckpt_base[i] = total;
-		total += len / (uint64_t)t->W;
-	}
-	t->ckpt = ncp_calloc_aligned((size_t)NCP_MAX(total, 1) * (size_t)f->nfeat,
-				     sizeof(float));
-	state = ncp_calloc_aligned((size_t)f->nfeat, sizeof(double));
-	if (!t->ckpt || !state) {
-		free(state);
-		return -ENOMEM;
-	}
-	for (int i = 0; i < nseg; i++) {
-		uint64_t s0, len;
-		ncp_dataset_segment(ds, i, &s0, &len);
-		memset(state, 0, (size_t)f->nfeat * sizeof(double));
-		for (uint64_t s = 0; s < len; s++) {
+		if (i != t->ck_seg) {
+			t->ck_seg = i;
+			t->ck_pos = 0;
+			t->ckpt_base[i] = t->ckpt_n;
+			memset(t->ck_state, 0, (size_t)f->nfeat * sizeof(double));
+		}
+		uint64_t need = t->ckpt_base[i] + len / (uint64_t)t->W;
+		if (need > t->ckpt_cap) {
+			uint64_t cap = NCP_MAX(need, 2 * t->ckpt_cap);
+			float *c = realloc(t->ckpt, sizeof(float) * (size_t)cap *
+							    (size_t)f->nfeat);
+			if (!c)
+				return -ENOMEM;
+			t->ckpt = c;
+			t->ckpt_cap = cap;
+		}
+		for (uint64_t s = t->ck_pos; s < len; s++) {
 			const uint32_t *spk;
 			int n = ncp_dataset_spikes_at(ds, s0 + s, &spk);
-			ncp_feat_running_step(f, state, spk, n,
+			ncp_feat_running_step(f, t->ck_state, spk, n,
 					      ncp_dataset_stim_at(ds, s0 + s));
 			if ((s + 1) % (uint64_t)t->W == 0) {
-				float *c = t->ckpt + (t->ckpt_base[i] + (s + 1) / (uint64_t)t->W - 1) *
-							     (uint64_t)f->nfeat;
+				float *c = t->ckpt + t->ckpt_n++ * (uint64_t)f->nfeat;
 				for (int j = 0; j < f->nfeat; j++)
-					c[j] = (float)state[j];
+					c[j] = (float)t->ck_state[j];
 			}
 			if (++done % 65536 == 0)
 				progress(t, "running filters", (double)done / (double)steps);
 		}
+		t->ck_pos = len;
 	}
-	free(state);
 	return 0;
+}
+
+int ncp_trainer_sync(struct ncp_trainer *t)
+{
+	if (t->m->feat.spec.mode != NCP_FEAT_RUNNING)
+		return 0;
+	return make_checkpoints(t);
 }
 
 struct ncp_trainer *ncp_trainer_new(const struct ncp_emu_model *init,

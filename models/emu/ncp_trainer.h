@@ -62,6 +62,11 @@ void ncp_trainer_free(struct ncp_trainer *t);
 int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 			 size_t n, double floor_frac);
 
+/* After steps were appended to the dataset (an online replay buffer):
+ * bring the running filters' checkpoints up to its end, so its new rows
+ * can be trained on.  Only the new steps are filtered.  0 or -ENOMEM. */
+int ncp_trainer_sync(struct ncp_trainer *t);
+
 /* One Adam step on the rows (n <= batch).  *loss: the batch's loss before
  * the step.  -EDOM, weights untouched, when the loss or a gradient is not
  * finite. */

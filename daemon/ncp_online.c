@@ -1,0 +1,571 @@
+#include "daemon/ncp_online.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_rng.h"
+#include "models/emu/ncp_dataset.h"
+#include "models/emu/ncp_trainer.h"
+#include "shm/ncp_shm_reader.h"
+
+#define MAX_INGEST 224		/* steps read from the rings at once */
+#define VAL_MAX 2048		/* validation rows per validation */
+#define VAL_EVERY 100		/* minibatch steps between validations */
+#define BLOCK_SECONDS 5.0	/* validation: every 5th block of 5 s */
+#define VAL_PERIOD 5
+#define EXPLODE 100.0		/* loss this many times its average: roll back */
+
+struct ncp_online {
+	struct ncp_online_params p;
+	struct ncp_emulator *emu;
+	struct ncp_shm_writer *shm;
+	struct ncp_shm_reader *reader;
+	size_t stride;
+
+	pthread_t thread;
+	bool thread_ok;
+	_Atomic bool stop;
+	_Atomic bool enabled;
+	/* Lockstep: the loop waits until `done` reaches the step it needs. */
+	_Atomic uint64_t done;		/* steps ingested (and trained for) */
+
+	/* The online thread's. */
+	struct ncp_dataset *ds;
+	uint64_t next;			/* next step to ingest */
+	bool open_segment;
+	struct ncp_trainer *t;
+	struct ncp_emu_model *init;	/* the weights training started from */
+	struct ncp_emu_model *pub;	/* the weights the emulator runs */
+	struct ncp_emu_model *cand;	/* scratch: the working copy's weights */
+	int window;
+	struct ncp_rng rng;
+	uint64_t *batch_rows, *val_rows;
+	double loss_sum, loss_avg;
+	uint64_t loss_n, since_val;
+	uint64_t block_rows;
+	uint64_t row_base;		/* rows pruned away so far */
+	uint64_t updates_base;		/* updates of trainers pruned away */
+	uint8_t *win;
+	struct ncp_shm_arm_entry *arms;
+	uint32_t *spikes;
+
+	pthread_mutex_t lock;		/* guards st */
+	struct ncp_online_status st;
+};
+
+/* --- data ------------------------------------------------------------------ */
+
+/* Blocks count from the first step ever buffered (row_base: rows dropped
+ * by pruning), so pruning never moves a row between the sets. */
+static bool is_val_row(const struct ncp_online *o, uint64_t row)
+{
+	return ((row + o->row_base) / o->block_rows) % VAL_PERIOD == VAL_PERIOD - 1;
+}
+
+/* A row to train on: a full window behind it, not in a validation block
+ * nor within a window after one (its inputs would overlap). */
+static bool is_train_row(const struct ncp_online *o, uint64_t row)
+{
+	if (!ncp_dataset_row_ok(o->ds, row, o->window) || is_val_row(o, row))
+		return false;
+	uint64_t in_block = (row + o->row_base) % o->block_rows;
+	return !(in_block < (uint64_t)o->window && row >= o->block_rows &&
+		 is_val_row(o, row - o->block_rows));
+}
+
+static uint64_t replay_first(const struct ncp_online *o)
+{
+	uint64_t n = ncp_dataset_steps(o->ds);
+	uint64_t keep = (uint64_t)(o->p.replay / o->p.dt);
+	return n > keep ? n - keep : 0;
+}
+
+static int append_step(struct ncp_online *o, const uint32_t *spikes, int n,
+		       const float arm[6])
+{
+	if (!o->open_segment) {
+		char name[48];
+		snprintf(name, sizeof(name), "from step %llu",
+			 (unsigned long long)o->next);
+		int ret = ncp_dataset_begin(o->ds, name);
+		if (ret)
+			return ret;
+		o->open_segment = true;
+	}
+	return ncp_dataset_append(o->ds, spikes, n, NULL, 0, arm);
+}
+
+/* Read the steps the loop published since the last call into the replay
+ * buffer.  Returns how many. */
+static uint32_t ingest(struct ncp_online *o, uint64_t upto)
+{
+	struct ncp_ring_span span = { 0 }, aspan = { 0 };
+	uint64_t head = ncp_shm_reader_head(o->reader);
+	if (upto && head > upto)
+		head = upto;
+	if (head <= o->next)
+		return 0;
+	uint32_t want = (uint32_t)NCP_MIN(head - o->next, (uint64_t)MAX_INGEST);
+	if (ncp_shm_reader_window_since(o->reader, o->next, want, o->win,
+					o->stride * MAX_INGEST, &span) || !span.count)
+		return 0;
+	if (ncp_shm_reader_arm(o->reader, span.first, span.count, o->arms,
+			       &aspan) || aspan.first != span.first)
+		return 0;
+	uint32_t count = NCP_MIN(span.count, aspan.count);
+	if (span.first > o->next) {
+		/* Lapped: those steps are gone; the buffer starts a new
+		 * segment so no window spans the gap. */
+		pthread_mutex_lock(&o->lock);
+		o->st.missed += span.first - o->next;
+		pthread_mutex_unlock(&o->lock);
+		o->open_segment = false;
+	}
+	o->next = span.first;
+	int words = (o->p.m1_neurons + 63) / 64;
+	for (uint32_t i = 0; i < count; i++) {
+		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(o->win, o->stride, i);
+		const struct ncp_shm_arm_entry *a = &o->arms[i];
+		int n = 0;
+		for (int k = 0; k < words; k++) {
+			uint64_t b = ws->bits[k];
+			while (b) {
+				o->spikes[n++] = (uint32_t)(k * 64 + __builtin_ctzll(b));
+				b &= b - 1;
+			}
+		}
+		float arm[6] = { a->q[0], a->q[1], a->dq[0], a->dq[1], a->hand[0],
+				 a->hand[1] };
+		if (append_step(o, o->spikes, n, arm))
+			break;
+		o->next++;
+	}
+	return count;
+}
+
+/* --- training ---------------------------------------------------------------- */
+
+static size_t pick_rows(struct ncp_online *o, uint64_t *rows, size_t want,
+			bool val)
+{
+	uint64_t lo = replay_first(o), n = ncp_dataset_steps(o->ds);
+	size_t got = 0;
+	if (n <= lo)
+		return 0;
+	if (val) {
+		/* Every validation row of the replay window, thinned evenly. */
+		uint64_t total = 0;
+		for (uint64_t r = lo; r < n; r++)
+			total += is_val_row(o, r) && ncp_dataset_row_ok(o->ds, r, o->window);
+		uint64_t step = total > want ? (total + want - 1) / want : 1, k = 0;
+		for (uint64_t r = lo; r < n && got < want; r++)
+			if (is_val_row(o, r) && ncp_dataset_row_ok(o->ds, r, o->window) &&
+			    k++ % step == 0)
+				rows[got++] = r;
+		return got;
+	}
+	for (int tries = 0; got < want && tries < (int)want * 20; tries++) {
+		uint64_t r = lo + ncp_rng_below(&o->rng, n - lo);
+		if (is_train_row(o, r))
+			rows[got++] = r;
+	}
+	return got;
+}
+
+static void set_status(struct ncp_online *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->st.updates = o->updates_base + (o->t ? ncp_trainer_updates(o->t) : 0);
+	o->st.rows = ncp_dataset_steps(o->ds);
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* The first model: from the emulator's (when it has one), else new from
+ * the seed with normalisation from the data in.  0, or -EAGAIN when there
+ * is not enough data yet. */
+static int make_trainer(struct ncp_online *o)
+{
+	char err[512], label[64];
+	struct ncp_trainer_opts opts;
+	bool fresh = false;
+
+	if (!o->init) {
+		o->init = ncp_emulator_clone_model(o->emu, label, sizeof(label));
+		if (!o->init) {
+			uint64_t have = ncp_dataset_steps(o->ds);
+			if ((double)have * o->p.dt < o->p.warmup)
+				return -EAGAIN;
+			enum ncp_emu_arch arch;
+			struct ncp_emu_spec spec;
+			if (ncp_emu_arch_parse(o->p.arch, &arch))
+				arch = NCP_EMU_ARCH_DEFAULT;
+			ncp_emu_spec_default(&spec, arch);
+			spec.neurons = o->p.m1_neurons;
+			spec.dt = o->p.dt;
+			o->init = ncp_emu_model_new(&spec, o->p.seed, err, sizeof(err));
+			if (!o->init) {
+				ncp_log_err("online training: %s", err);
+				return -EINVAL;
+			}
+			fresh = true;
+		} else {
+			o->pub = ncp_emu_model_clone(o->init);
+		}
+	}
+	o->window = ncp_emu_model_window(o->init);
+	ncp_trainer_opts_default(&opts);
+	opts.lr = o->p.lr;
+	opts.batch = o->p.batch;
+	o->t = ncp_trainer_new(o->init, o->ds, &opts, err, sizeof(err));
+	if (!o->t) {
+		ncp_log_err("online training: %s", err);
+		return -EINVAL;
+	}
+	o->cand = ncp_emu_model_clone(o->init);
+	if (fresh) {
+		size_t n = pick_rows(o, o->val_rows, VAL_MAX, false);
+		int ret = ncp_trainer_fit_norm(o->t, o->val_rows, n, 1.0);
+		if (ret)
+			return ret;
+		ncp_trainer_export(o->t, o->init);
+	}
+	return 0;
+}
+
+static void rollback(struct ncp_online *o, const char *why)
+{
+	ncp_trainer_import(o->t, o->pub ? o->pub : o->init);
+	pthread_mutex_lock(&o->lock);
+	o->st.rollbacks++;
+	snprintf(o->st.last_rollback, sizeof(o->st.last_rollback), "%s", why);
+	pthread_mutex_unlock(&o->lock);
+	o->loss_n = 0;
+}
+
+/* Validate the working copy against the weights in use on the recent
+ * validation rows; hand it to the emulator when it is no worse. */
+static void validate(struct ncp_online *o)
+{
+	size_t nv = pick_rows(o, o->val_rows, VAL_MAX, true);
+	double cand_loss = NAN, pub_loss = INFINITY;
+
+	if (!nv)
+		return;
+	ncp_trainer_export(o->t, o->cand);
+	if (ncp_trainer_loss(o->t, o->val_rows, nv, &cand_loss) || !isfinite(cand_loss)) {
+		rollback(o, "validation loss not finite");
+		return;
+	}
+	if (o->pub) {
+		ncp_trainer_import(o->t, o->pub);
+		if (ncp_trainer_loss(o->t, o->val_rows, nv, &pub_loss))
+			pub_loss = INFINITY;
+		ncp_trainer_import(o->t, o->cand);
+	}
+	bool swapped = false;
+	if (cand_loss <= pub_loss) {
+		if (!o->pub) {
+			char err[256];
+			struct ncp_emu_model *m = ncp_emu_model_clone(o->cand);
+			o->pub = ncp_emu_model_clone(o->cand);
+			if (m && o->pub &&
+			    ncp_emulator_offer(o->emu, m, "online", err, sizeof(err)) == 0)
+				swapped = true;
+			else
+				ncp_log_err("online training: %s", err);
+		} else if (ncp_emulator_offer_weights(o->emu, o->cand) == 0) {
+			ncp_emu_model_copy(o->pub, o->cand);
+			swapped = true;
+		}
+	}
+	double train_loss = o->loss_n ? o->loss_sum / (double)o->loss_n : NAN;
+	pthread_mutex_lock(&o->lock);
+	o->st.loss = train_loss;
+	o->st.val_loss = cand_loss;
+	o->st.swaps += swapped;
+	pthread_mutex_unlock(&o->lock);
+	o->loss_sum = 0;
+	o->loss_n = 0;
+	uint64_t step = o->next ? o->next - 1 : 0;
+	struct ncp_shm_train_entry te = {
+		.step = step,
+		.t = (double)(step + 1) * o->p.dt,
+		.loss = train_loss,
+		.val_loss = cand_loss,
+		.update = o->updates_base + ncp_trainer_updates(o->t),
+	};
+	ncp_shm_writer_push_train(o->shm, &te);
+}
+
+/* Keep memory bounded: once the buffer holds twice the replay length,
+ * start a new one with the last replay length of steps and a trainer
+ * that continues from the working weights (its Adam moments start over). */
+static void prune(struct ncp_online *o)
+{
+	uint64_t n = ncp_dataset_steps(o->ds);
+	uint64_t keep = (uint64_t)(o->p.replay / o->p.dt);
+	char err[256];
+
+	if (!o->t || n < 2 * keep || keep < (uint64_t)o->window)
+		return;
+	struct ncp_dataset *ds = ncp_dataset_new(o->p.m1_neurons,
+						 NCP_SHM_STIM_CHANNELS);
+	int seg = -1, ret = ds ? 0 : -ENOMEM;
+	for (uint64_t r = n - keep; r < n && !ret; r++) {
+		const uint32_t *spk;
+		int cnt = ncp_dataset_spikes_at(o->ds, r, &spk);
+		int sg = ncp_dataset_segment_of(o->ds, r);
+		if (sg != seg) {
+			ret = ncp_dataset_begin(ds, "replay");
+			seg = sg;
+		}
+		if (!ret)
+			ret = ncp_dataset_append(ds, spk, cnt,
+						 ncp_dataset_stim_at(o->ds, r),
+						 NCP_SHM_STIM_CHANNELS,
+						 ncp_dataset_arm(o->ds, r));
+	}
+	struct ncp_trainer_opts opts;
+	ncp_trainer_opts_default(&opts);
+	opts.lr = o->p.lr;
+	opts.batch = o->p.batch;
+	ncp_trainer_export(o->t, o->cand);
+	struct ncp_trainer *t = ret ? NULL :
+		ncp_trainer_new(o->cand, ds, &opts, err, sizeof(err));
+	if (!t) {
+		ncp_log_err("online training: cannot trim the replay buffer: %s",
+			    ret ? ncp_strerror(ret) : err);
+		ncp_dataset_free(ds);
+		return;
+	}
+	o->updates_base += ncp_trainer_updates(o->t);
+	o->row_base += n - keep;
+	ncp_trainer_free(o->t);
+	ncp_dataset_free(o->ds);
+	o->t = t;
+	o->ds = ds;
+}
+
+/* One minibatch step (and a validation every VAL_EVERY of them). */
+static void train_once(struct ncp_online *o)
+{
+	double loss;
+	if (!o->t && make_trainer(o))
+		return;
+	ncp_trainer_sync(o->t);
+	size_t n = pick_rows(o, o->batch_rows, (size_t)o->p.batch, false);
+	if (n < 8)
+		return;
+	int ret = ncp_trainer_step(o->t, o->batch_rows, (int)n, &loss);
+	if (ret == -EDOM || !isfinite(loss)) {
+		rollback(o, "loss or gradient not finite");
+	} else if (ret == 0) {
+		if (o->loss_avg > 0 && ncp_trainer_updates(o->t) > 50 &&
+		    loss > EXPLODE * o->loss_avg) {
+			char why[128];
+			snprintf(why, sizeof(why), "loss exploded (%.3g, average %.3g)",
+				 loss, o->loss_avg);
+			rollback(o, why);
+		} else {
+			o->loss_avg = o->loss_avg > 0 ? 0.98 * o->loss_avg + 0.02 * loss :
+							loss;
+			o->loss_sum += loss;
+			o->loss_n++;
+		}
+	}
+	if (++o->since_val >= VAL_EVERY) {
+		o->since_val = 0;
+		validate(o);
+		prune(o);
+	}
+	set_status(o);
+}
+
+static void *online_thread(void *arg)
+{
+	struct ncp_online *o = arg;
+
+	o->next = ncp_shm_reader_head(o->reader);
+	atomic_store(&o->done, o->next);
+	while (!atomic_load(&o->stop)) {
+		if (o->p.lockstep) {
+			/* Ingest up to the next training point, train once, and
+			 * let the loop go on. */
+			uint64_t target = (o->next / (uint64_t)o->p.lockstep_every + 1) *
+					  (uint64_t)o->p.lockstep_every;
+			while (o->next < target && !atomic_load(&o->stop)) {
+				if (!ingest(o, target))
+					nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+			}
+			if (atomic_load(&o->enabled))
+				train_once(o);
+			set_status(o);
+			/* Pairs with the acquire load in ncp_online_step. */
+			atomic_store_explicit(&o->done, o->next, memory_order_release);
+			continue;
+		}
+		uint32_t got = ingest(o, 0);
+		if (atomic_load(&o->enabled)) {
+			train_once(o);
+		} else {
+			set_status(o);
+			if (!got)
+				nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* --- public -------------------------------------------------------------------- */
+
+struct ncp_online *ncp_online_new(const struct ncp_online_params *p,
+				  struct ncp_emulator *emu,
+				  struct ncp_shm_writer *shm, bool enabled,
+				  char *err, size_t errlen)
+{
+	struct ncp_online *o = calloc(1, sizeof(*o));
+	if (!o) {
+		ncp_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o->p = *p;
+	if (o->p.lockstep_every < 1)
+		o->p.lockstep_every = 1;
+	o->emu = emu;
+	o->shm = shm;
+	pthread_mutex_init(&o->lock, NULL);
+	atomic_init(&o->enabled, enabled);
+	o->st.loss = o->st.val_loss = NAN;
+	ncp_rng_seed(&o->rng, ncp_rng_derive(p->seed, 77));
+	o->block_rows = (uint64_t)llround(BLOCK_SECONDS / p->dt);
+	o->window = 100;
+	o->reader = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
+					    ncp_shm_writer_size(shm), err, errlen);
+	if (!o->reader)
+		goto fail;
+	o->stride = ncp_shm_reader_window_stride(o->reader);
+	o->ds = ncp_dataset_new(p->m1_neurons, NCP_SHM_STIM_CHANNELS);
+	o->win = malloc(o->stride * MAX_INGEST);
+	o->arms = calloc(MAX_INGEST, sizeof(*o->arms));
+	o->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));
+	o->batch_rows = calloc((size_t)NCP_MAX(p->batch, 1), sizeof(uint64_t));
+	o->val_rows = calloc(VAL_MAX, sizeof(uint64_t));
+	if (!o->ds || !o->win || !o->arms || !o->spikes || !o->batch_rows ||
+	    !o->val_rows) {
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return o;
+fail:
+	ncp_online_free(o);
+	return NULL;
+}
+
+void ncp_online_free(struct ncp_online *o)
+{
+	if (!o)
+		return;
+	ncp_online_stop(o);
+	ncp_trainer_free(o->t);
+	ncp_emu_model_free(o->init);
+	ncp_emu_model_free(o->pub);
+	ncp_emu_model_free(o->cand);
+	ncp_dataset_free(o->ds);
+	ncp_shm_reader_free(o->reader);
+	free(o->win);
+	free(o->arms);
+	free(o->spikes);
+	free(o->batch_rows);
+	free(o->val_rows);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
+
+int ncp_online_start(struct ncp_online *o)
+{
+	if (o->thread_ok)
+		return 0;
+	atomic_store(&o->stop, false);
+	int ret = pthread_create(&o->thread, NULL, online_thread, o);
+	if (ret)
+		return -ret;
+	o->thread_ok = true;
+	return 0;
+}
+
+void ncp_online_stop(struct ncp_online *o)
+{
+	if (!o->thread_ok)
+		return;
+	atomic_store(&o->stop, true);
+	pthread_join(o->thread, NULL);
+	o->thread_ok = false;
+	set_status(o);
+}
+
+void ncp_online_enable(struct ncp_online *o, bool on)
+{
+	atomic_store(&o->enabled, on);
+	pthread_mutex_lock(&o->lock);
+	o->st.enabled = on;
+	pthread_mutex_unlock(&o->lock);
+}
+
+bool ncp_online_enabled(const struct ncp_online *o)
+{
+	return o && atomic_load(&o->enabled);
+}
+
+void ncp_online_step(struct ncp_online *o, uint64_t step,
+		     const uint32_t *spikes, int n, const struct ncp_arm_state *arm)
+{
+	/* Lockstep: at each training point, wait until the trainer has
+	 * taken every step up to it and trained once (free-run only: the
+	 * loop has no deadline to keep). */
+	uint64_t every = (uint64_t)o->p.lockstep_every;
+	if (!o->p.lockstep || (step + 1) % every)
+		return;
+	while (atomic_load_explicit(&o->done, memory_order_acquire) < step + 1 &&
+	       !atomic_load(&o->stop))
+		nanosleep(&(struct timespec){ 0, 10000 }, NULL);
+}
+
+void ncp_online_status(struct ncp_online *o, struct ncp_online_status *s)
+{
+	pthread_mutex_lock(&o->lock);
+	*s = o->st;
+	s->enabled = atomic_load(&o->enabled);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void ncp_online_json(struct ncp_online *o, struct ncp_json *j)
+{
+	struct ncp_online_status s;
+	ncp_online_status(o, &s);
+	ncp_json_key(j, "training");
+	ncp_json_obj(j);
+	ncp_json_key(j, "online");
+	ncp_json_bool(j, s.enabled);
+	ncp_json_key(j, "updates");
+	ncp_json_int(j, (int64_t)s.updates);
+	ncp_json_key(j, "loss");
+	ncp_json_num(j, s.loss);
+	ncp_json_key(j, "val_loss");
+	ncp_json_num(j, s.val_loss);
+	ncp_json_key(j, "swaps");
+	ncp_json_int(j, (int64_t)s.swaps);
+	ncp_json_key(j, "rollbacks");
+	ncp_json_int(j, (int64_t)s.rollbacks);
+	ncp_json_key(j, "replay_steps");
+	ncp_json_int(j, (int64_t)s.rows);
+	ncp_json_key(j, "missed_steps");
+	ncp_json_int(j, (int64_t)s.missed);
+	ncp_json_end(j);
+}
