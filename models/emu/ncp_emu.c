@@ -1186,15 +1186,16 @@ static void acc_rebuild(struct ncp_emu_state *s)
 		window_view(s, &w);
 		ncp_feat_window(&m->feat, &w, s->feat);
 	}
-	memset(s->acc, 0, (size_t)K * (size_t)h * sizeof(double));
-	for (int j = 0; j < m->nfeat; j++) {
-		const float *row = m->w0_col + (size_t)j * (size_t)h;
-		double *a = s->acc + (size_t)(j % K) * (size_t)h;
-		const double f = s->feat[j];
-		if (f == 0.0)
-			continue;
+	/* acc_k = w0_col^T f over the rows of time constant k: every K-th
+	 * row of w0_col and every K-th feature, one sgemv each. */
+	const int rows = m->nfeat / K;
+	float *tmp = s->h[1];
+	for (int k = 0; k < K; k++) {
+		cblas_sgemv(CblasRowMajor, CblasTrans, rows, h, 1.0f,
+			    m->w0_col + (size_t)k * (size_t)h, K * h, s->feat + k, K,
+			    0.0f, tmp, 1);
 		for (int u = 0; u < h; u++)
-			a[u] += f * row[u];
+			s->acc[(size_t)k * (size_t)h + u] = tmp[u];
 	}
 	s->acc_valid = true;
 }
