@@ -386,6 +386,8 @@ static void format_value(const struct ncp_config *c, const struct key *k,
 			 char *buf, size_t len)
 {
 	const char *p = (const char *)c + k->off;
+	if (!buf || !len)
+		return;
 	switch (k->type) {
 	case T_INT:
 		snprintf(buf, len, "%d", *(const int *)p);
