@@ -418,7 +418,7 @@ static void format_value(const struct ncp_config *c, const struct key *k,
 		used += (size_t)snprintf(buf, len, "[");
 		for (size_t i = 0; i < k->size && used < len; i++)
 			used += (size_t)snprintf(buf + used, len - used, "%s%.17g",
-						 i ? ", " : "", v[i]);
+						 i ? "," : "", v[i]);
 		if (used < len)
 			snprintf(buf + used, len - used, "]");
 		break;

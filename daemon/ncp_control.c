@@ -308,7 +308,7 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 			return ncp_reply_err(r, -ENOENT, "no configuration key '%s' "
 					     "(ncpd --help-config lists them)",
 					     cmd->config.key);
-		ncp_reply_text(r, "%s", val);
+		ncp_reply_str(r, cmd->config.key, val);
 		return 0;
 	}
 	case NCP_CMD_SHUTDOWN:

@@ -18,6 +18,7 @@
 #define STATS_EVERY 250		/* predictions between status updates */
 #define SECONDS_KEPT 32		/* per-second error buckets */
 #define MAX_CATCHUP 224		/* steps read from the ring at once */
+#define PREDICT_BACKLOG 64	/* newest steps of a backlog still predicted */
 
 /* A model ready to run: the model and a state for it, and a spare model
  * of the same sizes that new weights are copied into before a swap. */
@@ -461,26 +462,34 @@ static uint32_t follow(struct ncp_emulator *e)
 	e->next = last + 1;
 	if (!e->active)
 		return span.count;
-	bool have_arm = ncp_shm_reader_arm(e->reader, last, 1, e->arms, &aspan) == 0 &&
-			aspan.count == 1 && e->arms[0].step == last;
+	/* The arm states of these steps, for scoring. */
+	uint32_t narm = 0;
+	if (ncp_shm_reader_arm(e->reader, span.first, span.count, e->arms,
+			       &aspan) == 0 && aspan.first == span.first)
+		narm = aspan.count;
+	/* A short backlog (the loop catching up after a stall) is predicted
+	 * step by step, a prediction costing far less than a step; only the
+	 * older steps of a long one are fed without a prediction. */
 	for (uint32_t i = 0; i < span.count; i++) {
 		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
 		int n = slot_spikes(e, ws, e->spikes);
 		ncp_emu_push(e->active->state, e->spikes, n, ws->stim,
 			     (int)ws->stim_count);
+		if (span.count - i > PREDICT_BACKLOG) {
+			e->skipped++;
+			continue;
+		}
+		if (i < narm) {
+			const struct ncp_shm_arm_entry *a = &e->arms[i];
+			double q[2] = { a->q[0], a->q[1] };
+			double dq[2] = { a->dq[0], a->dq[1] };
+			double hand[2] = { a->hand[0], a->hand[1] };
+			predict(e, ws->step, ws->t_ns, q, dq, hand);
+		} else {
+			predict(e, ws->step, ws->t_ns, NULL, NULL, NULL);
+		}
 	}
-	e->skipped += span.count - 1; /* fed, not predicted */
-	const struct ncp_shm_win_slot *lw =
-		ncp_shm_win_at(e->win, e->stride, span.count - 1);
-	e->last_pub = lw->t_ns;
-	if (have_arm) {
-		const struct ncp_shm_arm_entry *a = &e->arms[0];
-		double q[2] = { a->q[0], a->q[1] }, dq[2] = { a->dq[0], a->dq[1] };
-		double hand[2] = { a->hand[0], a->hand[1] };
-		predict(e, last, lw->t_ns, q, dq, hand);
-	} else {
-		predict(e, last, lw->t_ns, NULL, NULL, NULL);
-	}
+	e->last_pub = ncp_shm_win_at(e->win, e->stride, span.count - 1)->t_ns;
 	return span.count;
 }
 

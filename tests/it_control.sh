@@ -73,7 +73,7 @@ ctl target nan 1 2>/dev/null; [ $? -eq 1 ] || fail "nan target: want exit 1"
 ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
 ctl config get task.nope 2>"$tmp/e"; [ $? -eq 1 ] || fail "unknown key: want exit 1"
 "$CTL" --socket "$tmp/none.sock" status 2>/dev/null; [ $? -eq 2 ] || fail "no daemon: want exit 2"
-[ "$(ctl config get task.period)" = 1 ] || fail "config get task.period"
+ctl config get task.period | grep -qx "  period: 1" || fail "config get task.period"
 ctl --json status | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["status"]["loop"]["mode"] == "realtime"' ||
 	fail "status --json"
 ctl pause >/dev/null && sleep 0.2
