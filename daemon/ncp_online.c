@@ -432,13 +432,16 @@ static void *online_thread(void *arg)
 			atomic_store_explicit(&o->done, o->next, memory_order_release);
 			continue;
 		}
-		uint32_t got = ingest(o, 0);
 		if (atomic_load(&o->enabled)) {
+			ingest(o, 0);
 			train_once(o);
 		} else {
+			/* Off: keep nothing (the buffer resumes with a new
+			 * segment when training is switched on again). */
+			o->next = ncp_shm_reader_head(o->reader);
+			o->open_segment = false;
 			set_status(o);
-			if (!got)
-				nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 		}
 	}
 	return NULL;
