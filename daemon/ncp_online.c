@@ -421,6 +421,11 @@ static void *online_thread(void *arg)
 			 * let the loop go on. */
 			uint64_t target = (o->next / (uint64_t)o->p.lockstep_every + 1) *
 					  (uint64_t)o->p.lockstep_every;
+			if (!atomic_load(&o->enabled)) {
+				/* Off: nothing kept, the loop let go at once. */
+				o->next = target;
+				o->open_segment = false;
+			}
 			while (o->next < target && !atomic_load(&o->stop)) {
 				if (!ingest(o, target))
 					nanosleep(&(struct timespec){ 0, 20000 }, NULL);
