@@ -559,7 +559,8 @@ void ncp_online_step(struct ncp_online *o, uint64_t step,
 	 * taken every step up to it and trained once (free-run only: the
 	 * loop has no deadline to keep). */
 	uint64_t every = (uint64_t)o->p.lockstep_every;
-	if (!o->p.lockstep || (step + 1) % every)
+	if (!o->p.lockstep || (step + 1) % every ||
+	    !atomic_load_explicit(&o->enabled, memory_order_relaxed))
 		return;
 	while (atomic_load_explicit(&o->done, memory_order_acquire) < step + 1 &&
 	       !atomic_load(&o->stop))
