@@ -222,7 +222,7 @@ bench: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) sh tests/run_main.sh
+	@BUILD=$(BUILD) FROM_SCRATCH=$(FROM_SCRATCH) sh tests/run_main.sh
 
 DOCDIR ?= $(PREFIX)/share/doc/ncpd
 

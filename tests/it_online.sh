@@ -68,4 +68,19 @@ ctl save ../out 2>/dev/null && fail "save outside data_dir accepted"
 
 kill -TERM "$dpid"; wait "$dpid"; rc=$?; dpid=""
 [ $rc -eq 0 ] || fail "exit $rc"
+
+# Free-run trains in lockstep: the same run twice, the same figures.
+for run in a b; do
+	"$NCPD" --free-run --duration 8 --set shm.name="$name" --set control.socket="$sock" \
+		--set emulator.online=true --set emulator.online_every=5 --set emulator.warmup=2 \
+		--summary json >"$tmp/$run.json" 2>/dev/null || fail "free run with training"
+done
+$PY - "$tmp/a.json" "$tmp/b.json" <<'PYEOF' || fail "free-run online training is not deterministic"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a["training"]["updates"] > 500 and a["training"]["swaps"] >= 1, a["training"]
+assert a["training"] == b["training"], (a["training"], b["training"])
+assert a["emulator"]["hand_rmse"] == b["emulator"]["hand_rmse"]
+print("free run with online training repeats bit for bit (%d updates)" % a["training"]["updates"])
+PYEOF
 echo ok

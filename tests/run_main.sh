@@ -3,16 +3,24 @@
 # emulator predicting the arm.  The first time, there is no trained
 # emulator yet: 5 simulated minutes of the random task are recorded in
 # free-run and ncp-train trains the default model on them (progress shown),
-# into data/emulator.safetensors.  On a terminal ncp-monitor shows the real
-# and the predicted arm, and the daemon stops when the monitor quits (q);
-# without a terminal, a 10 s real-time run prints its summary.
+# into data/emulator.safetensors.  With FROM_SCRATCH=1 there is no model at
+# all and the emulator learns online while the loop runs.  On a terminal
+# ncp-monitor shows the real and the predicted arm, and the daemon stops
+# when the monitor quits (q); without a terminal, a real-time run prints
+# its summary (10 s; 60 s from scratch).
 BUILD=${BUILD:-build}
 NCPD=$BUILD/ncpd
 data=data # data_dir of config/ncpd.yaml
 model="$data/emulator.safetensors"
 log=$BUILD/ncpd-run.log
 
-if [ ! -f "$model" ]; then
+emu="--set emulator.model=emulator"
+secs=10
+if [ -n "${FROM_SCRATCH:-}" ]; then
+	echo "No model: the emulator learns online from the first seconds on."
+	emu="--set emulator.model=none --set emulator.online=true"
+	secs=60
+elif [ ! -f "$model" ]; then
 	rec="$data/make-run-train"
 	echo "No trained emulator yet ($model): recording 5 simulated minutes"
 	echo "of the random task in free-run, then training it with ncp-train."
@@ -26,7 +34,8 @@ if [ ! -f "$model" ]; then
 fi
 
 if [ -t 0 ] && [ -t 1 ] && [ -x "$BUILD/ncp-monitor" ]; then
-	"$NCPD" --foreground --set emulator.model=emulator 2>"$log" &
+	# shellcheck disable=SC2086
+	"$NCPD" --foreground $emu 2>"$log" &
 	pid=$!
 	# Show the monitor only once the daemon is up (or say why it is not).
 	for _ in $(seq 100); do
@@ -43,6 +52,7 @@ if [ -t 0 ] && [ -t 1 ] && [ -x "$BUILD/ncp-monitor" ]; then
 	wait "$pid"
 	echo "ncpd stopped; its log is $log"
 else
-	echo "no terminal: a 10 s real-time run of ncpd with its emulator, then its summary" >&2
-	"$NCPD" --duration 10 --set emulator.model=emulator --summary json
+	echo "no terminal: a ${secs} s real-time run of ncpd with its emulator, then its summary" >&2
+	# shellcheck disable=SC2086
+	"$NCPD" --duration "$secs" $emu --summary json
 fi
