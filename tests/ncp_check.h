@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Each test_<module>.c defines `static Suite *make_suite(void)` and ends
  * with NCP_CHECK_MAIN(make_suite).  Exit status: 0 when every test passed. */
@@ -26,5 +27,34 @@
 			      "%s = %.9g, %s = %.9g, differ by %.3g > %.3g", \
 			      #a, a_, #b, b_, fabs(a_ - b_), t_);        \
 	} while (0)
+
+/* A scratch directory for a suite's files: ncp_ck_dir is its path,
+ * ncp_ck_path(name) a path inside it (one of 64 rotating buffers: enough
+ * for any one test; a path kept longer is copied into the test's own
+ * storage). */
+static char ncp_ck_dir[64] __attribute__((unused));
+
+static inline void ncp_ck_make_dir(const char *tag)
+{
+	snprintf(ncp_ck_dir, sizeof(ncp_ck_dir), "/tmp/ncp_test_%s.XXXXXX", tag);
+	ck_assert_ptr_nonnull(mkdtemp(ncp_ck_dir));
+}
+
+static inline void ncp_ck_remove_dir(void)
+{
+	char cmd[192];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", ncp_ck_dir,
+		 ncp_ck_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static inline const char *ncp_ck_path(const char *name)
+{
+	static char path[64][256];
+	static int k;
+	k = (k + 1) % 64;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", ncp_ck_dir, name);
+	return path[k];
+}
 
 #endif

@@ -28,6 +28,11 @@
 #include "models/io/ncp_safetensors.h"
 #include "tests/ncp_check.h"
 
+static void make_dir(void)
+{
+	ncp_ck_make_dir("emu");
+}
+
 /* ---- Counting allocations ------------------------------------------------
  * Outside sanitizer builds (whose runtimes own malloc) this program's
  * malloc family counts calls and forwards to the C library's. */
@@ -126,30 +131,6 @@ void free(void *p)
 #endif
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-static char dir[64];
-
-static void make_dir(void)
-{
-	strcpy(dir, "/tmp/ncp_test_emu.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *in_dir(const char *name)
-{
-	static char path[16][256];
-	static int k;
-	k = (k + 1) % 16;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
-}
 
 /* A spike history: x[s][n] in {0, 1}, stim[s][c]. */
 struct hist {
@@ -698,7 +679,7 @@ START_TEST(save_load_round_trip)
 		randomise_norm(m, 3);
 		ck_assert_int_eq(ncp_emu_model_set_config(m, "{\"lr\": 0.001, \"note\": \"\\u00e9\"}"), 0);
 		ck_assert_int_eq(ncp_emu_model_set_config(m, "[1]"), -EINVAL);
-		const char *p1 = in_dir("a.safetensors"), *p2 = in_dir("b.safetensors");
+		const char *p1 = ncp_ck_path("a.safetensors"), *p2 = ncp_ck_path("b.safetensors");
 		ck_assert_msg(ncp_emu_model_save(m, p1, err, sizeof(err)) == 0, "%s", err);
 		struct ncp_emu_model *l = ncp_emu_model_load(p1, err, sizeof(err));
 		ck_assert_msg(l, "%s", err);
@@ -746,7 +727,7 @@ START_TEST(save_load_round_trip)
 		ncp_emu_model_free(l);
 		ncp_emu_model_free(m);
 	}
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -826,7 +807,7 @@ START_TEST(load_refuses_bad_files)
 	struct ncp_emu_spec sp;
 	small_spec(&sp, NCP_EMU_MLP, 5, 9, 2);
 	struct ncp_emu_model *m = new_model(&sp, 1);
-	const char *good = in_dir("good.safetensors"), *bad = in_dir("bad.safetensors");
+	const char *good = ncp_ck_path("good.safetensors"), *bad = ncp_ck_path("bad.safetensors");
 	ck_assert_int_eq(ncp_emu_model_save(m, good, err, sizeof(err)), 0);
 
 	/* Truncated anywhere: in the size, the header, the data. */
@@ -843,7 +824,7 @@ START_TEST(load_refuses_bad_files)
 	}
 	free(buf);
 	/* Not there at all. */
-	ck_assert_ptr_null(ncp_emu_model_load(in_dir("none.safetensors"), err, sizeof(err)));
+	ck_assert_ptr_null(ncp_emu_model_load(ncp_ck_path("none.safetensors"), err, sizeof(err)));
 
 	rewrite(good, bad, "arch", "transformer", NULL, NULL, NULL, NULL);
 	refused(bad, "unknown architecture", "transformer");
@@ -889,7 +870,7 @@ START_TEST(load_refuses_bad_files)
 	rewrite(good, bad, NULL, NULL, NULL, "layers.0.weight", NULL, NULL);
 	refused(bad, "layers.0.weight", "[7, 51]");
 	ncp_emu_model_free(m);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -1007,8 +988,8 @@ START_TEST(training_is_deterministic)
 		 * file do, and as the reference says. */
 		char err[256];
 		make_dir();
-		ck_assert_int_eq(ncp_emu_model_save(x, in_dir("x.safetensors"), err, sizeof(err)), 0);
-		struct ncp_emu_model *l = ncp_emu_model_load(in_dir("x.safetensors"), err, sizeof(err));
+		ck_assert_int_eq(ncp_emu_model_save(x, ncp_ck_path("x.safetensors"), err, sizeof(err)), 0);
+		struct ncp_emu_model *l = ncp_emu_model_load(ncp_ck_path("x.safetensors"), err, sizeof(err));
 		ck_assert_msg(l, "%s", err);
 		struct ncp_emu_state *sx = ncp_emu_state_new(x), *sl = ncp_emu_state_new(l);
 		uint32_t idx[16];
@@ -1029,7 +1010,7 @@ START_TEST(training_is_deterministic)
 		ncp_emu_state_free(sx);
 		ncp_emu_state_free(sl);
 		ncp_emu_model_free(l);
-		remove_dir();
+		ncp_ck_remove_dir();
 		ck_assert(!ncp_emu_model_equal(x, z));
 		ncp_emu_model_free(x);
 		ncp_emu_model_free(y);
@@ -1147,7 +1128,7 @@ START_TEST(recordings_checked)
 {
 	char err[512];
 	make_dir();
-	const char *ok = in_dir("ok");
+	const char *ok = ncp_ck_path("ok");
 	write_recording(ok, 50, 7, true, 50, true);
 	struct ncp_recording *r = ncp_recording_open(ok, err, sizeof(err));
 	ck_assert_msg(r, "%s", err);
@@ -1167,21 +1148,21 @@ START_TEST(recordings_checked)
 	ncp_dataset_free(ds);
 	ncp_recording_close(r);
 
-	const char *inc = in_dir("incomplete");
+	const char *inc = ncp_ck_path("incomplete");
 	write_recording(inc, 50, 7, false, 50, true);
 	ck_assert_ptr_null(ncp_recording_open(inc, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "incomplete") && strstr(err, inc), "%s", err);
-	const char *shp = in_dir("shape");
+	const char *shp = ncp_ck_path("shape");
 	write_recording(shp, 50, 7, true, 49, true);
 	ck_assert_ptr_null(ncp_recording_open(shp, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "arm.npy") && strstr(err, "does not match"), "%s", err);
-	const char *mis = in_dir("missing");
+	const char *mis = ncp_ck_path("missing");
 	write_recording(mis, 50, 7, true, 50, false);
 	ck_assert_ptr_null(ncp_recording_open(mis, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "target.npy is missing"), "%s", err);
-	ck_assert_ptr_null(ncp_recording_open(in_dir("nothing"), err, sizeof(err)));
+	ck_assert_ptr_null(ncp_recording_open(ncp_ck_path("nothing"), err, sizeof(err)));
 	ck_assert_msg(strstr(err, "meta.json"), "%s", err);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 

@@ -20,30 +20,9 @@
 #include "models/io/ncp_file.h"
 #include "tests/ncp_check.h"
 
-static char dir[64];
-
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/ncp_test_file.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", dir, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* dir/name in one of 64 rotating buffers: enough for any one test (a
- * path kept longer is copied into the test's own storage). */
-static const char *in_dir(const char *name)
-{
-	static char path[64][256];
-	static int k;
-	k = (k + 1) % 64;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
+	ncp_ck_make_dir("file");
 }
 
 /* Entries in d other than . and .. (a leftover temp file shows here). */
@@ -72,12 +51,12 @@ static void assert_content(const char *path, const char *want)
 START_TEST(atomic_write_replaces)
 {
 	make_dir();
-	const char *p = in_dir("f");
+	const char *p = ncp_ck_path("f");
 	ck_assert_int_eq(ncp_file_write_atomic(p, "old", 3, 0644), 0);
 	assert_content(p, "old");
 	ck_assert_int_eq(ncp_file_write_atomic(p, "new!", 4, 0600), 0);
 	assert_content(p, "new!");
-	ck_assert_int_eq(entries(dir), 1);
+	ck_assert_int_eq(entries(ncp_ck_dir), 1);
 	struct stat st;
 	ck_assert_int_eq(stat(p, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0077, 0);	/* the new file's mode */
@@ -86,22 +65,22 @@ START_TEST(atomic_write_replaces)
 	struct ncp_file_atomic f;
 	ck_assert_int_eq(ncp_file_atomic_open(&f, p, 0644), 0);
 	ck_assert_int_eq(ncp_file_atomic_write(&f, "par", 3), 0);
-	ck_assert_int_eq(entries(dir), 2);
+	ck_assert_int_eq(entries(ncp_ck_dir), 2);
 	ncp_file_atomic_abort(&f);
 	ncp_file_atomic_abort(&f);	/* a no-op the second time */
 	assert_content(p, "new!");
-	ck_assert_int_eq(entries(dir), 1);
+	ck_assert_int_eq(entries(ncp_ck_dir), 1);
 	ck_assert_int_eq(ncp_file_atomic_write(&f, "x", 1), -EBADF);
 	ck_assert_int_eq(ncp_file_atomic_commit(&f), -EBADF);
 
 	/* A bare name lands in the working directory. */
 	char cwd[PATH_MAX];
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
-	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(chdir(ncp_ck_dir), 0);
 	ck_assert_int_eq(ncp_file_write_atomic("bare", "b", 1, 0644), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
-	assert_content(in_dir("bare"), "b");
-	remove_dir();
+	assert_content(ncp_ck_path("bare"), "b");
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -109,18 +88,18 @@ START_TEST(failures_keep_the_old_file)
 {
 	char p[256];
 	make_dir();
-	snprintf(p, sizeof(p), "%s/f", dir);
+	snprintf(p, sizeof(p), "%s/f", ncp_ck_dir);
 	ck_assert_int_eq(ncp_file_write_atomic(p, "old", 3, 0644), 0);
 
 	/* A missing directory. */
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("none/f"), "x", 1, 0644), -ENOENT);
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("none/f"), "x", 1, 0644), -ENOENT);
 	/* A directory where the file should go: the rename fails, the temp
 	 * file goes. */
-	ck_assert_int_eq(mkdir(in_dir("d"), 0755), 0);
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("d"), "x", 1, 0644), -EISDIR);
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("d/"), "x", 1, 0644), -EISDIR);
-	ck_assert_int_eq(entries(dir), 2);
-	ck_assert_int_eq(entries(in_dir("d")), 0);
+	ck_assert_int_eq(mkdir(ncp_ck_path("d"), 0755), 0);
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("d"), "x", 1, 0644), -EISDIR);
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("d/"), "x", 1, 0644), -EISDIR);
+	ck_assert_int_eq(entries(ncp_ck_dir), 2);
+	ck_assert_int_eq(entries(ncp_ck_path("d")), 0);
 
 	/* A file size limit: the write fails midway (EFBIG). */
 	pid_t pid = fork();
@@ -137,11 +116,11 @@ START_TEST(failures_keep_the_old_file)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	assert_content(p, "old");
-	ck_assert_int_eq(entries(dir), 2);
+	ck_assert_int_eq(entries(ncp_ck_dir), 2);
 
 	/* A directory the writer may not write to.  Root passes permission
 	 * checks, so a child drops to nobody first. */
-	ck_assert_int_eq(chmod(dir, geteuid() == 0 ? 0755 : 0555), 0);
+	ck_assert_int_eq(chmod(ncp_ck_dir, geteuid() == 0 ? 0755 : 0555), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -151,10 +130,10 @@ START_TEST(failures_keep_the_old_file)
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(chmod(ncp_ck_dir, 0755), 0);
 	assert_content(p, "old");
-	ck_assert_int_eq(entries(dir), 2);
-	remove_dir();
+	ck_assert_int_eq(entries(ncp_ck_dir), 2);
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -169,9 +148,9 @@ START_TEST(full_disk_keeps_the_old_file)
 	 * process whatever happens. */
 	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s", strerror(errno));
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-	ck_assert_msg(mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0,
+	ck_assert_msg(mount("tmpfs", ncp_ck_dir, "tmpfs", 0, "size=64k") == 0,
 		      "mount tmpfs: %s", strerror(errno));
-	const char *p = in_dir("model");
+	const char *p = ncp_ck_path("model");
 	static char old[20000], big[100000];
 	memset(old, 'o', sizeof(old));
 	memset(big, 'n', sizeof(big));
@@ -183,11 +162,11 @@ START_TEST(full_disk_keeps_the_old_file)
 	ck_assert_uint_eq(len, sizeof(old));
 	ck_assert(!memcmp(b, old, len));
 	free(b);
-	ck_assert_int_eq(entries(dir), 1);
+	ck_assert_int_eq(entries(ncp_ck_dir), 1);
 	/* The space came back: a file that fits replaces it. */
 	ck_assert_int_eq(ncp_file_write_atomic(p, big, 30000, 0644), 0);
-	ck_assert_int_eq(umount(dir), 0);
-	remove_dir();
+	ck_assert_int_eq(umount(ncp_ck_dir), 0);
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -286,26 +265,26 @@ START_TEST(read_whole_files)
 	void *b;
 	size_t len;
 	make_dir();
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("f"), "hello", 5, 0644), 0);
-	ck_assert_int_eq(ncp_file_read(in_dir("f"), 5, &b, &len), 0);
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("f"), "hello", 5, 0644), 0);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("f"), 5, &b, &len), 0);
 	ck_assert_uint_eq(len, 5);
 	ck_assert_str_eq(b, "hello");	/* NUL-terminated */
 	free(b);
-	ck_assert_int_eq(ncp_file_read(in_dir("f"), 4, &b, &len), -EFBIG);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("f"), 4, &b, &len), -EFBIG);
 	ck_assert_ptr_null(b);
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("e"), "", 0, 0644), 0);
-	ck_assert_int_eq(ncp_file_read(in_dir("e"), 0, &b, &len), 0);
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("e"), "", 0, 0644), 0);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("e"), 0, &b, &len), 0);
 	ck_assert_uint_eq(len, 0);
 	free(b);
-	ck_assert_int_eq(ncp_file_read(in_dir("nope"), 10, &b, &len), -ENOENT);
-	ck_assert_int_eq(ncp_file_read(dir, 10, &b, &len), -EISDIR);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("nope"), 10, &b, &len), -ENOENT);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_dir, 10, &b, &len), -EISDIR);
 	/* Files whose size stat cannot tell are read to their end. */
 	ck_assert_int_eq(ncp_file_read("/proc/self/status", 1 << 20, &b, &len), 0);
 	ck_assert_uint_gt(len, 100);
 	ck_assert_ptr_nonnull(strstr(b, "Pid:"));
 	free(b);
 	ck_assert_int_eq(ncp_file_read("/proc/self/status", 10, &b, &len), -EFBIG);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 

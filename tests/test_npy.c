@@ -20,34 +20,13 @@
 #include "models/io/ncp_npy.h"
 #include "tests/ncp_check.h"
 
-#define PYTHON "/usr/bin/python3"
-#define NPY_CHECK "tests/npy_check.py"
-
-static char dir[64];
-
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/ncp_test_npy.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ncp_ck_make_dir("npy");
 }
 
-static void remove_dir(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* dir/name in one of 64 rotating buffers: enough for any one test (a
- * path kept longer is copied into the test's own storage). */
-static const char *in_dir(const char *name)
-{
-	static char path[64][256];
-	static int k;
-	k = (k + 1) % 64;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
-}
+#define PYTHON "/usr/bin/python3"
+#define NPY_CHECK "tests/npy_check.py"
 
 /* Run the numpy side; the test fails when it does. */
 static void run_python(const char *cmd, const char *arg)
@@ -115,9 +94,9 @@ START_TEST(round_trip_every_dtype_and_shape)
 			char name[64];
 			snprintf(name, sizeof(name), "rt_%s_%s.npy",
 				 ncp_npy_dtype_descr(h.dtype) + 1, shapes[s].name);
-			ck_assert_int_eq(ncp_npy_write(in_dir(name), &h, data), 0);
+			ck_assert_int_eq(ncp_npy_write(ncp_ck_path(name), &h, data), 0);
 			for (unsigned flags = 0; flags <= NCP_NPY_MMAP; flags += NCP_NPY_MMAP) {
-				struct ncp_npy *a = ncp_npy_load(in_dir(name), flags,
+				struct ncp_npy *a = ncp_npy_load(ncp_ck_path(name), flags,
 								 err, sizeof(err));
 				ck_assert_msg(a, "%s", err);
 				ck_assert_int_eq(a->h.dtype, dt);
@@ -135,8 +114,8 @@ START_TEST(round_trip_every_dtype_and_shape)
 		}
 	}
 	/* numpy reads all 77 files back with the same values. */
-	run_python("check", dir);
-	remove_dir();
+	run_python("check", ncp_ck_dir);
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -209,8 +188,8 @@ START_TEST(streaming_writer_unknown_row_count)
 	const uint64_t m1_row[] = { 1000 }, arm_row[] = { 6 };
 	struct ncp_npy_writer_opts opts = { .checkpoint_rows = 100 };
 	make_dir();
-	const char *m1 = in_dir("stream_u1_250x1000.npy");
-	const char *arm = in_dir("stream_f4_250x6.npy");
+	const char *m1 = ncp_ck_path("stream_u1_250x1000.npy");
+	const char *arm = ncp_ck_path("stream_f4_250x6.npy");
 	struct ncp_npy_writer *wm = ncp_npy_writer_new(m1, NCP_NPY_U8, 1, m1_row, &opts);
 	struct ncp_npy_writer *wa = ncp_npy_writer_new(arm, NCP_NPY_F32, 1, arm_row, &opts);
 	ck_assert_ptr_nonnull(wm);
@@ -237,7 +216,7 @@ START_TEST(streaming_writer_unknown_row_count)
 			 * (taken at the append that reached 100 rows past the
 			 * last one: here the 130-row append, at 180). */
 			ck_assert_int_eq(access(m1, F_OK), -1);
-			struct ncp_npy *p = ncp_npy_load(in_dir("stream_u1_250x1000.npy.partial"),
+			struct ncp_npy *p = ncp_npy_load(ncp_ck_path("stream_u1_250x1000.npy.partial"),
 							 NCP_NPY_ALLOW_TRAILING,
 							 err, sizeof(err));
 			ck_assert_msg(p, "%s", err);
@@ -252,7 +231,7 @@ START_TEST(streaming_writer_unknown_row_count)
 	ck_assert_int_eq(ncp_npy_writer_append(wm, mrows, 1), -EBADF);
 	ncp_npy_writer_free(wm);
 	ncp_npy_writer_free(wa);
-	ck_assert_int_eq(access(in_dir("stream_u1_250x1000.npy.partial"), F_OK), -1);
+	ck_assert_int_eq(access(ncp_ck_path("stream_u1_250x1000.npy.partial"), F_OK), -1);
 
 	struct ncp_npy *a = ncp_npy_load(m1, 0, err, sizeof(err));
 	ck_assert_msg(a, "%s", err);
@@ -265,30 +244,30 @@ START_TEST(streaming_writer_unknown_row_count)
 	ncp_npy_free(a);
 
 	/* An empty recording finishes as a valid (0, 6) array. */
-	struct ncp_npy_writer *we = ncp_npy_writer_new(in_dir("stream_f4_0x6.npy"),
+	struct ncp_npy_writer *we = ncp_npy_writer_new(ncp_ck_path("stream_f4_0x6.npy"),
 						       NCP_NPY_F32, 1, arm_row, NULL);
 	ck_assert_int_eq(ncp_npy_writer_finish(we), 0);
 	ncp_npy_writer_free(we);
 
 	/* A discarded recording leaves nothing. */
-	we = ncp_npy_writer_new(in_dir("gone.npy"), NCP_NPY_F32, 1, arm_row, NULL);
+	we = ncp_npy_writer_new(ncp_ck_path("gone.npy"), NCP_NPY_F32, 1, arm_row, NULL);
 	ck_assert_int_eq(ncp_npy_writer_append(we, arows, 3), 0);
 	ncp_npy_writer_discard(we);
-	ck_assert_int_eq(access(in_dir("gone.npy.partial"), F_OK), -1);
-	ck_assert_int_eq(access(in_dir("gone.npy"), F_OK), -1);
+	ck_assert_int_eq(access(ncp_ck_path("gone.npy.partial"), F_OK), -1);
+	ck_assert_int_eq(access(ncp_ck_path("gone.npy"), F_OK), -1);
 
 	/* A writer freed unfinished keeps every row in the partial file. */
-	we = ncp_npy_writer_new(in_dir("kept_f4_3x6.npy"), NCP_NPY_F32, 1, arm_row, NULL);
+	we = ncp_npy_writer_new(ncp_ck_path("kept_f4_3x6.npy"), NCP_NPY_F32, 1, arm_row, NULL);
 	fill(NCP_NPY_F32, arows, 0, 18);
 	ck_assert_int_eq(ncp_npy_writer_append(we, arows, 3), 0);
 	ncp_npy_writer_free(we);
-	a = ncp_npy_load(in_dir("kept_f4_3x6.npy.partial"), 0, err, sizeof(err));
+	a = ncp_npy_load(ncp_ck_path("kept_f4_3x6.npy.partial"), 0, err, sizeof(err));
 	ck_assert_msg(a, "%s", err);
 	ck_assert_uint_eq(a->h.shape[0], 3);
 	ncp_npy_free(a);
 
-	run_python("check", dir);
-	remove_dir();
+	run_python("check", ncp_ck_dir);
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -297,7 +276,7 @@ START_TEST(crash_keeps_rows_to_the_last_checkpoint)
 	char err[256];
 	const uint64_t row[] = { 6 };
 	make_dir();
-	const char *path = in_dir("crash_f4_200x6.npy");
+	const char *path = ncp_ck_path("crash_f4_200x6.npy");
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -315,14 +294,14 @@ START_TEST(crash_keeps_rows_to_the_last_checkpoint)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_int_eq(access(path, F_OK), -1);
-	struct ncp_npy *a = ncp_npy_load(in_dir("crash_f4_200x6.npy.partial"),
+	struct ncp_npy *a = ncp_npy_load(ncp_ck_path("crash_f4_200x6.npy.partial"),
 					 NCP_NPY_ALLOW_TRAILING, err, sizeof(err));
 	ck_assert_msg(a, "%s", err);
 	ck_assert_uint_eq(a->h.shape[0], 200);
 	ncp_npy_free(a);
 	/* numpy loads the partial file as the 200 checkpointed rows. */
-	run_python("check", dir);
-	remove_dir();
+	run_python("check", ncp_ck_dir);
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -331,7 +310,7 @@ START_TEST(writer_error_keeps_a_valid_partial)
 	char err[256];
 	const uint64_t row[] = { 1000 };
 	make_dir();
-	const char *path = in_dir("full.npy");
+	const char *path = ncp_ck_path("full.npy");
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -356,20 +335,20 @@ START_TEST(writer_error_keeps_a_valid_partial)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	ck_assert_int_eq(access(path, F_OK), -1);
-	struct ncp_npy *a = ncp_npy_load(in_dir("full.npy.partial"),
+	struct ncp_npy *a = ncp_npy_load(ncp_ck_path("full.npy.partial"),
 					 NCP_NPY_ALLOW_TRAILING, err, sizeof(err));
 	ck_assert_msg(a, "%s", err);
 	/* 300000 bytes hold the header and 299 rows: the last checkpoint
 	 * before the failure was at 250. */
 	ck_assert_uint_eq(a->h.shape[0], 250);
 	ncp_npy_free(a);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
 static struct ncp_npy *load_ref(const char *name, char *err, size_t errlen)
 {
-	return ncp_npy_load(in_dir(name), 0, err, errlen);
+	return ncp_npy_load(ncp_ck_path(name), 0, err, errlen);
 }
 
 START_TEST(loads_numpy_files)
@@ -395,10 +374,10 @@ START_TEST(loads_numpy_files)
 		{ "v3_f4.npy", NCP_NPY_F32, 2, 3, { 3, 5 } },
 	};
 	make_dir();
-	run_python("make", dir);
+	run_python("make", ncp_ck_dir);
 	for (size_t i = 0; i < NCP_ARRAY_SIZE(files); i++) {
 		for (unsigned fl = 0; fl <= NCP_NPY_MMAP; fl += NCP_NPY_MMAP) {
-			struct ncp_npy *a = ncp_npy_load(in_dir(files[i].name), fl,
+			struct ncp_npy *a = ncp_npy_load(ncp_ck_path(files[i].name), fl,
 							 err, sizeof(err));
 			ck_assert_msg(a, "%s", err);
 			ck_assert_int_eq(a->h.dtype, files[i].dt);
@@ -429,7 +408,7 @@ START_TEST(loads_numpy_files)
 		      "%s", err);
 	ck_assert_ptr_null(a = load_ref("missing.npy", err, sizeof(err)));
 	ck_assert_msg(strstr(err, "/missing.npy: No such file or directory"), "%s", err);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -566,18 +545,18 @@ START_TEST(accepts_python_literal_variants)
 	double v[2] = { 1.5, -2.25 };
 	memcpy(buf + off, v, 16);
 	ck_assert_uint_ne(off % 8, 0);
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("odd.npy"), buf, off + 16, 0644), 0);
-	a = ncp_npy_load(in_dir("odd.npy"), 0, err, sizeof(err));
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("odd.npy"), buf, off + 16, 0644), 0);
+	a = ncp_npy_load(ncp_ck_path("odd.npy"), 0, err, sizeof(err));
 	ck_assert_msg(a, "%s", err);
 	ck_assert_uint_eq((uintptr_t)a->data % 8, 0);
 	ck_assert(((const double *)a->data)[0] == 1.5);
 	ck_assert(((const double *)a->data)[1] == -2.25);
 	ncp_npy_free(a);
-	a = ncp_npy_load(in_dir("odd.npy"), NCP_NPY_MMAP, err, sizeof(err));
+	a = ncp_npy_load(ncp_ck_path("odd.npy"), NCP_NPY_MMAP, err, sizeof(err));
 	ck_assert_ptr_null(a);
 	ck_assert_msg(strstr(err, "odd.npy: the data starts at byte 66, not aligned for <f8; load the file without mmap"),
 		      "%s", err);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -623,12 +602,12 @@ START_TEST(refuses_truncated_and_foreign_files)
 	ck_assert_str_eq(err, "t.npy: empty header");
 	/* Too short to map is reported like too short to read. */
 	make_dir();
-	ck_assert_int_eq(ncp_file_write_atomic(in_dir("short.npy"), "\x93NUMPY", 6, 0644), 0);
-	ck_assert_ptr_null(ncp_npy_load(in_dir("short.npy"), NCP_NPY_MMAP, err, sizeof(err)));
+	ck_assert_int_eq(ncp_file_write_atomic(ncp_ck_path("short.npy"), "\x93NUMPY", 6, 0644), 0);
+	ck_assert_ptr_null(ncp_npy_load(ncp_ck_path("short.npy"), NCP_NPY_MMAP, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "short.npy: 6 bytes is too short for an NPY file"), "%s", err);
-	ck_assert_ptr_null(ncp_npy_load(dir, 0, err, sizeof(err)));
+	ck_assert_ptr_null(ncp_npy_load(ncp_ck_dir, 0, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "Is a directory"), "%s", err);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -642,10 +621,10 @@ START_TEST(meta_json_round_trip)
 		.seed = UINT64_MAX, .task_seed = 3, .started = "2026-11-27T10:00:00Z",
 		.config_json = "{\"seed\": 5, \"task\": {\"kind\": \"random\"}}",
 	};
-	ck_assert_int_eq(ncp_npy_meta_write(in_dir("meta.json"), &m), 0);
+	ck_assert_int_eq(ncp_npy_meta_write(ncp_ck_path("meta.json"), &m), 0);
 	void *text;
 	size_t len;
-	ck_assert_int_eq(ncp_file_read(in_dir("meta.json"), 1 << 20, &text, &len), 0);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("meta.json"), 1 << 20, &text, &len), 0);
 	ck_assert_int_eq(((char *)text)[len - 1], '\n');
 	struct ncp_json_doc *doc = ncp_json_parse(text, len, "meta.json", NULL,
 						  err, sizeof(err));
@@ -664,23 +643,23 @@ START_TEST(meta_json_round_trip)
 	ncp_json_doc_free(doc);
 	free(text);
 	/* Python's json reads the same (the check also wants seed 2^64-1). */
-	run_python("check", dir);
+	run_python("check", ncp_ck_dir);
 
 	/* Unfinished: no steps yet.  A config that is not JSON is refused
 	 * and the old file kept. */
 	m.complete = false;
 	m.config_json = "{oops";
-	ck_assert_int_eq(ncp_npy_meta_write(in_dir("meta.json"), &m), -EINVAL);
-	ck_assert_int_eq(ncp_file_read(in_dir("meta.json"), 1 << 20, &text, &len), 0);
+	ck_assert_int_eq(ncp_npy_meta_write(ncp_ck_path("meta.json"), &m), -EINVAL);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("meta.json"), 1 << 20, &text, &len), 0);
 	ck_assert_ptr_nonnull(strstr(text, "\"complete\":true"));
 	free(text);
 	m.config_json = NULL;
-	ck_assert_int_eq(ncp_npy_meta_write(in_dir("meta.json"), &m), 0);
-	ck_assert_int_eq(ncp_file_read(in_dir("meta.json"), 1 << 20, &text, &len), 0);
+	ck_assert_int_eq(ncp_npy_meta_write(ncp_ck_path("meta.json"), &m), 0);
+	ck_assert_int_eq(ncp_file_read(ncp_ck_path("meta.json"), 1 << 20, &text, &len), 0);
 	ck_assert_ptr_nonnull(strstr(text, "\"complete\":false"));
 	ck_assert_ptr_null(strstr(text, "\"steps\""));
 	free(text);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 

@@ -15,34 +15,13 @@
 #include "models/io/ncp_safetensors.h"
 #include "tests/ncp_check.h"
 
-#define PYTHON "/usr/bin/python3"
-#define ST_CHECK "tests/safetensors_check.py"
-
-static char dir[64];
-
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/ncp_test_st.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ncp_ck_make_dir("st");
 }
 
-static void remove_dir(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* dir/name in one of 64 rotating buffers: enough for any one test (a
- * path kept longer is copied into the test's own storage). */
-static const char *in_dir(const char *name)
-{
-	static char path[64][256];
-	static int k;
-	k = (k + 1) % 64;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
-}
+#define PYTHON "/usr/bin/python3"
+#define ST_CHECK "tests/safetensors_check.py"
 
 static void run_python(const char *args)
 {
@@ -129,7 +108,7 @@ START_TEST(round_trip_with_metadata)
 	char err[256], args[600];
 	make_dir();
 	fill_model();
-	const char *path = in_dir("m.safetensors");
+	const char *path = ncp_ck_path("m.safetensors");
 	ck_assert_int_eq(ncp_safetensors_write(path, model, NCP_ARRAY_SIZE(model),
 					       meta, NCP_ARRAY_SIZE(meta)), 0);
 	struct ncp_safetensors *st = ncp_safetensors_load(path, err, sizeof(err));
@@ -172,16 +151,16 @@ START_TEST(round_trip_with_metadata)
 	run_python(args);
 
 	/* No metadata and no tensors is still a valid file. */
-	ck_assert_int_eq(ncp_safetensors_write(in_dir("e.safetensors"), NULL, 0, NULL, 0), 0);
-	st = ncp_safetensors_load(in_dir("e.safetensors"), err, sizeof(err));
+	ck_assert_int_eq(ncp_safetensors_write(ncp_ck_path("e.safetensors"), NULL, 0, NULL, 0), 0);
+	st = ncp_safetensors_load(ncp_ck_path("e.safetensors"), err, sizeof(err));
 	ck_assert_msg(st, "%s", err);
 	ck_assert_uint_eq(ncp_safetensors_count(st), 0);
 	ck_assert_uint_eq(ncp_safetensors_meta_count(st), 0);
 	ncp_safetensors_free(st);
-	snprintf(args, sizeof(args), "check '%s' '{}'", in_dir("e.safetensors"));
+	snprintf(args, sizeof(args), "check '%s' '{}'", ncp_ck_path("e.safetensors"));
 	run_python(args);
 	free_model();
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -190,10 +169,10 @@ START_TEST(reads_python_written_files)
 	char err[256];
 	const void *data;
 	make_dir();
-	run_python((snprintf(err, sizeof(err), "make '%s'", dir), err));
+	run_python((snprintf(err, sizeof(err), "make '%s'", ncp_ck_dir), err));
 	const char *files[] = { "padded.safetensors", "unpadded.safetensors" };
 	for (size_t f = 0; f < 2; f++) {
-		struct ncp_safetensors *st = ncp_safetensors_load(in_dir(files[f]),
+		struct ncp_safetensors *st = ncp_safetensors_load(ncp_ck_path(files[f]),
 								  err, sizeof(err));
 		ck_assert_msg(st, "%s", err);
 		ck_assert_uint_eq(ncp_safetensors_count(st), 6);
@@ -224,7 +203,7 @@ START_TEST(reads_python_written_files)
 		}
 		ncp_safetensors_free(st);
 	}
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -234,10 +213,10 @@ START_TEST(lookup_names_expected_and_found)
 	const void *data = (void *)1;
 	make_dir();
 	fill_model();
-	ck_assert_int_eq(ncp_safetensors_write(in_dir("m.safetensors"), model,
+	ck_assert_int_eq(ncp_safetensors_write(ncp_ck_path("m.safetensors"), model,
 					       NCP_ARRAY_SIZE(model), meta,
 					       NCP_ARRAY_SIZE(meta)), 0);
-	struct ncp_safetensors *st = ncp_safetensors_load(in_dir("m.safetensors"),
+	struct ncp_safetensors *st = ncp_safetensors_load(ncp_ck_path("m.safetensors"),
 							  err, sizeof(err));
 	ck_assert_msg(st, "%s", err);
 	uint64_t s[] = { 128, 1000 };
@@ -276,7 +255,7 @@ START_TEST(lookup_names_expected_and_found)
 	ck_assert_str_eq(err, "metadata \"arch\" is \"test\", not a decimal integer below 2^64");
 	ncp_safetensors_free(st);
 	free_model();
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -427,7 +406,7 @@ START_TEST(refuses_a_huge_file_by_its_header)
 	char err[256];
 	make_dir();
 	/* 8 GiB, sparse: read whole it would not fit the test's memory. */
-	const char *p = in_dir("huge.safetensors");
+	const char *p = ncp_ck_path("huge.safetensors");
 	FILE *f = fopen(p, "w");
 	ck_assert_ptr_nonnull(f);
 	fwrite("\xff\xff\xff\xff\x00\x00\x00\x00", 1, 8, f);
@@ -446,7 +425,7 @@ START_TEST(refuses_a_huge_file_by_its_header)
 	ck_assert_int_eq(truncate(p, 5), 0);
 	ck_assert_ptr_null(ncp_safetensors_load(p, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "huge.safetensors: 5 bytes is too short"), "%s", err);
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -480,7 +459,7 @@ START_TEST(refusing_modifies_nothing)
 
 	/* A refused file is only read. */
 	size_t len = build(buf, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4);
-	const char *badp = in_dir("bad.safetensors");
+	const char *badp = ncp_ck_path("bad.safetensors");
 	ck_assert_int_eq(ncp_file_write_atomic(badp, buf, len, 0644), 0);
 	snapshot(badp, &s0, &b0, &l0);
 	sleep(1);	/* so a write would show in the mtime */
@@ -494,10 +473,10 @@ START_TEST(refusing_modifies_nothing)
 	free(b1);
 
 	/* A refused write leaves the existing model and no temp file. */
-	const char *good = in_dir("good.safetensors");
+	const char *good = ncp_ck_path("good.safetensors");
 	ck_assert_int_eq(ncp_safetensors_write(good, model, 3, meta, 2), 0);
 	snapshot(good, &s0, &b0, &l0);
-	int entries = count_entries(dir);
+	int entries = count_entries(ncp_ck_dir);
 	struct ncp_safetensors_tensor dup[2] = { model[1], model[1] };
 	ck_assert_int_eq(ncp_safetensors_write(good, dup, 2, NULL, 0), -EINVAL);
 	struct ncp_safetensors_tensor t = model[1];
@@ -514,16 +493,16 @@ START_TEST(refusing_modifies_nothing)
 	struct ncp_safetensors_meta m2[2] = { { "k", "1" }, { "k", "2" } };
 	ck_assert_int_eq(ncp_safetensors_write(good, model, 1, m2, 2), -EINVAL);
 	/* A write into a missing directory fails and creates nothing. */
-	ck_assert_int_eq(ncp_safetensors_write(in_dir("no/such.safetensors"), model, 1, NULL, 0),
+	ck_assert_int_eq(ncp_safetensors_write(ncp_ck_path("no/such.safetensors"), model, 1, NULL, 0),
 			 -ENOENT);
 	snapshot(good, &s1, &b1, &l1);
 	ck_assert_uint_eq(l0, l1);
 	ck_assert(!memcmp(b0, b1, l0));
-	ck_assert_int_eq(count_entries(dir), entries);
+	ck_assert_int_eq(count_entries(ncp_ck_dir), entries);
 	free(b0);
 	free(b1);
 	free_model();
-	remove_dir();
+	ncp_ck_remove_dir();
 }
 END_TEST
 
