@@ -4,30 +4,9 @@
 # runs in real time, silent and stalled clients, a refused peer, SIGHUP
 # reload, SIGTERM and `shutdown` leaving nothing behind, and detaching.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-NCPD=$BUILD/ncpd
-CTL=$BUILD/ncpctl
-tmp=$(mktemp -d /tmp/ncpd-it-ctl.XXXXXX)
-chmod 755 "$tmp"
-name="/ncpd-it-ctl-$$"
+TAG=ctl
+. tests/it_lib.sh
 sock="$tmp/run/ncpd.sock"
-dpid=""
-cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	rm -rf "$tmp"
-	rm -f "/dev/shm$name"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/d.err" ] && tail -5 "$tmp/d.err" >&2; exit 1; }
-ctl() { "$CTL" --socket "$sock" "$@"; }
-wait_socket() {
-	for _ in $(seq 200); do
-		[ -S "$sock" ] && ctl status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "the daemon did not come up"
-}
 status_key() { # KEY -> value
 	ctl status | $PY -c 'import sys
 key = sys.argv[1]
@@ -47,7 +26,7 @@ chmod 755 "$tmp/run"
 "$NCPD" --foreground --config "$tmp/ncpd.yaml" --set shm.name="$name" \
 	--set control.socket="$sock" 2>"$tmp/d.err" &
 dpid=$!
-wait_socket
+wait_up
 
 # 1. A manual target: the hand gets within 5 cm in under 2.5 s.
 ctl target 0.15 1.42 >/dev/null || fail "target refused"

@@ -5,23 +5,8 @@
 # bit for bit; ncpctl load swaps models; a truncated or mismatched model is
 # refused while the model in use stays.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-NCPD=$BUILD/ncpd
-CTL=$BUILD/ncpctl
-tmp=$(mktemp -d /tmp/ncpd-it-emu.XXXXXX)
-name="/ncpd-it-emu-$$"
-sock="$tmp/ctl.sock"
-dpid=""
-cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	rm -rf "$tmp"
-	rm -f "/dev/shm$name"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ctl() { "$CTL" --socket "$sock" "$@"; }
-uniq="--set shm.name=$name --set control.socket=$sock --set data_dir=$tmp/data"
+TAG=emu
+. tests/it_lib.sh
 
 # A small model: 40 s of the random task, ridge (closed form, seconds).
 # shellcheck disable=SC2086

@@ -4,25 +4,8 @@
 # and the training ring in shared memory; a model saved during training
 # is the weights in use bit for bit; load is refused while training.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-NCPD=$BUILD/ncpd
-CTL=$BUILD/ncpctl
-tmp=$(mktemp -d /tmp/ncpd-it-online.XXXXXX)
-name="/ncpd-it-online-$$"
-sock="$tmp/ctl.sock"
-dpid=""
-cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	rm -rf "$tmp"
-	rm -f "/dev/shm$name"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/d.err" ] && tail -5 "$tmp/d.err" >&2; exit 1; }
-ctl() { "$CTL" --socket "$sock" "$@"; }
-key() { # SECTION KEY from --json status
-	ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"][sys.argv[1]][sys.argv[2]])' "$1" "$2"
-}
+TAG=online
+. tests/it_lib.sh
 
 "$NCPD" --foreground --set shm.name="$name" --set control.socket="$sock" \
 	--set data_dir="$tmp/data" --set emulator.model=none \

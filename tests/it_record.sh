@@ -4,23 +4,8 @@
 # recording; a full disk stops the recording with a clear error while the
 # loop goes on, and every file stays complete and loadable by numpy.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-NCPD=$(pwd)/$BUILD/ncpd
-CTL=$(pwd)/$BUILD/ncpctl
-tmp=$(mktemp -d /tmp/ncpd-it-rec.XXXXXX)
-name="/ncpd-it-rec-$$"
-sock="$tmp/ctl.sock"
-dpid=""
-cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	rm -rf "$tmp"
-	rm -f "/dev/shm$name"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ctl() { "$CTL" --socket "$sock" "$@"; }
-uniq="--set shm.name=$name --set control.socket=$sock --set data_dir=$tmp/data"
+TAG=rec
+. tests/it_lib.sh
 
 # Checks a recording: loadable, rows line up, meta complete.  Prints rows.
 check_rec() { # DIR [STOPPED-PREFIX]

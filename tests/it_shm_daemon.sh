@@ -5,22 +5,12 @@
 # those steps (replayed from the same configuration by
 # tests/fixture_sim_spikes), and the state block must agree with it.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-name="/ncpd-it-pyd-$$"
-tmp=$(mktemp -d)
-dpid=""
-cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	rm -rf "$tmp"
-	rm -f "/dev/shm$name"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+TAG=pyd
+. tests/it_lib.sh
 
 sets="--set shm.name=$name --set control.socket=$tmp/ctl.sock --set task.kind=random --set task.seed=5"
 # shellcheck disable=SC2086
-"$BUILD/ncpd" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
+"$NCPD" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
 dpid=$!
 for _ in $(seq 100); do
 	[ -e "/dev/shm$name" ] && break
