@@ -5,7 +5,7 @@
 # reload, SIGTERM and `shutdown` leaving nothing behind, and detaching.
 set -u
 TAG=ctl
-. tests/it_lib.sh
+. tests/daemon_lib.sh
 sock="$tmp/run/ncpd.sock"
 status_key() { # KEY -> value
 	ctl status | $PY -c 'import sys

@@ -6,7 +6,7 @@
 # refused while the model in use stays.
 set -u
 TAG=emu
-. tests/it_lib.sh
+. tests/daemon_lib.sh
 
 # A small model: 40 s of the random task, ridge (closed form, seconds).
 # shellcheck disable=SC2086

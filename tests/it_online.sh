@@ -5,7 +5,7 @@
 # is the weights in use bit for bit; load is refused while training.
 set -u
 TAG=online
-. tests/it_lib.sh
+. tests/daemon_lib.sh
 
 "$NCPD" --foreground --set shm.name="$name" --set control.socket="$sock" \
 	--set data_dir="$tmp/data" --set emulator.model=none \

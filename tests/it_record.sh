@@ -5,7 +5,7 @@
 # loop goes on, and every file stays complete and loadable by numpy.
 set -u
 TAG=rec
-. tests/it_lib.sh
+. tests/daemon_lib.sh
 
 # Checks a recording: loadable, rows line up, meta complete.  Prints rows.
 check_rec() { # DIR [STOPPED-PREFIX]

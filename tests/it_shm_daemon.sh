@@ -6,7 +6,7 @@
 # tests/fixture_sim_spikes), and the state block must agree with it.
 set -u
 TAG=pyd
-. tests/it_lib.sh
+. tests/daemon_lib.sh
 
 sets="--set shm.name=$name --set control.socket=$tmp/ctl.sock --set task.kind=random --set task.seed=5"
 # shellcheck disable=SC2086

@@ -2,7 +2,7 @@
 # sets TAG: a scratch directory, a daemon of its own (segment, socket and
 # data directory unique to the run), cleanup on exit, and helpers.
 #
-#   TAG=record; . tests/it_lib.sh
+#   TAG=record; . tests/daemon_lib.sh
 #   "$NCPD" $uniq --foreground 2>"$tmp/d.err" & dpid=$!; wait_up
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
