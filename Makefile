@@ -47,10 +47,12 @@ PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/n
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 CURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
+# No floating-point traps are ever enabled here, so the compiler may turn
+# selects between computed values into vector blends (the LIF update).
 override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -I. \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wno-unused-parameter \
-	-fno-math-errno -ffp-contract=fast \
+	-fno-math-errno -fno-trapping-math -ffp-contract=fast \
 	$(ARCH_FLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -MMD -MP
 ifneq ($(WERROR),)
 override CFLAGS += -Werror

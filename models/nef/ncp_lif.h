@@ -23,9 +23,6 @@ struct ncp_lif_params {
 /* Nengo's defaults: tau_rc 0.02, tau_ref 0.002, min_voltage 0. */
 extern const struct ncp_lif_params ncp_lif_default;
 
-/* Steps of spike history kept to finish refractory periods exactly. */
-#define NCP_LIF_HISTORY 8
-
 struct ncp_lif {
 	int n;
 	float dt;
@@ -33,12 +30,6 @@ struct ncp_lif {
 	float decay;		/* 1 - exp(-dt / tau_rc): a full step's update */
 	float *v;		/* voltage, n */
 	float *ref;		/* refractory time left, n (>= 0) */
-	float *fac;		/* this step's update factor, n */
-	/* The last spikes: hist[k] lists the neurons that spiked k+1 steps
-	 * ago; only they can be inside their refractory period. */
-	uint32_t *hist[NCP_LIF_HISTORY];
-	int hist_n[NCP_LIF_HISTORY];
-	int hist_len;		/* how many history steps matter */
 	uint32_t *spikes;	/* this step's spiking neurons, ascending */
 	int n_spikes;
 };
