@@ -1,6 +1,8 @@
 /* make bench: free-run speed of the full REACH model (no emulator), the
  * median of several 16 s runs on one thread, with a per-part breakdown
- * from a separate profiled run (profiling costs time of its own). */
+ * from a separate profiled run (profiling costs time of its own, and it
+ * encodes and steps each population in two passes, to time each, where
+ * the unprofiled step fuses them). */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -126,6 +126,42 @@ START_TEST(spiking_decode_follows_input)
 }
 END_TEST
 
+START_TEST(fused_run_equals_encode_then_step)
+{
+	/* ncp_ens_run (one pass) against ncp_ens_encode + ncp_ens_step, for
+	 * every dimensionality the kernels specialise and one they do not:
+	 * the same voltages and spikes, bit for bit, for 300 steps. */
+	const int dims[] = { 1, 2, 3, 4, 5, 6 };
+	for (size_t c = 0; c < NCP_ARRAY_SIZE(dims); c++) {
+		struct ncp_ens_spec s;
+		struct ncp_ens a, b;
+		char err[200];
+		ncp_ens_spec_default(&s, 203, dims[c]);
+		s.seed = 21;
+		ck_assert_int_eq(ncp_ens_init(&a, &s, 0.001, err, sizeof(err)), 0);
+		ck_assert_int_eq(ncp_ens_init(&b, &s, 0.001, err, sizeof(err)), 0);
+		long spikes = 0;
+		for (int t = 0; t < 300; t++) {
+			float x[6];
+			for (int j = 0; j < dims[c]; j++)
+				x[j] = (float)sin(0.01 * t * (j + 1) + j);
+			ncp_ens_run(&a, x);
+			ncp_ens_encode(&b, x);
+			ncp_ens_step(&b);
+			ck_assert_int_eq(a.lif.n_spikes, b.lif.n_spikes);
+			ck_assert(memcmp(a.lif.spikes, b.lif.spikes, sizeof(uint32_t) *
+					 (size_t)a.lif.n_spikes) == 0);
+			ck_assert(memcmp(a.lif.v, b.lif.v, sizeof(float) * 203) == 0);
+			ck_assert(memcmp(a.lif.ref, b.lif.ref, sizeof(float) * 203) == 0);
+			spikes += a.lif.n_spikes;
+		}
+		ck_assert_int_gt(spikes, 1000);
+		ncp_ens_fini(&a);
+		ncp_ens_fini(&b);
+	}
+}
+END_TEST
+
 /* I_x(a, 1/2) by Simpson's rule after substituting 1 - t = u^2, which
  * removes the (1 - t)^(-1/2) singularity: the integrand is 2 (1-u^2)^(a-1)
  * over u in [sqrt(1 - x), 1]. */
@@ -235,6 +271,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, decode_1d_x_and_x2);
 	tcase_add_test(tc, decode_4d_identity);
 	tcase_add_test(tc, spiking_decode_follows_input);
+	tcase_add_test(tc, fused_run_equals_encode_then_step);
 	tcase_add_test(tc, area_intercepts_transform);
 	tcase_add_test(tc, hypersphere_points);
 	tcase_add_test(tc, build_is_deterministic);

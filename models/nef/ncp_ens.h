@@ -76,6 +76,11 @@ static inline void ncp_ens_step(struct ncp_ens *e)
 {
 	ncp_lif_step(&e->lif, e->J);
 }
+/* ncp_ens_encode and ncp_ens_step in one pass over the neurons. */
+static inline void ncp_ens_run(struct ncp_ens *e, const float *x)
+{
+	ncp_lif_step_encode(&e->lif, e->J, e->biasf, e->enc, e->dims, x);
+}
 
 /* y (k) += w * D^T s for this step's spikes s (amplitude 1/dt). */
 void ncp_ens_decode_add(const struct ncp_ens *e, const float *D, int k,

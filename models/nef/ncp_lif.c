@@ -54,27 +54,35 @@ void ncp_lif_reset(struct ncp_lif *lif)
 	lif->n_spikes = 0;
 }
 
-void ncp_lif_step(struct ncp_lif *lif, const float *restrict J)
+static struct ncp_simd_lif_k lif_k(const struct ncp_lif *lif)
 {
-	float *restrict v = lif->v;
-	float *restrict ref = lif->ref;
-	uint32_t *restrict spk = lif->spikes;
-	const struct ncp_simd_lif_k k = {
+	return (struct ncp_simd_lif_k){
 		.dt = lif->dt, .vmin = lif->min_voltage,
 		.inv_tau_rc = 1.0f / lif->tau_rc, .decay = lif->decay,
 		.tau_rc = lif->tau_rc, .tau_ref = lif->tau_ref,
 	};
+}
 
-	/* 1. Every neuron integrates for the part of the step outside its
-	 *    refractory period (all of it for most, none while refractory,
-	 *    the rest of the step when the period ends inside it); the
-	 *    spikes come out of the same pass. */
-	int ns = ncp_simd_lif(v, ref, J, lif->n, &k, spk);
-	lif->n_spikes = ns;
+/* Every neuron integrates for the part of the step outside its refractory
+ * period (all of it for most, none while refractory, the rest of the step
+ * when the period ends inside it), and the spikes come out of the same
+ * pass; then each spike's exact time within the step sets the refractory
+ * time left, and the voltage resets. */
+void ncp_lif_step(struct ncp_lif *lif, const float *J)
+{
+	const struct ncp_simd_lif_k k = lif_k(lif);
+	lif->n_spikes = ncp_simd_lif(lif->v, lif->ref, J, lif->n, &k,
+				     lif->spikes);
+	ncp_simd_lif_spiked(lif->v, lif->ref, J, lif->spikes, lif->n_spikes, &k);
+}
 
-	/* 2. Each spike's exact time within the step sets the refractory time
-	 *    left; the voltage resets. */
-	ncp_simd_lif_spiked(v, ref, J, spk, ns, &k);
+void ncp_lif_step_encode(struct ncp_lif *lif, float *J, const float *bias,
+			 const float *enc, int dims, const float *x)
+{
+	const struct ncp_simd_lif_k k = lif_k(lif);
+	lif->n_spikes = ncp_simd_lif_encode(lif->v, lif->ref, J, bias, enc,
+					    dims, x, lif->n, &k, lif->spikes);
+	ncp_simd_lif_spiked(lif->v, lif->ref, J, lif->spikes, lif->n_spikes, &k);
 }
 
 double ncp_lif_rate(const struct ncp_lif_params *p, double J)

@@ -43,6 +43,10 @@ void ncp_lif_fini(struct ncp_lif *lif);
 /* Advance one step with input currents J (n).  Afterwards lif->spikes
  * holds the lif->n_spikes neurons that spiked (amplitude 1/dt each). */
 void ncp_lif_step(struct ncp_lif *lif, const float *J);
+/* The same with the currents computed in the same pass: J (n, stored) =
+ * bias + enc^T x, enc as ncp_simd_encode takes it. */
+void ncp_lif_step_encode(struct ncp_lif *lif, float *J, const float *bias,
+			 const float *enc, int dims, const float *x);
 
 /* Forget all state: voltages and refractoriness to zero. */
 void ncp_lif_reset(struct ncp_lif *lif);

@@ -115,17 +115,25 @@ static inline __m256 neg_expm1_series_ps(__m256 z)
 	return _mm256_mul_ps(z, _mm256_fmadd_ps(z2, hi, lo));
 }
 
-int ncp_simd_lif(float *v, float *ref, const float *J, int n,
-		 const struct ncp_simd_lif_k *k, uint32_t *spikes)
+/* The AVX2 update; with DIMS > 0 the currents are encoded lane by lane
+ * first, J = bias + sum_j enc[j stride + i] x[j] in the order of
+ * ncp_simd_encode (so the same bits), and stored for the spike times.
+ * Inlined with DIMS constant, so that each case is its own loop. */
+static inline __attribute__((always_inline)) int
+lif_avx2(float *v, float *ref, float *J, int n, const struct ncp_simd_lif_k *k,
+	 uint32_t *spikes, const float *bias, const float *enc, const float *x,
+	 int DIMS)
 {
-	if (!(k->dt * k->inv_tau_rc <= NCP_SIMD_LIF_ZMAX))
-		return lif_exact(v, ref, J, n, k, spikes);
 	const __m256 one = C(1.0f), zero = _mm256_setzero_ps();
 	const __m256 vdt = C(k->dt), vlo = C(k->vmin), decay = C(k->decay);
 	const __m256 itau = C(k->inv_tau_rc), zfull = C(k->dt * k->inv_tau_rc);
 	const __m256 z0 = C(2.0f * k->dt * k->inv_tau_rc);
+	const int stride = ncp_simd_pad(n);
+	__m256 xs[8];
 	int count = 0;
 
+	for (int j = 0; j < DIMS; j++)
+		xs[j] = C(x[j]);
 	for (int b = 0; b < n; b += 8) {
 		/* Every lane's factor, without branches: the full step's
 		 * (exactly `decay`) once the refractory period is over
@@ -140,8 +148,17 @@ int ncp_simd_lif(float *v, float *ref, const float *J, int n,
 		_mm256_storeu_ps(ref + b,
 				 _mm256_max_ps(_mm256_sub_ps(rf, vdt), zero));
 
+		__m256 jj;
+		if (DIMS > 0) {
+			jj = _mm256_loadu_ps(bias + b);
+			for (int j = 0; j < DIMS; j++)
+				jj = _mm256_fmadd_ps(_mm256_loadu_ps(
+					enc + (size_t)j * stride + b), xs[j], jj);
+			_mm256_storeu_ps(J + b, jj);
+		} else {
+			jj = _mm256_loadu_ps(J + b);
+		}
 		__m256 vv = _mm256_loadu_ps(v + b);
-		__m256 jj = _mm256_loadu_ps(J + b);
 		vv = _mm256_fmadd_ps(_mm256_sub_ps(jj, vv), f, vv);
 		vv = _mm256_max_ps(vv, vlo);
 		_mm256_storeu_ps(v + b, vv);
@@ -158,6 +175,31 @@ int ncp_simd_lif(float *v, float *ref, const float *J, int n,
 	while (count > 0 && spikes[count - 1] >= (uint32_t)n)
 		count--;
 	return count;
+}
+
+int ncp_simd_lif(float *v, float *ref, const float *J, int n,
+		 const struct ncp_simd_lif_k *k, uint32_t *spikes)
+{
+	if (!(k->dt * k->inv_tau_rc <= NCP_SIMD_LIF_ZMAX))
+		return lif_exact(v, ref, J, n, k, spikes);
+	/* J is only read when DIMS is 0. */
+	return lif_avx2(v, ref, (float *)J, n, k, spikes, NULL, NULL, NULL, 0);
+}
+
+int ncp_simd_lif_encode(float *v, float *ref, float *J, const float *bias,
+			const float *enc, int dims, const float *x, int n,
+			const struct ncp_simd_lif_k *k, uint32_t *spikes)
+{
+	if (k->dt * k->inv_tau_rc <= NCP_SIMD_LIF_ZMAX) {
+		switch (dims) {
+#define CASE(D) case D: \
+	return lif_avx2(v, ref, J, n, k, spikes, bias, enc, x, D)
+		CASE(1); CASE(2); CASE(3); CASE(4); CASE(6);
+#undef CASE
+		}
+	}
+	ncp_simd_encode(J, bias, enc, n, dims, x);
+	return ncp_simd_lif(v, ref, J, n, k, spikes);
 }
 
 /* log(x) for positive normal floats: x = 2^e m with m in [sqrt(1/2),
@@ -256,6 +298,14 @@ int ncp_simd_lif(float *v, float *ref, const float *J, int n,
 	if (!(k->dt * k->inv_tau_rc <= NCP_SIMD_LIF_ZMAX))
 		return lif_exact(v, ref, J, n, k, spikes);
 	return lif_series(v, ref, J, n, k, spikes);
+}
+
+int ncp_simd_lif_encode(float *v, float *ref, float *J, const float *bias,
+			const float *enc, int dims, const float *x, int n,
+			const struct ncp_simd_lif_k *k, uint32_t *spikes)
+{
+	ncp_simd_encode(J, bias, enc, n, dims, x);
+	return ncp_simd_lif(v, ref, J, n, k, spikes);
 }
 
 /* The fraction of the step left after a spike is (J - v) / (J - 1) in

@@ -26,6 +26,11 @@ struct ncp_simd_lif_k {
  * needs room for n + 8 entries. */
 int ncp_simd_lif(float *v, float *ref, const float *J, int n,
 		 const struct ncp_simd_lif_k *k, uint32_t *spikes);
+/* ncp_simd_encode into J, then ncp_simd_lif, in one pass where the
+ * kernel has it (the same results). */
+int ncp_simd_lif_encode(float *v, float *ref, float *J, const float *bias,
+			const float *enc, int dims, const float *x, int n,
+			const struct ncp_simd_lif_k *k, uint32_t *spikes);
 /* After ncp_simd_lif: each of the ns neurons listed in spk spiked inside
  * this step, when its voltage crossed 1 on its way from v_old to J; the
  * time left in the step after that is t = tau_rc log((J - v) / (J - 1)),
