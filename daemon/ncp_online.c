@@ -416,38 +416,36 @@ static void *online_thread(void *arg)
 	o->next = o->p.lockstep ? 0 : ncp_shm_reader_head(o->reader);
 	atomic_store(&o->done, o->next);
 	while (!atomic_load(&o->stop)) {
+		if (!atomic_load(&o->enabled)) {
+			/* Off: keep nothing, and follow the loop (which does
+			 * not wait for us meanwhile) without spinning; the
+			 * buffer resumes with a new segment, and lockstep with
+			 * the next training point, once training is on. */
+			o->next = ncp_shm_reader_head(o->reader);
+			o->open_segment = false;
+			set_status(o);
+			atomic_store_explicit(&o->done, o->next, memory_order_release);
+			nanosleep(&(struct timespec){ 0, o->p.lockstep ? 1000000
+							      : 20000000 }, NULL);
+			continue;
+		}
 		if (o->p.lockstep) {
 			/* Ingest up to the next training point, train once, and
 			 * let the loop go on. */
 			uint64_t target = (o->next / (uint64_t)o->p.lockstep_every + 1) *
 					  (uint64_t)o->p.lockstep_every;
-			if (!atomic_load(&o->enabled)) {
-				/* Off: nothing kept, the loop let go at once. */
-				o->next = target;
-				o->open_segment = false;
-			}
 			while (o->next < target && !atomic_load(&o->stop)) {
 				if (!ingest(o, target))
 					nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 			}
-			if (atomic_load(&o->enabled))
-				train_once(o);
+			train_once(o);
 			set_status(o);
 			/* Pairs with the acquire load in ncp_online_step. */
 			atomic_store_explicit(&o->done, o->next, memory_order_release);
 			continue;
 		}
-		if (atomic_load(&o->enabled)) {
-			ingest(o, 0);
-			train_once(o);
-		} else {
-			/* Off: keep nothing (the buffer resumes with a new
-			 * segment when training is switched on again). */
-			o->next = ncp_shm_reader_head(o->reader);
-			o->open_segment = false;
-			set_status(o);
-			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
-		}
+		ingest(o, 0);
+		train_once(o);
 	}
 	return NULL;
 }

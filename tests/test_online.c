@@ -26,7 +26,7 @@ struct rig {
 	struct ncp_loop loop;
 };
 
-static void rig_up(struct rig *r)
+static void rig_up(struct rig *r, bool training)
 {
 	char err[512], name[64];
 	openblas_set_num_threads(1);
@@ -48,7 +48,8 @@ static void rig_up(struct rig *r)
 					.arch = "ridge-running", .replay = 30,
 					.warmup = 1.0, .lr = 1e-3, .batch = 64,
 					.seed = 5 };
-	r->online = ncp_online_new(&op, r->emu, r->shm, true, err, sizeof(err));
+	r->online = ncp_online_new(&op, r->emu, r->shm, training, err,
+				   sizeof(err));
 	ck_assert_msg(r->online != NULL, "%s", err);
 	struct ncp_rt_params rtp = { .period = 0.001, .free_run = true, .cpu = -1,
 				     .catchup = 0.1 };
@@ -80,7 +81,7 @@ START_TEST(learns_swaps_and_rolls_back_a_nan)
 	struct ncp_online_status st;
 	struct ncp_emulator_status es;
 
-	rig_up(&r);
+	rig_up(&r, true);
 	run_until(&r, 6000);
 	ncp_online_status(r.online, &st);
 	ncp_emulator_status(r.emu, &es);
@@ -129,12 +130,40 @@ START_TEST(learns_swaps_and_rolls_back_a_nan)
 }
 END_TEST
 
+START_TEST(switched_on_mid_run_trains_in_lockstep)
+{
+	/* Off for the first 3 s (nothing kept, the loop never held), then
+	 * on: from the next training point the trainer is in lockstep again
+	 * and learns from the steps after the switch. */
+	static struct rig r;
+	struct ncp_online_status st;
+
+	rig_up(&r, false);
+	run_until(&r, 3000);
+	ncp_online_status(r.online, &st);
+	ck_assert_uint_eq(st.updates, 0);
+	ck_assert(!st.enabled);
+	ncp_online_enable(r.online, true);
+	run_until(&r, 9000);
+	ncp_online_status(r.online, &st);
+	printf("switched on at 3 s: %llu updates by 9 s, %llu swaps\n",
+	       (unsigned long long)st.updates, (unsigned long long)st.swaps);
+	fflush(stdout);
+	/* 3000 training points after the switch, less the 1 s warm-up. */
+	ck_assert_msg(st.updates > 2000 && st.swaps >= 1, "%llu updates, %llu "
+		      "swaps", (unsigned long long)st.updates,
+		      (unsigned long long)st.swaps);
+	rig_down(&r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("online");
 	TCase *tc = tcase_create("online");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, learns_swaps_and_rolls_back_a_nan);
+	tcase_add_test(tc, switched_on_mid_run_trains_in_lockstep);
 	suite_add_tcase(s, tc);
 	return s;
 }
