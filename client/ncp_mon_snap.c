@@ -113,17 +113,23 @@ bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s)
 	return age <= NCP_MON_SNAP_PRED_MAX_AGE;
 }
 
-void ncp_mon_snap_fk(const double q[2], double elbow[2], double hand[2])
+void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
+		     double elbow[2], double hand[2])
 {
-	double ex = NCP_MON_SNAP_L0 * cos(q[0]), ey = NCP_MON_SNAP_L0 * sin(q[0]);
+	double l0 = NCP_MON_SNAP_L0, l1 = NCP_MON_SNAP_L1;
+	if (s && s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
+		l0 = s->hdr.arm_links[0];
+		l1 = s->hdr.arm_links[1];
+	}
+	double ex = l0 * cos(q[0]), ey = l0 * sin(q[0]);
 
 	if (elbow) {
 		elbow[0] = ex;
 		elbow[1] = ey;
 	}
 	if (hand) {
-		hand[0] = ex + NCP_MON_SNAP_L1 * cos(q[0] + q[1]);
-		hand[1] = ey + NCP_MON_SNAP_L1 * sin(q[0] + q[1]);
+		hand[0] = ex + l1 * cos(q[0] + q[1]);
+		hand[1] = ey + l1 * sin(q[0] + q[1]);
 	}
 }
 
@@ -220,6 +226,12 @@ static void json_shm(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
 	key_str(j, "state", ncp_mon_snap_state_name(s->state_word));
 	key_num(j, "dt", s->hdr.dt);
 	key_uint(j, "m1_neurons", s->hdr.m1_neurons);
+	if (s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
+		key_nums(j, "arm_links", s->hdr.arm_links, 2);
+	} else {
+		ncp_mon_json_key(j, "arm_links");
+		ncp_mon_json_null(j);
+	}
 	ncp_mon_json_end(j);
 }
 

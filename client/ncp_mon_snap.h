@@ -28,8 +28,9 @@
  * not shown. */
 #define NCP_MON_SNAP_PRED_MAX_AGE 0.25
 
-/* The arm's link lengths, m (upper arm, forearm); the segment does not
- * carry them.  The shoulder is at the origin. */
+/* The arm's link lengths, m (upper arm, forearm), where the segment does
+ * not carry them (writers before ABI 1.2): REACH's.  The shoulder is at
+ * the origin. */
 #define NCP_MON_SNAP_L0 1.5
 #define NCP_MON_SNAP_L1 1.3
 
@@ -81,9 +82,10 @@ int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r);
 bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s);
 
 /* Forward kinematics: elbow and hand positions (m) of joint angles q
- * (shoulder, elbow; rad) for the links above.  Either output may be
- * NULL. */
-void ncp_mon_snap_fk(const double q[2], double elbow[2], double hand[2]);
+ * (shoulder, elbow; rad) for the segment's links (the defaults above when
+ * it does not carry them, or s is NULL).  Either output may be NULL. */
+void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
+		     double elbow[2], double hand[2]);
 
 /* The newest training entry, or NULL. */
 const struct ncp_shm_train_entry *

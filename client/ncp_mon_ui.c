@@ -347,14 +347,14 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	if (snap->have_state) {
 		ncp_mon_canvas_circle(ui->canvas, &v, st->target[0],
 				      st->target[1], 0.05, LAYER_TARGET);
-		ncp_mon_snap_fk(st->q, elbow, NULL);
+		ncp_mon_snap_fk(snap, st->q, elbow, NULL);
 		ncp_mon_canvas_line(ui->canvas, &v, 0, 0, elbow[0], elbow[1],
 				    LAYER_ARM);
 		ncp_mon_canvas_line(ui->canvas, &v, elbow[0], elbow[1],
 				    st->hand[0], st->hand[1], LAYER_ARM);
 	}
 	if (pred) {
-		ncp_mon_snap_fk(p->x, pelbow, phand);
+		ncp_mon_snap_fk(snap, p->x, pelbow, phand);
 		ncp_mon_canvas_line(ui->canvas, &v, 0, 0, pelbow[0], pelbow[1],
 				    LAYER_PRED_ARM);
 		ncp_mon_canvas_line(ui->canvas, &v, pelbow[0], pelbow[1],

@@ -59,7 +59,7 @@
 
 #define NCP_SHM_MAGIC "NCPDSHM" /* 8 bytes with the terminating NUL */
 #define NCP_SHM_ABI_MAJOR 1
-#define NCP_SHM_ABI_MINOR 1
+#define NCP_SHM_ABI_MINOR 2
 #define NCP_SHM_DEFAULT_NAME "/ncpd"
 
 #define NCP_SHM_ALIGN 64          /* every block and ring slot */
@@ -123,7 +123,8 @@ struct ncp_shm_header {
 	uint32_t train_slots;   /* 100 */
 	uint32_t block_count;   /* 104 valid entries of blocks[] */
 	uint32_t reserved1;     /* 108 */
-	uint64_t reserved2[2];  /* 112 */
+	double arm_links[2];    /* 112 the arm's link lengths, m (upper arm,
+				 *     forearm; 1.2, zero from older writers) */
 	struct ncp_shm_block blocks[NCP_SHM_MAX_BLOCKS]; /* 128 */
 	uint64_t reserved3[16]; /* 384 */
 };                              /* 512 */
@@ -325,6 +326,7 @@ NCP_SHM_AT(ncp_shm_header, stim_channels, 92);
 NCP_SHM_AT(ncp_shm_header, arm_slots, 96);
 NCP_SHM_AT(ncp_shm_header, train_slots, 100);
 NCP_SHM_AT(ncp_shm_header, block_count, 104);
+NCP_SHM_AT(ncp_shm_header, arm_links, 112);
 NCP_SHM_AT(ncp_shm_header, blocks, 128);
 NCP_SHM_SIZE(ncp_shm_header, 512);
 NCP_SHM_SIZE(ncp_shm_block, 16);

@@ -281,6 +281,8 @@ static int fill_segment(struct ncp_shm_writer *w,
 	h->arm_slots = c->arm_slots;
 	h->train_slots = c->train_slots;
 	h->block_count = NCP_SHM_BLK_COUNT;
+	h->arm_links[0] = c->arm_links[0];
+	h->arm_links[1] = c->arm_links[1];
 	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT * sizeof(*b));
 
 	rc = ncp_ring_format(w->base + b[NCP_SHM_BLK_WINDOW].offset,

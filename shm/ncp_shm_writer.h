@@ -52,6 +52,7 @@ struct ncp_shm_writer_config {
 				* (256 for 100) */
 	uint32_t arm_slots;    /* power of two; 0: 4096 */
 	uint32_t train_slots;  /* power of two; 0: 1024 */
+	double arm_links[2];   /* the arm's link lengths, m; 0: not given */
 	bool require_lock;     /* fail if mlock() fails (else only report it
 				* through ncp_shm_writer_locked) */
 };

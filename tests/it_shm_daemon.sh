@@ -25,7 +25,7 @@ last=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["window_
 # shellcheck disable=SC2086
 "$BUILD/tests/fixture_sim_spikes" "$first" $((last - first)) $sets >"$tmp/replay.json" || fail "replay failed"
 $PY - "$tmp/a.json" "$tmp/b.json" "$tmp/replay.json" <<'PYEOF' || fail "window differs from the daemon's simulation"
-import json, sys
+import json, math, sys
 a, b, replay = (json.load(open(f)) for f in sys.argv[1:])
 first = a["window_first_step"]
 for snap in (a, b):
@@ -37,6 +37,12 @@ for snap in (a, b):
         assert spikes == replay[s - first], "step %d: %s vs %s" % (s, spikes, replay[s - first])
     st = snap["state"]
     assert st["step"] >= steps[-1], (st["step"], steps[-1])
+    # The hand is where the header's link lengths put it.
+    l0, l1 = snap["arm_links"]
+    q0, q1 = st["q"]
+    fk = (l0 * math.cos(q0) + l1 * math.cos(q0 + q1),
+          l0 * math.sin(q0) + l1 * math.sin(q0 + q1))
+    assert max(abs(a - b) for a, b in zip(fk, st["hand"])) < 1e-9, (fk, st["hand"])
 assert b["head"] > a["head"], "the daemon did not advance"
 n = sum(len(s) for s in a["window_spikes"])
 print("window of steps %d..%d matches the simulation (%d spikes)" % (first, a["window_steps"][-1], n))

@@ -78,6 +78,7 @@ def main():
         'name': name, 'abi': [major, minor], 'generation': u64(seg, 24),
         'pid': pid, 'daemon_state': STATES.get(state, state), 'm1_neurons': neurons,
         'dt': float(seg[64:72].view('<f8')[0]), 'head': head,
+        'arm_links': seg[112:128].view('<f8').tolist(),
         'window_first_step': int(ks[0]) if len(ks) else head,
         'window_count': len(ks),
         'window_steps': copy[:, 8:16].copy().view('<u8').ravel().tolist(),

@@ -627,18 +627,28 @@ START_TEST(snap_fk)
 	double e[2], h[2];
 	double q0[2] = { 0, 0 }, q1[2] = { M_PI / 2, 0 }, q2[2] = { M_PI / 2, M_PI / 2 };
 
-	ncp_mon_snap_fk(q0, e, h);
+	ncp_mon_snap_fk(NULL, q0, e, h);
 	ncp_ck_near(e[0], 1.5, 1e-12);
 	ncp_ck_near(h[0], 2.8, 1e-12);
 	ncp_ck_near(h[1], 0, 1e-12);
-	ncp_mon_snap_fk(q1, NULL, h);
+	ncp_mon_snap_fk(NULL, q1, NULL, h);
 	ncp_ck_near(h[0], 0, 1e-12);
 	ncp_ck_near(h[1], 2.8, 1e-12);
-	ncp_mon_snap_fk(q2, e, NULL);
-	ncp_mon_snap_fk(q2, NULL, h);
+	ncp_mon_snap_fk(NULL, q2, e, NULL);
+	ncp_mon_snap_fk(NULL, q2, NULL, h);
 	ncp_ck_near(e[1], 1.5, 1e-12);
 	ncp_ck_near(h[0], -1.3, 1e-12);
 	ncp_ck_near(h[1], 1.5, 1e-12);
+
+	/* A segment that carries its arm's links (ABI 1.2) is drawn with
+	 * them. */
+	static struct ncp_mon_snap s;
+	s.hdr.arm_links[0] = 0.4;
+	s.hdr.arm_links[1] = 0.3;
+	ncp_mon_snap_fk(&s, q2, e, h);
+	ncp_ck_near(e[1], 0.4, 1e-12);
+	ncp_ck_near(h[0], -0.3, 1e-12);
+	ncp_ck_near(h[1], 0.4, 1e-12);
 }
 END_TEST
 
@@ -660,7 +670,7 @@ static void push_fixture_step(struct ncp_shm_writer *w, uint64_t k)
 	for (uint32_t j = 0; j < n; j++)
 		idx[j] = (uint32_t)((k * 37 + j * 101) % 1000);
 	ck_assert_int_eq(ncp_shm_writer_push_spikes(w, k, idx, n, NULL, 0), 0);
-	ncp_mon_snap_fk(st.q, NULL, st.hand);
+	ncp_mon_snap_fk(NULL, st.q, NULL, st.hand);
 	ncp_shm_writer_put_state(w, &st);
 	a.hand[0] = (float)st.hand[0];
 	a.hand[1] = (float)st.hand[1];
@@ -690,6 +700,8 @@ START_TEST(snap_reads_segment)
 
 	snprintf(name, sizeof(name), "/ncp-test-monitor-%d", (int)getpid());
 	cfg.name = name;
+	cfg.arm_links[0] = 1.25;
+	cfg.arm_links[1] = 0.5;
 	w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	ck_assert_msg(w != NULL, "%s", err);
 	r = ncp_shm_reader_open(name, err, sizeof(err));
@@ -723,6 +735,7 @@ START_TEST(snap_reads_segment)
 	ck_assert_int_eq(ncp_mon_json_finish(&j), 0);
 	ck_assert(has(j.buf, "\"step\":149,"));
 	ck_assert(has(j.buf, "\"mode\":\"free-run\""));
+	ck_assert(has(j.buf, "\"arm_links\":[1.25,0.5]"));
 	ck_assert(has(j.buf, "\"task\":{\"kind\":\"random\",\"period\":1.5}"));
 	ck_assert(has(j.buf, "\"first_step\":50,\"steps\":100,"
 			     "\"spikes_per_step\":[0,1,2,3,4,0,"));
