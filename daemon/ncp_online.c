@@ -53,7 +53,7 @@ struct ncp_online {
 	uint64_t loss_n, since_val;
 	uint64_t block_rows;
 	uint64_t row_base;		/* rows pruned away so far */
-	uint64_t updates_base;		/* updates of trainers pruned away */
+	uint64_t updates_base;		/* updates of trainers dropped */
 	uint8_t *win;
 	struct ncp_shm_arm_entry *arms;
 	uint32_t *spikes;
@@ -355,7 +355,10 @@ static void prune(struct ncp_online *o)
 		ncp_dataset_free(ds);
 		return;
 	}
-	o->updates_base += ncp_trainer_updates(o->t);
+	/* The optimiser goes on where it was (its moments and step count);
+	 * failing that, it starts over and the updates so far are kept. */
+	if (ncp_trainer_take_optimizer(t, o->t))
+		o->updates_base += ncp_trainer_updates(o->t);
 	o->row_base += n - keep;
 	ncp_trainer_free(o->t);
 	ncp_dataset_free(o->ds);

@@ -1022,6 +1022,77 @@ START_TEST(training_is_deterministic)
 }
 END_TEST
 
+START_TEST(optimizer_carries_over)
+{
+	/* A trainer rebuilt from another's weights (the online replay buffer
+	 * does it when it trims) and given its optimiser takes the same next
+	 * step, bit for bit; one that starts Adam over does not.  Another
+	 * architecture's optimiser is refused. */
+	const int steps = 120;
+	struct hist h;
+	hist_make(&h, steps, 10, 2, 8, 0.2);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	for (int i = 0; i < steps * 6; i++)
+		arm[i] = (float)sin(i * 0.01);
+	struct ncp_dataset *ds = make_dataset(&h, arm, 60);
+	const enum ncp_emu_arch archs[] = { NCP_EMU_MLP, NCP_EMU_MLP_RUNNING };
+	for (size_t c = 0; c < NCP_ARRAY_SIZE(archs); c++) {
+		struct ncp_emu_spec sp, other;
+		small_spec(&sp, archs[c], 6, 10, 2);
+		small_spec(&other, NCP_EMU_RIDGE, 6, 10, 2);
+		struct ncp_emu_model *m0 = new_model(&sp, 3), *mo = new_model(&other, 3);
+		struct ncp_trainer_opts to;
+		ncp_trainer_opts_default(&to);
+		to.batch = 16;
+		struct ncp_trainer *a = ncp_trainer_new(m0, ds, &to, NULL, 0);
+		ck_assert_ptr_nonnull(a);
+		uint64_t rows[200];
+		size_t n = 0;
+		for (uint64_t r = 0; r < ncp_dataset_steps(ds); r++)
+			if (ncp_dataset_row_ok(ds, r, sp.window))
+				rows[n++] = r;
+		ck_assert_int_eq(ncp_trainer_fit_norm(a, rows, n, 1.0), 0);
+		double loss;
+		for (int s = 0; s < 20; s++)
+			ck_assert_int_eq(ncp_trainer_step(a, rows + (s * 5) % (n - 16),
+							  16, &loss), 0);
+		struct ncp_emu_model *w = ncp_emu_model_clone(m0);
+		ck_assert_int_eq(ncp_trainer_export(a, w), 0);
+		struct ncp_trainer *b = ncp_trainer_new(w, ds, &to, NULL, 0);
+		struct ncp_trainer *fresh = ncp_trainer_new(w, ds, &to, NULL, 0);
+		struct ncp_trainer *o = ncp_trainer_new(mo, ds, &to, NULL, 0);
+		ck_assert(b && fresh && o);
+		ck_assert_int_eq(ncp_trainer_take_optimizer(o, a), -EINVAL);
+		ck_assert_int_eq(ncp_trainer_take_optimizer(b, a), 0);
+		ck_assert_uint_eq(ncp_trainer_updates(b), 20);
+		ck_assert_int_eq(ncp_trainer_step(a, rows, 16, &loss), 0);
+		ck_assert_int_eq(ncp_trainer_step(b, rows, 16, &loss), 0);
+		ck_assert_int_eq(ncp_trainer_step(fresh, rows, 16, &loss), 0);
+		struct ncp_emu_model *xa = ncp_emu_model_clone(m0);
+		struct ncp_emu_model *xb = ncp_emu_model_clone(m0);
+		struct ncp_emu_model *xf = ncp_emu_model_clone(m0);
+		ck_assert_int_eq(ncp_trainer_export(a, xa), 0);
+		ck_assert_int_eq(ncp_trainer_export(b, xb), 0);
+		ck_assert_int_eq(ncp_trainer_export(fresh, xf), 0);
+		ck_assert(ncp_emu_model_equal(xa, xb));
+		ck_assert(!ncp_emu_model_equal(xa, xf));
+		ncp_emu_model_free(xa);
+		ncp_emu_model_free(xb);
+		ncp_emu_model_free(xf);
+		ncp_trainer_free(a);
+		ncp_trainer_free(b);
+		ncp_trainer_free(fresh);
+		ncp_trainer_free(o);
+		ncp_emu_model_free(w);
+		ncp_emu_model_free(m0);
+		ncp_emu_model_free(mo);
+	}
+	ncp_dataset_free(ds);
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
 /* ---- Validation blocks -------------------------------------------------- */
 
 START_TEST(split_by_blocks_with_gap)
@@ -1290,6 +1361,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, load_refuses_bad_files);
 	tcase_add_test(tc, push_predict_allocate_nothing);
 	tcase_add_test(tc, training_is_deterministic);
+	tcase_add_test(tc, optimizer_carries_over);
 	tcase_add_test(tc, split_by_blocks_with_gap);
 	tcase_add_test(tc, recordings_checked);
 	tcase_add_test(tc, ridge_recovers_linear_map);

@@ -26,7 +26,7 @@ struct rig {
 	struct ncp_loop loop;
 };
 
-static void rig_up(struct rig *r, bool training)
+static void rig_up(struct rig *r, bool training, double replay)
 {
 	char err[512], name[64];
 	openblas_set_num_threads(1);
@@ -45,7 +45,7 @@ static void rig_up(struct rig *r, bool training)
 	ck_assert_msg(r->emu != NULL, "%s", err);
 	struct ncp_online_params op = { .m1_neurons = 1000, .dt = 0.001,
 					.lockstep = true, .lockstep_every = 2,
-					.arch = "ridge-running", .replay = 30,
+					.arch = "ridge-running", .replay = replay,
 					.warmup = 1.0, .lr = 1e-3, .batch = 64,
 					.seed = 5 };
 	r->online = ncp_online_new(&op, r->emu, r->shm, training, err,
@@ -81,7 +81,7 @@ START_TEST(learns_swaps_and_rolls_back_a_nan)
 	struct ncp_online_status st;
 	struct ncp_emulator_status es;
 
-	rig_up(&r, true);
+	rig_up(&r, true, 30);
 	run_until(&r, 6000);
 	ncp_online_status(r.online, &st);
 	ncp_emulator_status(r.emu, &es);
@@ -138,7 +138,7 @@ START_TEST(switched_on_mid_run_trains_in_lockstep)
 	static struct rig r;
 	struct ncp_online_status st;
 
-	rig_up(&r, false);
+	rig_up(&r, false, 30);
 	run_until(&r, 3000);
 	ncp_online_status(r.online, &st);
 	ck_assert_uint_eq(st.updates, 0);
@@ -157,6 +157,33 @@ START_TEST(switched_on_mid_run_trains_in_lockstep)
 }
 END_TEST
 
+START_TEST(trims_the_replay_buffer_and_goes_on)
+{
+	/* A 2 s replay buffer over 9 s: trimmed back to 2 s whenever it
+	 * holds 4 s, training (and its Adam state) going on across the
+	 * trims: every training point after the warm-up counted, no
+	 * rollback, the loss still finite. */
+	static struct rig r;
+	struct ncp_online_status st;
+
+	rig_up(&r, true, 2.0);
+	run_until(&r, 9000);
+	ncp_online_status(r.online, &st);
+	printf("2 s replay over 9 s: %llu steps kept, %llu updates, %llu "
+	       "swaps, loss %.4g\n", (unsigned long long)st.rows,
+	       (unsigned long long)st.updates, (unsigned long long)st.swaps,
+	       st.loss);
+	fflush(stdout);
+	ck_assert_uint_le(st.rows, 4000);
+	ck_assert_uint_ge(st.rows, 2000);
+	ck_assert_msg(st.updates > 3500 && st.rollbacks == 0 &&
+		      isfinite(st.loss), "%llu updates, %llu rollbacks (%s)",
+		      (unsigned long long)st.updates,
+		      (unsigned long long)st.rollbacks, st.last_rollback);
+	rig_down(&r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("online");
@@ -164,6 +191,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, learns_swaps_and_rolls_back_a_nan);
 	tcase_add_test(tc, switched_on_mid_run_trains_in_lockstep);
+	tcase_add_test(tc, trims_the_replay_buffer_and_goes_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

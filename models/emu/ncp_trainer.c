@@ -634,6 +634,23 @@ int ncp_trainer_import(struct ncp_trainer *t, const struct ncp_emu_model *src)
 	return ncp_emu_model_copy(t->m, src);
 }
 
+int ncp_trainer_take_optimizer(struct ncp_trainer *dst,
+			       const struct ncp_trainer *src)
+{
+	if (dst->np != src->np)
+		return -EINVAL;
+	for (int i = 0; i < dst->np; i++)
+		if (dst->p[i].n != src->p[i].n ||
+		    strcmp(dst->p[i].name, src->p[i].name))
+			return -EINVAL;
+	for (int i = 0; i < dst->np; i++) {
+		memcpy(dst->p[i].m, src->p[i].m, sizeof(float) * src->p[i].n);
+		memcpy(dst->p[i].v, src->p[i].v, sizeof(float) * src->p[i].n);
+	}
+	dst->updates = src->updates;
+	return 0;
+}
+
 uint64_t ncp_trainer_updates(const struct ncp_trainer *t)
 {
 	return t->updates;
