@@ -20,7 +20,10 @@
 #define MAX_CATCHUP 224		/* steps read from the ring at once */
 #define PREDICT_BACKLOG 64	/* newest steps of a backlog still predicted */
 #define SPIN_LEAD_NS 60000ull	/* wake this long before a step is due */
-#define SPIN_NS 150000ull	/* then watch for it this long past due */
+#define SPIN_NS 300000ull	/* then watch for it this long past due */
+/* Steps over which the loop's schedule is estimated (a pause or a
+ * re-anchored clock moves it; a late step or a stall does not). */
+#define GRID_STEPS 128
 
 /* A model ready to run: the model and a state for it, and a spare model
  * of the same sizes that new weights are copied into before a swap. */
@@ -77,7 +80,13 @@ struct ncp_emulator {
 	int64_t sec_cur;
 	double first_under;		/* s; NAN until it happens */
 	double t_last;
-	uint64_t last_pub;		/* publication time of the newest step */
+	/* The loop's schedule: step k is published at grid + k * period at
+	 * the earliest, grid the lowest t_ns - k period of the last
+	 * GRID_STEPS steps (ring grid_off). */
+	int64_t grid;
+	int64_t grid_off[GRID_STEPS];
+	uint32_t grid_n;
+	bool have_grid;
 
 	/* For other threads. */
 	_Atomic uint64_t pub_pred_hand;	/* two floats */
@@ -491,7 +500,20 @@ static uint32_t follow(struct ncp_emulator *e)
 			predict(e, ws->step, ws->t_ns, NULL, NULL, NULL);
 		}
 	}
-	e->last_pub = ncp_shm_win_at(e->win, e->stride, span.count - 1)->t_ns;
+	/* A late step must not make the next one look late too. */
+	const int64_t period = (int64_t)(e->p.dt * 1e9);
+	for (uint32_t i = 0; i < span.count; i++) {
+		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
+		if (!ws->t_ns)
+			continue;
+		e->grid_off[e->grid_n++ % GRID_STEPS] =
+			(int64_t)ws->t_ns - (int64_t)ws->step * period;
+	}
+	uint32_t n = e->grid_n < GRID_STEPS ? e->grid_n : GRID_STEPS;
+	for (uint32_t i = 0; i < n; i++)
+		if (i == 0 || e->grid_off[i] < e->grid)
+			e->grid = e->grid_off[i];
+	e->have_grid = n > 0;
 	return span.count;
 }
 
@@ -510,18 +532,19 @@ static void *emulator_thread(void *arg)
 		if (follow(e))
 			continue;
 		/* Nothing new.  The loop publishes once a period: sleep until
-		 * shortly before the next step is due (counted from when the
-		 * last one was published, so the phase never drifts); around
-		 * the due time watch the ring without sleeping (a wake-up costs
-		 * tens of microseconds here), for at most SPIN_NS. */
+		 * shortly before the next step is due on its schedule (as
+		 * published steps show it, so the phase never drifts and a
+		 * late step does not shift it); around the due time watch the
+		 * ring without sleeping (a wake-up costs tens of microseconds
+		 * here), for at most SPIN_NS. */
 		uint64_t now = ncp_now_ns();
-		uint64_t due = e->last_pub + period;
-		if (e->last_pub && now + SPIN_LEAD_NS >= due && now < due + SPIN_NS) {
+		uint64_t due = (uint64_t)(e->grid + (int64_t)(e->next * period));
+		if (e->have_grid && now + SPIN_LEAD_NS >= due && now < due + SPIN_NS) {
 			__builtin_ia32_pause();
 			continue;
 		}
 		uint64_t wake = due - SPIN_LEAD_NS;
-		if (!e->last_pub || wake <= now || wake > now + 2 * period)
+		if (!e->have_grid || wake <= now || wake > now + 2 * period)
 			wake = now + 20000;
 		struct timespec ts = { (time_t)(wake / 1000000000u),
 				       (long)(wake % 1000000000u) };
