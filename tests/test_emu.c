@@ -935,6 +935,29 @@ END_TEST
 
 /* ---- Determinism -------------------------------------------------------- */
 
+/* The rows of ds with a full window behind them (at most cap). */
+static size_t usable_rows(const struct ncp_dataset *ds, int window,
+			  uint64_t *rows, size_t cap)
+{
+	size_t n = 0;
+	for (uint64_t r = 0; r < ncp_dataset_steps(ds) && n < cap; r++)
+		if (ncp_dataset_row_ok(ds, r, window))
+			rows[n++] = r;
+	return n;
+}
+
+/* The training tests' data: 120 steps of 10 neurons and 2 stimulation
+ * channels in segments of 60, the arm a smooth function of time. */
+static struct ncp_dataset *small_dataset(struct hist *h, float **arm)
+{
+	const int steps = 120;
+	hist_make(h, steps, 10, 2, 8, 0.2);
+	*arm = malloc((size_t)steps * 6 * sizeof(float));
+	for (int i = 0; i < steps * 6; i++)
+		(*arm)[i] = (float)sin(i * 0.01);
+	return make_dataset(h, *arm, 60);
+}
+
 static struct ncp_emu_model *train_some(const struct ncp_dataset *ds,
 					const struct ncp_emu_spec *sp,
 					uint64_t seed, int steps)
@@ -946,10 +969,7 @@ static struct ncp_emu_model *train_some(const struct ncp_dataset *ds,
 	struct ncp_trainer *tr = ncp_trainer_new(m0, ds, &to, NULL, 0);
 	ck_assert_ptr_nonnull(tr);
 	uint64_t rows[200];
-	size_t n = 0;
-	for (uint64_t r = 0; r < ncp_dataset_steps(ds); r++)
-		if (ncp_dataset_row_ok(ds, r, sp->window))
-			rows[n++] = r;
+	size_t n = usable_rows(ds, sp->window, rows, NCP_ARRAY_SIZE(rows));
 	ck_assert_int_eq(ncp_trainer_fit_norm(tr, rows, n, 1.0), 0);
 	struct ncp_rng rng;
 	ncp_rng_seed(&rng, seed);
@@ -969,13 +989,9 @@ static struct ncp_emu_model *train_some(const struct ncp_dataset *ds,
 
 START_TEST(training_is_deterministic)
 {
-	const int steps = 120;
 	struct hist h;
-	hist_make(&h, steps, 10, 2, 8, 0.2);
-	float *arm = malloc((size_t)steps * 6 * sizeof(float));
-	for (int i = 0; i < steps * 6; i++)
-		arm[i] = (float)sin(i * 0.01);
-	struct ncp_dataset *ds = make_dataset(&h, arm, 60);
+	float *arm;
+	struct ncp_dataset *ds = small_dataset(&h, &arm);
 	for (int a = 0; a < NCP_EMU_ARCH_COUNT; a++) {
 		struct ncp_emu_spec sp;
 		small_spec(&sp, (enum ncp_emu_arch)a, 6, 10, 2);
@@ -1028,13 +1044,9 @@ START_TEST(optimizer_carries_over)
 	 * does it when it trims) and given its optimiser takes the same next
 	 * step, bit for bit; one that starts Adam over does not.  Another
 	 * architecture's optimiser is refused. */
-	const int steps = 120;
 	struct hist h;
-	hist_make(&h, steps, 10, 2, 8, 0.2);
-	float *arm = malloc((size_t)steps * 6 * sizeof(float));
-	for (int i = 0; i < steps * 6; i++)
-		arm[i] = (float)sin(i * 0.01);
-	struct ncp_dataset *ds = make_dataset(&h, arm, 60);
+	float *arm;
+	struct ncp_dataset *ds = small_dataset(&h, &arm);
 	const enum ncp_emu_arch archs[] = { NCP_EMU_MLP, NCP_EMU_MLP_RUNNING };
 	for (size_t c = 0; c < NCP_ARRAY_SIZE(archs); c++) {
 		struct ncp_emu_spec sp, other;
@@ -1047,10 +1059,7 @@ START_TEST(optimizer_carries_over)
 		struct ncp_trainer *a = ncp_trainer_new(m0, ds, &to, NULL, 0);
 		ck_assert_ptr_nonnull(a);
 		uint64_t rows[200];
-		size_t n = 0;
-		for (uint64_t r = 0; r < ncp_dataset_steps(ds); r++)
-			if (ncp_dataset_row_ok(ds, r, sp.window))
-				rows[n++] = r;
+		size_t n = usable_rows(ds, sp.window, rows, NCP_ARRAY_SIZE(rows));
 		ck_assert_int_eq(ncp_trainer_fit_norm(a, rows, n, 1.0), 0);
 		double loss;
 		for (int s = 0; s < 20; s++)
