@@ -21,6 +21,7 @@
 #define PREDICT_BACKLOG 64	/* newest steps of a backlog still predicted */
 #define SPIN_LEAD_NS 60000ull	/* wake this long before a step is due */
 #define SPIN_NS 300000ull	/* then watch for it this long past due */
+#define IDLE_NS 5000000		/* between looks while no model is loaded */
 /* Steps over which the loop's schedule is estimated (a pause or a
  * re-anchored clock moves it; a late step or a stall does not). */
 #define GRID_STEPS 128
@@ -529,8 +530,15 @@ static void *emulator_thread(void *arg)
 		ncp_log_warn("emulator thread: %s", warn);
 	e->next = ncp_shm_reader_head(e->reader);
 	while (!atomic_load(&e->stop)) {
-		if (follow(e))
+		if (follow(e) && e->active)
 			continue;
+		if (!e->active) {
+			/* No model: nothing to be on time for.  A model loaded
+			 * meanwhile is taken at the next look. */
+			clock_nanosleep(CLOCK_MONOTONIC, 0,
+					&(struct timespec){ 0, IDLE_NS }, NULL);
+			continue;
+		}
 		/* Nothing new.  The loop publishes once a period: sleep until
 		 * shortly before the next step is due on its schedule (as
 		 * published steps show it, so the phase never drifts and a
