@@ -3,8 +3,9 @@
  * refractory period, sub-step spike time, spikes of amplitude 1/dt.
  *
  * State is float32 structure-of-arrays, padded to 16 floats, so the
- * update vectorizes (ncp_simd); one step allocates nothing.  Spikes come out as a list of neuron indices, which is
- * what everything downstream (decoding, the shared-memory window) consumes.
+ * update vectorizes (ncp_simd); one step allocates nothing.  Spikes come
+ * out as a list of neuron indices, which is what everything downstream
+ * (decoding, the shared-memory window) consumes.
  */
 #ifndef NCP_LIF_H
 #define NCP_LIF_H

@@ -13,8 +13,9 @@ struct ncp_simd_lif_k {
 	float decay;		/* 1 - exp(-dt / tau_rc), a full step's factor */
 	float tau_rc, tau_ref;
 };
-/* Largest dt / tau_rc the AVX2 kernel's series covers (Nengo's defaults:
- * 0.05); beyond it the portable update runs. */
+/* Largest dt / tau_rc for which the partial step's factor comes from a
+ * five-term series (Nengo's defaults: 0.05); beyond it the update takes
+ * expm1f for each neuron in that step. */
 #define NCP_SIMD_LIF_ZMAX 0.1f
 
 /* The LIF population update (ncp_lif.c, Nengo's LIF step) for n neurons:
