@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_rng.h"
 #include "models/nef/ncp_net.h"
 #include "tests/ncp_check.h"
 
@@ -94,6 +95,76 @@ START_TEST(ensemble_array_represents_input)
 }
 END_TEST
 
+static void square1(const double *x, double *y, void *ctx)
+{
+	y[0] = x[0] * x[0];
+}
+
+START_TEST(ensemble_array_equals_ensembles_apart)
+{
+	/* The array runs its ensembles as one population; built apart (an
+	 * input node, six ensembles with the array's seeds, an output node),
+	 * they must give the same output, bit for bit, step after step. */
+	char err[200];
+	struct ncp_ens_spec s;
+	ncp_ens_spec_default(&s, 50, 1);
+	s.seed = 77;
+	struct ncp_net *a = ncp_net_new(0.001), *b = ncp_net_new(0.001);
+	int in_a, out_a;
+	int src_a = ncp_net_node(a, "src", 0, 6, NULL, NULL);
+	ck_assert_int_eq(ncp_net_ens_array(a, "arr", 6, &s, &in_a, &out_a, err,
+					   sizeof(err)), 0);
+	ncp_net_connect(a, &(struct ncp_conn_spec){ .src = src_a, .dst = in_a },
+			err, sizeof(err));
+	int src_b = ncp_net_node(b, "src", 0, 6, NULL, NULL);
+	int in_b = ncp_net_node(b, "in", 6, 6, NULL, NULL);
+	int ens[6];
+	for (int i = 0; i < 6; i++) {
+		struct ncp_ens_spec si = s;
+		si.seed = ncp_rng_derive(s.seed, (uint64_t)i);
+		ens[i] = ncp_net_ensemble(b, "e", &si, err, sizeof(err));
+		ck_assert_int_ge(ens[i], 0);
+		ck_assert_int_ge(ncp_net_connect(b, &(struct ncp_conn_spec){
+			.src = in_b, .dst = ens[i], .src_lo = i, .src_dims = 1 },
+			err, sizeof(err)), 0);
+	}
+	int out_b = ncp_net_node(b, "out", 6, 6, NULL, NULL);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_ge(ncp_net_connect(b, &(struct ncp_conn_spec){
+			.src = ens[i], .dst = out_b, .dst_lo = i, .dst_dims = 1 },
+			err, sizeof(err)), 0);
+	ncp_net_connect(b, &(struct ncp_conn_spec){ .src = src_b, .dst = in_b },
+			err, sizeof(err));
+	/* An array decodes nothing but its identity. */
+	int arr = ncp_net_find(a, "arr");
+	ck_assert_int_ge(arr, 0);
+	int probe = ncp_net_node(a, "probe", 1, 1, NULL, NULL);
+	ck_assert_int_lt(ncp_net_connect(a, &(struct ncp_conn_spec){
+		.src = arr, .dst = probe, .function = square1, .src_dims = 1,
+		.tau = 0.01 }, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "identity only"), "%s", err);
+	ck_assert_int_eq(ncp_net_finalize(a), 0);
+	ck_assert_int_eq(ncp_net_finalize(b), 0);
+	ck_assert_int_eq(ncp_net_neurons(a), ncp_net_neurons(b));
+	long spikes = 0;
+	for (int step = 0; step < 600; step++) {
+		float x[6];
+		for (int i = 0; i < 6; i++)
+			x[i] = (float)sin(0.004 * step * (i + 1) + i);
+		memcpy(ncp_net_output(a, src_a), x, sizeof(x));
+		memcpy(ncp_net_output(b, src_b), x, sizeof(x));
+		ncp_net_step(a);
+		ncp_net_step(b);
+		ck_assert(memcmp(ncp_net_output(a, out_a), ncp_net_output(b, out_b),
+				 sizeof(float) * 6) == 0);
+		spikes += ncp_net_ens(a, arr)->lif.n_spikes;
+	}
+	ck_assert_int_gt(spikes, 10000);
+	ncp_net_free(a);
+	ncp_net_free(b);
+}
+END_TEST
+
 static void zero2(const double *x, double *y, void *ctx)
 {
 	y[0] = 0.0;
@@ -158,6 +229,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, lowpass_step_response);
 	tcase_add_test(tc, direct_connection_same_step);
 	tcase_add_test(tc, ensemble_array_represents_input);
+	tcase_add_test(tc, ensemble_array_equals_ensembles_apart);
 	tcase_add_test(tc, pes_learns_identity);
 	suite_add_tcase(s, tc);
 	return s;

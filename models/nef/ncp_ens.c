@@ -49,7 +49,107 @@ void ncp_ens_fini(struct ncp_ens *e)
 	free(e->biasf);
 	free(e->J);
 	ncp_lif_fini(&e->lif);
+	for (int i = 0; i < e->n_sub; i++)
+		ncp_ens_fini(&e->sub[i]);
+	free(e->sub);
 	memset(e, 0, sizeof(*e));
+}
+
+int ncp_ens_init_array(struct ncp_ens *e, const struct ncp_ens_spec *spec,
+		       int n_sub, double dt, char *err, size_t errlen)
+{
+	const int sn = spec->n, sd = spec->dims;
+	memset(e, 0, sizeof(*e));
+	if (n_sub < 1 || sn < 1 || sd < 1)
+		return ncp_errf(err, errlen, "ensemble array needs at least one "
+				"ensemble of n >= 1, dims >= 1");
+	e->sub = calloc((size_t)n_sub, sizeof(*e->sub));
+	if (!e->sub)
+		return ncp_errf(err, errlen, "out of memory building an array");
+	for (int b = 0; b < n_sub; b++, e->n_sub++) {
+		struct ncp_ens_spec s = *spec;
+		s.seed = ncp_rng_derive(spec->seed, (uint64_t)b);
+		int ret = ncp_ens_init(&e->sub[b], &s, dt, err, errlen);
+		if (ret) {
+			ncp_ens_fini(e);
+			return ret;
+		}
+	}
+	const int n = n_sub * sn, d = n_sub * sd;
+	const int pad = ncp_simd_pad(n), spad = ncp_simd_pad(sn);
+	e->n = n;
+	e->dims = d;
+	e->radius = spec->radius;
+	e->dt = dt;
+	e->lifp = spec->lif;
+	e->reg = spec->reg;
+	e->encoders = calloc((size_t)n * d, sizeof(double));
+	e->gain = calloc((size_t)n, sizeof(double));
+	e->bias = calloc((size_t)n, sizeof(double));
+	e->max_rate = calloc((size_t)n, sizeof(double));
+	e->intercept = calloc((size_t)n, sizeof(double));
+	e->enc = ncp_calloc_aligned((size_t)pad * d, sizeof(float));
+	e->biasf = ncp_calloc_aligned((size_t)n, sizeof(float));
+	e->J = ncp_calloc_aligned((size_t)n, sizeof(float));
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, spec->seed);
+	int ret = -ENOMEM;
+	if (!e->encoders || !e->gain || !e->bias || !e->max_rate ||
+	    !e->intercept || !e->enc || !e->biasf || !e->J ||
+	    (ret = ncp_lif_init(&e->lif, n, &spec->lif, dt, &rng))) {
+		ncp_errf(err, errlen, "ensemble array: %s", ncp_strerror(ret));
+		ncp_ens_fini(e);
+		return ret;
+	}
+	for (int b = 0; b < n_sub; b++) {
+		const struct ncp_ens *s = &e->sub[b];
+		for (int i = 0; i < sn; i++) {
+			int g = b * sn + i;
+			e->gain[g] = s->gain[i];
+			e->bias[g] = s->bias[i];
+			e->max_rate[g] = s->max_rate[i];
+			e->intercept[g] = s->intercept[i];
+			e->biasf[g] = s->biasf[i];
+			e->lif.v[g] = s->lif.v[i];	/* as each drew them */
+			for (int j = 0; j < sd; j++) {
+				e->encoders[(size_t)g * d + b * sd + j] =
+					s->encoders[(size_t)i * sd + j];
+				e->enc[(size_t)(b * sd + j) * pad + g] =
+					s->enc[(size_t)j * spad + i];
+			}
+		}
+	}
+	return 0;
+}
+
+int ncp_ens_solve_array(const struct ncp_ens *e, ncp_func f, void *ctx,
+			float *D, double *rmse)
+{
+	if (!e->n_sub)
+		return -EINVAL;
+	const int sn = e->sub[0].n, sd = e->sub[0].dims;
+	float *block = malloc(sizeof(float) * (size_t)sn * sd);
+	double se = 0.0;
+	if (!block)
+		return -ENOMEM;
+	memset(D, 0, sizeof(float) * (size_t)e->n * e->dims);
+	for (int b = 0; b < e->n_sub; b++) {
+		double r;
+		int ret = ncp_ens_solve(&e->sub[b], f, ctx, sd, block, &r);
+		if (ret) {
+			free(block);
+			return ret;
+		}
+		se += r * r;
+		for (int i = 0; i < sn; i++)
+			for (int j = 0; j < sd; j++)
+				D[(size_t)(b * sn + i) * e->dims + b * sd + j] =
+					block[(size_t)i * sd + j];
+	}
+	free(block);
+	if (rmse)
+		*rmse = sqrt(se / e->n_sub);
+	return 0;
 }
 
 int ncp_ens_init(struct ncp_ens *e, const struct ncp_ens_spec *s, double dt,
@@ -147,6 +247,8 @@ void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates)
 int ncp_ens_solve(const struct ncp_ens *e, ncp_func f, void *ctx, int k,
 		  float *D, double *rmse)
 {
+	if (e->n_sub)
+		return -EINVAL;	/* an array: ncp_ens_solve_array */
 	const int m = e->n_eval, n = e->n, d = e->dims;
 	double *A = malloc(sizeof(double) * (size_t)m * n);
 	double *Y = malloc(sizeof(double) * (size_t)m * k);

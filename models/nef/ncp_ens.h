@@ -53,6 +53,10 @@ struct ncp_ens {
 	float *biasf;
 	float *J;
 	struct ncp_lif lif;
+	/* An ensemble array run as one population (ncp_ens_init_array): its
+	 * ensembles as built, for their decoders; none otherwise. */
+	struct ncp_ens *sub;
+	int n_sub;
 };
 
 /* Build.  On error returns -errno and writes why into err. */
@@ -60,11 +64,28 @@ int ncp_ens_init(struct ncp_ens *e, const struct ncp_ens_spec *s, double dt,
 		 char *err, size_t errlen);
 void ncp_ens_fini(struct ncp_ens *e);
 
-/* Solve decoders D (n x k, row-major) for f over the evaluation points.
+/* Nengo's EnsembleArray as one population: n_sub ensembles of spec (the
+ * seed of ensemble i is ncp_rng_derive(spec->seed, i)), each built as
+ * ncp_ens_init builds it, their neurons one after the other, ensemble i
+ * encoding dimensions [i dims, (i + 1) dims) of the input.  Stepped as
+ * one, it gives the same bits as the ensembles stepped apart (the zeros
+ * of the other blocks add exact zeros), in one pass instead of n_sub.
+ * It decodes its identity only: ncp_ens_solve_array. */
+int ncp_ens_init_array(struct ncp_ens *e, const struct ncp_ens_spec *spec,
+		       int n_sub, double dt, char *err, size_t errlen);
+
+/* Solve decoders D (n x k, row-major) for f over the evaluation points
+ * (not for an array: -EINVAL).
  * rmse (may be NULL) gets the static decode RMSE over them.  Allocates
  * scratch; for build time.  Returns 0 or -errno. */
 int ncp_ens_solve(const struct ncp_ens *e, ncp_func f, void *ctx, int k,
 		  float *D, double *rmse);
+
+/* Decoders of an array (n x n_sub dims, block-diagonal): each block's
+ * from its own ensemble, solved by ncp_ens_solve for f applied to that
+ * block's dims alone (dims values in and out).  rmse: over the blocks. */
+int ncp_ens_solve_array(const struct ncp_ens *e, ncp_func f, void *ctx,
+			float *D, double *rmse);
 
 /* The steady-state rate of every neuron (n) for input x (dims). */
 void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates);

@@ -151,8 +151,11 @@ void ncp_net_node_part(struct ncp_net *net, int node, enum ncp_net_part part)
 		net->obj[node].part = part;
 }
 
-int ncp_net_ensemble(struct ncp_net *net, const char *name,
-		     const struct ncp_ens_spec *spec, char *err, size_t errlen)
+/* An ensemble object: one ensemble of spec, or (n_sub > 0) an array of
+ * n_sub of them run as one population. */
+static int add_ensemble(struct ncp_net *net, const char *name,
+			const struct ncp_ens_spec *spec, int n_sub, char *err,
+			size_t errlen)
 {
 	struct net_obj *o = add_obj(net, name);
 	if (!o) {
@@ -160,17 +163,25 @@ int ncp_net_ensemble(struct ncp_net *net, const char *name,
 			 net->final ? "network finalized" : "out of memory");
 		return net->final ? -EBUSY : -ENOMEM;
 	}
-	int ret = ncp_ens_init(&o->ens, spec, net->dt, err, errlen);
+	int ret = n_sub ? ncp_ens_init_array(&o->ens, spec, n_sub, net->dt, err,
+					     errlen) :
+			  ncp_ens_init(&o->ens, spec, net->dt, err, errlen);
 	if (ret)
 		return ret;
 	o->kind = OBJ_ENS;
-	o->size_in = spec->dims;
-	o->in = ncp_calloc_aligned((size_t)spec->dims, sizeof(float));
+	o->size_in = o->ens.dims;
+	o->in = ncp_calloc_aligned((size_t)o->ens.dims, sizeof(float));
 	if (!o->in) {
 		ncp_ens_fini(&o->ens);
 		return -ENOMEM;
 	}
 	return net->n_obj++;
+}
+
+int ncp_net_ensemble(struct ncp_net *net, const char *name,
+		     const struct ncp_ens_spec *spec, char *err, size_t errlen)
+{
+	return add_ensemble(net, name, spec, 0, err, errlen);
 }
 
 struct fold_ctx {
@@ -244,6 +255,11 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *cs,
 		return ncp_errf(err, errlen, "%s -> %s: a connection without "
 				"synapse must go forward in the run order",
 				src->name, dst->name);
+	if (from_ens && src->ens.n_sub &&
+	    (cs->function || cs->transform || cs->pes_rate != 0))
+		return ncp_errf(err, errlen, "%s -> %s: an ensemble array decodes "
+				"its identity only (no function, transform or "
+				"PES)", src->name, dst->name);
 	if (cs->pes_rate != 0 && (!from_ens || cs->pes_err < 0 ||
 				  cs->pes_err >= net->n_obj ||
 				  net->obj[cs->pes_err].kind != OBJ_NODE ||
@@ -285,8 +301,15 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *cs,
 		c->D = ncp_calloc_aligned((size_t)n * dst_dims, sizeof(float));
 		if (!c->D)
 			goto fail;
-		ret = ncp_ens_solve(&src->ens, folded, &fc, dst_dims, c->D,
-				    &c->rmse);
+		if (src->ens.n_sub) {
+			/* Each block's identity (times the weight). */
+			fc.src_dims = fc.dst_dims = src->ens.sub[0].dims;
+			ret = ncp_ens_solve_array(&src->ens, folded, &fc, c->D,
+						  &c->rmse);
+		} else {
+			ret = ncp_ens_solve(&src->ens, folded, &fc, dst_dims,
+					    c->D, &c->rmse);
+		}
 		if (ret) {
 			ncp_errf(err, errlen, "%s -> %s: solving decoders: %s",
 				 src->name, dst->name, ncp_strerror(ret));
@@ -329,36 +352,26 @@ int ncp_net_ens_array(struct ncp_net *net, const char *name, int n_ens,
 		      int *out_node, char *err, size_t errlen)
 {
 	char nm[48];
-	int d = spec->dims, total = n_ens * d;
+	int total = n_ens * spec->dims;
 	snprintf(nm, sizeof(nm), "%s.input", name);
 	int in = ncp_net_node(net, nm, total, total, NULL, NULL);
 	if (in < 0)
 		return in;
-	int first = net->n_obj;
-	for (int i = 0; i < n_ens; i++) {
-		struct ncp_ens_spec s = *spec;
-		s.seed = ncp_rng_derive(spec->seed, (uint64_t)i);
-		snprintf(nm, sizeof(nm), "%s[%d]", name, i);
-		int e = ncp_net_ensemble(net, nm, &s, err, errlen);
-		if (e < 0)
-			return e;
-		int c = ncp_net_connect(net, &(struct ncp_conn_spec){
-			.src = in, .dst = e, .src_lo = i * d, .src_dims = d },
-			err, errlen);
-		if (c < 0)
-			return c;
-	}
+	int ens = add_ensemble(net, name, spec, n_ens, err, errlen);
+	if (ens < 0)
+		return ens;
 	snprintf(nm, sizeof(nm), "%s.output", name);
 	int out = ncp_net_node(net, nm, total, total, NULL, NULL);
 	if (out < 0)
 		return out;
-	for (int i = 0; i < n_ens; i++) {
-		int c = ncp_net_connect(net, &(struct ncp_conn_spec){
-			.src = first + i, .dst = out, .dst_lo = i * d,
-			.dst_dims = d }, err, errlen);
-		if (c < 0)
-			return c;
-	}
+	int c = ncp_net_connect(net, &(struct ncp_conn_spec){
+		.src = in, .dst = ens }, err, errlen);
+	if (c < 0)
+		return c;
+	c = ncp_net_connect(net, &(struct ncp_conn_spec){
+		.src = ens, .dst = out }, err, errlen);
+	if (c < 0)
+		return c;
 	*in_node = in;
 	*out_node = out;
 	return 0;

@@ -81,7 +81,9 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *c,
 /* An ensemble array: n_ens ensembles of spec->dims each (spec->seed is
  * varied per ensemble), an input node feeding them without synapse, and an
  * output node they decode into (identity, no synapse), as Nengo's
- * EnsembleArray.  *in_node and *out_node get the two nodes' ids. */
+ * EnsembleArray.  *in_node and *out_node get the two nodes' ids.  The
+ * ensembles run as one population (ncp_ens_init_array): the same bits as
+ * apart, one pass instead of n_ens; it decodes its identity only. */
 int ncp_net_ens_array(struct ncp_net *net, const char *name, int n_ens,
 		      const struct ncp_ens_spec *spec, int *in_node,
 		      int *out_node, char *err, size_t errlen);
