@@ -317,6 +317,25 @@ void ncp_ens_decode_add(const struct ncp_ens *e, const float *D, int k,
 {
 	const uint32_t *spk = e->lif.spikes;
 	const float amp = w / (float)e->dt;
+	if (e->n_sub && k == e->dims) {
+		/* An array's decoders are block-diagonal: a spike adds to its
+		 * own ensemble's dimensions only (the rest of its row would
+		 * add exact zeros). */
+		const uint32_t sn = (uint32_t)e->sub[0].n;
+		const int sd = e->sub[0].dims;
+		uint32_t b = 0, end = sn;	/* spikes come in ascending order */
+		for (int s = 0; s < e->lif.n_spikes; s++) {
+			while (spk[s] >= end) {
+				b++;
+				end += sn;
+			}
+			const float *row = D + (size_t)spk[s] * k + b * sd;
+			float *yb = y + b * sd;
+			for (int c = 0; c < sd; c++)
+				yb[c] += amp * row[c];
+		}
+		return;
+	}
 	for (int s = 0; s < e->lif.n_spikes; s++) {
 		const float *row = D + (size_t)spk[s] * k;
 		for (int c = 0; c < k; c++)
