@@ -55,6 +55,30 @@ void ncp_ens_fini(struct ncp_ens *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* The fields every ensemble has, for n neurons in d dims, and its
+ * per-neuron arrays (zeroed).  0 or -ENOMEM. */
+static int ens_alloc(struct ncp_ens *e, const struct ncp_ens_spec *s, int n,
+		     int d, double dt)
+{
+	e->n = n;
+	e->dims = d;
+	e->radius = s->radius;
+	e->dt = dt;
+	e->lifp = s->lif;
+	e->reg = s->reg;
+	e->encoders = calloc((size_t)n * d, sizeof(double));
+	e->gain = calloc((size_t)n, sizeof(double));
+	e->bias = calloc((size_t)n, sizeof(double));
+	e->max_rate = calloc((size_t)n, sizeof(double));
+	e->intercept = calloc((size_t)n, sizeof(double));
+	e->enc = ncp_calloc_aligned((size_t)ncp_simd_pad(n) * d, sizeof(float));
+	e->biasf = ncp_calloc_aligned((size_t)n, sizeof(float));
+	e->J = ncp_calloc_aligned((size_t)n, sizeof(float));
+	return e->encoders && e->gain && e->bias && e->max_rate &&
+			       e->intercept && e->enc && e->biasf && e->J ?
+		       0 : -ENOMEM;
+}
+
 int ncp_ens_init_array(struct ncp_ens *e, const struct ncp_ens_spec *spec,
 		       int n_sub, double dt, char *err, size_t errlen)
 {
@@ -77,26 +101,10 @@ int ncp_ens_init_array(struct ncp_ens *e, const struct ncp_ens_spec *spec,
 	}
 	const int n = n_sub * sn, d = n_sub * sd;
 	const int pad = ncp_simd_pad(n), spad = ncp_simd_pad(sn);
-	e->n = n;
-	e->dims = d;
-	e->radius = spec->radius;
-	e->dt = dt;
-	e->lifp = spec->lif;
-	e->reg = spec->reg;
-	e->encoders = calloc((size_t)n * d, sizeof(double));
-	e->gain = calloc((size_t)n, sizeof(double));
-	e->bias = calloc((size_t)n, sizeof(double));
-	e->max_rate = calloc((size_t)n, sizeof(double));
-	e->intercept = calloc((size_t)n, sizeof(double));
-	e->enc = ncp_calloc_aligned((size_t)pad * d, sizeof(float));
-	e->biasf = ncp_calloc_aligned((size_t)n, sizeof(float));
-	e->J = ncp_calloc_aligned((size_t)n, sizeof(float));
 	struct ncp_rng rng;
 	ncp_rng_seed(&rng, spec->seed);
-	int ret = -ENOMEM;
-	if (!e->encoders || !e->gain || !e->bias || !e->max_rate ||
-	    !e->intercept || !e->enc || !e->biasf || !e->J ||
-	    (ret = ncp_lif_init(&e->lif, n, &spec->lif, dt, &rng))) {
+	int ret = ens_alloc(e, spec, n, d, dt);
+	if (ret || (ret = ncp_lif_init(&e->lif, n, &spec->lif, dt, &rng))) {
 		ncp_errf(err, errlen, "ensemble array: %s", ncp_strerror(ret));
 		ncp_ens_fini(e);
 		return ret;
@@ -163,26 +171,11 @@ int ncp_ens_init(struct ncp_ens *e, const struct ncp_ens_spec *s, double dt,
 		return ncp_errf(err, errlen,
 				"ensemble needs n >= 1, dims >= 1, radius > 0 "
 				"(got n=%d dims=%d radius=%g)", n, d, s->radius);
-	e->n = n;
-	e->dims = d;
-	e->radius = s->radius;
-	e->dt = dt;
-	e->lifp = s->lif;
-	e->reg = s->reg;
 	e->n_eval = s->n_eval > 0 ? s->n_eval : ncp_ens_default_eval(n, d);
-
-	ret = -ENOMEM;
-	e->encoders = calloc((size_t)n * d, sizeof(double));
-	e->gain = calloc((size_t)n, sizeof(double));
-	e->bias = calloc((size_t)n, sizeof(double));
-	e->max_rate = calloc((size_t)n, sizeof(double));
-	e->intercept = calloc((size_t)n, sizeof(double));
+	ret = ens_alloc(e, s, n, d, dt);
 	e->eval = calloc((size_t)e->n_eval * d, sizeof(double));
-	e->enc = ncp_calloc_aligned((size_t)ncp_simd_pad(n) * d, sizeof(float));
-	e->biasf = ncp_calloc_aligned((size_t)n, sizeof(float));
-	e->J = ncp_calloc_aligned((size_t)n, sizeof(float));
-	if (!e->encoders || !e->gain || !e->bias || !e->max_rate ||
-	    !e->intercept || !e->eval || !e->enc || !e->biasf || !e->J) {
+	if (ret || !e->eval) {
+		ret = -ENOMEM;
 		ncp_errf(err, errlen, "out of memory building an ensemble");
 		goto fail;
 	}
