@@ -498,13 +498,15 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (!d->emulator)
 		return ncp_errf(err, errlen, "emulator: %s", msg);
 	if (strcmp(cfg->emulator.model, "none")) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], name[64];
 		ret = ncp_control_model_path(cfg->data_dir, cfg->emulator.model,
 					     false, path, sizeof(path), msg,
 					     sizeof(msg));
-		if (!ret)
-			ret = ncp_emulator_load(d->emulator, path, cfg->emulator.model,
-						msg, sizeof(msg));
+		if (!ret) {
+			ncp_control_model_name(path, name, sizeof(name));
+			ret = ncp_emulator_load(d->emulator, path, name, msg,
+						sizeof(msg));
+		}
 		if (ret)
 			return ncp_errf(err, errlen, "emulator.model: %s", msg);
 	}
