@@ -276,6 +276,16 @@ int ncp_control_model_path(const char *data_dir, const char *name,
 	return ret;
 }
 
+void ncp_control_model_name(const char *path, char *out, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 12 && strcmp(base + n - 12, ".safetensors") == 0)
+		n -= 12;
+	snprintf(out, len, "%.*s", (int)n, base);
+}
+
 int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		       struct ncp_reply *r)
 {
@@ -335,7 +345,7 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		return 0;
 	}
 	case NCP_CMD_LOAD: {
-		char path[4096], msg[600];
+		char path[4096], msg[600], name[64];
 		if (ncp_online_enabled(c->online))
 			return ncp_reply_err(r, -EBUSY, "online training is on: "
 					     "'train off' before loading a model");
@@ -343,12 +353,14 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		int ret = ncp_control_model_path(c->cfg.data_dir, cmd->file.name, true,
 						 path, sizeof(path), msg, sizeof(msg));
 		pthread_mutex_unlock(&c->lock);
-		if (!ret)
-			ret = ncp_emulator_load(c->emulator, path, cmd->file.name, msg,
+		if (!ret) {
+			ncp_control_model_name(path, name, sizeof(name));
+			ret = ncp_emulator_load(c->emulator, path, name, msg,
 						sizeof(msg));
+		}
 		if (ret)
 			return ncp_reply_err(r, ret, "%s", msg);
-		ncp_reply_str(r, "emulator.model", cmd->file.name);
+		ncp_reply_str(r, "emulator.model", name);
 		return 0;
 	}
 	case NCP_CMD_SAVE:

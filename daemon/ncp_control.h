@@ -51,6 +51,10 @@ void ncp_control_set_config(struct ncp_control *c,
 int ncp_control_model_path(const char *data_dir, const char *name,
 			   bool inside, char *out, size_t outlen, char *err,
 			   size_t errlen);
+/* The name a model goes by (status, summary, the shared memory's predicted
+ * block), however it was given: the file name of `path` without its
+ * directory and without ".safetensors", cut to fit `len`. */
+void ncp_control_model_name(const char *path, char *out, size_t len);
 /* The ncp_ctlsrv handler; ctx is a struct ncp_control. */
 int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		       struct ncp_reply *reply);

@@ -427,6 +427,7 @@ static void *online_thread(void *arg)
 			o->next = ncp_shm_reader_head(o->reader);
 			o->open_segment = false;
 			set_status(o);
+			/* Pairs with the acquire load in ncp_online_step. */
 			atomic_store_explicit(&o->done, o->next, memory_order_release);
 			nanosleep(&(struct timespec){ 0, o->p.lockstep ? 1000000
 							      : 20000000 }, NULL);
@@ -563,6 +564,8 @@ void ncp_online_step(struct ncp_online *o, uint64_t step,
 	if (!o->p.lockstep || (step + 1) % every ||
 	    !atomic_load_explicit(&o->enabled, memory_order_relaxed))
 		return;
+	/* Pairs with the release stores of `done` in the trainer thread:
+	 * what it trained up to that step is visible from here. */
 	while (atomic_load_explicit(&o->done, memory_order_acquire) < step + 1 &&
 	       !atomic_load(&o->stop))
 		nanosleep(&(struct timespec){ 0, 10000 }, NULL);

@@ -321,7 +321,8 @@ static void finish(struct ncp_recorder *r, const char *why)
 	snprintf(reason, sizeof(reason), "%s", why);
 	bool failed = strncmp(why, "error", 5) == 0;
 	/* No more pushes for this session; rows still queued are taken
-	 * unless the duration ended it. */
+	 * unless the duration ended it.  Pairs with the acquire load in
+	 * ncp_recorder_push. */
 	atomic_store_explicit(&r->session, 0, memory_order_release);
 	ret = failed ? -EIO : flush_batch(r);
 	if (!ret)
@@ -425,6 +426,8 @@ static void *recorder_thread(void *arg)
 
 	for (;;) {
 		bool quitting = atomic_load(&r->quit);
+		/* Pairs with the release store in ncp_recorder_start: the new
+		 * recording's files and fields are visible. */
 		uint64_t s = atomic_load_explicit(&r->session, memory_order_acquire);
 		if (!r->cur && s) {
 			/* A new recording (its files were opened by start). */
@@ -453,7 +456,8 @@ static void *recorder_thread(void *arg)
 		bool full = r->max_rows && rows_total(r) >= r->max_rows;
 		bool ending = full || quitting || atomic_load(&r->stop_req);
 		if (ret >= 0 && ending && !full) {
-			/* Close the gate, then take what is still queued. */
+			/* Close the gate, then take what is still queued (pairs
+			 * with the acquire load in ncp_recorder_push). */
 			atomic_store_explicit(&r->session, 0, memory_order_release);
 			while ((ret = take(r)) > 0)
 				;
@@ -566,6 +570,8 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 	int ret;
 
 	pthread_mutex_lock(&r->lock);
+	/* Pairs with the release store in finish(): the last recording's
+	 * files are closed before new ones are opened. */
 	if (atomic_load_explicit(&r->busy, memory_order_acquire)) {
 		ncp_errf(err, errlen, "already recording %s (record stop first)",
 			 r->name);
@@ -686,6 +692,7 @@ void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&r->lock);
+	/* Pairs with the release store in finish(). */
 	s->active = atomic_load_explicit(&r->busy, memory_order_acquire);
 	snprintf(s->name, sizeof(s->name), "%s", r->name);
 	s->rows = atomic_load(&r->rows);
@@ -705,7 +712,8 @@ void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm, const double target[2])
 {
-	/* Pairs with the release store in ncp_recorder_start. */
+	/* Pairs with the release store in ncp_recorder_start (and those of
+	 * 0 that end a recording). */
 	uint64_t s = atomic_load_explicit(&r->session, memory_order_acquire);
 	if (!s)
 		return;

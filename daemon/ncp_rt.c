@@ -129,8 +129,13 @@ bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 	memset((char *)stack, 0, sizeof(stack));
 	(void)stack[0];
 #undef WARN
-	if (used >= 2 && warn)
-		warn[used - 2] = '\0'; /* drop the trailing "; " */
+	/* Drop the trailing "; ", or what is left of it in a warning that
+	 * snprintf cut to fit the buffer. */
+	if (warn && warnlen) {
+		size_t n = used < warnlen ? used : warnlen - 1;
+		while (n && (warn[n - 1] == ' ' || warn[n - 1] == ';'))
+			warn[--n] = '\0';
+	}
 	return fifo;
 }
 

@@ -59,8 +59,9 @@ double ncp_rt_clock_wall(const struct ncp_rt_clock *c);
 
 /* Make the calling thread real-time: SCHED_FIFO at priority (if asked),
  * pinned to cpu (if >= 0), timer slack of 1 ns, and its stack pre-faulted.
- * What could not be done is described in warn (the thread then runs with
- * the normal policy).  Returns true when SCHED_FIFO is in effect. */
+ * What could not be done is described in warn, NUL-terminated and cut to
+ * warnlen bytes (the thread then runs with the normal policy).  Returns
+ * true when SCHED_FIFO is in effect. */
 bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 			 size_t warnlen);
 /* Lock all present and future memory (mlockall).  Returns 0 or -errno. */

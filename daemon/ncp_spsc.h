@@ -1,7 +1,8 @@
 /* ncp_spsc: a lock-free single-producer single-consumer queue of
- * fixed-size records.  It carries control commands to the RT loop (applied
- * at step boundaries), log records from the RT loop to a logger thread,
- * completions back: any hand-off where one side must never wait.
+ * fixed-size records, for any hand-off where one side must never wait.
+ * It carries commands to the RT loop (one queue each from the control
+ * thread and the main thread, applied at step boundaries) and each step's
+ * record from the RT loop to the recorder thread.
  *
  * Contract
  * - One producer thread calls ncp_spsc_try_push, one consumer thread calls

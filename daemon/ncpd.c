@@ -311,6 +311,8 @@ static void supervise(struct daemon *d, const sigset_t *sigs)
 	struct ncp_loop *loop = &d->loop;
 	uint64_t slips_seen = 0, rollbacks_seen = 0;
 
+	/* Pairs with the release store of `finished` at the end of
+	 * ncp_loop_thread: the loop's results are visible after it. */
 	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
 		int sig = sigtimedwait(sigs, NULL, &tick);
 		if (sig == SIGINT || sig == SIGTERM) {
@@ -496,13 +498,15 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (!d->emulator)
 		return ncp_errf(err, errlen, "emulator: %s", msg);
 	if (strcmp(cfg->emulator.model, "none")) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], name[64];
 		ret = ncp_control_model_path(cfg->data_dir, cfg->emulator.model,
 					     false, path, sizeof(path), msg,
 					     sizeof(msg));
-		if (!ret)
-			ret = ncp_emulator_load(d->emulator, path, cfg->emulator.model,
-						msg, sizeof(msg));
+		if (!ret) {
+			ncp_control_model_name(path, name, sizeof(name));
+			ret = ncp_emulator_load(d->emulator, path, name, msg,
+						sizeof(msg));
+		}
 		if (ret)
 			return ncp_errf(err, errlen, "emulator.model: %s", msg);
 	}
@@ -564,6 +568,8 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		return ncp_errf(err, errlen, "cannot start the loop thread: %s",
 				strerror(ret));
 	d->thread_ok = true;
+	/* Pairs with the release store of `started` in ncp_loop_thread:
+	 * its rt_warning is written. */
 	while (!atomic_load_explicit(&d->loop.started, memory_order_acquire))
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	if (d->loop.rt_warning[0])

@@ -39,20 +39,33 @@ print("lockstep: 15000 predictions, hand RMSE %.4f m (ncp-train --eval: %.4f m),
       % (e["hand_rmse"], hand, e["q_rmse"]))
 PYEOF
 
+# A model goes by its file's name however it was given: here a path
+# longer than the shared memory's 31 bytes.
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 0.2 --set emulator.model="$tmp/data/ridge.safetensors" \
+	--summary json >"$tmp/p.json" 2>"$tmp/p.err" || fail "run with a model path: $(cat "$tmp/p.err")"
+$PY -c 'import json,sys; m = json.load(open(sys.argv[1]))["emulator"]["model"]; assert m == "ridge", m' \
+	"$tmp/p.json" || fail "a model given by its path is not named by its file"
+
 # Real time, with a model loaded over the socket.
 # shellcheck disable=SC2086
 "$NCPD" $uniq --foreground 2>"$tmp/d.err" &
 dpid=$!
 for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
 ctl status | grep -q "loaded: false" || fail "a model before any was loaded"
-ctl load ridge >/dev/null || fail "load ridge"
+ctl load ridge.safetensors >/dev/null || fail "load ridge"
 sleep 2
 ctl --json status >"$tmp/s1.json" || fail "status"
-$PY - "$tmp/s1.json" <<'PYEOF' || fail "real-time emulator status"
-import json, sys
+$PY - "$tmp/s1.json" "/dev/shm$name" <<'PYEOF' || fail "real-time emulator status"
+import json, struct, sys
 s = json.load(open(sys.argv[1]))["status"]["emulator"]
 assert s["loaded"] and s["model"] == "ridge" and s["arch"] == "ridge-running", s
 assert s["predictions"] > 1000, s
+# The predicted block (docs/shm.md): blocks[2] at 160, its model at 128.
+seg = open(sys.argv[2], "rb").read()
+(off,) = struct.unpack_from("<Q", seg, 160)
+model = seg[off + 128:off + 160].split(b"\0")[0].decode()
+assert model == "ridge", model
 PYEOF
 sum1=$(ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"]["emulator"]["checksum"])')
 

@@ -10,7 +10,7 @@
 #include "models/nef/ncp_simd.h"
 #include "tests/ncp_check.h"
 
-/* nef.md's LIF, one neuron, in double precision: the reference. */
+/* docs/model.md's LIF, one neuron, in double precision: the reference. */
 struct ref_neuron {
 	double v, r;
 };

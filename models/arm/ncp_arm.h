@@ -1,4 +1,4 @@
-/* ncp_arm: the 2-link arm of REACH (reference/reach.md): the dynamics it is
+/* ncp_arm: the 2-link arm of REACH (docs/model.md): the dynamics it is
  * simulated with (uniform rods, semi-implicit Euler, clamped joint limits)
  * and the quantities its controller uses (hand Jacobian, joint-space
  * inertia of point masses with rotational inertia, task-space inertia

@@ -1,6 +1,6 @@
 /* ncp_base: what every ncpd module uses: assertions, errors, logging, time.
  *
- * Conventions (STYLE.md): actions return 0 or -errno; predicates return
+ * Conventions: actions return 0 or -errno; predicates return
  * bool; constructors return a pointer or NULL.  Parsers write a
  * user-facing message into a caller's buffer (char *err, size_t errlen).
  */

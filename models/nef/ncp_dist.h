@@ -23,7 +23,7 @@ struct ncp_dist {
 int ncp_dist_sample(const struct ncp_dist *d, int dims, int n,
 		    struct ncp_rng *rng, double *out);
 
-/* The area-intercept transform of one base sample s (reference/nef.md):
+/* The area-intercept transform of one base sample s (docs/model.md):
  * s > 0 flips to -s with sign -1, then
  * sign * sqrt(1 - I^-1((dims + 1) / 2, 1/2; s + 1)). */
 double ncp_dist_area_transform(double s, int dims);

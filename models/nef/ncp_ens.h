@@ -1,5 +1,5 @@
-/* ncp_ens: a spiking ensemble built the way Nengo builds one (reference/
- * nef.md): encoders on the hypersphere, max rates and intercepts from
+/* ncp_ens: a spiking ensemble built the way Nengo builds one
+ * (docs/model.md): encoders on the hypersphere, max rates and intercepts from
  * distributions, gain and bias from them, evaluation points, and
  * L2-regularised least-squares decoders for any function.
  *

@@ -1,5 +1,5 @@
 /* ncp_lif: a population of spiking leaky integrate-and-fire neurons,
- * stepped exactly as Nengo's LIF (reference/nef.md): partial-step
+ * stepped exactly as Nengo's LIF (docs/model.md): partial-step
  * refractory period, sub-step spike time, spikes of amplitude 1/dt.
  *
  * State is float32 structure-of-arrays, padded to 16 floats, so the

@@ -215,7 +215,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 	TRY(cb = ncp_net_ensemble(net, "cb", &spec, err, errlen));
 	TRY(relay = ncp_net_node(net, "relay", 2, 2, NULL, NULL));
 
-	/* Wiring (reach.md): 5 ms synapses unless "no synapse". */
+	/* Wiring (docs/model.md): 5 ms synapses unless "no synapse". */
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .dst = s1_in,
 		     .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_in, .dst = s1_arr_in },

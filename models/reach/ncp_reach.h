@@ -1,4 +1,4 @@
-/* ncp_reach: the REACH circuits (reference/reach.md) wired into a closed
+/* ncp_reach: the REACH circuits (docs/model.md) wired into a closed
  * loop with the arm: PMC target -> error -> M1 -> torque -> arm -> S1 ->
  * back, with the cerebellum (CB) adding -M kv dq, and optionally an
  * adaptive CB population learning an extra torque with PES.
