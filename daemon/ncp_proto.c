@@ -343,11 +343,15 @@ static int config_key(const char *s, char *err, size_t errlen)
 
 #define MAX_TOKENS 8
 
+/* nargs counts the words after the command word; a sub-command word
+ * ("get" of config get) is part of the command, not an argument. */
 static int usage(const struct cmd_spec *sp, int nargs, char *err,
 		 size_t errlen)
 {
+	int given = nargs - (sp->sub ? 1 : 0);
+
 	return ncp_errf(err, errlen, "usage: %s (got %d argument%s)",
-			sp->usage, nargs, nargs == 1 ? "" : "s");
+			sp->usage, given, given == 1 ? "" : "s");
 }
 
 int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
@@ -465,7 +469,9 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 		return 0;
 
 	case NCP_CMD_CONFIG_GET:
-		if (nargs >= 1 && strcmp(tok[1], "get") != 0)
+		if (nargs == 0)
+			return ncp_errf(err, errlen, "usage: %s", sp->usage);
+		if (strcmp(tok[1], "get") != 0)
 			return ncp_errf(err, errlen,
 					"unknown config sub-command '%s' "
 					"(usage: config get KEY)",

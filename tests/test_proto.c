@@ -122,9 +122,9 @@ START_TEST(config_help_train)
 	ck_ok("config get task.period", NCP_CMD_CONFIG_GET);
 	ck_assert_str_eq(cmd.config.key, "task.period");
 	ck_err("config", -EINVAL, "usage: config get KEY");
-	ck_err("config get", -EINVAL, "usage: config get KEY");
+	ck_err("config get", -EINVAL, "usage: config get KEY (got 0 arguments)");
 	ck_err("config set seed 1", -EINVAL, "sub-command 'set'");
-	ck_err("config get a b", -EINVAL, "got 3 arguments");
+	ck_err("config get a b", -EINVAL, "(got 2 arguments)");
 	ck_err("config get bad/key", -EINVAL, "not a config key");
 	ck_err("config get "
 	       "k1234567890123456789012345678901234567890123456789012345678901234",
@@ -166,11 +166,12 @@ START_TEST(file_commands)
 
 	ck_err("record", -EINVAL, "usage: record start NAME");
 	ck_err("record begin x", -EINVAL, "usage: record start");
-	ck_err("record start", -EINVAL, "usage: record start NAME [SECONDS]");
-	ck_err("record stop now", -EINVAL, "usage: record stop");
+	ck_err("record start", -EINVAL,
+	       "usage: record start NAME [SECONDS] (got 0 arguments)");
+	ck_err("record stop now", -EINVAL, "usage: record stop (got 1 argument)");
 	ck_err("record start x 0", -ERANGE, "SECONDS must be greater than 0");
 	ck_err("record start x 1e999", -ERANGE, "out of range");
-	ck_err("record start x 10 11", -EINVAL, "got 4 arguments");
+	ck_err("record start x 10 11", -EINVAL, "(got 3 arguments)");
 	ck_err("save", -EINVAL, "usage: save NAME");
 	ck_err("load a b", -EINVAL, "usage: load NAME");
 
