@@ -37,7 +37,7 @@ static const char usage_text[] =
 	"  target X Y                   move the target to (X, Y); points outside\n"
 	"                               the arm's reach are refused\n"
 	"  task centre-out [PERIOD]     centre-out reaches, a new target every\n"
-	"                               PERIOD seconds (default: the config's)\n"
+	"                               PERIOD seconds (default: the one in use)\n"
 	"  task random [PERIOD]         random targets every PERIOD seconds\n"
 	"  task manual                  targets only from the target command\n"
 	"  pause                        stop stepping the simulation\n"

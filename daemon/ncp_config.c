@@ -859,6 +859,16 @@ void ncp_config_apply_reloadable(struct ncp_config *dst,
 	}
 }
 
+int ncp_config_key_range(const char *key, double *min, double *max)
+{
+	const struct key *k = find_key(key);
+	if (!k || (k->type != T_INT && k->type != T_U64 && k->type != T_DOUBLE))
+		return -ENOENT;
+	*min = k->min;
+	*max = k->max;
+	return 0;
+}
+
 bool ncp_config_key_info(int i, struct ncp_config_key_info *info)
 {
 	if (i < 0 || i >= N_KEYS)

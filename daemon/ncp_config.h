@@ -95,6 +95,11 @@ int ncp_config_diff(const struct ncp_config *a, const struct ncp_config *b,
 void ncp_config_apply_reloadable(struct ncp_config *dst,
 				 const struct ncp_config *src);
 
+/* The range [min, max] the table gives a number key ("task.period"), for
+ * whoever takes that value from elsewhere (the control protocol).  0, or
+ * -ENOENT for a key that is unknown or not a number. */
+int ncp_config_key_range(const char *key, double *min, double *max);
+
 /* Iterate over the table (for docs and tests): the i-th key or NULL. */
 struct ncp_config_key_info {
 	const char *key, *type, *help;

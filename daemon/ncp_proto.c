@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/ncp_config.h"
 #include "models/base/ncp_base.h"
 
 /* The command table: usage and help text for every command.  Commands
@@ -28,7 +29,8 @@ static const struct cmd_spec specs[] = {
 	{ "task", NULL, NCP_CMD_TASK,
 	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
 	  "choose the task: centre-out reaches or random targets, a new "
-	  "target every PERIOD seconds (default: the config's task.period), "
+	  "target every PERIOD seconds (default: the period in use; PERIOD "
+	  "takes the range of the config key task.period), "
 	  "or manual (targets come only from the target command)" },
 	{ "pause", NULL, NCP_CMD_PAUSE, "pause",
 	  "stop stepping the simulation; the loop keeps its clock" },
@@ -450,12 +452,16 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
 		if (nargs == 2) {
+			double lo, hi;
 			if (cmd->task.kind == NCP_TASK_MANUAL)
 				return ncp_errf(err, errlen,
 						"task manual takes no PERIOD");
+			/* One range for the period: the config table's. */
+			rc = ncp_config_key_range("task.period", &lo, &hi);
+			ncp_assert(rc == 0);
 			cmd->task.has_period = true;
-			return seconds(tok[2], "PERIOD", NCP_PROTO_PERIOD_MAX,
-				       &cmd->task.period, err, errlen);
+			return ncp_proto_number(tok[2], "PERIOD", lo, hi,
+						&cmd->task.period, err, errlen);
 		}
 		return 0;
 

@@ -88,16 +88,20 @@ START_TEST(task_forms)
 	ck_ok("task random 2.5", NCP_CMD_TASK);
 	ck_assert(cmd.task.kind == NCP_TASK_RANDOM && cmd.task.has_period);
 	ck_assert(cmd.task.period == 2.5);
-	ck_ok("task centre-out 86400", NCP_CMD_TASK);
+	ck_ok("task centre-out 3600", NCP_CMD_TASK);
+	ck_ok("task random 0.01", NCP_CMD_TASK);
 	ck_ok("task manual", NCP_CMD_TASK);
 	ck_assert(cmd.task.kind == NCP_TASK_MANUAL);
 
 	ck_err("task", -EINVAL, "usage: task centre-out");
 	ck_err("task manual 2", -EINVAL, "no PERIOD");
 	ck_err("task center-out", -EINVAL, "unknown task 'center-out'");
-	ck_err("task random 0", -ERANGE, "greater than 0");
-	ck_err("task random -1", -ERANGE, "greater than 0");
-	ck_err("task random 86401", -ERANGE, "at most 86400");
+	/* PERIOD's range is task.period's in the config table. */
+	ck_err("task random 0", -ERANGE, "PERIOD must be within [0.01, 3600]");
+	ck_err("task random -1", -ERANGE, "within [0.01, 3600]");
+	ck_err("task random 0.0001", -ERANGE, "within [0.01, 3600] (got 0.0001)");
+	ck_err("task random 5000", -ERANGE, "within [0.01, 3600] (got 5000)");
+	ck_err("task centre-out 86400", -ERANGE, "within [0.01, 3600]");
 	ck_err("task random nan", -ERANGE, "finite");
 	ck_err("task random 2s", -EINVAL, "not a number");
 	ck_err("task random 1 2", -EINVAL, "got 3 arguments");
