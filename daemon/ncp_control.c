@@ -77,7 +77,19 @@ static int do_target(struct ncp_control *c, const struct ncp_cmd *cmd,
 				     dist, fabs(a->l[0] - a->l[1]), a->l[0] + a->l[1],
 				     a->q_min, a->q_max);
 	}
-	return send_loop(c, &lc, r);
+	/* A target is a manual task's: the loop switches to it.  The reply
+	 * says so, and which task it replaced. */
+	struct ncp_shm_state st;
+	enum ncp_task_kind was = NCP_TASK_MANUAL;
+	if (ncp_shm_reader_state(c->shm, &st) == 0)
+		was = (enum ncp_task_kind)st.task_kind;
+	int ret = send_loop(c, &lc, r);
+	if (ret)
+		return ret;
+	ncp_reply_vec(r, "target.xy", lc.xy, 2);
+	ncp_reply_str(r, "task.kind", ncp_task_kind_name(NCP_TASK_MANUAL));
+	ncp_reply_str(r, "task.previous", ncp_task_kind_name(was));
+	return 0;
 }
 
 static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,

@@ -24,8 +24,10 @@ struct cmd_spec {
 
 static const struct cmd_spec specs[] = {
 	{ "target", NULL, NCP_CMD_TARGET, "target X Y",
-	  "move the target to (X, Y), in metres; points outside the arm's "
-	  "reachable workspace are refused" },
+	  "move the target to (X, Y), in metres, and switch the task to "
+	  "manual (a centre-out or random task stops until 'task centre-out' "
+	  "or 'task random'); points outside the arm's reachable workspace "
+	  "are refused" },
 	{ "task", NULL, NCP_CMD_TASK,
 	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
 	  "choose the task: centre-out reaches or random targets, a new "

@@ -28,8 +28,15 @@ chmod 755 "$tmp/run"
 dpid=$!
 wait_up
 
-# 1. A manual target: the hand gets within 5 cm in under 2.5 s.
-ctl target 0.15 1.42 >/dev/null || fail "target refused"
+# 1. A manual target: the hand gets within 5 cm in under 2.5 s.  The
+#    reply says the task became manual, and which task it replaced.
+ctl --json target 0.15 1.42 >"$tmp/t.json" || fail "target refused"
+$PY - "$tmp/t.json" <<'PYEOF' || fail "target reply does not say the task became manual: $(cat "$tmp/t.json")"
+import json, sys
+flat = json.dumps(json.load(open(sys.argv[1])))
+assert '"kind": "manual"' in flat and '"previous": "centre-out"' in flat, flat
+PYEOF
+ctl help target | grep -q "switch the task to manual" || fail "help target does not say the task becomes manual"
 t0=$($PY -c 'import time; print(time.monotonic())')
 arrived=""
 for _ in $(seq 60); do
