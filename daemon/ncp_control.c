@@ -52,6 +52,9 @@ void ncp_control_set_config(struct ncp_control *c,
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* How long record stop waits for the recorder to complete its files. */
+#define RECORD_STOP_WAIT_S 10.0
+
 static int send_loop(struct ncp_control *c, const struct ncp_loop_cmd *lc,
 		     struct ncp_reply *r)
 {
@@ -341,6 +344,15 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		struct ncp_recorder_status rs;
 		if (ncp_recorder_stop(c->recorder))
 			return ncp_reply_err(r, -ENOENT, "nothing is being recorded");
+		/* The recorder thread still takes the steps queued before the
+		 * stop and writes them: the reply counts the rows once the
+		 * files are complete. */
+		if (ncp_recorder_wait_idle(c->recorder, RECORD_STOP_WAIT_S))
+			return ncp_reply_err(r, -ETIMEDOUT, "the recording is "
+					     "stopping but its files were not "
+					     "complete after %g s; status shows "
+					     "record.active=false once they are",
+					     RECORD_STOP_WAIT_S);
 		ncp_recorder_status(c->recorder, &rs);
 		ncp_reply_str(r, "record.name", rs.name);
 		ncp_reply_uint(r, "record.steps", rs.rows);
