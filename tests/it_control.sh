@@ -137,6 +137,7 @@ dpid=""
 [ -e "/dev/shm$name" ] && fail "segment left after SIGTERM"
 [ -e "$sock" ] && fail "socket left after SIGTERM"
 [ -e "$tmp/run/ncpd.pid" ] && fail "instance lock left after SIGTERM"
+[ -e "$sock.lock" ] && fail "socket lock $sock.lock left after SIGTERM"
 
 # 8. Detached: the starting process returns once the daemon runs; a second
 #    instance is refused; `shutdown` stops it and cleans up.
@@ -153,5 +154,6 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 kill -0 "$pid" 2>/dev/null && fail "daemon still running after shutdown"
-[ -e "/dev/shm$name" ] || [ -e "$sock" ] && fail "files left after shutdown"
+[ -e "/dev/shm$name" ] || [ -e "$sock" ] || [ -e "$sock.lock" ] ||
+	[ -e "$tmp/run/ncpd.pid" ] && fail "files left after shutdown: $(ls "$tmp/run")"
 echo ok
