@@ -138,9 +138,10 @@ static const struct key keys[] = {
 	{ "shm.window", T_INT, OFF(shm.window), 0, 1, 1000, "100", NULL, false,
 	  "steps of M1 activity in the window readers and the emulator see" },
 
-	{ "emulator.model", T_STRING, STR(emulator.model), 0, 0, "none", NULL,
-	  false, "the emulator's model: none, a path (with a '/'), or a name "
-	  "in data_dir (.safetensors may be left off)" },
+	{ "emulator.model", T_STRING, STR(emulator.model), 0, 0, "auto", NULL,
+	  false, "the emulator's model: auto (data_dir/emulator.safetensors, "
+	  "the model make run trains, if it exists, else none), none, a path "
+	  "(with a '/'), or a name in data_dir (.safetensors may be left off)" },
 	{ "emulator.priority", T_INT, OFF(emulator.priority), 0, 0, 99, "70",
 	  NULL, false, "SCHED_FIFO priority of the emulator thread (below the "
 	  "loop's); 0: the normal policy" },
@@ -152,7 +153,7 @@ static const struct key keys[] = {
 	  "on|off switches it too)" },
 	{ "emulator.online_arch", T_STRING, STR(emulator.online_arch), 0, 0,
 	  "mlp-running", NULL, false, "architecture of a model trained online "
-	  "from scratch (emulator.model none): ridge, ridge-running, mlp, "
+	  "from scratch (no model at start): ridge, ridge-running, mlp, "
 	  "mlp-running or dense" },
 	{ "emulator.replay", T_DOUBLE, OFF(emulator.replay), 0, 10, 86400, "300",
 	  NULL, false, "seconds of recent steps the online trainer learns from" },

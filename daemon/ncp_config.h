@@ -44,7 +44,7 @@ struct ncp_config {
 		int window;		/* steps in the emulator's window */
 	} shm;
 	struct {
-		char model[NCP_CONFIG_PATH_MAX]; /* "none", a path or a name */
+		char model[NCP_CONFIG_PATH_MAX]; /* "auto", "none", a path or a name */
 		int priority;		/* SCHED_FIFO of its thread */
 		int cpu;
 		bool online;		/* train while the loop runs */

@@ -16,11 +16,13 @@
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_control.h"
 #include "daemon/ncp_ctlsrv.h"
+#include "daemon/ncp_emulator.h"
 #include "daemon/ncp_loop.h"
 #include "daemon/ncp_service.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "models/io/ncp_file.h"
 #include "shm/ncp_paths.h"
 #include "shm/ncp_shm_writer.h"
 
@@ -451,6 +453,42 @@ static int resolve_paths(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The emulator's model at start (emulator.model): none; auto, the model
+ * ncp-train writes by default (DATA_DIR/emulator.safetensors) if it is
+ * there, else none; or a path or a name in data_dir.  Logs which. */
+static int load_model(struct daemon *d, char *err, size_t errlen)
+{
+	const struct ncp_config *cfg = &d->cfg;
+	const char *name = cfg->emulator.model;
+	char path[PATH_MAX];
+	int ret;
+
+	if (!strcmp(name, "none")) {
+		ncp_log_info("emulator: no model (emulator.model none)");
+		return 0;
+	}
+	if (!strcmp(name, "auto")) {
+		name = NCP_EMULATOR_AUTO_NAME;
+		ret = ncp_file_resolve(cfg->data_dir, NCP_EMULATOR_AUTO_NAME ".safetensors",
+				       path, sizeof(path), err, errlen);
+		if (ret)
+			return ret;
+		if (access(path, F_OK) != 0) {
+			ncp_log_info("emulator: no model (emulator.model auto: "
+				     "no %s)", path);
+			return 0;
+		}
+		ncp_log_info("emulator: model %s (emulator.model auto)", path);
+	} else {
+		ret = ncp_control_model_path(cfg->data_dir, name, false, path,
+					     sizeof(path), err, errlen);
+		if (ret)
+			return ret;
+		ncp_log_info("emulator: model %s", path);
+	}
+	return ncp_emulator_load(d->emulator, path, name, err, errlen);
+}
+
 /* Everything up to a running loop.  On error the message is in err. */
 static int start(struct daemon *d, char *err, size_t errlen)
 {
@@ -543,17 +581,9 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	d->emulator = ncp_emulator_new(&ep, d->shm, msg, sizeof(msg));
 	if (!d->emulator)
 		return ncp_errf(err, errlen, "emulator: %s", msg);
-	if (strcmp(cfg->emulator.model, "none")) {
-		char path[PATH_MAX];
-		ret = ncp_control_model_path(cfg->data_dir, cfg->emulator.model,
-					     false, path, sizeof(path), msg,
-					     sizeof(msg));
-		if (!ret)
-			ret = ncp_emulator_load(d->emulator, path, cfg->emulator.model,
-						msg, sizeof(msg));
-		if (ret)
-			return ncp_errf(err, errlen, "emulator.model: %s", msg);
-	}
+	ret = load_model(d, msg, sizeof(msg));
+	if (ret)
+		return ncp_errf(err, errlen, "emulator.model: %s", msg);
 
 	struct ncp_online_params op = {
 		.m1_neurons = d->sim.m1_n,
