@@ -23,7 +23,7 @@ for line in sys.stdin:
 cp config/ncpd.yaml "$tmp/ncpd.yaml"
 mkdir -p "$tmp/run"
 chmod 755 "$tmp/run"
-"$NCPD" --foreground --config "$tmp/ncpd.yaml" --set shm.name="$name" \
+"$NCPD" --foreground --config "$tmp/ncpd.yaml" --set data_dir="$tmp/data" --set shm.name="$name" \
 	--set control.socket="$sock" 2>"$tmp/d.err" &
 dpid=$!
 wait_up
@@ -141,7 +141,7 @@ dpid=""
 
 # 8. Detached: the starting process returns once the daemon runs; a second
 #    instance is refused; `shutdown` stops it and cleans up.
-"$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/d2.err" ||
+"$NCPD" --set data_dir="$tmp/data" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/d2.err" ||
 	fail "detached start failed: $(cat "$tmp/d2.err")"
 ctl status >/dev/null || fail "detached daemon not answering"
 "$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/e"
