@@ -15,7 +15,6 @@
 
 #include <yaml.h>
 
-#include "models/arm/ncp_arm.h"
 #include "models/emu/ncp_emu.h"
 #include "models/base/ncp_base.h"
 
@@ -718,13 +717,13 @@ int ncp_config_set(struct ncp_config *c, const char *assignment, char *err,
 
 int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 {
-	const struct ncp_arm_params *arm = &c->reach.arm;
 	const double *ctr = c->task.centre;
-	double q[2], xy[2];
+	double xy[2];
+	char why[320];
 
-	if (ncp_arm_ik(arm, ctr, q))
+	if (ncp_reach_target_check(&c->reach, ctr, why, sizeof(why)))
 		return ncp_errf(err, errlen, "task.centre [%g, %g] is outside the "
-				"arm's reachable workspace", ctr[0], ctr[1]);
+				"reachable workspace: %s", ctr[0], ctr[1], why);
 	/* Every target the tasks can ask for must be reachable. */
 	for (int i = 0; i < 72; i++) {
 		double a = 2.0 * M_PI * i / 72.0;
@@ -733,11 +732,11 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 		for (int k = 0; k < 2; k++) {
 			xy[0] = ctr[0] + rs[k] * cos(a);
 			xy[1] = ctr[1] + rs[k] * sin(a);
-			if (ncp_arm_ik(arm, xy, q))
+			if (ncp_reach_target_check(&c->reach, xy, why, sizeof(why)))
 				return ncp_errf(err, errlen, "%s %g around task.centre "
-						"[%g, %g] leaves the arm's reachable "
-						"workspace (at [%.3f, %.3f])", names[k],
-						rs[k], ctr[0], ctr[1], xy[0], xy[1]);
+						"[%g, %g] leaves the reachable workspace "
+						"(at [%.3f, %.3f]: %s)", names[k], rs[k],
+						ctr[0], ctr[1], xy[0], xy[1], why);
 		}
 	}
 	if (c->task.period < c->reach.dt)

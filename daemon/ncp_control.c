@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/arm/ncp_arm.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -69,17 +68,14 @@ static int do_target(struct ncp_control *c, const struct ncp_cmd *cmd,
 {
 	struct ncp_loop_cmd lc = { .kind = NCP_LOOP_TARGET,
 				   .xy = { cmd->target.x, cmd->target.y } };
-	double q[2];
-	if (ncp_arm_ik(&c->cfg.reach.arm, lc.xy, q)) {
-		double dist = hypot(lc.xy[0], lc.xy[1]);
-		const struct ncp_arm_params *a = &c->cfg.reach.arm;
+	char why[320];
+	pthread_mutex_lock(&c->lock);
+	int bad = ncp_reach_target_check(&c->cfg.reach, lc.xy, why, sizeof(why));
+	pthread_mutex_unlock(&c->lock);
+	if (bad)
 		return ncp_reply_err(r, -ERANGE, "target (%g, %g) is outside the "
-				     "arm's reachable workspace (%.3g m from the "
-				     "shoulder; reachable: %.3g to %.3g m, with both "
-				     "joints within [%g, %g] rad)", lc.xy[0], lc.xy[1],
-				     dist, fabs(a->l[0] - a->l[1]), a->l[0] + a->l[1],
-				     a->q_min, a->q_max);
-	}
+				     "reachable workspace: %s", lc.xy[0], lc.xy[1],
+				     why);
 	/* A target is a manual task's: the loop switches to it.  The reply
 	 * says so, and which task it replaced. */
 	struct ncp_shm_state st;

@@ -54,7 +54,12 @@ echo "target reached within 0.05 m in $arrived s"
 
 # 2. Errors: exit 1 with the daemon's reason; exit 2 when unreachable.
 ctl target 0 3 2>"$tmp/e" && fail "out-of-reach target accepted"
-grep -q "outside the arm's reachable workspace" "$tmp/e" || fail "no reason: $(cat "$tmp/e")"
+grep -q "outside the reachable workspace: 3 m from the shoulder" "$tmp/e" || fail "no reason: $(cat "$tmp/e")"
+# Within the links' reach, but where the circuits cannot sense the hand:
+# the arm would stall at the elbow's limit 0.18 m short.
+ctl target 0.1 0.45 2>"$tmp/e" && fail "target 0.1 0.45 accepted: the hand stops 0.18 m short of it"
+grep -q "ERANGE.*outside the reachable workspace: y 0.45 m is below 0.6 m" "$tmp/e" ||
+	fail "no reason for 0.1 0.45: $(cat "$tmp/e")"
 ctl target nan 1 2>/dev/null; [ $? -eq 1 ] || fail "nan target: want exit 1"
 ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
 ctl config get task.nope 2>"$tmp/e"; [ $? -eq 1 ] || fail "unknown key: want exit 1"
