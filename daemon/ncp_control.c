@@ -77,9 +77,12 @@ static int do_target(struct ncp_control *c, const struct ncp_cmd *cmd,
 				     "reachable workspace: %s", lc.xy[0], lc.xy[1],
 				     why);
 	/* A target is a manual task's: the loop switches to it.  The reply
-	 * says so, and which task it replaced. */
+	 * says so, and which task it replaced: the loop's, or before the loop
+	 * has published its state, the configured one. */
 	struct ncp_shm_state st;
-	enum ncp_task_kind was = NCP_TASK_MANUAL;
+	pthread_mutex_lock(&c->lock);
+	enum ncp_task_kind was = c->cfg.task.kind;
+	pthread_mutex_unlock(&c->lock);
 	if (ncp_shm_reader_state(c->shm, &st) == 0)
 		was = (enum ncp_task_kind)st.task_kind;
 	int ret = send_loop(c, &lc, r);

@@ -58,7 +58,7 @@ grep -q "outside the reachable workspace: 3 m from the shoulder" "$tmp/e" || fai
 # Within the links' reach, but where the circuits cannot sense the hand:
 # the arm would stall at the elbow's limit 0.18 m short.
 ctl target 0.1 0.45 2>"$tmp/e" && fail "target 0.1 0.45 accepted: the hand stops 0.18 m short of it"
-grep -q "ERANGE.*outside the reachable workspace: y 0.45 m is below 0.6 m" "$tmp/e" ||
+grep -q "outside the reachable workspace: y 0.45 m is below 0.6 m.*(ERANGE)" "$tmp/e" ||
 	fail "no reason for 0.1 0.45: $(cat "$tmp/e")"
 ctl target nan 1 2>/dev/null; [ $? -eq 1 ] || fail "nan target: want exit 1"
 ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
