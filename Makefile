@@ -98,7 +98,7 @@ FUZZ_REPLAY := $(patsubst tests/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
 FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 
 .SECONDARY:
-.PHONY: all deps test unit-tests bench run install clean check-tree fuzz fuzz-tools
+.PHONY: all deps test unit-tests bench run install clean check-tree fuzz fuzz-tools FORCE
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES)
@@ -109,6 +109,17 @@ $(BUILD)/obj/%.o: %.c
 
 # The default configuration is compiled into ncpd (.incbin).
 $(BUILD)/obj/daemon/ncp_config.o: config/ncpd.yaml
+
+# An installed ncpd reads SYSCONFDIR/ncpd/ncpd.yaml: where it is installed
+# is compiled into ncpd.o, which the stamp rebuilds when BINDIR or
+# SYSCONFDIR change (make install PREFIX=/usr after make).
+INSTALL_PATHS := -DNCP_BINDIR='"$(BINDIR)"' -DNCP_SYSCONFDIR='"$(SYSCONFDIR)"'
+$(BUILD)/install-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(INSTALL_PATHS)' >$@
+$(call obj,$(NCPD_MAIN)): $(BUILD)/install-paths
+$(call obj,$(NCPD_MAIN)): override CFLAGS += $(INSTALL_PATHS)
+FORCE:
 
 $(LIB_MODELS): $(call obj,$(MODEL_SRC))
 $(LIB_SHM): $(call obj,$(SHM_SRC))

@@ -15,7 +15,6 @@
 
 #include <yaml.h>
 
-#include "models/arm/ncp_arm.h"
 #include "models/emu/ncp_emu.h"
 #include "models/base/ncp_base.h"
 
@@ -138,9 +137,10 @@ static const struct key keys[] = {
 	{ "shm.window", T_INT, OFF(shm.window), 0, 1, 1000, "100", NULL, false,
 	  "steps of M1 activity in the window readers and the emulator see" },
 
-	{ "emulator.model", T_STRING, STR(emulator.model), 0, 0, "none", NULL,
-	  false, "the emulator's model: none, a path (with a '/'), or a name "
-	  "in data_dir (.safetensors may be left off)" },
+	{ "emulator.model", T_STRING, STR(emulator.model), 0, 0, "auto", NULL,
+	  false, "the emulator's model: auto (data_dir/emulator.safetensors, "
+	  "the model make run trains, if it exists, else none), none, a path "
+	  "(with a '/'), or a name in data_dir (.safetensors may be left off)" },
 	{ "emulator.priority", T_INT, OFF(emulator.priority), 0, 0, 99, "70",
 	  NULL, false, "SCHED_FIFO priority of the emulator thread (below the "
 	  "loop's); 0: the normal policy" },
@@ -152,7 +152,7 @@ static const struct key keys[] = {
 	  "on|off switches it too)" },
 	{ "emulator.online_arch", T_STRING, STR(emulator.online_arch), 0, 0,
 	  "mlp-running", NULL, false, "architecture of a model trained online "
-	  "from scratch (emulator.model none): ridge, ridge-running, mlp, "
+	  "from scratch (no model at start): ridge, ridge-running, mlp, "
 	  "mlp-running or dense" },
 	{ "emulator.replay", T_DOUBLE, OFF(emulator.replay), 0, 10, 86400, "300",
 	  NULL, false, "seconds of recent steps the online trainer learns from" },
@@ -717,13 +717,13 @@ int ncp_config_set(struct ncp_config *c, const char *assignment, char *err,
 
 int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 {
-	const struct ncp_arm_params *arm = &c->reach.arm;
 	const double *ctr = c->task.centre;
-	double q[2], xy[2];
+	double xy[2];
+	char why[320];
 
-	if (ncp_arm_ik(arm, ctr, q))
+	if (ncp_reach_target_check(&c->reach, ctr, why, sizeof(why)))
 		return ncp_errf(err, errlen, "task.centre [%g, %g] is outside the "
-				"arm's reachable workspace", ctr[0], ctr[1]);
+				"reachable workspace: %s", ctr[0], ctr[1], why);
 	/* Every target the tasks can ask for must be reachable. */
 	for (int i = 0; i < 72; i++) {
 		double a = 2.0 * M_PI * i / 72.0;
@@ -732,11 +732,11 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 		for (int k = 0; k < 2; k++) {
 			xy[0] = ctr[0] + rs[k] * cos(a);
 			xy[1] = ctr[1] + rs[k] * sin(a);
-			if (ncp_arm_ik(arm, xy, q))
+			if (ncp_reach_target_check(&c->reach, xy, why, sizeof(why)))
 				return ncp_errf(err, errlen, "%s %g around task.centre "
-						"[%g, %g] leaves the arm's reachable "
-						"workspace (at [%.3f, %.3f])", names[k],
-						rs[k], ctr[0], ctr[1], xy[0], xy[1]);
+						"[%g, %g] leaves the reachable workspace "
+						"(at [%.3f, %.3f]: %s)", names[k], rs[k],
+						ctr[0], ctr[1], xy[0], xy[1], why);
 		}
 	}
 	if (c->task.period < c->reach.dt)
@@ -857,6 +857,16 @@ void ncp_config_apply_reloadable(struct ncp_config *dst,
 		}
 		memcpy((char *)dst + k->off, (const char *)src + k->off, size);
 	}
+}
+
+int ncp_config_key_range(const char *key, double *min, double *max)
+{
+	const struct key *k = find_key(key);
+	if (!k || (k->type != T_INT && k->type != T_U64 && k->type != T_DOUBLE))
+		return -ENOENT;
+	*min = k->min;
+	*max = k->max;
+	return 0;
 }
 
 bool ncp_config_key_info(int i, struct ncp_config_key_info *info)

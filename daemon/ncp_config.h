@@ -44,7 +44,7 @@ struct ncp_config {
 		int window;		/* steps in the emulator's window */
 	} shm;
 	struct {
-		char model[NCP_CONFIG_PATH_MAX]; /* "none", a path or a name */
+		char model[NCP_CONFIG_PATH_MAX]; /* "auto", "none", a path or a name */
 		int priority;		/* SCHED_FIFO of its thread */
 		int cpu;
 		bool online;		/* train while the loop runs */
@@ -94,6 +94,11 @@ int ncp_config_diff(const struct ncp_config *a, const struct ncp_config *b,
 /* Copy the reloadable keys of src into dst. */
 void ncp_config_apply_reloadable(struct ncp_config *dst,
 				 const struct ncp_config *src);
+
+/* The range [min, max] the table gives a number key ("task.period"), for
+ * whoever takes that value from elsewhere (the control protocol).  0, or
+ * -ENOENT for a key that is unknown or not a number. */
+int ncp_config_key_range(const char *key, double *min, double *max);
 
 /* Iterate over the table (for docs and tests): the i-th key or NULL. */
 struct ncp_config_key_info {

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "models/arm/ncp_arm.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -52,6 +51,9 @@ void ncp_control_set_config(struct ncp_control *c,
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* How long record stop waits for the recorder to complete its files. */
+#define RECORD_STOP_WAIT_S 10.0
+
 static int send_loop(struct ncp_control *c, const struct ncp_loop_cmd *lc,
 		     struct ncp_reply *r)
 {
@@ -66,18 +68,30 @@ static int do_target(struct ncp_control *c, const struct ncp_cmd *cmd,
 {
 	struct ncp_loop_cmd lc = { .kind = NCP_LOOP_TARGET,
 				   .xy = { cmd->target.x, cmd->target.y } };
-	double q[2];
-	if (ncp_arm_ik(&c->cfg.reach.arm, lc.xy, q)) {
-		double dist = hypot(lc.xy[0], lc.xy[1]);
-		const struct ncp_arm_params *a = &c->cfg.reach.arm;
+	char why[320];
+	pthread_mutex_lock(&c->lock);
+	int bad = ncp_reach_target_check(&c->cfg.reach, lc.xy, why, sizeof(why));
+	pthread_mutex_unlock(&c->lock);
+	if (bad)
 		return ncp_reply_err(r, -ERANGE, "target (%g, %g) is outside the "
-				     "arm's reachable workspace (%.3g m from the "
-				     "shoulder; reachable: %.3g to %.3g m, with both "
-				     "joints within [%g, %g] rad)", lc.xy[0], lc.xy[1],
-				     dist, fabs(a->l[0] - a->l[1]), a->l[0] + a->l[1],
-				     a->q_min, a->q_max);
-	}
-	return send_loop(c, &lc, r);
+				     "reachable workspace: %s", lc.xy[0], lc.xy[1],
+				     why);
+	/* A target is a manual task's: the loop switches to it.  The reply
+	 * says so, and which task it replaced: the loop's, or before the loop
+	 * has published its state, the configured one. */
+	struct ncp_shm_state st;
+	pthread_mutex_lock(&c->lock);
+	enum ncp_task_kind was = c->cfg.task.kind;
+	pthread_mutex_unlock(&c->lock);
+	if (ncp_shm_reader_state(c->shm, &st) == 0)
+		was = (enum ncp_task_kind)st.task_kind;
+	int ret = send_loop(c, &lc, r);
+	if (ret)
+		return ret;
+	ncp_reply_vec(r, "target.xy", lc.xy, 2);
+	ncp_reply_str(r, "task.kind", ncp_task_kind_name(NCP_TASK_MANUAL));
+	ncp_reply_str(r, "task.previous", ncp_task_kind_name(was));
+	return 0;
 }
 
 static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,
@@ -339,6 +353,15 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		struct ncp_recorder_status rs;
 		if (ncp_recorder_stop(c->recorder))
 			return ncp_reply_err(r, -ENOENT, "nothing is being recorded");
+		/* The recorder thread still takes the steps queued before the
+		 * stop and writes them: the reply counts the rows once the
+		 * files are complete. */
+		if (ncp_recorder_wait_idle(c->recorder, RECORD_STOP_WAIT_S))
+			return ncp_reply_err(r, -ETIMEDOUT, "the recording is "
+					     "stopping but its files were not "
+					     "complete after %g s; status shows "
+					     "record.active=false once they are",
+					     RECORD_STOP_WAIT_S);
 		ncp_recorder_status(c->recorder, &rs);
 		ncp_reply_str(r, "record.name", rs.name);
 		ncp_reply_uint(r, "record.steps", rs.rows);

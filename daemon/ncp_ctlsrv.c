@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/ncp_service.h"
 #include "models/base/ncp_base.h"
 
 /* An io_uring request's user_data: what it is, and for whom (a client
@@ -744,6 +745,12 @@ static int check_existing(const char *path, char *err, size_t errlen)
 	return 0; /* stale: replaced by the rename below */
 }
 
+/* PATH.lock, held for the server's life. */
+static void lock_path(const struct ncp_ctlsrv *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", s->path, SUFFIX_LOCK);
+}
+
 static int open_socket(struct ncp_ctlsrv *s, char *err, size_t errlen)
 {
 	struct sockaddr_un a;
@@ -762,21 +769,20 @@ static int open_socket(struct ncp_ctlsrv *s, char *err, size_t errlen)
 	if (rc)
 		return rc;
 
-	snprintf(lock, sizeof(lock), "%s%s", s->path, SUFFIX_LOCK);
-	s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (s->lockfd < 0) {
-		rc = -errno;
-		ncp_errf(err, errlen, "cannot open %s: %s", lock, ncp_strerror(rc));
-		return rc;
-	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		rc = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+	lock_path(s, lock, sizeof(lock));
+	rc = ncp_service_flock(lock, 0600);
+	if (rc == -EWOULDBLOCK) {
 		ncp_errf(err, errlen,
 			 "%s: another server holds %s (is ncpd already "
 			 "running?)",
 			 s->path, lock);
+		return -EADDRINUSE;
+	}
+	if (rc < 0) {
+		ncp_errf(err, errlen, "cannot lock %s: %s", lock, ncp_strerror(rc));
 		return rc;
 	}
+	s->lockfd = rc;
 	rc = check_existing(s->path, err, errlen);
 	if (rc) {
 		if (err && !err[0])
@@ -903,8 +909,11 @@ fail_socket:
 		unlink(s->path);
 	if (s->lfd >= 0)
 		close(s->lfd);
-	if (s->lockfd >= 0)
-		close(s->lockfd);
+	if (s->lockfd >= 0) {
+		char lock[PATH_MAX];
+		lock_path(s, lock, sizeof(lock));
+		ncp_service_unlock(s->lockfd, lock);
+	}
 fail_free:
 	free(s->clients);
 	free(s->path);
@@ -967,7 +976,11 @@ void ncp_ctlsrv_free(struct ncp_ctlsrv *s)
 	    st.st_ino == s->sock_ino)
 		unlink(s->path);
 	close(s->efd);
-	close(s->lockfd); /* last: the lock covered the unlink */
+	/* Last: the lock covered the socket's unlink; its file goes too,
+	 * removed while still held. */
+	char lock[PATH_MAX];
+	lock_path(s, lock, sizeof(lock));
+	ncp_service_unlock(s->lockfd, lock);
 	free(s->clients);
 	free(s->path);
 	free(s);

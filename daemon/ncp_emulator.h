@@ -31,6 +31,10 @@
 #include "models/emu/ncp_emu.h"
 #include "shm/ncp_shm_writer.h"
 
+/* emulator.model auto: this name in data_dir, with ".safetensors" (the
+ * model make run trains), when it is there. */
+#define NCP_EMULATOR_AUTO_NAME "emulator"
+
 struct ncp_emulator_params {
 	double dt;
 	int m1_neurons;

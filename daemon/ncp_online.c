@@ -33,6 +33,11 @@ struct ncp_online {
 	bool thread_ok;
 	_Atomic bool stop;
 	_Atomic bool enabled;
+	/* Set by the thread for the span of one training round (ingest and
+	 * a minibatch step), which it begins only if `enabled` still holds
+	 * after setting it; `train off` waits until it is clear.  Both are
+	 * sequentially consistent: one side always sees the other's store. */
+	_Atomic bool busy;
 	_Atomic bool inject_nan;
 	/* Lockstep: the loop waits until `done` reaches the step it needs. */
 	_Atomic uint64_t done;		/* steps ingested (and trained for) */
@@ -419,7 +424,11 @@ static void *online_thread(void *arg)
 	o->next = o->p.lockstep ? 0 : ncp_shm_reader_head(o->reader);
 	atomic_store(&o->done, o->next);
 	while (!atomic_load(&o->stop)) {
+		/* seq_cst store then load: pairs with the store of `enabled`
+		 * then load of `busy` in ncp_online_enable. */
+		atomic_store(&o->busy, true);
 		if (!atomic_load(&o->enabled)) {
+			atomic_store(&o->busy, false);
 			/* Off: keep nothing, and follow the loop (which does
 			 * not wait for us meanwhile) without spinning; the
 			 * buffer resumes with a new segment, and lockstep with
@@ -435,22 +444,31 @@ static void *online_thread(void *arg)
 		}
 		if (o->p.lockstep) {
 			/* Ingest up to the next training point, train once, and
-			 * let the loop go on. */
+			 * let the loop go on.  Switched off meanwhile (the loop
+			 * may be paused), the round ends without training. */
 			uint64_t target = (o->next / (uint64_t)o->p.lockstep_every + 1) *
 					  (uint64_t)o->p.lockstep_every;
-			while (o->next < target && !atomic_load(&o->stop)) {
+			while (o->next < target && !atomic_load(&o->stop) &&
+			       atomic_load(&o->enabled)) {
 				if (!ingest(o, target))
 					nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 			}
-			train_once(o);
+			if (o->next >= target)
+				train_once(o);
 			set_status(o);
 			/* Pairs with the acquire load in ncp_online_step. */
 			atomic_store_explicit(&o->done, o->next, memory_order_release);
+			/* Pairs with the load of `busy` in ncp_online_enable. */
+			atomic_store(&o->busy, false);
 			continue;
 		}
 		ingest(o, 0);
 		train_once(o);
+		set_status(o);
+		/* Pairs with the load of `busy` in ncp_online_enable. */
+		atomic_store(&o->busy, false);
 	}
+	atomic_store(&o->busy, false);
 	return NULL;
 }
 
@@ -543,7 +561,13 @@ void ncp_online_stop(struct ncp_online *o)
 
 void ncp_online_enable(struct ncp_online *o, bool on)
 {
+	/* seq_cst store then load: pairs with the thread's store of `busy`
+	 * then load of `enabled`.  Either the thread sees training off
+	 * before its next round, or we see the round and wait for its end:
+	 * once off returns, no update and no step enters the buffer. */
 	atomic_store(&o->enabled, on);
+	while (!on && o->thread_ok && atomic_load(&o->busy))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	pthread_mutex_lock(&o->lock);
 	o->st.enabled = on;
 	pthread_mutex_unlock(&o->lock);

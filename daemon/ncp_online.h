@@ -65,7 +65,10 @@ void ncp_online_free(struct ncp_online *o);
 int ncp_online_start(struct ncp_online *o);
 void ncp_online_stop(struct ncp_online *o);
 
-/* train on / train off (any thread). */
+/* train on / train off (any thread but the loop's).  Off returns once a
+ * training round in progress has ended (a minibatch step, with at times a
+ * validation or a trim of the replay buffer): from then on no update is
+ * made and the replay buffer does not grow. */
 void ncp_online_enable(struct ncp_online *o, bool on);
 bool ncp_online_enabled(const struct ncp_online *o);
 

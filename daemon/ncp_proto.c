@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/ncp_config.h"
 #include "models/base/ncp_base.h"
 
 /* The command table: usage and help text for every command.  Commands
@@ -23,12 +24,15 @@ struct cmd_spec {
 
 static const struct cmd_spec specs[] = {
 	{ "target", NULL, NCP_CMD_TARGET, "target X Y",
-	  "move the target to (X, Y), in metres; points outside the arm's "
-	  "reachable workspace are refused" },
+	  "move the target to (X, Y), in metres, and switch the task to "
+	  "manual (a centre-out or random task stops until 'task centre-out' "
+	  "or 'task random'); points outside the arm's reachable workspace "
+	  "are refused" },
 	{ "task", NULL, NCP_CMD_TASK,
 	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
 	  "choose the task: centre-out reaches or random targets, a new "
-	  "target every PERIOD seconds (default: the config's task.period), "
+	  "target every PERIOD seconds (default: the period in use; PERIOD "
+	  "takes the range of the config key task.period), "
 	  "or manual (targets come only from the target command)" },
 	{ "pause", NULL, NCP_CMD_PAUSE, "pause",
 	  "stop stepping the simulation; the loop keeps its clock" },
@@ -343,11 +347,15 @@ static int config_key(const char *s, char *err, size_t errlen)
 
 #define MAX_TOKENS 8
 
+/* nargs counts the words after the command word; a sub-command word
+ * ("get" of config get) is part of the command, not an argument. */
 static int usage(const struct cmd_spec *sp, int nargs, char *err,
 		 size_t errlen)
 {
+	int given = nargs - (sp->sub ? 1 : 0);
+
 	return ncp_errf(err, errlen, "usage: %s (got %d argument%s)",
-			sp->usage, nargs, nargs == 1 ? "" : "s");
+			sp->usage, given, given == 1 ? "" : "s");
 }
 
 int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
@@ -446,12 +454,16 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
 		if (nargs == 2) {
+			double lo, hi;
 			if (cmd->task.kind == NCP_TASK_MANUAL)
 				return ncp_errf(err, errlen,
 						"task manual takes no PERIOD");
+			/* One range for the period: the config table's. */
+			rc = ncp_config_key_range("task.period", &lo, &hi);
+			ncp_assert(rc == 0);
 			cmd->task.has_period = true;
-			return seconds(tok[2], "PERIOD", NCP_PROTO_PERIOD_MAX,
-				       &cmd->task.period, err, errlen);
+			return ncp_proto_number(tok[2], "PERIOD", lo, hi,
+						&cmd->task.period, err, errlen);
 		}
 		return 0;
 
@@ -465,7 +477,9 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 		return 0;
 
 	case NCP_CMD_CONFIG_GET:
-		if (nargs >= 1 && strcmp(tok[1], "get") != 0)
+		if (nargs == 0)
+			return ncp_errf(err, errlen, "usage: %s", sp->usage);
+		if (strcmp(tok[1], "get") != 0)
 			return ncp_errf(err, errlen,
 					"unknown config sub-command '%s' "
 					"(usage: config get KEY)",

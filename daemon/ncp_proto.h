@@ -15,7 +15,8 @@
  *   -EPROTO   NUL byte, invalid UTF-8, control character
  *   -EINVAL   empty line, unknown command, wrong arity, malformed number
  *             or name
- *   -ERANGE   a number outside its range (not finite, PERIOD <= 0, ...)
+ *   -ERANGE   a number outside its range (not finite, a PERIOD outside
+ *             the config table's range for task.period, ...)
  *   -EACCES   a name that is a path: absolute, with '/', or '..'
  */
 #ifndef NCP_PROTO_H
@@ -31,7 +32,6 @@
 #define NCP_PROTO_NAME_MAX 128	/* characters in a file NAME */
 #define NCP_PROTO_KEY_MAX 64	/* characters in a config KEY */
 #define NCP_PROTO_ERR_MAX 256	/* an error buffer this size always suffices */
-#define NCP_PROTO_PERIOD_MAX 86400.0 /* task PERIOD, seconds */
 #define NCP_PROTO_RECORD_MAX 86400.0 /* record SECONDS */
 
 enum ncp_cmd_kind {
@@ -70,7 +70,7 @@ struct ncp_cmd {
 		struct {
 			enum ncp_task_kind kind;
 			bool has_period;
-			double period; /* seconds, in (0, PERIOD_MAX] */
+			double period; /* seconds, in task.period's range */
 		} task;
 		struct {
 			char key[NCP_PROTO_KEY_MAX + 1];

@@ -1,6 +1,7 @@
 #include "daemon/ncp_service.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -81,39 +82,64 @@ void ncp_service_failed(int report, const char *msg)
 	close(report);
 }
 
+/* Whether fd is the file at path. */
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int ncp_service_flock(const char *path, unsigned mode)
+{
+	/* A holder that stops unlinks then closes: a lock won on the
+	 * unlinked file is worthless (a third process could create and lock
+	 * a new one), so check the file is still at path, else retry. */
+	for (int tries = 0; tries < 100; tries++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			      (mode_t)mode);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			int ret = -errno;
+			close(fd);
+			return ret;
+		}
+		if (same_file(fd, path))
+			return fd;
+		close(fd);
+	}
+	return -EAGAIN;
+}
+
 int ncp_service_lock(const char *path, const char *instance, char *err,
 		     size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	char buf[32];
+	int fd = ncp_service_flock(path, 0644);
 	int ret;
 
-	if (fd < 0) {
-		ret = -errno;
-		ncp_errf(err, errlen, "cannot open the instance lock %s: %s", path,
-			 ncp_strerror(ret));
-		return ret;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		ret = -errno;
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (fd == -EWOULDBLOCK) {
+		int rd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ssize_t n = rd >= 0 ? pread(rd, buf, sizeof(buf) - 1, 0) : -1;
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		close(fd);
-		if (ret == -EWOULDBLOCK) {
-			ncp_errf(err, errlen, "instance '%s' is already running "
-				 "(pid %s, lock %s)", instance, buf[0] ? buf : "?",
-				 path);
-			return -EEXIST;
-		}
-		ncp_errf(err, errlen, "cannot lock %s: %s", path, ncp_strerror(ret));
-		return ret;
+		if (rd >= 0)
+			close(rd);
+		ncp_errf(err, errlen, "instance '%s' is already running "
+			 "(pid %s, lock %s)", instance, buf[0] ? buf : "?", path);
+		return -EEXIST;
+	}
+	if (fd < 0) {
+		ncp_errf(err, errlen, "cannot take the instance lock %s: %s", path,
+			 ncp_strerror(fd));
+		return fd;
 	}
 	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)len, 0) != len) {
 		ret = -errno;
 		ncp_errf(err, errlen, "cannot write %s: %s", path, ncp_strerror(ret));
-		close(fd);
+		ncp_service_unlock(fd, path);
 		return ret;
 	}
 	return fd;
@@ -123,9 +149,11 @@ void ncp_service_unlock(int fd, const char *path)
 {
 	if (fd < 0)
 		return;
-	/* Remove while still holding the lock, so a starting daemon never
-	 * locks a file that is about to disappear. */
-	unlink(path);
+	/* Remove while still holding the lock (a starting process that
+	 * opened it meanwhile sees, once it gets the lock, that the file is
+	 * gone: ncp_service_flock), and only our own file. */
+	if (same_file(fd, path))
+		unlink(path);
 	close(fd);
 }
 

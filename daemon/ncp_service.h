@@ -15,12 +15,19 @@ int ncp_service_detach(int *report);
 void ncp_service_ready(int report);
 void ncp_service_failed(int report, const char *msg);
 
+/* A lock file: PATH (created with mode, never through a symlink) held
+ * with flock(LOCK_EX | LOCK_NB).  A holder removes the file before it
+ * lets go (ncp_service_unlock), so a lock taken on a file that is no
+ * longer at PATH is dropped and taken again on the new one.  Returns the
+ * descriptor, -EWOULDBLOCK while another process holds it, or -errno. */
+int ncp_service_flock(const char *path, unsigned mode);
 /* Take the instance lock: PATH (created 0644, holding the pid) locked
- * with flock.  Returns the descriptor, or -EEXIST with "instance ...
- * already running (pid N)" in err, or -errno. */
+ * with ncp_service_flock.  Returns the descriptor, or -EEXIST with
+ * "instance ... already running (pid N)" in err, or -errno. */
 int ncp_service_lock(const char *path, const char *instance, char *err,
 		     size_t errlen);
-/* Release and remove the lock file. */
+/* Remove a lock file taken with ncp_service_flock, while still holding
+ * it (only if PATH is still that file), then release it. */
 void ncp_service_unlock(int fd, const char *path);
 
 /* mkdir -p with mode for the missing components.  0 or -errno. */

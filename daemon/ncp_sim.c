@@ -90,9 +90,7 @@ int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p)
 
 int ncp_sim_set_target(struct ncp_sim *s, const double xy[2])
 {
-	double q[2];
-	if (!isfinite(xy[0]) || !isfinite(xy[1]) ||
-	    ncp_arm_ik(ncp_reach_arm_params(s->reach), xy, q))
+	if (ncp_reach_target_check(ncp_reach_get_params(s->reach), xy, NULL, 0))
 		return -EDOM;
 	if (s->task.p.kind != NCP_TASK_MANUAL) {
 		struct ncp_task_params p = s->task.p;

@@ -16,11 +16,13 @@
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_control.h"
 #include "daemon/ncp_ctlsrv.h"
+#include "daemon/ncp_emulator.h"
 #include "daemon/ncp_loop.h"
 #include "daemon/ncp_service.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "models/io/ncp_file.h"
 #include "shm/ncp_paths.h"
 #include "shm/ncp_shm_writer.h"
 
@@ -45,8 +47,9 @@ static void usage(FILE *f)
 "Simulate the REACH spiking model of motor cortex driving an arm.\n"
 "\n"
 "  --config FILE      configuration file (default: config/ncpd.yaml of the\n"
-"                     source tree ncpd was built in, else the compiled-in\n"
-"                     defaults, which are the same file)\n"
+"                     source tree when run from its build/, "NCP_SYSCONFDIR"/ncpd/\n"
+"                     ncpd.yaml when installed, else the compiled-in\n"
+"                     defaults, which are config/ncpd.yaml)\n"
 "  --set KEY=VALUE    override one configuration key (repeatable), e.g.\n"
 "                     --set task.kind=random --set task.seed=2\n"
 "  --foreground       stay in the foreground (default: detach into the\n"
@@ -67,20 +70,40 @@ static void usage(FILE *f)
 "the run fails, 2 for a bad flag or configuration.\n");
 }
 
+/* Where an installed ncpd lives and finds its configuration (the
+ * Makefile passes make install's BINDIR and SYSCONFDIR). */
+#ifndef NCP_BINDIR
+#define NCP_BINDIR "/usr/local/bin"
+#endif
+#ifndef NCP_SYSCONFDIR
+#define NCP_SYSCONFDIR "/etc"
+#endif
+
+/* The directory this binary is in, into buf.  False if unknown. */
+static bool self_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (!(slash = strrchr(buf, '/')))
+		return false;
+	*slash = '\0'; /* drop "/ncpd" */
+	return true;
+}
+
 /* config/ncpd.yaml of the tree this binary was built in (build/ncpd or
  * build/<sanitizer>/ncpd), if it is there. */
 static const char *tree_config(char *buf, size_t len)
 {
 	static const char tail[] = "/config/ncpd.yaml";
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char *slash;
 
-	if (n <= 0)
+	if (!self_dir(exe, sizeof(exe)))
 		return NULL;
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')))
-		*slash = '\0'; /* drop "/ncpd" */
 	for (int up = 0; up < 2 && (slash = strrchr(exe, '/')); up++) {
 		bool is_build = strcmp(slash + 1, "build") == 0;
 		*slash = '\0';
@@ -94,6 +117,25 @@ static const char *tree_config(char *buf, size_t len)
 		return access(buf, R_OK) == 0 ? buf : NULL;
 	}
 	return NULL;
+}
+
+/* SYSCONFDIR/ncpd/ncpd.yaml of the installation this binary is part of:
+ * when it sits in BINDIR, below the same root (/, or DESTDIR for a staged
+ * install).  NULL when the binary is not in BINDIR. */
+static const char *installed_config(char *buf, size_t len)
+{
+	static const char bindir[] = NCP_BINDIR;
+	char exe[PATH_MAX];
+	size_t n, b = strlen(bindir);
+
+	while (b > 1 && bindir[b - 1] == '/')
+		b--;
+	if (!self_dir(exe, sizeof(exe)) || (n = strlen(exe)) < b ||
+	    strncmp(exe + n - b, bindir, b) != 0)
+		return NULL;
+	int w = snprintf(buf, len, "%.*s%s/ncpd/ncpd.yaml", (int)(n - b), exe,
+			 NCP_SYSCONFDIR);
+	return w > 0 && (size_t)w < len ? buf : NULL;
 }
 
 /* The key table as Markdown (docs/config.md holds this table). */
@@ -199,17 +241,25 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 /* The configuration from its file (or the compiled-in one) and the --set
- * overrides, validated.  On error the message is in err. */
+ * overrides, validated.  *source says which file was read.  On error the
+ * message is in err.  The file: --config, else the tree's when run from
+ * the tree, else the installed one when installed, else none. */
 static int read_config(const struct options *o, struct ncp_config *cfg,
 		       const char **source, char *err, size_t errlen)
 {
-	static char path[PATH_MAX];
+	static char path[PATH_MAX], missing[PATH_MAX + 64];
 	const char *file = o->config_path;
 	int ret;
 
 	ncp_config_defaults(cfg);
 	if (!file)
 		file = tree_config(path, sizeof(path));
+	if (!file && (file = installed_config(path, sizeof(path))) &&
+	    access(file, F_OK) != 0) {
+		snprintf(missing, sizeof(missing), "compiled-in defaults (no %s)",
+			 file);
+		file = NULL;
+	}
 	if (file)
 		ret = ncp_config_load_file(cfg, file, err, errlen);
 	else
@@ -220,7 +270,7 @@ static int read_config(const struct options *o, struct ncp_config *cfg,
 		ret = ncp_config_set(cfg, o->sets[i], err, errlen);
 	if (!ret)
 		ret = ncp_config_validate(cfg, err, errlen);
-	*source = file ? file : "compiled-in defaults";
+	*source = file ? file : missing[0] ? missing : "compiled-in defaults";
 	return ret;
 }
 
@@ -405,6 +455,44 @@ static int resolve_paths(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The emulator's model at start (emulator.model): none; auto, the model
+ * ncp-train writes by default (DATA_DIR/emulator.safetensors) if it is
+ * there, else none; or a path or a name in data_dir.  Logs which. */
+static int load_model(struct daemon *d, char *err, size_t errlen)
+{
+	const struct ncp_config *cfg = &d->cfg;
+	const char *name = cfg->emulator.model;
+	char path[PATH_MAX];
+	int ret;
+
+	if (!strcmp(name, "none")) {
+		ncp_log_info("emulator: no model (emulator.model none)");
+		return 0;
+	}
+	if (!strcmp(name, "auto")) {
+		name = NCP_EMULATOR_AUTO_NAME;
+		ret = ncp_file_resolve(cfg->data_dir, NCP_EMULATOR_AUTO_NAME ".safetensors",
+				       path, sizeof(path), err, errlen);
+		if (ret)
+			return ret;
+		if (access(path, F_OK) != 0) {
+			ncp_log_info("emulator: no model (emulator.model auto: "
+				     "no %s)", path);
+			return 0;
+		}
+		ncp_log_info("emulator: model %s (emulator.model auto)", path);
+	} else {
+		ret = ncp_control_model_path(cfg->data_dir, name, false, path,
+					     sizeof(path), err, errlen);
+		if (ret)
+			return ret;
+		ncp_log_info("emulator: model %s", path);
+	}
+	char shown[64];
+	ncp_control_model_name(path, shown, sizeof(shown));
+	return ncp_emulator_load(d->emulator, path, shown, err, errlen);
+}
+
 /* Everything up to a running loop.  On error the message is in err. */
 static int start(struct daemon *d, char *err, size_t errlen)
 {
@@ -497,19 +585,9 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	d->emulator = ncp_emulator_new(&ep, d->shm, msg, sizeof(msg));
 	if (!d->emulator)
 		return ncp_errf(err, errlen, "emulator: %s", msg);
-	if (strcmp(cfg->emulator.model, "none")) {
-		char path[PATH_MAX], name[64];
-		ret = ncp_control_model_path(cfg->data_dir, cfg->emulator.model,
-					     false, path, sizeof(path), msg,
-					     sizeof(msg));
-		if (!ret) {
-			ncp_control_model_name(path, name, sizeof(name));
-			ret = ncp_emulator_load(d->emulator, path, name, msg,
-						sizeof(msg));
-		}
-		if (ret)
-			return ncp_errf(err, errlen, "emulator.model: %s", msg);
-	}
+	ret = load_model(d, msg, sizeof(msg));
+	if (ret)
+		return ncp_errf(err, errlen, "emulator.model: %s", msg);
 
 	struct ncp_online_params op = {
 		.m1_neurons = d->sim.m1_n,

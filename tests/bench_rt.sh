@@ -22,7 +22,7 @@ cyclictest -m -p 80 -i 1000 -t 1 -D "${secs}" -q -h 20000 >"$tmp/ct.out" 2>"$tmp
 echo "bench_rt: ncpd for ${secs} s with a reader attached..." >&2
 "$BUILD/tests/fixture_shm_follow" "$name" >"$tmp/reader.json" 2>"$tmp/reader.err" &
 rpid=$!
-"$BUILD/ncpd" --set shm.name="$name" --duration "$secs" --summary json \
+"$BUILD/ncpd" --set shm.name="$name" --set emulator.model=none --duration "$secs" --summary json \
 	>"$tmp/ncpd.json" 2>"$tmp/ncpd.err" ||
 	{ echo "bench_rt: ncpd failed: $(cat "$tmp/ncpd.err")" >&2; exit 1; }
 wait $rpid

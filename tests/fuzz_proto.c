@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "daemon/ncp_config.h"
 #include "daemon/ncp_proto.h"
 #include "daemon/ncp_reply.h"
 #include "models/base/ncp_base.h"
@@ -55,9 +56,12 @@ static void check_parse(const char *line, size_t len)
 		ncp_assert(isfinite(cmd.target.x) && isfinite(cmd.target.y));
 		break;
 	case NCP_CMD_TASK:
-		if (cmd.task.has_period)
-			ncp_assert(cmd.task.period > 0 &&
-				   cmd.task.period <= NCP_PROTO_PERIOD_MAX);
+		if (cmd.task.has_period) {
+			double lo, hi;
+			ncp_assert(ncp_config_key_range("task.period", &lo,
+							&hi) == 0);
+			ncp_assert(cmd.task.period >= lo && cmd.task.period <= hi);
+		}
 		ncp_assert(!(cmd.task.has_period &&
 			     cmd.task.kind == NCP_TASK_MANUAL));
 		break;

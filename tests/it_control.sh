@@ -23,13 +23,20 @@ for line in sys.stdin:
 cp config/ncpd.yaml "$tmp/ncpd.yaml"
 mkdir -p "$tmp/run"
 chmod 755 "$tmp/run"
-"$NCPD" --foreground --config "$tmp/ncpd.yaml" --set shm.name="$name" \
+"$NCPD" --foreground --config "$tmp/ncpd.yaml" --set data_dir="$tmp/data" --set shm.name="$name" \
 	--set control.socket="$sock" 2>"$tmp/d.err" &
 dpid=$!
 wait_up
 
-# 1. A manual target: the hand gets within 5 cm in under 2.5 s.
-ctl target 0.15 1.42 >/dev/null || fail "target refused"
+# 1. A manual target: the hand gets within 5 cm in under 2.5 s.  The
+#    reply says the task became manual, and which task it replaced.
+ctl --json target 0.15 1.42 >"$tmp/t.json" || fail "target refused"
+$PY - "$tmp/t.json" <<'PYEOF' || fail "target reply does not say the task became manual: $(cat "$tmp/t.json")"
+import json, sys
+flat = json.dumps(json.load(open(sys.argv[1])))
+assert '"kind": "manual"' in flat and '"previous": "centre-out"' in flat, flat
+PYEOF
+ctl help target | grep -q "switch the task to manual" || fail "help target does not say the task becomes manual"
 t0=$($PY -c 'import time; print(time.monotonic())')
 arrived=""
 for _ in $(seq 60); do
@@ -47,7 +54,12 @@ echo "target reached within 0.05 m in $arrived s"
 
 # 2. Errors: exit 1 with the daemon's reason; exit 2 when unreachable.
 ctl target 0 3 2>"$tmp/e" && fail "out-of-reach target accepted"
-grep -q "outside the arm's reachable workspace" "$tmp/e" || fail "no reason: $(cat "$tmp/e")"
+grep -q "outside the reachable workspace: 3 m from the shoulder" "$tmp/e" || fail "no reason: $(cat "$tmp/e")"
+# Within the links' reach, but where the circuits cannot sense the hand:
+# the arm would stall at the elbow's limit 0.18 m short.
+ctl target 0.1 0.45 2>"$tmp/e" && fail "target 0.1 0.45 accepted: the hand stops 0.18 m short of it"
+grep -q "outside the reachable workspace: y 0.45 m is below 0.6 m.*(ERANGE)" "$tmp/e" ||
+	fail "no reason for 0.1 0.45: $(cat "$tmp/e")"
 ctl target nan 1 2>/dev/null; [ $? -eq 1 ] || fail "nan target: want exit 1"
 ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
 ctl config get task.nope 2>"$tmp/e"; [ $? -eq 1 ] || fail "unknown key: want exit 1"
@@ -130,10 +142,11 @@ dpid=""
 [ -e "/dev/shm$name" ] && fail "segment left after SIGTERM"
 [ -e "$sock" ] && fail "socket left after SIGTERM"
 [ -e "$tmp/run/ncpd.pid" ] && fail "instance lock left after SIGTERM"
+[ -e "$sock.lock" ] && fail "socket lock $sock.lock left after SIGTERM"
 
 # 8. Detached: the starting process returns once the daemon runs; a second
 #    instance is refused; `shutdown` stops it and cleans up.
-"$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/d2.err" ||
+"$NCPD" --set data_dir="$tmp/data" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/d2.err" ||
 	fail "detached start failed: $(cat "$tmp/d2.err")"
 ctl status >/dev/null || fail "detached daemon not answering"
 "$NCPD" --set shm.name="$name" --set control.socket="$sock" 2>"$tmp/e"
@@ -146,5 +159,6 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 kill -0 "$pid" 2>/dev/null && fail "daemon still running after shutdown"
-[ -e "/dev/shm$name" ] || [ -e "$sock" ] && fail "files left after shutdown"
+[ -e "/dev/shm$name" ] || [ -e "$sock" ] || [ -e "$sock.lock" ] ||
+	[ -e "$tmp/run/ncpd.pid" ] && fail "files left after shutdown: $(ls "$tmp/run")"
 echo ok

@@ -15,6 +15,28 @@ TAG=emu
 "$BUILD/ncp-train" --data "$tmp/data/train" --out "$tmp/data/ridge.safetensors" \
 	--arch ridge-running --quiet >"$tmp/train.out" 2>&1 || fail "training: $(cat "$tmp/train.out")"
 
+# emulator.model auto (the default): DATA_DIR/emulator.safetensors when it
+# is there, and the log says so; none when it is not; none means none.
+auto_run() { # OUT ERR [ARGS]
+	out=$1; err=$2; shift 2
+	# shellcheck disable=SC2086
+	"$NCPD" $uniq --free-run --duration 1 --summary json "$@" >"$out" 2>"$err"
+}
+preds() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["emulator"]["predictions"])' "$1"; }
+auto_run "$tmp/auto0.json" "$tmp/auto0.err" || fail "run without a model: $(cat "$tmp/auto0.err")"
+[ "$(preds "$tmp/auto0.json")" = 0 ] || fail "predictions without any model"
+grep -qF "no model (emulator.model auto: no $tmp/data/emulator.safetensors)" "$tmp/auto0.err" ||
+	fail "auto without a file: $(cat "$tmp/auto0.err")"
+cp "$tmp/data/ridge.safetensors" "$tmp/data/emulator.safetensors"
+auto_run "$tmp/auto1.json" "$tmp/auto1.err" || fail "run with auto: $(cat "$tmp/auto1.err")"
+[ "$(preds "$tmp/auto1.json")" = 1000 ] || fail "auto did not load $tmp/data/emulator.safetensors"
+grep -qF "model $tmp/data/emulator.safetensors (emulator.model auto)" "$tmp/auto1.err" ||
+	fail "auto with a file: $(cat "$tmp/auto1.err")"
+auto_run "$tmp/auto2.json" "$tmp/auto2.err" --set emulator.model=none || fail "run with none"
+[ "$(preds "$tmp/auto2.json")" = 0 ] || fail "emulator.model=none loaded a model"
+rm "$tmp/data/emulator.safetensors"
+echo "emulator.model auto: loads data_dir/emulator.safetensors when it is there, else none"
+
 # Lockstep: every step predicted, the same figures as ncp-train --eval on
 # a recording of the same run, and the same run twice.
 run_lockstep() { # OUT

@@ -35,7 +35,7 @@ fail() {
 
 # Start ncpd in real time on NAME for $1 simulated seconds; sets $daemon.
 start_daemon() {
-	"$NCPD" --set shm.name="$NAME" --duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
+	"$NCPD" --set shm.name="$NAME" --set emulator.model=none --duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
 	daemon=$!
 	pids="$pids $daemon"
 	i=0

@@ -5,7 +5,7 @@ set -u
 BUILD=${BUILD:-build}
 NCPD=$BUILD/ncpd
 # Runs of this test get their own segment and socket.
-uniq="--set shm.name=/ncpd-it-cli-$$ --set control.socket=/tmp/ncpd-it-cli-$$/s.sock"
+uniq="--set emulator.model=none --set shm.name=/ncpd-it-cli-$$ --set control.socket=/tmp/ncpd-it-cli-$$/s.sock"
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp" /tmp/ncpd-it-cli-$$' EXIT

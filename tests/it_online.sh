@@ -41,7 +41,28 @@ ctl load anything 2>"$tmp/e"; grep -q EBUSY "$tmp/e" || fail "load not refused w
 ctl --json save during >"$tmp/save.json" || fail "save during training"
 saved=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["save"]["save"]["checksum"])' "$tmp/save.json")
 [ -f "$tmp/data/during.safetensors" ] || fail "no saved file"
-ctl train off >/dev/null || fail "train off"
+# Once train off is answered, no update is made and the buffer stops.
+ctl --json train off >"$tmp/off.json" || fail "train off"
+sleep 1
+ctl --json train status >"$tmp/after.json" || fail "train status after off"
+$PY - "$tmp/off.json" "$tmp/after.json" <<'PYEOF' || fail "training went on after train off"
+import json, sys
+def find(d, k):  # the pairs, however the reply nests its sections
+    if isinstance(d, dict):
+        if k in d:
+            return d[k]
+        for v in d.values():
+            r = find(v, k)
+            if r is not None:
+                return r
+    return None
+off, after = (json.load(open(f)) for f in sys.argv[1:])
+assert find(off, "online") is False and find(after, "online") is False, (off, after)
+for k in ("updates", "replay_steps"):
+    assert find(off, k) == find(after, k), (k, find(off, k), find(after, k))
+print("train off: %d updates and %d replay steps, unchanged 1 s later"
+      % (find(off, "updates"), find(off, "replay_steps")))
+PYEOF
 ctl load during >/dev/null || fail "load the saved model"
 sleep 0.5
 inuse=$(key emulator checksum)

@@ -66,11 +66,13 @@ rows=$(check_rec "$tmp/data/timed" duration) || fail "timed recording invalid"
 ctl record start timed 2>"$tmp/e"; grep -q EEXIST "$tmp/e" || fail "reused name not refused"
 ctl record start manual >/dev/null || fail "record start manual"
 sleep 0.5
-ctl record stop >/dev/null || fail "record stop"
+ctl record stop >"$tmp/stop.txt" || fail "record stop"
 ctl record stop 2>/dev/null && fail "second stop accepted"
-sleep 0.5
+# The reply comes once the files are complete, and counts their rows.
 rows=$(check_rec "$tmp/data/manual" stop) || fail "stopped recording invalid"
-echo "real time: a 1.5 s recording has 1500 rows; one stopped after 0.5 s has $rows"
+said=$(sed -n 's/^  steps: //p' "$tmp/stop.txt")
+[ "$said" = "$rows" ] || fail "record stop said $said steps, the files hold $rows"
+echo "real time: a 1.5 s recording has 1500 rows; one stopped after 0.5 s has $rows, as record stop said"
 
 # 3. SIGTERM while recording: complete files.
 ctl record start cut >/dev/null || fail "record start cut"

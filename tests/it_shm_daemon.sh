@@ -8,7 +8,7 @@ set -u
 TAG=pyd
 . tests/daemon_lib.sh
 
-sets="--set shm.name=$name --set control.socket=$tmp/ctl.sock --set task.kind=random --set task.seed=5"
+sets="--set emulator.model=none --set shm.name=$name --set control.socket=$tmp/ctl.sock --set task.kind=random --set task.seed=5"
 # shellcheck disable=SC2086
 "$NCPD" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
 dpid=$!

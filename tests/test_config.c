@@ -207,6 +207,20 @@ START_TEST(diff_json_and_reload)
 }
 END_TEST
 
+/* Other modules (the control protocol) take a key's range from here. */
+START_TEST(key_range_is_the_table_row)
+{
+	double lo = 0, hi = 0;
+	ck_assert_int_eq(ncp_config_key_range("task.period", &lo, &hi), 0);
+	ck_assert(lo == 0.01 && hi == 3600);
+	ck_assert_int_eq(ncp_config_key_range("rt.cpu", &lo, &hi), 0);
+	ck_assert(lo == -1 && hi == 1023);
+	ck_assert_int_eq(ncp_config_key_range("task.kind", &lo, &hi), -ENOENT);
+	ck_assert_int_eq(ncp_config_key_range("task.nope", &lo, &hi), -ENOENT);
+	ck_assert(lo == -1 && hi == 1023); /* untouched on error */
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -216,6 +230,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, files_and_overrides);
 	tcase_add_test(tc, validate_checks_the_workspace);
 	tcase_add_test(tc, diff_json_and_reload);
+	tcase_add_test(tc, key_range_is_the_table_row);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -564,6 +564,8 @@ START_TEST(socket_file)
 	ncp_ctlsrv_free(fx.srv);
 	fx.srv = NULL;
 	ck_assert_int_eq(access(fx.path, F_OK), -1); /* removed at free */
+	snprintf(sub, sizeof(sub), "%s.lock", fx.path);
+	ck_assert_int_eq(access(sub, F_OK), -1);     /* its lock too */
 
 	/* A dead server's socket is replaced. */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);

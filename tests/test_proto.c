@@ -88,16 +88,20 @@ START_TEST(task_forms)
 	ck_ok("task random 2.5", NCP_CMD_TASK);
 	ck_assert(cmd.task.kind == NCP_TASK_RANDOM && cmd.task.has_period);
 	ck_assert(cmd.task.period == 2.5);
-	ck_ok("task centre-out 86400", NCP_CMD_TASK);
+	ck_ok("task centre-out 3600", NCP_CMD_TASK);
+	ck_ok("task random 0.01", NCP_CMD_TASK);
 	ck_ok("task manual", NCP_CMD_TASK);
 	ck_assert(cmd.task.kind == NCP_TASK_MANUAL);
 
 	ck_err("task", -EINVAL, "usage: task centre-out");
 	ck_err("task manual 2", -EINVAL, "no PERIOD");
 	ck_err("task center-out", -EINVAL, "unknown task 'center-out'");
-	ck_err("task random 0", -ERANGE, "greater than 0");
-	ck_err("task random -1", -ERANGE, "greater than 0");
-	ck_err("task random 86401", -ERANGE, "at most 86400");
+	/* PERIOD's range is task.period's in the config table. */
+	ck_err("task random 0", -ERANGE, "PERIOD must be within [0.01, 3600]");
+	ck_err("task random -1", -ERANGE, "within [0.01, 3600]");
+	ck_err("task random 0.0001", -ERANGE, "within [0.01, 3600] (got 0.0001)");
+	ck_err("task random 5000", -ERANGE, "within [0.01, 3600] (got 5000)");
+	ck_err("task centre-out 86400", -ERANGE, "within [0.01, 3600]");
 	ck_err("task random nan", -ERANGE, "finite");
 	ck_err("task random 2s", -EINVAL, "not a number");
 	ck_err("task random 1 2", -EINVAL, "got 3 arguments");
@@ -122,9 +126,9 @@ START_TEST(config_help_train)
 	ck_ok("config get task.period", NCP_CMD_CONFIG_GET);
 	ck_assert_str_eq(cmd.config.key, "task.period");
 	ck_err("config", -EINVAL, "usage: config get KEY");
-	ck_err("config get", -EINVAL, "usage: config get KEY");
+	ck_err("config get", -EINVAL, "usage: config get KEY (got 0 arguments)");
 	ck_err("config set seed 1", -EINVAL, "sub-command 'set'");
-	ck_err("config get a b", -EINVAL, "got 3 arguments");
+	ck_err("config get a b", -EINVAL, "(got 2 arguments)");
 	ck_err("config get bad/key", -EINVAL, "not a config key");
 	ck_err("config get "
 	       "k1234567890123456789012345678901234567890123456789012345678901234",
@@ -166,11 +170,12 @@ START_TEST(file_commands)
 
 	ck_err("record", -EINVAL, "usage: record start NAME");
 	ck_err("record begin x", -EINVAL, "usage: record start");
-	ck_err("record start", -EINVAL, "usage: record start NAME [SECONDS]");
-	ck_err("record stop now", -EINVAL, "usage: record stop");
+	ck_err("record start", -EINVAL,
+	       "usage: record start NAME [SECONDS] (got 0 arguments)");
+	ck_err("record stop now", -EINVAL, "usage: record stop (got 1 argument)");
 	ck_err("record start x 0", -ERANGE, "SECONDS must be greater than 0");
 	ck_err("record start x 1e999", -ERANGE, "out of range");
-	ck_err("record start x 10 11", -EINVAL, "got 4 arguments");
+	ck_err("record start x 10 11", -EINVAL, "(got 3 arguments)");
 	ck_err("save", -EINVAL, "usage: save NAME");
 	ck_err("load a b", -EINVAL, "usage: load NAME");
 

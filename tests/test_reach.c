@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -95,6 +96,96 @@ START_TEST(manual_target_and_reset)
 }
 END_TEST
 
+/* The hand's distance from xy after holding it as a manual target for
+ * 3 s from the start posture (refused targets too: the task is set by
+ * hand). */
+static double hold(struct ncp_sim *sim, const double xy[2])
+{
+	struct ncp_task_params tp = sim->task.p;
+	ncp_sim_reset(sim);
+	tp.kind = NCP_TASK_MANUAL;
+	ck_assert_int_eq(ncp_sim_set_task(sim, &tp), 0);
+	ncp_task_set_target(&sim->task, xy);
+	for (int s = 0; s < 3000; s++)
+		ncp_sim_step(sim);
+	return hypot(sim->arm.hand[0] - xy[0], sim->arm.hand[1] - xy[1]);
+}
+
+/* Targets on the edge of what target accepts are reached; targets it
+ * refuses for lying where the circuits cannot sense the arm are not (the
+ * README's old example among them: the hand stopped 0.18 m short). */
+START_TEST(accepted_targets_are_reached_refused_are_not)
+{
+	static const double edge[][2] = {
+		{ -0.2, 0.6 }, { 0.2, 0.6 }, { -0.4, 0.85 }, { 0.4, 0.9 },
+		{ -0.45, 1.25 }, { 0.65, 1.25 }, { 0.65, 1.5 }, { -0.3, 1.9 },
+		{ 0.0, 1.9 }, { 0.65, 1.9 },
+	};
+	static const double beyond[][2] = {
+		{ 0.1, 0.45 }, { 0.0, 2.1 }, { -0.9, 1.25 }, { 0.85, 1.6 },
+		{ -0.5, 2.05 }, { -0.85, 0.8 },
+	};
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[320];
+
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 16, err, sizeof(err)), 0);
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(edge); i++) {
+		ck_assert_msg(ncp_reach_target_check(&c.reach, edge[i], err,
+						     sizeof(err)) == 0,
+			      "(%g, %g) refused: %s", edge[i][0], edge[i][1], err);
+		double e = hold(&sim, edge[i]);
+		printf("accepted (%5.2f, %4.2f): end error %.4f m\n", edge[i][0],
+		       edge[i][1], e);
+		ck_assert_msg(e < 0.05, "accepted (%g, %g) missed by %.3f m",
+			      edge[i][0], edge[i][1], e);
+	}
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(beyond); i++) {
+		ck_assert_int_eq(ncp_reach_target_check(&c.reach, beyond[i], err,
+							sizeof(err)), -EDOM);
+		double e = hold(&sim, beyond[i]);
+		printf("refused  (%5.2f, %4.2f): end error %.4f m (%s)\n",
+		       beyond[i][0], beyond[i][1], e, err);
+		ck_assert_msg(e >= 0.05, "refused (%g, %g) reached (%.3f m)",
+			      beyond[i][0], beyond[i][1], e);
+	}
+	/* ncp_sim_set_target refuses what target refuses. */
+	ck_assert_int_eq(ncp_sim_set_target(&sim, beyond[0]), -EDOM);
+	ck_assert_int_eq(ncp_sim_set_target(&sim, edge[0]), 0);
+	ncp_sim_fini(&sim);
+}
+END_TEST
+
+/* Why a target is refused, in words. */
+START_TEST(refusals_say_why)
+{
+	struct ncp_reach_params p;
+	char why[320];
+
+	ncp_reach_params_default(&p);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ 0.1, 0.45 },
+						why, sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "y 0.45 m is below 0.6 m") &&
+		      strstr(why, "x -0.65..0.65 m, y 0.6..1.9 m"), "%s", why);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ 0.0, 3.0 },
+						why, sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "3 m from the shoulder, the arm reaches 0.2 "
+			      "to 2.8 m"), "%s", why);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ 1.0, 0.5 },
+						why, sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "joint beyond its limits [0.1, 3]"), "%s", why);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ -0.6, 1.25 },
+						why, sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "the shoulder would be at 1.09 rad") &&
+		      strstr(why, "up to 1 rad"), "%s", why);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ NAN, 1.0 },
+						why, sizeof(why)), -EDOM);
+	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ 0.0, 1.25 },
+						NULL, 0), 0);
+}
+END_TEST
+
 START_TEST(adaptive_population_builds_and_runs)
 {
 	struct ncp_config c;
@@ -122,6 +213,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, same_config_same_run_bit_for_bit);
 	tcase_add_test(tc, manual_target_and_reset);
 	tcase_add_test(tc, adaptive_population_builds_and_runs);
+	tcase_add_test(tc, accepted_targets_are_reached_refused_are_not);
+	tcase_add_test(tc, refusals_say_why);
 	suite_add_tcase(s, tc);
 	return s;
 }

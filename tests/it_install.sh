@@ -1,0 +1,40 @@
+#!/bin/sh
+# make install into a staging root (DESTDIR), and which configuration the
+# installed ncpd reads: the installed /etc/ncpd/ncpd.yaml (below the same
+# root), not the source tree's; the compiled-in defaults when that file is
+# missing; the tree's when run from the tree's build/.
+set -u
+BUILD=${BUILD:-build}
+san=${BUILD#build}
+san=${san#/}
+tmp=$(mktemp -d /tmp/ncpd-it-install.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+root="$tmp/root"
+
+make --no-print-directory SANITIZER="$san" install DESTDIR="$root" PREFIX=/usr \
+	>"$tmp/make.log" 2>&1 || { tail -20 "$tmp/make.log"; fail "make install"; }
+ncpd="$root/usr/bin/ncpd"
+conf="$root/etc/ncpd/ncpd.yaml"
+[ -x "$ncpd" ] && [ -f "$conf" ] || fail "make install did not install ncpd and its configuration"
+grep -qx "ExecStart=/usr/bin/ncpd --foreground --config /etc/ncpd/ncpd.yaml" \
+	"$root/lib/systemd/system/ncpd.service" || fail "ncpd.service names the wrong paths"
+
+# The installed binary reads the installed configuration.
+out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd --check-config: $out"
+[ "$out" = "$conf: configuration ok" ] || fail "installed ncpd read '$out', want $conf"
+# ... really: a broken one is refused, naming it.
+printf 'task:\n  period: soon\n' >"$conf"
+"$ncpd" --check-config >"$tmp/out" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "installed ncpd accepted a broken $conf (exit $rc)"
+grep -qF "$conf:2:11: key 'task.period'" "$tmp/out" || fail "broken installed config: $(cat "$tmp/out")"
+# Missing: the compiled-in defaults, and it says which file it looked for.
+rm "$conf"
+out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd without its configuration: $out"
+[ "$out" = "compiled-in defaults (no $conf): configuration ok" ] || fail "without $conf: '$out'"
+
+# Run from the tree, the tree's configuration.
+out=$("$BUILD/ncpd" --check-config 2>&1) || fail "tree ncpd --check-config: $out"
+[ "$out" = "$(pwd)/config/ncpd.yaml: configuration ok" ] || fail "tree ncpd read '$out'"
+echo "installed ncpd reads $conf; from the tree, config/ncpd.yaml"
+echo ok
