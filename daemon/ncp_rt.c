@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -159,6 +161,43 @@ long ncp_rt_thread_faults(void)
 	if (getrusage(RUSAGE_THREAD, &ru))
 		return 0;
 	return ru.ru_minflt + ru.ru_majflt;
+}
+
+/* A "Vm...:  N kB" line of /proc/self/status, in kB (-1 if missing). */
+static long status_kb(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+void ncp_rt_memory_json(struct ncp_json *j)
+{
+	char text[4096];
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	struct mallinfo2 mi = mallinfo2();
+	const double mib = 1024.0 * 1024.0;
+
+	ncp_json_key(j, "memory");
+	ncp_json_obj(j);
+	ncp_json_key(j, "rss_mb");
+	ncp_json_num(j, status_kb(text, "VmRSS:") / 1024.0);
+	ncp_json_key(j, "rss_peak_mb");
+	ncp_json_num(j, status_kb(text, "VmHWM:") / 1024.0);
+	ncp_json_key(j, "locked_mb");
+	ncp_json_num(j, status_kb(text, "VmLck:") / 1024.0);
+	ncp_json_key(j, "malloc_in_use_mb");
+	ncp_json_num(j, (double)(mi.uordblks + mi.hblkhd) / mib);
+	ncp_json_key(j, "malloc_free_mb");
+	ncp_json_num(j, (double)mi.fordblks / mib);
+	ncp_json_key(j, "malloc_mmapped_mb");
+	ncp_json_num(j, (double)mi.hblkhd / mib);
+	ncp_json_end(j);
 }
 
 int ncp_rt_cpu_latency(int us)
