@@ -1150,10 +1150,9 @@ END_TEST
 
 START_TEST(optimizer_carries_over)
 {
-	/* A trainer rebuilt from another's weights (the online replay buffer
-	 * does it when it trims) and given its optimiser takes the same next
-	 * step, bit for bit; one that starts Adam over does not.  Another
-	 * architecture's optimiser is refused. */
+	/* A trainer rebuilt from another's weights and given its optimiser
+	 * takes the same next step, bit for bit; one that starts Adam over
+	 * does not.  Another architecture's optimiser is refused. */
 	struct hist h;
 	float *arm;
 	struct ncp_dataset *ds = small_dataset(&h, &arm);

@@ -138,7 +138,7 @@ int ncp_trainer_import(struct ncp_trainer *t, const struct ncp_emu_model *src);
 /* Adam steps taken. */
 uint64_t ncp_trainer_updates(const struct ncp_trainer *t);
 /* Carry src's optimiser over into dst (a trainer of the same
- * architecture on other data, e.g. a trimmed replay buffer): Adam's
+ * architecture on other data): Adam's
  * moment estimates and step count, so that training goes on where it
  * was.  -EINVAL when the parameters do not match (nothing changed). */
 int ncp_trainer_take_optimizer(struct ncp_trainer *dst,
