@@ -159,6 +159,10 @@ void *ncp_loop_thread(void *arg)
 	 * of `started` in the main thread. */
 	atomic_store_explicit(&l->started, true, memory_order_release);
 
+	/* Faults from here on are the loop's own (set-up pre-faulted its
+	 * stack): with memory locked on fault, a page the loop touches for
+	 * the first time would stall it.  Counted for the summary. */
+	long faults0 = ncp_rt_thread_faults();
 	ncp_rt_clock_start(c);
 	while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
 		if (l->max_steps && l->sim->step >= l->max_steps)
@@ -197,6 +201,7 @@ void *ncp_loop_thread(void *arg)
 				      memory_order_relaxed);
 	}
 	publish_stats(l);
+	l->page_faults = ncp_rt_thread_faults() - faults0;
 	/* Everything the loop wrote is visible to whoever sees `finished`:
 	 * pairs with the acquire load in the main thread. */
 	atomic_store_explicit(&l->finished, true, memory_order_release);
@@ -221,6 +226,8 @@ void ncp_loop_json(const struct ncp_loop *l, struct ncp_json *j)
 	ncp_json_int(j, (int64_t)c->catchup_steps);
 	ncp_json_key(j, "max_behind_ms");
 	ncp_json_num(j, c->max_behind_ns / 1e6);
+	ncp_json_key(j, "page_faults");
+	ncp_json_int(j, l->page_faults);
 	ncp_json_key(j, "jitter_us");
 	ncp_json_obj(j);
 	ncp_json_key(j, "p50");

@@ -72,6 +72,7 @@ struct ncp_loop {
 	bool paused;
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
+	long page_faults;	/* the loop's own, once it ran (summary) */
 };
 
 /* Prepare (nothing runs yet).  shm may be NULL (no publication).  Allocates

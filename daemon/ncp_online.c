@@ -21,6 +21,12 @@
 #define BLOCK_SECONDS 1.0	/* validation: every 5th block of 1 s */
 #define VAL_PERIOD 5
 #define EXPLODE 100.0		/* loss this many times its average: roll back */
+/* The replay buffer's bounds: `replay` seconds of steps plus a tenth more
+ * before its oldest rows are dropped (each drop rebuilds the trainer's
+ * running-filter checkpoints), and room for 32 spikes a step on average
+ * (M1 fires about 14): denser data leaves it fewer seconds. */
+#define SLACK_DIV 10
+#define SPIKES_PER_STEP 32
 
 struct ncp_online {
 	struct ncp_online_params p;
@@ -57,8 +63,10 @@ struct ncp_online {
 	int high_run;			/* minibatches in a row far above average */
 	uint64_t loss_n, since_val;
 	uint64_t block_rows;
-	uint64_t row_base;		/* rows pruned away so far */
-	uint64_t updates_base;		/* updates of trainers dropped */
+	uint64_t row_base;		/* rows dropped so far */
+	uint64_t keep;			/* steps of `replay` */
+	uint64_t cap_steps, cap_spikes;	/* the buffer's bounds */
+	bool reserved;			/* their memory is allocated */
 	uint8_t *win;
 	struct ncp_shm_arm_entry *arms;
 	uint32_t *spikes;
@@ -90,13 +98,47 @@ static bool is_train_row(const struct ncp_online *o, uint64_t row)
 static uint64_t replay_first(const struct ncp_online *o)
 {
 	uint64_t n = ncp_dataset_steps(o->ds);
-	uint64_t keep = (uint64_t)(o->p.replay / o->p.dt);
-	return n > keep ? n - keep : 0;
+	return n > o->keep ? n - o->keep : 0;
+}
+
+/* Keep memory bounded: before a step of n spikes that would not fit the
+ * buffer's bounds, drop its oldest rows in place, down to the replay
+ * length and further while the spikes left would take more than their
+ * share of the room (replay length x SPIKES_PER_STEP).  The trainer
+ * moves the cut to one of its checkpoints (up to a window of steps more)
+ * so its running filters carry on across it. */
+static void trim(struct ncp_online *o, int n)
+{
+	uint64_t steps = ncp_dataset_steps(o->ds);
+	uint64_t spikes = ncp_dataset_spikes(o->ds);
+	if (steps < o->cap_steps && spikes + (uint64_t)n <= o->cap_spikes)
+		return;
+	uint64_t lo = steps > o->keep ? steps - o->keep : 0, hi = steps;
+	uint64_t room = o->keep * SPIKES_PER_STEP;
+	/* The fewest rows to drop (>= lo) that leave at most `room` spikes:
+	 * spikes before a row grow with it. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (spikes - ncp_dataset_spikes_before(o->ds, mid) <= room)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (o->t)
+		lo = ncp_trainer_drop_rows(o->t, o->ds, lo);
+	else
+		ncp_dataset_drop_front(o->ds, lo);
+	o->row_base += lo;
+	if (!ncp_dataset_steps(o->ds))
+		o->open_segment = false;
+	ncp_log_debug("online training: %llu oldest steps dropped from the replay buffer",
+		      (unsigned long long)lo);
 }
 
 static int append_step(struct ncp_online *o, const uint32_t *spikes, int n,
 		       const float arm[6])
 {
+	trim(o, n);
 	if (!o->open_segment) {
 		char name[48];
 		snprintf(name, sizeof(name), "from step %llu",
@@ -190,8 +232,10 @@ static size_t pick_rows(struct ncp_online *o, uint64_t *rows, size_t want,
 static void set_status(struct ncp_online *o)
 {
 	pthread_mutex_lock(&o->lock);
-	o->st.updates = o->updates_base + (o->t ? ncp_trainer_updates(o->t) : 0);
+	o->st.updates = o->t ? ncp_trainer_updates(o->t) : 0;
 	o->st.rows = ncp_dataset_steps(o->ds);
+	o->st.bytes = ncp_dataset_bytes(o->ds) +
+		      (o->t ? ncp_trainer_ckpt_bytes(o->t) : 0);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -236,6 +280,10 @@ static int make_trainer(struct ncp_online *o)
 		ncp_log_err("online training: %s", err);
 		return -EINVAL;
 	}
+	if (ncp_trainer_reserve(o->t, o->cap_steps))
+		ncp_log_warn("online training: no memory for the checkpoints of %llu "
+			     "steps ahead of time; they grow as needed",
+			     (unsigned long long)o->cap_steps);
 	o->cand = ncp_emu_model_clone(o->init);
 	if (fresh) {
 		size_t n = pick_rows(o, o->val_rows, VAL_MAX, false);
@@ -314,61 +362,9 @@ static void validate(struct ncp_online *o)
 		.t = (double)(step + 1) * o->p.dt,
 		.loss = train_loss,
 		.val_loss = cand_loss,
-		.update = o->updates_base + ncp_trainer_updates(o->t),
+		.update = ncp_trainer_updates(o->t),
 	};
 	ncp_shm_writer_push_train(o->shm, &te);
-}
-
-/* Keep memory bounded: once the buffer holds twice the replay length,
- * start a new one with the last replay length of steps and a trainer
- * that continues from the working weights (its Adam moments start over). */
-static void prune(struct ncp_online *o)
-{
-	uint64_t n = ncp_dataset_steps(o->ds);
-	uint64_t keep = (uint64_t)(o->p.replay / o->p.dt);
-	char err[256];
-
-	if (!o->t || n < 2 * keep || keep < (uint64_t)o->window)
-		return;
-	struct ncp_dataset *ds = ncp_dataset_new(o->p.m1_neurons,
-						 NCP_SHM_STIM_CHANNELS);
-	int seg = -1, ret = ds ? 0 : -ENOMEM;
-	for (uint64_t r = n - keep; r < n && !ret; r++) {
-		const uint32_t *spk;
-		int cnt = ncp_dataset_spikes_at(o->ds, r, &spk);
-		int sg = ncp_dataset_segment_of(o->ds, r);
-		if (sg != seg) {
-			ret = ncp_dataset_begin(ds, "replay");
-			seg = sg;
-		}
-		if (!ret)
-			ret = ncp_dataset_append(ds, spk, cnt,
-						 ncp_dataset_stim_at(o->ds, r),
-						 NCP_SHM_STIM_CHANNELS,
-						 ncp_dataset_arm(o->ds, r));
-	}
-	struct ncp_trainer_opts opts;
-	ncp_trainer_opts_default(&opts);
-	opts.lr = o->p.lr;
-	opts.batch = o->p.batch;
-	ncp_trainer_export(o->t, o->cand);
-	struct ncp_trainer *t = ret ? NULL :
-		ncp_trainer_new(o->cand, ds, &opts, err, sizeof(err));
-	if (!t) {
-		ncp_log_err("online training: cannot trim the replay buffer: %s",
-			    ret ? ncp_strerror(ret) : err);
-		ncp_dataset_free(ds);
-		return;
-	}
-	/* The optimiser goes on where it was (its moments and step count);
-	 * failing that, it starts over and the updates so far are kept. */
-	if (ncp_trainer_take_optimizer(t, o->t))
-		o->updates_base += ncp_trainer_updates(o->t);
-	o->row_base += n - keep;
-	ncp_trainer_free(o->t);
-	ncp_dataset_free(o->ds);
-	o->t = t;
-	o->ds = ds;
 }
 
 /* One minibatch step (and a validation every VAL_EVERY of them). */
@@ -410,7 +406,6 @@ static void train_once(struct ncp_online *o)
 	if (++o->since_val >= VAL_EVERY) {
 		o->since_val = 0;
 		validate(o);
-		prune(o);
 	}
 	set_status(o);
 }
@@ -441,6 +436,16 @@ static void *online_thread(void *arg)
 			nanosleep(&(struct timespec){ 0, o->p.lockstep ? 1000000
 							      : 20000000 }, NULL);
 			continue;
+		}
+		if (!o->reserved) {
+			/* The buffer's whole room, once, when training first
+			 * starts (not for a daemon that never trains). */
+			o->reserved = true;
+			if (ncp_dataset_reserve(o->ds, o->cap_steps, o->cap_spikes))
+				ncp_log_warn("online training: no memory for a replay "
+					     "buffer of %llu steps ahead of time; it "
+					     "grows as needed",
+					     (unsigned long long)o->cap_steps);
 		}
 		if (o->p.lockstep) {
 			/* Ingest up to the next training point, train once, and
@@ -494,6 +499,9 @@ struct ncp_online *ncp_online_new(const struct ncp_online_params *p,
 	o->st.loss = o->st.val_loss = NAN;
 	ncp_rng_seed(&o->rng, ncp_rng_derive(p->seed, 77));
 	o->block_rows = (uint64_t)llround(BLOCK_SECONDS / p->dt);
+	o->keep = (uint64_t)llround(p->replay / p->dt);
+	o->cap_steps = o->keep + o->keep / SLACK_DIV + 1;
+	o->cap_spikes = o->cap_steps * SPIKES_PER_STEP;
 	o->window = 100;
 	o->reader = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					    ncp_shm_writer_size(shm), err, errlen);
@@ -630,5 +638,7 @@ void ncp_online_json(struct ncp_online *o, struct ncp_json *j)
 	ncp_json_int(j, (int64_t)s.rows);
 	ncp_json_key(j, "missed_steps");
 	ncp_json_int(j, (int64_t)s.missed);
+	ncp_json_key(j, "replay_mb");
+	ncp_json_num(j, (double)s.bytes / (1 << 20));
 	ncp_json_end(j);
 }

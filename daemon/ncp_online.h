@@ -15,6 +15,13 @@
  * (lockstep): the loop hands it every step and it takes one minibatch
  * step every `lockstep_every` steps, so the run stays deterministic.
  *
+ * Memory: the replay buffer is allocated whole when training first starts
+ * and never grows: room for replay x 1.1 steps and 32 spikes a step on
+ * average; its oldest steps are dropped in place when it is full (down to
+ * the replay length, fewer seconds when M1 fires more densely), and the
+ * trainer's running-filter checkpoints (one every window steps) are
+ * rebuilt then (docs/tuning.md, "Memory").
+ *
  * Starting from no model (emulator.model none), the first model is built
  * once `warmup` seconds of data are in: input and output normalisation
  * from them, weights from the seed.
@@ -51,6 +58,8 @@ struct ncp_online_status {
 	double loss, val_loss;		/* latest; NaN before the first */
 	uint64_t rows;			/* steps in the replay buffer */
 	uint64_t missed;		/* steps lost from the ring (real time) */
+	uint64_t bytes;			/* allocated for the replay buffer and
+					 * the trainer's checkpoints */
 	char last_rollback[128];
 };
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "models/base/ncp_hist.h"
+#include "models/base/ncp_json.h"
 
 struct ncp_rt_params {
 	double period;		/* s */
@@ -64,8 +65,17 @@ double ncp_rt_clock_wall(const struct ncp_rt_clock *c);
  * true when SCHED_FIFO is in effect. */
 bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 			 size_t warnlen);
-/* Lock all present and future memory (mlockall).  Returns 0 or -errno. */
+/* Lock all present and future memory (mlockall), each page as it is
+ * first touched (MCL_ONFAULT where the kernel has it): memory the loop
+ * uses must be written before the loop starts.  Returns 0 or -errno. */
 int ncp_rt_lock_memory(void);
+/* Page faults (minor and major) the calling thread has taken so far. */
+long ncp_rt_thread_faults(void);
+/* The process's memory for the summary, a "memory" object in MiB:
+ * resident now and at its peak (VmRSS, VmHWM), locked (VmLck), and what
+ * malloc holds over all its arenas (mallinfo2): in use, free inside its
+ * heaps, and in chunks of their own mapping. */
+void ncp_rt_memory_json(struct ncp_json *j);
 /* Ask the kernel to keep CPUs out of idle states that take longer than
  * `us` microseconds to leave (PM QoS, /dev/cpu_dma_latency): deep idle
  * doubles the loop's wake-up latency here.  Holds while the returned

@@ -418,6 +418,7 @@ static void print_summary(const struct daemon *d)
 		ncp_emulator_json(d->emulator, &j);
 	if (d->online)
 		ncp_online_json(d->online, &j);
+	ncp_rt_memory_json(&j);
 	ncp_json_end(&j);
 	int ret = ncp_json_finish(&j);
 	if (ret == 0)

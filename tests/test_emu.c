@@ -1038,12 +1038,121 @@ START_TEST(training_is_deterministic)
 }
 END_TEST
 
+/* Predictions of every usable row of ds (n x 6), NaN where unusable. */
+static float *predict_all(struct ncp_trainer *t, const struct ncp_dataset *ds,
+			  int window)
+{
+	uint64_t n = ncp_dataset_steps(ds);
+	float *out = malloc((size_t)n * 6 * sizeof(float));
+	for (uint64_t r = 0; r < n; r++) {
+		if (ncp_dataset_row_ok(ds, r, window))
+			ck_assert_int_eq(ncp_trainer_predict(t, &r, 1, out + r * 6), 0);
+		else
+			for (int o = 0; o < 6; o++)
+				out[r * 6 + o] = NAN;
+	}
+	return out;
+}
+
+START_TEST(dropping_rows_keeps_features)
+{
+	/* A replay buffer drops its oldest rows in place: every row left
+	 * predicts exactly what it did (the running filters carry on across
+	 * the cut), steps appended afterwards too, the cut lands at most a
+	 * window later than asked (or at the end of a segment too short to
+	 * keep), and no memory is allocated for it. */
+	const int steps = 400, W = 6;
+	struct hist h;
+	hist_make(&h, steps, 10, 2, 12, 0.2);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	for (int i = 0; i < steps * 6; i++)
+		arm[i] = (float)sin(i * 0.01);
+	uint32_t idx[16];
+	for (int a = 0; a < NCP_EMU_ARCH_COUNT; a++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, (enum ncp_emu_arch)a, W, 10, 2);
+		struct ncp_emu_model *m = new_model(&sp, 3);
+		randomise_norm(m, 4);
+		/* Segments [0, 100), [100, 104), [104, 400); the buffer
+		 * holds the first 300 steps, then gets the rest. */
+		struct ncp_dataset *full = ncp_dataset_new(10, 2);
+		struct ncp_dataset *ds = ncp_dataset_new(10, 2);
+		ck_assert_int_eq(ncp_dataset_reserve(ds, steps, 16 * (uint64_t)steps), 0);
+		for (int s = 0; s < steps; s++) {
+			struct ncp_dataset *d2[2] = { full, ds };
+			for (int k = 0; k < (s < 300 ? 2 : 1); k++) {
+				if (s == 0 || s == 100 || s == 104)
+					ck_assert_int_eq(ncp_dataset_begin(d2[k], "seg"), 0);
+				ck_assert_int_eq(ncp_dataset_append(d2[k], idx,
+					hist_spikes(&h, s, idx), h.stim + s * 2, 2,
+					arm + s * 6), 0);
+			}
+		}
+		struct ncp_trainer *tf = ncp_trainer_new(m, full, NULL, NULL, 0);
+		struct ncp_trainer *t = ncp_trainer_new(m, ds, NULL, NULL, 0);
+		ck_assert(tf && t);
+		ck_assert_int_eq(ncp_trainer_reserve(t, steps), 0);
+		float *want = predict_all(tf, full, W);
+		size_t bytes = ncp_dataset_bytes(ds) + ncp_trainer_ckpt_bytes(t);
+		bool running = m->feat.spec.mode == NCP_FEAT_RUNNING;
+		/* 17: inside segment 0, not on a checkpoint; 80 more: within
+		 * a window of its end (it goes whole); then 50, through the
+		 * second into the third. */
+		static const uint64_t ask[] = { 17, 80, 50 };
+		uint64_t gone = 0;
+		for (size_t i = 0; i < NCP_ARRAY_SIZE(ask); i++) {
+			uint64_t d = ncp_trainer_drop_rows(t, ds, ask[i]);
+			ck_assert_uint_ge(d, ask[i]);
+			if (i == 1 && running)
+				ck_assert_uint_eq(gone + d, 100);
+			else
+				ck_assert_uint_lt(d, ask[i] + (uint64_t)W);
+			gone += d;
+			ck_assert_uint_eq(ncp_dataset_steps(ds), 300 - gone);
+			ck_assert_int_eq(ncp_trainer_sync(t), 0);
+			float *got = predict_all(t, ds, W);
+			for (uint64_t r = 0; r < 300 - gone; r++)
+				if (!isnan(got[r * 6]))
+					ck_assert_msg(!memcmp(got + r * 6, want + (r + gone) * 6,
+							      6 * sizeof(float)),
+						      "%s: row %llu after dropping %llu",
+						      ncp_emu_arch_name(sp.arch),
+						      (unsigned long long)r,
+						      (unsigned long long)gone);
+			free(got);
+		}
+		for (int s = 300; s < steps; s++)
+			ck_assert_int_eq(ncp_dataset_append(ds, idx, hist_spikes(&h, s, idx),
+							    h.stim + s * 2, 2, arm + s * 6), 0);
+		ck_assert_int_eq(ncp_trainer_sync(t), 0);
+		float *got = predict_all(t, ds, W);
+		int checked = 0;
+		for (uint64_t r = 0; r < steps - gone; r++) {
+			if (isnan(got[r * 6]))
+				continue;
+			ck_assert(!memcmp(got + r * 6, want + (r + gone) * 6, 6 * sizeof(float)));
+			checked++;
+		}
+		ck_assert_int_ge(checked, steps - (int)gone - 2 * W);
+		ck_assert_uint_eq(ncp_dataset_bytes(ds) + ncp_trainer_ckpt_bytes(t), bytes);
+		free(got);
+		free(want);
+		ncp_trainer_free(t);
+		ncp_trainer_free(tf);
+		ncp_dataset_free(ds);
+		ncp_dataset_free(full);
+		ncp_emu_model_free(m);
+	}
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
 START_TEST(optimizer_carries_over)
 {
-	/* A trainer rebuilt from another's weights (the online replay buffer
-	 * does it when it trims) and given its optimiser takes the same next
-	 * step, bit for bit; one that starts Adam over does not.  Another
-	 * architecture's optimiser is refused. */
+	/* A trainer rebuilt from another's weights and given its optimiser
+	 * takes the same next step, bit for bit; one that starts Adam over
+	 * does not.  Another architecture's optimiser is refused. */
 	struct hist h;
 	float *arm;
 	struct ncp_dataset *ds = small_dataset(&h, &arm);
@@ -1371,6 +1480,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, push_predict_allocate_nothing);
 	tcase_add_test(tc, training_is_deterministic);
 	tcase_add_test(tc, optimizer_carries_over);
+	tcase_add_test(tc, dropping_rows_keeps_features);
 	tcase_add_test(tc, split_by_blocks_with_gap);
 	tcase_add_test(tc, recordings_checked);
 	tcase_add_test(tc, ridge_recovers_linear_map);

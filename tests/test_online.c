@@ -159,23 +159,31 @@ END_TEST
 
 START_TEST(trims_the_replay_buffer_and_goes_on)
 {
-	/* A 2 s replay buffer over 9 s: trimmed back to 2 s whenever it
-	 * holds 4 s, training (and its Adam state) going on across the
-	 * trims: every training point after the warm-up counted, no
-	 * rollback, the loss still finite. */
+	/* A 2 s replay buffer over 9 s: never more than 2.2 s of steps (its
+	 * oldest dropped in place, down to 2 s, when full), its memory
+	 * allocated once when training starts and the same at the end,
+	 * training (and its Adam state) going on across the trims: every
+	 * training point after the warm-up counted, no rollback, the loss
+	 * still finite. */
 	static struct rig r;
 	struct ncp_online_status st;
 
 	rig_up(&r, true, 2.0);
+	run_until(&r, 1500);
+	ncp_online_status(r.online, &st);
+	uint64_t bytes = st.bytes;
+	ck_assert_uint_gt(bytes, 0);
 	run_until(&r, 9000);
 	ncp_online_status(r.online, &st);
 	printf("2 s replay over 9 s: %llu steps kept, %llu updates, %llu "
-	       "swaps, loss %.4g\n", (unsigned long long)st.rows,
-	       (unsigned long long)st.updates, (unsigned long long)st.swaps,
-	       st.loss);
+	       "swaps, loss %.4g, %.2f MB (%.2f MB at 1.5 s)\n",
+	       (unsigned long long)st.rows, (unsigned long long)st.updates,
+	       (unsigned long long)st.swaps, st.loss, st.bytes / 1048576.0,
+	       bytes / 1048576.0);
 	fflush(stdout);
-	ck_assert_uint_le(st.rows, 4000);
+	ck_assert_uint_le(st.rows, 2201);
 	ck_assert_uint_ge(st.rows, 2000);
+	ck_assert_uint_eq(st.bytes, bytes);
 	ck_assert_msg(st.updates > 3500 && st.rollbacks == 0 &&
 		      isfinite(st.loss), "%llu updates, %llu rollbacks (%s)",
 		      (unsigned long long)st.updates,

@@ -82,13 +82,9 @@ int ncp_dataset_begin(struct ncp_dataset *ds, const char *name)
 	return 0;
 }
 
-static int grow_steps(struct ncp_dataset *ds, uint64_t need)
+/* Capacity for cap steps (cap >= steps). */
+static int resize_steps(struct ncp_dataset *ds, uint64_t cap)
 {
-	uint64_t cap = ds->cap_steps ? ds->cap_steps : 4096;
-	while (cap < need)
-		cap *= 2;
-	if (cap == ds->cap_steps)
-		return 0;
 	uint64_t *p = realloc(ds->ptr, (size_t)(cap + 1) * sizeof(uint64_t));
 	if (!p)
 		return -ENOMEM;
@@ -111,19 +107,99 @@ static int grow_steps(struct ncp_dataset *ds, uint64_t need)
 	return 0;
 }
 
-static int grow_idx(struct ncp_dataset *ds, uint64_t need)
+static int grow_steps(struct ncp_dataset *ds, uint64_t need)
 {
-	uint64_t cap = ds->cap_idx ? ds->cap_idx : 65536;
+	uint64_t cap = ds->cap_steps ? ds->cap_steps : 4096;
 	while (cap < need)
 		cap *= 2;
-	if (cap == ds->cap_idx)
-		return 0;
+	return cap == ds->cap_steps ? 0 : resize_steps(ds, cap);
+}
+
+static int resize_idx(struct ncp_dataset *ds, uint64_t cap)
+{
 	uint32_t *p = realloc(ds->idx, (size_t)cap * sizeof(uint32_t));
 	if (!p)
 		return -ENOMEM;
 	ds->idx = p;
 	ds->cap_idx = cap;
 	return 0;
+}
+
+static int grow_idx(struct ncp_dataset *ds, uint64_t need)
+{
+	uint64_t cap = ds->cap_idx ? ds->cap_idx : 65536;
+	while (cap < need)
+		cap *= 2;
+	return cap == ds->cap_idx ? 0 : resize_idx(ds, cap);
+}
+
+int ncp_dataset_reserve(struct ncp_dataset *ds, uint64_t steps, uint64_t spikes)
+{
+	int r;
+
+	if (steps > ds->cap_steps && (r = resize_steps(ds, steps)))
+		return r;
+	if (spikes > ds->cap_idx && (r = resize_idx(ds, spikes)))
+		return r;
+	/* Write the room: under mlockall(MCL_ONFAULT) it is resident from
+	 * now on, not a page at a time as the data comes. */
+	memset(ds->ptr + ds->steps + 1, 0,
+	       (size_t)(ds->cap_steps - ds->steps) * sizeof(uint64_t));
+	memset(ds->arm + ds->steps * 6, 0,
+	       (size_t)(ds->cap_steps - ds->steps) * 6 * sizeof(float));
+	if (ds->cap_idx > ds->nidx)
+		memset(ds->idx + ds->nidx, 0,
+		       (size_t)(ds->cap_idx - ds->nidx) * sizeof(uint32_t));
+	return 0;
+}
+
+uint64_t ncp_dataset_spikes_before(const struct ncp_dataset *ds, uint64_t row)
+{
+	return ds->ptr[NCP_MIN(row, ds->steps)];
+}
+
+void ncp_dataset_drop_front(struct ncp_dataset *ds, uint64_t rows)
+{
+	rows = NCP_MIN(rows, ds->steps);
+	if (!rows)
+		return;
+	uint64_t k = ds->ptr[rows], left = ds->steps - rows;
+	memmove(ds->idx, ds->idx + k, (size_t)(ds->nidx - k) * sizeof(uint32_t));
+	ds->nidx -= k;
+	for (uint64_t s = 0; s <= left; s++)
+		ds->ptr[s] = ds->ptr[s + rows] - k;
+	memmove(ds->arm, ds->arm + rows * 6, (size_t)left * 6 * sizeof(float));
+	if (ds->stim_vals) {
+		memmove(ds->stim_vals, ds->stim_vals + rows * (uint64_t)ds->stim,
+			(size_t)(left * (uint64_t)ds->stim) * sizeof(float));
+		memmove(ds->stim_nz, ds->stim_nz + rows, (size_t)left);
+	}
+	ds->steps = left;
+	/* Segments wholly dropped go; the first kept one starts at row 0. */
+	int first = 0;
+	while (first < ds->nseg && ds->seg[first].start + ds->seg[first].len <= rows)
+		free(ds->seg[first++].name);
+	memmove(ds->seg, ds->seg + first, (size_t)(ds->nseg - first) * sizeof(*ds->seg));
+	ds->nseg -= first;
+	for (int i = 0; i < ds->nseg; i++) {
+		if (ds->seg[i].start < rows) {
+			ds->seg[i].len -= rows - ds->seg[i].start;
+			ds->seg[i].start = 0;
+		} else {
+			ds->seg[i].start -= rows;
+		}
+	}
+}
+
+size_t ncp_dataset_bytes(const struct ncp_dataset *ds)
+{
+	size_t b = sizeof(*ds) + (size_t)(ds->cap_steps + 1) * sizeof(uint64_t) +
+		   (size_t)ds->cap_steps * 6 * sizeof(float) +
+		   (size_t)ds->cap_idx * sizeof(uint32_t) +
+		   (size_t)ds->cap_seg * sizeof(*ds->seg);
+	if (ds->stim_vals)
+		b += (size_t)ds->cap_steps * ((size_t)ds->stim * sizeof(float) + 1);
+	return b;
 }
 
 /* The first stimulated step: make room for every step's values. */

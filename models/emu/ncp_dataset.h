@@ -40,6 +40,21 @@ int ncp_dataset_add_recording(struct ncp_dataset *ds,
 			      const struct ncp_recording *r, char *err,
 			      size_t errlen);
 
+/* Room for `steps` steps holding `spikes` spikes in all, allocated and
+ * written now (resident under locked memory): appending within it never
+ * allocates.  Capacity never shrinks.  0 or -ENOMEM. */
+int ncp_dataset_reserve(struct ncp_dataset *ds, uint64_t steps,
+			uint64_t spikes);
+/* Spikes in the rows before `row`. */
+uint64_t ncp_dataset_spikes_before(const struct ncp_dataset *ds, uint64_t row);
+/* Drop the oldest rows in place, keeping the allocations (a replay buffer
+ * of bounded size): what remains is renumbered from row 0, segments
+ * wholly dropped are gone and the first one left starts at its first kept
+ * step. */
+void ncp_dataset_drop_front(struct ncp_dataset *ds, uint64_t rows);
+/* Bytes allocated for the data (steps, spikes, stimulation, segments). */
+size_t ncp_dataset_bytes(const struct ncp_dataset *ds);
+
 int ncp_dataset_neurons(const struct ncp_dataset *ds);
 int ncp_dataset_stim(const struct ncp_dataset *ds);
 uint64_t ncp_dataset_steps(const struct ncp_dataset *ds);

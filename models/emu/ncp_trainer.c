@@ -60,6 +60,10 @@ struct ncp_trainer {
 	int ck_seg;
 	uint64_t ck_pos;
 	double *ck_state;
+	/* Segment 0's filter state before its first row, when older rows
+	 * were dropped from its start (ncp_trainer_drop_rows); else zero. */
+	float *head;
+	bool head_ok;
 	/* parameters */
 	struct param p[MAX_PARAMS];
 	int np;
@@ -106,6 +110,7 @@ void ncp_trainer_free(struct ncp_trainer *t)
 	free(t->ckpt);
 	free(t->ckpt_base);
 	free(t->ck_state);
+	free(t->head);
 	for (int i = 0; i < t->np; i++) {
 		free(t->p[i].g);
 		free(t->p[i].m);
@@ -142,7 +147,8 @@ static int make_checkpoints(struct ncp_trainer *t)
 
 	if (!t->ck_state) {
 		t->ck_state = ncp_calloc_aligned((size_t)f->nfeat, sizeof(double));
-		if (!t->ck_state)
+		t->head = ncp_calloc_aligned((size_t)f->nfeat, sizeof(float));
+		if (!t->ck_state || !t->head)
 			return -ENOMEM;
 		t->ck_seg = -1;
 	}
@@ -161,7 +167,8 @@ static int make_checkpoints(struct ncp_trainer *t)
 			t->ck_seg = i;
 			t->ck_pos = 0;
 			t->ckpt_base[i] = t->ckpt_n;
-			memset(t->ck_state, 0, (size_t)f->nfeat * sizeof(double));
+			for (int j = 0; j < f->nfeat; j++)
+				t->ck_state[j] = i == 0 && t->head_ok ? t->head[j] : 0.0;
 		}
 		uint64_t need = t->ckpt_base[i] + len / (uint64_t)t->W;
 		if (need > t->ckpt_cap) {
@@ -189,6 +196,95 @@ static int make_checkpoints(struct ncp_trainer *t)
 		t->ck_pos = len;
 	}
 	return 0;
+}
+
+int ncp_trainer_reserve(struct ncp_trainer *t, uint64_t rows)
+{
+	const struct ncp_feat *f = &t->m->feat;
+	uint64_t cap = rows / (uint64_t)t->W;
+
+	if (f->spec.mode != NCP_FEAT_RUNNING || cap <= t->ckpt_cap)
+		return 0;
+	float *c = realloc(t->ckpt, sizeof(float) * (size_t)cap * (size_t)f->nfeat);
+	if (!c)
+		return -ENOMEM;
+	/* Written now: resident from the start under locked memory. */
+	memset(c + t->ckpt_n * (uint64_t)f->nfeat, 0,
+	       sizeof(float) * (size_t)(cap - t->ckpt_n) * (size_t)f->nfeat);
+	t->ckpt = c;
+	t->ckpt_cap = cap;
+	return 0;
+}
+
+/* Checkpoints start over from the dataset's start (zero state). */
+static void drop_checkpoints(struct ncp_trainer *t)
+{
+	t->ckpt_n = 0;
+	t->ck_seg = -1;
+	t->head_ok = false;
+}
+
+uint64_t ncp_trainer_drop_rows(struct ncp_trainer *t, struct ncp_dataset *ds,
+			       uint64_t rows)
+{
+	const int nfeat = t->m->feat.nfeat;
+	const uint64_t W = (uint64_t)t->W;
+	uint64_t steps = ncp_dataset_steps(ds);
+
+	ncp_assert(ds == t->ds);
+	rows = NCP_MIN(rows, steps);
+	if (!rows)
+		return 0;
+	if (t->m->feat.spec.mode != NCP_FEAT_RUNNING || rows == steps ||
+	    make_checkpoints(t)) {
+		ncp_dataset_drop_front(ds, rows);
+		drop_checkpoints(t);
+		return rows;
+	}
+	/* Cut at the first checkpoint at or after `rows` in its segment, so
+	 * the filters' state there (the checkpoint before it) carries on. */
+	int seg = ncp_dataset_segment_of(ds, rows);
+	uint64_t s0, len;
+	ncp_dataset_segment(ds, seg, &s0, &len);
+	uint64_t m = (rows - s0 + W - 1) / W, first;
+	if (m * W >= len) {
+		if (seg + 1 >= ncp_dataset_segments(ds)) {
+			/* The last segment, too short: cut where asked. */
+			ncp_dataset_drop_front(ds, rows);
+			drop_checkpoints(t);
+			return rows;
+		}
+		seg++;		/* the segment goes whole */
+		ncp_dataset_segment(ds, seg, &s0, &len);
+		m = 0;
+	}
+	if (m > 0) {
+		const float *c = t->ckpt + (t->ckpt_base[seg] + m - 1) * (uint64_t)nfeat;
+		memcpy(t->head, c, (size_t)nfeat * sizeof(float));
+	}
+	t->head_ok = m > 0 || (seg == 0 && t->head_ok);
+	rows = s0 + m * W;
+	first = t->ckpt_base[seg] + m;
+	memmove(t->ckpt, t->ckpt + first * (uint64_t)nfeat,
+		(size_t)(t->ckpt_n - first) * (size_t)nfeat * sizeof(float));
+	t->ckpt_n -= first;
+	int nseg = ncp_dataset_segments(ds);
+	/* Segment seg's checkpoints now start at its new first row. */
+	t->ckpt_base[0] = 0;
+	for (int i = seg + 1; i < nseg; i++)
+		t->ckpt_base[i - seg] = t->ckpt_base[i] - first;
+	/* make_checkpoints above went to the end: ck_seg is the last. */
+	if (t->ck_seg == seg)
+		t->ck_pos -= m * W;
+	t->ck_seg -= seg;
+	ncp_dataset_drop_front(ds, rows);
+	return rows;
+}
+
+size_t ncp_trainer_ckpt_bytes(const struct ncp_trainer *t)
+{
+	return sizeof(float) * (size_t)t->ckpt_cap * (size_t)t->m->feat.nfeat +
+	       sizeof(uint64_t) * (size_t)t->base_cap;
 }
 
 void ncp_trainer_floor_outputs(struct ncp_trainer *t,
@@ -332,7 +428,7 @@ static void row_features(struct ncp_trainer *t, uint64_t row)
 		ncp_dataset_segment(t->ds, seg, &s0, &len);
 		local = row - s0;
 		uint64_t j = (local + 1) / (uint64_t)t->W; /* checkpoints at or before */
-		const float *c = NULL;
+		const float *c = seg == 0 && t->head_ok ? t->head : NULL;
 		int n = (int)(local + 1);
 		if (j > 0) {
 			c = t->ckpt + (t->ckpt_base[seg] + j - 1) * (uint64_t)m->nfeat;

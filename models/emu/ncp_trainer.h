@@ -79,6 +79,22 @@ void ncp_trainer_floor_inputs(struct ncp_trainer *t, double rate_hz);
  * can be trained on.  Only the new steps are filtered.  0 or -ENOMEM. */
 int ncp_trainer_sync(struct ncp_trainer *t);
 
+/* Room for the running filters' checkpoints of a dataset of up to `rows`
+ * rows (one every window steps of a segment), allocated and written now:
+ * syncing within it never allocates.  0 or -ENOMEM. */
+int ncp_trainer_reserve(struct ncp_trainer *t, uint64_t rows);
+/* Drop at least `rows` of the oldest rows of ds (the trainer's dataset,
+ * ncp_dataset_drop_front), keeping the running filters continuous: the
+ * cut moves up to the next checkpoint of its segment (fewer than window
+ * rows more; a segment left shorter than that goes whole) and the state
+ * there becomes the new first segment's starting state, so its first rows
+ * have the features they had.  Checkpoints are moved, not recomputed.
+ * Returns the rows dropped. */
+uint64_t ncp_trainer_drop_rows(struct ncp_trainer *t, struct ncp_dataset *ds,
+			       uint64_t rows);
+/* Bytes allocated for the checkpoints. */
+size_t ncp_trainer_ckpt_bytes(const struct ncp_trainer *t);
+
 /* One Adam step on the rows (n <= batch).  *loss: the batch's loss before
  * the step.  -EDOM, weights untouched, when the loss or a gradient is not
  * finite. */
@@ -122,7 +138,7 @@ int ncp_trainer_import(struct ncp_trainer *t, const struct ncp_emu_model *src);
 /* Adam steps taken. */
 uint64_t ncp_trainer_updates(const struct ncp_trainer *t);
 /* Carry src's optimiser over into dst (a trainer of the same
- * architecture on other data, e.g. a trimmed replay buffer): Adam's
+ * architecture on other data): Adam's
  * moment estimates and step count, so that training goes on where it
  * was.  -EINVAL when the parameters do not match (nothing changed). */
 int ncp_trainer_take_optimizer(struct ncp_trainer *dst,
