@@ -12,6 +12,7 @@
 
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "models/base/ncp_utf8.h"
 #include "models/io/ncp_file.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -101,7 +102,7 @@ static bool name_ok(const char *s)
 	if (!s)
 		return false;
 	n = strlen(s);
-	return ncp_json_utf8_check(s, n) == n;
+	return ncp_utf8_check(s, n) == n;
 }
 
 int ncp_safetensors_write(const char *path,
