@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
-#include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
 #include "tests/ncp_check.h"
 
@@ -44,44 +43,12 @@ START_TEST(rng_normal_moments)
 }
 END_TEST
 
-START_TEST(json_writer_nests_and_escapes)
-{
-	struct ncp_json j;
-	ncp_json_init(&j);
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "a");
-	ncp_json_int(&j, -3);
-	ncp_json_key(&j, "list");
-	ncp_json_arr(&j);
-	ncp_json_num(&j, 0.25);
-	ncp_json_num(&j, NAN);
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "s");
-	ncp_json_str(&j, "q\"\\\n\x01");
-	ncp_json_end(&j);
-	ncp_json_end(&j);
-	ncp_json_key(&j, "t");
-	ncp_json_bool(&j, true);
-	ncp_json_end(&j);
-	ck_assert_int_eq(ncp_json_finish(&j), 0);
-	ck_assert_str_eq(j.buf, "{\"a\":-3,\"list\":[0.25,null,{\"s\":"
-				"\"q\\\"\\\\\\n\\u0001\"}],\"t\":true}");
-	ncp_json_fini(&j);
-
-	ncp_json_init(&j);
-	ncp_json_obj(&j);
-	ck_assert_int_eq(ncp_json_finish(&j), -EINVAL); /* unclosed */
-	ncp_json_fini(&j);
-}
-END_TEST
-
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("base");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, rng_is_reproducible_and_uniform);
 	tcase_add_test(tc, rng_normal_moments);
-	tcase_add_test(tc, json_writer_nests_and_escapes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -341,21 +341,6 @@ START_TEST(quote_for_messages)
 }
 END_TEST
 
-START_TEST(utf8_check_finds_the_first_bad_byte)
-{
-	ck_assert_uint_eq(ncp_json_utf8_check("", 0), 0);
-	ck_assert_uint_eq(ncp_json_utf8_check("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), 10);
-	ck_assert_uint_eq(ncp_json_utf8_check("\xf4\x8f\xbf\xbf", 4), 4);	/* U+10FFFF */
-	ck_assert_uint_eq(ncp_json_utf8_check("ab\xff", 3), 2);
-	ck_assert_uint_eq(ncp_json_utf8_check("a\xc3", 2), 1);		/* cut short */
-	ck_assert_uint_eq(ncp_json_utf8_check("a\xc1\xbf", 3), 1);		/* overlong */
-	ck_assert_uint_eq(ncp_json_utf8_check("a\xe0\x9f\xbf", 4), 1);	/* overlong */
-	ck_assert_uint_eq(ncp_json_utf8_check("\xed\xbf\xbf", 3), 0);	/* surrogate */
-	ck_assert_uint_eq(ncp_json_utf8_check("\xf4\x90\x80\x80", 4), 0);	/* > U+10FFFF */
-	ck_assert_uint_eq(ncp_json_utf8_check("a\0b", 3), 3);		/* NUL is valid */
-}
-END_TEST
-
 START_TEST(writer_output_parses_back)
 {
 	struct ncp_json j;
@@ -394,7 +379,6 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, limits_and_names);
 	tcase_add_test(tc, typed_getters_name_the_path);
 	tcase_add_test(tc, quote_for_messages);
-	tcase_add_test(tc, utf8_check_finds_the_first_bad_byte);
 	tcase_add_test(tc, writer_output_parses_back);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_utf8.h"
 
 void ncp_json_init(struct ncp_json *j)
 {
 	memset(j, 0, sizeof(*j));
-	j->first[0] = true;
 }
 
 void ncp_json_fini(struct ncp_json *j)
@@ -24,13 +24,19 @@ void ncp_json_fini(struct ncp_json *j)
 	memset(j, 0, sizeof(*j));
 }
 
-int ncp_json_finish(struct ncp_json *j)
+int ncp_json_finish(const struct ncp_json *j)
 {
-	if (!j->err && j->depth != 0)
-		j->err = -EINVAL;
-	if (!j->err && !j->buf)
-		j->err = -EINVAL;
-	return j->err;
+	if (j->err)
+		return j->err;
+	if (j->depth != 0 || j->after_key || j->len == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void fail(struct ncp_json *j, int err)
+{
+	if (!j->err)
+		j->err = err;
 }
 
 static void put(struct ncp_json *j, const char *s, size_t n)
@@ -39,11 +45,11 @@ static void put(struct ncp_json *j, const char *s, size_t n)
 		return;
 	if (j->len + n + 1 > j->cap) {
 		size_t cap = j->cap ? j->cap : 256;
-		while (j->len + n + 1 > cap)
+		while (cap < j->len + n + 1)
 			cap *= 2;
 		char *b = realloc(j->buf, cap);
 		if (!b) {
-			j->err = -ENOMEM;
+			fail(j, -ENOMEM);
 			return;
 		}
 		j->buf = b;
@@ -54,8 +60,7 @@ static void put(struct ncp_json *j, const char *s, size_t n)
 	j->buf[j->len] = '\0';
 }
 
-static void putf(struct ncp_json *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void putf(struct ncp_json *j, const char *fmt, ...) NCP_PRINTF(2, 3);
 static void putf(struct ncp_json *j, const char *fmt, ...)
 {
 	char tmp[64];
@@ -65,120 +70,213 @@ static void putf(struct ncp_json *j, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	put(j, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		fail(j, -EINVAL);
+		return;
+	}
+	put(j, tmp, (size_t)n);
 }
 
-/* Before any value: the comma that separates it from its predecessor. */
-static void begin_value(struct ncp_json *j)
+/* Before any value: the comma, and the nesting rules. */
+static bool begin_value(struct ncp_json *j)
 {
-	if (j->after_key) {
+	if (j->err)
+		return false;
+	if (j->depth == 0) {
+		if (j->len) { /* a second top-level value */
+			fail(j, -EINVAL);
+			return false;
+		}
+		return true;
+	}
+	if (j->is_obj[j->depth - 1]) {
+		if (!j->after_key) {
+			fail(j, -EINVAL);
+			return false;
+		}
 		j->after_key = false;
-		return;
+		return true;
 	}
-	if (!j->first[j->depth])
+	if (j->has_items[j->depth - 1])
 		put(j, ",", 1);
-	j->first[j->depth] = false;
+	j->has_items[j->depth - 1] = true;
+	return true;
 }
 
-static void open(struct ncp_json *j, char c)
+static void open_level(struct ncp_json *j, bool obj)
 {
-	begin_value(j);
-	put(j, &c, 1);
-	if (j->depth + 1 >= NCP_JSON_MAX_DEPTH) {
-		j->err = j->err ? j->err : -EINVAL;
+	if (!begin_value(j))
+		return;
+	if (j->depth == NCP_JSON_MAX_DEPTH) {
+		fail(j, -EINVAL);
 		return;
 	}
-	j->first[++j->depth] = true;
-	j->close[j->depth] = c == '{' ? '}' : ']';
+	put(j, obj ? "{" : "[", 1);
+	j->is_obj[j->depth] = obj;
+	j->has_items[j->depth] = false;
+	j->depth++;
 }
 
-void ncp_json_obj(struct ncp_json *j) { open(j, '{'); }
-void ncp_json_arr(struct ncp_json *j) { open(j, '['); }
+void ncp_json_obj(struct ncp_json *j) { open_level(j, true); }
+void ncp_json_arr(struct ncp_json *j) { open_level(j, false); }
 
 void ncp_json_end(struct ncp_json *j)
 {
-	if (j->depth <= 0) {
-		j->err = j->err ? j->err : -EINVAL;
+	if (j->err)
+		return;
+	if (j->depth == 0 || j->after_key) {
+		fail(j, -EINVAL);
 		return;
 	}
-	put(j, &j->close[j->depth], 1);
 	j->depth--;
+	put(j, j->is_obj[j->depth] ? "}" : "]", 1);
 }
 
-static void put_string(struct ncp_json *j, const char *s)
+static void put_string(struct ncp_json *j, const char *str, size_t n)
 {
+	const unsigned char *s = (const unsigned char *)str;
+
 	put(j, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		switch (c) {
 		case '"': put(j, "\\\"", 2); break;
 		case '\\': put(j, "\\\\", 2); break;
 		case '\n': put(j, "\\n", 2); break;
 		case '\r': put(j, "\\r", 2); break;
 		case '\t': put(j, "\\t", 2); break;
 		default:
-			if (*p < 0x20)
-				putf(j, "\\u%04x", *p);
-			else
-				put(j, (const char *)p, 1);
+			if (c < 0x20 || c == 0x7f) {
+				putf(j, "\\u%04x", c);
+			} else if (c < 0x80) {
+				put(j, (const char *)s + i, 1);
+			} else {
+				size_t k = ncp_utf8_len(str + i, n - i);
+				if (!k) {
+					put(j, "\\ufffd", 6);
+					continue;
+				}
+				put(j, str + i, k);
+				i += k - 1;
+			}
 		}
 	}
 	put(j, "\"", 1);
 }
 
-void ncp_json_key(struct ncp_json *j, const char *key)
+void ncp_json_key_n(struct ncp_json *j, const char *key, size_t n)
 {
-	begin_value(j);
-	put_string(j, key);
+	if (j->err)
+		return;
+	if (j->depth == 0 || !j->is_obj[j->depth - 1] || j->after_key ||
+	    !key) {
+		fail(j, -EINVAL);
+		return;
+	}
+	if (j->has_items[j->depth - 1])
+		put(j, ",", 1);
+	j->has_items[j->depth - 1] = true;
+	put_string(j, key, n);
 	put(j, ":", 1);
 	j->after_key = true;
 }
 
-void ncp_json_str(struct ncp_json *j, const char *s)
+void ncp_json_key(struct ncp_json *j, const char *key)
 {
-	begin_value(j);
-	if (s)
-		put_string(j, s);
-	else
-		put(j, "null", 4);
+	ncp_json_key_n(j, key, key ? strlen(key) : 0);
 }
 
-static void put_num(struct ncp_json *j, double x, int digits)
+void ncp_json_str_n(struct ncp_json *j, const char *s, size_t n)
 {
-	begin_value(j);
+	if (!s) {
+		ncp_json_null(j);
+		return;
+	}
+	if (begin_value(j))
+		put_string(j, s, n);
+}
+
+void ncp_json_str(struct ncp_json *j, const char *s)
+{
+	ncp_json_str_n(j, s, s ? strlen(s) : 0);
+}
+
+void ncp_json_num(struct ncp_json *j, double x)
+{
+	if (!begin_value(j))
+		return;
 	if (!isfinite(x)) {
 		put(j, "null", 4);
 		return;
 	}
 	if (x == 0.0)
 		x = 0.0; /* no "-0" */
-	putf(j, "%.*g", digits, x);
+	putf(j, "%.9g", x);
 }
 
-void ncp_json_num(struct ncp_json *j, double x) { put_num(j, x, 9); }
-void ncp_json_num_exact(struct ncp_json *j, double x) { put_num(j, x, 17); }
+void ncp_json_num_exact(struct ncp_json *j, double x)
+{
+	char tmp[40];
+
+	if (!begin_value(j))
+		return;
+	if (!isfinite(x)) {
+		put(j, "null", 4);
+		return;
+	}
+	/* The shortest of 15, 16, 17 digits that reads back exactly. */
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", digits, x);
+		if (strtod(tmp, NULL) == x)
+			break;
+	}
+	put(j, tmp, strlen(tmp));
+}
 
 void ncp_json_int(struct ncp_json *j, int64_t x)
 {
-	begin_value(j);
-	putf(j, "%" PRId64, x);
+	if (begin_value(j))
+		putf(j, "%" PRId64, x);
+}
+
+void ncp_json_uint(struct ncp_json *j, uint64_t x)
+{
+	if (begin_value(j))
+		putf(j, "%" PRIu64, x);
 }
 
 void ncp_json_bool(struct ncp_json *j, bool b)
 {
-	begin_value(j);
-	put(j, b ? "true" : "false", b ? 4 : 5);
+	if (begin_value(j))
+		put(j, b ? "true" : "false", b ? 4 : 5);
 }
 
 void ncp_json_null(struct ncp_json *j)
 {
-	begin_value(j);
-	put(j, "null", 4);
+	if (begin_value(j))
+		put(j, "null", 4);
 }
 
 void ncp_json_raw(struct ncp_json *j, const char *json)
 {
-	begin_value(j);
-	put(j, json, strlen(json));
+	if (begin_value(j))
+		put(j, json, strlen(json));
+}
+
+void ncp_json_nums(struct ncp_json *j, const double *x, size_t n)
+{
+	ncp_json_arr(j);
+	for (size_t i = 0; i < n; i++)
+		ncp_json_num_exact(j, x[i]);
+	ncp_json_end(j);
+}
+
+void ncp_json_floats(struct ncp_json *j, const float *x, size_t n)
+{
+	ncp_json_arr(j);
+	for (size_t i = 0; i < n; i++)
+		ncp_json_num_exact(j, (double)x[i]);
+	ncp_json_end(j);
 }
 
 /* ---- Parser ------------------------------------------------------------- */
@@ -369,41 +467,6 @@ static int put_utf8(struct parser *P, uint32_t cp)
 	return sbuf_put(P, b, n);
 }
 
-/* The length of the valid UTF-8 sequence at q (1 to 4), or 0 (RFC 3629:
- * no overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *q, const unsigned char *end)
-{
-	size_t avail = (size_t)(end - q);
-	unsigned char c = q[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F;
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (avail < 2 || q[1] < lo || q[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (i >= avail || q[i] < 0x80 || q[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 static int hex4(struct parser *P, uint32_t *out)
 {
 	uint32_t v = 0;
@@ -462,7 +525,8 @@ static int parse_string_raw(struct parser *P)
 			FAIL(P, "control character 0x%02X in a string (write it as a \\u escape)",
 			     c);
 		if (c >= 0x80) {
-			size_t n = utf8_len(P->p, P->end);
+			size_t n = ncp_utf8_len((const char *)P->p,
+						 (size_t)(P->end - P->p));
 			if (!n)
 				FAIL(P, "invalid UTF-8 (byte 0x%02X) in a string", c);
 			if (sbuf_put(P, P->p, n))
@@ -1294,17 +1358,4 @@ void ncp_json_quote(char *buf, size_t len, const char *s, size_t n)
 	}
 	buf[o++] = '"';
 	buf[o] = '\0';
-}
-
-size_t ncp_json_utf8_check(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-	while (p < end) {
-		size_t k = utf8_len(p, end);
-		if (!k)
-			break;
-		p += k;
-	}
-	return (size_t)(p - (const unsigned char *)s);
 }
