@@ -195,11 +195,8 @@ static int no_reply(const char *path, int rc, int timeout_ms)
 /* Print one reply line; 0 for ok, EXIT_ERR_REPLY for err, EXIT_USAGE for
  * something that is not a reply. */
 static int print_reply(const struct opts *o, const char *path,
-		       const char *request, const char *line,
-		       struct ncp_ctlfmt_reply *r)
+		       const char *line, struct ncp_ctlfmt_reply *r)
 {
-	char topic[64];
-
 	if (o->raw && !o->json) {
 		puts(line);
 		return strncmp(line, "ok", 2) == 0 ? 0 : EXIT_ERR_REPLY;
@@ -210,8 +207,10 @@ static int print_reply(const struct opts *o, const char *path,
 		return EXIT_USAGE;
 	}
 	if (o->json) {
-		ncp_ctlfmt_topic(request, topic, sizeof(topic));
-		ncp_ctlfmt_json(r, topic, stdout);
+		if (ncp_ctlfmt_json(r, stdout)) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return EXIT_USAGE;
+		}
 	} else {
 		ncp_ctlfmt_human(r, PROG, stdout, stderr);
 	}
@@ -232,7 +231,7 @@ static int run_one(const struct opts *o, const char *path,
 		free(request);
 		return no_reply(path, rc, o->timeout_ms);
 	}
-	rc = print_reply(o, path, request, line, r);
+	rc = print_reply(o, path, line, r);
 	free(request);
 	return rc;
 }
@@ -263,7 +262,7 @@ static int run_raw(const struct opts *o, const char *path,
 			status = no_reply(path, rc, o->timeout_ms);
 			break;
 		}
-		rc = print_reply(o, path, req, line, r);
+		rc = print_reply(o, path, line, r);
 		fflush(stdout);
 		if (rc > status)
 			status = rc;

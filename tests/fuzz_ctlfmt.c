@@ -159,7 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	f = open_memstream(&buf, &len);
-	ncp_ctlfmt_json(&r, "t", f);
+	if (ncp_ctlfmt_json(&r, f))
+		abort();
 	fclose(f);
 	struct json j = { (const unsigned char *)buf, (const unsigned char *)buf + len, 0 };
 	if (peek(&j) != '{' || !value(&j) || j.end - j.p != 1 || *j.p != '\n') {

@@ -50,11 +50,11 @@ sleep 2
 ctl --json status >"$tmp/s1.json" || fail "status"
 $PY - "$tmp/s1.json" <<'PYEOF' || fail "real-time emulator status"
 import json, sys
-s = json.load(open(sys.argv[1]))["status"]["emulator"]
+s = json.load(open(sys.argv[1]))["emulator"]
 assert s["loaded"] and s["model"] == "ridge" and s["arch"] == "ridge-running", s
 assert s["predictions"] > 1000, s
 PYEOF
-sum1=$(ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"]["emulator"]["checksum"])')
+sum1=$(ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["emulator"]["checksum"])')
 
 # Refused: a truncated file, a model for another neuron count, a path.
 head -c 3000 "$tmp/data/ridge.safetensors" >"$tmp/data/cut.safetensors"
@@ -66,7 +66,7 @@ sleep 0.5
 ctl --json status >"$tmp/s2.json"
 $PY - "$tmp/s1.json" "$tmp/s2.json" "$sum1" <<'PYEOF' || fail "the model in use changed after a refused load"
 import json, sys
-a, b = (json.load(open(f))["status"]["emulator"] for f in sys.argv[1:3])
+a, b = (json.load(open(f))["emulator"] for f in sys.argv[1:3])
 assert b["model"] == "ridge" and b["checksum"] == sys.argv[3], b
 assert b["predictions"] > a["predictions"], "predictions stopped"
 PYEOF
