@@ -43,12 +43,31 @@ START_TEST(rng_normal_moments)
 }
 END_TEST
 
+START_TEST(errf_writes_the_message_and_returns_the_code)
+{
+	char err[16];
+
+	ck_assert_int_eq(ncp_errf(err, sizeof(err), "bad %s", "thing"), -EINVAL);
+	ck_assert_str_eq(err, "bad thing");
+	errno = 0;
+	ck_assert_int_eq(ncp_errf_code(err, sizeof(err), EPROTO, "x=%d", 3),
+			 -EPROTO);
+	ck_assert_int_eq(errno, EPROTO);
+	ck_assert_str_eq(err, "x=3");
+	/* Cut to fit; a NULL buffer is allowed. */
+	ncp_errf(err, 4, "abcdef");
+	ck_assert_str_eq(err, "abc");
+	ck_assert_int_eq(ncp_errf_code(NULL, 0, ENOENT, "y"), -ENOENT);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("base");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, rng_is_reproducible_and_uniform);
 	tcase_add_test(tc, rng_normal_moments);
+	tcase_add_test(tc, errf_writes_the_message_and_returns_the_code);
 	suite_add_tcase(s, tc);
 	return s;
 }
