@@ -1,17 +1,14 @@
-/* NPY files: round trips for every dtype and several shapes, the streaming
- * writer (also after a simulated crash), numpy loading our files and us
- * loading numpy's, and every refusal with its message. */
+/* NPY files: round trips for every dtype and several shapes, numpy
+ * loading our files and us loading numpy's, and every refusal with its
+ * message.  Streamed recordings are the recorder's (test_recorder,
+ * it_record.sh). */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "models/base/ncp_base.h"
@@ -179,170 +176,6 @@ START_TEST(header_format_matches_numpy)
 	h.ndim = NCP_NPY_MAX_DIMS + 1;
 	ck_assert_int_eq(ncp_npy_header_format(&h, false, buf, sizeof(buf), &len),
 			 -EINVAL);
-}
-END_TEST
-
-START_TEST(streaming_writer_unknown_row_count)
-{
-	char err[256];
-	const uint64_t m1_row[] = { 1000 }, arm_row[] = { 6 };
-	struct ncp_npy_writer_opts opts = { .checkpoint_rows = 100 };
-	make_dir();
-	const char *m1 = ncp_ck_path("stream_u1_250x1000.npy");
-	const char *arm = ncp_ck_path("stream_f4_250x6.npy");
-	struct ncp_npy_writer *wm = ncp_npy_writer_new(m1, NCP_NPY_U8, 1, m1_row, &opts);
-	struct ncp_npy_writer *wa = ncp_npy_writer_new(arm, NCP_NPY_F32, 1, arm_row, &opts);
-	ck_assert_ptr_nonnull(wm);
-	ck_assert_ptr_nonnull(wa);
-	/* The same name cannot be recorded twice at once. */
-	ck_assert_ptr_null(ncp_npy_writer_new(m1, NCP_NPY_U8, 1, m1_row, &opts));
-	ck_assert_int_eq(errno, EEXIST);
-
-	/* Irregular chunks: single rows, a buffer-filling run, and one larger
-	 * than the buffer (written straight through). */
-	static uint8_t mrows[200 * 1000];
-	float arows[200 * 6];
-	uint64_t chunks[] = { 1, 7, 42, 0, 130, 70 }, r = 0;
-	for (size_t c = 0; c < NCP_ARRAY_SIZE(chunks); c++) {
-		fill(NCP_NPY_U8, mrows, r * 1000, chunks[c] * 1000);
-		fill(NCP_NPY_F32, arows, r * 6, chunks[c] * 6);
-		ck_assert_int_eq(ncp_npy_writer_append(wm, mrows, chunks[c]), 0);
-		ck_assert_int_eq(ncp_npy_writer_append(wa, arows, chunks[c]), 0);
-		r += chunks[c];
-		ck_assert_uint_eq(ncp_npy_writer_rows(wm), r);
-		if (r == 180) {
-			/* Mid-recording: nothing at the final name, a valid
-			 * partial file counting the rows to the checkpoint
-			 * (taken at the append that reached 100 rows past the
-			 * last one: here the 130-row append, at 180). */
-			ck_assert_int_eq(access(m1, F_OK), -1);
-			struct ncp_npy *p = ncp_npy_load(ncp_ck_path("stream_u1_250x1000.npy.partial"),
-							 NCP_NPY_ALLOW_TRAILING,
-							 err, sizeof(err));
-			ck_assert_msg(p, "%s", err);
-			ck_assert_uint_eq(p->h.shape[0], 180);
-			ck_assert_uint_eq(p->h.shape[1], 1000);
-			ncp_npy_free(p);
-		}
-	}
-	ck_assert_uint_eq(r, 250);
-	ck_assert_int_eq(ncp_npy_writer_finish(wm), 0);
-	ck_assert_int_eq(ncp_npy_writer_finish(wa), 0);
-	ck_assert_int_eq(ncp_npy_writer_append(wm, mrows, 1), -EBADF);
-	ncp_npy_writer_free(wm);
-	ncp_npy_writer_free(wa);
-	ck_assert_int_eq(access(ncp_ck_path("stream_u1_250x1000.npy.partial"), F_OK), -1);
-
-	struct ncp_npy *a = ncp_npy_load(m1, 0, err, sizeof(err));
-	ck_assert_msg(a, "%s", err);
-	ck_assert_uint_eq(a->h.shape[0], 250);
-	ck_assert_uint_eq(a->trailing, 0);
-	uint8_t *want = malloc(250 * 1000);
-	fill(NCP_NPY_U8, want, 0, 250 * 1000);
-	ck_assert(!memcmp(a->data, want, 250 * 1000));
-	free(want);
-	ncp_npy_free(a);
-
-	/* An empty recording finishes as a valid (0, 6) array. */
-	struct ncp_npy_writer *we = ncp_npy_writer_new(ncp_ck_path("stream_f4_0x6.npy"),
-						       NCP_NPY_F32, 1, arm_row, NULL);
-	ck_assert_int_eq(ncp_npy_writer_finish(we), 0);
-	ncp_npy_writer_free(we);
-
-	/* A discarded recording leaves nothing. */
-	we = ncp_npy_writer_new(ncp_ck_path("gone.npy"), NCP_NPY_F32, 1, arm_row, NULL);
-	ck_assert_int_eq(ncp_npy_writer_append(we, arows, 3), 0);
-	ncp_npy_writer_discard(we);
-	ck_assert_int_eq(access(ncp_ck_path("gone.npy.partial"), F_OK), -1);
-	ck_assert_int_eq(access(ncp_ck_path("gone.npy"), F_OK), -1);
-
-	/* A writer freed unfinished keeps every row in the partial file. */
-	we = ncp_npy_writer_new(ncp_ck_path("kept_f4_3x6.npy"), NCP_NPY_F32, 1, arm_row, NULL);
-	fill(NCP_NPY_F32, arows, 0, 18);
-	ck_assert_int_eq(ncp_npy_writer_append(we, arows, 3), 0);
-	ncp_npy_writer_free(we);
-	a = ncp_npy_load(ncp_ck_path("kept_f4_3x6.npy.partial"), 0, err, sizeof(err));
-	ck_assert_msg(a, "%s", err);
-	ck_assert_uint_eq(a->h.shape[0], 3);
-	ncp_npy_free(a);
-
-	run_python("check", ncp_ck_dir);
-	ncp_ck_remove_dir();
-}
-END_TEST
-
-START_TEST(crash_keeps_rows_to_the_last_checkpoint)
-{
-	char err[256];
-	const uint64_t row[] = { 6 };
-	make_dir();
-	const char *path = ncp_ck_path("crash_f4_200x6.npy");
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct ncp_npy_writer_opts opts = { .checkpoint_rows = 100 };
-		struct ncp_npy_writer *w = ncp_npy_writer_new(path, NCP_NPY_F32,
-							      1, row, &opts);
-		float rows[250 * 6];
-		fill(NCP_NPY_F32, rows, 0, 250 * 6);
-		for (int i = 0; i < 250; i++)
-			if (!w || ncp_npy_writer_append(w, rows + 6 * i, 1))
-				_exit(1);
-		_exit(0);	/* dies without finishing or freeing */
-	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	ck_assert_int_eq(access(path, F_OK), -1);
-	struct ncp_npy *a = ncp_npy_load(ncp_ck_path("crash_f4_200x6.npy.partial"),
-					 NCP_NPY_ALLOW_TRAILING, err, sizeof(err));
-	ck_assert_msg(a, "%s", err);
-	ck_assert_uint_eq(a->h.shape[0], 200);
-	ncp_npy_free(a);
-	/* numpy loads the partial file as the 200 checkpointed rows. */
-	run_python("check", ncp_ck_dir);
-	ncp_ck_remove_dir();
-}
-END_TEST
-
-START_TEST(writer_error_keeps_a_valid_partial)
-{
-	char err[256];
-	const uint64_t row[] = { 1000 };
-	make_dir();
-	const char *path = ncp_ck_path("full.npy");
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		/* A file size limit stands in for a full disk. */
-		struct rlimit rl = { 300000, 300000 };
-		signal(SIGXFSZ, SIG_IGN);
-		if (setrlimit(RLIMIT_FSIZE, &rl))
-			_exit(2);
-		struct ncp_npy_writer_opts opts = { .checkpoint_rows = 50 };
-		struct ncp_npy_writer *w = ncp_npy_writer_new(path, NCP_NPY_U8,
-							      1, row, &opts);
-		static uint8_t rows[1000];
-		int r = 0;
-		for (int i = 0; i < 1000 && !r; i++)
-			r = ncp_npy_writer_append(w, rows, 1);
-		int r2 = ncp_npy_writer_append(w, rows, 1);
-		int r3 = ncp_npy_writer_finish(w);
-		ncp_npy_writer_free(w);
-		_exit(r == -EFBIG && r2 == -EFBIG && r3 == -EFBIG ? 0 : 1);
-	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-	ck_assert_int_eq(access(path, F_OK), -1);
-	struct ncp_npy *a = ncp_npy_load(ncp_ck_path("full.npy.partial"),
-					 NCP_NPY_ALLOW_TRAILING, err, sizeof(err));
-	ck_assert_msg(a, "%s", err);
-	/* 300000 bytes hold the header and 299 rows: the last checkpoint
-	 * before the failure was at 250. */
-	ck_assert_uint_eq(a->h.shape[0], 250);
-	ncp_npy_free(a);
-	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -670,9 +503,6 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, round_trip_every_dtype_and_shape);
 	tcase_add_test(tc, header_format_matches_numpy);
-	tcase_add_test(tc, streaming_writer_unknown_row_count);
-	tcase_add_test(tc, crash_keeps_rows_to_the_last_checkpoint);
-	tcase_add_test(tc, writer_error_keeps_a_valid_partial);
 	tcase_add_test(tc, loads_numpy_files);
 	tcase_add_loop_test(tc, refuses_bad_header_dicts, 0,
 			    (int)NCP_ARRAY_SIZE(bad_dicts));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/ncp_recorder.h"
@@ -168,6 +169,57 @@ START_TEST(duration_names_and_shutdown)
 }
 END_TEST
 
+/* The rows of an unfinished file: its header's count, or -1 when it does
+ * not load. */
+static int64_t partial_rows(const char *path)
+{
+	char err[256];
+	struct ncp_npy *a = ncp_npy_load(path, NCP_NPY_ALLOW_TRAILING, err,
+					 sizeof(err));
+	int64_t n = a ? (int64_t)a->h.shape[0] : -1;
+	ncp_npy_free(a);
+	return n;
+}
+
+/* A process that dies while recording leaves NAME.npy.partial files that
+ * load (numpy and ncp_npy) with every row up to the last checkpoint, and
+ * nothing under the final names. */
+START_TEST(crash_keeps_rows_to_the_last_checkpoint)
+{
+	char m1p[256], final[256];
+	snprintf(m1p, sizeof(m1p), "%s/crash/m1.npy.partial", base);
+	snprintf(final, sizeof(final), "%s/crash/m1.npy", base);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char err[256];
+		struct ncp_recorder *r = make(true);
+		if (ncp_recorder_start(r, "crash", 0, err, sizeof(err)))
+			_exit(2);
+		for (uint64_t s = 0; s < 300; s++)
+			push(r, s);
+		/* Wait (at most 10 s) for a checkpoint that holds all 300
+		 * rows, then die without finishing anything. */
+		for (int i = 0; i < 1000 && partial_rows(m1p) != 300; i++)
+			usleep(10000);
+		_exit(partial_rows(m1p) == 300 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	ck_assert_int_ne(access(final, F_OK), 0);
+	ck_assert_int_eq(partial_rows(m1p), 300);
+	char err[256];
+	struct ncp_npy *a = ncp_npy_load(m1p, NCP_NPY_ALLOW_TRAILING, err,
+					 sizeof(err));
+	ck_assert_msg(a, "%s", err);
+	const uint8_t *sp = a->data;
+	for (int row = 0; row < 300; row++)
+		ck_assert_int_eq(sp[row * 70 + row % 70], 1);
+	ncp_npy_free(a);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("recorder");
@@ -176,6 +228,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, rows_line_up_and_gaps_are_marked);
 	tcase_add_test(tc, duration_names_and_shutdown);
+	tcase_add_test(tc, crash_keeps_rows_to_the_last_checkpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }
