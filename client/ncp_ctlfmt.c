@@ -1,6 +1,8 @@
 #include "client/ncp_ctlfmt.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/base/ncp_json.h"
@@ -211,7 +213,12 @@ static void json_scalar(struct ncp_json *j, const char *s, size_t n)
 	} else if (n < sizeof(tok)) {
 		memcpy(tok, s, n);
 		tok[n] = '\0';
-		ncp_json_raw(j, tok);
+		/* A number past a double's range (1e999) is not finite: null,
+		 * as nan and inf are. */
+		if (isfinite(strtod(tok, NULL)))
+			ncp_json_raw(j, tok);
+		else
+			ncp_json_null(j);
 	} else {
 		ncp_json_str_n(j, s, n); /* a number too long to be meant */
 	}
@@ -248,7 +255,32 @@ static void json_value(struct ncp_json *j, const char *v)
 	}
 }
 
-/* The reply as one object into j (see the header for its shape). */
+/* Whether pair i repeats the key of an earlier pair. */
+static bool repeated(const struct ncp_ctlfmt_reply *r, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(r->pairs[k].key, r->pairs[i].key) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a key without a section would repeat a name in the object: "ok",
+ * or a section's name. */
+static bool clashes(const struct ncp_ctlfmt_reply *r, const char *key)
+{
+	if (strcmp(key, "ok") == 0)
+		return true;
+	for (size_t k = 0; k < r->npairs; k++) {
+		size_t n = section_len(r->pairs[k].key);
+		if (n && strlen(key) == n && strncmp(r->pairs[k].key, key, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The reply as one object into j (see the header for its shape).  A key
+ * is written once (JSON readers disagree about repeated keys): a pair that
+ * repeats one is left out here, though people see it. */
 static void json_reply(const struct ncp_ctlfmt_reply *r, struct ncp_json *j)
 {
 	ncp_json_obj(j);
@@ -266,7 +298,8 @@ static void json_reply(const struct ncp_ctlfmt_reply *r, struct ncp_json *j)
 	/* Keys without a section, then each section in the order it first
 	 * appears, as for people. */
 	for (size_t i = 0; i < r->npairs; i++) {
-		if (section_len(r->pairs[i].key) != 0)
+		if (section_len(r->pairs[i].key) != 0 || repeated(r, i) ||
+		    clashes(r, r->pairs[i].key))
 			continue;
 		ncp_json_key(j, r->pairs[i].key);
 		json_value(j, r->pairs[i].value);
@@ -274,12 +307,13 @@ static void json_reply(const struct ncp_ctlfmt_reply *r, struct ncp_json *j)
 	for (size_t i = 0; i < r->npairs; i++) {
 		const char *key = r->pairs[i].key;
 		size_t n = section_len(key);
-		if (n == 0 || !first_of_section(r, i))
+		if (n == 0 || !first_of_section(r, i) ||
+		    (n == 2 && strncmp(key, "ok", 2) == 0))
 			continue;
 		ncp_json_key_n(j, key, n);
 		ncp_json_obj(j);
 		for (size_t k = i; k < r->npairs; k++) {
-			if (!same_section(r->pairs[k].key, key))
+			if (!same_section(r->pairs[k].key, key) || repeated(r, k))
 				continue;
 			ncp_json_key(j, r->pairs[k].key + n + 1);
 			json_value(j, r->pairs[k].value);

@@ -13,8 +13,11 @@
  * (status, train status and record stop all give "train" or "record" the
  * same shape).  Sections are the text before a key's first '.'; keys
  * without one sit beside "ok".  Values that read as numbers are numbers
- * (their text kept), true/false are booleans, nan/inf are null,
- * comma-separated scalars are arrays; anything else is a string. */
+ * (their text kept; past a double's range, null), true/false are
+ * booleans, nan/inf are null, comma-separated scalars are arrays;
+ * anything else is a string.  A key is written once: a pair repeating an
+ * earlier key, or a key without a section named "ok" or like a section,
+ * is left out of the JSON. */
 #ifndef NCP_CTLFMT_H
 #define NCP_CTLFMT_H
 

@@ -142,6 +142,13 @@ END_TEST
 
 START_TEST(json_is_valid_whatever_the_reply_holds)
 {
+	/* A key is written once: repeats, a key named like a section or
+	 * "ok" are left out of the JSON (people still see them). */
+	ck_assert_str_eq(render("ok a=1 a=2 b.x=1 b.x=2 b=3 ok=4 ok.y=5", true),
+			 "{\"ok\":true,\"a\":1,\"b\":{\"x\":1}}\n");
+	/* A number past a double's range is not finite: null. */
+	ck_assert_str_eq(render("ok a.big=1e999 a.v=1,-1e400", true),
+			 "{\"ok\":true,\"a\":{\"big\":null,\"v\":[1,null]}}\n");
 	/* Bytes that are not UTF-8 become U+FFFD, control characters are
 	 * escaped. */
 	ck_assert_str_eq(render("ok a.b=x\xff" "y c=\x01", true),
