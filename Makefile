@@ -40,7 +40,7 @@ SAN_FLAGS += -fno-sanitize-recover=all
 endif
 endif
 
-PKGS := openblas liburing yaml-0.1 gsl
+PKGS := openblas liburing yaml-0.1 gsl jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # GSL's own CBLAS is left out: OpenBLAS provides those symbols.
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
@@ -191,7 +191,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # Build and test dependencies.  As root the missing ones are installed; as
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
-	libyaml-dev check libsubunit-dev libncurses-dev libgsl-dev \
+	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
 	python3 python3-numpy rt-tests tmux
 
 deps:

@@ -92,7 +92,7 @@ def check(d):
     if meta is not None:
         need = {"format": "ncpd-recording", "complete": True, "steps": 250,
                 "first_step": 17, "dt": 0.001, "window": 100,
-                "m1_neurons": 1000, "seed": 18446744073709551615,
+                "m1_neurons": 1000, "seed": 9223372036854775807,
                 "task_seed": 3, "config": {"seed": 5, "task": {"kind": "random"}}}
         for k, v in need.items():
             if meta.get(k) != v:

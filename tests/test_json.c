@@ -214,6 +214,20 @@ START_TEST(invalid_utf8_becomes_replacement_characters)
 }
 END_TEST
 
+START_TEST(quote_for_messages)
+{
+	char buf[16];
+	ncp_json_quote(buf, sizeof(buf), "a\"b\n", 4);
+	ck_assert_str_eq(buf, "\"a\\\"b\\u000a\"");
+	ncp_json_quote(buf, sizeof(buf), "abcdefghijklmnopqrstuvwxyz", 26);
+	ck_assert_str_eq(buf, "\"abcdefghij...\"");
+	ck_assert_uint_le(strlen(buf), sizeof(buf) - 1);
+	/* A cut never splits a UTF-8 sequence. */
+	ncp_json_quote(buf, sizeof(buf), "abcdefghi\xe2\x82\xac", 12);
+	ck_assert_str_eq(buf, "\"abcdefghi...\"");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -225,6 +239,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, json_grows);
 	tcase_add_test(tc, json_writer_nests_and_escapes);
 	tcase_add_test(tc, invalid_utf8_becomes_replacement_characters);
+	tcase_add_test(tc, quote_for_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }

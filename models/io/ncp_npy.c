@@ -14,6 +14,7 @@
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
+#include "models/io/ncp_json_doc.h"
 
 static const char magic[6] = "\x93NUMPY";
 
@@ -918,11 +919,11 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 	r = ncp_json_finish(&j);
 	if (!r) {
 		/* The raw config must itself be JSON: check the result. */
-		struct ncp_json_doc *doc = ncp_json_parse(j.buf, j.len, NULL,
-							  NULL, NULL, 0);
+		json_t *doc = ncp_json_doc_parse(j.buf, j.len, NULL, NULL, NULL,
+						 0);
 		if (!doc)
 			r = -EINVAL;
-		ncp_json_doc_free(doc);
+		json_decref(doc);
 	}
 	if (!r) {
 		char *text = malloc(j.len + 2);
