@@ -40,29 +40,11 @@ static void run_python(const char *cmd, const char *arg)
 	ck_assert_msg(st == 0, "%s failed (status %d)", line, st);
 }
 
-/* The pattern both sides use for element k (see npy_check.py: ref). */
-static void fill(enum ncp_npy_dtype dt, void *buf, uint64_t k0, uint64_t n)
+/* The shared pattern (ncp_ck_fill) for a dtype: its descr says how. */
+static void fill(enum ncp_npy_dtype dt, void *buf, uint64_t n)
 {
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t k = k0 + i;
-		int64_t s = (int64_t)(k % 200) - 100;
-		uint64_t u = k % 251;
-		double f = (double)k * 0.25 - 3;
-		switch (dt) {
-		case NCP_NPY_BOOL: ((uint8_t *)buf)[i] = k % 3 == 0; break;
-		case NCP_NPY_U8: ((uint8_t *)buf)[i] = (uint8_t)u; break;
-		case NCP_NPY_I8: ((int8_t *)buf)[i] = (int8_t)s; break;
-		case NCP_NPY_U16: ((uint16_t *)buf)[i] = (uint16_t)u; break;
-		case NCP_NPY_I16: ((int16_t *)buf)[i] = (int16_t)s; break;
-		case NCP_NPY_U32: ((uint32_t *)buf)[i] = (uint32_t)u; break;
-		case NCP_NPY_I32: ((int32_t *)buf)[i] = (int32_t)s; break;
-		case NCP_NPY_U64: ((uint64_t *)buf)[i] = u; break;
-		case NCP_NPY_I64: ((int64_t *)buf)[i] = s; break;
-		case NCP_NPY_F32: ((float *)buf)[i] = (float)f; break;
-		case NCP_NPY_F64: ((double *)buf)[i] = f; break;
-		default: ck_abort();
-		}
-	}
+	const char *d = ncp_npy_dtype_descr(dt); /* "<f4" */
+	ncp_ck_fill(buf, d[1], ncp_npy_dtype_size(dt), n);
 }
 
 static const struct {
@@ -88,7 +70,7 @@ START_TEST(round_trip_every_dtype_and_shape)
 			uint64_t count, bytes;
 			ck_assert(ncp_npy_shape_count(&h, &count, &bytes));
 			void *data = malloc(bytes + 1);
-			fill(h.dtype, data, 0, count);
+			fill(h.dtype, data, count);
 			char name[64];
 			snprintf(name, sizeof(name), "rt_%s_%s.npy",
 				 ncp_npy_dtype_descr(h.dtype) + 1, shapes[s].name);
@@ -220,7 +202,7 @@ START_TEST(loads_numpy_files)
 			for (int d = 0; d < files[i].ndim; d++)
 				ck_assert_uint_eq(a->h.shape[d], files[i].shape[d]);
 			void *want = malloc(a->data_bytes + 1);
-			fill(a->h.dtype, want, 0, a->count);
+			fill(a->h.dtype, want, a->count);
 			ck_assert_msg(!memcmp(a->data, want, a->data_bytes),
 				      "%s: values differ", files[i].name);
 			free(want);

@@ -35,23 +35,12 @@ static void run_python(const char *args)
 	ck_assert_msg(st == 0, "%s failed (status %d)", line, st);
 }
 
-/* The pattern both sides use (safetensors_check.py: ref). */
+/* The shared pattern (ncp_ck_fill) for a dtype: its name says how
+ * ("F32": 'f'; "BOOL": 'b'). */
 static void fill(enum ncp_safetensors_dtype dt, void *buf, uint64_t n)
 {
-	for (uint64_t k = 0; k < n; k++) {
-		int64_t s = (int64_t)(k % 200) - 100;
-		double f = (double)k * 0.25 - 3;
-		switch (dt) {
-		case NCP_SAFETENSORS_BOOL: ((uint8_t *)buf)[k] = k % 3 == 0; break;
-		case NCP_SAFETENSORS_U8: ((uint8_t *)buf)[k] = (uint8_t)(k % 251); break;
-		case NCP_SAFETENSORS_U16: ((uint16_t *)buf)[k] = (uint16_t)(k % 251); break;
-		case NCP_SAFETENSORS_I32: ((int32_t *)buf)[k] = (int32_t)s; break;
-		case NCP_SAFETENSORS_I64: ((int64_t *)buf)[k] = s; break;
-		case NCP_SAFETENSORS_F32: ((float *)buf)[k] = (float)f; break;
-		case NCP_SAFETENSORS_F64: ((double *)buf)[k] = f; break;
-		default: ck_abort();
-		}
-	}
+	char kind = (char)(ncp_safetensors_dtype_name(dt)[0] - 'A' + 'a');
+	ncp_ck_fill(buf, kind, ncp_safetensors_dtype_size(dt), n);
 }
 
 static uint64_t count(const struct ncp_safetensors_tensor *t)
