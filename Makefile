@@ -40,7 +40,7 @@ SAN_FLAGS += -fno-sanitize-recover=all
 endif
 endif
 
-PKGS := openblas liburing yaml-0.1 gsl
+PKGS := openblas liburing yaml-0.1 gsl jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # GSL's own CBLAS is left out: OpenBLAS provides those symbols.
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
@@ -67,7 +67,11 @@ MONITOR_MAIN := client/ncp_monitor.c
 TRAIN_MAIN   := models/ncp_train.c
 MAINS := $(NCPD_MAIN) $(NCPCTL_MAIN) $(MONITOR_MAIN) $(TRAIN_MAIN)
 
-MODEL_SRC  := $(filter-out $(MAINS),$(sort $(shell find models -name '*.c')))
+# models/base is every program's base (errors, logging, the JSON writer,
+# UTF-8 checks): its own library, so that the clients link it without the
+# models.
+BASE_SRC   := $(sort $(wildcard models/base/*.c))
+MODEL_SRC  := $(filter-out $(MAINS) $(BASE_SRC),$(sort $(shell find models -name '*.c')))
 SHM_SRC    := $(sort $(wildcard shm/*.c))
 DAEMON_SRC := $(filter-out $(MAINS),$(sort $(wildcard daemon/*.c)))
 CLIENT_SRC := $(filter-out $(MAINS),$(sort $(wildcard client/*.c)))
@@ -79,12 +83,13 @@ FIXTURE_SRC := $(sort $(wildcard tests/fixture_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+LIB_BASE   := $(BUILD)/libncpbase.a
 LIB_MODELS := $(BUILD)/libncpmodels.a
 LIB_SHM    := $(BUILD)/libncpshm.a
 LIB_DAEMON := $(BUILD)/libncpdaemon.a
 LIB_CLIENT := $(BUILD)/libncpclient.a
 # Daemon-side programs link these, most dependent first.
-LIBS_ALL := $(LIB_DAEMON) $(LIB_MODELS) $(LIB_SHM)
+LIBS_ALL := $(LIB_DAEMON) $(LIB_MODELS) $(LIB_SHM) $(LIB_BASE)
 
 PROGS := $(if $(wildcard $(NCPD_MAIN)),$(BUILD)/ncpd) \
 	$(if $(wildcard $(NCPCTL_MAIN)),$(BUILD)/ncpctl) \
@@ -121,6 +126,7 @@ $(call obj,$(NCPD_MAIN)): $(BUILD)/install-paths
 $(call obj,$(NCPD_MAIN)): override CFLAGS += $(INSTALL_PATHS)
 FORCE:
 
+$(LIB_BASE): $(call obj,$(BASE_SRC))
 $(LIB_MODELS): $(call obj,$(MODEL_SRC))
 $(LIB_SHM): $(call obj,$(SHM_SRC))
 $(LIB_DAEMON): $(call obj,$(DAEMON_SRC))
@@ -132,11 +138,11 @@ $(BUILD)/%.a:
 
 $(BUILD)/ncpd: $(call obj,$(NCPD_MAIN)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIB_MODELS) $(LIB_SHM)
+$(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIB_MODELS) $(LIB_SHM) $(LIB_BASE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/ncpctl: $(call obj,$(NCPCTL_MAIN)) $(LIB_CLIENT) $(LIB_SHM)
+$(BUILD)/ncpctl: $(call obj,$(NCPCTL_MAIN)) $(LIB_CLIENT) $(LIB_SHM) $(LIB_BASE)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
-$(BUILD)/ncp-monitor: $(call obj,$(MONITOR_MAIN)) $(LIB_CLIENT) $(LIB_SHM)
+$(BUILD)/ncp-monitor: $(call obj,$(MONITOR_MAIN)) $(LIB_CLIENT) $(LIB_SHM) $(LIB_BASE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) -lm
 
 # Tests and benchmarks link everything; tests also link Check.
@@ -186,7 +192,7 @@ fuzz-tools:
 $(FUZZ_DIR)/obj/%.o: %.c | fuzz-tools
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(MODEL_SRC) $(SHM_SRC) $(DAEMON_SRC) $(CLIENT_SRC))
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(BASE_SRC) $(MODEL_SRC) $(SHM_SRC) $(DAEMON_SRC) $(CLIENT_SRC))
 	@rm -f $@
 	$(AR) rcs $@ $^
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
@@ -196,7 +202,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # Build and test dependencies.  As root the missing ones are installed; as
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
-	libyaml-dev check libsubunit-dev libncurses-dev libgsl-dev \
+	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
 	python3 python3-numpy rt-tests tmux
 
 deps:

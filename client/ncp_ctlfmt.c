@@ -1,7 +1,11 @@
 #include "client/ncp_ctlfmt.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "models/base/ncp_json.h"
 
 static bool key_char(char c)
 {
@@ -141,65 +145,6 @@ void ncp_ctlfmt_human(const struct ncp_ctlfmt_reply *r, const char *prog,
 
 /* --- JSON ------------------------------------------------------------- */
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		if (c == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t k = 2; k < len; k++)
-		if (s[k] < 0x80 || s[k] > 0xbf)
-			return 0;
-	return len;
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the output
- * is valid JSON whatever the reply held. */
-static void json_str(FILE *out, const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	fputc('"', out);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		if (c == '"' || c == '\\') {
-			fprintf(out, "\\%c", c);
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(out, "\\u%04x", c);
-		} else if (c < 0x80) {
-			fputc(c, out);
-		} else {
-			size_t len = utf8_len(s + i, n - i);
-			if (len == 0) {
-				fputs("\\ufffd", out);
-				continue;
-			}
-			fwrite(s + i, 1, len, out);
-			i += len - 1;
-		}
-	}
-	fputc('"', out);
-}
-
 /* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static bool json_number(const char *s, size_t n)
 {
@@ -250,138 +195,144 @@ static bool json_bool_word(const char *s, size_t n)
 	return is_word(s, n, "true") || is_word(s, n, "false");
 }
 
-/* A scalar as JSON, or false when it is none of number, bool, null. */
-static bool json_scalar(FILE *out, const char *s, size_t n)
-{
-	if (json_number(s, n) || json_bool_word(s, n)) {
-		fwrite(s, 1, n, out);
-		return true;
-	}
-	if (json_null_word(s, n)) {
-		fputs("null", out);
-		return true;
-	}
-	return false;
-}
-
 static bool scalar_like(const char *s, size_t n)
 {
 	return json_number(s, n) || json_bool_word(s, n) || json_null_word(s, n);
 }
 
-static void json_value(FILE *out, const char *v)
+/* A scalar that scalar_like accepted, as JSON: the number's own text
+ * (so nothing is rounded), true/false, or null. */
+static void json_scalar(struct ncp_json *j, const char *s, size_t n)
 {
-	size_t n = strlen(v);
-	bool vector = strchr(v, ',') != NULL;
+	char tok[64];
 
-	if (vector) {
-		/* An array only when every element is a scalar. */
-		for (const char *p = v;;) {
-			const char *c = strchr(p, ',');
-			size_t len = c ? (size_t)(c - p) : strlen(p);
-			if (!scalar_like(p, len)) {
-				vector = false;
-				break;
-			}
-			if (!c)
-				break;
-			p = c + 1;
-		}
-	}
-	if (vector) {
-		fputc('[', out);
-		for (const char *p = v;;) {
-			const char *c = strchr(p, ',');
-			json_scalar(out, p, c ? (size_t)(c - p) : strlen(p));
-			if (!c)
-				break;
-			fputc(',', out);
-			p = c + 1;
-		}
-		fputc(']', out);
-	} else if (!json_scalar(out, v, n)) {
-		json_str(out, v, n);
+	if (json_null_word(s, n)) {
+		ncp_json_null(j);
+	} else if (json_bool_word(s, n)) {
+		ncp_json_bool(j, s[0] == 't');
+	} else if (n < sizeof(tok)) {
+		memcpy(tok, s, n);
+		tok[n] = '\0';
+		/* A number past a double's range (1e999) is not finite: null,
+		 * as nan and inf are. */
+		if (isfinite(strtod(tok, NULL)))
+			ncp_json_raw(j, tok);
+		else
+			ncp_json_null(j);
+	} else {
+		ncp_json_str_n(j, s, n); /* a number too long to be meant */
 	}
 }
 
-void ncp_ctlfmt_json(const struct ncp_ctlfmt_reply *r, const char *topic,
-		     FILE *out)
+/* A value: an array when it holds commas and every element is a scalar,
+ * a scalar, or else a string. */
+static void json_value(struct ncp_json *j, const char *v)
 {
-	bool first = true;
+	bool vector = strchr(v, ',') != NULL;
 
-	if (!r->ok) {
-		fputs("{\"ok\":false,\"code\":", out);
-		json_str(out, r->code, strlen(r->code));
-		fputs(",\"message\":", out);
-		json_str(out, r->message, strlen(r->message));
-		fputs("}\n", out);
-		return;
+	for (const char *p = v; vector;) {
+		const char *c = strchr(p, ',');
+		if (!scalar_like(p, c ? (size_t)(c - p) : strlen(p)))
+			vector = false;
+		if (!c)
+			break;
+		p = c + 1;
 	}
-	fputs("{\"ok\":true", out);
-	if (r->npairs == 0) {
-		if (r->text[0]) {
-			fputc(',', out);
-			json_str(out, topic, strlen(topic));
-			fputc(':', out);
-			json_str(out, r->text, strlen(r->text));
+	if (vector) {
+		ncp_json_arr(j);
+		for (const char *p = v;;) {
+			const char *c = strchr(p, ',');
+			json_scalar(j, p, c ? (size_t)(c - p) : strlen(p));
+			if (!c)
+				break;
+			p = c + 1;
 		}
-		fputs("}\n", out);
-		return;
+		ncp_json_end(j);
+	} else if (scalar_like(v, strlen(v))) {
+		json_scalar(j, v, strlen(v));
+	} else {
+		ncp_json_str(j, v);
 	}
-	fputc(',', out);
-	json_str(out, topic, strlen(topic));
-	fputs(":{", out);
+}
+
+/* Whether pair i repeats the key of an earlier pair. */
+static bool repeated(const struct ncp_ctlfmt_reply *r, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(r->pairs[k].key, r->pairs[i].key) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a key without a section would repeat a name in the object: "ok",
+ * or a section's name. */
+static bool clashes(const struct ncp_ctlfmt_reply *r, const char *key)
+{
+	if (strcmp(key, "ok") == 0)
+		return true;
+	for (size_t k = 0; k < r->npairs; k++) {
+		size_t n = section_len(r->pairs[k].key);
+		if (n && strlen(key) == n && strncmp(r->pairs[k].key, key, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The reply as one object into j (see the header for its shape).  A key
+ * is written once (JSON readers disagree about repeated keys): a pair that
+ * repeats one is left out here, though people see it. */
+static void json_reply(const struct ncp_ctlfmt_reply *r, struct ncp_json *j)
+{
+	ncp_json_obj(j);
+	ncp_json_key(j, "ok");
+	ncp_json_bool(j, r->ok);
+	if (!r->ok) {
+		ncp_json_key(j, "code");
+		ncp_json_str(j, r->code);
+		ncp_json_key(j, "message");
+		ncp_json_str(j, r->message);
+	} else if (r->npairs == 0 && r->text[0]) {
+		ncp_json_key(j, "text");
+		ncp_json_str(j, r->text);
+	}
+	/* Keys without a section, then each section in the order it first
+	 * appears, as for people. */
 	for (size_t i = 0; i < r->npairs; i++) {
-		const char *key = r->pairs[i].key;
-		if (section_len(key) != 0)
+		if (section_len(r->pairs[i].key) != 0 || repeated(r, i) ||
+		    clashes(r, r->pairs[i].key))
 			continue;
-		if (!first)
-			fputc(',', out);
-		first = false;
-		json_str(out, key, strlen(key));
-		fputc(':', out);
-		json_value(out, r->pairs[i].value);
+		ncp_json_key(j, r->pairs[i].key);
+		json_value(j, r->pairs[i].value);
 	}
 	for (size_t i = 0; i < r->npairs; i++) {
 		const char *key = r->pairs[i].key;
 		size_t n = section_len(key);
-		bool first_key = true;
-		if (n == 0 || !first_of_section(r, i))
+		if (n == 0 || !first_of_section(r, i) ||
+		    (n == 2 && strncmp(key, "ok", 2) == 0))
 			continue;
-		if (!first)
-			fputc(',', out);
-		first = false;
-		json_str(out, key, n);
-		fputs(":{", out);
+		ncp_json_key_n(j, key, n);
+		ncp_json_obj(j);
 		for (size_t k = i; k < r->npairs; k++) {
-			if (!same_section(r->pairs[k].key, key))
+			if (!same_section(r->pairs[k].key, key) || repeated(r, k))
 				continue;
-			if (!first_key)
-				fputc(',', out);
-			first_key = false;
-			const char *sub = r->pairs[k].key + n + 1;
-			json_str(out, sub, strlen(sub));
-			fputc(':', out);
-			json_value(out, r->pairs[k].value);
+			ncp_json_key(j, r->pairs[k].key + n + 1);
+			json_value(j, r->pairs[k].value);
 		}
-		fputc('}', out);
+		ncp_json_end(j);
 	}
-	fputs("}}\n", out);
+	ncp_json_end(j);
 }
 
-void ncp_ctlfmt_topic(const char *request, char *topic, size_t len)
+int ncp_ctlfmt_json(const struct ncp_ctlfmt_reply *r, FILE *out)
 {
-	const char *p = request;
-	size_t n;
+	struct ncp_json j;
+	int ret;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
-	n = strcspn(p, " \t\r\n");
-	for (size_t i = 0; i < n; i++)
-		if (!key_char(p[i]))
-			n = 0;
-	if (n == 0 || n >= len)
-		snprintf(topic, len, "reply");
-	else
-		snprintf(topic, len, "%.*s", (int)n, p);
+	ncp_json_init(&j);
+	json_reply(r, &j);
+	ret = ncp_json_finish(&j);
+	if (!ret)
+		fprintf(out, "%s\n", j.buf);
+	ncp_json_fini(&j);
+	return ret;
 }

@@ -4,16 +4,20 @@
  *
  *   ok                      -> people: "ok"            JSON: {"ok":true}
  *   ok k.a=1 k.b=x,y s.c=2  -> people: grouped by section, "  a: 1"
- *                              JSON: {"ok":true,"TOPIC":{"k":{"a":1,...}}}
- *   ok some text            -> people: the text        JSON: {"ok":true,"TOPIC":"some text"}
+ *                              JSON: {"ok":true,"k":{"a":1,"b":"x,y"},"s":{"c":2}}
+ *   ok some text            -> people: the text        JSON: {"ok":true,"text":"some text"}
  *   err CODE message        -> people: message on stderr
  *                              JSON: {"ok":false,"code":"CODE","message":"..."}
  *
- * TOPIC is the request's command word ("status", "train", ...).  In JSON,
- * values that read as numbers are numbers, true/false are booleans,
- * nan/inf are null, comma-separated numbers are arrays; anything else is
- * a string.  Sections are the text before a key's first '.'; keys
- * without one sit at the top of the object. */
+ * In JSON a reply's key "a.b" is always at .a.b, whatever the command
+ * (status, train status and record stop all give "train" or "record" the
+ * same shape).  Sections are the text before a key's first '.'; keys
+ * without one sit beside "ok".  Values that read as numbers are numbers
+ * (their text kept; past a double's range, null), true/false are
+ * booleans, nan/inf are null, comma-separated scalars are arrays;
+ * anything else is a string.  A key is written once: a pair repeating an
+ * earlier key, or a key without a section named "ok" or like a section,
+ * is left out of the JSON. */
 #ifndef NCP_CTLFMT_H
 #define NCP_CTLFMT_H
 
@@ -49,11 +53,8 @@ int ncp_ctlfmt_parse(const char *line, struct ncp_ctlfmt_reply *r);
 void ncp_ctlfmt_human(const struct ncp_ctlfmt_reply *r, const char *prog,
 		      FILE *out, FILE *errout);
 
-/* One JSON object and a newline on out. */
-void ncp_ctlfmt_json(const struct ncp_ctlfmt_reply *r, const char *topic,
-		     FILE *out);
-
-/* The request's command word, for TOPIC: its first word, or "reply". */
-void ncp_ctlfmt_topic(const char *request, char *topic, size_t len);
+/* One JSON object and a newline on out.  0, or -ENOMEM (nothing
+ * printed). */
+int ncp_ctlfmt_json(const struct ncp_ctlfmt_reply *r, FILE *out);
 
 #endif

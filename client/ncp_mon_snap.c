@@ -183,128 +183,128 @@ const char *ncp_mon_snap_state_name(uint32_t state_word)
 	}
 }
 
-static void key_num(struct ncp_mon_json *j, const char *k, double x)
+static void key_num(struct ncp_json *j, const char *k, double x)
 {
-	ncp_mon_json_key(j, k);
-	ncp_mon_json_num(j, x);
+	ncp_json_key(j, k);
+	ncp_json_num_exact(j, x);
 }
 
-static void key_uint(struct ncp_mon_json *j, const char *k, uint64_t x)
+static void key_uint(struct ncp_json *j, const char *k, uint64_t x)
 {
-	ncp_mon_json_key(j, k);
-	ncp_mon_json_uint(j, x);
+	ncp_json_key(j, k);
+	ncp_json_uint(j, x);
 }
 
-static void key_str(struct ncp_mon_json *j, const char *k, const char *v)
+static void key_str(struct ncp_json *j, const char *k, const char *v)
 {
-	ncp_mon_json_key(j, k);
-	ncp_mon_json_str(j, v);
+	ncp_json_key(j, k);
+	ncp_json_str(j, v);
 }
 
-static void key_nums(struct ncp_mon_json *j, const char *k, const double *x,
+static void key_nums(struct ncp_json *j, const char *k, const double *x,
 		     size_t n)
 {
-	ncp_mon_json_key(j, k);
-	ncp_mon_json_nums(j, x, n);
+	ncp_json_key(j, k);
+	ncp_json_nums(j, x, n);
 }
 
-static void json_shm(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
+static void json_shm(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
 	char abi[16], gen[24];
 
 	snprintf(abi, sizeof(abi), "%u.%u", s->hdr.abi_major, s->hdr.abi_minor);
 	snprintf(gen, sizeof(gen), "%016" PRIx64, s->hdr.generation);
-	ncp_mon_json_key(j, "shm");
-	ncp_mon_json_obj(j);
+	ncp_json_key(j, "shm");
+	ncp_json_obj(j);
 	key_str(j, "name", s->name);
 	key_uint(j, "generation", s->hdr.generation);
 	/* The same as text: not every JSON reader keeps 64-bit integers. */
 	key_str(j, "generation_hex", gen);
 	key_str(j, "abi", abi);
-	ncp_mon_json_key(j, "pid");
-	ncp_mon_json_int(j, s->hdr.pid);
+	ncp_json_key(j, "pid");
+	ncp_json_int(j, s->hdr.pid);
 	key_str(j, "state", ncp_mon_snap_state_name(s->state_word));
 	key_num(j, "dt", s->hdr.dt);
 	key_uint(j, "m1_neurons", s->hdr.m1_neurons);
 	if (s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
 		key_nums(j, "arm_links", s->hdr.arm_links, 2);
 	} else {
-		ncp_mon_json_key(j, "arm_links");
-		ncp_mon_json_null(j);
+		ncp_json_key(j, "arm_links");
+		ncp_json_null(j);
 	}
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
 }
 
-static void json_stats(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
+static void json_stats(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
 	const struct ncp_shm_stats *st = &s->stats;
 	uint32_t bins = st->jitter_bins < NCP_SHM_JITTER_BINS ?
 				st->jitter_bins : NCP_SHM_JITTER_BINS;
 
-	ncp_mon_json_key(j, "stats");
+	ncp_json_key(j, "stats");
 	if (!s->have_stats) {
-		ncp_mon_json_null(j);
+		ncp_json_null(j);
 		return;
 	}
-	ncp_mon_json_obj(j);
+	ncp_json_obj(j);
 	key_uint(j, "steps", st->steps);
 	key_uint(j, "overruns", st->overruns);
 	key_uint(j, "slips", st->slips);
-	ncp_mon_json_key(j, "jitter_us");
-	ncp_mon_json_obj(j);
+	ncp_json_key(j, "jitter_us");
+	ncp_json_obj(j);
 	key_num(j, "p50", st->jitter_p50_us);
 	key_num(j, "p99", st->jitter_p99_us);
 	key_num(j, "p999", st->jitter_p999_us);
 	key_num(j, "max", st->jitter_max_us);
-	ncp_mon_json_end(j);
-	ncp_mon_json_key(j, "cost_us");
-	ncp_mon_json_obj(j);
+	ncp_json_end(j);
+	ncp_json_key(j, "cost_us");
+	ncp_json_obj(j);
 	key_num(j, "p50", st->cost_p50_us);
 	key_num(j, "p99", st->cost_p99_us);
 	key_num(j, "max", st->cost_max_us);
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
 	key_num(j, "rtf", st->rtf);
 	key_num(j, "wall_s", st->wall_s);
-	ncp_mon_json_key(j, "jitter_hist");
-	ncp_mon_json_arr(j);
+	ncp_json_key(j, "jitter_hist");
+	ncp_json_arr(j);
 	for (uint32_t b = 0; b < bins; b++)
-		ncp_mon_json_uint(j, st->jitter_hist[b]);
-	ncp_mon_json_end(j);
-	ncp_mon_json_end(j);
+		ncp_json_uint(j, st->jitter_hist[b]);
+	ncp_json_end(j);
+	ncp_json_end(j);
 }
 
-static void json_window(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
+static void json_window(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
-	ncp_mon_json_key(j, "window");
-	ncp_mon_json_obj(j);
+	ncp_json_key(j, "window");
+	ncp_json_obj(j);
 	key_uint(j, "len", s->hdr.window_len);
 	key_uint(j, "first_step", s->win_span.first);
 	key_uint(j, "steps", s->win_span.count);
-	ncp_mon_json_key(j, "spikes_per_step");
-	ncp_mon_json_arr(j);
+	ncp_json_key(j, "spikes_per_step");
+	ncp_json_arr(j);
 	for (uint32_t i = 0; i < s->win_span.count; i++)
-		ncp_mon_json_uint(j, ncp_shm_win_at(s->win, s->win_stride, i)
+		ncp_json_uint(j, ncp_shm_win_at(s->win, s->win_stride, i)
 					     ->spike_count);
-	ncp_mon_json_end(j);
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
+	ncp_json_end(j);
 }
 
 static void json_predicted(const struct ncp_mon_snap *s,
-			   struct ncp_mon_json *j)
+			   struct ncp_json *j)
 {
 	const struct ncp_shm_predicted *p = &s->pred;
 
-	ncp_mon_json_key(j, "predicted");
+	ncp_json_key(j, "predicted");
 	if (!s->have_pred || !p->model_loaded) {
-		ncp_mon_json_null(j);
+		ncp_json_null(j);
 		return;
 	}
-	ncp_mon_json_obj(j);
+	ncp_json_obj(j);
 	key_uint(j, "step", p->step);
-	ncp_mon_json_key(j, "age_steps");
-	ncp_mon_json_int(j, (int64_t)(s->state.step - p->step));
-	ncp_mon_json_key(j, "fresh");
-	ncp_mon_json_bool(j, ncp_mon_snap_pred_fresh(s));
+	ncp_json_key(j, "age_steps");
+	ncp_json_int(j, (int64_t)(s->state.step - p->step));
+	ncp_json_key(j, "fresh");
+	ncp_json_bool(j, ncp_mon_snap_pred_fresh(s));
 	key_str(j, "model", p->model);
 	key_nums(j, "q", &p->x[0], 2);
 	key_nums(j, "dq", &p->x[2], 2);
@@ -315,83 +315,83 @@ static void json_predicted(const struct ncp_mon_snap *s,
 	key_num(j, "q_rmse", p->q_rmse);
 	key_num(j, "dq_rmse", p->dq_rmse);
 	key_uint(j, "skipped_steps", p->skipped_steps);
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
 }
 
 static void json_training(const struct ncp_mon_snap *s,
-			  struct ncp_mon_json *j)
+			  struct ncp_json *j)
 {
 	const struct ncp_shm_train_entry *e = ncp_mon_snap_train_last(s);
 
-	ncp_mon_json_key(j, "training");
+	ncp_json_key(j, "training");
 	if (!e) {
-		ncp_mon_json_null(j);
+		ncp_json_null(j);
 		return;
 	}
-	ncp_mon_json_obj(j);
+	ncp_json_obj(j);
 	key_uint(j, "update", e->update);
 	key_uint(j, "step", e->step);
 	key_num(j, "t", e->t);
 	key_num(j, "loss", e->loss);
 	key_num(j, "val_loss", e->val_loss);
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
 }
 
-void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_mon_json *j)
+void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
 	const struct ncp_shm_state *st = &s->state;
 
-	ncp_mon_json_obj(j);
+	ncp_json_obj(j);
 	json_shm(s, j);
 	if (s->have_state) {
 		key_uint(j, "step", st->step);
 		key_num(j, "t", st->t);
 	} else {
-		ncp_mon_json_key(j, "step");
-		ncp_mon_json_null(j);
-		ncp_mon_json_key(j, "t");
-		ncp_mon_json_null(j);
+		ncp_json_key(j, "step");
+		ncp_json_null(j);
+		ncp_json_key(j, "t");
+		ncp_json_null(j);
 	}
-	ncp_mon_json_key(j, "mode");
+	ncp_json_key(j, "mode");
 	if (s->have_stats)
-		ncp_mon_json_str(j, ncp_mon_snap_mode_name(s->stats.mode));
+		ncp_json_str(j, ncp_mon_snap_mode_name(s->stats.mode));
 	else
-		ncp_mon_json_null(j);
-	ncp_mon_json_key(j, "paused");
-	ncp_mon_json_bool(j, s->have_state && st->paused);
-	ncp_mon_json_key(j, "arm");
+		ncp_json_null(j);
+	ncp_json_key(j, "paused");
+	ncp_json_bool(j, s->have_state && st->paused);
+	ncp_json_key(j, "arm");
 	if (s->have_state) {
-		ncp_mon_json_obj(j);
+		ncp_json_obj(j);
 		key_nums(j, "q", st->q, 2);
 		key_nums(j, "dq", st->dq, 2);
 		key_nums(j, "hand", st->hand, 2);
 		key_nums(j, "u", st->u, 2);
-		ncp_mon_json_end(j);
+		ncp_json_end(j);
 		key_nums(j, "target", st->target, 2);
-		ncp_mon_json_key(j, "task");
-		ncp_mon_json_obj(j);
+		ncp_json_key(j, "task");
+		ncp_json_obj(j);
 		key_str(j, "kind", ncp_mon_snap_task_name(st->task_kind));
 		key_num(j, "period", st->task_period);
-		ncp_mon_json_end(j);
-		ncp_mon_json_key(j, "m1");
-		ncp_mon_json_obj(j);
+		ncp_json_end(j);
+		ncp_json_key(j, "m1");
+		ncp_json_obj(j);
 		key_uint(j, "neurons", s->hdr.m1_neurons);
 		key_uint(j, "spikes", st->m1_spikes);
-		ncp_mon_json_end(j);
+		ncp_json_end(j);
 	} else {
-		ncp_mon_json_null(j);
-		ncp_mon_json_key(j, "target");
-		ncp_mon_json_null(j);
-		ncp_mon_json_key(j, "task");
-		ncp_mon_json_null(j);
-		ncp_mon_json_key(j, "m1");
-		ncp_mon_json_null(j);
+		ncp_json_null(j);
+		ncp_json_key(j, "target");
+		ncp_json_null(j);
+		ncp_json_key(j, "task");
+		ncp_json_null(j);
+		ncp_json_key(j, "m1");
+		ncp_json_null(j);
 	}
 	json_stats(s, j);
 	json_window(s, j);
 	json_predicted(s, j);
 	json_training(s, j);
-	ncp_mon_json_end(j);
+	ncp_json_end(j);
 }
 
 void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "client/ncp_mon_json.h"
+#include "models/base/ncp_json.h"
 #include "shm/ncp_ring.h"
 #include "shm/ncp_shm.h"
 #include "shm/ncp_shm_reader.h"
@@ -97,7 +97,7 @@ const char *ncp_mon_snap_task_name(uint32_t kind);
 const char *ncp_mon_snap_state_name(uint32_t state_word);
 
 /* The snapshot as one JSON object (docs/monitor.md lists the keys). */
-void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_mon_json *j);
+void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j);
 
 /* The same as text for people, a field per line. */
 void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f);

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/ncp_mon_json.h"
 #include "client/ncp_mon_snap.h"
 #include "client/ncp_mon_ui.h"
+#include "models/base/ncp_json.h"
 #include "shm/ncp_shm.h"
 #include "shm/ncp_shm_reader.h"
 
@@ -218,17 +218,17 @@ static int run_once(const struct options *o)
 		goto out_snap;
 	}
 	if (o->json) {
-		struct ncp_mon_json j;
+		struct ncp_json j;
 
-		ncp_mon_json_init(&j);
+		ncp_json_init(&j);
 		ncp_mon_snap_json(&snap, &j);
-		ret = ncp_mon_json_finish(&j);
+		ret = ncp_json_finish(&j);
 		if (ret == 0)
 			printf("%s\n", j.buf);
 		else
 			fprintf(stderr, "ncp-monitor: cannot format the "
 				"snapshot: %s\n", strerror(-ret));
-		ncp_mon_json_fini(&j);
+		ncp_json_fini(&j);
 		if (ret)
 			goto out_snap;
 	} else {

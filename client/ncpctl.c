@@ -60,8 +60,8 @@ static const char usage_text[] =
 	"\n"
 	"Output: for a reply of key=value pairs, one 'key: value' line per\n"
 	"pair grouped by section; error messages go to standard error.  With\n"
-	"--json: {\"ok\":true,\"status\":{\"loop\":{\"step\":12000,...},...}} or\n"
-	"{\"ok\":false,\"code\":\"EINVAL\",\"message\":\"...\"}.\n"
+	"--json, the pair a.b=v at .a.b: {\"ok\":true,\"loop\":{\"step\":12000,...},...}\n"
+	"or {\"ok\":false,\"code\":\"EINVAL\",\"message\":\"...\"}.\n"
 	"\n"
 	"Default socket: /run/ncpd/ncpd.sock as root, otherwise\n"
 	"$XDG_RUNTIME_DIR/ncpd/ncpd.sock, or /tmp/ncpd-$UID/ncpd.sock when\n"
@@ -196,11 +196,8 @@ static int no_reply(const char *path, int rc, int timeout_ms)
 /* Print one reply line; 0 for ok, EXIT_ERR_REPLY for err, EXIT_USAGE for
  * something that is not a reply. */
 static int print_reply(const struct opts *o, const char *path,
-		       const char *request, const char *line,
-		       struct ncp_ctlfmt_reply *r)
+		       const char *line, struct ncp_ctlfmt_reply *r)
 {
-	char topic[64];
-
 	if (o->raw && !o->json) {
 		puts(line);
 		return strncmp(line, "ok", 2) == 0 ? 0 : EXIT_ERR_REPLY;
@@ -211,8 +208,10 @@ static int print_reply(const struct opts *o, const char *path,
 		return EXIT_USAGE;
 	}
 	if (o->json) {
-		ncp_ctlfmt_topic(request, topic, sizeof(topic));
-		ncp_ctlfmt_json(r, topic, stdout);
+		if (ncp_ctlfmt_json(r, stdout)) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return EXIT_USAGE;
+		}
 	} else {
 		ncp_ctlfmt_human(r, PROG, stdout, stderr);
 	}
@@ -233,7 +232,7 @@ static int run_one(const struct opts *o, const char *path,
 		free(request);
 		return no_reply(path, rc, o->timeout_ms);
 	}
-	rc = print_reply(o, path, request, line, r);
+	rc = print_reply(o, path, line, r);
 	free(request);
 	return rc;
 }
@@ -264,7 +263,7 @@ static int run_raw(const struct opts *o, const char *path,
 			status = no_reply(path, rc, o->timeout_ms);
 			break;
 		}
-		rc = print_reply(o, path, req, line, r);
+		rc = print_reply(o, path, line, r);
 		fflush(stdout);
 		if (rc > status)
 			status = rc;

@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,12 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
 #include "models/emu/ncp_emu.h"
+#include "models/io/ncp_file.h"
 #include "models/base/ncp_base.h"
 
 /* config/ncpd.yaml, compiled in.  The Makefile rebuilds this object when
@@ -646,48 +644,26 @@ int ncp_config_load_string(struct ncp_config *c, const char *yaml, size_t len,
 	return ret;
 }
 
+/* The largest config file read: far more than every key needs. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
 int ncp_config_load_file(struct ncp_config *c, const char *path, char *err,
 			 size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	int ret;
+	void *buf;
+	size_t len;
+	int ret = ncp_file_read(path, CONFIG_FILE_MAX, &buf, &len);
 
-	if (fd < 0) {
-		ret = -errno;
-		ncp_errf(err, errlen, "%s: cannot open: %s", path, ncp_strerror(ret));
+	if (ret == -EFBIG || ret == -EISDIR) {
+		ncp_errf(err, errlen, "%s: not a regular file under 1 MiB", path);
 		return ret;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > 1024 * 1024) {
-		close(fd);
-		return ncp_errf(err, errlen, "%s: not a regular file under 1 MiB",
-				path);
+	if (ret) {
+		ncp_errf(err, errlen, "%s: cannot open: %s", path,
+			 ncp_strerror(ret));
+		return ret;
 	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		ncp_errf(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			free(buf);
-			close(fd);
-			ncp_errf(err, errlen, "%s: read failed: %s", path,
-				 ncp_strerror(ret));
-			return ret;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	ret = ncp_config_load_string(c, buf, got, path, err, errlen);
+	ret = ncp_config_load_string(c, buf, len, path, err, errlen);
 	free(buf);
 	return ret;
 }

@@ -10,6 +10,7 @@
 
 #include "daemon/ncp_config.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_utf8.h"
 
 /* The command table: usage and help text for every command.  Commands
  * with sub-commands (record start/stop) have one row per variant; `sub`
@@ -103,53 +104,6 @@ const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
 }
 
 /* --- checks on the raw line ---------------------------------------------- */
-
-bool ncp_proto_utf8_valid(const char *str, size_t len, size_t *bad)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		unsigned char lo = 0x80, hi = 0xbf; /* second byte's range */
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong below U+0800 */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates U+D800-DFFF */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			if (c == 0xf0)
-				lo = 0x90; /* overlong below U+10000 */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-		} else {
-			goto invalid; /* continuation, 0xc0/0xc1, 0xf5-0xff */
-		}
-		if (len - i < n)
-			goto invalid;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			goto invalid;
-		for (size_t k = 2; k < n; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				goto invalid;
-		i += n;
-	}
-	return true;
-invalid:
-	if (bad)
-		*bad = i;
-	return false;
-}
 
 /* A token for an error message: at most 40 bytes of it, cut at a
  * character boundary, with "..." when cut. */
@@ -387,7 +341,8 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 			 (size_t)((const char *)memchr(line, '\0', len) - line) + 1);
 		return -EPROTO;
 	}
-	if (!ncp_proto_utf8_valid(line, len, &bad)) {
+	bad = ncp_utf8_check(line, len);
+	if (bad < len) {
 		ncp_errf(err, errlen, "invalid UTF-8 at byte %zu of the line",
 			 bad + 1);
 		return -EPROTO;

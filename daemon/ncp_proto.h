@@ -112,11 +112,6 @@ int ncp_proto_number(const char *s, const char *what, double min, double max,
  * -EINVAL. */
 int ncp_proto_name(const char *s, char *err, size_t errlen);
 
-/* Whether len bytes are valid UTF-8 (no overlong forms, no surrogates,
- * nothing above U+10FFFF).  On false, *bad is the offset of the first
- * byte of the invalid sequence. */
-bool ncp_proto_utf8_valid(const char *s, size_t len, size_t *bad);
-
 /* The command's name as a user types it: "target", "record start". */
 const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind);
 

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "models/base/ncp_base.h"
 #include "shm/ncp_seqlock.h"
 #include "shm/ncp_word_int.h"
 
@@ -29,22 +29,6 @@ struct ncp_shm_reader {
 	ino_t ino;
 	char name[NAME_MAX + 1]; /* empty for ncp_shm_reader_from_mem */
 };
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Write a message, set errno to code, return -code. */
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = code;
-	return -code;
-}
 
 /* Copy n bytes (a multiple of 8) of live shared words. */
 static void copy_words(void *dst, const unsigned char *src, size_t n)
@@ -99,7 +83,7 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 	uint64_t magic, want;
 
 	if (size < 64)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: %zu bytes, too small for an ncpd segment",
 			    what, size);
 	memcpy(&want, NCP_SHM_MAGIC, 8);
@@ -107,57 +91,57 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 	 * fill_segment(): the header and blocks below are filled. */
 	magic = ncp_word_load_acquire((const uint64_t *)base);
 	if (magic == 0)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: not initialized (being created, or its "
 			    "creator crashed)", what);
 	if (magic != want)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: not an ncpd segment (bad magic)", what);
 	memset(h, 0, sizeof(*h));
 	copy_words(h, base, 64);
 	if (h->abi_major != NCP_SHM_ABI_MAJOR)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: ABI version %u.%u, this program reads %d.x",
 			    what, h->abi_major, h->abi_minor,
 			    NCP_SHM_ABI_MAJOR);
 	if (h->header_size < sizeof(*h) || h->header_size > size ||
 	    h->header_size % 8)
-		return errf(err, errlen, EPROTO, "%s: bad header size %u",
+		return ncp_errf_code(err, errlen, EPROTO, "%s: bad header size %u",
 			    what, h->header_size);
 	copy_words(h, base, sizeof(*h));
 	if (h->segment_size > size)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: truncated: %zu bytes, its header says %llu",
 			    what, size, (unsigned long long)h->segment_size);
 	if (h->segment_size < h->header_size)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: segment size %llu smaller than its header",
 			    what, (unsigned long long)h->segment_size);
 	if (h->pid <= 0)
-		return errf(err, errlen, EPROTO, "%s: bad pid %d", what,
+		return ncp_errf_code(err, errlen, EPROTO, "%s: bad pid %d", what,
 			    (int)h->pid);
 	if (!(isfinite(h->dt) && h->dt > 0))
-		return errf(err, errlen, EPROTO, "%s: bad dt %g", what, h->dt);
+		return ncp_errf_code(err, errlen, EPROTO, "%s: bad dt %g", what, h->dt);
 	if (h->m1_neurons < 1 || h->m1_neurons > NCP_SHM_MAX_NEURONS ||
 	    h->m1_words != ncp_shm_win_words(h->m1_neurons))
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: bad M1 size: %u neurons in %u words", what,
 			    h->m1_neurons, h->m1_words);
 	win_copy = ncp_shm_win_copy_size(h->m1_neurons);
 	if (h->window_len < 1 || h->window_slots > (1u << 24) ||
 	    h->window_slots < h->window_len + NCP_SHM_WINDOW_MARGIN ||
 	    h->window_slot_size < win_copy)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: bad window: %u steps in %u slots of %u bytes",
 			    what, h->window_len, h->window_slots,
 			    h->window_slot_size);
 	if (h->stim_channels != NCP_SHM_STIM_CHANNELS)
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: %u stimulation channels, expected %d", what,
 			    h->stim_channels, NCP_SHM_STIM_CHANNELS);
 	if (h->block_count < NCP_SHM_BLK_COUNT ||
 	    h->block_count > NCP_SHM_MAX_BLOCKS)
-		return errf(err, errlen, EPROTO, "%s: %u blocks, expected %d",
+		return ncp_errf_code(err, errlen, EPROTO, "%s: %u blocks, expected %d",
 			    what, h->block_count, NCP_SHM_BLK_COUNT);
 
 	size_t mins[NCP_SHM_BLK_COUNT] = {
@@ -170,7 +154,7 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 	};
 	for (int i = 0; i < NCP_SHM_BLK_COUNT; i++)
 		if (!block_ok(h, i, mins[i]))
-			return errf(err, errlen, EPROTO,
+			return ncp_errf_code(err, errlen, EPROTO,
 				    "%s: %s block at %llu, %llu bytes: outside "
 				    "the %llu-byte segment, misaligned or too "
 				    "small", what, block_name(i),
@@ -180,14 +164,14 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 	if (ring_ok(&r->win, base, h, NCP_SHM_BLK_WINDOW, h->window_slots,
 		    win_copy) ||
 	    r->win.slot_size != h->window_slot_size)
-		return errf(err, errlen, EPROTO, "%s: bad window ring", what);
+		return ncp_errf_code(err, errlen, EPROTO, "%s: bad window ring", what);
 	if (ring_ok(&r->arm, base, h, NCP_SHM_BLK_ARM, h->arm_slots,
 		    sizeof(struct ncp_shm_arm_entry)))
-		return errf(err, errlen, EPROTO, "%s: bad arm history ring",
+		return ncp_errf_code(err, errlen, EPROTO, "%s: bad arm history ring",
 			    what);
 	if (ring_ok(&r->train, base, h, NCP_SHM_BLK_TRAIN, h->train_slots,
 		    sizeof(struct ncp_shm_train_entry)))
-		return errf(err, errlen, EPROTO,
+		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: bad training history ring", what);
 	r->base = base;
 	r->size = h->segment_size;
@@ -209,42 +193,42 @@ struct ncp_shm_reader *ncp_shm_reader_open(const char *name, char *err,
 	if (!name)
 		name = NCP_SHM_DEFAULT_NAME;
 	if (name[0] != '/' || strlen(name) > NAME_MAX || strchr(name + 1, '/')) {
-		errf(err, errlen, EINVAL,
+		ncp_errf_code(err, errlen, EINVAL,
 		     "shared memory name '%s': must be '/' and a name", name);
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		errf(err, errlen, ENOMEM, "shm: out of memory");
+		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
 		return NULL;
 	}
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			errf(err, errlen, ENOENT,
+			ncp_errf_code(err, errlen, ENOENT,
 			     "shared memory segment %s: not found (is ncpd "
 			     "running?)", name);
 		else
-			errf(err, errlen, errno,
+			ncp_errf_code(err, errlen, errno,
 			     "shared memory segment %s: %s", name,
 			     strerror(errno));
 		goto fail_free;
 	}
 	if (fstat(fd, &st) < 0) {
-		errf(err, errlen, errno, "shared memory segment %s: %s", name,
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: %s", name,
 		     strerror(errno));
 		goto fail_close;
 	}
 	if (st.st_size < 64) {
-		errf(err, errlen, EPROTO,
+		ncp_errf_code(err, errlen, EPROTO,
 		     "shared memory segment %s: %lld bytes, too small for an "
 		     "ncpd segment", name, (long long)st.st_size);
 		goto fail_close;
 	}
 	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
-		errf(err, errlen, errno, "shared memory segment %s: mmap: %s",
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: mmap: %s",
 		     name, strerror(errno));
 		goto fail_close;
 	}
@@ -284,7 +268,7 @@ struct ncp_shm_reader *ncp_shm_reader_from_mem(const void *base, size_t size,
 	int saved;
 
 	if (!r) {
-		errf(err, errlen, ENOMEM, "shm: out of memory");
+		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
 		return NULL;
 	}
 	if (validate(r, base, size, "shared memory segment", err, errlen)) {

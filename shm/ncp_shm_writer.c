@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "models/base/ncp_base.h"
 #include "shm/ncp_ring.h"
 #include "shm/ncp_seqlock.h"
 #include "shm/ncp_word_int.h"
@@ -45,22 +45,6 @@ struct ncp_shm_writer {
 	ino_t ino;
 	char name[NAME_MAX + 1];
 };
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Write a message, set errno to code, return -code. */
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = code;
-	return -code;
-}
 
 static size_t align_up(size_t x, size_t a)
 {
@@ -106,7 +90,7 @@ static int check_name(const char *name, char *err, size_t errlen)
 	size_t len = strlen(name);
 
 	if (len < 2 || name[0] != '/' || strchr(name + 1, '/') || len > NAME_MAX)
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shared memory name '%s': must be '/' followed by "
 			    "1 to %d characters other than '/'",
 			    name, NAME_MAX - 1);
@@ -132,14 +116,14 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 	if (!c->train_slots)
 		c->train_slots = NCP_SHM_DEFAULT_TRAIN_SLOTS;
 	if (!(c->dt > 0 && c->dt < 1))
-		return errf(err, errlen, EINVAL, "shm: dt %g s out of (0, 1)",
+		return ncp_errf_code(err, errlen, EINVAL, "shm: dt %g s out of (0, 1)",
 			    c->dt);
 	if (c->m1_neurons > NCP_SHM_MAX_NEURONS)
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: %u M1 neurons, at most %d", c->m1_neurons,
 			    NCP_SHM_MAX_NEURONS);
 	if (c->window_len > (1u << 20))
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: window length %u steps, at most %u",
 			    c->window_len, 1u << 20);
 	if (!c->window_slots)
@@ -147,19 +131,19 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 	if (!is_pow2(c->window_slots) ||
 	    c->window_slots < c->window_len + NCP_SHM_WINDOW_MARGIN ||
 	    c->window_slots > (1u << 24))
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: window slots %u: must be a power of two, at "
 			    "least window length + %d (%u), at most 2^24",
 			    c->window_slots, NCP_SHM_WINDOW_MARGIN,
 			    c->window_len + NCP_SHM_WINDOW_MARGIN);
 	if (!is_pow2(c->arm_slots) || c->arm_slots < 2 ||
 	    c->arm_slots > (1u << 24))
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: arm history slots %u: must be a power of two "
 			    "in [2, 2^24]", c->arm_slots);
 	if (!is_pow2(c->train_slots) || c->train_slots < 2 ||
 	    c->train_slots > (1u << 24))
-		return errf(err, errlen, EINVAL,
+		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: training history slots %u: must be a power "
 			    "of two in [2, 2^24]", c->train_slots);
 	return check_name(c->name, err, errlen);
@@ -206,12 +190,12 @@ static int replace_stale(const char *name, char *err, size_t errlen)
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0; /* gone meanwhile: try again */
-		return errf(err, errlen, errno,
+		return ncp_errf_code(err, errlen, errno,
 			    "shared memory segment %s exists and cannot be "
 			    "opened: %s", name, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0) {
-		rc = errf(err, errlen, errno, "shared memory segment %s: %s",
+		rc = ncp_errf_code(err, errlen, errno, "shared memory segment %s: %s",
 			  name, strerror(errno));
 		goto out_close;
 	}
@@ -225,7 +209,7 @@ static int replace_stale(const char *name, char *err, size_t errlen)
 	empty = got < 8 || !memcmp(h.magic, "\0\0\0\0\0\0\0\0", 8);
 	state = got >= 64 ? h.state : NCP_SHM_STATE_NONE;
 	if (!ours && !empty) {
-		rc = errf(err, errlen, EEXIST,
+		rc = ncp_errf_code(err, errlen, EEXIST,
 			  "shared memory segment %s exists and is not an ncpd "
 			  "segment; not replacing it (remove /dev/shm%s if it "
 			  "is yours)", name, name);
@@ -233,19 +217,19 @@ static int replace_stale(const char *name, char *err, size_t errlen)
 	}
 	if (!lock_free && !(ours && state == NCP_SHM_STATE_STOPPED)) {
 		if (ours)
-			rc = errf(err, errlen, EEXIST,
+			rc = ncp_errf_code(err, errlen, EEXIST,
 				  "shared memory segment %s is in use by a "
 				  "running ncpd (pid %d); stop it or choose "
 				  "another name", name, (int)h.pid);
 		else
-			rc = errf(err, errlen, EEXIST,
+			rc = ncp_errf_code(err, errlen, EEXIST,
 				  "shared memory segment %s is being created "
 				  "by another process", name);
 		goto out_close;
 	}
 	/* Stale: its daemon died, stopped, or crashed while creating it. */
 	if (shm_unlink(name) < 0 && errno != ENOENT)
-		rc = errf(err, errlen, errno,
+		rc = ncp_errf_code(err, errlen, errno,
 			  "cannot remove stale shared memory segment %s "
 			  "(pid %d): %s", name, ours ? (int)h.pid : 0,
 			  strerror(errno));
@@ -341,7 +325,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 		return NULL;
 	w = aligned_alloc(CACHE_LINE, align_up(sizeof(*w), CACHE_LINE));
 	if (!w) {
-		errf(err, errlen, ENOMEM, "shm: out of memory");
+		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
 		return NULL;
 	}
 	memset(w, 0, sizeof(*w));
@@ -356,7 +340,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	w->scratch = aligned_alloc(CACHE_LINE,
 				   ncp_shm_win_slot_size(c.m1_neurons));
 	if (!w->scratch) {
-		errf(err, errlen, ENOMEM, "shm: out of memory");
+		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
 		goto fail_free;
 	}
 	memset(w->scratch, 0, ncp_shm_win_slot_size(c.m1_neurons));
@@ -367,7 +351,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 		if (w->fd >= 0)
 			break;
 		if (errno != EEXIST) {
-			errf(err, errlen, errno,
+			ncp_errf_code(err, errlen, errno,
 			     "cannot create shared memory segment %s: %s",
 			     w->name, strerror(errno));
 			goto fail_free;
@@ -376,21 +360,21 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 			goto fail_free;
 	}
 	if (w->fd < 0) {
-		errf(err, errlen, EEXIST,
+		ncp_errf_code(err, errlen, EEXIST,
 		     "shared memory segment %s keeps reappearing; another "
 		     "daemon is starting", w->name);
 		goto fail_free;
 	}
 	/* Taken at once: a daemon starting meanwhile sees a live owner. */
 	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
-		errf(err, errlen, errno, "shared memory segment %s: lock: %s",
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: lock: %s",
 		     w->name, strerror(errno));
 		goto fail_unlink;
 	}
 	/* The mode given to shm_open was filtered by the umask. */
 	if (fchmod(w->fd, 0640) < 0 || ftruncate(w->fd, (off_t)w->size) < 0 ||
 	    fstat(w->fd, &st) < 0) {
-		errf(err, errlen, errno, "shared memory segment %s: %s",
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: %s",
 		     w->name, strerror(errno));
 		goto fail_unlink;
 	}
@@ -398,7 +382,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	w->ino = st.st_ino;
 	base = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
 	if (base == MAP_FAILED) {
-		errf(err, errlen, errno, "shared memory segment %s: mmap %zu "
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: mmap %zu "
 		     "bytes: %s", w->name, w->size, strerror(errno));
 		goto fail_unlink;
 	}
@@ -407,7 +391,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	memset(w->base, 0, w->size);
 	w->locked = mlock(w->base, w->size) == 0;
 	if (!w->locked && c.require_lock) {
-		errf(err, errlen, errno, "shared memory segment %s: mlock %zu "
+		ncp_errf_code(err, errlen, errno, "shared memory segment %s: mlock %zu "
 		     "bytes: %s (raise RLIMIT_MEMLOCK)", w->name, w->size,
 		     strerror(errno));
 		goto fail_unmap;
@@ -416,7 +400,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	if (!rc)
 		rc = init_writers(w, blocks);
 	if (rc) {
-		errf(err, errlen, -rc, "shared memory segment %s: bad layout",
+		ncp_errf_code(err, errlen, -rc, "shared memory segment %s: bad layout",
 		     w->name);
 		goto fail_unmap;
 	}

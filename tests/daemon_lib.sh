@@ -37,5 +37,5 @@ wait_up() {
 }
 # key SECTION KEY: one value of `status --json`.
 key() {
-	ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"][sys.argv[1]][sys.argv[2]])' "$1" "$2"
+	ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]][sys.argv[2]])' "$1" "$2"
 }

@@ -13,6 +13,7 @@
 #include "daemon/ncp_proto.h"
 #include "daemon/ncp_reply.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,7 +51,7 @@ static void check_parse(const char *line, size_t len)
 	}
 	ncp_assert(cmd.kind > NCP_CMD_NONE && cmd.kind < NCP_CMD_COUNT);
 	/* Only valid UTF-8 without NUL or control characters gets here. */
-	ncp_assert(ncp_proto_utf8_valid(line, len, NULL));
+	ncp_assert(ncp_utf8_check(line, len) == len);
 	switch (cmd.kind) {
 	case NCP_CMD_TARGET:
 		ncp_assert(isfinite(cmd.target.x) && isfinite(cmd.target.y));

@@ -65,7 +65,7 @@ ctl frobnicate 2>/dev/null; [ $? -eq 1 ] || fail "unknown command: want exit 1"
 ctl config get task.nope 2>"$tmp/e"; [ $? -eq 1 ] || fail "unknown key: want exit 1"
 "$CTL" --socket "$tmp/none.sock" status 2>/dev/null; [ $? -eq 2 ] || fail "no daemon: want exit 2"
 ctl config get task.period | grep -qx "  period: 1" || fail "config get task.period"
-ctl --json status | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["status"]["loop"]["mode"] == "realtime"' ||
+ctl --json status | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and d["loop"]["mode"] == "realtime"' ||
 	fail "status --json"
 ctl pause >/dev/null && sleep 0.2
 s1=$(status_key loop.step); sleep 0.3; s2=$(status_key loop.step)

@@ -80,7 +80,7 @@ sleep 2
 ctl --json status >"$tmp/s1.json" || fail "status"
 $PY - "$tmp/s1.json" "/dev/shm$name" <<'PYEOF' || fail "real-time emulator status"
 import json, struct, sys
-s = json.load(open(sys.argv[1]))["status"]["emulator"]
+s = json.load(open(sys.argv[1]))["emulator"]
 assert s["loaded"] and s["model"] == "ridge" and s["arch"] == "ridge-running", s
 assert s["predictions"] > 1000, s
 # The predicted block (docs/shm.md): blocks[2] at 160, its model at 128.
@@ -89,7 +89,7 @@ seg = open(sys.argv[2], "rb").read()
 model = seg[off + 128:off + 160].split(b"\0")[0].decode()
 assert model == "ridge", model
 PYEOF
-sum1=$(ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["status"]["emulator"]["checksum"])')
+sum1=$(ctl --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)["emulator"]["checksum"])')
 
 # Refused: a truncated file, a model for another neuron count, a path.
 head -c 3000 "$tmp/data/ridge.safetensors" >"$tmp/data/cut.safetensors"
@@ -101,7 +101,7 @@ sleep 0.5
 ctl --json status >"$tmp/s2.json"
 $PY - "$tmp/s1.json" "$tmp/s2.json" "$sum1" <<'PYEOF' || fail "the model in use changed after a refused load"
 import json, sys
-a, b = (json.load(open(f))["status"]["emulator"] for f in sys.argv[1:3])
+a, b = (json.load(open(f))["emulator"] for f in sys.argv[1:3])
 assert b["model"] == "ridge" and b["checksum"] == sys.argv[3], b
 assert b["predictions"] > a["predictions"], "predictions stopped"
 PYEOF

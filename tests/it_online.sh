@@ -24,7 +24,7 @@ sleep 3
 ctl --json train status >"$tmp/t.json" || fail "train status"
 $PY - "$tmp/t.json" <<'PYEOF' || fail "train status figures"
 import json, sys
-t = json.load(open(sys.argv[1]))["train"]["train"]
+t = json.load(open(sys.argv[1]))["train"]
 assert t["online"] is True and t["updates"] > 50 and t["swaps"] >= 1, t
 assert t["replay_steps"] > 3000, t
 print("training: %d updates, %d swaps, validation loss %.4g" % (t["updates"], t["swaps"], t["val_loss"]))
@@ -39,7 +39,7 @@ $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["training"] is
 # in use: load it back (training off) and the checksums agree.
 ctl load anything 2>"$tmp/e"; grep -q EBUSY "$tmp/e" || fail "load not refused while training: $(cat "$tmp/e")"
 ctl --json save during >"$tmp/save.json" || fail "save during training"
-saved=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["save"]["save"]["checksum"])' "$tmp/save.json")
+saved=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["save"]["checksum"])' "$tmp/save.json")
 [ -f "$tmp/data/during.safetensors" ] || fail "no saved file"
 # Once train off is answered, no update is made and the buffer stops.
 ctl --json train off >"$tmp/off.json" || fail "train off"

@@ -96,9 +96,9 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 			sleep 0.1
 		done
 		'$CTL' --socket '$sock' status >'$tmp/full.status'
-		s1=\$('$CTL' --socket '$sock' --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"status\"][\"loop\"][\"step\"])')
+		s1=\$('$CTL' --socket '$sock' --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"loop\"][\"step\"])')
 		sleep 0.3
-		s2=\$('$CTL' --socket '$sock' --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"status\"][\"loop\"][\"step\"])')
+		s2=\$('$CTL' --socket '$sock' --json status | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"loop\"][\"step\"])')
 		echo \"\$s1 \$s2\" >'$tmp/full.steps'
 		cp -r '$tmp/small/big' '$tmp/big'
 		kill -TERM \$pid; wait \$pid

@@ -3,6 +3,7 @@
 #define NCP_CHECK_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,34 @@ static inline const char *ncp_ck_path(const char *name)
 	k = (k + 1) % 64;
 	snprintf(path[k], sizeof(path[k]), "%s/%s", ncp_ck_dir, name);
 	return path[k];
+}
+
+/* n elements of the value pattern the file-format tests and their Python
+ * checks (tests/ref_pattern.py) share: element k (C order) is k * 0.25 - 3
+ * for floats (kind 'f'), k % 251 for unsigned integers ('u'),
+ * k % 200 - 100 for signed ones ('i'), k % 3 == 0 for booleans ('b');
+ * size is the element's bytes (little-endian, as the host).  Not inlined:
+ * GCC then sees the 8-byte store for sizes it cannot take. */
+static __attribute__((noinline, unused)) void
+ncp_ck_fill(void *buf, char kind, size_t size, uint64_t n)
+{
+	unsigned char *p = buf;
+
+	for (uint64_t k = 0; k < n; k++, p += size) {
+		double f = (double)k * 0.25 - 3;
+		float f4 = (float)f;
+		uint64_t v = kind == 'u' ? k % 251
+			     : kind == 'i' ? (uint64_t)((int64_t)(k % 200) - 100)
+			     : kind == 'b' ? k % 3 == 0 : 0;
+		if (kind == 'f' && size == 4)
+			memcpy(p, &f4, 4);
+		else if (kind == 'f' && size == 8)
+			memcpy(p, &f, 8);
+		else if (kind != 'f' && size <= 8)
+			memcpy(p, &v, size); /* the low bytes */
+		else
+			ck_abort_msg("no pattern for kind %c, size %zu", kind, size);
+	}
 }
 
 #endif

@@ -4,7 +4,8 @@
   npy_check.py check DIR   load the files test_npy wrote into DIR with numpy
                            and check every value; prints one line per file
 
-The values follow the formulas in test_npy.c; exit status 0 when all match.
+The values follow ref_pattern.py (ncp_ck_fill on the C side); exit status 0
+when all match.
 """
 import json
 import os
@@ -12,23 +13,7 @@ import sys
 
 import numpy as np
 
-
-def ref(shape, dtype):
-    """The value pattern both sides use: element k (C order) is k * 0.25 - 3
-    for floats, k % 251 for unsigned, (k % 200) - 100 for signed, k % 3 == 0
-    for bool."""
-    n = int(np.prod(shape, dtype=np.int64))
-    k = np.arange(n, dtype=np.int64)
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
-        v = k * 0.25 - 3
-    elif dt.kind == "u":
-        v = k % 251
-    elif dt.kind == "i":
-        v = k % 200 - 100
-    else:
-        v = k % 3 == 0
-    return v.astype(dt).reshape(shape)
+from ref_pattern import ref
 
 
 def make(d):
@@ -92,7 +77,7 @@ def check(d):
     if meta is not None:
         need = {"format": "ncpd-recording", "complete": True, "steps": 250,
                 "first_step": 17, "dt": 0.001, "window": 100,
-                "m1_neurons": 1000, "seed": 18446744073709551615,
+                "m1_neurons": 1000, "seed": 9223372036854775807,
                 "task_seed": 3, "config": {"seed": 5, "task": {"kind": "random"}}}
         for k, v in need.items():
             if meta.get(k) != v:

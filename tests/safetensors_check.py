@@ -15,26 +15,11 @@ import sys
 
 import numpy as np
 
+from ref_pattern import ref
+
 DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "I16": "<i2", "U16": "<u2",
           "F16": "<f2", "I32": "<i4", "U32": "<u4", "F32": "<f4", "F64": "<f8",
           "I64": "<i8", "U64": "<u8"}
-
-
-def ref(shape, dtype):
-    """Element k (C order): k * 0.25 - 3 for floats, k % 251 for unsigned,
-    k % 200 - 100 for signed, k % 3 == 0 for bool."""
-    n = int(np.prod(shape, dtype=np.int64))
-    k = np.arange(n, dtype=np.int64)
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
-        v = k * 0.25 - 3
-    elif dt.kind == "u":
-        v = k % 251
-    elif dt.kind == "i":
-        v = k % 200 - 100
-    else:
-        v = k % 3 == 0
-    return v.astype(dt).reshape(shape)
 
 
 def no_duplicates(pairs):

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
-#include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
 #include "tests/ncp_check.h"
 
@@ -44,34 +43,21 @@ START_TEST(rng_normal_moments)
 }
 END_TEST
 
-START_TEST(json_writer_nests_and_escapes)
+START_TEST(errf_writes_the_message_and_returns_the_code)
 {
-	struct ncp_json j;
-	ncp_json_init(&j);
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "a");
-	ncp_json_int(&j, -3);
-	ncp_json_key(&j, "list");
-	ncp_json_arr(&j);
-	ncp_json_num(&j, 0.25);
-	ncp_json_num(&j, NAN);
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "s");
-	ncp_json_str(&j, "q\"\\\n\x01");
-	ncp_json_end(&j);
-	ncp_json_end(&j);
-	ncp_json_key(&j, "t");
-	ncp_json_bool(&j, true);
-	ncp_json_end(&j);
-	ck_assert_int_eq(ncp_json_finish(&j), 0);
-	ck_assert_str_eq(j.buf, "{\"a\":-3,\"list\":[0.25,null,{\"s\":"
-				"\"q\\\"\\\\\\n\\u0001\"}],\"t\":true}");
-	ncp_json_fini(&j);
+	char err[16];
 
-	ncp_json_init(&j);
-	ncp_json_obj(&j);
-	ck_assert_int_eq(ncp_json_finish(&j), -EINVAL); /* unclosed */
-	ncp_json_fini(&j);
+	ck_assert_int_eq(ncp_errf(err, sizeof(err), "bad %s", "thing"), -EINVAL);
+	ck_assert_str_eq(err, "bad thing");
+	errno = 0;
+	ck_assert_int_eq(ncp_errf_code(err, sizeof(err), EPROTO, "x=%d", 3),
+			 -EPROTO);
+	ck_assert_int_eq(errno, EPROTO);
+	ck_assert_str_eq(err, "x=3");
+	/* Cut to fit; a NULL buffer is allowed. */
+	ncp_errf(err, 4, "abcdef");
+	ck_assert_str_eq(err, "abc");
+	ck_assert_int_eq(ncp_errf_code(NULL, 0, ENOENT, "y"), -ENOENT);
 }
 END_TEST
 
@@ -81,7 +67,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, rng_is_reproducible_and_uniform);
 	tcase_add_test(tc, rng_normal_moments);
-	tcase_add_test(tc, json_writer_nests_and_escapes);
+	tcase_add_test(tc, errf_writes_the_message_and_returns_the_code);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,7 +9,7 @@
 
 static struct ncp_ctlfmt_reply r;
 
-/* Render line as JSON (topic "t") or for people (stdout and stderr
+/* Render line as JSON or for people (stdout and stderr
  * joined as "OUT|ERR"). */
 static const char *render(const char *line, bool json)
 {
@@ -20,7 +20,7 @@ static const char *render(const char *line, bool json)
 
 	ck_assert_int_eq(ncp_ctlfmt_parse(line, &r), 0);
 	if (json)
-		ncp_ctlfmt_json(&r, "t", out);
+		ck_assert_int_eq(ncp_ctlfmt_json(&r, out), 0);
 	else
 		ncp_ctlfmt_human(&r, "ncpctl", out, err);
 	fclose(out);
@@ -89,37 +89,72 @@ START_TEST(json_output)
 {
 	ck_assert_str_eq(render("ok", true), "{\"ok\":true}\n");
 	ck_assert_str_eq(render("ok say \"hi\"\\", true),
-			 "{\"ok\":true,\"t\":\"say \\\"hi\\\"\\\\\"}\n");
+			 "{\"ok\":true,\"text\":\"say \\\"hi\\\"\\\\\"}\n");
 	ck_assert_str_eq(render("ok loop.step=12000 loop.paused=true arm.q=0.1,-2e-05 "
 				"x=nan task.kind=centre-out v.mixed=1,a v.z=-0 "
 				"v.bad=01 v.dot=1. v.inf=-inf,1 v.e=",
 				true),
-			 "{\"ok\":true,\"t\":{\"x\":null,"
+			 "{\"ok\":true,\"x\":null,"
 			 "\"loop\":{\"step\":12000,\"paused\":true},"
 			 "\"arm\":{\"q\":[0.1,-2e-05]},"
 			 "\"task\":{\"kind\":\"centre-out\"},"
 			 "\"v\":{\"mixed\":\"1,a\",\"z\":-0,\"bad\":\"01\","
-			 "\"dot\":\"1.\",\"inf\":[null,1],\"e\":\"\"}}}\n");
+			 "\"dot\":\"1.\",\"inf\":[null,1],\"e\":\"\"}}\n");
 	ck_assert_str_eq(render("err EACCES can't \"x\"", true),
 			 "{\"ok\":false,\"code\":\"EACCES\",\"message\":"
 			 "\"can't \\\"x\\\"\"}\n");
 }
 END_TEST
 
-START_TEST(topics)
+/* Every command's reply as the daemon sends it (daemon/ncp_control.c):
+ * key a.b is at .a.b, never under the command's name as well. */
+START_TEST(json_shape_of_every_reply)
 {
-	char t[16];
+	static const struct {
+		const char *reply, *json;
+	} cases[] = {
+		{ "ok target.xy=0.1,0.45", "{\"ok\":true,\"target\":{\"xy\":[0.1,0.45]}}" },
+		{ "ok save.path=/d/m.safetensors save.params=774 save.checksum=00ff",
+		  "{\"ok\":true,\"save\":{\"path\":\"/d/m.safetensors\","
+		  "\"params\":774,\"checksum\":\"00ff\"}}" },
+		{ "ok record.name=run1", "{\"ok\":true,\"record\":{\"name\":\"run1\"}}" },
+		{ "ok record.name=run1 record.steps=2000",
+		  "{\"ok\":true,\"record\":{\"name\":\"run1\",\"steps\":2000}}" },
+		{ "ok emulator.model=m", "{\"ok\":true,\"emulator\":{\"model\":\"m\"}}" },
+		{ "ok train.online=true train.updates=3 train.loss=nan",
+		  "{\"ok\":true,\"train\":{\"online\":true,\"updates\":3,\"loss\":null}}" },
+		{ "ok task.period=2", "{\"ok\":true,\"task\":{\"period\":2}}" },
+		{ "ok seed=7", "{\"ok\":true,\"seed\":7}" },
+		{ "ok loop.step=1 record.active=false train.online=false",
+		  "{\"ok\":true,\"loop\":{\"step\":1},\"record\":{\"active\":false},"
+		  "\"train\":{\"online\":false}}" },
+		{ "ok", "{\"ok\":true}" },
+		{ "ok commands: target task", "{\"ok\":true,\"text\":\"commands: target task\"}" },
+	};
+	char want[512];
 
-	ncp_ctlfmt_topic("status", t, sizeof(t));
-	ck_assert_str_eq(t, "status");
-	ncp_ctlfmt_topic("  train status\n", t, sizeof(t));
-	ck_assert_str_eq(t, "train");
-	ncp_ctlfmt_topic("", t, sizeof(t));
-	ck_assert_str_eq(t, "reply");
-	ncp_ctlfmt_topic("we\"ird x", t, sizeof(t));
-	ck_assert_str_eq(t, "reply");
-	ncp_ctlfmt_topic("averyveryverylongword", t, sizeof(t));
-	ck_assert_str_eq(t, "reply");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(want, sizeof(want), "%s\n", cases[i].json);
+		ck_assert_str_eq(render(cases[i].reply, true), want);
+	}
+}
+END_TEST
+
+START_TEST(json_is_valid_whatever_the_reply_holds)
+{
+	/* A key is written once: repeats, a key named like a section or
+	 * "ok" are left out of the JSON (people still see them). */
+	ck_assert_str_eq(render("ok a=1 a=2 b.x=1 b.x=2 b=3 ok=4 ok.y=5", true),
+			 "{\"ok\":true,\"a\":1,\"b\":{\"x\":1}}\n");
+	/* A number past a double's range is not finite: null. */
+	ck_assert_str_eq(render("ok a.big=1e999 a.v=1,-1e400", true),
+			 "{\"ok\":true,\"a\":{\"big\":null,\"v\":[1,null]}}\n");
+	/* Bytes that are not UTF-8 become U+FFFD, control characters are
+	 * escaped. */
+	ck_assert_str_eq(render("ok a.b=x\xff" "y c=\x01", true),
+			 "{\"ok\":true,\"c\":\"\\u0001\",\"a\":{\"b\":\"x\\ufffdy\"}}\n");
+	ck_assert_str_eq(render("err EIO disk \xc3", true),
+			 "{\"ok\":false,\"code\":\"EIO\",\"message\":\"disk \\ufffd\"}\n");
 }
 END_TEST
 
@@ -130,7 +165,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, parses_replies);
 	tcase_add_test(tc, human_output);
 	tcase_add_test(tc, json_output);
-	tcase_add_test(tc, topics);
+	tcase_add_test(tc, json_shape_of_every_reply);
+	tcase_add_test(tc, json_is_valid_whatever_the_reply_holds);
 	suite_add_tcase(s, tc);
 	return s;
 }

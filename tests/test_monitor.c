@@ -12,166 +12,14 @@
 #include <unistd.h>
 
 #include "client/ncp_mon_canvas.h"
-#include "client/ncp_mon_json.h"
 #include "client/ncp_mon_layout.h"
 #include "client/ncp_mon_raster.h"
 #include "client/ncp_mon_snap.h"
 #include "client/ncp_mon_spark.h"
+#include "models/base/ncp_json.h"
 #include "shm/ncp_shm_reader.h"
 #include "shm/ncp_shm_writer.h"
 #include "tests/ncp_check.h"
-
-/* ---- JSON writer -------------------------------------------------------- */
-
-/* Finish j, compare with want, free. */
-static void json_is(struct ncp_mon_json *j, const char *want)
-{
-	ck_assert_int_eq(ncp_mon_json_finish(j), 0);
-	ck_assert_str_eq(j->buf, want);
-	ncp_mon_json_fini(j);
-}
-
-START_TEST(json_nesting_and_commas)
-{
-	struct ncp_mon_json j;
-
-	ncp_mon_json_init(&j);
-	ncp_mon_json_obj(&j);
-	ncp_mon_json_key(&j, "a");
-	ncp_mon_json_int(&j, 1);
-	ncp_mon_json_key(&j, "b");
-	ncp_mon_json_arr(&j);
-	ncp_mon_json_int(&j, 1);
-	ncp_mon_json_int(&j, -2);
-	ncp_mon_json_obj(&j);
-	ncp_mon_json_key(&j, "c");
-	ncp_mon_json_null(&j);
-	ncp_mon_json_end(&j);
-	ncp_mon_json_arr(&j);
-	ncp_mon_json_end(&j);
-	ncp_mon_json_end(&j);
-	ncp_mon_json_key(&j, "d");
-	ncp_mon_json_str(&j, "x");
-	ncp_mon_json_key(&j, "e");
-	ncp_mon_json_bool(&j, true);
-	ncp_mon_json_key(&j, "f");
-	ncp_mon_json_obj(&j);
-	ncp_mon_json_end(&j);
-	ncp_mon_json_end(&j);
-	json_is(&j, "{\"a\":1,\"b\":[1,-2,{\"c\":null},[]],\"d\":\"x\","
-		    "\"e\":true,\"f\":{}}");
-}
-END_TEST
-
-START_TEST(json_strings_escaped)
-{
-	struct ncp_mon_json j;
-
-	ncp_mon_json_init(&j);
-	ncp_mon_json_arr(&j);
-	ncp_mon_json_str(&j, "q\"b\\n\nt\tc\x01 \xc3\xa9");
-	ncp_mon_json_str(&j, NULL);
-	ncp_mon_json_end(&j);
-	json_is(&j, "[\"q\\\"b\\\\n\\nt\\tc\\u0001 \xc3\xa9\",null]");
-}
-END_TEST
-
-START_TEST(json_numbers_exact)
-{
-	static const double xs[] = { 0.1, 1.0 / 3, -2.5e-300, 1e300, 123456789.125,
-				     0.6112905622683099, 5e-324 };
-	struct ncp_mon_json j;
-
-	ncp_mon_json_init(&j);
-	ncp_mon_json_arr(&j);
-	ncp_mon_json_uint(&j, UINT64_MAX);
-	ncp_mon_json_int(&j, INT64_MIN);
-	ncp_mon_json_num(&j, NAN);
-	ncp_mon_json_num(&j, -INFINITY);
-	ncp_mon_json_num(&j, 0.1);
-	ncp_mon_json_num(&j, 1);
-	ncp_mon_json_end(&j);
-	json_is(&j, "[18446744073709551615,-9223372036854775808,null,null,"
-		    "0.1,1]");
-
-	/* Every double reads back as itself. */
-	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
-		ncp_mon_json_init(&j);
-		ncp_mon_json_num(&j, xs[i]);
-		ck_assert_int_eq(ncp_mon_json_finish(&j), 0);
-		ck_assert_msg(strtod(j.buf, NULL) == xs[i], "%s != %.17g",
-			      j.buf, xs[i]);
-		ncp_mon_json_fini(&j);
-	}
-}
-END_TEST
-
-START_TEST(json_misuse_reported)
-{
-	struct ncp_mon_json j;
-
-	ncp_mon_json_init(&j); /* nothing written */
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* unbalanced */
-	ncp_mon_json_obj(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* a key in an array */
-	ncp_mon_json_arr(&j);
-	ncp_mon_json_key(&j, "k");
-	ncp_mon_json_end(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* a value without a key */
-	ncp_mon_json_obj(&j);
-	ncp_mon_json_int(&j, 3);
-	ncp_mon_json_end(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* a key without a value */
-	ncp_mon_json_obj(&j);
-	ncp_mon_json_key(&j, "k");
-	ncp_mon_json_end(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* two documents */
-	ncp_mon_json_int(&j, 1);
-	ncp_mon_json_int(&j, 2);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-
-	ncp_mon_json_init(&j); /* too deep */
-	for (int i = 0; i <= NCP_MON_JSON_MAX_DEPTH; i++)
-		ncp_mon_json_arr(&j);
-	for (int i = 0; i <= NCP_MON_JSON_MAX_DEPTH; i++)
-		ncp_mon_json_end(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), -EINVAL);
-	ncp_mon_json_fini(&j);
-}
-END_TEST
-
-START_TEST(json_grows)
-{
-	struct ncp_mon_json j;
-
-	ncp_mon_json_init(&j);
-	ncp_mon_json_arr(&j);
-	for (int i = 0; i < 10000; i++)
-		ncp_mon_json_int(&j, i);
-	ncp_mon_json_end(&j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), 0);
-	ck_assert_uint_eq(strlen(j.buf), j.len);
-	ck_assert(!strncmp(j.buf, "[0,1,2,", 7));
-	ck_assert(!strcmp(j.buf + j.len - 10, ",9998,9999]"  + 1));
-	ncp_mon_json_fini(&j);
-}
-END_TEST
 
 /* ---- canvas ------------------------------------------------------------- */
 
@@ -690,7 +538,7 @@ START_TEST(snap_reads_segment)
 	struct ncp_shm_writer *w;
 	struct ncp_shm_reader *r;
 	struct ncp_mon_snap s;
-	struct ncp_mon_json j;
+	struct ncp_json j;
 	struct ncp_shm_stats stats = { .steps = 150, .overruns = 2, .rtf = 1.0,
 				       .mode = NCP_SHM_MODE_FREE_RUN };
 	struct ncp_shm_predicted p = { .model_loaded = 1, .latency_us = 120,
@@ -730,9 +578,9 @@ START_TEST(snap_reads_segment)
 	ck_assert_ptr_null(ncp_mon_snap_train_last(&s));
 	ck_assert(!ncp_mon_snap_pred_fresh(&s));
 
-	ncp_mon_json_init(&j);
+	ncp_json_init(&j);
 	ncp_mon_snap_json(&s, &j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), 0);
+	ck_assert_int_eq(ncp_json_finish(&j), 0);
 	ck_assert(has(j.buf, "\"step\":149,"));
 	ck_assert(has(j.buf, "\"mode\":\"free-run\""));
 	ck_assert(has(j.buf, "\"arm_links\":[1.25,0.5]"));
@@ -744,7 +592,7 @@ START_TEST(snap_reads_segment)
 	snprintf(abi, sizeof(abi), "\"abi\":\"%d.%d\"", NCP_SHM_ABI_MAJOR,
 		 NCP_SHM_ABI_MINOR);
 	ck_assert(has(j.buf, abi));
-	ncp_mon_json_fini(&j);
+	ncp_json_fini(&j);
 
 	/* A prediction of the newest step, then training updates. */
 	p.step = 149;
@@ -760,14 +608,14 @@ START_TEST(snap_reads_segment)
 	ck_assert(ncp_mon_snap_pred_fresh(&s));
 	ck_assert_uint_eq(ncp_mon_snap_train_last(&s)->update, 3);
 	ck_assert_uint_eq(s.train_span.count, 3);
-	ncp_mon_json_init(&j);
+	ncp_json_init(&j);
 	ncp_mon_snap_json(&s, &j);
-	ck_assert_int_eq(ncp_mon_json_finish(&j), 0);
+	ck_assert_int_eq(ncp_json_finish(&j), 0);
 	ck_assert(has(j.buf, "\"predicted\":{\"step\":149,\"age_steps\":0,"
 			     "\"fresh\":true,\"model\":\"en-test\""));
 	ck_assert(has(j.buf, "\"training\":{\"update\":3,\"step\":103,"));
 	ck_assert(has(j.buf, "\"val_loss\":null"));
-	ncp_mon_json_fini(&j);
+	ncp_json_fini(&j);
 
 	/* The prediction goes stale as the loop runs on without it. */
 	for (uint64_t k = 150; k < 150 + 251; k++)
@@ -801,11 +649,6 @@ static Suite *make_suite(void)
 	Suite *s = suite_create("monitor");
 	TCase *tc = tcase_create("monitor");
 
-	tcase_add_test(tc, json_nesting_and_commas);
-	tcase_add_test(tc, json_strings_escaped);
-	tcase_add_test(tc, json_numbers_exact);
-	tcase_add_test(tc, json_misuse_reported);
-	tcase_add_test(tc, json_grows);
 	tcase_add_test(tc, canvas_rejects_bad_sizes);
 	tcase_add_test(tc, canvas_fit_keeps_aspect);
 	tcase_add_test(tc, canvas_clip);

@@ -251,47 +251,9 @@ START_TEST(framing_errors)
 }
 END_TEST
 
-static bool utf8(const char *s, size_t *bad)
+START_TEST(invalid_utf8_is_refused_with_its_offset)
 {
-	return ncp_proto_utf8_valid(s, strlen(s), bad);
-}
-
-START_TEST(utf8_validation)
-{
-	size_t bad = 99;
-
-	ck_assert(utf8("plain ascii", &bad));
-	ck_assert(utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", &bad));
-	ck_assert(utf8("\xed\x9f\xbf", &bad));		/* U+D7FF */
-	ck_assert(utf8("\xee\x80\x80", &bad));		/* U+E000 */
-	ck_assert(utf8("\xf4\x8f\xbf\xbf", &bad));	/* U+10FFFF */
-	ck_assert(utf8("\xc2\x80", &bad));		/* U+0080 */
-	ck_assert(utf8("\xe0\xa0\x80", &bad));		/* U+0800 */
-	ck_assert(utf8("\xf0\x90\x80\x80", &bad));	/* U+10000 */
-
-	/* Overlong forms. */
-	ck_assert(!utf8("ab\xc0\xaf", &bad) && bad == 2);	/* '/' in 2 */
-	ck_assert(!utf8("\xc1\xbf", &bad) && bad == 0);
-	ck_assert(!utf8("x\xe0\x80\xaf", &bad) && bad == 1);	/* '/' in 3 */
-	ck_assert(!utf8("\xe0\x9f\xbf", &bad) && bad == 0);	/* U+07FF in 3 */
-	ck_assert(!utf8("\xf0\x80\x80\xaf", &bad) && bad == 0);
-	ck_assert(!utf8("\xf0\x8f\xbf\xbf", &bad) && bad == 0); /* U+FFFF in 4 */
-	/* Surrogates. */
-	ck_assert(!utf8("\xed\xa0\x80", &bad) && bad == 0);	/* U+D800 */
-	ck_assert(!utf8("a\xed\xbf\xbf", &bad) && bad == 1);	/* U+DFFF */
-	/* Beyond U+10FFFF, bytes that never occur. */
-	ck_assert(!utf8("\xf4\x90\x80\x80", &bad) && bad == 0);
-	ck_assert(!utf8("\xf5\x80\x80\x80", &bad));
-	ck_assert(!utf8("\xfe", &bad));
-	ck_assert(!utf8("\xff", &bad));
-	/* Stray continuation, truncated sequences, bad continuation. */
-	ck_assert(!utf8("abc\x80", &bad) && bad == 3);
-	ck_assert(!utf8("\xc3", &bad) && bad == 0);
-	ck_assert(!utf8("\xe2\x82", &bad) && bad == 0);
-	ck_assert(!utf8("\xf0\x9f\x98", &bad) && bad == 0);
-	ck_assert(!utf8("\xc3(", &bad) && bad == 0);
-	ck_assert(!utf8("\xe2\x82(", &bad));
-
+	/* The validation itself: tests/test_utf8.c. */
 	/* Through the parser: EPROTO with the byte offset. */
 	ck_err("save \xc0\xae\xc0\xae", -EPROTO, "invalid UTF-8 at byte 6");
 	ck_err("status \xed\xa0\x80", -EPROTO, "invalid UTF-8 at byte 8");
@@ -394,7 +356,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, config_help_train);
 	tcase_add_test(tc, file_commands);
 	tcase_add_test(tc, framing_errors);
-	tcase_add_test(tc, utf8_validation);
+	tcase_add_test(tc, invalid_utf8_is_refused_with_its_offset);
 	tcase_add_test(tc, help_replies);
 	tcase_add_test(tc, framer_cuts_lines);
 	suite_add_tcase(s, tc);

@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/ncp_recorder.h"
 #include "models/base/ncp_base.h"
-#include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
+#include "models/io/ncp_json_doc.h"
 #include "models/io/ncp_npy.h"
 #include "tests/ncp_check.h"
 
@@ -44,15 +45,14 @@ static struct ncp_npy *load(const char *name, const char *file)
 	return a;
 }
 
-static struct ncp_json_doc *meta(const char *name)
+static json_t *meta(const char *name)
 {
 	char path[256], err[256];
 	void *buf;
 	size_t len;
 	snprintf(path, sizeof(path), "%s/%s/meta.json", base, name);
 	ck_assert_int_eq(ncp_file_read(path, 1 << 20, &buf, &len), 0);
-	struct ncp_json_doc *d = ncp_json_parse(buf, len, path, NULL, err,
-						 sizeof(err));
+	json_t *d = ncp_json_doc_parse(buf, len, path, NULL, err, sizeof(err));
 	ck_assert_msg(d != NULL, "%s", err);
 	free(buf);
 	return d;
@@ -103,20 +103,19 @@ START_TEST(rows_line_up_and_gaps_are_marked)
 		ncp_ck_near(av[row * 6 + 5], 6.0, 0);
 		ncp_ck_near(tv[row * 2 + 1], (double)step, 0);
 	}
-	struct ncp_json_doc *d = meta("gaps");
-	const struct ncp_json_value *root = ncp_json_doc_root(d);
+	json_t *root = meta("gaps");
 	bool complete = false;
 	int64_t steps = 0, first = 0, dropped = 0;
-	ncp_json_get_bool(root, "complete", &complete, NULL, 0);
-	ncp_json_get_int(root, "steps", &steps, NULL, 0);
-	ncp_json_get_int(root, "first_step", &first, NULL, 0);
-	ncp_json_get_int(root, "dropped_steps", &dropped, NULL, 0);
+	ncp_json_doc_get_bool(root, "complete", &complete, NULL, 0);
+	ncp_json_doc_get_int(root, "steps", &steps, NULL, 0);
+	ncp_json_doc_get_int(root, "first_step", &first, NULL, 0);
+	ncp_json_doc_get_int(root, "dropped_steps", &dropped, NULL, 0);
 	ck_assert(complete);
 	ck_assert_int_eq(steps, 10);
 	ck_assert_int_eq(first, 10);
 	ck_assert_int_eq(dropped, 2);
-	ck_assert_ptr_nonnull(ncp_json_lookup(root, "config.a"));
-	ncp_json_doc_free(d);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(root, "config"), "a"));
+	json_decref(root);
 	ncp_npy_free(m1);
 	ncp_npy_free(arm);
 	ncp_npy_free(tgt);
@@ -137,11 +136,11 @@ START_TEST(duration_names_and_shutdown)
 	struct ncp_npy *m1 = load("short", "m1.npy");
 	ck_assert_int_eq(m1->h.shape[0], 5);
 	ncp_npy_free(m1);
-	struct ncp_json_doc *d = meta("short");
+	json_t *d = meta("short");
 	const char *why = NULL;
-	ncp_json_get_str(ncp_json_doc_root(d), "stopped", &why, NULL, 0);
+	ncp_json_doc_get_str(d, "stopped", &why, NULL, 0);
 	ck_assert_str_eq(why, "duration");
-	ncp_json_doc_free(d);
+	json_decref(d);
 
 	/* Names stay inside the data directory and are not reused. */
 	ck_assert_int_eq(ncp_recorder_start(r, "short", 0, err, sizeof(err)), -EEXIST);
@@ -159,12 +158,63 @@ START_TEST(duration_names_and_shutdown)
 	ck_assert_int_eq(m1->h.shape[0], 30);
 	ncp_npy_free(m1);
 	d = meta("cut");
-	ncp_json_get_str(ncp_json_doc_root(d), "stopped", &why, NULL, 0);
+	ncp_json_doc_get_str(d, "stopped", &why, NULL, 0);
 	ck_assert_str_eq(why, "shutdown");
-	ncp_json_doc_free(d);
+	json_decref(d);
 	char partial[256];
 	snprintf(partial, sizeof(partial), "%s/cut/m1.npy.partial", base);
 	ck_assert_int_ne(access(partial, F_OK), 0);
+}
+END_TEST
+
+/* The rows of an unfinished file: its header's count, or -1 when it does
+ * not load. */
+static int64_t partial_rows(const char *path)
+{
+	char err[256];
+	struct ncp_npy *a = ncp_npy_load(path, NCP_NPY_ALLOW_TRAILING, err,
+					 sizeof(err));
+	int64_t n = a ? (int64_t)a->h.shape[0] : -1;
+	ncp_npy_free(a);
+	return n;
+}
+
+/* A process that dies while recording leaves NAME.npy.partial files that
+ * load (numpy and ncp_npy) with every row up to the last checkpoint, and
+ * nothing under the final names. */
+START_TEST(crash_keeps_rows_to_the_last_checkpoint)
+{
+	char m1p[256], final[256];
+	snprintf(m1p, sizeof(m1p), "%s/crash/m1.npy.partial", base);
+	snprintf(final, sizeof(final), "%s/crash/m1.npy", base);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char err[256];
+		struct ncp_recorder *r = make(true);
+		if (ncp_recorder_start(r, "crash", 0, err, sizeof(err)))
+			_exit(2);
+		for (uint64_t s = 0; s < 300; s++)
+			push(r, s);
+		/* Wait (at most 10 s) for a checkpoint that holds all 300
+		 * rows, then die without finishing anything. */
+		for (int i = 0; i < 1000 && partial_rows(m1p) != 300; i++)
+			usleep(10000);
+		_exit(partial_rows(m1p) == 300 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+	ck_assert_int_ne(access(final, F_OK), 0);
+	ck_assert_int_eq(partial_rows(m1p), 300);
+	char err[256];
+	struct ncp_npy *a = ncp_npy_load(m1p, NCP_NPY_ALLOW_TRAILING, err,
+					 sizeof(err));
+	ck_assert_msg(a, "%s", err);
+	const uint8_t *sp = a->data;
+	for (int row = 0; row < 300; row++)
+		ck_assert_int_eq(sp[row * 70 + row % 70], 1);
+	ncp_npy_free(a);
 }
 END_TEST
 
@@ -176,6 +226,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, rows_line_up_and_gaps_are_marked);
 	tcase_add_test(tc, duration_names_and_shutdown);
+	tcase_add_test(tc, crash_keeps_rows_to_the_last_checkpoint);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,10 @@ const char *ncp_strerror(int err);
 /* Write a formatted message into err (errlen bytes); a NULL err is allowed.
  * Returns -EINVAL so parsers can `return ncp_errf(...)`. */
 int ncp_errf(char *err, size_t errlen, const char *fmt, ...) NCP_PRINTF(3, 4);
+/* The same for a fault of another kind: sets errno to code (a positive
+ * errno value) and returns -code. */
+int ncp_errf_code(char *err, size_t errlen, int code, const char *fmt, ...)
+	NCP_PRINTF(4, 5);
 
 /* Logging to stderr.  Under systemd (JOURNAL_STREAM set) each line carries
  * the syslog priority prefix "<N>" journald reads; on a terminal it reads

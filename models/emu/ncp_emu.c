@@ -14,6 +14,7 @@
 #include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
 #include "models/emu/ncp_emu_int.h"
+#include "models/io/ncp_json_doc.h"
 #include "models/io/ncp_safetensors.h"
 
 const char *const ncp_emu_output_names[NCP_EMU_OUTPUTS] = {
@@ -405,10 +406,10 @@ int ncp_emu_model_set_config(struct ncp_emu_model *m, const char *json)
 	char *copy = NULL;
 
 	if (json) {
-		struct ncp_json_doc *doc = ncp_json_parse(json, strlen(json), NULL,
-							  NULL, NULL, 0);
-		bool obj = doc && ncp_json_doc_root(doc)->type == NCP_JSON_OBJECT;
-		ncp_json_doc_free(doc);
+		json_t *doc = ncp_json_doc_parse(json, strlen(json), NULL, NULL,
+						 NULL, 0);
+		bool obj = json_is_object(doc);
+		json_decref(doc);
 		if (!obj)
 			return -EINVAL;
 		copy = strdup(json);
@@ -634,37 +635,35 @@ static int meta_numbers(const struct ncp_safetensors *st, const char *name,
 			char *err, size_t errlen)
 {
 	const char *v = meta_str(st, name, key, err, errlen);
-	struct ncp_json_doc *doc;
-	const struct ncp_json_value *root;
+	json_t *root;
 	char e[256], q[64];
 	int r = 0;
 
 	if (!v)
 		return -EINVAL;
 	ncp_json_quote(q, sizeof(q), v, strlen(v));
-	doc = ncp_json_parse(v, strlen(v), NULL, NULL, e, sizeof(e));
-	if (!doc)
+	root = ncp_json_doc_parse(v, strlen(v), NULL, NULL, e, sizeof(e));
+	if (!root)
 		return ncp_errf(err, errlen, "%s: metadata \"%s\" is not JSON (%s): %s",
 				name, key, q, e);
-	root = ncp_json_doc_root(doc);
-	if (root->type != NCP_JSON_ARRAY || root->arr.n > (size_t)max) {
+	if (!json_is_array(root) || json_array_size(root) > (size_t)max) {
 		r = ncp_errf(err, errlen,
 			     "%s: metadata \"%s\" must be an array of at most %d numbers, found %s",
 			     name, key, max, q);
 		goto out;
 	}
-	for (size_t i = 0; i < root->arr.n; i++) {
-		if (root->arr.items[i].type != NCP_JSON_NUMBER) {
+	for (size_t i = 0; i < json_array_size(root); i++) {
+		if (!json_is_number(json_array_get(root, i))) {
 			r = ncp_errf(err, errlen,
 				     "%s: metadata \"%s\" must hold numbers, found %s",
 				     name, key, q);
 			goto out;
 		}
-		out[i] = root->arr.items[i].num.d;
+		out[i] = json_number_value(json_array_get(root, i));
 	}
-	*n = (int)root->arr.n;
+	*n = (int)json_array_size(root);
 out:
-	ncp_json_doc_free(doc);
+	json_decref(root);
 	return r;
 }
 
@@ -789,15 +788,14 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		return NULL;
 	{
 		/* Exactly the six names, in order. */
-		struct ncp_json_doc *doc = ncp_json_parse(v, strlen(v), NULL, NULL,
-							  NULL, 0);
-		const struct ncp_json_value *root = doc ? ncp_json_doc_root(doc) : NULL;
-		bool ok = root && root->type == NCP_JSON_ARRAY &&
-			  root->arr.n == NCP_EMU_OUTPUTS;
-		for (int o = 0; ok && o < NCP_EMU_OUTPUTS; o++)
-			ok = root->arr.items[o].type == NCP_JSON_STRING &&
-			     !strcmp(root->arr.items[o].str.s, ncp_emu_output_names[o]);
-		ncp_json_doc_free(doc);
+		json_t *root = ncp_json_doc_parse(v, strlen(v), NULL, NULL, NULL, 0);
+		bool ok = json_is_array(root) &&
+			  json_array_size(root) == NCP_EMU_OUTPUTS;
+		for (int o = 0; ok && o < NCP_EMU_OUTPUTS; o++) {
+			const char *name_o = json_string_value(json_array_get(root, (size_t)o));
+			ok = name_o && !strcmp(name_o, ncp_emu_output_names[o]);
+		}
+		json_decref(root);
 		if (!ok) {
 			ncp_json_quote(e, 128, v, strlen(v));
 			ncp_errf(err, errlen,

@@ -12,6 +12,7 @@
 
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "models/base/ncp_utf8.h"
 
 int ncp_file_write_all(int fd, const void *buf, size_t len)
 {
@@ -299,7 +300,7 @@ int ncp_file_resolve(const char *base, const char *name, char *out,
 					"file name %s contains a control character (byte 0x%02X at offset %zu)",
 					q, c, i);
 	}
-	size_t bad = ncp_json_utf8_check(name, n);
+	size_t bad = ncp_utf8_check(name, n);
 	if (bad < n)
 		return ncp_errf(err, errlen,
 				"file name %s is not valid UTF-8 (byte 0x%02X at offset %zu)",

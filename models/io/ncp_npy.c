@@ -14,6 +14,7 @@
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
+#include "models/io/ncp_json_doc.h"
 
 static const char magic[6] = "\x93NUMPY";
 
@@ -845,230 +846,6 @@ out_hdr:
 	return r;
 }
 
-#define WRITER_BUF (64u << 10)
-
-struct ncp_npy_writer {
-	int fd;
-	char *path, *partial;
-	struct ncp_npy_header h;
-	size_t header_len;
-	size_t row_bytes;
-	uint64_t rows;		/* appended (some may still be buffered) */
-	uint64_t rows_header;	/* in the file's header */
-	uint64_t checkpoint_rows;
-	char *buf;
-	size_t buf_len;
-	int err;		/* sticky */
-	bool finished;
-};
-
-static int write_header(struct ncp_npy_writer *w, uint64_t rows)
-{
-	char hdr[4096];
-	size_t len;
-	int r;
-
-	w->h.shape[0] = rows;
-	r = ncp_npy_header_format(&w->h, true, hdr, sizeof(hdr), &len);
-	if (r)
-		return r;
-	ncp_assert(len == w->header_len);
-	r = ncp_file_pwrite_all(w->fd, hdr, len, 0);
-	if (!r)
-		w->rows_header = rows;
-	return r;
-}
-
-/* Write out the buffer (which need not end on a row boundary). */
-static int flush(struct ncp_npy_writer *w)
-{
-	if (w->err)
-		return w->err;
-	if (w->buf_len) {
-		w->err = ncp_file_write_all(w->fd, w->buf, w->buf_len);
-		if (w->err)
-			return w->err;
-		w->buf_len = 0;
-	}
-	return 0;
-}
-
-struct ncp_npy_writer *ncp_npy_writer_new(const char *path,
-					  enum ncp_npy_dtype dtype,
-					  int row_ndim,
-					  const uint64_t *row_shape,
-					  const struct ncp_npy_writer_opts *opts)
-{
-	struct ncp_npy_writer *w;
-	uint64_t row_bytes;
-	mode_t mode = opts && opts->mode ? opts->mode : 0644;
-	int r;
-
-	if (row_ndim < 0 || row_ndim >= NCP_NPY_MAX_DIMS ||
-	    (unsigned)dtype >= NCP_NPY_DTYPE_COUNT) {
-		errno = EINVAL;
-		return NULL;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
-	w->fd = -1;
-	w->h.dtype = dtype;
-	w->h.ndim = row_ndim + 1;
-	w->h.shape[0] = 1;
-	for (int i = 0; i < row_ndim; i++)
-		w->h.shape[i + 1] = row_shape[i];
-	if (!ncp_npy_shape_count(&w->h, NULL, &row_bytes) ||
-	    row_bytes > SIZE_MAX / 2) {
-		r = -EINVAL;
-		goto err_w;
-	}
-	w->row_bytes = (size_t)row_bytes;
-	w->checkpoint_rows = opts && opts->checkpoint_rows
-				     ? opts->checkpoint_rows
-				     : NCP_NPY_CHECKPOINT_ROWS;
-	r = ncp_npy_header_format(&w->h, true, NULL, 0, &w->header_len);
-	if (r)
-		goto err_w;
-	w->path = strdup(path);
-	w->buf = malloc(WRITER_BUF);
-	if (!w->path || !w->buf || asprintf(&w->partial, "%s.partial", path) < 0) {
-		w->partial = NULL;
-		r = -ENOMEM;
-		goto err_mem;
-	}
-	w->fd = open(w->partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (w->fd < 0) {
-		r = -errno;
-		goto err_mem;
-	}
-	/* An empty recording is a valid file from the start, and its name
-	 * is made durable so later checkpoints are not lost with it. */
-	r = write_header(w, 0);
-	if (!r && lseek(w->fd, (off_t)w->header_len, SEEK_SET) < 0)
-		r = -errno;
-	if (!r)
-		r = ncp_file_fsync_dir(w->partial);
-	if (r)
-		goto err_fd;
-	return w;
-
-err_fd:
-	close(w->fd);
-	unlink(w->partial);
-err_mem:
-	free(w->partial);
-	free(w->buf);
-	free(w->path);
-err_w:
-	free(w);
-	errno = -r;
-	return NULL;
-}
-
-int ncp_npy_writer_append(struct ncp_npy_writer *w, const void *rows,
-			  uint64_t nrows)
-{
-	const char *p = rows;
-
-	if (w->err)
-		return w->err;
-	if (w->finished)
-		return -EBADF;
-	if ((w->row_bytes && nrows > (SIZE_MAX / 2) / w->row_bytes) ||
-	    w->rows + nrows < w->rows)
-		return -EOVERFLOW;
-	size_t left = (size_t)nrows * w->row_bytes;
-	while (left) {
-		if (!w->buf_len && left >= WRITER_BUF) {
-			/* A big append goes straight to the file. */
-			w->err = ncp_file_write_all(w->fd, p, left);
-			if (w->err)
-				return w->err;
-			break;
-		}
-		size_t k = NCP_MIN(left, WRITER_BUF - w->buf_len);
-		memcpy(w->buf + w->buf_len, p, k);
-		w->buf_len += k;
-		p += k;
-		left -= k;
-		if (w->buf_len == WRITER_BUF && flush(w))
-			return w->err;
-	}
-	w->rows += nrows;
-	if (w->checkpoint_rows != UINT64_MAX &&
-	    w->rows - w->rows_header >= w->checkpoint_rows)
-		return ncp_npy_writer_checkpoint(w);
-	return 0;
-}
-
-int ncp_npy_writer_checkpoint(struct ncp_npy_writer *w)
-{
-	if (w->finished)
-		return -EBADF;
-	if (flush(w))
-		return w->err;
-	/* The rows reach the disk before the header that counts them. */
-	if (fdatasync(w->fd)) {
-		w->err = -errno;
-		return w->err;
-	}
-	w->err = write_header(w, w->rows);
-	return w->err;
-}
-
-uint64_t ncp_npy_writer_rows(const struct ncp_npy_writer *w)
-{
-	return w->rows;
-}
-
-int ncp_npy_writer_finish(struct ncp_npy_writer *w)
-{
-	int r;
-
-	if (w->finished)
-		return 0;
-	if (flush(w))
-		return w->err;
-	r = write_header(w, w->rows);
-	if (!r)
-		r = ncp_file_rename_durable(w->fd, w->partial, w->path);
-	if (r) {
-		w->err = r;
-		return r;
-	}
-	w->finished = true;
-	return 0;
-}
-
-static void writer_release(struct ncp_npy_writer *w)
-{
-	if (w->fd >= 0)
-		close(w->fd);
-	free(w->partial);
-	free(w->buf);
-	free(w->path);
-	free(w);
-}
-
-void ncp_npy_writer_free(struct ncp_npy_writer *w)
-{
-	if (!w)
-		return;
-	if (!w->finished && !w->err)
-		ncp_npy_writer_checkpoint(w);
-	writer_release(w);
-}
-
-void ncp_npy_writer_discard(struct ncp_npy_writer *w)
-{
-	if (!w)
-		return;
-	if (!w->finished)
-		unlink(w->partial);
-	writer_release(w);
-}
-
 /* ---- meta.json ---------------------------------------------------------- */
 
 static void put_u64(struct ncp_json *j, const char *key, uint64_t x)
@@ -1142,11 +919,11 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 	r = ncp_json_finish(&j);
 	if (!r) {
 		/* The raw config must itself be JSON: check the result. */
-		struct ncp_json_doc *doc = ncp_json_parse(j.buf, j.len, NULL,
-							  NULL, NULL, 0);
+		json_t *doc = ncp_json_doc_parse(j.buf, j.len, NULL, NULL, NULL,
+						 0);
 		if (!doc)
 			r = -EINVAL;
-		ncp_json_doc_free(doc);
+		json_decref(doc);
 	}
 	if (!r) {
 		char *text = malloc(j.len + 2);

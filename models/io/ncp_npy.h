@@ -14,18 +14,14 @@
  * size must match the shape.  Every refusal names the file and the fault.
  *
  * Writing: any of those dtypes; version 1.0 when the header fits, else
- * 2.0.  Whole arrays atomically (ncp_npy_write), or rows streamed into a
- * file whose row count is unknown in advance (ncp_npy_writer).
- *
- * Unfinished recordings: a streaming writer writes into PATH.partial (not
- * matched by *.npy) and renames it to PATH when finished.  Every
- * checkpoint (NCP_NPY_CHECKPOINT_ROWS rows by default, and when the writer
- * is freed unfinished) flushes the rows, fdatasyncs them and rewrites the
- * header's row count in place.  So PATH.partial is at all times a valid
- * .npy file holding every row up to the last checkpoint, possibly followed
- * by rows written since (numpy's np.load ignores them; ncp_npy_load needs
- * NCP_NPY_ALLOW_TRAILING).  A crash therefore keeps the data up to the
- * last checkpoint, and PATH itself only ever appears complete.
+ * 2.0.  Whole arrays atomically (ncp_npy_write).  Rows streamed into a
+ * file whose row count is unknown in advance are the recorder's
+ * (daemon/ncp_recorder.h): it writes a growable header
+ * (ncp_npy_header_format) and rewrites its row count in place at each
+ * checkpoint, so an unfinished NAME.npy.partial is a valid .npy file up
+ * to its last checkpoint, possibly followed by rows written since
+ * (numpy's np.load ignores them; ncp_npy_load needs
+ * NCP_NPY_ALLOW_TRAILING).
  */
 #ifndef NCP_NPY_H
 #define NCP_NPY_H
@@ -37,7 +33,6 @@
 
 #define NCP_NPY_MAX_DIMS 64		/* numpy 2's limit (1.x: 32) */
 #define NCP_NPY_MAX_HEADER (1u << 20)	/* longest header dict read */
-#define NCP_NPY_CHECKPOINT_ROWS 1000	/* default checkpoint interval */
 
 enum ncp_npy_dtype {
 	NCP_NPY_BOOL,	/* |b1 */
@@ -121,40 +116,6 @@ void ncp_npy_free(struct ncp_npy *a);
  * umask).  data holds the elements in C order. */
 int ncp_npy_write(const char *path, const struct ncp_npy_header *h,
 		  const void *data);
-
-struct ncp_npy_writer_opts {
-	uint64_t checkpoint_rows; /* 0: NCP_NPY_CHECKPOINT_ROWS; UINT64_MAX: never */
-	mode_t mode;		  /* 0: 0644 (less the umask) */
-};
-
-struct ncp_npy_writer;
-
-/* Start a recording of rows shaped row_shape[0..row_ndim) (row_ndim 0 for
- * rows of single elements) into path.partial, created new (EEXIST if it
- * exists).  opts may be NULL.  Returns the writer, or NULL with errno. */
-struct ncp_npy_writer *ncp_npy_writer_new(const char *path,
-					  enum ncp_npy_dtype dtype,
-					  int row_ndim,
-					  const uint64_t *row_shape,
-					  const struct ncp_npy_writer_opts *opts);
-/* Append nrows rows (nrows * row size bytes, C order).  Buffered; an error
- * (e.g. -ENOSPC) is kept and returned by every later call, and the partial
- * file stays valid up to the last checkpoint. */
-int ncp_npy_writer_append(struct ncp_npy_writer *w, const void *rows,
-			  uint64_t nrows);
-/* Flush, fdatasync, and rewrite the header with the rows so far. */
-int ncp_npy_writer_checkpoint(struct ncp_npy_writer *w);
-/* Rows appended so far. */
-uint64_t ncp_npy_writer_rows(const struct ncp_npy_writer *w);
-/* Write the final header, fsync, rename path.partial to path, fsync the
- * directory.  Returns 0 or -errno (then path.partial is kept, valid up to
- * the last checkpoint).  The writer must still be freed. */
-int ncp_npy_writer_finish(struct ncp_npy_writer *w);
-/* Free the writer.  An unfinished one is checkpointed first (best effort)
- * and its path.partial kept. */
-void ncp_npy_writer_free(struct ncp_npy_writer *w);
-/* Free the writer and remove its unfinished path.partial. */
-void ncp_npy_writer_discard(struct ncp_npy_writer *w);
 
 /* ---- meta.json ---------------------------------------------------------- */
 

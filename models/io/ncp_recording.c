@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
-#include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
+#include "models/io/ncp_json_doc.h"
 #include "models/io/ncp_npy.h"
 
 #define META_MAX (16u << 20)
@@ -27,40 +27,39 @@ void ncp_recording_close(struct ncp_recording *r)
 }
 
 /* A non-negative integer member. */
-static int get_u64(const struct ncp_json_value *root, const char *file,
-		   const char *key, bool required, uint64_t *out, char *err,
-		   size_t errlen)
+static int get_u64(const json_t *root, const char *file, const char *key,
+		   bool required, uint64_t *out, char *err, size_t errlen)
 {
-	const struct ncp_json_value *v = ncp_json_member(root, key);
+	const json_t *v = json_object_get(root, key);
 
 	if (!v) {
 		if (!required)
 			return 0;
 		return ncp_errf(err, errlen, "%s: \"%s\" is missing", file, key);
 	}
-	if (v->type != NCP_JSON_NUMBER || v->num.d < 0 || v->num.d != floor(v->num.d))
-		return ncp_errf(err, errlen, "%s:%u:%u: \"%s\" must be a non-negative integer",
-				file, v->line, v->column, key);
-	*out = v->num.is_int ? (uint64_t)v->num.i : (uint64_t)v->num.d;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return ncp_errf(err, errlen,
+				"%s: \"%s\" must be a non-negative integer, found %s",
+				file, key, json_is_integer(v) ? "a negative one" :
+				ncp_json_doc_type_name(v));
+	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
 
 /* Load dir/<files.key or default> and check its dtype and shape. */
 static struct ncp_npy *load_array(const struct ncp_recording *r,
-				  const struct ncp_json_value *root,
+				  const json_t *root,
 				  const char *key, const char *dflt,
 				  uint64_t cols, bool m1, char *err,
 				  size_t errlen)
 {
-	const struct ncp_json_value *files = ncp_json_member(root, "files");
-	const struct ncp_json_value *f = ncp_json_member(files, key);
+	const char *f = json_string_value(json_object_get(json_object_get(root, "files"), key));
 	const char *fname = dflt;
 	char path[4096], e[512];
 	struct ncp_npy *a;
 
-	if (f && f->type == NCP_JSON_STRING && f->str.len == strlen(f->str.s) &&
-	    !strchr(f->str.s, '/') && strcmp(f->str.s, "..") && f->str.s[0])
-		fname = f->str.s;
+	if (f && !strchr(f, '/') && strcmp(f, "..") && f[0])
+		fname = f;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", r->dir, fname) >= sizeof(path)) {
 		ncp_errf(err, errlen, "%s: path too long", r->dir);
 		errno = ENAMETOOLONG;
@@ -108,8 +107,8 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 					 size_t errlen)
 {
 	struct ncp_recording *r = calloc(1, sizeof(*r));
-	struct ncp_json_doc *doc = NULL;
-	const struct ncp_json_value *root, *v;
+	json_t *root = NULL;
+	const json_t *v;
 	char path[4096], e[512];
 	void *text = NULL;
 	size_t len;
@@ -137,16 +136,15 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		errno = -ret;
 		goto fail;
 	}
-	doc = ncp_json_parse(text, len, path, NULL, err, errlen);
-	if (!doc)
+	root = ncp_json_doc_parse(text, len, path, NULL, err, errlen);
+	if (!root)
 		goto fail;
-	root = ncp_json_doc_root(doc);
-	if (root->type != NCP_JSON_OBJECT) {
+	if (!json_is_object(root)) {
 		ncp_errf(err, errlen, "%s: not a JSON object", path);
 		goto invalid;
 	}
-	v = ncp_json_member(root, "format");
-	if (!v || v->type != NCP_JSON_STRING || strcmp(v->str.s, "ncpd-recording")) {
+	v = json_object_get(root, "format");
+	if (!json_is_string(v) || strcmp(json_string_value(v), "ncpd-recording")) {
 		ncp_errf(err, errlen, "%s: \"format\" is not \"ncpd-recording\"", path);
 		goto invalid;
 	}
@@ -157,12 +155,12 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 			 path, x);
 		goto invalid;
 	}
-	v = ncp_json_member(root, "complete");
-	if (!v || v->type != NCP_JSON_BOOL) {
+	v = json_object_get(root, "complete");
+	if (!json_is_boolean(v)) {
 		ncp_errf(err, errlen, "%s: \"complete\" is missing or not a boolean", path);
 		goto invalid;
 	}
-	if (!v->boolean) {
+	if (!json_is_true(v)) {
 		ncp_errf(err, errlen,
 			 "%s: the recording is incomplete (\"complete\": false: still recording, or interrupted; its *.npy.partial files hold the rows saved)",
 			 dir);
@@ -188,7 +186,7 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		goto invalid;
 	}
 	r->neurons = (int)x;
-	if (ncp_json_get_double(root, "dt", &r->dt, e, sizeof(e))) {
+	if (ncp_json_doc_get_double(root, "dt", &r->dt, e, sizeof(e))) {
 		ncp_errf(err, errlen, "%s: %s", path, e);
 		goto invalid;
 	}
@@ -196,11 +194,11 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		ncp_errf(err, errlen, "%s: dt %g is not in (0, 1] s", path, r->dt);
 		goto invalid;
 	}
-	v = ncp_json_member(root, "name");
 	{
 		const char *base = strrchr(dir, '/');
-		const char *nm = v && v->type == NCP_JSON_STRING ? v->str.s :
-				 (base && base[1] ? base + 1 : dir);
+		const char *nm = json_string_value(json_object_get(root, "name"));
+		if (!nm)
+			nm = base && base[1] ? base + 1 : dir;
 		r->name = strdup(nm);
 		if (!r->name)
 			goto nomem;
@@ -218,7 +216,7 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		goto fail;
 	r->arm = r->arm_npy->data;
 	r->target = r->target_npy->data;
-	ncp_json_doc_free(doc);
+	json_decref(root);
 	free(text);
 	return r;
 
@@ -231,7 +229,7 @@ invalid:
 fail:
 	{
 		int saved = errno ? errno : EINVAL;
-		ncp_json_doc_free(doc);
+		json_decref(root);
 		free(text);
 		ncp_recording_close(r);
 		errno = saved;

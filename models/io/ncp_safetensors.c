@@ -12,7 +12,9 @@
 
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
+#include "models/base/ncp_utf8.h"
 #include "models/io/ncp_file.h"
+#include "models/io/ncp_json_doc.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "safetensors data is little-endian; this reader maps it as is");
@@ -101,7 +103,7 @@ static bool name_ok(const char *s)
 	if (!s)
 		return false;
 	n = strlen(s);
-	return ncp_json_utf8_check(s, n) == n;
+	return ncp_utf8_check(s, n) == n;
 }
 
 int ncp_safetensors_write(const char *path,
@@ -229,7 +231,7 @@ out_mem:
 
 struct ncp_safetensors {
 	void *mem;		/* the file, data moved onto 8-byte alignment */
-	struct ncp_json_doc *doc; /* owns the names and metadata strings */
+	json_t *doc;		/* owns the names and metadata strings */
 	struct ncp_safetensors_tensor *tensors;
 	size_t *name_len;	/* per tensor */
 	size_t *by_name;	/* tensor indexes sorted by name */
@@ -258,36 +260,36 @@ static int rfail(const struct reader *R, const char *fmt, ...)
 }
 
 /* A JSON value that must be a non-negative integer. */
-static bool get_u64(const struct ncp_json_value *v, uint64_t *out)
+static bool get_u64(const json_t *v, uint64_t *out)
 {
-	if (v->type != NCP_JSON_NUMBER || !v->num.is_int || v->num.i < 0)
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return false;
-	*out = (uint64_t)v->num.i;
+	*out = (uint64_t)json_integer_value(v);
 	return true;
 }
 
-static int parse_tensor(const struct reader *R, const struct ncp_json_member *m,
-			struct ncp_safetensors_tensor *t, uint64_t data_len)
+static int parse_tensor(const struct reader *R, const char *name,
+			const json_t *v, struct ncp_safetensors_tensor *t,
+			uint64_t data_len)
 {
-	const struct ncp_json_value *v = &m->value, *dt = NULL, *shape = NULL,
-				    *offs = NULL;
+	const json_t *dt = NULL, *shape = NULL, *offs = NULL, *fv;
+	const char *fk;
 	char q[80], s1[96];
 
-	ncp_json_quote(q, sizeof(q), m->key, m->key_len);
-	if (v->type != NCP_JSON_OBJECT)
+	ncp_json_quote(q, sizeof(q), name, strlen(name));
+	if (!json_is_object(v))
 		return rfail(R, "tensor %s: expected an object, found %s", q,
-			     ncp_json_type_name(v->type));
-	for (size_t i = 0; i < v->obj.n; i++) {
-		const struct ncp_json_member *f = &v->obj.members[i];
-		if (!strcmp(f->key, "dtype") && f->key_len == 5)
-			dt = &f->value;
-		else if (!strcmp(f->key, "shape") && f->key_len == 5)
-			shape = &f->value;
-		else if (!strcmp(f->key, "data_offsets") && f->key_len == 12)
-			offs = &f->value;
+			     ncp_json_doc_type_name(v));
+	json_object_foreach((json_t *)v, fk, fv) {
+		if (!strcmp(fk, "dtype"))
+			dt = fv;
+		else if (!strcmp(fk, "shape"))
+			shape = fv;
+		else if (!strcmp(fk, "data_offsets"))
+			offs = fv;
 		else {
 			char k[64];
-			ncp_json_quote(k, sizeof(k), f->key, f->key_len);
+			ncp_json_quote(k, sizeof(k), fk, strlen(fk));
 			return rfail(R, "tensor %s: unknown key %s (expected dtype, shape and data_offsets)",
 				     q, k);
 		}
@@ -296,36 +298,36 @@ static int parse_tensor(const struct reader *R, const struct ncp_json_member *m,
 		return rfail(R, "tensor %s: missing \"%s\"", q,
 			     !dt ? "dtype" : !shape ? "shape" : "data_offsets");
 
-	if (dt->type != NCP_JSON_STRING)
+	if (!json_is_string(dt))
 		return rfail(R, "tensor %s: dtype is %s, not a string", q,
-			     ncp_json_type_name(dt->type));
+			     ncp_json_doc_type_name(dt));
 	int found = -1;
 	for (int i = 0; i < NCP_SAFETENSORS_DTYPE_COUNT; i++)
-		if (dt->str.len == strlen(dtypes[i].name) &&
-		    !memcmp(dt->str.s, dtypes[i].name, dt->str.len))
+		if (!strcmp(json_string_value(dt), dtypes[i].name))
 			found = i;
 	if (found < 0) {
 		char d[48];
-		ncp_json_quote(d, sizeof(d), dt->str.s, dt->str.len);
+		ncp_json_quote(d, sizeof(d), json_string_value(dt),
+			       json_string_length(dt));
 		return rfail(R, "tensor %s: unknown or unsupported dtype %s", q, d);
 	}
 	t->dtype = (enum ncp_safetensors_dtype)found;
 
-	if (shape->type != NCP_JSON_ARRAY)
+	if (!json_is_array(shape))
 		return rfail(R, "tensor %s: shape is %s, not an array", q,
-			     ncp_json_type_name(shape->type));
-	if (shape->arr.n > NCP_SAFETENSORS_MAX_DIMS)
+			     ncp_json_doc_type_name(shape));
+	if (json_array_size(shape) > NCP_SAFETENSORS_MAX_DIMS)
 		return rfail(R, "tensor %s: shape has %zu dimensions, more than %d",
-			     q, shape->arr.n, NCP_SAFETENSORS_MAX_DIMS);
-	t->ndim = (int)shape->arr.n;
-	for (size_t i = 0; i < shape->arr.n; i++)
-		if (!get_u64(&shape->arr.items[i], &t->shape[i]))
+			     q, json_array_size(shape), NCP_SAFETENSORS_MAX_DIMS);
+	t->ndim = (int)json_array_size(shape);
+	for (size_t i = 0; i < json_array_size(shape); i++)
+		if (!get_u64(json_array_get(shape, i), &t->shape[i]))
 			return rfail(R, "tensor %s: shape element %zu is not a non-negative integer",
 				     q, i);
 
-	if (offs->type != NCP_JSON_ARRAY || offs->arr.n != 2 ||
-	    !get_u64(&offs->arr.items[0], &t->begin) ||
-	    !get_u64(&offs->arr.items[1], &t->end) || t->begin > t->end)
+	if (!json_is_array(offs) || json_array_size(offs) != 2 ||
+	    !get_u64(json_array_get(offs, 0), &t->begin) ||
+	    !get_u64(json_array_get(offs, 1), &t->end) || t->begin > t->end)
 		return rfail(R, "tensor %s: data_offsets must be [begin, end] with integers 0 <= begin <= end",
 			     q);
 
@@ -349,30 +351,29 @@ static int parse_tensor(const struct reader *R, const struct ncp_json_member *m,
 }
 
 static int parse_meta(const struct reader *R, struct ncp_safetensors *st,
-		      const struct ncp_json_value *v)
+		      const json_t *v)
 {
+	const char *key;
+	const json_t *val;
 	char q[80];
 
-	if (v->type != NCP_JSON_OBJECT)
+	if (!json_is_object(v))
 		return rfail(R, "__metadata__ is %s, not an object",
-			     ncp_json_type_name(v->type));
-	st->meta = calloc(v->obj.n ? v->obj.n : 1, sizeof(*st->meta));
+			     ncp_json_doc_type_name(v));
+	st->meta = calloc(json_object_size(v) ? json_object_size(v) : 1,
+			  sizeof(*st->meta));
 	if (!st->meta)
 		return rfail(R, "out of memory");
-	for (size_t i = 0; i < v->obj.n; i++) {
-		const struct ncp_json_member *m = &v->obj.members[i];
-		ncp_json_quote(q, sizeof(q), m->key, m->key_len);
-		if (m->value.type != NCP_JSON_STRING)
+	/* (The parser refuses \u0000, so keys and values are C strings.) */
+	json_object_foreach((json_t *)v, key, val) {
+		ncp_json_quote(q, sizeof(q), key, strlen(key));
+		if (!json_is_string(val))
 			return rfail(R, "__metadata__ key %s: the value is %s, not a string",
-				     q, ncp_json_type_name(m->value.type));
-		if (strlen(m->key) != m->key_len ||
-		    strlen(m->value.str.s) != m->value.str.len)
-			return rfail(R, "__metadata__ key %s: contains a NUL character",
-				     q);
-		st->meta[i].key = m->key;
-		st->meta[i].value = m->value.str.s;
+				     q, ncp_json_doc_type_name(val));
+		st->meta[st->nmeta].key = key;
+		st->meta[st->nmeta].value = json_string_value(val);
+		st->nmeta++;
 	}
-	st->nmeta = v->obj.n;
 	return 0;
 }
 
@@ -490,49 +491,45 @@ static struct ncp_safetensors *from_buffer(void *mem, size_t len,
 		goto err_st;
 
 	char jerr[256];
-	struct ncp_json_limits lim = { .max_bytes = (size_t)hlen + 1,
-				       .max_depth = 8 };
-	st->doc = ncp_json_parse((const char *)b + 8, (size_t)hlen, NULL, &lim,
-				 jerr, sizeof(jerr));
+	struct ncp_json_doc_limits lim = { .max_bytes = (size_t)hlen + 1,
+					   .max_depth = 8 };
+	st->doc = ncp_json_doc_parse((const char *)b + 8, (size_t)hlen, NULL,
+				     &lim, jerr, sizeof(jerr));
 	if (!st->doc) {
 		r = -errno;
 		rfail(&R, "header JSON, %s", jerr);
 		goto err_st;
 	}
-	const struct ncp_json_value *root = ncp_json_doc_root(st->doc);
-	if (root->type != NCP_JSON_OBJECT) {
+	const json_t *root = st->doc;
+	if (!json_is_object(root)) {
 		rfail(&R, "the header is %s, not a JSON object",
-		      ncp_json_type_name(root->type));
+		      ncp_json_doc_type_name(root));
 		goto err_st;
 	}
 
 	size_t data_off = 8 + (size_t)hlen;
 	uint64_t data_len = len - data_off;
-	st->tensors = calloc(root->obj.n ? root->obj.n : 1, sizeof(*st->tensors));
-	st->name_len = calloc(root->obj.n ? root->obj.n : 1, sizeof(*st->name_len));
-	st->by_name = calloc(root->obj.n ? root->obj.n : 1, sizeof(*st->by_name));
+	size_t nkeys = json_object_size(root) ? json_object_size(root) : 1;
+	st->tensors = calloc(nkeys, sizeof(*st->tensors));
+	st->name_len = calloc(nkeys, sizeof(*st->name_len));
+	st->by_name = calloc(nkeys, sizeof(*st->by_name));
 	if (!st->tensors || !st->name_len || !st->by_name) {
 		rfail(&R, "out of memory");
 		r = -ENOMEM;
 		goto err_st;
 	}
-	for (size_t i = 0; i < root->obj.n; i++) {
-		const struct ncp_json_member *m = &root->obj.members[i];
-		if (m->key_len == 12 && !memcmp(m->key, "__metadata__", 12)) {
-			if (parse_meta(&R, st, &m->value))
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)root, key, val) {
+		if (!strcmp(key, "__metadata__")) {
+			if (parse_meta(&R, st, val))
 				goto err_st;
 			continue;
 		}
 		struct ncp_safetensors_tensor *t = &st->tensors[st->n];
-		if (strlen(m->key) != m->key_len) {
-			char q[80];
-			ncp_json_quote(q, sizeof(q), m->key, m->key_len);
-			rfail(&R, "tensor %s: the name contains a NUL character", q);
-			goto err_st;
-		}
-		t->name = m->key;
-		st->name_len[st->n] = m->key_len;
-		if (parse_tensor(&R, m, t, data_len))
+		t->name = key;
+		st->name_len[st->n] = strlen(key);
+		if (parse_tensor(&R, key, val, t, data_len))
 			goto err_st;
 		st->n++;
 	}
@@ -619,7 +616,7 @@ void ncp_safetensors_free(struct ncp_safetensors *st)
 {
 	if (!st)
 		return;
-	ncp_json_doc_free(st->doc);
+	json_decref(st->doc);
 	free(st->tensors);
 	free(st->name_len);
 	free(st->by_name);
