@@ -1,0 +1,221 @@
+#include "models/reach/ncp_stim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/base/ncp_base.h"
+#include "models/nef/ncp_simd.h"
+
+const char *const ncp_lesion_kind_names[NCP_LESION_KIND_COUNT + 1] = {
+	"none", "pmc-m1", "m1-silence", NULL
+};
+const char *const ncp_stim_layout_names[NCP_STIM_LAYOUT_COUNT + 1] = {
+	"topographic", "random", NULL
+};
+const char *const ncp_stim_source_names[NCP_STIM_SRC_COUNT + 1] = {
+	"none", "noise", "oracle", NULL
+};
+
+void ncp_stim_params_default(struct ncp_stim_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->lesion_kind = NCP_LESION_NONE;
+	p->lesion_fraction = 1.0;
+	p->lesion_seed = 1;
+	p->electrodes = 16;
+	p->spread = 0.05;
+	p->max = 20.0;
+	p->decay = 0.7;
+	p->layout = NCP_STIM_TOPOGRAPHIC;
+	p->jitter = 0.01;
+	p->seed = 1;
+	p->source = NCP_STIM_SRC_NONE;
+	p->noise = 0.0;
+	p->noise_tau = 0.05;
+}
+
+int ncp_stim_params_check(const struct ncp_stim_params *p, char *err,
+			  size_t errlen)
+{
+	if (p->lesion_kind < 0 || p->lesion_kind >= NCP_LESION_KIND_COUNT)
+		return ncp_errf(err, errlen, "lesion.kind %d unknown",
+				p->lesion_kind);
+	if (!(p->lesion_fraction >= 0 && p->lesion_fraction <= 1))
+		return ncp_errf(err, errlen, "lesion.fraction %g is not in "
+				"[0, 1]", p->lesion_fraction);
+	if (p->electrodes < 1 || p->electrodes > NCP_STIM_MAX_ELECTRODES)
+		return ncp_errf(err, errlen, "stim.electrodes %d is not in "
+				"[1, %d]", p->electrodes, NCP_STIM_MAX_ELECTRODES);
+	if (!(p->spread > 0 && p->spread <= 10))
+		return ncp_errf(err, errlen, "stim.spread %g is not in (0, 10]",
+				p->spread);
+	if (!(p->max > 0 && p->max <= 1000))
+		return ncp_errf(err, errlen, "stim.max %g is not in (0, 1000]",
+				p->max);
+	if (!(p->decay >= 0 && p->decay < 1))
+		return ncp_errf(err, errlen, "stim.decay %g is not in [0, 1)",
+				p->decay);
+	if (p->layout < 0 || p->layout >= NCP_STIM_LAYOUT_COUNT)
+		return ncp_errf(err, errlen, "stim.layout %d unknown", p->layout);
+	if (!(p->jitter >= 0 && p->jitter <= 1))
+		return ncp_errf(err, errlen, "stim.jitter %g is not in [0, 1]",
+				p->jitter);
+	if (p->source < 0 || p->source >= NCP_STIM_SRC_COUNT)
+		return ncp_errf(err, errlen, "stim.source %d unknown", p->source);
+	if (!(p->noise >= 0 && p->noise <= p->max))
+		return ncp_errf(err, errlen, "stim.noise %g is not in [0, "
+				"stim.max %g]", p->noise, p->max);
+	if (!(p->noise_tau > 0 && p->noise_tau <= 100))
+		return ncp_errf(err, errlen, "stim.noise_tau %g is not in "
+				"(0, 100]", p->noise_tau);
+	return 0;
+}
+
+void ncp_stim_lesion_order(uint32_t *order, int n, uint64_t seed)
+{
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, ncp_rng_derive(seed, 0x1e5));
+	for (int i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	for (int i = n - 1; i > 0; i--) {	/* Fisher-Yates */
+		int j = (int)ncp_rng_below(&rng, (uint64_t)i + 1);
+		uint32_t t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
+		  const double *exd, double dt, char *err, size_t errlen)
+{
+	int ret = ncp_stim_params_check(p, err, errlen);
+	if (ret)
+		return ret;
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->E = p->electrodes;
+	s->pad = ncp_simd_pad(n);
+	s->dt = dt;
+	s->d = pow(p->decay, dt / 0.01);
+	s->max = p->max;
+	s->pos = calloc((size_t)n, sizeof(double));
+	s->C = ncp_calloc_aligned((size_t)s->E * s->pad, sizeof(float));
+	s->alpha = calloc((size_t)s->E, sizeof(double));
+	s->theta = calloc((size_t)s->E, sizeof(double));
+	s->ou = calloc((size_t)s->E, sizeof(double));
+	if (!s->pos || !s->C || !s->alpha || !s->theta || !s->ou) {
+		ncp_stim_fini(s);
+		return ncp_errf(err, errlen, "out of memory");
+	}
+
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, ncp_rng_derive(p->seed, 0x9051));
+	for (int i = 0; i < n; i++) {
+		double x;
+		if (p->layout == NCP_STIM_RANDOM) {
+			x = ncp_rng_uniform(&rng);
+		} else {
+			double phi = atan2(exd[2 * i + 1], exd[2 * i]);
+			x = (phi + M_PI) / (2 * M_PI) +
+			    p->jitter * ncp_rng_normal(&rng);
+			x = fmin(fmax(x, 0.0), 1.0);
+		}
+		s->pos[i] = x;
+	}
+	for (int e = 0; e < s->E; e++) {
+		double c = (e + 0.5) / s->E;
+		for (int i = 0; i < n; i++) {
+			double z = (s->pos[i] - c) / p->spread;
+			s->C[(size_t)e * s->pad + i] = (float)exp(-0.5 * z * z);
+		}
+	}
+	/* OU: ou' = -ou / tau + noise, exact over a step, stationary sd 1. */
+	s->ou_a = exp(-dt / p->noise_tau);
+	s->ou_b = sqrt(1.0 - s->ou_a * s->ou_a);
+	s->noise_seed = ncp_rng_derive(p->seed, 0x0015e);
+	ncp_rng_seed(&s->rng, s->noise_seed);
+	return 0;
+}
+
+void ncp_stim_fini(struct ncp_stim *s)
+{
+	free(s->pos);
+	free(s->C);
+	free(s->alpha);
+	free(s->theta);
+	free(s->ou);
+	memset(s, 0, sizeof(*s));
+}
+
+void ncp_stim_set_theta(struct ncp_stim *s, const float *theta)
+{
+	for (int e = 0; e < s->E; e++) {
+		s->theta[e] = theta[e];
+		if (theta[e] != 0.0f)
+			s->active = true;
+	}
+}
+
+void ncp_stim_noise(struct ncp_stim *s, double sd, float *theta)
+{
+	for (int e = 0; e < s->E; e++) {
+		s->ou[e] = s->ou_a * s->ou[e] + s->ou_b * ncp_rng_normal(&s->rng);
+		double v = sd * s->ou[e];
+		theta[e] = (float)fmin(fmax(v, -s->max), s->max);
+	}
+}
+
+bool ncp_stim_step(struct ncp_stim *s, float *cur)
+{
+	if (!s->active)
+		return false;
+	bool any = false;
+	for (int e = 0; e < s->E; e++) {
+		double a = s->d * s->alpha[e] + s->theta[e];
+		a = fmin(fmax(a, -s->max), s->max);
+		s->alpha[e] = a;
+		any |= a != 0.0 || s->theta[e] != 0.0;
+	}
+	memset(cur, 0, sizeof(float) * (size_t)s->n);
+	for (int e = 0; e < s->E; e++) {
+		const float a = (float)s->alpha[e];
+		const float *restrict c = s->C + (size_t)e * s->pad;
+		if (a == 0.0f)
+			continue;
+		for (int i = 0; i < s->n; i++)
+			cur[i] += c[i] * a;
+	}
+	/* alpha decays to exact zeros (float underflow) within seconds of
+	 * the last nonzero theta; from then on nothing is added. */
+	s->active = any;
+	return true;
+}
+
+void ncp_stim_reset(struct ncp_stim *s)
+{
+	for (int e = 0; e < s->E; e++)
+		s->alpha[e] = s->theta[e] = s->ou[e] = 0.0;
+	s->active = false;
+	ncp_rng_seed(&s->rng, s->noise_seed);
+}
+
+int ncp_stim_check_theta(const struct ncp_stim *s, const float *theta, int n,
+			 char *err, size_t errlen)
+{
+	if (n != s->E)
+		return ncp_errf(err, errlen, "theta has %d values; stim."
+				"electrodes is %d", n, s->E);
+	for (int e = 0; e < n; e++) {
+		if (!isfinite(theta[e]))
+			return ncp_errf(err, errlen, "theta[%d] is not a finite "
+					"number", e);
+		if (fabs(theta[e]) > s->max) {
+			ncp_errf(err, errlen, "theta[%d] = %g is beyond stim.max "
+				 "%g", e, theta[e], s->max);
+			return -EDOM;
+		}
+	}
+	return 0;
+}
