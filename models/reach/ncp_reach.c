@@ -613,6 +613,11 @@ const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r)
 	return &r->stim;
 }
 
+const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r)
+{
+	return &r->p.stim;
+}
+
 const double *ncp_reach_oracle_k(const struct ncp_reach *r)
 {
 	return r->oracle_k;

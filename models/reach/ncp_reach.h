@@ -64,6 +64,7 @@ void ncp_reach_lesion(const struct ncp_reach *r, int *kind, double *fraction,
 void ncp_reach_set_theta(struct ncp_reach *r, const float *theta);
 /* The stimulation state: layout, footprints, alpha, theta. */
 const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r);
+const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r);
 /* The oracle's map alpha = K x_des (E x 2, x_des scaled as M1 sees it),
  * or NULL when the build's stim.source is not the oracle. */
 const double *ncp_reach_oracle_k(const struct ncp_reach *r);

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/base/ncp_base.h"
+#include "models/io/ncp_npy.h"
 #include "models/nef/ncp_simd.h"
 
 const char *const ncp_lesion_kind_names[NCP_LESION_KIND_COUNT + 1] = {
@@ -218,4 +220,58 @@ int ncp_stim_check_theta(const struct ncp_stim *s, const float *theta, int n,
 		}
 	}
 	return 0;
+}
+
+int ncp_stim_file_load(const char *path, int E, double max, float **data,
+		       uint64_t *steps, char *err, size_t errlen)
+{
+	char msg[300];
+	struct ncp_npy *a = ncp_npy_load(path, 0, msg, sizeof(msg));
+	int ret = -EINVAL;
+
+	*data = NULL;
+	*steps = 0;
+	if (!a)
+		return ncp_errf(err, errlen, "%s", msg);
+	if (a->h.dtype != NCP_NPY_F32 || a->h.ndim != 2 ||
+	    a->h.shape[1] != (uint64_t)E) {
+		char shape[64] = "(";
+		for (int d = 0; d < a->h.ndim && d < 4; d++)
+			snprintf(shape + strlen(shape), sizeof(shape) - strlen(shape),
+				 "%s%llu", d ? ", " : "",
+				 (unsigned long long)a->h.shape[d]);
+		ncp_errf(err, errlen, "%s: expected float32 of shape (steps, %d) "
+			 "(stim.electrodes), got %s of shape %s)", path, E,
+			 ncp_npy_dtype_descr(a->h.dtype), shape);
+		goto out;
+	}
+	const float *v = a->data;
+	for (uint64_t k = 0; k < a->count; k++) {
+		if (!isfinite(v[k])) {
+			ncp_errf(err, errlen, "%s: row %llu, electrode %llu: not "
+				 "a finite number", path,
+				 (unsigned long long)(k / (uint64_t)E),
+				 (unsigned long long)(k % (uint64_t)E));
+			goto out;
+		}
+		if (fabs(v[k]) > max) {
+			ncp_errf(err, errlen, "%s: row %llu, electrode %llu: %g "
+				 "is beyond stim.max %g", path,
+				 (unsigned long long)(k / (uint64_t)E),
+				 (unsigned long long)(k % (uint64_t)E), v[k], max);
+			ret = -EDOM;
+			goto out;
+		}
+	}
+	*data = malloc(a->count ? sizeof(float) * a->count : 1);
+	if (!*data) {
+		ret = ncp_errf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	memcpy(*data, v, sizeof(float) * a->count);
+	*steps = a->h.shape[0];
+	ret = 0;
+out:
+	ncp_npy_free(a);
+	return ret;
 }

@@ -127,6 +127,12 @@ void ncp_stim_reset(struct ncp_stim *s);
 int ncp_stim_check_theta(const struct ncp_stim *s, const float *theta, int n,
 			 char *err, size_t errlen);
 
+/* A theta sequence for replay: a float32 .npy of shape (steps, E), every
+ * value finite and within +-max.  *data (steps x E, row-major) is the
+ * caller's to free.  -errno with a message naming the file and the fault. */
+int ncp_stim_file_load(const char *path, int E, double max, float **data,
+		       uint64_t *steps, char *err, size_t errlen);
+
 /* Lesion order: a permutation of n from seed (allocated by the caller). */
 void ncp_stim_lesion_order(uint32_t *order, int n, uint64_t seed);
 
