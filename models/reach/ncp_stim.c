@@ -177,6 +177,8 @@ bool ncp_stim_step(struct ncp_stim *s, float *cur)
 	for (int e = 0; e < s->E; e++) {
 		double a = s->d * s->alpha[e] + s->theta[e];
 		a = fmin(fmax(a, -s->max), s->max);
+		if (fabs(a) < NCP_STIM_ALPHA_FLOOR)
+			a = 0.0;
 		s->alpha[e] = a;
 		any |= a != 0.0 || s->theta[e] != 0.0;
 	}
@@ -189,7 +191,7 @@ bool ncp_stim_step(struct ncp_stim *s, float *cur)
 		for (int i = 0; i < s->n; i++)
 			cur[i] += c[i] * a;
 	}
-	/* alpha decays to exact zeros (float underflow) within seconds of
+	/* alpha reaches its floor, and so exact zeros, about 0.7 s after
 	 * the last nonzero theta; from then on nothing is added. */
 	s->active = any;
 	return true;

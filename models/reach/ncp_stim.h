@@ -14,6 +14,7 @@
  * Dynamics.  Each step, with theta the newest electrode command (E values,
  * set at the step boundary before it):
  *     alpha = clamp(d alpha + theta, -max, max),   d = decay^(dt / 0.01)
+ * (an |alpha| below NCP_STIM_ALPHA_FLOOR becomes 0)
  * (decay per 10 ms tick, 0.7 by default: d = 0.9650 at dt = 1 ms), and
  * neuron n's input current gains I_n = sum_e C[n][e] alpha_e, in the units
  * of the LIF input J = gain <e, x> / radius + bias.  A theta held constant
@@ -85,6 +86,9 @@ struct ncp_stim_params {
 };
 
 #define NCP_STIM_MAX_ELECTRODES 256
+/* |alpha| below this is taken as 0 (current units), so that a decaying
+ * alpha ends and the run goes back to adding nothing. */
+#define NCP_STIM_ALPHA_FLOOR 1e-9
 
 void ncp_stim_params_default(struct ncp_stim_params *p);
 /* Checks the ranges; -EINVAL with a message naming the field. */
