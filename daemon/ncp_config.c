@@ -116,7 +116,7 @@ static const struct key keys[] = {
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
 	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
 	  "into a fraction of M1's neurons) or m1-silence (silence a fraction "
-	  "of M1's neurons); ncpctl lesion changes it at run time" },
+	  "of M1's neurons)" },
 	{ "lesion.fraction", T_DOUBLE, OFF(reach.stim.lesion_fraction), 0, 0, 1,
 	  "1.0", NULL, false, "fraction of M1's neurons the lesion hits" },
 	{ "lesion.seed", T_U64, OFF(reach.stim.lesion_seed), 0, 0, 9.2e18, "1",
@@ -129,8 +129,8 @@ static const struct key keys[] = {
 	  NULL, false, "sd of an electrode's Gaussian footprint on M1's line "
 	  "of neurons (length 1)" },
 	{ "stim.max", T_DOUBLE, OFF(reach.stim.max), 0, 0.001, 1000, "20", NULL,
-	  false, "safety bound: |theta| and each electrode's current |alpha| "
-	  "stay within it (LIF input-current units)" },
+	  false, "safety bound: theta and each electrode's current alpha stay "
+	  "within +-max (LIF input-current units)" },
 	{ "stim.layout", T_ENUM, OFF(reach.stim.layout), 0, 0, 0, "topographic",
 	  stim_layouts, false, "M1 neuron positions: topographic (ordered by "
 	  "preferred x_des direction, plus jitter) or random" },
