@@ -1,10 +1,14 @@
 /* Lesions and stimulation of M1 (docs/stimulation.md). */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_sim.h"
+#include "daemon/ncp_stim_box.h"
 #include "models/base/ncp_base.h"
 #include "models/io/ncp_npy.h"
 #include "models/nef/ncp_simd.h"
@@ -259,6 +263,83 @@ START_TEST(bad_theta_vectors)
 }
 END_TEST
 
+START_TEST(mailbox_takes_the_newest_once)
+{
+	struct ncp_stim_box *b = ncp_calloc_aligned(1, sizeof(*b));
+	float a[4] = { 1, 2, 3, 4 }, c[4] = { -1, -2, -3, -4 };
+	ck_assert_ptr_nonnull(b);
+	ncp_stim_box_init(b);
+	ck_assert_ptr_null(ncp_stim_box_take(b));
+	ncp_stim_box_post(b, a, 4, true);
+	const struct ncp_stim_msg *m = ncp_stim_box_take(b);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->n, 4);
+	ck_assert_uint_eq(m->hold, 1);
+	ck_assert(memcmp(m->theta, a, sizeof(a)) == 0);
+	ck_assert_ptr_null(ncp_stim_box_take(b));	/* taken once */
+	ncp_stim_box_post(b, a, 4, true);
+	ncp_stim_box_post(b, c, 3, false);		/* replaces it */
+	m = ncp_stim_box_take(b);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->n, 3);
+	ck_assert_uint_eq(m->hold, 0);
+	ck_assert(memcmp(m->theta, c, 3 * sizeof(float)) == 0);
+	free(b);
+}
+END_TEST
+
+struct box_race {
+	struct ncp_stim_box *b;
+	atomic_bool stop;
+	long posts;
+};
+
+static void *box_writer(void *arg)
+{
+	struct box_race *r = arg;
+	float th[NCP_STIM_MAX_ELECTRODES];
+	while (!atomic_load(&r->stop)) {
+		float v = (float)(r->posts % 1000);
+		for (int e = 0; e < NCP_STIM_MAX_ELECTRODES; e++)
+			th[e] = v;
+		ncp_stim_box_post(r->b, th, NCP_STIM_MAX_ELECTRODES, true);
+		r->posts++;
+		/* A source posts about once a step. */
+		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	}
+	return NULL;
+}
+
+/* A writer posting every few tens of microseconds: every message the reader takes is
+ * whole (all values from one post), and the reader never waits. */
+START_TEST(mailbox_never_tears)
+{
+	struct box_race r = { .b = ncp_calloc_aligned(1, sizeof(*r.b)) };
+	pthread_t t;
+	long taken = 0;
+	ck_assert_ptr_nonnull(r.b);
+	ncp_stim_box_init(r.b);
+	atomic_init(&r.stop, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, box_writer, &r), 0);
+	uint64_t t0 = ncp_now_ns();
+	while (ncp_now_ns() - t0 < 300000000ull) {
+		const struct ncp_stim_msg *m = ncp_stim_box_take(r.b);
+		if (!m)
+			continue;
+		taken++;
+		for (int e = 1; e < NCP_STIM_MAX_ELECTRODES; e++)
+			ck_assert_msg(m->theta[e] == m->theta[0], "torn message: "
+				      "%g vs %g", m->theta[e], m->theta[0]);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(t, NULL);
+	fprintf(stderr, "test_stim: mailbox: %ld posts, %ld taken whole\n",
+		r.posts, taken);
+	ck_assert_int_gt(taken, 20);
+	free(r.b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("stim");
@@ -270,6 +351,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, footprint_is_local);
 	tcase_add_test(tc, bad_stim_files);
 	tcase_add_test(tc, bad_theta_vectors);
+	tcase_add_test(tc, mailbox_takes_the_newest_once);
+	tcase_add_test(tc, mailbox_never_tears);
 	suite_add_tcase(s, tc);
 	return s;
 }
