@@ -187,6 +187,16 @@ static void publish_stats(struct ncp_loop *l)
 		ncp_shm_writer_put_stats(l->shm, ss);
 }
 
+/* The step's theta and lesion, for the recording. */
+static void record_stim(struct ncp_loop *l)
+{
+	int kind, count;
+	double fraction;
+	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
+	ncp_recorder_set_stim(l->recorder, ncp_reach_stim(l->sim->reach)->theta,
+			      kind, count);
+}
+
 void *ncp_loop_thread(void *arg)
 {
 	struct ncp_loop *l = arg;
@@ -219,10 +229,12 @@ void *ncp_loop_thread(void *arg)
 				ncp_online_step(l->online, l->sim->step - 1,
 						l->sim->spikes, l->sim->n_spikes,
 						&l->sim->arm);
-			if (ncp_recorder_active(l->recorder))
+			if (ncp_recorder_active(l->recorder)) {
+				record_stim(l);
 				ncp_recorder_push(l->recorder, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,
 						  &l->sim->arm, l->sim->target);
+			}
 		}
 		if (l->shm)
 			publish_state(l);

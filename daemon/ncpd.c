@@ -483,6 +483,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.task_seed = cfg->task.seed,
 		.config_json = ncp_json_finish(&cj) == 0 ? cj.buf : NULL,
 		.lossless = d->opt.free_run,
+		.stim_electrodes = cfg->reach.stim.electrodes,
 	};
 	d->recorder = ncp_recorder_new(&recp, msg, sizeof(msg));
 	ncp_json_fini(&cj);
