@@ -1,7 +1,8 @@
 #!/bin/sh
 # Lesions and stimulation through ncpd: --stim-file replays (an all-zero
 # file changes nothing, a pulse changes the run; bad files exit 2 with a
-# reason), and `ncpctl lesion` / `ncpctl stim` on a running daemon.
+# reason), stim.npy and lesion.npy in recordings, and `ncpctl lesion` /
+# `ncpctl stim` on a running daemon.
 set -u
 TAG=stim
 . tests/daemon_lib.sh
@@ -33,6 +34,27 @@ pulse=$(summary --stim-file "$tmp/pulse.npy") || fail "pulse stim file"
 [ "$plain" = "$zero" ] || fail "an all-zero stim file changed the run: $plain vs $zero"
 [ "$plain" != "$pulse" ] || fail "a pulse on electrode 8 changed nothing"
 echo "zero stim file: same run; pulse: a different one"
+
+# A recording keeps theta and the lesion per step; its stim.npy replays
+# the same run.
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 1 --record a --stim-file "$tmp/pulse.npy" \
+	--set lesion.kind=m1-silence --set lesion.fraction=0.2 2>"$tmp/d.err" || fail "recording a"
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 1 --record b --stim-file "$tmp/data/a/stim.npy" \
+	--set lesion.kind=m1-silence --set lesion.fraction=0.2 2>"$tmp/d.err" || fail "recording b"
+$PY - "$tmp/data" <<'PYEOF' || fail "stim.npy and lesion.npy"
+import sys, json, numpy as np
+d = sys.argv[1]
+s = np.load(d + "/a/stim.npy"); l = np.load(d + "/a/lesion.npy")
+assert s.shape == (1000, 16) and s.dtype == np.float32, s.shape
+assert (s[:300, 8] == np.float32(0.3)).all() and not s[300:].any()
+assert l.shape == (1000, 2) and (l == [2, 200]).all(), l[:2]
+assert json.load(open(d + "/a/meta.json"))["files"]["stim"] == "stim.npy"
+for f in ("arm", "m1", "stim"):
+    assert np.array_equal(np.load(f"{d}/a/{f}.npy"), np.load(f"{d}/b/{f}.npy")), f
+PYEOF
+echo "recorded stim.npy and lesion.npy; replaying stim.npy gives the same run"
 
 expect_bad() { # FILE MESSAGE
 	# shellcheck disable=SC2086
