@@ -9,7 +9,8 @@
  * Random: positions uniform in [0, 1).  Both from `seed`.
  *
  * Electrodes.  E electrodes at c_e = (e + 0.5) / E.  Electrode e reaches
- * neuron n with weight C[n][e] = exp(-(p_n - c_e)^2 / (2 spread^2)).
+ * neuron n with weight C[n][e] = exp(-(p_n - c_e)^2 / (2 spread^2)), set
+ * to 0 below NCP_STIM_FOOTPRINT_MIN (beyond 5.3 spreads).
  *
  * Dynamics.  Each step, with theta the newest electrode command (E values,
  * set at the step boundary before it):
@@ -86,6 +87,7 @@ struct ncp_stim_params {
 };
 
 #define NCP_STIM_MAX_ELECTRODES 256
+#define NCP_STIM_FOOTPRINT_MIN 1e-6
 /* |alpha| below this is taken as 0 (current units), so that a decaying
  * alpha ends and the run goes back to adding nothing. */
 #define NCP_STIM_ALPHA_FLOOR 1e-9
