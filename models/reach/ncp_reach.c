@@ -30,7 +30,6 @@ struct ncp_reach {
 	struct ncp_stim stim;
 	float *enc0, *bias0;	/* dims x pad, n */
 	float *bias_les;	/* biases under the lesion, n */
-	float *stim_I;		/* this step's stimulation currents, n */
 	float *theta_buf;	/* E: a source's theta */
 	uint32_t *lesion_order;	/* n */
 	int lesion_kind, lesion_count;
@@ -341,11 +340,10 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 	r->enc0 = malloc(sizeof(float) * (size_t)pad * m1->dims);
 	r->bias0 = malloc(sizeof(float) * (size_t)n);
 	r->bias_les = malloc(sizeof(float) * (size_t)n);
-	r->stim_I = calloc((size_t)n, sizeof(float));
 	r->lesion_order = malloc(sizeof(uint32_t) * (size_t)n);
 	r->theta_buf = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	double *exd = malloc(sizeof(double) * 2 * (size_t)n);
-	if (!r->enc0 || !r->bias0 || !r->bias_les || !r->stim_I ||
+	if (!r->enc0 || !r->bias0 || !r->bias_les ||
 	    !r->lesion_order || !r->theta_buf || !exd) {
 		free(exd);
 		return ncp_errf(err, errlen, "out of memory");
@@ -494,7 +492,6 @@ void ncp_reach_free(struct ncp_reach *r)
 	free(r->enc0);
 	free(r->bias0);
 	free(r->bias_les);
-	free(r->stim_I);
 	free(r->theta_buf);
 	free(r->lesion_order);
 	free(r->oracle_k);
@@ -537,9 +534,7 @@ void ncp_reach_step(struct ncp_reach *r)
 		oracle_theta(r, r->theta_buf);
 		ncp_stim_set_theta(&r->stim, r->theta_buf);
 	}
-	if (ncp_stim_step(&r->stim, r->stim_I)) {
-		for (int i = 0; i < m1->n; i++)
-			m1->biasf[i] = r->bias_les[i] + r->stim_I[i];
+	if (ncp_stim_step(&r->stim, r->bias_les, m1->biasf)) {
 		r->stim_applied = true;
 	} else if (r->stim_applied) {
 		memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)m1->n);

@@ -105,9 +105,11 @@ int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 	s->pos = calloc((size_t)n, sizeof(double));
 	s->C = ncp_calloc_aligned((size_t)s->E * s->pad, sizeof(float));
 	s->alpha = calloc((size_t)s->E, sizeof(double));
+	s->alpha_f = calloc((size_t)s->E, sizeof(float));
 	s->theta = calloc((size_t)s->E, sizeof(double));
 	s->ou = calloc((size_t)s->E, sizeof(double));
-	if (!s->pos || !s->C || !s->alpha || !s->theta || !s->ou) {
+	if (!s->pos || !s->C || !s->alpha || !s->alpha_f || !s->theta ||
+	    !s->ou) {
 		ncp_stim_fini(s);
 		return ncp_errf(err, errlen, "out of memory");
 	}
@@ -151,6 +153,7 @@ void ncp_stim_fini(struct ncp_stim *s)
 	free(s->pos);
 	free(s->C);
 	free(s->alpha);
+	free(s->alpha_f);
 	free(s->theta);
 	free(s->ou);
 	memset(s, 0, sizeof(*s));
@@ -174,27 +177,45 @@ void ncp_stim_noise(struct ncp_stim *s, double sd, float *theta)
 	}
 }
 
-bool ncp_stim_step(struct ncp_stim *s, float *cur)
+bool ncp_stim_step(struct ncp_stim *s, const float *base, float *out)
 {
 	if (!s->active)
 		return false;
 	bool any = false;
+	int last = 0;
 	for (int e = 0; e < s->E; e++) {
 		double a = s->d * s->alpha[e] + s->theta[e];
 		a = fmin(fmax(a, -s->max), s->max);
 		if (fabs(a) < NCP_STIM_ALPHA_FLOOR)
 			a = 0.0;
 		s->alpha[e] = a;
+		s->alpha_f[e] = (float)a;
 		any |= a != 0.0 || s->theta[e] != 0.0;
+		if (a != 0.0)
+			last = e + 1;
 	}
-	memset(cur, 0, sizeof(float) * (size_t)s->n);
-	for (int e = 0; e < s->E; e++) {
-		const float a = (float)s->alpha[e];
-		const float *restrict c = s->C + (size_t)e * s->pad;
-		if (a == 0.0f)
-			continue;
-		for (int i = 0; i < s->n; i++)
-			cur[i] += c[i] * a;
+	/* Sixteen neurons at a time, every electrode added in registers, so
+	 * out is written once.  C's rows are padded to 16 with zeros. */
+	const int n = s->n, pad = s->pad;
+	int i = 0;
+	for (; i + 16 <= n; i += 16) {
+		float acc[16];
+		for (int j = 0; j < 16; j++)
+			acc[j] = base[i + j];
+		for (int e = 0; e < last; e++) {
+			const float a = s->alpha_f[e];
+			const float *restrict c = s->C + (size_t)e * pad + i;
+			for (int j = 0; j < 16; j++)
+				acc[j] += c[j] * a;
+		}
+		for (int j = 0; j < 16; j++)
+			out[i + j] = acc[j];
+	}
+	for (; i < n; i++) {
+		float acc = base[i];
+		for (int e = 0; e < last; e++)
+			acc += s->C[(size_t)e * pad + i] * s->alpha_f[e];
+		out[i] = acc;
 	}
 	/* alpha reaches its floor, and so exact zeros, about 0.7 s after
 	 * the last nonzero theta; from then on nothing is added. */

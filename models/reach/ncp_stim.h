@@ -103,6 +103,7 @@ struct ncp_stim {
 	double *pos;		/* n positions */
 	float *C;		/* E rows of pad: C[e pad + n] */
 	double *alpha, *theta;	/* E each */
+	float *alpha_f;		/* E: alpha as the step adds it */
 	bool active;		/* alpha or theta nonzero */
 	/* Noise. */
 	double *ou;		/* E */
@@ -122,9 +123,10 @@ void ncp_stim_set_theta(struct ncp_stim *s, const float *theta);
 /* Draw the next exploration-noise theta (amplitude sd, from the OU
  * process) into theta (E). */
 void ncp_stim_noise(struct ncp_stim *s, double sd, float *theta);
-/* Advance alpha one step; if stimulation is active, write the per-neuron
- * currents cur (n) and return true; else leave cur alone and return false. */
-bool ncp_stim_step(struct ncp_stim *s, float *cur);
+/* Advance alpha one step; if stimulation is active, write
+ * out[i] = base[i] + sum_e C[i][e] alpha_e for the n neurons (in one pass)
+ * and return true; else leave out alone and return false. */
+bool ncp_stim_step(struct ncp_stim *s, const float *base, float *out);
 /* Zero theta, alpha and the noise state; the noise restarts from its seed. */
 void ncp_stim_reset(struct ncp_stim *s);
 
