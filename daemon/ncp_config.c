@@ -52,6 +52,10 @@ struct key {
 
 static const char *const task_kinds[] = { "centre-out", "random", "manual",
 					  NULL };
+static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
+					    NULL };
+static const char *const stim_layouts[] = { "topographic", "random", NULL };
+static const char *const stim_sources[] = { "none", "noise", "oracle", NULL };
 static const char *const log_levels[] = { "error", "warning", "notice", "info",
 					  "debug", NULL };
 
@@ -105,6 +109,40 @@ static const struct key keys[] = {
 	  "1000", NULL, false, "neurons in the adaptive population" },
 	{ "reach.adapt_rate", T_DOUBLE, OFF(reach.adapt_rate), 0, 0, 1, "0.0001",
 	  NULL, false, "PES learning rate of the adaptive population" },
+
+	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
+	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
+	  "into a fraction of M1's neurons) or m1-silence (silence a fraction "
+	  "of M1's neurons)" },
+	{ "lesion.fraction", T_DOUBLE, OFF(reach.stim.lesion_fraction), 0, 0, 1,
+	  "1.0", NULL, false, "fraction of M1's neurons the lesion hits" },
+	{ "lesion.seed", T_U64, OFF(reach.stim.lesion_seed), 0, 0, 9.2e18, "1",
+	  NULL, false, "seed of the order in which neurons are lesioned (a "
+	  "smaller fraction hits a subset of a larger one)" },
+
+	{ "stim.electrodes", T_INT, OFF(reach.stim.electrodes), 0, 1, 256, "16",
+	  NULL, false, "stimulation electrodes over M1 (docs/stimulation.md)" },
+	{ "stim.spread", T_DOUBLE, OFF(reach.stim.spread), 0, 0.001, 10, "0.05",
+	  NULL, false, "sd of an electrode's Gaussian footprint on M1's line "
+	  "of neurons (length 1)" },
+	{ "stim.max", T_DOUBLE, OFF(reach.stim.max), 0, 0.001, 1000, "20", NULL,
+	  false, "safety bound: theta and each electrode's current alpha stay "
+	  "within +-max (LIF input-current units)" },
+	{ "stim.layout", T_ENUM, OFF(reach.stim.layout), 0, 0, 0, "topographic",
+	  stim_layouts, false, "M1 neuron positions: topographic (ordered by "
+	  "preferred x_des direction, plus jitter) or random" },
+	{ "stim.jitter", T_DOUBLE, OFF(reach.stim.jitter), 0, 0, 1, "0.01", NULL,
+	  false, "topographic: sd of each neuron's position jitter" },
+	{ "stim.seed", T_U64, OFF(reach.stim.seed), 0, 0, 9.2e18, "1", NULL,
+	  false, "seed of the positions and of the exploration noise" },
+	{ "stim.source", T_ENUM, OFF(reach.stim.source), 0, 0, 0, "none",
+	  stim_sources, false, "where theta comes from each step: none (zero "
+	  "unless a stim file or command sets it), noise (Ornstein-Uhlenbeck "
+	  "exploration) or oracle (x_des through a fitted map)" },
+	{ "stim.noise", T_DOUBLE, OFF(reach.stim.noise), 0, 0, 1000, "0", NULL,
+	  false, "noise: stationary sd of theta (at most stim.max)" },
+	{ "stim.noise_tau", T_DOUBLE, OFF(reach.stim.noise_tau), 0, 0.001, 100,
+	  "0.05", NULL, false, "noise: correlation time of theta, s" },
 
 	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
 	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "
@@ -720,6 +758,9 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 				c->task.period, c->reach.dt);
 	if (!c->data_dir[0])
 		return ncp_errf(err, errlen, "data_dir is empty");
+	if (c->reach.stim.noise > c->reach.stim.max)
+		return ncp_errf(err, errlen, "stim.noise %g exceeds stim.max %g",
+				c->reach.stim.noise, c->reach.stim.max);
 	for (const char *p = c->instance; *p; p++)
 		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' ||
 		      *p == '.') || c->instance[0] == '.')

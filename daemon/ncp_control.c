@@ -251,6 +251,9 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 		if (rs.last_error[0])
 			ncp_reply_str(r, "record.error", rs.last_error);
 	}
+	uint64_t les = atomic_load_explicit(&l->pub_lesion, memory_order_relaxed);
+	ncp_reply_str(r, "lesion.kind", ncp_lesion_kind_names[les >> 32]);
+	ncp_reply_uint(r, "lesion.neurons", (uint32_t)les);
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
@@ -388,6 +391,33 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 	}
 	case NCP_CMD_SAVE:
 		return save_model(c, cmd->file.name, r);
+	case NCP_CMD_LESION:
+		lc.kind = NCP_LOOP_LESION;
+		lc.lesion_kind = cmd->lesion.kind;
+		lc.lesion_fraction = cmd->lesion.fraction;
+		return send_loop(c, &lc, r);
+	case NCP_CMD_STIM_SET:
+	case NCP_CMD_STIM_OFF: {
+		/* E and stim.max are fixed at build: reading them here races
+		 * with nothing. */
+		const struct ncp_stim *st = ncp_reach_stim(c->loop->sim->reach);
+		static const float zero[NCP_STIM_MAX_ELECTRODES];
+		const float *theta = zero;
+		char msg[256];
+		if (cmd->kind == NCP_CMD_STIM_SET) {
+			int ret = ncp_stim_check_theta(st, cmd->stim.theta,
+						       cmd->stim.n, msg,
+						       sizeof(msg));
+			if (ret)
+				return ncp_reply_err(r, ret == -EDOM ? -ERANGE :
+						     -EINVAL, "%s", msg);
+			theta = cmd->stim.theta;
+		}
+		/* The control thread is the mailbox's one writer. */
+		ncp_stim_box_post(c->loop->stim_box, theta, st->E, true);
+		ncp_reply_uint(r, "stim.electrodes", (uint64_t)st->E);
+		return 0;
+	}
 	case NCP_CMD_TRAIN:
 		if (cmd->train.op == NCP_TRAIN_ON)
 			ncp_online_enable(c->online, true);

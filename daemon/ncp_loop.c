@@ -2,9 +2,19 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/base/ncp_base.h"
+
+static void publish_lesion(struct ncp_loop *l)
+{
+	int kind, count;
+	double fraction;
+	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
+	atomic_store_explicit(&l->pub_lesion, (uint64_t)kind << 32 |
+			      (uint32_t)count, memory_order_relaxed);
+}
 
 int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 		  struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
@@ -18,6 +28,13 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 			return -ENOMEM;
 		}
 	}
+	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
+	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	if (!l->stim_box || !l->stim_zero) {
+		ncp_loop_fini(l);
+		return -ENOMEM;
+	}
+	ncp_stim_box_init(l->stim_box);
 	l->sim = sim;
 	l->shm = shm;
 	l->rtp = *rtp;
@@ -25,6 +42,7 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 	atomic_init(&l->stop, false);
 	atomic_init(&l->started, false);
 	atomic_init(&l->finished, false);
+	publish_lesion(l);
 	ncp_rt_clock_init(&l->clock, rtp);
 	return 0;
 }
@@ -35,6 +53,10 @@ void ncp_loop_fini(struct ncp_loop *l)
 		ncp_spsc_free(l->cmdq[q]);
 		l->cmdq[q] = NULL;
 	}
+	free(l->stim_box);
+	free(l->stim_zero);
+	l->stim_box = NULL;
+	l->stim_zero = NULL;
 }
 
 bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c)
@@ -65,8 +87,27 @@ static void apply_commands(struct ncp_loop *l)
 			case NCP_LOOP_RESET:
 				ncp_sim_reset(l->sim);
 				break;
+			case NCP_LOOP_LESION:
+				ncp_sim_set_lesion(l->sim, c.lesion_kind,
+						   c.lesion_fraction);
+				publish_lesion(l);
+				break;
 			}
 		}
+	}
+}
+
+/* The newest electrode command, if one came; a one-step command that was
+ * not renewed gives way to zeros (alpha decays). */
+static void apply_stim(struct ncp_loop *l)
+{
+	const struct ncp_stim_msg *m = ncp_stim_box_take(l->stim_box);
+	if (m && (int)m->n == l->sim->stim_E) {
+		ncp_sim_set_theta(l->sim, m->theta);
+		l->stim_once = !m->hold;
+	} else if (l->stim_once) {
+		ncp_sim_set_theta(l->sim, l->stim_zero);
+		l->stim_once = false;
 	}
 }
 
@@ -146,6 +187,16 @@ static void publish_stats(struct ncp_loop *l)
 		ncp_shm_writer_put_stats(l->shm, ss);
 }
 
+/* The step's theta and lesion, for the recording. */
+static void record_stim(struct ncp_loop *l)
+{
+	int kind, count;
+	double fraction;
+	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
+	ncp_recorder_set_stim(l->recorder, ncp_reach_stim(l->sim->reach)->theta,
+			      kind, count);
+}
+
 void *ncp_loop_thread(void *arg)
 {
 	struct ncp_loop *l = arg;
@@ -169,6 +220,7 @@ void *ncp_loop_thread(void *arg)
 			break;
 		ncp_rt_clock_wait(c);
 		apply_commands(l);
+		apply_stim(l);
 		if (!l->paused) {
 			ncp_sim_step(l->sim);
 			if (l->emulator && l->emulator_lockstep)
@@ -181,10 +233,12 @@ void *ncp_loop_thread(void *arg)
 				ncp_online_step(l->online, l->sim->step - 1,
 						l->sim->spikes, l->sim->n_spikes,
 						&l->sim->arm);
-			if (ncp_recorder_active(l->recorder))
+			if (ncp_recorder_active(l->recorder)) {
+				record_stim(l);
 				ncp_recorder_push(l->recorder, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,
 						  &l->sim->arm, l->sim->target);
+			}
 		}
 		if (l->shm)
 			publish_state(l);

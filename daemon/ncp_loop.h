@@ -22,6 +22,7 @@
 #include "daemon/ncp_rt.h"
 #include "daemon/ncp_spsc.h"
 #include "daemon/ncp_sim.h"
+#include "daemon/ncp_stim_box.h"
 #include "models/base/ncp_json.h"
 #include "shm/ncp_shm_writer.h"
 
@@ -36,12 +37,15 @@ enum ncp_loop_cmd_kind {
 	NCP_LOOP_PAUSE,
 	NCP_LOOP_RESUME,
 	NCP_LOOP_RESET,		/* arm to the start, filters cleared */
+	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction */
 };
 
 struct ncp_loop_cmd {
 	enum ncp_loop_cmd_kind kind;
 	double xy[2];
 	struct ncp_task_params task;
+	int lesion_kind;	/* enum ncp_lesion_kind */
+	double lesion_fraction;
 };
 
 struct ncp_loop {
@@ -58,10 +62,14 @@ struct ncp_loop {
 	_Atomic bool stop;
 	/* Commands in: one single-producer queue per producing thread. */
 	struct ncp_spsc *cmdq[NCP_LOOP_CMD_QUEUES];
+	/* Electrode commands in (ncp_stim_box.h): the newest theta. */
+	struct ncp_stim_box *stim_box;
 
 	/* Read by other threads while the loop runs. */
 	_Atomic bool started, finished;
 	_Atomic uint64_t pub_steps, pub_slips, pub_overruns, pub_behind_ns;
+	/* The lesion in force: kind << 32 | neurons hit. */
+	_Atomic uint64_t pub_lesion;
 
 	/* Set by the loop thread before `started`. */
 	bool fifo;		/* SCHED_FIFO in effect */
@@ -70,6 +78,8 @@ struct ncp_loop {
 	/* The loop thread's own (read by others only after `finished`). */
 	struct ncp_rt_clock clock;
 	bool paused;
+	bool stim_once;		/* the theta in force is for one step */
+	float *stim_zero;	/* NCP_STIM_MAX_ELECTRODES zeros */
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
 	long page_faults;	/* the loop's own, once it ran (summary) */

@@ -61,6 +61,15 @@ static const struct cmd_spec specs[] = {
 	{ "train", NULL, NCP_CMD_TRAIN, "train on|off|status",
 	  "switch online training of the emulator on or off, or report its "
 	  "state as key=value pairs" },
+	{ "lesion", NULL, NCP_CMD_LESION,
+	  "lesion pmc-m1 FRACTION | lesion m1-silence FRACTION | lesion off",
+	  "from the next step, cut the planning input into FRACTION (0 to 1) "
+	  "of M1's neurons, or silence FRACTION of them, or lift the lesion" },
+	{ "stim", "set", NCP_CMD_STIM_SET, "stim set V1 .. VE",
+	  "drive the E electrodes with theta = V1 .. VE (one value each, "
+	  "within stim.max) from the next step until changed" },
+	{ "stim", "off", NCP_CMD_STIM_OFF, "stim off",
+	  "theta back to zero: the electrodes' currents decay" },
 };
 
 static const struct cmd_spec *spec_of(enum ncp_cmd_kind kind)
@@ -97,6 +106,9 @@ const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
 		[NCP_CMD_SAVE] = "save",
 		[NCP_CMD_LOAD] = "load",
 		[NCP_CMD_TRAIN] = "train",
+		[NCP_CMD_LESION] = "lesion",
+		[NCP_CMD_STIM_SET] = "stim set",
+		[NCP_CMD_STIM_OFF] = "stim off",
 	};
 	if (kind <= NCP_CMD_NONE || kind >= NCP_CMD_COUNT)
 		return "none";
@@ -299,7 +311,8 @@ static int config_key(const char *s, char *err, size_t errlen)
 
 /* --- the parser ---------------------------------------------------------- */
 
-#define MAX_TOKENS 8
+/* Words kept: "stim set" and one value per electrode. */
+#define MAX_TOKENS (2 + NCP_STIM_MAX_ELECTRODES)
 
 /* nargs counts the words after the command word; a sub-command word
  * ("get" of config get) is part of the command, not an argument. */
@@ -513,6 +526,58 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 					"off or status)",
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
+		return 0;
+
+	case NCP_CMD_LESION:
+		if (nargs >= 1 && strcmp(tok[1], "off") == 0) {
+			cmd->lesion.kind = NCP_LESION_NONE;
+			if (nargs != 1)
+				return usage(sp, nargs, err, errlen);
+			return 0;
+		}
+		if (nargs != 2)
+			return usage(sp, nargs, err, errlen);
+		if (strcmp(tok[1], "pmc-m1") == 0)
+			cmd->lesion.kind = NCP_LESION_PMC_M1;
+		else if (strcmp(tok[1], "m1-silence") == 0)
+			cmd->lesion.kind = NCP_LESION_M1_SILENCE;
+		else
+			return ncp_errf(err, errlen,
+					"unknown lesion '%s' (pmc-m1, m1-silence "
+					"or off)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		return ncp_proto_number(tok[2], "FRACTION", 0.0, 1.0,
+					&cmd->lesion.fraction, err, errlen);
+
+	case NCP_CMD_STIM_SET:
+	case NCP_CMD_STIM_OFF:
+		if (nargs >= 1 && strcmp(tok[1], "off") == 0) {
+			cmd->kind = NCP_CMD_STIM_OFF;
+			if (nargs != 1)
+				return usage(spec_of(NCP_CMD_STIM_OFF), nargs,
+					     err, errlen);
+			return 0;
+		}
+		if (nargs < 1 || strcmp(tok[1], "set") != 0)
+			return ncp_errf(err, errlen,
+					"usage: stim set V1 .. VE | stim off");
+		if (nargs < 2)
+			return usage(sp, nargs, err, errlen);
+		if (nargs - 1 > NCP_STIM_MAX_ELECTRODES)
+			return ncp_errf(err, errlen, "stim set: %d values; at "
+					"most %d electrodes", nargs - 1,
+					NCP_STIM_MAX_ELECTRODES);
+		cmd->stim.n = nargs - 1;
+		for (int i = 0; i < cmd->stim.n; i++) {
+			char what[16];
+			double v;
+			snprintf(what, sizeof(what), "V%d", i + 1);
+			if ((rc = ncp_proto_number(tok[2 + i], what, -FLT_MAX,
+						   FLT_MAX, &v, err, errlen)))
+				return rc;
+			cmd->stim.theta[i] = (float)v;
+		}
 		return 0;
 
 	case NCP_CMD_NONE:

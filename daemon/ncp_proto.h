@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "daemon/ncp_reply.h"
+#include "models/reach/ncp_stim.h" /* lesion kinds, electrode limit */
 #include "models/reach/ncp_task.h" /* enum ncp_task_kind */
 
 #define NCP_PROTO_LINE_MAX 1024 /* bytes in a request, "\n" included */
@@ -50,6 +51,9 @@ enum ncp_cmd_kind {
 	NCP_CMD_SAVE,	      /* save NAME */
 	NCP_CMD_LOAD,	      /* load NAME */
 	NCP_CMD_TRAIN,	      /* train on|off|status */
+	NCP_CMD_LESION,	      /* lesion KIND FRACTION | lesion off */
+	NCP_CMD_STIM_SET,     /* stim set V1 .. VE */
+	NCP_CMD_STIM_OFF,     /* stim off */
 	NCP_CMD_COUNT
 };
 
@@ -91,6 +95,14 @@ struct ncp_cmd {
 		struct {
 			enum ncp_train_op op;
 		} train;
+		struct {
+			enum ncp_lesion_kind kind; /* off: NCP_LESION_NONE */
+			double fraction;	    /* in [0, 1] */
+		} lesion;
+		struct {
+			int n;	/* values given (the daemon checks E) */
+			float theta[NCP_STIM_MAX_ELECTRODES]; /* finite */
+		} stim;
 	};
 };
 

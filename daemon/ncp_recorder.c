@@ -29,9 +29,10 @@
  * still be written when the disk fills up. */
 #define RESERVE_BYTES (64 * 1024)
 
-enum { F_M1, F_ARM, F_TARGET, N_FILES };
+enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, N_FILES };
 static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
-						  "target.npy" };
+						  "target.npy", "stim.npy",
+						  "lesion.npy" };
 
 /* One step as the loop hands it over. */
 struct rec_head {
@@ -39,7 +40,8 @@ struct rec_head {
 	uint64_t step;
 	float arm[6];
 	float target[2];
-	uint64_t bits[];	/* M1 spikes, one bit per neuron */
+	int32_t lesion[2];	/* kind, neurons hit */
+	uint64_t bits[];	/* M1 spikes, one bit per neuron; then theta */
 };
 
 struct rec_file {
@@ -97,6 +99,12 @@ struct ncp_recorder {
 	uint8_t *rec;			/* one record (recorder thread) */
 	uint8_t *rec_loop;		/* one record (loop thread) */
 };
+
+/* The record's theta (stim_electrodes floats after the spike bits). */
+static float *rec_theta(const struct ncp_recorder *r, const struct rec_head *h)
+{
+	return (float *)((uint8_t *)h + sizeof(*h) + 8 * (size_t)r->words);
+}
 
 /* --- io_uring ------------------------------------------------------------ */
 
@@ -247,6 +255,7 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 		.config_json = r->config_json,
 		.dropped_steps = r->gap_rows,
 		.stopped = why,
+		.stim_electrodes = (uint32_t)r->p.stim_electrodes,
 	};
 	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
 	return ncp_npy_meta_write(path, &m);
@@ -287,14 +296,22 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 	uint8_t *m1 = r->f[F_M1].batch + k * r->f[F_M1].row_bytes;
 	float *arm = (float *)(r->f[F_ARM].batch + k * r->f[F_ARM].row_bytes);
 	float *tgt = (float *)(r->f[F_TARGET].batch + k * r->f[F_TARGET].row_bytes);
+	float *stim = (float *)(r->f[F_STIM].batch + k * r->f[F_STIM].row_bytes);
+	int32_t *les = (int32_t *)(r->f[F_LESION].batch +
+				   k * r->f[F_LESION].row_bytes);
 
 	memset(m1, 0, r->f[F_M1].row_bytes);
 	if (!h) {
 		for (int i = 0; i < 6; i++)
 			arm[i] = NAN;
 		tgt[0] = tgt[1] = NAN;
+		for (int e = 0; e < r->p.stim_electrodes; e++)
+			stim[e] = NAN;
+		les[0] = les[1] = -1;
 		return;
 	}
+	memcpy(stim, rec_theta(r, h), r->f[F_STIM].row_bytes);
+	memcpy(les, h->lesion, sizeof(h->lesion));
 	for (int w = 0; w < r->words; w++) {
 		uint64_t bits = h->bits[w];
 		while (bits) {
@@ -331,7 +348,7 @@ static void finish(struct ncp_recorder *r, const char *why)
 		if (!failed)
 			snprintf(reason, sizeof(reason), "error: %s",
 				 ncp_strerror(ret));
-		/* A write failed (a full disk): keep the rows all three files
+		/* A write failed (a full disk): keep the rows all the files
 		 * hold and make the files say exactly that. */
 		r->batch_rows = 0;
 		for (int i = 0; i < N_FILES; i++) {
@@ -497,18 +514,24 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 		return NULL;
 	}
 	r->p = *p;
+	if (r->p.stim_electrodes < 1)
+		r->p.stim_electrodes = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	for (int i = 0; i < N_FILES; i++)
 		r->f[i].fd = -1;
 	snprintf(r->data_dir, sizeof(r->data_dir), "%s", p->data_dir);
 	r->config_json = p->config_json ? strdup(p->config_json) : NULL;
 	r->words = (p->m1_neurons + 63) / 64;
-	r->rec_size = sizeof(struct rec_head) + 8 * (size_t)r->words;
+	r->rec_size = sizeof(struct rec_head) + 8 * (size_t)r->words +
+		      ((sizeof(float) * (size_t)r->p.stim_electrodes + 7) &
+		       ~(size_t)7);
 	r->q = ncp_spsc_new(QUEUE_RECORDS, r->rec_size);
 	r->rec = calloc(1, r->rec_size);
 	r->rec_loop = calloc(1, r->rec_size);
-	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2 };
-	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32 };
+	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2,
+				   (uint64_t)r->p.stim_electrodes, 2 };
+	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32,
+					   NCP_NPY_F32, NCP_NPY_I32 };
 	for (int i = 0; i < N_FILES; i++) {
 		struct rec_file *f = &r->f[i];
 		f->h.dtype = dt[i];
@@ -706,6 +729,17 @@ void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s)
 bool ncp_recorder_active(const struct ncp_recorder *r)
 {
 	return r && atomic_load_explicit(&r->session, memory_order_relaxed) != 0;
+}
+
+void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
+			   int lesion_kind, int lesion_neurons)
+{
+	struct rec_head *h = (struct rec_head *)r->rec_loop;
+	float *th = rec_theta(r, h);
+	for (int e = 0; e < r->p.stim_electrodes; e++)
+		th[e] = (float)theta[e];
+	h->lesion[0] = lesion_kind;
+	h->lesion[1] = lesion_neurons;
 }
 
 void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,

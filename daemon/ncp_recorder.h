@@ -1,6 +1,6 @@
 /* ncp_recorder: records a run into DATA_DIR/NAME/ as m1.npy, arm.npy,
- * target.npy and meta.json (docs/file-formats.md), off the real-time
- * thread.
+ * target.npy, stim.npy, lesion.npy and meta.json (docs/file-formats.md),
+ * off the real-time thread.
  *
  * The loop hands each step over with ncp_recorder_push: a fixed-size
  * record into a single-producer queue, no system call, no waiting.  The
@@ -40,6 +40,7 @@ struct ncp_recorder_params {
 	uint64_t seed, task_seed;
 	const char *config_json;	/* the effective config, copied */
 	bool lossless;			/* free-run: push waits instead of dropping */
+	int stim_electrodes;		/* columns of stim.npy (0 is taken as 1) */
 };
 
 struct ncp_recorder_status {
@@ -75,6 +76,11 @@ void ncp_recorder_status(struct ncp_recorder *r, struct ncp_recorder_status *s);
 
 /* Loop thread: whether steps are wanted, and one step. */
 bool ncp_recorder_active(const struct ncp_recorder *r);
+/* Loop thread, before ncp_recorder_push: the step's electrode commands
+ * (theta, stim_electrodes values) and lesion (kind, neurons hit); they
+ * stay for the following pushes until set again. */
+void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
+			   int lesion_kind, int lesion_neurons);
 void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm, const double target[2]);

@@ -39,11 +39,20 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	s->m1_n = ncp_reach_m1_neurons(s->reach);
+	s->stim_E = c->reach.stim.electrodes;
+	s->stim_zero = calloc((size_t)s->stim_E, sizeof(float));
+	if (!s->stim_zero) {
+		ret = -ENOMEM;
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
 	observe(s);
 	return 0;
 fail:
 	ncp_reach_free(s->reach);
+	free(s->reaches);
 	s->reach = NULL;
+	s->reaches = NULL;
 	return ret;
 }
 
@@ -51,6 +60,7 @@ void ncp_sim_fini(struct ncp_sim *s)
 {
 	ncp_reach_free(s->reach);
 	free(s->reaches);
+	free(s->stim_zero);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -61,6 +71,11 @@ void ncp_sim_step(struct ncp_sim *s)
 
 	ncp_task_target(&s->task, step, xy);
 	ncp_reach_set_target(s->reach, xy);
+	if (s->stim_seq && step < s->stim_steps)
+		ncp_reach_set_theta(s->reach,
+				    s->stim_seq + step * (uint64_t)s->stim_E);
+	else if (s->stim_seq && step == s->stim_steps)
+		ncp_reach_set_theta(s->reach, s->stim_zero);
 	ncp_reach_step(s->reach);
 	s->spikes = ncp_reach_m1_spikes(s->reach, &s->n_spikes);
 	s->m1_spikes += (uint64_t)s->n_spikes;
@@ -75,6 +90,22 @@ void ncp_sim_step(struct ncp_sim *s)
 		s->n_reaches++;
 	}
 	s->step = step + 1;
+}
+
+void ncp_sim_set_theta(struct ncp_sim *s, const float *theta)
+{
+	ncp_reach_set_theta(s->reach, theta);
+}
+
+void ncp_sim_stim_replay(struct ncp_sim *s, const float *seq, uint64_t steps)
+{
+	s->stim_seq = seq;
+	s->stim_steps = steps;
+}
+
+int ncp_sim_set_lesion(struct ncp_sim *s, int kind, double fraction)
+{
+	return ncp_reach_set_lesion(s->reach, kind, fraction);
 }
 
 int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p)
@@ -151,4 +182,33 @@ void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j)
 		ncp_json_num(j, (double)s->m1_spikes / (s->m1_n * sim_seconds));
 	else
 		ncp_json_null(j);
+
+	int kind, count;
+	double fraction;
+	ncp_reach_lesion(s->reach, &kind, &fraction, &count);
+	ncp_json_key(j, "lesion");
+	ncp_json_obj(j);
+	ncp_json_key(j, "kind");
+	ncp_json_str(j, ncp_lesion_kind_names[kind]);
+	ncp_json_key(j, "fraction");
+	ncp_json_num(j, fraction);
+	ncp_json_key(j, "neurons");
+	ncp_json_int(j, count);
+	ncp_json_end(j);
+
+	const struct ncp_stim *st = ncp_reach_stim(s->reach);
+	const struct ncp_stim_params *sp = ncp_reach_stim_params(s->reach);
+	ncp_json_key(j, "stim");
+	ncp_json_obj(j);
+	ncp_json_key(j, "electrodes");
+	ncp_json_int(j, st->E);
+	ncp_json_key(j, "layout");
+	ncp_json_str(j, ncp_stim_layout_names[sp->layout]);
+	ncp_json_key(j, "spread");
+	ncp_json_num(j, sp->spread);
+	ncp_json_key(j, "source");
+	ncp_json_str(j, s->stim_seq ? "file" : ncp_stim_source_names[sp->source]);
+	ncp_json_key(j, "file_steps");
+	ncp_json_int(j, (int64_t)s->stim_steps);
+	ncp_json_end(j);
 }

@@ -41,6 +41,11 @@ struct ncp_sim {
 	double target[2];
 	const uint32_t *spikes;	/* M1 spikes of the last step */
 	int n_spikes;
+	/* A theta sequence replayed from step 0 (ncp_sim_stim_replay). */
+	const float *stim_seq;
+	uint64_t stim_steps;
+	float *stim_zero;	/* E zeros, for after its end */
+	int stim_E;
 };
 
 /* Build from a configuration; keeps the last reach_cap reaches.  On error
@@ -56,11 +61,21 @@ void ncp_sim_step(struct ncp_sim *s);
 int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p);
 /* Manual target (the task becomes manual).  -EDOM if out of reach. */
 int ncp_sim_set_target(struct ncp_sim *s, const double xy[2]);
+/* The newest electrode command (stim.electrodes values, checked with
+ * ncp_stim_check_theta) from the next step on; the loop calls it at a step
+ * boundary with whatever its source (a mailbox, a command) holds. */
+void ncp_sim_set_theta(struct ncp_sim *s, const float *theta);
+/* Replay seq (steps x E, checked by ncp_stim_file_load; the caller keeps
+ * it alive): row k is the theta of step k, zeros after the last row. */
+void ncp_sim_stim_replay(struct ncp_sim *s, const float *seq, uint64_t steps);
+/* Lesion from the next step on (ncp_reach_set_lesion). */
+int ncp_sim_set_lesion(struct ncp_sim *s, int kind, double fraction);
+
 /* Back to the start posture, task restarted, statistics kept. */
 void ncp_sim_reset(struct ncp_sim *s);
 
 /* The summary fields of the simulation: steps, sim_seconds, neurons,
- * m1_neurons, reaches, mean_end_error, m1_mean_rate_hz. */
+ * m1_neurons, reaches, mean_end_error, m1_mean_rate_hz, lesion, stim. */
 void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j);
 
 #endif

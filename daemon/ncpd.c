@@ -38,6 +38,7 @@ struct options {
 	double duration;	/* simulated seconds; 0: until stopped */
 	bool summary_json;
 	bool check_config;
+	const char *stim_file;
 };
 
 static void usage(FILE *f)
@@ -57,6 +58,9 @@ static void usage(FILE *f)
 "                     always stays in the foreground)\n"
 "  --free-run         do not sleep: run as fast as the CPU goes\n"
 "  --duration SECONDS simulate this many seconds, then exit cleanly\n"
+"  --stim-file FILE  replay a stimulation: a float32 .npy of shape (steps,\n"
+"                     stim.electrodes), row k the theta of step k, zero\n"
+"                     after the last row (docs/stimulation.md)\n"
 "  --record NAME      record the run into DATA_DIR/NAME/ (m1.npy, arm.npy,\n"
 "                     target.npy, meta.json; docs/file-formats.md)\n"
 "  --summary json     print one JSON object with the run's figures on\n"
@@ -153,13 +157,14 @@ static void print_keys(void)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_RECORD, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
-	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG };
+	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG, OPT_STIM_FILE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "set", required_argument, NULL, OPT_SET },
 		{ "free-run", no_argument, NULL, OPT_FREE },
+		{ "stim-file", required_argument, NULL, OPT_STIM_FILE },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "summary", required_argument, NULL, OPT_SUMMARY },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
@@ -191,6 +196,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FREE:
 			o->free_run = true;
+			break;
+		case OPT_STIM_FILE:
+			o->stim_file = optarg;
 			break;
 		case OPT_DURATION:
 			errno = 0;
@@ -296,6 +304,8 @@ struct daemon {
 	struct ncp_ctlsrv *ctlsrv;
 	pthread_t thread;
 	bool thread_ok;
+	float *stim_seq;		/* --stim-file, steps x E */
+	uint64_t stim_steps;
 };
 
 /* The queue the main thread feeds the loop through (SIGHUP changes). */
@@ -528,6 +538,8 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (ret)
 		return ncp_errf(err, errlen, "building the model: %s", msg);
 	d->sim_ok = true;
+	if (d->stim_seq)
+		ncp_sim_stim_replay(&d->sim, d->stim_seq, d->stim_steps);
 	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
 		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(d->sim.reach),
 		     d->sim.m1_n);
@@ -562,6 +574,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.task_seed = cfg->task.seed,
 		.config_json = ncp_json_finish(&cj) == 0 ? cj.buf : NULL,
 		.lossless = d->opt.free_run,
+		.stim_electrodes = cfg->reach.stim.electrodes,
 	};
 	d->recorder = ncp_recorder_new(&recp, msg, sizeof(msg));
 	ncp_json_fini(&cj);
@@ -703,6 +716,20 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ncp_log_init("ncpd", NCP_LOG_ERR + d.cfg.log_level);
+	if (d.opt.stim_file) {
+		if (d.cfg.reach.stim.source != NCP_STIM_SRC_NONE) {
+			fprintf(stderr, "ncpd: --stim-file needs stim.source none "
+				"(it is %s)\n",
+				ncp_stim_source_names[d.cfg.reach.stim.source]);
+			return EXIT_USAGE;
+		}
+		if (ncp_stim_file_load(d.opt.stim_file, d.cfg.reach.stim.electrodes,
+				       d.cfg.reach.stim.max, &d.stim_seq,
+				       &d.stim_steps, err, sizeof(err))) {
+			fprintf(stderr, "ncpd: --stim-file %s\n", err);
+			return EXIT_USAGE;
+		}
+	}
 	if (d.opt.check_config) {
 		printf("%s: configuration ok\n", d.cfg_source);
 		return 0;
@@ -763,5 +790,6 @@ out:
 	stop(&d);
 	ncp_log_info("stopped");
 	free(d.opt.sets);
+	free(d.stim_seq);
 	return status;
 }

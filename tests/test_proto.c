@@ -154,6 +154,44 @@ START_TEST(config_help_train)
 }
 END_TEST
 
+START_TEST(lesion_and_stim)
+{
+	ck_ok("lesion pmc-m1 1", NCP_CMD_LESION);
+	ck_assert_int_eq(cmd.lesion.kind, NCP_LESION_PMC_M1);
+	ck_assert(cmd.lesion.fraction == 1.0);
+	ck_ok("lesion m1-silence 0.25", NCP_CMD_LESION);
+	ck_assert_int_eq(cmd.lesion.kind, NCP_LESION_M1_SILENCE);
+	ck_assert(cmd.lesion.fraction == 0.25);
+	ck_ok("lesion off", NCP_CMD_LESION);
+	ck_assert_int_eq(cmd.lesion.kind, NCP_LESION_NONE);
+	ck_err("lesion", -EINVAL, "usage: lesion pmc-m1 FRACTION");
+	ck_err("lesion pmc-m1", -EINVAL, "got 1 argument");
+	ck_err("lesion cut 0.5", -EINVAL, "unknown lesion 'cut'");
+	ck_err("lesion pmc-m1 1.5", -ERANGE, "FRACTION must be within [0, 1]");
+	ck_err("lesion pmc-m1 nan", -ERANGE, "FRACTION must be a finite");
+	ck_err("lesion off 1", -EINVAL, "usage:");
+
+	ck_ok("stim set 0 0.5 -1e-1", NCP_CMD_STIM_SET);
+	ck_assert_int_eq(cmd.stim.n, 3);
+	ck_assert(cmd.stim.theta[1] == 0.5f && cmd.stim.theta[2] == -0.1f);
+	ck_ok("stim off", NCP_CMD_STIM_OFF);
+	ck_err("stim", -EINVAL, "usage: stim set V1 .. VE | stim off");
+	ck_err("stim set", -EINVAL, "usage: stim set V1 .. VE");
+	ck_err("stim off now", -EINVAL, "usage: stim off");
+	ck_err("stim set 0 inf", -ERANGE, "V2 must be a finite number");
+	ck_err("stim set 0 0 x", -EINVAL, "V3: 'x' is not a number");
+	/* One value per electrode, up to the limit. */
+	char line[NCP_PROTO_LINE_MAX];
+	int n = snprintf(line, sizeof(line), "stim set");
+	for (int i = 0; i < NCP_STIM_MAX_ELECTRODES; i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " 0");
+	ck_ok(line, NCP_CMD_STIM_SET);
+	ck_assert_int_eq(cmd.stim.n, NCP_STIM_MAX_ELECTRODES);
+	snprintf(line + n, sizeof(line) - (size_t)n, " 0");
+	ck_err(line, -EINVAL, "at most 256 electrodes");
+}
+END_TEST
+
 START_TEST(file_commands)
 {
 	char name[NCP_PROTO_NAME_MAX + 32];
@@ -355,6 +393,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, plain_commands);
 	tcase_add_test(tc, config_help_train);
 	tcase_add_test(tc, file_commands);
+	tcase_add_test(tc, lesion_and_stim);
 	tcase_add_test(tc, framing_errors);
 	tcase_add_test(tc, invalid_utf8_is_refused_with_its_offset);
 	tcase_add_test(tc, help_replies);

@@ -902,7 +902,17 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 	ncp_json_str(&j, "arm.npy");
 	ncp_json_key(&j, "target");
 	ncp_json_str(&j, "target.npy");
+	if (m->stim_electrodes) {
+		ncp_json_key(&j, "stim");
+		ncp_json_str(&j, "stim.npy");
+		ncp_json_key(&j, "lesion");
+		ncp_json_str(&j, "lesion.npy");
+	}
 	ncp_json_end(&j);
+	if (m->stim_electrodes) {
+		ncp_json_key(&j, "stim_electrodes");
+		ncp_json_int(&j, m->stim_electrodes);
+	}
 	ncp_json_key(&j, "arm_columns");
 	ncp_json_arr(&j);
 	static const char *cols[] = { "q0", "q1", "dq0", "dq1", "hand_x",

@@ -135,6 +135,9 @@ struct ncp_npy_meta {
 	/* When complete: */
 	uint64_t dropped_steps;	/* steps the recorder could not keep */
 	const char *stopped;	/* why it ended ("stop", "duration", an error) */
+	/* Electrodes: stim.npy and lesion.npy are part of the recording
+	 * (0: they are not). */
+	uint32_t stim_electrodes;
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

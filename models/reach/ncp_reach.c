@@ -7,6 +7,7 @@
 
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_rng.h"
+#include "models/nef/ncp_simd.h"
 
 /* A circuit's view of its input: (x - mean) / scale per dimension. */
 struct scaling {
@@ -23,7 +24,18 @@ struct ncp_reach {
 	double torque[2];
 	double target[2];
 	struct scaling s1, m1, cb;
-	int pmc, arm_node, m1_ens;
+	int pmc, arm_node, m1_ens, m1_in, m1_conn;
+	/* Lesion and stimulation (ncp_stim.h).  M1's run-time encoders and
+	 * biases are rewritten in place; enc0 and bias0 keep them as built. */
+	struct ncp_stim stim;
+	float *enc0, *bias0;	/* dims x pad, n */
+	float *bias_les;	/* biases under the lesion, n */
+	float *theta_buf;	/* E: a source's theta */
+	uint32_t *lesion_order;	/* n */
+	int lesion_kind, lesion_count;
+	double lesion_fraction;
+	bool stim_applied;	/* M1's biases carry stimulation currents */
+	double *oracle_k;	/* E x 2, or NULL */
 };
 
 void ncp_reach_params_default(struct ncp_reach_params *p)
@@ -58,6 +70,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->start[0] = 0.0;
 	p->start[1] = 1.25;
 	p->arm = ncp_arm_default;
+	ncp_stim_params_default(&p->stim);
 }
 
 /* S1's dimensions: q0, q1, dq0, dq1, hand x, hand y. */
@@ -219,6 +232,202 @@ static int connect(struct ncp_reach *r, struct ncp_conn_spec c, char *err,
 	return ncp_net_connect(r->net, &c, err, errlen);
 }
 
+/* --- lesion, stimulation and the oracle ------------------------------------ */
+
+/* Steady-state rate (Hz) and its slope dr/dJ; the slope's (J - 1) is kept
+ * above 1e-3 so that a neuron at threshold does not dominate a fit. */
+static double rate_slope(const struct ncp_lif_params *lp, double J,
+			 double *slope)
+{
+	if (J <= 1.0) {
+		*slope = 0.0;
+		return 0.0;
+	}
+	double r = ncp_lif_rate(lp, J), jm = fmax(J - 1.0, 1e-3);
+	*slope = r * r * lp->tau_rc / (jm * (jm + 1.0));
+	return r;
+}
+
+/* M1's decoded output (2) for currents J, and optionally G = du/dalpha
+ * (2 x E) through the footprints. */
+static void m1_static(const struct ncp_reach *r, const double *J, double u[2],
+		      double *G)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const float *D = ncp_net_decoders(r->net, r->m1_conn);
+	const struct ncp_stim *s = &r->stim;
+	u[0] = u[1] = 0.0;
+	if (G)
+		memset(G, 0, sizeof(double) * 2 * (size_t)s->E);
+	for (int i = 0; i < m1->n; i++) {
+		double sl, a = rate_slope(&m1->lifp, J[i], &sl);
+		u[0] += D[2 * i] * a;
+		u[1] += D[2 * i + 1] * a;
+		if (!G || sl == 0.0)
+			continue;
+		for (int e = 0; e < s->E; e++) {
+			double c = s->C[(size_t)e * s->pad + i] * sl;
+			G[e] += D[2 * i] * c;
+			G[s->E + e] += D[2 * i + 1] * c;
+		}
+	}
+}
+
+/* Currents J = bias + enc . x (+ C alpha) from float run-time arrays. */
+static void m1_currents(const struct ncp_reach *r, const float *enc,
+			const float *bias, const double x[4],
+			const double *alpha, double *J)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const struct ncp_stim *s = &r->stim;
+	const int pad = ncp_simd_pad(m1->n);
+	for (int i = 0; i < m1->n; i++) {
+		double v = bias[i];
+		for (int j = 0; j < 4; j++)
+			v += (double)enc[(size_t)j * pad + i] * x[j];
+		if (alpha)
+			for (int e = 0; e < s->E; e++)
+				v += s->C[(size_t)e * s->pad + i] * alpha[e];
+		J[i] = v;
+	}
+}
+
+/* The oracle (docs/stimulation.md): for sample plans x_des (8 directions,
+ * 0.05 to 0.25 m, arm at the start posture) find the electrode currents
+ * alpha, within +-max, that bring M1's static decoded output under the
+ * lesion closest to the intact one (Levenberg-Marquardt on the steady-
+ * state rate map, minimum-norm steps from zero), then fit alpha = K x_des
+ * to them by least squares.  Build time only. */
+static int fit_oracle(struct ncp_reach *r, char *err, size_t errlen)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const struct ncp_stim *s = &r->stim;
+	const int n = m1->n, E = s->E;
+	double *J = malloc(sizeof(double) * (size_t)n);
+	double *G = malloc(sizeof(double) * 2 * (size_t)E);
+	double *alpha = malloc(sizeof(double) * (size_t)E);
+	double *trial = malloc(sizeof(double) * (size_t)E);
+	double *sax = calloc(2 * (size_t)E, sizeof(double));
+	r->oracle_k = calloc(2 * (size_t)E, sizeof(double));
+	if (!J || !G || !alpha || !trial || !sax || !r->oracle_k) {
+		free(J); free(G); free(alpha); free(trial); free(sax);
+		return ncp_errf(err, errlen, "out of memory");
+	}
+	double x[4], sxx[2][2] = { { 0 } };
+	x[0] = (r->start_q[0] - r->m1.mean[0]) / r->m1.scale[0];
+	x[1] = (r->start_q[1] - r->m1.mean[1]) / r->m1.scale[1];
+	for (int dir = 0; dir < 8; dir++) {
+		for (int mag = 1; mag <= 5; mag++) {
+			double ang = dir * M_PI / 4, dist = 0.05 * mag;
+			double u0[2], u[2], res[2], cost;
+			x[2] = (dist * cos(ang) - r->m1.mean[2]) / r->m1.scale[2];
+			x[3] = (dist * sin(ang) - r->m1.mean[3]) / r->m1.scale[3];
+			m1_currents(r, r->enc0, r->bias0, x, NULL, J);
+			m1_static(r, J, u0, NULL);
+			memset(alpha, 0, sizeof(double) * (size_t)E);
+			m1_currents(r, m1->enc, r->bias_les, x, alpha, J);
+			m1_static(r, J, u, G);
+			res[0] = u[0] - u0[0];
+			res[1] = u[1] - u0[1];
+			cost = res[0] * res[0] + res[1] * res[1];
+			double mu = 1e-3;
+			for (int it = 0; it < 60 && cost > 0; it++) {
+				/* delta = -G^T (G G^T + mu tr I)^-1 res */
+				double A[3] = { 0, 0, 0 };
+				for (int e = 0; e < E; e++) {
+					A[0] += G[e] * G[e];
+					A[1] += G[e] * G[E + e];
+					A[2] += G[E + e] * G[E + e];
+				}
+				double lam = mu * (A[0] + A[2]) + 1e-30;
+				double a00 = A[0] + lam, a11 = A[2] + lam;
+				double det = a00 * a11 - A[1] * A[1];
+				double y0 = (a11 * res[0] - A[1] * res[1]) / det;
+				double y1 = (a00 * res[1] - A[1] * res[0]) / det;
+				for (int e = 0; e < E; e++) {
+					double v = alpha[e] - (G[e] * y0 +
+							       G[E + e] * y1);
+					trial[e] = fmin(fmax(v, -s->max), s->max);
+				}
+				double ut[2], Gt[2 * NCP_STIM_MAX_ELECTRODES];
+				m1_currents(r, m1->enc, r->bias_les, x, trial, J);
+				m1_static(r, J, ut, Gt);
+				double rt0 = ut[0] - u0[0], rt1 = ut[1] - u0[1];
+				double ct = rt0 * rt0 + rt1 * rt1;
+				if (ct < cost) {
+					memcpy(alpha, trial, sizeof(double) * (size_t)E);
+					memcpy(G, Gt, sizeof(double) * 2 * (size_t)E);
+					res[0] = rt0;
+					res[1] = rt1;
+					cost = ct;
+					mu = fmax(mu * 0.3, 1e-9);
+				} else {
+					mu *= 10;
+					if (mu > 1e6)
+						break;
+				}
+			}
+			for (int e = 0; e < E; e++) {
+				sax[2 * e] += alpha[e] * x[2];
+				sax[2 * e + 1] += alpha[e] * x[3];
+			}
+			sxx[0][0] += x[2] * x[2];
+			sxx[0][1] += x[2] * x[3];
+			sxx[1][1] += x[3] * x[3];
+		}
+	}
+	/* K = (sum alpha x^T) (sum x x^T)^-1 */
+	double det = sxx[0][0] * sxx[1][1] - sxx[0][1] * sxx[0][1];
+	for (int e = 0; e < E; e++) {
+		double b0 = sax[2 * e], b1 = sax[2 * e + 1];
+		r->oracle_k[2 * e] = (b0 * sxx[1][1] - b1 * sxx[0][1]) / det;
+		r->oracle_k[2 * e + 1] = (b1 * sxx[0][0] - b0 * sxx[0][1]) / det;
+	}
+	free(J); free(G); free(alpha); free(trial); free(sax);
+	return 0;
+}
+
+/* After the network is built: keep M1's encoders and biases as built,
+ * lay out the electrodes, draw the lesion order, apply the configured
+ * lesion and fit the oracle if it is the source. */
+static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
+{
+	struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const int n = m1->n, pad = ncp_simd_pad(n);
+	int ret;
+
+	r->enc0 = malloc(sizeof(float) * (size_t)pad * m1->dims);
+	r->bias0 = malloc(sizeof(float) * (size_t)n);
+	r->bias_les = malloc(sizeof(float) * (size_t)n);
+	r->lesion_order = malloc(sizeof(uint32_t) * (size_t)n);
+	r->theta_buf = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	double *exd = malloc(sizeof(double) * 2 * (size_t)n);
+	if (!r->enc0 || !r->bias0 || !r->bias_les ||
+	    !r->lesion_order || !r->theta_buf || !exd) {
+		free(exd);
+		return ncp_errf(err, errlen, "out of memory");
+	}
+	memcpy(r->enc0, m1->enc, sizeof(float) * (size_t)pad * m1->dims);
+	memcpy(r->bias0, m1->biasf, sizeof(float) * (size_t)n);
+	memcpy(r->bias_les, m1->biasf, sizeof(float) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		exd[2 * i] = m1->encoders[(size_t)i * m1->dims + 2];
+		exd[2 * i + 1] = m1->encoders[(size_t)i * m1->dims + 3];
+	}
+	ret = ncp_stim_init(&r->stim, &r->p.stim, n, exd, r->p.dt, err, errlen);
+	free(exd);
+	if (ret)
+		return ret;
+	ncp_stim_lesion_order(r->lesion_order, n, r->p.stim.lesion_seed);
+	ret = ncp_reach_set_lesion(r, r->p.stim.lesion_kind,
+				   r->p.stim.lesion_fraction);
+	if (ret)
+		return ncp_errf(err, errlen, "bad lesion kind or fraction");
+	if (r->p.stim.source == NCP_STIM_SRC_ORACLE)
+		return fit_oracle(r, err, errlen);
+	return 0;
+}
+
 struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 				size_t errlen)
 {
@@ -267,6 +476,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 	spec.seed = ncp_rng_derive(p->seed, 2);
 	TRY(error = ncp_net_ensemble(net, "error", &spec, err, errlen));
 	TRY(m1_in = ncp_net_node(net, "m1.in", 4, 4, scale_down, &r->m1));
+	r->m1_in = m1_in;
 	area_spec(&spec, p->n_m1, ncp_rng_derive(p->seed, 3));
 	TRY(r->m1_ens = ncp_net_ensemble(net, "m1", &spec, err, errlen));
 	TRY(cb_in = ncp_net_node(net, "cb.in", 4, 4, scale_down, &r->cb));
@@ -293,8 +503,8 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 		     .dst_lo = 2, .dst_dims = 2, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = m1_in, .dst = r->m1_ens },
 		    err, errlen));
-	TRY(connect(r, (struct ncp_conn_spec){ .src = r->m1_ens, .dst = relay,
-		     .function = m1_func, .ctx = r, .src_dims = 2,
+	TRY(r->m1_conn = connect(r, (struct ncp_conn_spec){ .src = r->m1_ens,
+		     .dst = relay, .function = m1_func, .ctx = r, .src_dims = 2,
 		     .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .src_lo = 0,
 		     .src_dims = 4, .dst = cb_in, .tau = tau }, err, errlen));
@@ -324,12 +534,12 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 			    err, errlen));
 	}
 	TRY(ncp_net_finalize(net));
+	TRY(m1_lesion_stim_init(r, err, errlen));
 	return r;
 fail:
 	if (err && !err[0])
 		ncp_errf(err, errlen, "building the REACH network failed");
-	ncp_net_free(r->net);
-	free(r);
+	ncp_reach_free(r);
 	return NULL;
 }
 
@@ -337,6 +547,13 @@ void ncp_reach_free(struct ncp_reach *r)
 {
 	if (!r)
 		return;
+	ncp_stim_fini(&r->stim);
+	free(r->enc0);
+	free(r->bias0);
+	free(r->bias_les);
+	free(r->theta_buf);
+	free(r->lesion_order);
+	free(r->oracle_k);
 	ncp_net_free(r->net);
 	free(r);
 }
@@ -350,8 +567,38 @@ void ncp_reach_set_target(struct ncp_reach *r, const double xy[2])
 	out[1] = (float)xy[1];
 }
 
+/* The oracle's theta: alpha reaches K x_des in one step (x_des as M1 got
+ * it last step), within the bounds. */
+static void oracle_theta(struct ncp_reach *r, float *theta)
+{
+	const float *x = ncp_net_input(r->net, r->m1_ens);
+	const struct ncp_stim *s = &r->stim;
+	for (int e = 0; e < s->E; e++) {
+		double want = r->oracle_k[2 * e] * x[2] +
+			      r->oracle_k[2 * e + 1] * x[3];
+		want = fmin(fmax(want, -s->max), s->max);
+		double th = want - s->d * s->alpha[e];
+		theta[e] = (float)fmin(fmax(th, -s->max), s->max);
+	}
+}
+
 void ncp_reach_step(struct ncp_reach *r)
 {
+	struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+
+	if (r->p.stim.source == NCP_STIM_SRC_NOISE) {
+		ncp_stim_noise(&r->stim, r->p.stim.noise, r->theta_buf);
+		ncp_stim_set_theta(&r->stim, r->theta_buf);
+	} else if (r->p.stim.source == NCP_STIM_SRC_ORACLE) {
+		oracle_theta(r, r->theta_buf);
+		ncp_stim_set_theta(&r->stim, r->theta_buf);
+	}
+	if (ncp_stim_step(&r->stim, r->bias_les, m1->biasf)) {
+		r->stim_applied = true;
+	} else if (r->stim_applied) {
+		memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)m1->n);
+		r->stim_applied = false;
+	}
 	ncp_net_step(r->net);
 }
 
@@ -360,7 +607,74 @@ void ncp_reach_reset(struct ncp_reach *r)
 	ncp_net_reset(r->net);
 	ncp_arm_init(&r->arm, &r->p.arm, r->start_q);
 	r->torque[0] = r->torque[1] = 0.0;
+	ncp_stim_reset(&r->stim);
+	if (r->stim_applied) {
+		struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+		memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)m1->n);
+		r->stim_applied = false;
+	}
 	ncp_reach_set_target(r, r->target);
+}
+
+int ncp_reach_set_lesion(struct ncp_reach *r, int kind, double fraction)
+{
+	struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const int n = m1->n, pad = ncp_simd_pad(n);
+
+	if (kind < 0 || kind >= NCP_LESION_KIND_COUNT ||
+	    !(fraction >= 0 && fraction <= 1))
+		return -EINVAL;
+	int count = kind == NCP_LESION_NONE ? 0 : (int)lround(fraction * n);
+	memcpy(m1->enc, r->enc0, sizeof(float) * (size_t)pad * m1->dims);
+	memcpy(r->bias_les, r->bias0, sizeof(float) * (size_t)n);
+	for (int k = 0; k < count; k++) {
+		uint32_t i = r->lesion_order[k];
+		if (kind == NCP_LESION_PMC_M1) {
+			m1->enc[(size_t)2 * pad + i] = 0.0f;
+			m1->enc[(size_t)3 * pad + i] = 0.0f;
+		} else {
+			/* Far below threshold whatever the input or the
+			 * stimulation: the voltage sits at its floor. */
+			for (int j = 0; j < m1->dims; j++)
+				m1->enc[(size_t)j * pad + i] = 0.0f;
+			r->bias_les[i] = -1e9f;
+		}
+	}
+	/* Stimulation, if any, is added back on the next step. */
+	memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)n);
+	r->stim_applied = false;
+	r->lesion_kind = kind;
+	r->lesion_fraction = kind == NCP_LESION_NONE ? 0.0 : fraction;
+	r->lesion_count = count;
+	return 0;
+}
+
+void ncp_reach_lesion(const struct ncp_reach *r, int *kind, double *fraction,
+		      int *count)
+{
+	*kind = r->lesion_kind;
+	*fraction = r->lesion_fraction;
+	*count = r->lesion_count;
+}
+
+void ncp_reach_set_theta(struct ncp_reach *r, const float *theta)
+{
+	ncp_stim_set_theta(&r->stim, theta);
+}
+
+const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r)
+{
+	return &r->stim;
+}
+
+const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r)
+{
+	return &r->p.stim;
+}
+
+const double *ncp_reach_oracle_k(const struct ncp_reach *r)
+{
+	return r->oracle_k;
 }
 
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n)

@@ -14,6 +14,7 @@
 
 #include "models/arm/ncp_arm.h"
 #include "models/nef/ncp_net.h"
+#include "models/reach/ncp_stim.h"
 
 struct ncp_reach_params {
 	uint64_t seed;		/* the network: encoders, rates, voltages */
@@ -31,6 +32,8 @@ struct ncp_reach_params {
 	double cb_mean[4], cb_scale[4];
 	double start[2];	/* the hand's start position, m */
 	struct ncp_arm_params arm;
+	/* Lesion and stimulation of M1 (ncp_stim.h): build inputs too. */
+	struct ncp_stim_params stim;
 };
 
 void ncp_reach_params_default(struct ncp_reach_params *p);
@@ -64,6 +67,24 @@ void ncp_reach_set_target(struct ncp_reach *r, const double xy[2]);
 void ncp_reach_step(struct ncp_reach *r);
 /* Back to the start posture at rest with every filter and neuron cleared. */
 void ncp_reach_reset(struct ncp_reach *r);
+
+/* Lesion M1 from the next step on (ncp_stim.h): kind and fraction of
+ * the neurons, in the order drawn at build.  Allocates nothing; call it
+ * between steps.  -EINVAL for a kind or fraction out of range. */
+int ncp_reach_set_lesion(struct ncp_reach *r, int kind, double fraction);
+/* The lesion in force: kind, fraction and how many neurons it hits. */
+void ncp_reach_lesion(const struct ncp_reach *r, int *kind, double *fraction,
+		      int *count);
+/* The newest electrode command for the coming step (E values, already
+ * checked with ncp_stim_check_theta).  A source set in the build's
+ * parameters (noise, oracle) overwrites it each step. */
+void ncp_reach_set_theta(struct ncp_reach *r, const float *theta);
+/* The stimulation state: layout, footprints, alpha, theta. */
+const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r);
+const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r);
+/* The oracle's map alpha = K x_des (E x 2, x_des scaled as M1 sees it),
+ * or NULL when the build's stim.source is not the oracle. */
+const double *ncp_reach_oracle_k(const struct ncp_reach *r);
 
 /* The M1 neurons that spiked in the last step (ascending indices). */
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);
