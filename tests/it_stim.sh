@@ -101,7 +101,7 @@ ctl stim set 0 0 0 0 0 0 0 nan 0 0 0 0 0 0 0 0 2>/dev/null; [ $? -eq 1 ] || fail
 ctl stim off >/dev/null || fail "stim off refused"
 ctl target 0 1.25 >/dev/null || fail "target refused"
 sleep 1
-hand() { ctl --json status | $PY -c 'import json,sys; print(*json.load(sys.stdin)["status"]["arm"]["hand"])'; }
+hand() { ctl --json status | $PY -c 'import json,sys; print(*json.load(sys.stdin)["arm"]["hand"])'; }
 h0=$(hand)
 ctl stim set 0 0 0 0 0 0 0 0.3 0 0 0 0 0 0 0 0 >/dev/null || fail "stim set refused"
 sleep 0.5
