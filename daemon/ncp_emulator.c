@@ -437,6 +437,7 @@ static void publish_status(struct ncp_emulator *e)
 	st->predictions = e->predictions;
 	st->skipped = e->skipped;
 	st->fallbacks = e->fallbacks;
+	st->scored = e->scored;
 	st->latency_p99_us = ncp_hist_quantile_us(&e->latency, 0.99);
 	st->hand_rmse_1s = e->pred.hand_rmse;
 	st->hand_rmse = sqrt(e->se_hand / n);
@@ -503,12 +504,11 @@ static void score_pending(struct ncp_emulator *e)
 {
 	while (e->pend_tail < e->pend_head) {
 		uint64_t first = e->pend[e->pend_tail % PENDING].step;
-		uint64_t last = e->pend[(e->pend_head - 1) % PENDING].step;
-		uint64_t want = last - first + 1;
 		struct ncp_ring_span span = { 0 };
-		if (ncp_shm_reader_arm(e->reader, first,
-				       (uint32_t)NCP_MIN(want, (uint64_t)MAX_CATCHUP),
-				       e->arms, &span) || span.count == 0)
+		/* The entries from `first` (the newest MAX_CATCHUP of them,
+		 * when more were written since). */
+		if (ncp_shm_reader_arm(e->reader, first, MAX_CATCHUP, e->arms,
+				       &span) || span.count == 0)
 			return;
 		uint64_t end = span.first + span.count;
 		bool progress = false;
@@ -529,7 +529,7 @@ static void score_pending(struct ncp_emulator *e)
 			e->pend_tail++;
 			progress = true;
 		}
-		if (!progress || span.count < (uint32_t)NCP_MIN(want, (uint64_t)MAX_CATCHUP))
+		if (!progress || span.count < MAX_CATCHUP)
 			return;
 	}
 }

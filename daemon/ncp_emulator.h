@@ -58,6 +58,7 @@ struct ncp_emulator_status {
 	char arch[32];
 	uint64_t predictions, skipped;
 	uint64_t fallbacks;		/* predictions the loop made itself */
+	uint64_t scored;		/* predictions scored against the arm */
 	double latency_p99_us;
 	double hand_rmse_1s;		/* m, over the last second */
 	double hand_rmse, q_rmse, dq_rmse; /* over the run */
