@@ -306,8 +306,11 @@ int ncp_emulator_offer_weights(struct ncp_emulator *e,
 {
 	int ret = -EINVAL;
 	pthread_mutex_lock(&e->weights_lock);
+	/* Pairs with the release store of `current` in adopt(). */
 	struct emu_slot *s = atomic_load_explicit(&e->current,
 						  memory_order_acquire);
+	/* Pairs with the release store of false in take_weights(): the
+	 * emulator no longer reads the spare. */
 	if (s && atomic_load_explicit(&s->spare_ready, memory_order_acquire)) {
 		ret = -EBUSY;
 	} else if (s && ncp_emu_model_copy(s->spare, src) == 0) {
@@ -326,6 +329,7 @@ struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
 {
 	struct ncp_emu_model *m = NULL;
 	pthread_mutex_lock(&e->weights_lock);
+	/* Pairs with the release store of `current` in adopt(). */
 	struct emu_slot *s = atomic_load_explicit(&e->current,
 						  memory_order_acquire);
 	if (s) {
@@ -345,6 +349,8 @@ struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
 static void take_weights(struct ncp_emulator *e)
 {
 	struct emu_slot *s = e->active;
+	/* Pairs with the release store of true in
+	 * ncp_emulator_offer_weights(): the spare's weights are complete. */
 	if (!s || !atomic_load_explicit(&s->spare_ready, memory_order_acquire))
 		return;
 	if (ncp_emu_state_set_model(s->state, s->spare) == 0) {
