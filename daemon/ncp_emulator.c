@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_hist.h"
 #include "models/emu/ncp_emu.h"
+#include "shm/ncp_seqlock.h"
 #include "shm/ncp_shm_reader.h"
+#include "shm/ncp_word_int.h"
 
 #define STATS_EVERY 250		/* predictions between status updates */
 #define SECONDS_KEPT 32		/* per-second error buckets */
@@ -22,9 +25,26 @@
 #define SPIN_LEAD_NS 60000ull	/* wake this long before a step is due */
 #define SPIN_NS 300000ull	/* then watch for it this long past due */
 #define IDLE_NS 5000000		/* between looks while no model is loaded */
+#define HOLD_NS 200000		/* between looks while held (tests) */
 /* Steps over which the loop's schedule is estimated (a pause or a
  * re-anchored clock moves it; a late step or a stall does not). */
 #define GRID_STEPS 128
+/* The loop predicts a step itself when the emulator thread is not
+ * watching for it: its heartbeat is older than this (asleep, woken late,
+ * or its CPU stalled). */
+#define FALLBACK_STALE_NS 30000ull
+/* Most steps the loop feeds in one fallback (a longer backlog is the
+ * emulator thread's: it means the thread has not run for a while and the
+ * loop has not been covering for it, a model was just adopted, say). */
+#define FALLBACK_MAX_STEPS 4
+/* Predictions waiting for the arm entry of their step, to be scored. */
+#define PENDING 256
+
+/* Who holds the model state: the low bits of `claim`. */
+#define HOLD_NONE 0u
+#define HOLD_EMU 1u
+#define HOLD_LOOP 2u
+#define HOLD_MASK 3u
 
 /* A model ready to run: the model and a state for it, and a spare model
  * of the same sizes that new weights are copied into before a swap. */
@@ -41,6 +61,41 @@ struct emu_slot {
 	char label[64];
 };
 
+/* A prediction whose step's arm entry was not in the ring yet. */
+struct pending {
+	uint64_t step;
+	float x[NCP_EMU_OUTPUTS];
+};
+
+/* The status as a seqlock block (ncp_seqlock.h): word 0 the sequence. */
+struct status_block {
+	uint64_t seq;
+	struct ncp_emulator_status st;
+};
+_Static_assert(sizeof(struct status_block) % 8 == 0,
+	       "a seqlock block is whole words");
+
+/* Threads and what they own.
+ *
+ * The model state (the slot in use, its inference state, the step counter
+ * `next`, the scratch buffers, the scores, the prediction block and its
+ * latency histogram: everything under "the holder's" below) is used by
+ * one thread at a time: the one holding `claim`.  claim = next << 2 |
+ * holder; next is the first step not fed to the model yet, holder is
+ * HOLD_NONE, HOLD_EMU (the emulator thread) or HOLD_LOOP (the loop's
+ * fallback).  A thread takes the state with a compare-exchange from
+ * (next << 2 | HOLD_NONE), with acquire ordering, and gives it back with a
+ * release store of (new next << 2 | HOLD_NONE); the acquire pairs with the
+ * release of the previous holder, so each holder sees everything the
+ * previous one wrote.  Steps are fed and predicted in order under the
+ * claim, so no step is ever published twice.
+ *
+ * The loop never waits for the claim: when the emulator thread holds it,
+ * the emulator is at work and publishes the step; when it is free and the
+ * emulator thread is not watching for the step (its heartbeat is stale),
+ * the loop takes it and predicts the step itself (ncp_emulator_fallback).
+ * The emulator thread, when the loop holds it, looks again (the loop holds
+ * it for one prediction, about 10 us). */
 struct ncp_emulator {
 	struct ncp_emulator_params p;
 	struct ncp_shm_writer *shm;
@@ -52,7 +107,6 @@ struct ncp_emulator {
 	_Atomic(struct emu_slot *) pending;
 	_Atomic(struct emu_slot *) retired;
 	pthread_mutex_t load_lock;	/* serialises ncp_emulator_load */
-	struct emu_slot *active;	/* the emulator's own */
 	/* The slot in use, for the threads that offer weights or copy them
 	 * (they hold weights_lock while they touch its models). */
 	_Atomic(struct emu_slot *) current;
@@ -61,18 +115,25 @@ struct ncp_emulator {
 	pthread_t thread;
 	bool thread_ok;
 	_Atomic bool stop;
-	uint64_t next;			/* the next step to feed */
+	_Atomic bool hold;		/* tests: the thread takes no steps */
 
-	/* Scratch (allocated at creation). */
+	_Atomic uint64_t claim;		/* next << 2 | holder (above) */
+	/* The emulator thread's heartbeat while it watches the ring for
+	 * new steps (ns, CLOCK_MONOTONIC; 0 while it sleeps). */
+	_Atomic uint64_t beat_ns;
+
+	/* ---- The holder's. ---- */
+	struct emu_slot *active;	/* written by the emulator thread only */
+	uint64_t next;			/* the next step to feed */
 	uint8_t *win;			/* window slot copies */
 	struct ncp_shm_arm_entry *arms;
 	uint32_t *spikes;
-
-	/* Scores, the emulator's own (read by others after it stopped). */
 	uint64_t predictions, skipped;
+	uint64_t fallbacks;		/* predictions the loop made */
 	struct ncp_hist latency;
+	struct ncp_hist fallback_cost;	/* the loop's time in a fallback */
 	double se_hand, se_q, se_dq;	/* over the run */
-	uint64_t scored;
+	uint64_t scored, unscored;
 	double *ring;			/* last second: 3 squared errors a step */
 	int ring_len, ring_pos, ring_n;
 	double ring_sum[3];
@@ -81,6 +142,14 @@ struct ncp_emulator {
 	int64_t sec_cur;
 	double first_under;		/* s; NAN until it happens */
 	double t_last;
+	struct pending *pend;		/* [PENDING] */
+	uint64_t pend_head, pend_tail;
+	struct ncp_shm_predicted pred;
+
+	/* ---- The emulator thread's. ---- */
+	uint8_t *grid_win;		/* one slot copy, for the schedule */
+	uint64_t grid_seen;		/* steps the schedule has looked at */
+	uint64_t status_at;		/* predictions at the last status */
 	/* The loop's schedule: step k is published at grid + k * period at
 	 * the earliest, grid the lowest t_ns - k period of the last
 	 * GRID_STEPS steps (ring grid_off). */
@@ -92,9 +161,10 @@ struct ncp_emulator {
 	/* For other threads. */
 	_Atomic uint64_t pub_pred_hand;	/* two floats */
 	_Atomic bool pub_have_hand;
-	pthread_mutex_t status_lock;
-	struct ncp_emulator_status status;
-	struct ncp_shm_predicted pred;
+	/* Written by the emulator thread (holding the claim) or after it
+	 * stopped; read by any thread without a lock (ncp_seqlock). */
+	alignas(64) struct status_block status;
+	struct status_block status_img;	/* the writer's image of it */
 };
 
 static void slot_free(struct emu_slot *s)
@@ -107,11 +177,18 @@ static void slot_free(struct emu_slot *s)
 	free(s);
 }
 
+/* Publish status_img (the emulator thread, holding the claim, or any
+ * thread once it has stopped: one writer at a time). */
+static void write_status(struct ncp_emulator *e)
+{
+	ncp_seqlock_write(&e->status, &e->status_img, sizeof(e->status_img));
+}
+
 struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 				      struct ncp_shm_writer *shm, char *err,
 				      size_t errlen)
 {
-	struct ncp_emulator *e = calloc(1, sizeof(*e));
+	struct ncp_emulator *e = ncp_calloc_aligned(1, sizeof(*e));
 	if (!e) {
 		ncp_errf(err, errlen, "out of memory");
 		return NULL;
@@ -119,8 +196,8 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 	e->p = *p;
 	e->shm = shm;
 	pthread_mutex_init(&e->load_lock, NULL);
-	pthread_mutex_init(&e->status_lock, NULL);
 	pthread_mutex_init(&e->weights_lock, NULL);
+	atomic_init(&e->claim, 0);
 	e->reader = ncp_shm_reader_from_mem(ncp_shm_writer_base(shm),
 					    ncp_shm_writer_size(shm), err, errlen);
 	if (!e->reader)
@@ -128,16 +205,22 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 	e->stride = ncp_shm_reader_window_stride(e->reader);
 	e->ring_len = (int)lround(1.0 / p->dt);
 	e->win = malloc(e->stride * MAX_CATCHUP);
+	e->grid_win = malloc(e->stride);
 	e->arms = calloc(MAX_CATCHUP, sizeof(*e->arms));
 	e->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));
 	e->ring = calloc((size_t)e->ring_len * 3, sizeof(double));
-	if (!e->win || !e->arms || !e->spikes || !e->ring) {
+	e->pend = calloc(PENDING, sizeof(*e->pend));
+	if (!e->win || !e->grid_win || !e->arms || !e->spikes || !e->ring ||
+	    !e->pend) {
 		ncp_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	ncp_hist_reset(&e->latency);
+	ncp_hist_reset(&e->fallback_cost);
 	e->first_under = NAN;
 	e->sec_cur = -1;
+	e->status_img.st.latency_p99_us = NAN;
+	write_status(e);
 	return e;
 fail:
 	ncp_emulator_free(e);
@@ -154,11 +237,12 @@ void ncp_emulator_free(struct ncp_emulator *e)
 	slot_free(e->active);
 	ncp_shm_reader_free(e->reader);
 	free(e->win);
+	free(e->grid_win);
 	free(e->arms);
 	free(e->spikes);
 	free(e->ring);
+	free(e->pend);
 	pthread_mutex_destroy(&e->load_lock);
-	pthread_mutex_destroy(&e->status_lock);
 	pthread_mutex_destroy(&e->weights_lock);
 	free(e);
 }
@@ -226,7 +310,7 @@ int ncp_emulator_offer_weights(struct ncp_emulator *e,
 	struct emu_slot *s = atomic_load_explicit(&e->current,
 						  memory_order_acquire);
 	/* Pairs with the release store of false in take_weights(): the
-	 * emulator is done with the spare. */
+	 * emulator no longer reads the spare. */
 	if (s && atomic_load_explicit(&s->spare_ready, memory_order_acquire)) {
 		ret = -EBUSY;
 	} else if (s && ncp_emu_model_copy(s->spare, src) == 0) {
@@ -259,12 +343,14 @@ struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
 }
 
 /* Swap in weights the online trainer offered: the state keeps its
- * history, the old model becomes the spare. */
+ * history, the old model becomes the spare.  The first layer's state is
+ * rebuilt here, by the emulator thread, so that a fallback prediction by
+ * the loop never has to. */
 static void take_weights(struct ncp_emulator *e)
 {
 	struct emu_slot *s = e->active;
-	/* Pairs with the release store of true in ncp_emulator_offer_weights:
-	 * the spare's weights are complete. */
+	/* Pairs with the release store of true in
+	 * ncp_emulator_offer_weights(): the spare's weights are complete. */
 	if (!s || !atomic_load_explicit(&s->spare_ready, memory_order_acquire))
 		return;
 	if (ncp_emu_state_set_model(s->state, s->spare) == 0) {
@@ -272,6 +358,7 @@ static void take_weights(struct ncp_emulator *e)
 		atomic_store(&s->model, atomic_load(&s->spare));
 		atomic_store(&s->spare, old);
 		atomic_store(&s->sum, atomic_load(&s->spare_sum));
+		ncp_emu_state_prepare(s->state);
 	}
 	/* The spare may be written again: pairs with the acquire load in
 	 * ncp_emulator_offer_weights. */
@@ -294,11 +381,19 @@ static int slot_spikes(const struct ncp_emulator *e,
 	return n;
 }
 
+static void label_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+	memcpy(dst, src, n);
+	memset(dst + n, 0, len - n);
+}
+
 /* Take a newly offered model and feed it the recent history, up to (not
- * including) step `upto`. */
+ * including) step `upto`.  The emulator thread, holding the claim (or the
+ * loop in lockstep). */
 static void adopt(struct ncp_emulator *e, uint64_t upto)
 {
-	/* Pairs with the acq_rel exchange in ncp_emulator_offer. */
+	/* Pairs with the release in ncp_emulator_offer. */
 	struct emu_slot *s = atomic_exchange_explicit(&e->pending, NULL,
 						      memory_order_acq_rel);
 	if (!s)
@@ -317,8 +412,10 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 	uint64_t from = upto > w ? upto - w : 0;
 	struct ncp_ring_span span = { 0 };
 	if (upto > from &&
-	    ncp_shm_reader_window_since(e->reader, from, (uint32_t)(upto - from),
-					e->win, e->stride * MAX_CATCHUP, &span) == 0) {
+	    ncp_shm_reader_window_since(e->reader, from, MAX_CATCHUP, e->win,
+					e->stride * MAX_CATCHUP, &span) == 0) {
+		/* (The newest steps since `from`: all of them up to `upto`
+		 * unless the ring moved on by more than MAX_CATCHUP - w.) */
 		for (uint32_t i = 0; i < span.count; i++) {
 			const struct ncp_shm_win_slot *ws =
 				ncp_shm_win_at(e->win, e->stride, i);
@@ -329,29 +426,33 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 				     (int)ws->stim_count);
 		}
 	}
-	pthread_mutex_lock(&e->status_lock);
-	e->status.loaded = true;
-	snprintf(e->status.model, sizeof(e->status.model), "%s", s->label);
-	snprintf(e->status.arch, sizeof(e->status.arch), "%s",
+	struct ncp_emulator_status *st = &e->status_img.st;
+	st->loaded = true;
+	snprintf(st->model, sizeof(st->model), "%s", s->label);
+	snprintf(st->arch, sizeof(st->arch), "%s",
 		 ncp_emu_model_arch_name(s->model));
-	e->status.checksum = atomic_load(&s->sum);
-	pthread_mutex_unlock(&e->status_lock);
+	st->checksum = atomic_load(&s->sum);
+	write_status(e);
 }
 
+/* The emulator thread (holding the claim) or after it stopped. */
 static void publish_status(struct ncp_emulator *e)
 {
 	double n = e->scored ? (double)e->scored : 1.0;
-	pthread_mutex_lock(&e->status_lock);
-	e->status.predictions = e->predictions;
-	e->status.skipped = e->skipped;
-	e->status.latency_p99_us = ncp_hist_quantile_us(&e->latency, 0.99);
-	e->status.hand_rmse_1s = e->pred.hand_rmse;
-	e->status.hand_rmse = sqrt(e->se_hand / n);
-	e->status.q_rmse = sqrt(e->se_q / n);
-	e->status.dq_rmse = sqrt(e->se_dq / n);
+	struct ncp_emulator_status *st = &e->status_img.st;
+	st->predictions = e->predictions;
+	st->skipped = e->skipped;
+	st->fallbacks = e->fallbacks;
+	st->scored = e->scored;
+	st->latency_p99_us = ncp_hist_quantile_us(&e->latency, 0.99);
+	st->hand_rmse_1s = e->pred.hand_rmse;
+	st->hand_rmse = sqrt(e->se_hand / n);
+	st->q_rmse = sqrt(e->se_q / n);
+	st->dq_rmse = sqrt(e->se_dq / n);
 	if (e->active)
-		e->status.checksum = atomic_load(&e->active->sum);
-	pthread_mutex_unlock(&e->status_lock);
+		st->checksum = atomic_load(&e->active->sum);
+	write_status(e);
+	e->status_at = e->predictions;
 }
 
 /* Score a prediction against the real arm and fold it into the run's and
@@ -402,23 +503,58 @@ static void score(struct ncp_emulator *e, uint64_t step, const float *x,
 	e->pred.dq_rmse = sqrt(fmax(0.0, e->ring_sum[2]) / e->ring_n);
 }
 
-/* Predict for `step` (already pushed) and publish. */
-static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
-		    const double *q, const double *dq, const double *hand)
+/* Score the pending predictions whose steps' arm entries are in the ring
+ * now (the loop writes a step's arm entry just after its spikes, so the
+ * emulator usually sees a step before its arm entry).  In step order. */
+static void score_pending(struct ncp_emulator *e)
+{
+	while (e->pend_tail < e->pend_head) {
+		uint64_t first = e->pend[e->pend_tail % PENDING].step;
+		struct ncp_ring_span span = { 0 };
+		/* The entries from `first` (the newest MAX_CATCHUP of them,
+		 * when more were written since). */
+		if (ncp_shm_reader_arm(e->reader, first, MAX_CATCHUP, e->arms,
+				       &span) || span.count == 0)
+			return;
+		uint64_t end = span.first + span.count;
+		bool progress = false;
+		while (e->pend_tail < e->pend_head) {
+			const struct pending *pp = &e->pend[e->pend_tail % PENDING];
+			if (pp->step >= end)
+				break;
+			if (pp->step >= span.first) {
+				const struct ncp_shm_arm_entry *a =
+					&e->arms[pp->step - span.first];
+				double q[2] = { a->q[0], a->q[1] };
+				double dq[2] = { a->dq[0], a->dq[1] };
+				double hand[2] = { a->hand[0], a->hand[1] };
+				score(e, pp->step, pp->x, q, dq, hand);
+			} else {
+				e->unscored++;	/* gone from the ring */
+			}
+			e->pend_tail++;
+			progress = true;
+		}
+		if (!progress || span.count < MAX_CATCHUP)
+			return;
+	}
+}
+
+/* Predict the latest fed step (`step`) and publish it; x gets the
+ * prediction.  Returns whether it is to be scored: once the model has a
+ * full window behind it (as ncp-train evaluates), that is every step from
+ * step window - 1 on when the model was there from the first step.  The
+ * holder of the claim. */
+static bool predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
+		    float x[NCP_EMU_OUTPUTS])
 {
 	struct emu_slot *s = e->active;
-	float x[NCP_EMU_OUTPUTS];
 	double hq[2], fk[2];
 
 	ncp_emu_predict(s->state, x);
 	hq[0] = x[0];
 	hq[1] = x[1];
 	ncp_arm_hand(&e->p.arm, hq, fk);
-	/* Scored once the model has a full window behind it (as ncp-train
-	 * evaluates): before that its input is not what it was trained on. */
-	if (q && ncp_emu_state_steps(s->state) >=
-		     (uint64_t)ncp_emu_model_window(s->model))
-		score(e, step, x, q, dq, hand);
 	struct ncp_shm_predicted *p = &e->pred;
 	p->step = step;
 	for (int k = 0; k < NCP_EMU_OUTPUTS; k++)
@@ -427,9 +563,9 @@ static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	p->hand_fk[1] = fk[1];
 	p->skipped_steps = e->skipped;
 	p->model_loaded = 1;
-	snprintf(p->model, sizeof(p->model), "%.31s", s->label);
+	label_copy(p->model, sizeof(p->model), s->label);
 	uint64_t now = ncp_now_ns();
-	p->latency_us = t_ns && now > t_ns ? (now - t_ns) / 1e3 : 0.0;
+	p->latency_us = t_ns && now > t_ns ? (double)(now - t_ns) / 1e3 : 0.0;
 	ncp_shm_writer_put_predicted(e->shm, p);
 	if (t_ns && now > t_ns)
 		ncp_hist_add(&e->latency, now - t_ns);
@@ -439,34 +575,81 @@ static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	memcpy(&packed, xy, sizeof(packed));
 	atomic_store_explicit(&e->pub_pred_hand, packed, memory_order_relaxed);
 	atomic_store_explicit(&e->pub_have_hand, true, memory_order_relaxed);
-	if (e->predictions % STATS_EVERY == 0)
-		publish_status(e);
+	return ncp_emu_state_steps(s->state) >=
+	       (uint64_t)ncp_emu_model_window(s->model);
+}
+
+/* Real time: keep a prediction to score once its arm entry is there. */
+static void pend_push(struct ncp_emulator *e, uint64_t step,
+		      const float x[NCP_EMU_OUTPUTS])
+{
+	if (e->pend_head - e->pend_tail == PENDING) {
+		e->pend_tail++;		/* never, at one arm entry a step */
+		e->unscored++;
+	}
+	struct pending *pp = &e->pend[e->pend_head++ % PENDING];
+	pp->step = step;
+	memcpy(pp->x, x, sizeof(pp->x));
 }
 
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm)
 {
+	float x[NCP_EMU_OUTPUTS];
+
 	adopt(e, step);
 	take_weights(e);
 	if (!e->active)
 		return;
 	ncp_emu_push(e->active->state, spikes, n, NULL, 0);
-	predict(e, step, 0, arm->q, arm->dq, arm->hand);
+	if (predict(e, step, 0, x))
+		score(e, step, x, arm->q, arm->dq, arm->hand);
 	e->next = step + 1;
+	if (e->predictions - e->status_at >= STATS_EVERY)
+		publish_status(e);
 }
 
-/* Real time: feed every step the loop published since the last call,
- * predict the newest.  Returns how many steps were read. */
+/* Feed the window slot copies win[from .. count) and predict the newest
+ * `predict_last` of them; the holder of the claim, with e->active set. */
+static void feed(struct ncp_emulator *e, uint32_t from, uint32_t count,
+		 uint32_t predict_last)
+{
+	float x[NCP_EMU_OUTPUTS];
+
+	for (uint32_t i = from; i < count; i++) {
+		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
+		int n = slot_spikes(e, ws, e->spikes);
+		ncp_emu_push(e->active->state, e->spikes, n, ws->stim,
+			     (int)ws->stim_count);
+		if (count - i > predict_last) {
+			e->skipped++;
+			continue;
+		}
+		if (predict(e, ws->step, ws->t_ns, x))
+			pend_push(e, ws->step, x);
+	}
+	score_pending(e);
+}
+
+/* Real time, the emulator thread holding the claim: feed every step the
+ * loop published since `next`, predict the newest.  Returns how many
+ * steps were read. */
 static uint32_t follow(struct ncp_emulator *e)
 {
-	struct ncp_ring_span span = { 0 }, aspan = { 0 };
+	struct ncp_ring_span span = { 0 };
 	uint64_t head = ncp_shm_reader_head(e->reader);
 	if (head <= e->next) {
 		if (atomic_load_explicit(&e->pending, memory_order_relaxed))
 			adopt(e, head);
+		take_weights(e);
+		score_pending(e);
 		return 0;
 	}
+	/* A new model first (it reads its history into e->win), then the
+	 * new steps. */
+	adopt(e, e->next);
+	take_weights(e);
 	int ret = ncp_shm_reader_window_since(e->reader, e->next, MAX_CATCHUP,
 					      e->win, e->stride * MAX_CATCHUP,
 					      &span);
@@ -474,54 +657,123 @@ static uint32_t follow(struct ncp_emulator *e)
 		return 0;
 	if (span.first > e->next)
 		e->skipped += span.first - e->next; /* gone from the ring */
-	adopt(e, span.first);
-	take_weights(e);
-	uint64_t last = span.first + span.count - 1;
-	e->next = last + 1;
+	e->next = span.first + span.count;
 	if (!e->active)
 		return span.count;
-	/* The arm states of these steps, for scoring. */
-	uint32_t narm = 0;
-	if (ncp_shm_reader_arm(e->reader, span.first, span.count, e->arms,
-			       &aspan) == 0 && aspan.first == span.first)
-		narm = aspan.count;
 	/* A short backlog (the loop catching up after a stall) is predicted
 	 * step by step, a prediction costing far less than a step; only the
 	 * older steps of a long one are fed without a prediction. */
-	for (uint32_t i = 0; i < span.count; i++) {
-		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
-		int n = slot_spikes(e, ws, e->spikes);
-		ncp_emu_push(e->active->state, e->spikes, n, ws->stim,
-			     (int)ws->stim_count);
-		if (span.count - i > PREDICT_BACKLOG) {
-			e->skipped++;
-			continue;
-		}
-		if (i < narm) {
-			const struct ncp_shm_arm_entry *a = &e->arms[i];
-			double q[2] = { a->q[0], a->q[1] };
-			double dq[2] = { a->dq[0], a->dq[1] };
-			double hand[2] = { a->hand[0], a->hand[1] };
-			predict(e, ws->step, ws->t_ns, q, dq, hand);
-		} else {
-			predict(e, ws->step, ws->t_ns, NULL, NULL, NULL);
-		}
+	feed(e, 0, span.count, PREDICT_BACKLOG);
+	return span.count;
+}
+
+/* Take the model state from (next << 2 | HOLD_NONE) as `who`; false when
+ * another thread holds it or took it first. */
+static bool claim_take(struct ncp_emulator *e, uint64_t c, unsigned who)
+{
+	if (c & HOLD_MASK)
+		return false;
+	/* Acquire: pairs with the release store in claim_give() by the
+	 * previous holder, whose writes to the state we are about to use. */
+	return atomic_compare_exchange_strong_explicit(
+		&e->claim, &c, c | who, memory_order_acquire,
+		memory_order_relaxed);
+}
+
+/* Give the state back; the holder's `next` says which step comes next. */
+static void claim_give(struct ncp_emulator *e)
+{
+	/* Release: publishes the state to the next holder; pairs with the
+	 * acquire compare-exchange in claim_take(). */
+	atomic_store_explicit(&e->claim, e->next << 2 | HOLD_NONE,
+			      memory_order_release);
+}
+
+void ncp_emulator_fallback(struct ncp_emulator *e, uint64_t step)
+{
+	if (!e || e->p.lockstep)
+		return;
+	/* Acquire: pairs with claim_give(); only the step counter is read
+	 * before the state is taken. */
+	uint64_t c = atomic_load_explicit(&e->claim, memory_order_acquire);
+	uint64_t next = c >> 2;
+	if ((c & HOLD_MASK) || next > step || step - next >= FALLBACK_MAX_STEPS)
+		return;	/* being predicted, done, or a backlog for the thread */
+	uint64_t t0 = ncp_now_ns();
+	/* Orders the step's publication (the ring head) before the look at
+	 * the heartbeat; pairs with the fence in emulator_thread() between
+	 * clearing the heartbeat and its last look at the head, so that a
+	 * step is either seen by the emulator thread or falls back here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Relaxed: a heartbeat is a hint; the claim decides who predicts. */
+	uint64_t beat = atomic_load_explicit(&e->beat_ns, memory_order_relaxed);
+	if (beat && t0 < beat + FALLBACK_STALE_NS)
+		return;	/* the emulator thread is watching: it takes the step */
+	if (!claim_take(e, c, HOLD_LOOP))
+		return;
+	e->next = next;
+	struct ncp_ring_span span = { 0 };
+	uint32_t want = (uint32_t)(step + 1 - next);
+	if (e->active && ncp_emu_state_ready(e->active->state) &&
+	    ncp_shm_reader_window_since(e->reader, next, want, e->win,
+					e->stride * MAX_CATCHUP, &span) == 0 &&
+	    span.first == next && span.count == want) {
+		feed(e, 0, span.count, span.count);
+		e->next = step + 1;
+		e->fallbacks++;
+		ncp_hist_add(&e->fallback_cost, ncp_now_ns() - t0);
 	}
-	/* A late step must not make the next one look late too. */
+	claim_give(e);
+}
+
+/* The loop's schedule from the newest published step (whoever predicted
+ * it). */
+static void grid_update(struct ncp_emulator *e, uint64_t head)
+{
+	struct ncp_ring_span span = { 0 };
 	const int64_t period = (int64_t)(e->p.dt * 1e9);
-	for (uint32_t i = 0; i < span.count; i++) {
-		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);
-		if (!ws->t_ns)
-			continue;
-		e->grid_off[e->grid_n++ % GRID_STEPS] =
-			(int64_t)ws->t_ns - (int64_t)ws->step * period;
-	}
+
+	if (head == 0 || head <= e->grid_seen)
+		return;
+	e->grid_seen = head;
+	if (ncp_shm_reader_window_since(e->reader, head - 1, 1, e->grid_win,
+					e->stride, &span) || span.count != 1)
+		return;
+	const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->grid_win, e->stride, 0);
+	if (!ws->t_ns)
+		return;
+	e->grid_off[e->grid_n++ % GRID_STEPS] =
+		(int64_t)ws->t_ns - (int64_t)ws->step * period;
 	uint32_t n = e->grid_n < GRID_STEPS ? e->grid_n : GRID_STEPS;
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || e->grid_off[i] < e->grid)
 			e->grid = e->grid_off[i];
-	e->have_grid = n > 0;
-	return span.count;
+	e->have_grid = true;
+}
+
+/* One look at the ring by the emulator thread: take the state if there is
+ * work and nobody holds it.  Returns the steps read. */
+static uint32_t look(struct ncp_emulator *e, bool drain)
+{
+	/* Acquire: pairs with claim_give(). */
+	uint64_t c = atomic_load_explicit(&e->claim, memory_order_acquire);
+	uint64_t head = ncp_shm_reader_head(e->reader);
+	bool work = head > (c >> 2) || drain ||
+		    atomic_load_explicit(&e->pending, memory_order_relaxed) ||
+		    (e->active && atomic_load_explicit(&e->active->spare_ready,
+						       memory_order_relaxed));
+	if (!work || !claim_take(e, c, HOLD_EMU))
+		return 0;
+	e->next = c >> 2;
+	uint32_t n = 0, got;
+	do {
+		got = follow(e);
+		n += got;
+	} while (drain && got);
+	if (e->predictions - e->status_at >= STATS_EVERY || drain)
+		publish_status(e);
+	claim_give(e);
+	return n;
 }
 
 static void *emulator_thread(void *arg)
@@ -531,16 +783,28 @@ static void *emulator_thread(void *arg)
 	char warn[256];
 	const uint64_t period = (uint64_t)(e->p.dt * 1e9);
 
+	pthread_setname_np(pthread_self(), "ncp-emu");
 	if (e->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
 	    warn[0])
 		ncp_log_warn("emulator thread: %s", warn);
-	e->next = ncp_shm_reader_head(e->reader);
 	while (!atomic_load(&e->stop)) {
-		if (follow(e) && e->active)
+		if (atomic_load_explicit(&e->hold, memory_order_relaxed)) {
+			atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);
+			clock_nanosleep(CLOCK_MONOTONIC, 0,
+					&(struct timespec){ 0, HOLD_NS }, NULL);
 			continue;
+		}
+		uint64_t now = ncp_now_ns();
+		/* Relaxed: read by the loop as a hint (ncp_emulator_fallback). */
+		atomic_store_explicit(&e->beat_ns, now, memory_order_relaxed);
+		if (look(e, false) && e->active)
+			continue;
+		uint64_t head = ncp_shm_reader_head(e->reader);
+		grid_update(e, head);
 		if (!e->active) {
 			/* No model: nothing to be on time for.  A model loaded
 			 * meanwhile is taken at the next look. */
+			atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);
 			clock_nanosleep(CLOCK_MONOTONIC, 0,
 					&(struct timespec){ 0, IDLE_NS }, NULL);
 			continue;
@@ -550,20 +814,36 @@ static void *emulator_thread(void *arg)
 		 * published steps show it, so the phase never drifts and a
 		 * late step does not shift it); around the due time watch the
 		 * ring without sleeping (a wake-up costs tens of microseconds
-		 * here), for at most SPIN_NS. */
-		uint64_t now = ncp_now_ns();
-		uint64_t due = (uint64_t)(e->grid + (int64_t)(e->next * period));
+		 * here), for at most SPIN_NS.  While it sleeps its heartbeat
+		 * is stale and the loop predicts the steps itself. */
+		uint64_t due = (uint64_t)(e->grid + (int64_t)(head * period));
 		if (e->have_grid && now + SPIN_LEAD_NS >= due && now < due + SPIN_NS) {
-			__builtin_ia32_pause();
+			ncp_word_relax();
 			continue;
 		}
 		uint64_t wake = due - SPIN_LEAD_NS;
 		if (!e->have_grid || wake <= now || wake > now + 2 * period)
 			wake = now + 20000;
+		/* No heartbeat while asleep; then look at the ring once more:
+		 * a step the loop published meanwhile is either seen here or
+		 * the loop sees the stale heartbeat and predicts it.  The
+		 * fence pairs with the one in ncp_emulator_fallback (between
+		 * the loop's publication and its look at the heartbeat). */
+		atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (ncp_shm_reader_head(e->reader) >
+		    atomic_load_explicit(&e->claim, memory_order_relaxed) >> 2)
+			continue;
 		struct timespec ts = { (time_t)(wake / 1000000000u),
 				       (long)(wake % 1000000000u) };
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	}
+	atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);
+	/* The steps published since the last look (at exit the loop has
+	 * stopped), and the scores of the last predictions. */
+	while (!look(e, true) && ncp_shm_reader_head(e->reader) >
+	       (atomic_load(&e->claim) >> 2) && e->active)
+		ncp_word_relax();	/* the loop holds the state */
 	return NULL;
 }
 
@@ -572,6 +852,8 @@ int ncp_emulator_start(struct ncp_emulator *e)
 	if (e->p.lockstep || e->thread_ok)
 		return 0;
 	atomic_store(&e->stop, false);
+	/* The thread follows from the steps published from now on. */
+	atomic_store(&e->claim, ncp_shm_reader_head(e->reader) << 2 | HOLD_NONE);
 	int ret = pthread_create(&e->thread, NULL, emulator_thread, e);
 	if (ret)
 		return -ret;
@@ -586,7 +868,11 @@ void ncp_emulator_stop(struct ncp_emulator *e)
 	atomic_store(&e->stop, true);
 	pthread_join(e->thread, NULL);
 	e->thread_ok = false;
-	publish_status(e);
+}
+
+void ncp_emulator_hold(struct ncp_emulator *e, bool hold)
+{
+	atomic_store(&e->hold, hold);
 }
 
 bool ncp_emulator_pred_hand(const struct ncp_emulator *e, float xy[2])
@@ -601,9 +887,21 @@ bool ncp_emulator_pred_hand(const struct ncp_emulator *e, float xy[2])
 
 void ncp_emulator_status(struct ncp_emulator *e, struct ncp_emulator_status *s)
 {
-	pthread_mutex_lock(&e->status_lock);
-	*s = e->status;
-	pthread_mutex_unlock(&e->status_lock);
+	struct status_block b;
+
+	/* A write takes the emulator thread well under a microsecond; one
+	 * that stays in progress means its CPU stalled in the middle: look
+	 * again a little later (this is never the loop's thread). */
+	for (int tries = 0; tries < 200; tries++) {
+		if (ncp_seqlock_read(&e->status, &b, sizeof(b)) == 0) {
+			*s = b.st;
+			return;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0,
+				&(struct timespec){ 0, 500000 }, NULL);
+	}
+	memset(s, 0, sizeof(*s));	/* 100 ms without a whole copy */
+	s->latency_p99_us = NAN;
 }
 
 void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
@@ -622,6 +920,8 @@ void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
 	ncp_json_int(j, (int64_t)e->predictions);
 	ncp_json_key(j, "skipped_steps");
 	ncp_json_int(j, (int64_t)e->skipped);
+	ncp_json_key(j, "scored_steps");
+	ncp_json_int(j, (int64_t)e->scored);
 	ncp_json_key(j, "latency_us");
 	ncp_json_obj(j);
 	ncp_json_key(j, "p50");
@@ -630,6 +930,21 @@ void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
 	ncp_json_num(j, ncp_hist_quantile_us(&e->latency, 0.99));
 	ncp_json_key(j, "max");
 	ncp_json_num(j, ncp_hist_max_us(&e->latency));
+	ncp_json_end(j);
+	/* Steps the loop predicted itself, and what that cost the loop. */
+	ncp_json_key(j, "fallback");
+	ncp_json_obj(j);
+	ncp_json_key(j, "predictions");
+	ncp_json_int(j, (int64_t)e->fallbacks);
+	ncp_json_key(j, "cost_us");
+	ncp_json_obj(j);
+	ncp_json_key(j, "p50");
+	ncp_json_num(j, ncp_hist_quantile_us(&e->fallback_cost, 0.5));
+	ncp_json_key(j, "p99");
+	ncp_json_num(j, ncp_hist_quantile_us(&e->fallback_cost, 0.99));
+	ncp_json_key(j, "max");
+	ncp_json_num(j, ncp_hist_max_us(&e->fallback_cost));
+	ncp_json_end(j);
 	ncp_json_end(j);
 	ncp_json_key(j, "hand_rmse");
 	ncp_json_num(j, sqrt(e->se_hand / n));

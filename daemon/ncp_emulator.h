@@ -6,12 +6,22 @@
  * angles) and scores it against the real arm.
  *
  * Two ways to run:
- *  - real time: its own thread follows the window in shared memory.  When
- *    it falls behind, it feeds every missed step (so its filters stay
- *    exact) but predicts only the newest, and counts the predictions it
- *    skipped; it never holds up the loop.
+ *  - real time: its own thread follows the window in shared memory,
+ *    watching the ring around the time each step is due.  When that
+ *    thread is not watching when the loop publishes a step (it slept
+ *    through, or its CPU stalled), the loop predicts the step itself
+ *    (ncp_emulator_fallback), so a prediction is late only when the loop
+ *    is.  The two hand the model state over through one atomic word and
+ *    never both predict a step.  When the emulator falls far behind it
+ *    feeds every missed step (so its filters stay exact) but predicts only
+ *    the newest PREDICT_BACKLOG, and counts the predictions it skipped; it
+ *    never holds up the loop.
  *  - lockstep (free-run): the loop calls ncp_emulator_step after each
  *    step, so every step is predicted and a free run is deterministic.
+ *
+ * Scoring: every predicted step with a full window behind the model (from
+ * step window - 1 on) is scored against the arm, in both modes; in real
+ * time a prediction waits for its step's arm entry in the ring.
  *
  * Models are offered by other threads (ncp_emulator_load: control thread
  * or main) and adopted at the next step; a model that does not fit (other
@@ -44,12 +54,15 @@ struct ncp_emulator_params {
 	struct ncp_arm_params arm;
 };
 
-/* What the control thread reports (a recent, consistent copy). */
+/* What the control thread reports (a recent, consistent copy, read
+ * without a lock: the emulator thread never waits for a reader). */
 struct ncp_emulator_status {
 	bool loaded;
 	char model[64];
 	char arch[32];
 	uint64_t predictions, skipped;
+	uint64_t fallbacks;		/* predictions the loop made itself */
+	uint64_t scored;		/* predictions scored against the arm */
 	double latency_p99_us;
 	double hand_rmse_1s;		/* m, over the last second */
 	double hand_rmse, q_rmse, dq_rmse; /* over the run */
@@ -94,6 +107,18 @@ struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm);
+
+/* Real time, the loop thread right after publishing `step` (its spikes
+ * and arm entry): when the emulator thread is not watching for the step
+ * and does not hold the model state, predict the step here and publish
+ * it (and up to 3 older steps nobody fed yet).  Never waits, locks or
+ * allocates; costs a prediction (about 10 us for the default mlp) only
+ * when it predicts, a few atomic loads otherwise.  A no-op in lockstep. */
+void ncp_emulator_fallback(struct ncp_emulator *e, uint64_t step);
+
+/* Tests: hold the emulator thread (it takes no steps, as if its CPU had
+ * stalled) or let it go again. */
+void ncp_emulator_hold(struct ncp_emulator *e, bool hold);
 
 /* The newest predicted hand (for the loop's arm history); false when
  * there is none.  Any thread; never waits. */

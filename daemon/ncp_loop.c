@@ -229,6 +229,11 @@ void *ncp_loop_thread(void *arg)
 						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);
+			/* Real time: the step's prediction, when the emulator
+			 * thread is not there to make it. */
+			if (l->emulator && !l->emulator_lockstep && l->shm)
+				ncp_emulator_fallback(l->emulator,
+						      l->sim->step - 1);
 			if (l->online)
 				ncp_online_step(l->online, l->sim->step - 1,
 						l->sim->spikes, l->sim->n_spikes,

@@ -2,7 +2,9 @@
  * commands queued for it, advances the simulation one step (unless
  * paused) and publishes the step into shared memory: M1 spikes into the
  * window ring, the state block, the arm history, and every
- * NCP_LOOP_STATS_EVERY steps the timing statistics.
+ * NCP_LOOP_STATS_EVERY steps the timing statistics.  In real time it then
+ * predicts the step itself when the emulator thread is not there to
+ * (ncp_emulator_fallback: a try, never a wait).
  *
  * After start-up the loop thread never allocates, locks, blocks (but in
  * its clock sleep), prints or makes a system call other than the sleep.

@@ -69,6 +69,33 @@ PYEOF
 $PY -c 'import json,sys; m = json.load(open(sys.argv[1]))["emulator"]["model"]; assert m == "ridge", m' \
 	"$tmp/p.json" || fail "a model given by its path is not named by its file"
 
+# Scoring: every predicted step from step window - 1 on is scored, in
+# real time as in lockstep (a prediction made before its step's arm entry
+# was in the ring used to go unscored): the same model over the same
+# 3000 steps scores the same count of steps in both modes.
+# shellcheck disable=SC2086
+"$NCPD" $uniq --duration 3 --set task.kind=random --set task.seed=3 \
+	--set emulator.model=ridge --summary json >"$tmp/rt.json" 2>"$tmp/rt.err" ||
+	fail "real-time run: $(cat "$tmp/rt.err")"
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 3 --set task.kind=random --set task.seed=3 \
+	--set emulator.model=ridge --summary json >"$tmp/ls.json" 2>/dev/null ||
+	fail "lockstep run"
+$PY - "$tmp/rt.json" "$tmp/ls.json" <<'PYEOF' || fail "real-time and lockstep scoring differ"
+import json, sys
+rt, ls = (json.load(open(f))["emulator"] for f in sys.argv[1:])
+w = 100   # the ridge model's window
+assert ls["predictions"] == 3000 and ls["scored_steps"] == 3000 - (w - 1), ls
+assert rt["predictions"] + rt["skipped_steps"] == 3000, rt
+# Every step the real-time run predicted from step w - 1 on is scored.
+assert rt["predictions"] - (w - 1) <= rt["scored_steps"] <= rt["predictions"], rt
+if rt["skipped_steps"] == 0:
+    assert rt["scored_steps"] == ls["scored_steps"], (rt["scored_steps"], ls["scored_steps"])
+print("scored steps: real time %d of %d predictions (%d by the loop's fallback, %d skipped), lockstep %d"
+      % (rt["scored_steps"], rt["predictions"], rt["fallback"]["predictions"],
+         rt["skipped_steps"], ls["scored_steps"]))
+PYEOF
+
 # Real time, with a model loaded over the socket.
 # shellcheck disable=SC2086
 "$NCPD" $uniq --foreground 2>"$tmp/d.err" &

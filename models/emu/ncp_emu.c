@@ -8,8 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <cblas.h>
-
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
@@ -1170,7 +1168,70 @@ static void window_view(struct ncp_emu_state *s, struct ncp_feat_win *w)
 	w->stim = s->win_stim;
 }
 
-/* Rebuild acc from the features (after a model change). */
+/* y[o] += sum_i w[o][i] x[i] for a row-major out x in matrix: eight rows
+ * at a time, each with a vector accumulator over the inputs (GCC vector
+ * types: AVX2 here, SSE or scalar code elsewhere).  Inference runs on
+ * real-time threads, so it takes no lock and allocates nothing: OpenBLAS's
+ * sgemv takes its work buffer from an allocator shared with every other
+ * BLAS caller (the online trainer) and maps new buffers with mmap, which
+ * with locked memory faults tens of megabytes in. */
+typedef float ncp_v8f __attribute__((vector_size(32)));
+
+static inline ncp_v8f load8(const float *p)
+{
+	ncp_v8f v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline float hsum8(ncp_v8f v)
+{
+	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+static void matvec_add(const float *w, int out, int in, const float *x,
+		       float *y)
+{
+	const int in8 = in & ~7;
+	int o = 0;
+
+	for (; o + 4 <= out; o += 4) {
+		const float *r0 = w + (size_t)o * (size_t)in, *r1 = r0 + in,
+			    *r2 = r1 + in, *r3 = r2 + in;
+		ncp_v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+		for (int i = 0; i < in8; i += 8) {
+			ncp_v8f xv = load8(x + i);
+			a0 += load8(r0 + i) * xv;
+			a1 += load8(r1 + i) * xv;
+			a2 += load8(r2 + i) * xv;
+			a3 += load8(r3 + i) * xv;
+		}
+		float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);
+		for (int i = in8; i < in; i++) {
+			s0 += r0[i] * x[i];
+			s1 += r1[i] * x[i];
+			s2 += r2[i] * x[i];
+			s3 += r3[i] * x[i];
+		}
+		y[o] += s0;
+		y[o + 1] += s1;
+		y[o + 2] += s2;
+		y[o + 3] += s3;
+	}
+	for (; o < out; o++) {
+		const float *r = w + (size_t)o * (size_t)in;
+		ncp_v8f a = { 0 };
+		for (int i = 0; i < in8; i += 8)
+			a += load8(r + i) * load8(x + i);
+		float sum = hsum8(a);
+		for (int i = in8; i < in; i++)
+			sum += r[i] * x[i];
+		y[o] += sum;
+	}
+}
+
+/* Rebuild acc from the features (after a model change): a pass over every
+ * row of w0_col, about 0.8 M multiply-adds for the default mlp. */
 static void acc_rebuild(struct ncp_emu_state *s)
 {
 	const struct ncp_emu_model *m = s->m;
@@ -1184,18 +1245,29 @@ static void acc_rebuild(struct ncp_emu_state *s)
 		window_view(s, &w);
 		ncp_feat_window(&m->feat, &w, s->feat);
 	}
-	/* acc_k = w0_col^T f over the rows of time constant k: every K-th
-	 * row of w0_col and every K-th feature, one sgemv each. */
-	const int rows = m->nfeat / K;
-	float *tmp = s->h[1];
-	for (int k = 0; k < K; k++) {
-		cblas_sgemv(CblasRowMajor, CblasTrans, rows, h, 1.0f,
-			    m->w0_col + (size_t)k * (size_t)h, K * h, s->feat + k, K,
-			    0.0f, tmp, 1);
+	/* acc_k = sum over the features j of tau k of f_j w0_col[j]. */
+	memset(s->acc, 0, (size_t)K * (size_t)h * sizeof(double));
+	for (int j = 0; j < m->nfeat; j++) {
+		const double f = s->feat[j];
+		if (f == 0.0)
+			continue;
+		const float *row = m->w0_col + (size_t)j * (size_t)h;
+		double *a = s->acc + (size_t)(j % K) * (size_t)h;
 		for (int u = 0; u < h; u++)
-			s->acc[(size_t)k * (size_t)h + u] = tmp[u];
+			a[u] += f * row[u];
 	}
 	s->acc_valid = true;
+}
+
+bool ncp_emu_state_ready(const struct ncp_emu_state *s)
+{
+	return s->m->w0_col == NULL || s->acc_valid;
+}
+
+void ncp_emu_state_prepare(struct ncp_emu_state *s)
+{
+	if (!ncp_emu_state_ready(s))
+		acc_rebuild(s);
 }
 
 void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
@@ -1208,8 +1280,7 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 	if (m->w0_col) {
 		/* First layer from the accumulators. */
 		const int h = s->h0;
-		if (!s->acc_valid)
-			acc_rebuild(s);
+		ncp_emu_state_prepare(s);
 		for (int u = 0; u < h; u++) {
 			double z = m->bias0[u];
 			for (int k = 0; k < s->ntau; k++)
@@ -1230,8 +1301,7 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 			ws.n = s->zero_n;
 			ncp_feat_window(&m->feat, &ws, s->feat);
 			ncp_emu_standardise(m, s->feat, s->x);
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, h, ly->in, 1.0f,
-				    ly->w, ly->in, s->x, 1, 1.0f, y, 1);
+			matvec_add(ly->w, h, ly->in, s->x, y);
 		}
 		/* The rows are scattered over the whole matrix: fetch a few
 		 * rows ahead, so that their cache misses overlap. */
@@ -1262,8 +1332,7 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 		const struct ncp_emu_layer *ly = &m->layer[l];
 		y = s->h[cur];
 		memcpy(y, ly->b, (size_t)ly->out * sizeof(float));
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, ly->out, ly->in, 1.0f,
-			    ly->w, ly->in, x, 1, 1.0f, y, 1);
+		matvec_add(ly->w, ly->out, ly->in, x, y);
 		if (l + 1 < m->nlayers)
 			for (int u = 0; u < ly->out; u++)
 				y[u] = y[u] <= 0.0f ? 0.0f : y[u];

@@ -13,10 +13,12 @@
  * the others over the window only.
  *
  * Inference: a model is read-only once built and may be shared by any
- * number of states; a state belongs to one thread.  ncp_emu_push and
- * ncp_emu_predict never allocate, lock or block: the daemon's emulator
- * thread calls them after every step.  Dense layers use OpenBLAS (sgemv);
- * the caller sets OpenBLAS's thread count (one, on a real-time path).
+ * number of states; a state is used by one thread at a time (the daemon
+ * hands it between its emulator thread and its loop thread).  ncp_emu_push
+ * and ncp_emu_predict never allocate, lock or block.  Inference uses no
+ * BLAS (a hand-written matrix-vector product): OpenBLAS's sgemv takes its
+ * work buffer from an allocator shared with every other caller (the online
+ * trainer) and maps new buffers with mmap.
  */
 #ifndef NCP_EMU_H
 #define NCP_EMU_H
@@ -146,6 +148,13 @@ void ncp_emu_state_reset(struct ncp_emu_state *s);
  * pass over every feature: see bench_emu's emu_swap).  0 or -EINVAL. */
 int ncp_emu_state_set_model(struct ncp_emu_state *s,
 			    const struct ncp_emu_model *m);
+
+/* Whether the next ncp_emu_predict costs only the layers (false after
+ * ncp_emu_state_set_model until the first layer's state is rebuilt). */
+bool ncp_emu_state_ready(const struct ncp_emu_state *s);
+/* Rebuild the first layer's state now if it must be (see
+ * ncp_emu_state_set_model): a pass over the first layer's weights. */
+void ncp_emu_state_prepare(struct ncp_emu_state *s);
 
 /* Feed one step: the indices of the M1 neurons that spiked (ascending,
  * without repeats; indices >= neurons are ignored and counted) and the
