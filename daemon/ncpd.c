@@ -431,15 +431,17 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	size_t reach_cap = 4096;
 	if (d->opt.duration > 0)
 		reach_cap = (size_t)(d->opt.duration / cfg->task.period) + 2;
-	uint64_t t0 = ncp_now_ns();
 	char msg[400];
 	ret = ncp_sim_init(&d->sim, cfg, reach_cap, msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "building the model: %s", msg);
 	d->sim_ok = true;
-	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
-		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(d->sim.reach),
-		     d->sim.m1_n);
+	ncp_log_info("model built in %.3f s: %d neurons (%d in M1); decoder "
+		     "cache %s: %llu of %llu solves found", d->sim.build_seconds,
+		     ncp_reach_neurons(d->sim.reach), d->sim.m1_n,
+		     d->sim.cache_dir[0] ? d->sim.cache_dir : "off",
+		     (unsigned long long)d->sim.cache.hits,
+		     (unsigned long long)(d->sim.cache.hits + d->sim.cache.misses));
 
 	struct ncp_shm_writer_config sc = {
 		.name = cfg->shm.name,

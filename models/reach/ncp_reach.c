@@ -160,7 +160,8 @@ static int connect(struct ncp_reach *r, struct ncp_conn_spec c, char *err,
 	return ncp_net_connect(r->net, &c, err, errlen);
 }
 
-struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
+struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
+				struct ncp_dcache *cache, char *err,
 				size_t errlen)
 {
 	struct ncp_reach *r = calloc(1, sizeof(*r));
@@ -193,6 +194,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 		goto fail;
 	}
 	struct ncp_net *net = r->net;
+	ncp_net_set_cache(net, cache);
 
 	/* Objects in run order; every ensemble's seed from the network's. */
 	TRY(r->pmc = ncp_net_node(net, "pmc", 0, 2, NULL, NULL));
