@@ -240,11 +240,17 @@ void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates)
 	}
 }
 
+/* Evaluation points whose rates go into a solve's key. */
+#define KEY_RATE_POINTS 32
+
 /* The key of a solve: every input its result depends on (the rates A
  * come from the encoders, gains, biases, radius and LIF parameters at
- * the evaluation points; the targets are Y), and the platform. */
-static void solve_key(const struct ncp_ens *e, const double *Y, int k,
-		      uint8_t key[NCP_DCACHE_KEY_BYTES])
+ * the evaluation points; the targets are Y), and the platform.  Then, in
+ * case ncp_ens_rates ever reads something this list lacks, the rates
+ * themselves at KEY_RATE_POINTS of the points, as the solve computes
+ * them.  -ENOMEM when scratch cannot be had. */
+static int solve_key(const struct ncp_ens *e, const double *Y, int k,
+		     uint8_t key[NCP_DCACHE_KEY_BYTES])
 {
 	static const char kind[] = "ncp_ens_solve: LIF rates, L2-regularised "
 				   "least squares, Cholesky";
@@ -265,7 +271,17 @@ static void solve_key(const struct ncp_ens *e, const double *Y, int k,
 	ncp_sha256_update(&s, e->bias, sizeof(double) * n);
 	ncp_sha256_update(&s, e->eval, sizeof(double) * m * d);
 	ncp_sha256_update(&s, Y, sizeof(double) * m * (size_t)k);
+	double *rates = malloc(sizeof(double) * n);
+	if (!rates)
+		return -ENOMEM;
+	size_t points = m < KEY_RATE_POINTS ? m : KEY_RATE_POINTS;
+	for (size_t j = 0; j < points; j++) {
+		ncp_ens_rates(e, &e->eval[j * m / points * d], rates);
+		ncp_sha256_update(&s, rates, sizeof(double) * n);
+	}
+	free(rates);
 	ncp_sha256_final(&s, key);
+	return 0;
 }
 
 /* The solve proper, for targets Y (n_eval x k); rmse may be NULL. */
@@ -342,8 +358,8 @@ int ncp_ens_solve_cached(const struct ncp_ens *e, ncp_func f, void *ctx,
 		return -ENOMEM;
 	for (int p = 0; p < m; p++)
 		f(&e->eval[(size_t)p * d], &Y[(size_t)p * k], ctx);
-	if (cache)
-		solve_key(e, Y, k, key);
+	if (cache && solve_key(e, Y, k, key))
+		cache = NULL;	/* no memory to key it: solve */
 	if (!cache || !ncp_dcache_get(cache, key, e->n, k, D, &r)) {
 		ret = solve(e, Y, k, D, cache || rmse ? &r : NULL);
 		if (!ret && cache)

@@ -97,7 +97,10 @@ int ncp_ens_solve_cached(const struct ncp_ens *e, ncp_func f, void *ctx,
 int ncp_ens_solve_array(const struct ncp_ens *e, ncp_func f, void *ctx,
 			struct ncp_dcache *cache, float *D, double *rmse);
 
-/* The steady-state rate of every neuron (n) for input x (dims). */
+/* The steady-state rate of every neuron (n) for input x (dims).  The
+ * solve's cache key (ncp_ens.c, solve_key) lists what this reads; a new
+ * input belongs in that list too (the key also holds some rates as
+ * computed, which catches a missing one). */
 void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates);
 
 /* Input currents for the represented value x (dims). */
