@@ -4,11 +4,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -303,16 +305,32 @@ static void reload(struct daemon *d)
 	}
 }
 
-/* The main thread once running: signals, shutdown requests, and reports of
- * what the loop cannot print itself, until the loop finishes. */
-static void supervise(struct daemon *d, const sigset_t *sigs)
+/* The next signal from sig_fd, or 0. */
+static int read_signal(int sig_fd)
 {
-	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	struct signalfd_siginfo si;
+	ssize_t n = read(sig_fd, &si, sizeof(si));
+	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
+}
+
+/* The main thread once running: signals, shutdown requests, and reports of
+ * what the loop cannot print itself, until the loop finishes.  It sleeps
+ * in poll() on the signals and the loop's done_fd, so it wakes at once
+ * when the loop ends or a signal comes, and every 100 ms for the
+ * reports. */
+static void supervise(struct daemon *d, int sig_fd)
+{
 	struct ncp_loop *loop = &d->loop;
 	uint64_t slips_seen = 0, rollbacks_seen = 0;
+	struct pollfd pf[2] = {
+		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = loop->done_fd, .events = POLLIN },
+	};
 
 	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
-		int sig = sigtimedwait(sigs, NULL, &tick);
+		int sig = 0;
+		if (poll(pf, 2, 100) > 0 && (pf[0].revents & POLLIN))
+			sig = read_signal(sig_fd);
 		if (sig == SIGINT || sig == SIGTERM) {
 			ncp_log_notice("%s: stopping", strsignal(sig));
 			atomic_store(&loop->stop, true);
@@ -609,6 +627,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d = { .lock_fd = -1, .qos_fd = -1, .report = -1 };
 	sigset_t sigs;
+	int sig_fd = -1;
 	char err[600];
 	int status = 1;
 
@@ -649,13 +668,19 @@ int main(int argc, char **argv)
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);
 
-	/* Signals go to the main thread only (sigtimedwait in supervise). */
+	/* Signals are blocked in every thread and read by the main thread
+	 * from a signalfd (supervise). */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		ncp_log_err("cannot read signals (signalfd): %s", strerror(errno));
+		goto out;
+	}
 
 	if (start(&d, err, sizeof(err))) {
 		if (d.report < 0)
@@ -666,7 +691,7 @@ int main(int argc, char **argv)
 	}
 	ncp_service_ready(d.report);
 	d.report = -1;
-	supervise(&d, &sigs);
+	supervise(&d, sig_fd);
 	if (d.opt.summary_json) {
 		ncp_ctlsrv_stop(d.ctlsrv);
 		pthread_join(d.thread, NULL);
@@ -678,6 +703,8 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	stop(&d);
+	if (sig_fd >= 0)
+		close(sig_fd);
 	ncp_log_info("stopped");
 	free(d.opt.sets);
 	return status;
