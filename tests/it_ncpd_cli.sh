@@ -150,4 +150,25 @@ for secs in (8, 40):
     w[secs] = wall
 assert w[40] > 2 * w[8], w
 PYEOF
+# The main thread wakes on the loop's end, not on its 100 ms timer: the
+# last wait it makes returns because a descriptor (the loop's done_fd)
+# became ready, not by a timeout.
+if command -v strace >/dev/null; then
+	# shellcheck disable=SC2086
+	strace -f -qq -e trace=poll,ppoll,rt_sigtimedwait -o "$tmp/trace" \
+		"$NCPD" $uniq --free-run --duration 8 --summary json >"$tmp/t.json" 2>/dev/null ||
+		fail "8 s run under strace"
+	$PY - "$tmp/trace" <<'PYEOF' || fail "the main thread did not wake on the loop's end"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+main = lines[0].split()[0]
+waits = [l for l in lines if l.split()[0] == main and re.search(r"(poll|sigtimedwait).*= ", l)]
+assert waits, "no wait of the main thread traced"
+last = waits[-1]
+print("the main thread's last wait: " + last)
+assert re.search(r"= [1-9]\d* \(\[\{fd=\d+, revents=POLLIN", last), last
+PYEOF
+else
+	echo "SKIP: strace missing (apt-get install strace): how the main thread wakes is not checked"
+fi
 echo "ok"
