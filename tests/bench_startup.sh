@@ -57,6 +57,9 @@ for k in ("cold", "warm", "off"):
            "process_s_min": round(min(ts), 4), "process_s_max": round(max(ts), 4),
            "build_s": round(med([s["build"]["seconds"] for _, s in res[k]]), 4),
            "wall_seconds": round(med([s["wall_seconds"] for _, s in res[k]]), 4),
+           # the rest: exec, loading, set-up, threads, exit
+           "other_s": round(med([t - s["build"]["seconds"] - s["wall_seconds"]
+                                 for t, s in res[k]]), 4),
            "sim_seconds": 16, "runs": runs,
            "vs_cache_off": round(med(ts) / off, 3),
            "version_process_s": round(ver, 4)}
