@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -305,38 +305,53 @@ static void reload(struct daemon *d)
 	}
 }
 
-/* The next signal from sig_fd, or 0. */
-static int read_signal(int sig_fd)
+/* SIGINT, SIGTERM and SIGHUP: the handler notes the signal and wakes the
+ * main thread through an eventfd.  It may run in any thread that does not
+ * block them: the main thread once running, or a thread a library
+ * started before main() (OpenBLAS's workers), which a signalfd or
+ * sigwait in the main thread would leave to the default action (exit). */
+static _Atomic unsigned pending_signals;	/* bit (1 << signo) */
+static int signal_fd = -1;			/* eventfd */
+
+static void on_signal(int sig)
 {
-	struct signalfd_siginfo si;
-	ssize_t n = read(sig_fd, &si, sizeof(si));
-	return n == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
+	int saved = errno;
+	uint64_t one = 1;
+	/* Lock-free (an atomic OR), so async-signal-safe; read by
+	 * atomic_exchange in supervise. */
+	atomic_fetch_or(&pending_signals, 1u << sig);
+	ssize_t n = write(signal_fd, &one, sizeof(one));
+	(void)n;
+	errno = saved;
 }
 
 /* The main thread once running: signals, shutdown requests, and reports of
  * what the loop cannot print itself, until the loop finishes.  It sleeps
- * in poll() on the signals and the loop's done_fd, so it wakes at once
- * when the loop ends or a signal comes, and every 100 ms for the
+ * in poll() on the signals' eventfd and the loop's done_fd, so it wakes at
+ * once when the loop ends or a signal comes, and every 100 ms for the
  * reports. */
-static void supervise(struct daemon *d, int sig_fd)
+static void supervise(struct daemon *d)
 {
 	struct ncp_loop *loop = &d->loop;
 	uint64_t slips_seen = 0, rollbacks_seen = 0;
 	struct pollfd pf[2] = {
-		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = signal_fd, .events = POLLIN },
 		{ .fd = loop->done_fd, .events = POLLIN },
 	};
 
 	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
-		int sig = 0;
-		if (poll(pf, 2, 100) > 0 && (pf[0].revents & POLLIN))
-			sig = read_signal(sig_fd);
-		if (sig == SIGINT || sig == SIGTERM) {
+		uint64_t n;
+		if (poll(pf, 2, 100) > 0 && (pf[0].revents & POLLIN) &&
+		    read(signal_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			ncp_log_err("reading signals: %s", strerror(errno));
+		unsigned sigs = atomic_exchange(&pending_signals, 0);
+		if (sigs & (1u << SIGINT | 1u << SIGTERM)) {
+			int sig = sigs & 1u << SIGTERM ? SIGTERM : SIGINT;
 			ncp_log_notice("%s: stopping", strsignal(sig));
 			atomic_store(&loop->stop, true);
-		} else if (sig == SIGHUP) {
-			reload(d);
 		}
+		if (sigs & 1u << SIGHUP)
+			reload(d);
 		if (d->control_ok && atomic_load(&d->control.shutdown)) {
 			ncp_log_notice("shutdown requested over the control socket");
 			atomic_store(&d->control.shutdown, false);
@@ -627,7 +642,6 @@ int main(int argc, char **argv)
 {
 	static struct daemon d = { .lock_fd = -1, .qos_fd = -1, .report = -1 };
 	sigset_t sigs;
-	int sig_fd = -1;
 	char err[600];
 	int status = 1;
 
@@ -668,19 +682,24 @@ int main(int argc, char **argv)
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);
 
-	/* Signals are blocked in every thread and read by the main thread
-	 * from a signalfd (supervise). */
+	/* Signals are caught (on_signal) and blocked in every thread ncpd
+	 * starts; the main thread takes them again once they are running. */
+	signal_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (signal_fd < 0) {
+		ncp_log_err("cannot set up signals (eventfd): %s", strerror(errno));
+		goto out;
+	}
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	sigfillset(&sa.sa_mask);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sig_fd < 0) {
-		ncp_log_err("cannot read signals (signalfd): %s", strerror(errno));
-		goto out;
-	}
 
 	if (start(&d, err, sizeof(err))) {
 		if (d.report < 0)
@@ -691,7 +710,8 @@ int main(int argc, char **argv)
 	}
 	ncp_service_ready(d.report);
 	d.report = -1;
-	supervise(&d, sig_fd);
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	supervise(&d);
 	if (d.opt.summary_json) {
 		ncp_ctlsrv_stop(d.ctlsrv);
 		pthread_join(d.thread, NULL);
@@ -703,8 +723,8 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	stop(&d);
-	if (sig_fd >= 0)
-		close(sig_fd);
+	if (signal_fd >= 0)
+		close(signal_fd);
 	ncp_log_info("stopped");
 	free(d.opt.sets);
 	return status;
