@@ -57,7 +57,9 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -pthread -I. \
 ifneq ($(WERROR),)
 override CFLAGS += -Werror
 endif
-override LDFLAGS += -pthread $(SAN_FLAGS)
+# The build id keys the decoder cache (models/nef/ncp_dcache.h): a rebuilt
+# program never uses decoders an older one solved.
+override LDFLAGS += -pthread -Wl,--build-id $(SAN_FLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 # Programs: one main file each; every other .c of its folder goes to a library.

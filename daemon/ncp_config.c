@@ -203,6 +203,13 @@ static const struct key keys[] = {
 	  "10", NULL, false, "free-run: one minibatch step every this many "
 	  "simulation steps (real time: as fast as the CPU allows)" },
 
+	{ "cache.enable", T_BOOL, OFF(cache.enable), 0, 0, 0, "true", NULL,
+	  false, "keep the decoders a build solves on disk, so the next build "
+	  "of the same ensembles skips the solve (docs/architecture.md)" },
+	{ "cache.dir", T_STRING, STR(cache.dir), 0, 0, "", NULL, false,
+	  "decoder cache directory; empty: $CACHE_DIRECTORY (systemd), else "
+	  "$XDG_CACHE_HOME/ncpd, else $HOME/.cache/ncpd, else data_dir/cache" },
+
 	{ "log.level", T_ENUM, OFF(log_level), 0, 0, 0, "info", log_levels, true,
 	  "error, warning, notice, info or debug" },
 };

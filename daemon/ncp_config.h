@@ -55,6 +55,10 @@ struct ncp_config {
 		int online_batch;
 		int online_every;	/* free-run: steps per minibatch step */
 	} emulator;
+	struct {
+		bool enable;		/* keep solved decoders on disk */
+		char dir[NCP_CONFIG_PATH_MAX]; /* "": the default place */
+	} cache;
 	int log_level;			/* NCP_LOG_ERR + log_level */
 };
 

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "models/base/ncp_base.h"
 
@@ -21,6 +23,9 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 		  uint64_t max_steps)
 {
 	memset(l, 0, sizeof(*l));
+	l->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->done_fd < 0)
+		return -errno;
 	for (int q = 0; q < NCP_LOOP_CMD_QUEUES; q++) {
 		l->cmdq[q] = ncp_spsc_new(64, sizeof(struct ncp_loop_cmd));
 		if (!l->cmdq[q]) {
@@ -57,6 +62,9 @@ void ncp_loop_fini(struct ncp_loop *l)
 	free(l->stim_zero);
 	l->stim_box = NULL;
 	l->stim_zero = NULL;
+	if (l->done_fd >= 0)
+		close(l->done_fd);
+	l->done_fd = -1;
 }
 
 bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c)
@@ -259,11 +267,18 @@ void *ncp_loop_thread(void *arg)
 		atomic_store_explicit(&l->pub_behind_ns, c->max_behind_ns,
 				      memory_order_relaxed);
 	}
+	ncp_rt_clock_stop(c);
 	publish_stats(l);
 	l->page_faults = ncp_rt_thread_faults() - faults0;
 	/* Everything the loop wrote is visible to whoever sees `finished`:
 	 * pairs with the acquire load in the main thread. */
 	atomic_store_explicit(&l->finished, true, memory_order_release);
+	/* Wake whoever waits for the end (after `finished`, so a waiter that
+	 * wakes finds it set).  Non-blocking; it cannot fail but by a
+	 * counter overflow, which one write a run cannot reach. */
+	uint64_t one = 1;
+	ssize_t wr = write(l->done_fd, &one, sizeof(one));
+	(void)wr;
 	return NULL;
 }
 

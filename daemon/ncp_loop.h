@@ -7,9 +7,12 @@
  * (ncp_emulator_fallback: a try, never a wait).
  *
  * After start-up the loop thread never allocates, locks, blocks (but in
- * its clock sleep), prints or makes a system call other than the sleep.
- * Other threads see its progress through the shared-memory segment and
- * the atomic counters below.
+ * its clock sleep), prints or makes a system call other than the sleep,
+ * and once, when it ends, a write to done_fd (an eventfd opened
+ * non-blocking: the write cannot wait).  Other threads see its progress
+ * through the shared-memory segment and the atomic counters below, and
+ * its end by `finished` or by done_fd becoming readable (poll it to wake
+ * on the end instead of polling `finished` on a timer).
  */
 #ifndef NCP_LOOP_H
 #define NCP_LOOP_H
@@ -69,6 +72,7 @@ struct ncp_loop {
 
 	/* Read by other threads while the loop runs. */
 	_Atomic bool started, finished;
+	int done_fd;		/* eventfd, readable once `finished` is set */
 	_Atomic uint64_t pub_steps, pub_slips, pub_overruns, pub_behind_ns;
 	/* The lesion in force: kind << 32 | neurons hit. */
 	_Atomic uint64_t pub_lesion;
@@ -88,7 +92,7 @@ struct ncp_loop {
 };
 
 /* Prepare (nothing runs yet).  shm may be NULL (no publication).  Allocates
- * the command queues: 0 or -ENOMEM. */
+ * the command queues and opens done_fd: 0 or -errno. */
 int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 		  struct ncp_shm_writer *shm, const struct ncp_rt_params *rtp,
 		  uint64_t max_steps);

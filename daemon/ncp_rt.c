@@ -31,6 +31,7 @@ void ncp_rt_clock_init(struct ncp_rt_clock *c, const struct ncp_rt_params *p)
 void ncp_rt_clock_start(struct ncp_rt_clock *c)
 {
 	c->start_ns = ncp_now_ns();
+	c->end_ns = 0;
 	c->next_ns = c->start_ns;
 }
 
@@ -86,9 +87,14 @@ void ncp_rt_clock_done(struct ncp_rt_clock *c)
 	}
 }
 
+void ncp_rt_clock_stop(struct ncp_rt_clock *c)
+{
+	c->end_ns = ncp_now_ns();
+}
+
 double ncp_rt_clock_wall(const struct ncp_rt_clock *c)
 {
-	return (ncp_now_ns() - c->start_ns) / 1e9;
+	return ((c->end_ns ? c->end_ns : ncp_now_ns()) - c->start_ns) / 1e9;
 }
 
 bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,

@@ -39,6 +39,7 @@ struct ncp_rt_clock {
 	uint64_t period_ns, catchup_ns;
 	bool free_run;
 	uint64_t start_ns;	/* when the clock started */
+	uint64_t end_ns;	/* when it stopped; 0: running */
 	uint64_t next_ns;	/* deadline of the coming tick */
 	uint64_t wake_ns;	/* when the current step began */
 	uint64_t steps, overruns, late_wakeups, slips, catchup_steps;
@@ -55,7 +56,9 @@ void ncp_rt_clock_start(struct ncp_rt_clock *c);
 uint64_t ncp_rt_clock_wait(struct ncp_rt_clock *c);
 /* The step is done: account its cost, overrun, catch-up or slip. */
 void ncp_rt_clock_done(struct ncp_rt_clock *c);
-/* Wall seconds since start. */
+/* The loop is over: the wall time stops here. */
+void ncp_rt_clock_stop(struct ncp_rt_clock *c);
+/* Wall seconds from start to stop (to now while running). */
 double ncp_rt_clock_wall(const struct ncp_rt_clock *c);
 
 /* Make the calling thread real-time: SCHED_FIFO at priority (if asked),

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/ncp_service.h"
 #include "models/base/ncp_base.h"
 
 static void observe(struct ncp_sim *s)
@@ -13,19 +15,82 @@ static void observe(struct ncp_sim *s)
 	ncp_reach_target(s->reach, s->target);
 }
 
+/* An absolute directory from the environment, or NULL. */
+static const char *env_dir(const char *name)
+{
+	const char *v = getenv(name);
+	return v && v[0] == '/' ? v : NULL;
+}
+
+int ncp_sim_cache_dir(const struct ncp_config *c, char *buf, size_t len)
+{
+	const char *v;
+	int n;
+
+	if (c->cache.dir[0])
+		n = snprintf(buf, len, "%s", c->cache.dir);
+	else if ((v = env_dir("CACHE_DIRECTORY")))
+		n = snprintf(buf, len, "%.*s", (int)strcspn(v, ":"), v);
+	else if ((v = env_dir("XDG_CACHE_HOME")))
+		n = snprintf(buf, len, "%s/ncpd", v);
+	else if ((v = env_dir("HOME")))
+		n = snprintf(buf, len, "%s/.cache/ncpd", v);
+	else
+		n = snprintf(buf, len, "%s/cache", c->data_dir);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The decoder cache of c, or NULL (off, or unusable: logged). */
+static struct ncp_dcache *open_cache(struct ncp_sim *s,
+				     const struct ncp_config *c)
+{
+	char dir[sizeof(s->cache_dir)], msg[300];
+	struct ncp_dcache *cache;
+	int ret;
+
+	if (!c->cache.enable)
+		return NULL;
+	ret = ncp_sim_cache_dir(c, dir, sizeof(dir));
+	if (!ret)
+		ret = ncp_service_mkdirs(dir, 0755);
+	if (ret) {
+		ncp_log_warn("decoder cache %s: %s; solving every decoder",
+			     dir, ncp_strerror(ret));
+		return NULL;
+	}
+	cache = ncp_dcache_new(dir, msg, sizeof(msg));
+	if (!cache) {
+		ncp_log_warn("decoder cache: %s; solving every decoder", msg);
+		return NULL;
+	}
+	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s", dir);
+	return cache;
+}
+
 int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		 size_t reach_cap, char *err, size_t errlen)
 {
 	struct ncp_reach_params rp = c->reach;
+	struct ncp_dcache *cache;
+	uint64_t t0 = ncp_now_ns();
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->dt = c->reach.dt;
 	rp.start[0] = c->task.centre[0];
 	rp.start[1] = c->task.centre[1];
-	s->reach = ncp_reach_new(&rp, err, errlen);
+	cache = open_cache(s, c);
+	s->reach = ncp_reach_new(&rp, cache, err, errlen);
+	ncp_dcache_stats(cache, &s->cache);
+	ncp_dcache_free(cache);
+	s->build_seconds = (ncp_now_ns() - t0) / 1e9;
 	if (!s->reach)
 		return -EINVAL;
+	if (s->cache.write_errors)
+		ncp_log_warn("decoder cache %s: %llu entries not written (%s); "
+			     "the next run solves them again", s->cache_dir,
+			     (unsigned long long)s->cache.write_errors,
+			     ncp_strerror(s->cache.last_write_error));
 	ret = ncp_task_init(&s->task, &c->task, s->dt, 0);
 	if (ret) {
 		ncp_errf(err, errlen, "bad task parameters");
@@ -210,5 +275,24 @@ void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j)
 	ncp_json_str(j, s->stim_seq ? "file" : ncp_stim_source_names[sp->source]);
 	ncp_json_key(j, "file_steps");
 	ncp_json_int(j, (int64_t)s->stim_steps);
+	ncp_json_key(j, "build");
+	ncp_json_obj(j);
+	ncp_json_key(j, "seconds");
+	ncp_json_num(j, s->build_seconds);
+	ncp_json_key(j, "cache_dir");
+	if (s->cache_dir[0])
+		ncp_json_str(j, s->cache_dir);
+	else
+		ncp_json_null(j);
+	ncp_json_key(j, "cache_hits");
+	ncp_json_int(j, (int64_t)s->cache.hits);
+	ncp_json_key(j, "cache_misses");
+	ncp_json_int(j, (int64_t)s->cache.misses);
+	ncp_json_key(j, "cache_rejected");
+	ncp_json_int(j, (int64_t)s->cache.rejected);
+	ncp_json_key(j, "cache_stored");
+	ncp_json_int(j, (int64_t)s->cache.stored);
+	ncp_json_key(j, "cache_write_errors");
+	ncp_json_int(j, (int64_t)s->cache.write_errors);
 	ncp_json_end(j);
 }

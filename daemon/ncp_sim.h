@@ -14,6 +14,7 @@
 #include "daemon/ncp_config.h"
 #include "models/arm/ncp_arm.h"
 #include "models/base/ncp_json.h"
+#include "models/nef/ncp_dcache.h"
 #include "models/reach/ncp_reach.h"
 #include "models/reach/ncp_task.h"
 
@@ -46,13 +47,25 @@ struct ncp_sim {
 	uint64_t stim_steps;
 	float *stim_zero;	/* E zeros, for after its end */
 	int stim_E;
+	/* How the network was built. */
+	double build_seconds;
+	char cache_dir[NCP_CONFIG_PATH_MAX + 16]; /* "": no decoder cache */
+	struct ncp_dcache_stats cache;
 };
 
-/* Build from a configuration; keeps the last reach_cap reaches.  On error
- * returns -errno with a message. */
+/* Build from a configuration; keeps the last reach_cap reaches.  The
+ * decoders go through the cache of cache.enable and cache.dir
+ * (ncp_sim_cache_dir); a cache that cannot be used is logged as a warning
+ * and the build solves them all.  On error returns -errno with a
+ * message. */
 int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		 size_t reach_cap, char *err, size_t errlen);
 void ncp_sim_fini(struct ncp_sim *s);
+
+/* The decoder cache's directory for c: cache.dir, else the first of
+ * $CACHE_DIRECTORY (systemd), $XDG_CACHE_HOME/ncpd, $HOME/.cache/ncpd,
+ * data_dir/cache.  0 or -ENAMETOOLONG. */
+int ncp_sim_cache_dir(const struct ncp_config *c, char *buf, size_t len);
 
 void ncp_sim_step(struct ncp_sim *s);
 
@@ -75,7 +88,9 @@ int ncp_sim_set_lesion(struct ncp_sim *s, int kind, double fraction);
 void ncp_sim_reset(struct ncp_sim *s);
 
 /* The summary fields of the simulation: steps, sim_seconds, neurons,
- * m1_neurons, reaches, mean_end_error, m1_mean_rate_hz, lesion, stim. */
+ * m1_neurons, reaches, mean_end_error, m1_mean_rate_hz, lesion, stim,
+ * and build (seconds, cache_dir, cache_hits, cache_misses, cache_rejected,
+ * cache_stored, cache_write_errors). */
 void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j);
 
 #endif

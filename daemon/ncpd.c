@@ -4,11 +4,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -363,24 +365,55 @@ static void reload(struct daemon *d)
 	}
 }
 
-/* The main thread once running: signals, shutdown requests, and reports of
- * what the loop cannot print itself, until the loop finishes. */
-static void supervise(struct daemon *d, const sigset_t *sigs)
+/* SIGINT, SIGTERM and SIGHUP: the handler notes the signal and wakes the
+ * main thread through an eventfd.  It may run in any thread that does not
+ * block them: the main thread once running, or a thread a library
+ * started before main() (OpenBLAS's workers), which a signalfd or
+ * sigwait in the main thread would leave to the default action (exit). */
+static _Atomic unsigned pending_signals;	/* bit (1 << signo) */
+static int signal_fd = -1;			/* eventfd */
+
+static void on_signal(int sig)
 {
-	const struct timespec tick = { 0, 100 * 1000 * 1000 };
+	int saved = errno;
+	uint64_t one = 1;
+	/* Lock-free (an atomic OR), so async-signal-safe; read by
+	 * atomic_exchange in supervise. */
+	atomic_fetch_or(&pending_signals, 1u << sig);
+	ssize_t n = write(signal_fd, &one, sizeof(one));
+	(void)n;
+	errno = saved;
+}
+
+/* The main thread once running: signals, shutdown requests, and reports of
+ * what the loop cannot print itself, until the loop finishes.  It sleeps
+ * in poll() on the signals' eventfd and the loop's done_fd, so it wakes at
+ * once when the loop ends or a signal comes, and every 100 ms for the
+ * reports. */
+static void supervise(struct daemon *d)
+{
 	struct ncp_loop *loop = &d->loop;
 	uint64_t slips_seen = 0, rollbacks_seen = 0;
+	struct pollfd pf[2] = {
+		{ .fd = signal_fd, .events = POLLIN },
+		{ .fd = loop->done_fd, .events = POLLIN },
+	};
 
 	/* Pairs with the release store of `finished` at the end of
 	 * ncp_loop_thread: the loop's results are visible after it. */
 	while (!atomic_load_explicit(&loop->finished, memory_order_acquire)) {
-		int sig = sigtimedwait(sigs, NULL, &tick);
-		if (sig == SIGINT || sig == SIGTERM) {
+		uint64_t n;
+		if (poll(pf, 2, 100) > 0 && (pf[0].revents & POLLIN) &&
+		    read(signal_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			ncp_log_err("reading signals: %s", strerror(errno));
+		unsigned sigs = atomic_exchange(&pending_signals, 0);
+		if (sigs & (1u << SIGINT | 1u << SIGTERM)) {
+			int sig = sigs & 1u << SIGTERM ? SIGTERM : SIGINT;
 			ncp_log_notice("%s: stopping", strsignal(sig));
 			atomic_store(&loop->stop, true);
-		} else if (sig == SIGHUP) {
-			reload(d);
 		}
+		if (sigs & 1u << SIGHUP)
+			reload(d);
 		if (d->control_ok && atomic_load(&d->control.shutdown)) {
 			ncp_log_notice("shutdown requested over the control socket");
 			atomic_store(&d->control.shutdown, false);
@@ -532,7 +565,6 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	size_t reach_cap = 4096;
 	if (d->opt.duration > 0)
 		reach_cap = (size_t)(d->opt.duration / cfg->task.period) + 2;
-	uint64_t t0 = ncp_now_ns();
 	char msg[400];
 	ret = ncp_sim_init(&d->sim, cfg, reach_cap, msg, sizeof(msg));
 	if (ret)
@@ -540,9 +572,12 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	d->sim_ok = true;
 	if (d->stim_seq)
 		ncp_sim_stim_replay(&d->sim, d->stim_seq, d->stim_steps);
-	ncp_log_info("model built in %.2f s: %d neurons (%d in M1)",
-		     (ncp_now_ns() - t0) / 1e9, ncp_reach_neurons(d->sim.reach),
-		     d->sim.m1_n);
+	ncp_log_info("model built in %.3f s: %d neurons (%d in M1); decoder "
+		     "cache %s: %llu of %llu solves found", d->sim.build_seconds,
+		     ncp_reach_neurons(d->sim.reach), d->sim.m1_n,
+		     d->sim.cache_dir[0] ? d->sim.cache_dir : "off",
+		     (unsigned long long)d->sim.cache.hits,
+		     (unsigned long long)(d->sim.cache.hits + d->sim.cache.misses));
 
 	struct ncp_shm_writer_config sc = {
 		.name = cfg->shm.name,
@@ -759,12 +794,23 @@ int main(int argc, char **argv)
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);
 
-	/* Signals go to the main thread only (sigtimedwait in supervise). */
+	/* Signals are caught (on_signal) and blocked in every thread ncpd
+	 * starts; the main thread takes them again once they are running. */
+	signal_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (signal_fd < 0) {
+		ncp_log_err("cannot set up signals (eventfd): %s", strerror(errno));
+		goto out;
+	}
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	sigfillset(&sa.sa_mask);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (start(&d, err, sizeof(err))) {
@@ -776,7 +822,8 @@ int main(int argc, char **argv)
 	}
 	ncp_service_ready(d.report);
 	d.report = -1;
-	supervise(&d, &sigs);
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	supervise(&d);
 	if (d.opt.summary_json) {
 		ncp_ctlsrv_stop(d.ctlsrv);
 		pthread_join(d.thread, NULL);
@@ -788,6 +835,8 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	stop(&d);
+	if (signal_fd >= 0)
+		close(signal_fd);
 	ncp_log_info("stopped");
 	free(d.opt.sets);
 	free(d.stim_seq);

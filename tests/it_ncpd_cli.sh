@@ -4,10 +4,11 @@
 set -u
 BUILD=${BUILD:-build}
 NCPD=$BUILD/ncpd
-# Runs of this test get their own segment and socket.
-uniq="--set emulator.model=none --set shm.name=/ncpd-it-cli-$$ --set control.socket=/tmp/ncpd-it-cli-$$/s.sock"
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
+# Runs of this test get their own segment, socket, data and decoder cache.
+uniq="--set emulator.model=none --set shm.name=/ncpd-it-cli-$$ --set control.socket=/tmp/ncpd-it-cli-$$/s.sock
+--set data_dir=$tmp/data --set cache.dir=$tmp/cache"
 trap 'rm -rf "$tmp" /tmp/ncpd-it-cli-$$' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
@@ -38,8 +39,9 @@ expect_usage_error "unexpected argument 'extra'" --free-run extra
 	grep -qxF -- "$line" docs/config.md || { echo "docs/config.md lacks: $line"; exit 1; }
 done || fail "docs/config.md is out of date (ncpd --help-config)"
 
+# The first run solves every decoder into the empty cache (cold).
 # shellcheck disable=SC2086
-"$NCPD" $uniq --free-run --duration 16 --summary json >"$tmp/a.json" 2>"$tmp/a.err" || fail "free run: $(cat "$tmp/a.err")"
+"$NCPD" $uniq --free-run --duration 16 --summary json --record a >"$tmp/a.json" 2>"$tmp/a.err" || fail "free run: $(cat "$tmp/a.err")"
 $PY - "$tmp/a.json" <<'PYEOF' || fail "summary check"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -53,19 +55,136 @@ worst = max(r["end_error"] for r in d["reaches"])
 assert worst < 0.05, "worst end error %g" % worst
 assert d["mean_end_error"] <= 0.03, d["mean_end_error"]
 assert 5 <= d["m1_mean_rate_hz"] <= 40, d["m1_mean_rate_hz"]
+b = d["build"]
+assert b["cache_hits"] == 0 and b["cache_misses"] > 0, b
+assert b["cache_stored"] == b["cache_misses"] and b["cache_write_errors"] == 0, b
 print("16 s centre-out: mean end error %.4f m, worst %.4f m, M1 %.2f Hz, %.0fx real time"
       % (d["mean_end_error"], worst, d["m1_mean_rate_hz"], d["sim_seconds"] / d["wall_seconds"]))
 PYEOF
+n_entries=$(ls "$tmp/cache" | grep -c '\.dec$')
+[ "$n_entries" -gt 0 ] || fail "the cold run left no cache entries in $tmp/cache"
 
-# Same configuration, same run: the summaries agree but for wall time.
-# shellcheck disable=SC2086
-"$NCPD" $uniq --free-run --duration 16 --summary json >"$tmp/b.json" 2>/dev/null
-$PY - "$tmp/a.json" "$tmp/b.json" <<'PYEOF' || fail "two runs of one configuration differ"
+# Same configuration, same run: the summaries agree but for the timings
+# and the build; the recordings agree byte for byte.  The second run
+# finds every decoder in the cache (warm), the third solves them all
+# again (cache off): a cached build is the same network as a fresh one.
+same_run() { # name of the run to compare with run a, what it is
+	$PY - "$tmp/a.json" "$tmp/$1.json" "$2" <<'PYEOF' || fail "the $2 run differs from the first"
 import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:])
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
 keys = ("sim_seconds", "steps", "neurons", "m1_neurons", "reaches",
-        "mean_end_error", "m1_mean_rate_hz")
+        "reaches_total", "mean_end_error", "m1_mean_rate_hz")
 for k in keys:
-    assert a[k] == b[k], k
+    assert a[k] == b[k], (sys.argv[3], k, a[k], b[k])
 PYEOF
+	for f in m1.npy arm.npy target.npy; do
+		cmp -s "$tmp/data/a/$f" "$tmp/data/$1/$f" || fail "the $2 run recorded another $f"
+	done
+}
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 16 --summary json --record b >"$tmp/b.json" 2>/dev/null || fail "warm run"
+same_run b "warm-cache"
+$PY - "$tmp/a.json" "$tmp/b.json" <<'PYEOF' || fail "the warm run did not use the cache"
+import json, sys
+a, b = (json.load(open(f))["build"] for f in sys.argv[1:])
+assert b["cache_hits"] == a["cache_misses"] and b["cache_misses"] == 0, b
+PYEOF
+# shellcheck disable=SC2086
+"$NCPD" $uniq --set cache.enable=false --free-run --duration 16 --summary json --record c >"$tmp/c.json" 2>/dev/null || fail "run without cache"
+same_run c "cache-off"
+$PY -c 'import json, sys; b = json.load(open(sys.argv[1]))["build"]; assert b["cache_dir"] is None and b["cache_hits"] == 0, b' "$tmp/c.json" || fail "cache.enable=false still used the cache"
+
+# Damaged entries are never trusted: one with a flipped byte, one cut
+# short, one with another key's contents; each is rejected, solved again
+# and replaced, and the run is still the same.
+set -- $(ls -S "$tmp/cache"/*.dec)
+[ $# -ge 3 ] || fail "want 3 cache entries to damage, have $#"
+$PY - "$1" "$2" "$3" <<'PYEOF' || fail "damaging cache entries"
+import sys
+flip, cut, other = sys.argv[1:4]
+b = bytearray(open(flip, "rb").read()); b[len(b) // 2] ^= 0x01
+open(flip, "wb").write(b)
+b = open(cut, "rb").read(); open(cut, "wb").write(b[:len(b) - 5])
+open(other, "wb").write(open(flip, "rb").read())
+PYEOF
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 16 --summary json --record d >"$tmp/d.json" 2>/dev/null || fail "run on a damaged cache"
+same_run d "damaged-cache"
+$PY - "$tmp/d.json" "$n_entries" <<'PYEOF' || fail "damaged entries were not all rejected"
+import json, sys
+b = json.load(open(sys.argv[1]))["build"]
+n = int(sys.argv[2])
+assert b["cache_rejected"] == 3 and b["cache_stored"] == 3, b
+assert b["cache_hits"] == n - 3, b
+PYEOF
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 16 --summary json >"$tmp/e.json" 2>/dev/null || fail "run after the repair"
+$PY -c 'import json, sys; b = json.load(open(sys.argv[1]))["build"]; assert b["cache_misses"] == 0 and b["cache_rejected"] == 0, b' "$tmp/e.json" || fail "the damaged entries were not replaced"
+
+# wall_seconds is the loop's own time, from its first step to its last: it
+# differs between 8 and 40 simulated seconds, it is at least the sum of
+# the steps' costs and exceeds it by little (the work between steps), and
+# the process as a whole, timed from outside, took longer.  (It once ended
+# when the main thread next looked, on a 100 ms tick.)
+for secs in 8 40; do
+	t0=$(date +%s%N)
+	# shellcheck disable=SC2086
+	"$NCPD" $uniq --free-run --duration $secs --summary json >"$tmp/w$secs.json" 2>/dev/null || fail "$secs s run"
+	t1=$(date +%s%N)
+	echo "$(( (t1 - t0) / 1000 ))" >"$tmp/w$secs.outer_us"
+done
+$PY - "$tmp" <<'PYEOF' || fail "wall_seconds does not measure the loop"
+import json, sys
+t = sys.argv[1]
+w = {}
+for secs in (8, 40):
+    d = json.load(open("%s/w%d.json" % (t, secs)))
+    outer = int(open("%s/w%d.outer_us" % (t, secs)).read()) / 1e6
+    wall = d["wall_seconds"]
+    costs = d["steps"] * d["cost_us"]["mean"] / 1e6
+    print("%d s: wall_seconds %.4f, steps' costs %.4f, process %.4f, realtime_factor %.1f"
+          % (secs, wall, costs, outer, d["realtime_factor"]))
+    assert costs <= wall <= 1.1 * costs + 0.005, (secs, wall, costs)
+    assert wall < outer, (secs, wall, outer)
+    assert abs(d["realtime_factor"] - secs / wall) <= 1e-6 * d["realtime_factor"]
+    w[secs] = wall
+assert w[40] > 2 * w[8], w
+PYEOF
+# SIGTERM while the model is being built (a cold cache: ~0.4 s or more)
+# stops the run cleanly (exit 0), whichever thread the kernel hands it
+# to: OpenBLAS starts its worker threads before main() can block signals
+# in them, and a signal left to its default action there killed ncpd
+# (exit 143).
+rm -rf "$tmp/cache-term"
+# shellcheck disable=SC2086
+"$NCPD" $uniq --set cache.dir="$tmp/cache-term" --foreground --duration 30 >/dev/null 2>"$tmp/term.err" &
+tpid=$!
+sleep 0.15
+kill -TERM $tpid
+wait $tpid
+rc=$?
+[ $rc -eq 0 ] || fail "SIGTERM during the build: exit $rc, want 0: $(cat "$tmp/term.err")"
+grep -q "stopping" "$tmp/term.err" || fail "SIGTERM during the build was not reported: $(cat "$tmp/term.err")"
+
+# The main thread wakes on the loop's end, not on its 100 ms timer: the
+# last wait it makes returns because a descriptor (the loop's done_fd)
+# became ready, not by a timeout.
+if command -v strace >/dev/null; then
+	# shellcheck disable=SC2086
+	strace -f -qq -e trace=poll,ppoll,rt_sigtimedwait -o "$tmp/trace" \
+		"$NCPD" $uniq --free-run --duration 8 --summary json >"$tmp/t.json" 2>/dev/null ||
+		fail "8 s run under strace"
+	$PY - "$tmp/trace" <<'PYEOF' || fail "the main thread did not wake on the loop's end"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+main = lines[0].split()[0]
+waits = [l for l in lines if l.split()[0] == main and re.search(r"(poll|sigtimedwait).*= ", l)]
+assert waits, "no wait of the main thread traced"
+last = waits[-1]
+print("the main thread's last wait: " + last)
+assert re.search(r"= [1-9]\d* \(\[\{fd=\d+, revents=POLLIN", last), last
+PYEOF
+else
+	echo "SKIP: strace missing (apt-get install strace): how the main thread wakes is not checked"
+fi
 echo "ok"

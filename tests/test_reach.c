@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_sha256.h"
 #include "tests/ncp_check.h"
 
 START_TEST(centre_out_reaches_every_target)
@@ -72,6 +74,67 @@ START_TEST(same_config_same_run_bit_for_bit)
 	c.reach.seed = 5;
 	run(&c, 3000, &b, &sb);
 	ck_assert_uint_ne(sa, sb);
+}
+END_TEST
+
+/* A digest of every step of a run: M1's spikes, the arm, the torque. */
+static void run_digest(const struct ncp_config *c, int steps,
+		       uint8_t digest[NCP_SHA256_BYTES], struct ncp_sim *keep)
+{
+	struct ncp_sim sim;
+	struct ncp_sha256 h;
+	char err[256];
+	ck_assert_int_eq(ncp_sim_init(&sim, c, 16, err, sizeof(err)), 0);
+	ncp_sha256_init(&h);
+	for (int s = 0; s < steps; s++) {
+		double u[2];
+		ncp_sim_step(&sim);
+		ncp_reach_torque(sim.reach, u);
+		ncp_sha256_update(&h, &sim.n_spikes, sizeof(sim.n_spikes));
+		ncp_sha256_update(&h, sim.spikes, sizeof(uint32_t) * (size_t)sim.n_spikes);
+		ncp_sha256_update(&h, &sim.arm, sizeof(sim.arm));
+		ncp_sha256_update(&h, u, sizeof(u));
+	}
+	ncp_sha256_final(&h, digest);
+	*keep = sim;
+	keep->reach = NULL;
+	keep->reaches = NULL;
+	ncp_sim_fini(&sim);
+}
+
+/* A build from the decoder cache is the same network as a fresh build:
+ * the same spikes and arm at every step, cold (solving and storing),
+ * warm (finding every decoder) and with the cache off. */
+START_TEST(cached_build_is_the_same_network)
+{
+	struct ncp_config c;
+	struct ncp_sim off, cold, warm;
+	uint8_t d_off[NCP_SHA256_BYTES], d_cold[NCP_SHA256_BYTES],
+		d_warm[NCP_SHA256_BYTES];
+
+	ncp_ck_make_dir("reach_cache");
+	ncp_config_defaults(&c);
+	c.task.kind = NCP_TASK_RANDOM;
+	snprintf(c.cache.dir, sizeof(c.cache.dir), "%s/cache", ncp_ck_dir);
+	c.cache.enable = false;
+	run_digest(&c, 3000, d_off, &off);
+	c.cache.enable = true;
+	run_digest(&c, 3000, d_cold, &cold);
+	run_digest(&c, 3000, d_warm, &warm);
+	ck_assert_str_eq(off.cache_dir, "");
+	ck_assert_str_eq(cold.cache_dir, c.cache.dir);
+	ck_assert_uint_eq(off.cache.hits + off.cache.misses, 0);
+	ck_assert_uint_eq(cold.cache.hits, 0);
+	ck_assert_uint_gt(cold.cache.misses, 0);
+	ck_assert_uint_eq(cold.cache.stored, cold.cache.misses);
+	ck_assert_uint_eq(warm.cache.hits, cold.cache.misses);
+	ck_assert_uint_eq(warm.cache.misses, 0);
+	printf("build: %.3f s without the cache, %.3f s cold, %.3f s warm "
+	       "(%llu decoders)\n", off.build_seconds, cold.build_seconds,
+	       warm.build_seconds, (unsigned long long)warm.cache.hits);
+	ck_assert(!memcmp(d_off, d_cold, sizeof(d_off)));
+	ck_assert(!memcmp(d_off, d_warm, sizeof(d_off)));
+	ncp_ck_remove_dir();
 }
 END_TEST
 
@@ -211,6 +274,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, centre_out_reaches_every_target);
 	tcase_add_test(tc, same_config_same_run_bit_for_bit);
+	tcase_add_test(tc, cached_build_is_the_same_network);
 	tcase_add_test(tc, manual_target_and_reset);
 	tcase_add_test(tc, adaptive_population_builds_and_runs);
 	tcase_add_test(tc, accepted_targets_are_reached_refused_are_not);

@@ -165,14 +165,16 @@ void ncp_file_atomic_abort(struct ncp_file_atomic *f)
 	finish(f);
 }
 
-int ncp_file_atomic_commit(struct ncp_file_atomic *f)
+/* Close the temp file and rename it over the destination, with the
+ * fsyncs when durable. */
+static int finish_commit(struct ncp_file_atomic *f, bool durable)
 {
 	int r;
 
 	if (f->fd < 0)
 		return -EBADF;
 	r = f->err;
-	if (!r && fsync(f->fd))
+	if (!r && durable && fsync(f->fd))
 		r = -errno;
 	/* close() can report a delayed write error on some file systems. */
 	if (close(f->fd) && !r)
@@ -185,9 +187,19 @@ int ncp_file_atomic_commit(struct ncp_file_atomic *f)
 		finish(f);
 		return r;
 	}
-	r = ncp_file_fsync_dir(f->path);
+	r = durable ? ncp_file_fsync_dir(f->path) : 0;
 	finish(f);
 	return r;
+}
+
+int ncp_file_atomic_commit(struct ncp_file_atomic *f)
+{
+	return finish_commit(f, true);
+}
+
+int ncp_file_atomic_publish(struct ncp_file_atomic *f)
+{
+	return finish_commit(f, false);
 }
 
 int ncp_file_write_atomic(const char *path, const void *buf, size_t len,

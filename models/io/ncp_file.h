@@ -43,6 +43,11 @@ int ncp_file_atomic_write(struct ncp_file_atomic *f, const void *buf,
  * the directory fsync (rare) means the new file is in place but its
  * rename may not be durable yet. */
 int ncp_file_atomic_commit(struct ncp_file_atomic *f);
+/* The same without the fsyncs, for files whose readers verify them (a
+ * cache with checksums): other processes see the old file or the whole
+ * new one, but after a crash of the machine the name may hold a torn or
+ * empty file, which the reader must detect.  Saves the fsyncs' few ms. */
+int ncp_file_atomic_publish(struct ncp_file_atomic *f);
 /* Close and remove the temp file; a no-op once committed or aborted. */
 void ncp_file_atomic_abort(struct ncp_file_atomic *f);
 

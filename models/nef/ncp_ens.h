@@ -14,6 +14,8 @@
 #include "models/nef/ncp_dist.h"
 #include "models/nef/ncp_lif.h"
 
+struct ncp_dcache;
+
 /* A function an ensemble decodes: x (the ensemble's dims, in represented
  * space) to y (k values). */
 typedef void (*ncp_func)(const double *x, double *y, void *ctx);
@@ -80,14 +82,25 @@ int ncp_ens_init_array(struct ncp_ens *e, const struct ncp_ens_spec *spec,
  * scratch; for build time.  Returns 0 or -errno. */
 int ncp_ens_solve(const struct ncp_ens *e, ncp_func f, void *ctx, int k,
 		  float *D, double *rmse);
+/* The same through a decoder cache (NULL: none): the decoders and RMSE
+ * of an earlier solve with the very same inputs, bit for bit, when the
+ * cache holds them; else solved and stored.  f is evaluated either way
+ * (its values are part of the key). */
+int ncp_ens_solve_cached(const struct ncp_ens *e, ncp_func f, void *ctx,
+			 int k, struct ncp_dcache *cache, float *D,
+			 double *rmse);
 
 /* Decoders of an array (n x n_sub dims, block-diagonal): each block's
  * from its own ensemble, solved by ncp_ens_solve for f applied to that
- * block's dims alone (dims values in and out).  rmse: over the blocks. */
+ * block's dims alone (dims values in and out), through cache (may be
+ * NULL).  rmse: over the blocks. */
 int ncp_ens_solve_array(const struct ncp_ens *e, ncp_func f, void *ctx,
-			float *D, double *rmse);
+			struct ncp_dcache *cache, float *D, double *rmse);
 
-/* The steady-state rate of every neuron (n) for input x (dims). */
+/* The steady-state rate of every neuron (n) for input x (dims).  The
+ * solve's cache key (ncp_ens.c, solve_key) lists what this reads; a new
+ * input belongs in that list too (the key also holds some rates as
+ * computed, which catches a missing one). */
 void ncp_ens_rates(const struct ncp_ens *e, const double *x, double *rates);
 
 /* Input currents for the represented value x (dims). */

@@ -60,6 +60,7 @@ struct ncp_net {
 	int n_filtered;
 	int *learning;		/* ids of PES connections */
 	int n_learning;
+	struct ncp_dcache *cache;	/* decoder cache, not owned; may be NULL */
 	bool profile;
 	uint64_t prof_ns[NCP_PART_COUNT];
 	uint64_t prof_steps;
@@ -73,6 +74,11 @@ struct ncp_net *ncp_net_new(double dt)
 	if (net)
 		net->dt = dt;
 	return net;
+}
+
+void ncp_net_set_cache(struct ncp_net *net, struct ncp_dcache *cache)
+{
+	net->cache = cache;
 }
 
 void ncp_net_free(struct ncp_net *net)
@@ -304,11 +310,12 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *cs,
 		if (src->ens.n_sub) {
 			/* Each block's identity (times the weight). */
 			fc.src_dims = fc.dst_dims = src->ens.sub[0].dims;
-			ret = ncp_ens_solve_array(&src->ens, folded, &fc, c->D,
-						  &c->rmse);
+			ret = ncp_ens_solve_array(&src->ens, folded, &fc,
+						  net->cache, c->D, &c->rmse);
 		} else {
-			ret = ncp_ens_solve(&src->ens, folded, &fc, dst_dims,
-					    c->D, &c->rmse);
+			ret = ncp_ens_solve_cached(&src->ens, folded, &fc,
+						   dst_dims, net->cache, c->D,
+						   &c->rmse);
 		}
 		if (ret) {
 			ncp_errf(err, errlen, "%s -> %s: solving decoders: %s",

@@ -65,6 +65,9 @@ struct ncp_net;
 
 struct ncp_net *ncp_net_new(double dt);
 void ncp_net_free(struct ncp_net *net);
+/* Solve the decoders of the connections added from now on through this
+ * cache (not owned; it must outlive the connects; NULL: none). */
+void ncp_net_set_cache(struct ncp_net *net, struct ncp_dcache *cache);
 
 /* Add a node; returns its object id or -errno. */
 int ncp_net_node(struct ncp_net *net, const char *name, int size_in,

@@ -428,7 +428,8 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 	return 0;
 }
 
-struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
+struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
+				struct ncp_dcache *cache, char *err,
 				size_t errlen)
 {
 	struct ncp_reach *r = calloc(1, sizeof(*r));
@@ -461,6 +462,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
 		goto fail;
 	}
 	struct ncp_net *net = r->net;
+	ncp_net_set_cache(net, cache);
 
 	/* Objects in run order; every ensemble's seed from the network's. */
 	TRY(r->pmc = ncp_net_node(net, "pmc", 0, 2, NULL, NULL));

@@ -57,7 +57,11 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 
 struct ncp_reach;
 
-struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p, char *err,
+/* Build; decoders through cache (not owned, used during the call only;
+ * NULL: solve them all).  A build from the cache gives the same network,
+ * bit for bit. */
+struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
+				struct ncp_dcache *cache, char *err,
 				size_t errlen);
 void ncp_reach_free(struct ncp_reach *r);
 
