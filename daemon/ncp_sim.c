@@ -275,6 +275,8 @@ void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j)
 	ncp_json_str(j, s->stim_seq ? "file" : ncp_stim_source_names[sp->source]);
 	ncp_json_key(j, "file_steps");
 	ncp_json_int(j, (int64_t)s->stim_steps);
+	ncp_json_end(j);
+
 	ncp_json_key(j, "build");
 	ncp_json_obj(j);
 	ncp_json_key(j, "seconds");
