@@ -15,6 +15,12 @@
 # does not look at.
 BUILD=${BUILD:-build}
 export BUILD
+# Sanitizer builds (make test passes SANITIZER) run several times slower:
+# the Check suites' time-outs, hang guards, stretch with them.
+if [ -n "${SANITIZER:-}" ]; then
+	CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-5}
+	export CK_TIMEOUT_MULTIPLIER
+fi
 failed=""
 passed=0
 nfailed=0
