@@ -142,7 +142,9 @@ echo "after SIGKILL: $(cat "$tmp/err")"
 rm -f "/dev/shm${NAME}" # what it left (the next ncpd would replace it)
 
 # --- a fixture with a prediction and training ----------------------------------
-"$FIXTURE" "$FXNAME" 30 >"$tmp/fx.out" 2>&1 &
+# It runs until the end of the script kills it (600 s only guards
+# against a hang: the daemon restarts below can outlast a shorter run).
+"$FIXTURE" "$FXNAME" 600 >"$tmp/fx.out" 2>&1 &
 fixture=$!
 pids="$pids $fixture"
 i=0
