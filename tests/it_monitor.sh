@@ -35,7 +35,9 @@ fail() {
 
 # Start ncpd in real time on NAME for $1 simulated seconds; sets $daemon.
 start_daemon() {
-	"$NCPD" --set shm.name="$NAME" --duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
+	# Its own control socket (and so its own instance lock) as well.
+	"$NCPD" --set shm.name="$NAME" --set control.socket="$tmp/ctl.sock" \
+		--duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
 	daemon=$!
 	pids="$pids $daemon"
 	i=0
