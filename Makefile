@@ -5,7 +5,8 @@
 #   make test       install missing packages (as root), build, run every test
 #   make bench      benchmarks, one JSON object per line
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make SANITIZER=address|undefined|thread ...   (build/<sanitizer>/)
+#   make SANITIZER=address|undefined|address,undefined|thread ...
+#                   (build/<sanitizer>/, build/address+undefined/)
 #   make WERROR=1   warnings are errors (CI and make test set it)
 #   make fuzz       libFuzzer binaries into build/fuzz/ (clang; see below)
 
@@ -24,18 +25,24 @@ CFLAGS    ?= -O3 -g
 ARCH_FLAGS ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && \
 		grep -qw fma /proc/cpuinfo 2>/dev/null && echo -march=x86-64-v3)
 
+# SANITIZER takes one name or a comma-separated list (address,undefined);
+# thread combines with no other.  Each value builds into its own folder.
+comma := ,
+SAN_LIST := $(subst $(comma), ,$(SANITIZER))
 ifeq ($(SANITIZER),)
 BUILD := build
-else ifneq ($(filter-out address undefined thread,$(SANITIZER)),)
-$(error SANITIZER must be one of: address undefined thread (got '$(SANITIZER)'))
 else ifneq ($(words $(SANITIZER)),1)
-$(error SANITIZER takes one value (got '$(SANITIZER)'))
+$(error SANITIZER takes one value, names separated by commas (got '$(SANITIZER)'))
+else ifneq ($(filter-out address undefined thread,$(SAN_LIST)),)
+$(error SANITIZER names must be address, undefined or thread (got '$(SANITIZER)'))
+else ifneq ($(and $(filter thread,$(SAN_LIST)),$(filter-out thread,$(SAN_LIST))),)
+$(error SANITIZER=thread combines with no other sanitizer (got '$(SANITIZER)'))
 else
-BUILD := build/$(SANITIZER)
+BUILD := build/$(subst $(comma),+,$(SANITIZER))
 # NCP_SANITIZED lets stress tests scale their work down (GCC defines no
 # macro for -fsanitize=undefined).
 SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -DNCP_SANITIZED=1
-ifeq ($(SANITIZER),undefined)
+ifneq ($(filter undefined,$(SAN_LIST)),)
 SAN_FLAGS += -fno-sanitize-recover=all
 endif
 endif
@@ -235,7 +242,7 @@ test: deps
 	$(MAKE) --no-print-directory WERROR=1 unit-tests
 
 unit-tests:
-	@BUILD=$(BUILD) TSAN_STRESS="$(TSAN_STRESS)" sh tests/run_tests.sh
+	@BUILD=$(BUILD) SANITIZER=$(SANITIZER) TSAN_STRESS="$(TSAN_STRESS)" sh tests/run_tests.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all >&2

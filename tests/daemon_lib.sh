@@ -27,13 +27,40 @@ fail() {
 	exit 1
 }
 ctl() { "$CTL" --socket "$sock" "$@"; }
-# Wait until the daemon answers on its socket.
-wait_up() {
-	for _ in $(seq 200); do
-		ctl status >/dev/null 2>&1 && return 0
+# wait_for SECONDS WHAT COMMAND...: run COMMAND every 0.05 s until it
+# succeeds; after SECONDS fail with "timed out after SECONDS s waiting for
+# WHAT".  Stops early if the daemon ($dpid, when set) has exited.
+wait_for() {
+	_wf_s=$1
+	_wf_end=$(($(date +%s) + $1))
+	_wf_what=$2
+	shift 2
+	until "$@"; do
+		[ -z "$dpid" ] || kill -0 "$dpid" 2>/dev/null ||
+			fail "the daemon exited while waiting for $_wf_what"
+		[ "$(date +%s)" -lt "$_wf_end" ] ||
+			fail "timed out after $_wf_s s waiting for $_wf_what"
 		sleep 0.05
 	done
-	fail "the daemon did not come up"
+}
+answers() { ctl status >/dev/null 2>&1; }
+# Wait until the daemon answers on its socket.
+wait_up() { wait_for 60 "the daemon to answer on $sock" answers; }
+# skip_part REASON: a part of the script cannot run here; it goes on, and
+# finish then reports the script as skipped (exit 77, the reason on the
+# last line) rather than passed.
+skipped=""
+skip_part() {
+	echo "SKIP: $*"
+	skipped="${skipped:+$skipped; }$*"
+}
+# finish: the script's last line.
+finish() {
+	if [ -n "$skipped" ]; then
+		echo "SKIP: $skipped"
+		exit 77
+	fi
+	echo ok
 }
 # key SECTION KEY: one value of `status --json`.
 key() {

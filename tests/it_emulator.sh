@@ -100,7 +100,7 @@ PYEOF
 # shellcheck disable=SC2086
 "$NCPD" $uniq --foreground 2>"$tmp/d.err" &
 dpid=$!
-for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+wait_up
 ctl status | grep -q "loaded: false" || fail "a model before any was loaded"
 ctl load ridge.safetensors >/dev/null || fail "load ridge"
 sleep 2

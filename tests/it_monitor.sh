@@ -35,7 +35,9 @@ fail() {
 
 # Start ncpd in real time on NAME for $1 simulated seconds; sets $daemon.
 start_daemon() {
-	"$NCPD" --set shm.name="$NAME" --set emulator.model=none --duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
+	# Its own control socket (and so its own instance lock) as well.
+	"$NCPD" --set shm.name="$NAME" --set emulator.model=none --set control.socket="$tmp/ctl.sock" \
+		--duration "$1" >"$tmp/ncpd.out" 2>"$tmp/ncpd.err" &
 	daemon=$!
 	pids="$pids $daemon"
 	i=0
@@ -142,7 +144,9 @@ echo "after SIGKILL: $(cat "$tmp/err")"
 rm -f "/dev/shm${NAME}" # what it left (the next ncpd would replace it)
 
 # --- a fixture with a prediction and training ----------------------------------
-"$FIXTURE" "$FXNAME" 30 >"$tmp/fx.out" 2>&1 &
+# It runs until the end of the script kills it (600 s only guards
+# against a hang: the daemon restarts below can outlast a shorter run).
+"$FIXTURE" "$FXNAME" 600 >"$tmp/fx.out" 2>&1 &
 fixture=$!
 pids="$pids $fixture"
 i=0

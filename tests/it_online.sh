@@ -11,15 +11,12 @@ TAG=online
 	--set data_dir="$tmp/data" --set emulator.model=none \
 	--set emulator.online=true --set emulator.warmup=2 2>"$tmp/d.err" &
 dpid=$!
-for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+wait_up
 ctl train status | grep -q "online: true" || fail "training not on"
 
 # Wait for the first weights the emulator runs.
-for _ in $(seq 200); do
-	[ "$(key emulator loaded)" = True ] && break
-	sleep 0.1
-done
-[ "$(key emulator loaded)" = True ] || fail "no model after 20 s of online training"
+model_loaded() { [ "$(key emulator loaded)" = True ]; }
+wait_for 120 "a model from online training" model_loaded
 sleep 3
 ctl --json train status >"$tmp/t.json" || fail "train status"
 $PY - "$tmp/t.json" <<'PYEOF' || fail "train status figures"

@@ -12,10 +12,7 @@ sets="--set emulator.model=none --set shm.name=$name --set control.socket=$tmp/c
 # shellcheck disable=SC2086
 "$NCPD" $sets --duration 6 >"$tmp/d.out" 2>"$tmp/d.err" &
 dpid=$!
-for _ in $(seq 100); do
-	[ -e "/dev/shm$name" ] && break
-	sleep 0.05
-done
+wait_for 60 "the segment /dev/shm$name" test -e "/dev/shm$name"
 sleep 1.5
 $PY tests/shm_reader.py "$name" 100 >"$tmp/a.json" || fail "reader failed"
 sleep 0.5

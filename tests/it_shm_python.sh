@@ -25,9 +25,11 @@ fail() {
 [ -x "$fixture" ] || fail "missing $fixture (make builds it)"
 $PY -c 'import numpy' || fail "$PY has no numpy"
 
-# Start the fixture, wait for its "ready GENERATION" line.
+# Start the fixture, wait for its "ready GENERATION" line.  It holds the
+# segment until stop kills it (600 s only guards against a hang: 30 reads
+# by a python that loads numpy each time can outlast its default 60 s).
 start() {
-	"$fixture" "$name" "$@" >"$tmp/fixture.out" &
+	"$fixture" "$name" "$@" --hold 600 >"$tmp/fixture.out" &
 	fpid=$!
 	for _ in $(seq 100); do
 		grep -q '^ready ' "$tmp/fixture.out" 2>/dev/null && break

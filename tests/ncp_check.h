@@ -3,21 +3,70 @@
 #define NCP_CHECK_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A test that cannot run here calls ncp_ck_skip("why", ...) and returns.
+ * Check runs each test in a child process, so the reasons go to a shared
+ * anonymous mapping the runner's process reads at the end. */
+struct ncp_ck_skips {
+	int n;
+	char why[1024];
+};
+static struct ncp_ck_skips *ncp_ck_skips __attribute__((unused));
+
+__attribute__((format(printf, 1, 2), unused))
+static void ncp_ck_skip_note(const char *fmt, ...)
+{
+	struct ncp_ck_skips *s = ncp_ck_skips;
+	va_list ap;
+	if (!s)
+		return;
+	size_t len = strlen(s->why);
+	if (s->n++ && len + 2 < sizeof(s->why)) {
+		memcpy(s->why + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(s->why + len, sizeof(s->why) - len, fmt, ap);
+	va_end(ap);
+}
+#define ncp_ck_skip(...)                                                 \
+	do {                                                             \
+		ncp_ck_skip_note(__VA_ARGS__);                           \
+		return;                                                  \
+	} while (0)
+
 /* Each test_<module>.c defines `static Suite *make_suite(void)` and ends
- * with NCP_CHECK_MAIN(make_suite).  Exit status: 0 when every test passed. */
+ * with NCP_CHECK_MAIN(make_suite).  Exit status: 1 when a test failed,
+ * else NCP_CK_SKIPPED when a test skipped (its reasons on the last line,
+ * "SKIP: ..."), else 0.  tests/run_tests.sh reads both. */
+#define NCP_CK_SKIPPED 77
 #define NCP_CHECK_MAIN(make)                                             \
 	int main(void)                                                   \
 	{                                                                \
+		ncp_ck_skips = mmap(NULL, sizeof(*ncp_ck_skips),         \
+				    PROT_READ | PROT_WRITE,              \
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);  \
+		if (ncp_ck_skips == MAP_FAILED) {                        \
+			perror("mmap");                                  \
+			return EXIT_FAILURE;                             \
+		}                                                        \
 		SRunner *sr = srunner_create(make());                    \
 		srunner_run_all(sr, CK_NORMAL);                          \
 		int failed = srunner_ntests_failed(sr);                  \
 		srunner_free(sr);                                        \
-		return failed ? EXIT_FAILURE : EXIT_SUCCESS;             \
+		if (failed)                                              \
+			return EXIT_FAILURE;                             \
+		if (ncp_ck_skips->n) {                                   \
+			printf("SKIP: %s\n", ncp_ck_skips->why);         \
+			return NCP_CK_SKIPPED;                           \
+		}                                                        \
+		return EXIT_SUCCESS;                                     \
 	}
 
 /* |a - b| <= tol, with both values in the failure message. */

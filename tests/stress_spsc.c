@@ -10,7 +10,8 @@
  * so a torn or stale slot is caught.  Also run under ThreadSanitizer by
  * make test (build/thread/tests/stress_spsc).
  *
- * Usage: stress_spsc [RECORDS]   (default 2000000, 200000 under TSan) */
+ * Usage: stress_spsc [RECORDS]   (default 2000000, 200000 in sanitizer
+ *                                 builds) */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,7 +22,7 @@
 #include "daemon/ncp_spsc.h"
 #include "models/base/ncp_base.h"
 
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(NCP_SANITIZED)
 #define DEFAULT_RECORDS 200000
 #else
 #define DEFAULT_RECORDS 2000000

@@ -139,10 +139,9 @@ END_TEST
 
 START_TEST(full_disk_keeps_the_old_file)
 {
-	if (geteuid() != 0) {
-		printf("full_disk_keeps_the_old_file: skipped: mounting a small tmpfs needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		ncp_ck_skip("full_disk_keeps_the_old_file: mounting a small tmpfs "
+			    "needs root (running as uid %u)", (unsigned)geteuid());
 	make_dir();
 	/* A private mount namespace: the tmpfs disappears with this test's
 	 * process whatever happens. */
