@@ -438,14 +438,14 @@ static void predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 }
 
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
-		       const uint32_t *spikes, int n,
-		       const struct ncp_arm_state *arm)
+		       const uint32_t *spikes, int n, const float *theta,
+		       int nstim, const struct ncp_arm_state *arm)
 {
 	adopt(e, step);
 	take_weights(e);
 	if (!e->active)
 		return;
-	ncp_emu_push(e->active->state, spikes, n, NULL, 0);
+	ncp_emu_push(e->active->state, spikes, n, theta, nstim);
 	predict(e, step, 0, arm->q, arm->dq, arm->hand);
 	e->next = step + 1;
 }
