@@ -593,8 +593,8 @@ static void pend_push(struct ncp_emulator *e, uint64_t step,
 }
 
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
-		       const uint32_t *spikes, int n,
-		       const struct ncp_arm_state *arm)
+		       const uint32_t *spikes, int n, const float *theta,
+		       int nstim, const struct ncp_arm_state *arm)
 {
 	float x[NCP_EMU_OUTPUTS];
 
@@ -602,7 +602,7 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 	take_weights(e);
 	if (!e->active)
 		return;
-	ncp_emu_push(e->active->state, spikes, n, NULL, 0);
+	ncp_emu_push(e->active->state, spikes, n, theta, nstim);
 	if (predict(e, step, 0, x))
 		score(e, step, x, arm->q, arm->dq, arm->hand);
 	e->next = step + 1;

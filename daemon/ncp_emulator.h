@@ -103,10 +103,11 @@ int ncp_emulator_offer_weights(struct ncp_emulator *e,
 struct ncp_emu_model *ncp_emulator_clone_model(struct ncp_emulator *e,
 					       char *label, size_t len);
 
-/* Lockstep: the step the loop just simulated and the arm after it. */
+/* Lockstep: the step the loop just simulated, the stimulation applied in
+ * it (theta, nstim electrodes; NULL: none) and the arm after it. */
 void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
-		       const uint32_t *spikes, int n,
-		       const struct ncp_arm_state *arm);
+		       const uint32_t *spikes, int n, const float *theta,
+		       int nstim, const struct ncp_arm_state *arm);
 
 /* Real time, the loop thread right after publishing `step` (its spikes
  * and arm entry): when the emulator thread is not watching for the step

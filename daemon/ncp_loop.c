@@ -35,7 +35,8 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 	}
 	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
 	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
-	if (!l->stim_box || !l->stim_zero) {
+	l->theta_f = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	if (!l->stim_box || !l->stim_zero || !l->theta_f) {
 		ncp_loop_fini(l);
 		return -ENOMEM;
 	}
@@ -60,6 +61,8 @@ void ncp_loop_fini(struct ncp_loop *l)
 	}
 	free(l->stim_box);
 	free(l->stim_zero);
+	free(l->theta_f);
+	l->theta_f = NULL;
 	l->stim_box = NULL;
 	l->stim_zero = NULL;
 	if (l->done_fd >= 0)
@@ -125,8 +128,11 @@ static void publish_step(struct ncp_loop *l)
 	struct ncp_sim *s = l->sim;
 	uint64_t step = s->step - 1;
 
+	/* The theta applied in the step: the emulator's stimulation input. */
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
-				   (uint32_t)s->n_spikes, NULL, 0);
+				   (uint32_t)s->n_spikes,
+				   l->theta_f,
+				   (uint32_t)NCP_MIN(s->stim_E, NCP_SHM_STIM_CHANNELS));
 	struct ncp_shm_arm_entry a = {
 		.step = step,
 		.q = { (float)s->arm.q[0], (float)s->arm.q[1] },
@@ -231,9 +237,15 @@ void *ncp_loop_thread(void *arg)
 		apply_stim(l);
 		if (!l->paused) {
 			ncp_sim_step(l->sim);
+			{
+				const double *th = ncp_reach_stim(l->sim->reach)->theta;
+				for (int e = 0; e < l->sim->stim_E; e++)
+					l->theta_f[e] = (float)th[e];
+			}
 			if (l->emulator && l->emulator_lockstep)
 				ncp_emulator_step(l->emulator, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,
+						  l->theta_f, l->sim->stim_E,
 						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);

@@ -86,6 +86,9 @@ struct ncp_loop {
 	bool paused;
 	bool stim_once;		/* the theta in force is for one step */
 	float *stim_zero;	/* NCP_STIM_MAX_ELECTRODES zeros */
+	/* The theta applied in the last step, as floats (the emulator's
+	 * stimulation input); NCP_STIM_MAX_ELECTRODES */
+	float *theta_f;
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
 	long page_faults;	/* the loop's own, once it ran (summary) */

@@ -62,6 +62,7 @@ struct opts {
 	int nhidden;		/* -1: default */
 	int hidden[NCP_EMU_MAX_HIDDEN];
 	int stim;
+	int horizon;		/* steps ahead of the window's end */
 	double floor_frac;
 	double weight_decay;	/* < 0: default */
 	bool json;
@@ -90,7 +91,11 @@ static void usage(FILE *f)
 "                     neighbouring steps are nearly the same; default 8,\n"
 "                     ridge 2)\n"
 "  --hidden A,B,...   hidden layer sizes (default mlp 256,256; dense 128,128)\n"
-"  --stim-channels N  stimulation channels in the model's input (default 32)\n"
+"  --stim-channels N  stimulation channels in the model's input (default 32);\n"
+"                     a recording's stim.npy (theta per electrode) feeds the\n"
+"                     first ones\n"
+"  --horizon N        predict the arm state N steps after the window's last\n"
+"                     step (default 0)\n"
 "  --floor F          input scale floor: F x the median scale of the\n"
 "                     feature's group (default 8)\n"
 "  --weight-decay X   L2 on the weights (default 0)\n"
@@ -142,7 +147,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_DATA = 256, O_OUT, O_EVAL, O_ARCH, O_EPOCHS, O_LR, O_BATCH,
 	       O_VAL, O_BLOCK, O_STRIDE, O_SEED, O_THREADS, O_HIDDEN, O_STIM,
-	       O_FLOOR, O_WD, O_JSON, O_QUIET, O_HELP };
+	       O_FLOOR, O_WD, O_HORIZON, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"data", required_argument, NULL, O_DATA},
 		{"out", required_argument, NULL, O_OUT},
@@ -160,6 +165,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"stim-channels", required_argument, NULL, O_STIM},
 		{"floor", required_argument, NULL, O_FLOOR},
 		{"weight-decay", required_argument, NULL, O_WD},
+		{"horizon", required_argument, NULL, O_HORIZON},
 		{"json", no_argument, NULL, O_JSON},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP},
@@ -269,6 +275,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_WD:
 			if (!parse_double(optarg, 0, 10, &o->weight_decay))
 				return bad_arg("--weight-decay takes a number in [0, 10]");
+			break;
+		case O_HORIZON:
+			if (!parse_int(optarg, 0, NCP_EMU_MAX_HORIZON, &o->horizon))
+				return bad_arg("--horizon takes steps from 0 to %d",
+					       NCP_EMU_MAX_HORIZON);
 			break;
 		case O_JSON:
 			o->json = true;
@@ -434,7 +445,7 @@ static int run_eval(const struct opts *o)
 	struct data d;
 	uint32_t *idx = NULL;
 	char err[1024];
-	int ret = 1;
+	int ret = 1, hz;
 
 	openblas_set_num_threads(1);
 	m = ncp_emu_model_load(o->eval, err, sizeof(err));
@@ -459,6 +470,14 @@ static int run_eval(const struct opts *o)
 		fprintf(stderr,
 			"ncp-train: note: %s was recorded with a window of %d steps, the model %s has %d (it keeps its own history; scoring starts at its first full window)\n",
 			d.rec[0]->dir, d.window, o->eval, ncp_emu_model_window(m));
+	hz = ncp_emu_model_horizon(m);
+	for (int i = 0; i < d.n; i++)
+		if (d.rec[i]->stim_channels > ncp_emu_model_stim_channels(m)) {
+			fprintf(stderr, "ncp-train: %s has %d stimulation electrodes, the model %s only %d channels\n",
+				d.rec[i]->dir, d.rec[i]->stim_channels, o->eval,
+				ncp_emu_model_stim_channels(m));
+			goto out;
+		}
 	st = ncp_emu_state_new(m);
 	idx = malloc((size_t)d.neurons * sizeof(uint32_t));
 	if (!st || !idx) {
@@ -467,20 +486,26 @@ static int run_eval(const struct opts *o)
 	}
 	ncp_score_init(&sc);
 	ncp_hist_reset(h);
-	/* Every step through the inference path, as the daemon runs it;
-	 * scored once the model's window is full. */
+	/* Every step through the inference path, as the daemon runs it,
+	 * with the recording's stimulation; scored once the model's window is
+	 * full, against the arm `horizon` steps later (while the recording
+	 * has it). */
 	for (int i = 0; i < d.n; i++) {
 		const struct ncp_recording *r = d.rec[i];
+		float stim[NCP_FEAT_MAX_STIM];
+		int nstim = r->stim ? r->stim_channels : 0;
 		ncp_emu_state_reset(st);
 		for (uint64_t s = 0; s < r->steps; s++) {
 			float pred[NCP_EMU_OUTPUTS];
 			int n = ncp_recording_spikes(r, s, idx);
+			ncp_recording_stim(r, s, stim);
 			uint64_t t0 = ncp_now_ns();
-			ncp_emu_push(st, idx, n, NULL, 0);
+			ncp_emu_push(st, idx, n, nstim ? stim : NULL, nstim);
 			ncp_emu_predict(st, pred);
 			ncp_hist_add(h, ncp_now_ns() - t0);
-			if (s + 1 >= (uint64_t)ncp_emu_model_window(m))
-				ncp_score_add(&sc, pred, r->arm + s * 6);
+			if (s + 1 >= (uint64_t)ncp_emu_model_window(m) &&
+			    s + (uint64_t)hz < r->steps)
+				ncp_score_add(&sc, pred, r->arm + (s + (uint64_t)hz) * 6);
 		}
 	}
 	double q[3] = {0.5, 0.99, 0.999}, us[3];
@@ -493,6 +518,8 @@ static int run_eval(const struct opts *o)
 		ncp_json_str(&j, o->eval);
 		ncp_json_key(&j, "arch");
 		ncp_json_str(&j, ncp_emu_model_arch_name(m));
+		ncp_json_key(&j, "horizon");
+		ncp_json_int(&j, hz);
 		ncp_json_key(&j, "data");
 		ncp_json_arr(&j);
 		for (int i = 0; i < d.n; i++)
@@ -516,7 +543,7 @@ static int run_eval(const struct opts *o)
 			printf("%s\n", j.buf);
 		ncp_json_fini(&j);
 	} else {
-		printf("%s (%s) on", o->eval, ncp_emu_model_arch_name(m));
+		printf("%s (%s, horizon %d) on", o->eval, ncp_emu_model_arch_name(m), hz);
 		for (int i = 0; i < d.n; i++)
 			printf(" %s", d.rec[i]->dir);
 		printf(": %" PRIu64 " steps scored\n", sc.n[0]);
@@ -594,6 +621,7 @@ static int run_train(const struct opts *o)
 	spec.neurons = d.neurons;
 	spec.dt = d.dt;
 	spec.stim = o->stim;
+	spec.horizon = o->horizon;
 	if (o->nhidden >= 0) {
 		if (linear && o->nhidden > 0) {
 			fprintf(stderr, "ncp-train: %s has no hidden layers; drop --hidden\n",
@@ -623,9 +651,10 @@ static int run_train(const struct opts *o)
 		}
 	}
 	so.window = spec.window;
+	so.horizon = spec.horizon;
 	so.val_frac = o->val_split;
 	so.block = (uint64_t)llround(o->block_s / d.dt);
-	so.gap = (uint64_t)spec.window;
+	so.gap = (uint64_t)spec.window + (uint64_t)spec.horizon;
 	if (ncp_dataset_split(ds, &so, &train, &ntrain, &val, &nval, err, sizeof(err))) {
 		fprintf(stderr, "ncp-train: %s\n", err);
 		goto out;
@@ -667,9 +696,9 @@ static int run_train(const struct opts *o)
 		for (int l = 0; l < spec.nhidden; l++)
 			snprintf(hid + strlen(hid), sizeof(hid) - strlen(hid), "%s%d",
 				 l ? "-" : " ", spec.hidden[l]);
-		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, floor %g",
+		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g",
 		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
-		       spec.stim, o->floor_frac);
+		       spec.stim, spec.horizon, o->floor_frac, wd);
 	}
 	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
 	vsub = malloc((nval / 5 + 1) * sizeof(uint64_t));
@@ -779,7 +808,7 @@ static int run_train(const struct opts *o)
 		}
 		for (size_t i = 0; i < nval; i++)
 			ncp_score_add(&sc, pred + i * NCP_EMU_OUTPUTS,
-				      ncp_dataset_arm(ds, val[i]));
+				      ncp_dataset_target(ds, val[i], spec.horizon));
 	}
 
 	/* Save, with how it was made. */
@@ -852,6 +881,8 @@ static int run_train(const struct opts *o)
 		ncp_json_str(&j, o->out);
 		ncp_json_key(&j, "arch");
 		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
+		ncp_json_key(&j, "horizon");
+		ncp_json_int(&j, spec.horizon);
 		ncp_json_key(&j, "train_rows");
 		ncp_json_int(&j, (int64_t)ntrain);
 		ncp_json_key(&j, "val");

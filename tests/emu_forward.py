@@ -1,13 +1,16 @@
 """The emulator's forward pass in numpy, written from docs/model-format.md
 (not from ncpd's C code), to cross-check ncpd's predictions.
 
-usage: emu_forward.py MODEL SPIKES.npy STIM.npy PRED.npy [TOL]
+usage: emu_forward.py MODEL SPIKES.npy STIM.npy PRED.npy [TOL [ARM.npy]]
 
 MODEL is an ncpd-emulator .safetensors file; SPIKES (T x N, 0/1) and STIM
 (T x C) are the steps of one run from its first step; PRED (T x 6) holds
 ncpd's prediction after each step.  Prints the largest difference of the
 standardised outputs ((y - out_mean) / out_scale) and fails when it is
-above TOL (default 1e-4).
+above TOL (default 1e-4).  With ARM.npy (the run's arm states, T x 6),
+also prints the hand RMSE of its own predictions as ncp-train --eval
+scores them: the prediction of step t against arm[t + horizon], for
+every t >= window - 1 with t + horizon < T.
 """
 import json
 import struct
@@ -97,6 +100,29 @@ def forward(tensors, meta, x, u):
     return y, v
 
 
+def horizon(meta):
+    """format_version 1: outputs at the window's last step; 2: `horizon`
+    steps after it (the metadata must say how many)."""
+    version = int(meta["format_version"])
+    assert version in (1, 2), f"format_version {version}"
+    if version == 1:
+        assert "horizon" not in meta, "horizon needs format_version 2"
+        return 0
+    h = int(meta["horizon"])
+    assert h >= 0, h
+    return h
+
+
+def hand_rmse(meta, y, arm):
+    """Hand RMSE of predictions y against the arm `horizon` steps later."""
+    W, h = int(meta["window"]), horizon(meta)
+    T = y.shape[0]
+    t = np.arange(W - 1, T - h)
+    d = y[t, 4:6] - arm[t + h, 4:6].astype(np.float64)
+    ok = np.isfinite(d).all(axis=1)
+    return float(np.sqrt(np.mean(np.sum(d[ok] ** 2, axis=1))))
+
+
 def main():
     if len(sys.argv) < 5:
         print(__doc__, file=sys.stderr)
@@ -124,6 +150,10 @@ def main():
         print("FAIL: the outputs do not vary: nothing was checked",
               file=sys.stderr)
         return 1
+    if len(sys.argv) > 6:
+        arm = np.load(sys.argv[6])
+        assert arm.shape == (x.shape[0], 6), "arm does not fit the run"
+        print(f"horizon {horizon(meta)}: hand_rmse {hand_rmse(meta, y, arm):.9g}")
     return 0
 
 

@@ -14,7 +14,8 @@
  *                           step, from the saved file loaded back
  *
  * With --run: the same three .npy files for MODEL run over a recording
- * (zero stimulation).
+ * with the recording's stimulation (its stim.npy in the model's first
+ * channels; none in a recording without it).
  */
 #include <math.h>
 #include <stdio.h>
@@ -73,14 +74,20 @@ static int run_recording(const char *model, const char *recdir, const char *out)
 	float *u = calloc(r->steps * (uint64_t)NCP_MAX(C, 1), sizeof(float));
 	float *pred = calloc(r->steps * 6, sizeof(float));
 	uint32_t *idx = calloc((size_t)N, sizeof(uint32_t));
+	float *th = calloc((size_t)NCP_MAX(r->stim_channels, 1), sizeof(float));
 	struct ncp_emu_state *st = ncp_emu_state_new(m);
-	if (!x || !u || !pred || !idx || !st)
+	if (!x || !u || !pred || !idx || !th || !st)
 		return fail("memory", "out of memory");
+	if (r->stim_channels > C)
+		return fail(recdir, "more stimulation electrodes than the model has channels");
 	for (uint64_t s = 0; s < r->steps; s++) {
 		int n = ncp_recording_spikes(r, s, idx);
+		int ns = ncp_recording_stim(r, s, th);
 		for (int i = 0; i < n; i++)
 			x[s * (uint64_t)N + idx[i]] = 1;
-		ncp_emu_push(st, idx, n, NULL, 0);
+		for (int c = 0; c < ns; c++)
+			u[s * (uint64_t)C + (uint64_t)c] = th[c];
+		ncp_emu_push(st, idx, n, ns ? th : NULL, ns);
 		ncp_emu_predict(st, pred + s * 6);
 	}
 	int ret = write_npys(out, x, u, pred, r->steps, N, C);
@@ -91,6 +98,7 @@ static int run_recording(const char *model, const char *recdir, const char *out)
 	free(u);
 	free(pred);
 	free(idx);
+	free(th);
 	return ret;
 }
 

@@ -3,8 +3,11 @@
 # implementation written from docs/model-format.md (Debian's python3 and
 # numpy): for every architecture, a default-sized model run by ncpd over
 # M1-like spikes with stimulation (tests/fixture_emu_dump.c); then a model
-# that ncp-train trained on a recording ncpd made, run over that
-# recording.  The standardised outputs must agree within 1e-4.
+# that ncp-train trained, with a horizon, on a recording ncpd made with
+# exploration stimulation, run over that recording with its stimulation.
+# The standardised outputs must agree within 1e-4, and the hand RMSE at
+# the horizon that numpy computes from its own predictions must be
+# ncp-train --eval's.
 set -u
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -26,18 +29,35 @@ for arch in ridge ridge-running mlp mlp-running dense; do
 		"$tmp/$arch/pred.npy" 1e-4 || fail "$arch differs from the definition"
 done
 
-# A recording from ncpd, a model from ncp-train.
+# A recording from ncpd with exploration stimulation, a model from
+# ncp-train predicting 50 steps ahead.
 mkdir -p "$tmp/data" "$tmp/run"
 "$BUILD/ncpd" --free-run --duration 4 --set task.kind=random \
+	--set stim.source=noise --set stim.noise=0.1 \
 	--set data_dir="$tmp/data" --record rec \
 	--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
 	>/dev/null 2>"$tmp/ncpd.err" || { cat "$tmp/ncpd.err" >&2; fail "ncpd --record"; }
 "$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/trained.safetensors" \
-	--arch mlp-running --epochs 2 --block 0.5 --quiet >"$tmp/train.out" 2>&1 ||
-	{ cat "$tmp/train.out" >&2; fail "ncp-train"; }
+	--arch mlp-running --epochs 2 --block 0.5 --horizon 50 --quiet \
+	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train"; }
 "$fixture" --run "$tmp/trained.safetensors" "$tmp/data/rec" "$tmp/run" ||
 	fail "fixture --run"
+$PY -c 'import numpy as np, sys; sys.exit(0 if np.abs(np.load(sys.argv[1])).max() > 0 else 1)' \
+	"$tmp/run/stim.npy" || fail "the recording's stimulation did not reach the model"
 $PY tests/emu_forward.py "$tmp/trained.safetensors" "$tmp/run/spikes.npy" \
-	"$tmp/run/stim.npy" "$tmp/run/pred.npy" 1e-4 ||
-	fail "the trained model differs from the definition"
+	"$tmp/run/stim.npy" "$tmp/run/pred.npy" 1e-4 "$tmp/data/rec/arm.npy" \
+	>"$tmp/np.out" || { cat "$tmp/np.out"; fail "the trained model differs from the definition"; }
+cat "$tmp/np.out"
+np_rmse=$(sed -n 's/^horizon 50: hand_rmse //p' "$tmp/np.out")
+[ -n "$np_rmse" ] || fail "numpy did not score the model at horizon 50"
+"$BUILD/ncp-train" --eval "$tmp/trained.safetensors" --data "$tmp/data/rec" \
+	--json >"$tmp/eval.json" || fail "ncp-train --eval"
+$PY -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+ours, ref = e["score"]["hand_rmse"], float(sys.argv[2])
+print("ncp-train --eval horizon %d: hand_rmse %.9g, numpy %.9g" % (e["horizon"], ours, ref))
+sys.exit(0 if e["horizon"] == 50 and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
+' "$tmp/eval.json" "$np_rmse" ||
+	fail "ncp-train --eval scores the horizon otherwise than the definition"
 echo "ok"

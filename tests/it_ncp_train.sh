@@ -46,6 +46,21 @@ for k in ("q0", "q1", "dq0", "dq1", "hand_x", "hand_y"):
     assert isinstance(s["rmse"][k], float) and isinstance(s["r2"][k], float), k
 assert s["rows"] == 6000 - 99, s["rows"]
 assert d["step_us"]["p99"] > 0
+assert d["horizon"] == 0
+PYEOF
+
+# A horizon: deterministic too, and scored 30 steps on (30 fewer rows).
+train --out "$tmp/h.safetensors" --seed 5 --horizon 30
+train --out "$tmp/h2.safetensors" --seed 5 --horizon 30
+cmp -s "$tmp/h.safetensors" "$tmp/h2.safetensors" || fail "one seed, two models with a horizon"
+cmp -s "$tmp/a.safetensors" "$tmp/h.safetensors" && fail "the horizon changed nothing"
+"$TRAIN" --eval "$tmp/h.safetensors" --data "$tmp/rec" --json >"$tmp/evalh.json" ||
+	fail "--eval of a model with a horizon"
+$PY - "$tmp/evalh.json" <<'PYEOF' || fail "--eval --json with a horizon"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["horizon"] == 30, d["horizon"]
+assert d["score"]["rows"] == 6000 - 99 - 30, d["score"]["rows"]
 PYEOF
 
 # Refusals: each names what is wrong.
@@ -70,5 +85,7 @@ expect_refusal "not a recording" --data "$tmp/none" --out "$tmp/x.safetensors"
 head -c 3000 "$tmp/a.safetensors" >"$tmp/cut.safetensors"
 expect_refusal "cut.safetensors" --eval "$tmp/cut.safetensors" --data "$tmp/rec"
 expect_refusal "unknown architecture" --data "$tmp/rec" --out "$tmp/x" --arch nope
+expect_refusal "--horizon takes steps" --data "$tmp/rec" --out "$tmp/x" --horizon -1
+expect_refusal "horizon (5990)" --data "$tmp/rec" --out "$tmp/x.safetensors" --horizon 5990
 [ -e "$tmp/x.safetensors" ] && fail "a refused run left a model"
 echo "ok: $(cat "$tmp/eval.json")"

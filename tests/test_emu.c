@@ -838,8 +838,13 @@ START_TEST(load_refuses_bad_files)
 	refused(bad, "\"arch\" is missing", NULL);
 	rewrite(good, bad, "format", "something-else", NULL, NULL, NULL, NULL);
 	refused(bad, "format", "not an ncpd emulator");
+	rewrite(good, bad, "format_version", "3", NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 3", NULL);
+	/* Version 2 says its horizon; version 1 has none. */
 	rewrite(good, bad, "format_version", "2", NULL, NULL, NULL, NULL);
-	refused(bad, "format_version 2", NULL);
+	refused(bad, "\"horizon\" is missing", NULL);
+	rewrite(good, bad, "horizon", "5", NULL, NULL, NULL, NULL);
+	refused(bad, "\"horizon\" needs format_version 2", NULL);
 	rewrite(good, bad, NULL, NULL, "layers.2.bias", NULL, NULL, NULL);
 	refused(bad, "layers.2.bias", NULL);
 	rewrite(good, bad, NULL, NULL, NULL, "layers.2.weight", NULL, NULL);
@@ -1365,12 +1370,138 @@ START_TEST(recordings_checked)
 }
 END_TEST
 
+/* ---- Horizon and stimulation from recordings ---------------------------- */
+
+START_TEST(horizon_in_file_and_targets)
+{
+	char err[512];
+	make_dir();
+	struct ncp_emu_spec sp;
+	small_spec(&sp, NCP_EMU_MLP_RUNNING, 5, 9, 2);
+	struct ncp_emu_model *m0 = new_model(&sp, 1);
+	sp.horizon = 40;
+	struct ncp_emu_model *m40 = new_model(&sp, 1);
+	const char *p0 = ncp_ck_path("h0.safetensors"), *p40 = ncp_ck_path("h40.safetensors");
+	ck_assert_int_eq(ncp_emu_model_save(m0, p0, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_emu_model_save(m40, p40, err, sizeof(err)), 0);
+	/* Horizon 0 is written as before (version 1, no key); a horizon as
+	 * version 2 with the key. */
+	struct ncp_safetensors *st = ncp_safetensors_load(p0, err, sizeof(err));
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "1");
+	ck_assert_ptr_null(ncp_safetensors_meta_get(st, "horizon"));
+	ncp_safetensors_free(st);
+	st = ncp_safetensors_load(p40, err, sizeof(err));
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "2");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "horizon"), "40");
+	ncp_safetensors_free(st);
+	struct ncp_emu_model *l = ncp_emu_model_load(p40, err, sizeof(err));
+	ck_assert_msg(l, "%s", err);
+	ck_assert_int_eq(ncp_emu_model_horizon(l), 40);
+	ck_assert(ncp_emu_model_equal(l, m40));
+	ck_assert(!ncp_emu_model_equal(m0, m40));
+	ck_assert_uint_ne(ncp_emu_model_checksum(m0), ncp_emu_model_checksum(m40));
+	ncp_emu_model_free(l);
+	const char *bad = ncp_ck_path("bad.safetensors");
+	rewrite(p40, bad, "horizon", "10001", NULL, NULL, NULL, NULL);
+	refused(bad, "horizon", "out of range");
+	sp.horizon = -1;
+	ck_assert_int_eq(ncp_emu_spec_check(&sp, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "horizon"));
+
+	/* Targets: the arm `horizon` steps on, within the row's segment. */
+	struct ncp_dataset *ds = ncp_dataset_new(4, 0);
+	uint32_t none[1];
+	for (int s = 0; s < 3000; s++) {
+		float arm[6] = {(float)s, 0, 0, 0, 0, 0};
+		if (s == 0 || s == 2000)
+			ncp_dataset_begin(ds, "seg");
+		ck_assert_int_eq(ncp_dataset_append(ds, none, 0, NULL, 0, arm), 0);
+	}
+	ck_assert_float_eq(ncp_dataset_target(ds, 100, 40)[0], 140.0f);
+	ck_assert_float_eq(ncp_dataset_target(ds, 1959, 40)[0], 1999.0f);
+	ck_assert_ptr_null(ncp_dataset_target(ds, 1960, 40));
+	ck_assert_float_eq(ncp_dataset_target(ds, 1960, 0)[0], 1960.0f);
+	ck_assert_ptr_null(ncp_dataset_target(ds, 2999, 1));
+	struct ncp_dataset_split_opts o = {.window = 10, .horizon = 40, .val_frac = 0.2,
+					   .block = 300, .gap = 50};
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	ck_assert_int_eq(ncp_dataset_split(ds, &o, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
+	ck_assert_uint_gt(nt, 1000);
+	ck_assert_uint_gt(nv, 100);
+	for (size_t i = 0; i < nt; i++)
+		ck_assert_msg(ncp_dataset_target(ds, tr[i], 40), "training row %lu has no target",
+			      (unsigned long)tr[i]);
+	for (size_t i = 0; i < nv; i++)
+		ck_assert_msg(ncp_dataset_target(ds, va[i], 40), "validation row %lu has no target",
+			      (unsigned long)va[i]);
+	free(tr);
+	free(va);
+	ncp_dataset_free(ds);
+	ncp_emu_model_free(m0);
+	ncp_emu_model_free(m40);
+	ncp_ck_remove_dir();
+}
+END_TEST
+
+START_TEST(recording_stimulation_reaches_the_data)
+{
+	char err[512], p[512];
+	make_dir();
+	const char *d = ncp_ck_path("stim");
+	write_recording(d, 50, 7, true, 50, true);
+	/* Add stim.npy (3 electrodes, a NaN row as a dropped step leaves)
+	 * and say so in meta.json. */
+	float th[50 * 3];
+	for (int i = 0; i < 50 * 3; i++)
+		th[i] = 0.01f * (float)i;
+	th[20 * 3 + 1] = NAN;
+	struct ncp_npy_header h = {.dtype = NCP_NPY_F32, .ndim = 2, .shape = {50, 3}};
+	snprintf(p, sizeof(p), "%s/stim.npy", d);
+	ck_assert_int_eq(ncp_npy_write(p, &h, th), 0);
+	struct ncp_npy_meta meta = {.name = "rec", .complete = true, .steps = 50, .dt = 0.001,
+				    .window = 10, .m1_neurons = 7, .stim_electrodes = 3};
+	snprintf(p, sizeof(p), "%s/meta.json", d);
+	ck_assert_int_eq(ncp_npy_meta_write(p, &meta), 0);
+	/* lesion.npy, named by meta.json, is not read here. */
+	struct ncp_recording *r = ncp_recording_open(d, err, sizeof(err));
+	ck_assert_msg(r, "%s", err);
+	ck_assert_int_eq(r->stim_channels, 3);
+	struct ncp_dataset *ds = ncp_dataset_new(7, 4);
+	ck_assert_int_eq(ncp_dataset_add_recording(ds, r, err, sizeof(err)), 0);
+	const float *u = ncp_dataset_stim_at(ds, 10);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_float_eq(u[0], th[30]);
+	ck_assert_float_eq(u[2], th[32]);
+	ck_assert_float_eq(u[3], 0.0f);
+	u = ncp_dataset_stim_at(ds, 20);
+	ck_assert_float_eq(u[1], 0.0f); /* the NaN */
+	ck_assert_float_eq(u[2], th[62]);
+	ncp_dataset_free(ds);
+	/* Fewer channels than electrodes: refused, saying what to do. */
+	ds = ncp_dataset_new(7, 2);
+	ck_assert_int_eq(ncp_dataset_add_recording(ds, r, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "3 stimulation electrodes") && strstr(err, "--stim-channels 3"),
+		      "%s", err);
+	ncp_dataset_free(ds);
+	ncp_recording_close(r);
+	/* A stim.npy of the wrong shape. */
+	h.shape[1] = 2;
+	snprintf(p, sizeof(p), "%s/stim.npy", d);
+	ck_assert_int_eq(ncp_npy_write(p, &h, th), 0);
+	ck_assert_ptr_null(ncp_recording_open(d, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "stim.npy") && strstr(err, "does not match"), "%s", err);
+	ncp_ck_remove_dir();
+}
+END_TEST
+
 /* ---- Training to a known answer ---------------------------------------- */
 
 /* Targets that are a fixed linear function of the filtered features: the
  * ridge fit must recover them almost exactly, and Adam on an MLP must get
  * close. */
-static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
+static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam,
+			 int horizon)
 {
 	const int W = 20, N = 30, C = 0, steps = 6000;
 	struct hist h;
@@ -1385,12 +1516,17 @@ static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
 		sp.nhidden = 1;
 		sp.hidden[0] = 64;
 	}
+	sp.horizon = horizon;
 	const bool running = ncp_emu_arch_mode(arch) == NCP_FEAT_RUNNING;
 	const int F = N * 3;
 	double *A = malloc((size_t)6 * F * sizeof(double)), *f = malloc((size_t)F * sizeof(double));
 	float *arm = malloc((size_t)steps * 6 * sizeof(float));
 	struct ncp_rng rng;
 	ncp_rng_seed(&rng, 4);
+	/* With a horizon the answer of step t is the arm of step t + horizon
+	 * (the first steps' arm is unknown). */
+	for (int i = 0; i < horizon * 6; i++)
+		arm[i] = NAN;
 	for (int i = 0; i < 6 * F; i++)
 		A[i] = ncp_rng_normal(&rng) * 0.01;
 	double *run = calloc((size_t)F, sizeof(double));
@@ -1406,15 +1542,16 @@ static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
 		} else {
 			ref_features(&sp, false, &h, 0, t, f);
 		}
-		for (int o = 0; o < 6; o++) {
+		for (int o = 0; o < 6 && t + horizon < steps; o++) {
 			double y = o;
 			for (int j = 0; j < F; j++)
 				y += A[o * F + j] * f[j];
-			arm[t * 6 + o] = (float)y;
+			arm[(t + horizon) * 6 + o] = (float)y;
 		}
 	}
 	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
-	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500, .gap = W};
+	struct ncp_dataset_split_opts so = {.window = W, .horizon = horizon, .val_frac = 0.2,
+					    .block = 500, .gap = (uint64_t)(W + horizon)};
 	uint64_t *tr, *va;
 	size_t nt, nv;
 	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
@@ -1445,9 +1582,9 @@ static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
 	struct ncp_score sc;
 	ncp_score_init(&sc);
 	for (size_t i = 0; i < nv; i++)
-		ncp_score_add(&sc, pred + i * 6, arm + va[i] * 6);
-	ck_assert_msg(ncp_score_min_r2(&sc) >= min_r2, "%s: validation R^2 %.6f < %.6f",
-		      ncp_emu_arch_name(arch), ncp_score_min_r2(&sc), min_r2);
+		ncp_score_add(&sc, pred + i * 6, ncp_dataset_target(ds, va[i], horizon));
+	ck_assert_msg(ncp_score_min_r2(&sc) >= min_r2, "%s, horizon %d: validation R^2 %.6f < %.6f",
+		      ncp_emu_arch_name(arch), horizon, ncp_score_min_r2(&sc), min_r2);
 	free(pred);
 	free(tr);
 	free(va);
@@ -1463,15 +1600,17 @@ static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam)
 
 START_TEST(ridge_recovers_linear_map)
 {
-	known_answer(NCP_EMU_RIDGE, 0.99999, 0);
-	known_answer(NCP_EMU_RIDGE_RUNNING, 0.99999, 0);
+	known_answer(NCP_EMU_RIDGE, 0.99999, 0, 0);
+	known_answer(NCP_EMU_RIDGE_RUNNING, 0.99999, 0, 0);
+	/* The answer 25 steps later: trained and scored on arm[t + 25]. */
+	known_answer(NCP_EMU_RIDGE_RUNNING, 0.99999, 0, 25);
 }
 END_TEST
 
 START_TEST(adam_learns_linear_map)
 {
-	known_answer(NCP_EMU_MLP, 0.99, 3000);
-	known_answer(NCP_EMU_MLP_RUNNING, 0.99, 3000);
+	known_answer(NCP_EMU_MLP, 0.99, 3000, 0);
+	known_answer(NCP_EMU_MLP_RUNNING, 0.99, 3000, 0);
 }
 END_TEST
 
@@ -1493,6 +1632,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, dropping_rows_keeps_features);
 	tcase_add_test(tc, split_by_blocks_with_gap);
 	tcase_add_test(tc, recordings_checked);
+	tcase_add_test(tc, horizon_in_file_and_targets);
+	tcase_add_test(tc, recording_stimulation_reaches_the_data);
 	tcase_add_test(tc, ridge_recovers_linear_map);
 	tcase_add_test(tc, adam_learns_linear_map);
 	suite_add_tcase(s, tc);

@@ -261,9 +261,16 @@ int ncp_dataset_add_recording(struct ncp_dataset *ds,
 	uint32_t *idx;
 	int r;
 
+	float stim[NCP_FEAT_MAX_STIM];
+	int nstim = rec->stim ? rec->stim_channels : 0;
+
 	if (rec->neurons != ds->neurons)
 		return ncp_errf(err, errlen, "%s: %d M1 neurons, but the data so far has %d",
 				rec->dir, rec->neurons, ds->neurons);
+	if (nstim > ds->stim)
+		return ncp_errf(err, errlen,
+				"%s: %d stimulation electrodes, but the model has %d stimulation channels: give --stim-channels %d or more",
+				rec->dir, nstim, ds->stim, nstim);
 	idx = malloc((size_t)rec->neurons * sizeof(uint32_t));
 	if (!idx)
 		goto nomem;
@@ -272,7 +279,9 @@ int ncp_dataset_add_recording(struct ncp_dataset *ds,
 		goto fail;
 	for (uint64_t s = 0; s < rec->steps; s++) {
 		int n = ncp_recording_spikes(rec, s, idx);
-		r = ncp_dataset_append(ds, idx, n, NULL, 0, rec->arm + s * 6);
+		ncp_recording_stim(rec, s, stim);
+		r = ncp_dataset_append(ds, idx, n, nstim ? stim : NULL, nstim,
+				       rec->arm + s * 6);
 		if (r)
 			goto fail;
 	}
@@ -346,6 +355,16 @@ const float *ncp_dataset_arm(const struct ncp_dataset *ds, uint64_t row)
 	return ds->arm + row * 6;
 }
 
+const float *ncp_dataset_target(const struct ncp_dataset *ds, uint64_t row,
+				int horizon)
+{
+	const struct segment *g = &ds->seg[ncp_dataset_segment_of(ds, row)];
+
+	if (horizon < 0 || row + (uint64_t)horizon >= g->start + g->len)
+		return NULL;
+	return ds->arm + (row + (uint64_t)horizon) * 6;
+}
+
 const float *ncp_dataset_stim_at(const struct ncp_dataset *ds, uint64_t row)
 {
 	if (!ds->stim_vals || !ds->stim_nz[row])
@@ -404,14 +423,16 @@ int ncp_dataset_split(const struct ncp_dataset *ds,
 	}
 	for (int i = 0; i < ds->nseg; i++) {
 		uint64_t first = (uint64_t)(o->window - 1);
-		if (ds->seg[i].len > first)
-			nblocks += (ds->seg[i].len - first + block - 1) / block;
+		uint64_t len = ds->seg[i].len > (uint64_t)o->horizon ?
+			       ds->seg[i].len - (uint64_t)o->horizon : 0;
+		if (len > first)
+			nblocks += (len - first + block - 1) / block;
 	}
 	if (nblocks == 0) {
 		free(label);
 		return ncp_errf(err, errlen,
-				"no usable rows: every segment is shorter than the window (%d steps)",
-				o->window);
+				"no usable rows: every segment is shorter than the window (%d steps) plus the horizon (%d)",
+				o->window, o->horizon);
 	}
 	nv_blocks = (uint64_t)llround(o->val_frac * (double)nblocks);
 	if (o->val_frac > 0 && nv_blocks == 0)
@@ -427,7 +448,10 @@ int ncp_dataset_split(const struct ncp_dataset *ds,
 	}
 	for (int i = 0; i < ds->nseg; i++) {
 		uint64_t a = ds->seg[i].start + (uint64_t)(o->window - 1);
-		uint64_t end = ds->seg[i].start + ds->seg[i].len;
+		uint64_t end = ds->seg[i].start + ds->seg[i].len -
+			       NCP_MIN(ds->seg[i].len, (uint64_t)o->horizon);
+		if (end <= a)
+			continue;
 		for (uint64_t b0 = a; b0 < end; b0 += block, bi++) {
 			uint64_t b1 = NCP_MIN(b0 + block, end);
 			/* Evenly spread: block bi is held out when it crosses

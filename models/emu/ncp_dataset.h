@@ -71,6 +71,10 @@ bool ncp_dataset_row_ok(const struct ncp_dataset *ds, uint64_t row,
 			int window);
 /* The arm state of a row (6 floats). */
 const float *ncp_dataset_arm(const struct ncp_dataset *ds, uint64_t row);
+/* The arm state `horizon` steps after a row (6 floats), or NULL when that
+ * step is past the row's segment. */
+const float *ncp_dataset_target(const struct ncp_dataset *ds, uint64_t row,
+				int horizon);
 /* The stimulation values of a row (stim floats), or NULL when zero. */
 const float *ncp_dataset_stim_at(const struct ncp_dataset *ds, uint64_t row);
 /* The spikes of a row. */
@@ -87,14 +91,17 @@ void ncp_dataset_view(const struct ncp_dataset *ds, uint64_t row, int len,
 /* Validation held out by blocks of time. */
 struct ncp_dataset_split_opts {
 	int window;		/* rows need a full window */
+	int horizon;		/* and a target this many steps after them
+				 * within their segment */
 	double val_frac;	/* share of blocks held out (0: none) */
 	uint64_t block;		/* rows per block */
 	uint64_t gap;		/* training rows this close to a validation
-				 * block are dropped (one window: no shared
-				 * inputs) */
+				 * block are dropped (one window plus the
+				 * horizon: no shared inputs or targets) */
 };
 
-/* Cut each segment's usable rows into blocks, hold out val_frac of them
+/* Cut each segment's usable rows (a full window behind, the horizon's
+ * target ahead) into blocks, hold out val_frac of them
  * (evenly spread over the data), drop the training rows within gap of a
  * validation block, and return both row lists in order (malloc'd; free()).
  * 0, or -EINVAL (message) when there are no usable rows. */

@@ -100,6 +100,9 @@ int ncp_emu_spec_check(const struct ncp_emu_spec *s, char *err, size_t errlen)
 	r = ncp_feat_spec_check(&f, err, errlen);
 	if (r)
 		return r;
+	if (s->horizon < 0 || s->horizon > NCP_EMU_MAX_HORIZON)
+		return ncp_errf(err, errlen, "horizon %d is out of range (0 to %d steps)",
+				s->horizon, NCP_EMU_MAX_HORIZON);
 	if (arch_is_linear(s->arch) && s->nhidden != 0)
 		return ncp_errf(err, errlen, "%s has no hidden layers (%d given)",
 				ncp_emu_arch_name(s->arch), s->nhidden);
@@ -302,7 +305,8 @@ static bool same_spec(const struct ncp_emu_spec *a, const struct ncp_emu_spec *b
 {
 	if (a->arch != b->arch || a->window != b->window ||
 	    a->neurons != b->neurons || a->stim != b->stim ||
-	    a->ntau != b->ntau || a->dt != b->dt || a->nhidden != b->nhidden)
+	    a->ntau != b->ntau || a->dt != b->dt || a->nhidden != b->nhidden ||
+	    a->horizon != b->horizon)
 		return false;
 	for (int k = 0; k < a->ntau; k++)
 		if (a->taus[k] != b->taus[k])
@@ -386,6 +390,8 @@ uint64_t ncp_emu_model_checksum(const struct ncp_emu_model *m)
 	h = fnv(h, &s->dt, sizeof(s->dt));
 	h = fnv(h, &s->nhidden, sizeof(s->nhidden));
 	h = fnv(h, s->hidden, sizeof(int) * (size_t)s->nhidden);
+	if (s->horizon) /* version 1 models keep their checksums */
+		h = fnv(h, &s->horizon, sizeof(s->horizon));
 	h = fnv(h, m->in_mean, sizeof(float) * (size_t)m->n_std);
 	h = fnv(h, m->in_scale, sizeof(float) * (size_t)m->n_std);
 	h = fnv(h, m->out_mean, sizeof(m->out_mean));
@@ -460,6 +466,11 @@ int ncp_emu_model_outputs(const struct ncp_emu_model *m)
 	return NCP_EMU_OUTPUTS;
 }
 
+int ncp_emu_model_horizon(const struct ncp_emu_model *m)
+{
+	return m->spec.horizon;
+}
+
 size_t ncp_emu_model_params(const struct ncp_emu_model *m)
 {
 	size_t n = m->n_spk * (size_t)(m->spec.nhidden ? m->spec.hidden[0] : 0);
@@ -499,7 +510,7 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	struct ncp_safetensors_tensor t[4 + 2 * NCP_EMU_MAX_LAYERS];
 	struct ncp_safetensors_meta meta[16];
 	char names[2 * NCP_EMU_MAX_LAYERS][32];
-	char s_window[24], s_neurons[24], s_stim[24], s_dt[32], s_nin[32],
+	char s_window[24], s_neurons[24], s_stim[24], s_horizon[24], s_dt[32], s_nin[32],
 		s_nout[8], s_taus[256], s_hidden[160], s_outputs[128];
 	float *w0 = NULL;
 	size_t n = 0, nm = 0, in0 = file_in0(m);
@@ -549,6 +560,7 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	snprintf(s_window, sizeof(s_window), "%d", m->spec.window);
 	snprintf(s_neurons, sizeof(s_neurons), "%d", m->spec.neurons);
 	snprintf(s_stim, sizeof(s_stim), "%d", m->spec.stim);
+	snprintf(s_horizon, sizeof(s_horizon), "%d", m->spec.horizon);
 	fmt_double(s_dt, sizeof(s_dt), m->spec.dt);
 	snprintf(s_nin, sizeof(s_nin), "%zu", in0);
 	snprintf(s_nout, sizeof(s_nout), "%d", NCP_EMU_OUTPUTS);
@@ -573,7 +585,7 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 
 #define META(k_, v_) (meta[nm].key = (k_), meta[nm].value = (v_), nm++)
 	META("format", NCP_EMU_FORMAT);
-	META("format_version", "1");
+	META("format_version", m->spec.horizon ? "2" : "1");
 	META("arch", ncp_emu_arch_name(m->spec.arch));
 	META("window", s_window);
 	META("neurons", s_neurons);
@@ -585,6 +597,8 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	META("n_in", s_nin);
 	META("n_out", s_nout);
 	META("outputs", s_outputs);
+	if (m->spec.horizon)
+		META("horizon", s_horizon);
 	if (m->config)
 		META("config", m->config);
 #undef META
@@ -732,9 +746,18 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 	}
 	if (meta_int(st, name, "format_version", 0, INT32_MAX, &n, err, errlen))
 		return NULL;
-	if (n != NCP_EMU_FORMAT_VERSION) {
-		ncp_errf(err, errlen, "%s: format_version %d is not supported (this ncpd reads %d)",
+	if (n < 1 || n > NCP_EMU_FORMAT_VERSION) {
+		ncp_errf(err, errlen, "%s: format_version %d is not supported (this ncpd reads 1 to %d)",
 			 name, n, NCP_EMU_FORMAT_VERSION);
+		return NULL;
+	}
+	if (n >= 2) {
+		if (meta_int(st, name, "horizon", 0, NCP_EMU_MAX_HORIZON, &s.horizon,
+			     err, errlen))
+			return NULL;
+	} else if (ncp_safetensors_meta_get(st, "horizon")) {
+		ncp_errf(err, errlen, "%s: metadata \"horizon\" needs format_version 2 (the file says 1)",
+			 name);
 		return NULL;
 	}
 	v = meta_str(st, name, "arch", err, errlen);

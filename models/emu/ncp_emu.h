@@ -30,7 +30,11 @@
 #include "models/emu/ncp_feat.h"
 
 #define NCP_EMU_FORMAT "ncpd-emulator"
-#define NCP_EMU_FORMAT_VERSION 1
+/* Version 1: outputs at the window's last step.  Version 2 adds the
+ * metadata "horizon" (steps ahead of it); files with horizon 0 are still
+ * written as version 1. */
+#define NCP_EMU_FORMAT_VERSION 2
+#define NCP_EMU_MAX_HORIZON 10000	/* steps */
 #define NCP_EMU_OUTPUTS 6
 #define NCP_EMU_MAX_HIDDEN 8		/* hidden layers */
 #define NCP_EMU_MAX_UNITS 65536		/* units in a hidden layer */
@@ -69,6 +73,9 @@ struct ncp_emu_spec {
 	double dt;		/* s per step */
 	int nhidden;		/* 0 for ridge */
 	int hidden[NCP_EMU_MAX_HIDDEN];
+	/* The outputs are the arm state this many steps after the window's
+	 * last step (0: at it). */
+	int horizon;
 };
 
 /* The defaults for an architecture: window 100, 1000 neurons, 32
@@ -123,6 +130,7 @@ int ncp_emu_model_window(const struct ncp_emu_model *m);
 int ncp_emu_model_neurons(const struct ncp_emu_model *m);
 int ncp_emu_model_stim_channels(const struct ncp_emu_model *m);
 int ncp_emu_model_outputs(const struct ncp_emu_model *m);
+int ncp_emu_model_horizon(const struct ncp_emu_model *m);
 /* Trainable parameters (weights and biases). */
 size_t ncp_emu_model_params(const struct ncp_emu_model *m);
 /* A 64-bit hash (FNV-1a) of the spec, weights and normalisations: equal
@@ -162,8 +170,8 @@ void ncp_emu_state_prepare(struct ncp_emu_state *s);
  * model's are ignored, missing ones are zero). */
 void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 		  const float *stim, int nstim);
-/* The prediction for the latest pushed step, in SI units:
- * [q0, q1, dq0, dq1, hand_x, hand_y]. */
+/* The prediction for the latest pushed step t, in SI units:
+ * [q0, q1, dq0, dq1, hand_x, hand_y] of step t + the model's horizon. */
 void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS]);
 /* Steps pushed since creation or reset; spike indices ignored. */
 uint64_t ncp_emu_state_steps(const struct ncp_emu_state *s);

@@ -81,6 +81,16 @@ void ncp_trainer_opts_default(struct ncp_trainer_opts *o)
 	o->batch = 256;
 }
 
+/* A row's target: the arm state `horizon` steps after it, all NaN
+ * (masked) when that is past its segment. */
+static const float *target_of(const struct ncp_dataset *ds, uint64_t row,
+			      int horizon)
+{
+	static const float none[6] = { NAN, NAN, NAN, NAN, NAN, NAN };
+	const float *a = ncp_dataset_target(ds, row, horizon);
+	return a ? a : none;
+}
+
 static void progress(struct ncp_trainer *t, const char *what, double done)
 {
 	if (t->o.progress)
@@ -455,7 +465,7 @@ static int prepare(struct ncp_trainer *t, const uint64_t *rows, int n)
 
 	for (int b = 0; b < n; b++) {
 		const uint64_t row = rows[b];
-		const float *arm = ncp_dataset_arm(t->ds, row);
+		const float *arm = target_of(t->ds, row, m->spec.horizon);
 
 		row_features(t, row);
 		ncp_emu_standardise(m, t->feat, t->X + (size_t)b * (size_t)m->n_std);
@@ -782,7 +792,7 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const float *arm = ncp_dataset_arm(t->ds, rows[i]);
+		const float *arm = target_of(t->ds, rows[i], m->spec.horizon);
 		if (ns) {
 			row_features(t, rows[i]);
 			const float *f = t->feat + m->std_offset;
@@ -851,9 +861,10 @@ out:
 
 #define RIDGE_CHUNK 256
 
-static bool row_has_nan(const struct ncp_dataset *ds, uint64_t row)
+static bool row_has_nan(const struct ncp_dataset *ds, uint64_t row,
+			int horizon)
 {
-	const float *a = ncp_dataset_arm(ds, row);
+	const float *a = target_of(ds, row, horizon);
 	for (int o = 0; o < NOUT; o++)
 		if (isnan(a[o]))
 			return true;
@@ -902,7 +913,7 @@ int ncp_trainer_fit_ridge(struct ncp_trainer *t, const uint64_t *train,
 	for (size_t i = 0; i < ntrain;) {
 		int k = 0;
 		while (i < ntrain && k < t->B) {
-			if (!row_has_nan(t->ds, train[i]))
+			if (!row_has_nan(t->ds, train[i], t->m->spec.horizon))
 				chunk[k++] = train[i];
 			i++;
 		}
@@ -994,7 +1005,7 @@ int ncp_trainer_fit_ridge(struct ncp_trainer *t, const uint64_t *train,
 		for (size_t i = 0; i < nval;) {
 			int k = 0;
 			while (i < nval && k < t->B) {
-				if (!row_has_nan(t->ds, val[i]))
+				if (!row_has_nan(t->ds, val[i], t->m->spec.horizon))
 					chunk[k++] = val[i];
 				i++;
 			}

@@ -21,6 +21,7 @@ void ncp_recording_close(struct ncp_recording *r)
 	ncp_npy_free(r->m1_npy);
 	ncp_npy_free(r->arm_npy);
 	ncp_npy_free(r->target_npy);
+	ncp_npy_free(r->stim_npy);
 	free(r->dir);
 	free(r->name);
 	free(r);
@@ -216,6 +217,21 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		goto fail;
 	r->arm = r->arm_npy->data;
 	r->target = r->target_npy->data;
+	if (json_object_get(root, "stim_electrodes")) {
+		if (get_u64(root, path, "stim_electrodes", true, &x, err, errlen))
+			goto invalid;
+		if (x < 1 || x > 1024) {
+			ncp_errf(err, errlen, "%s: stim_electrodes %" PRIu64 " is out of range",
+				 path, x);
+			goto invalid;
+		}
+		r->stim_npy = load_array(r, root, "stim", "stim.npy", x, false,
+					 err, errlen);
+		if (!r->stim_npy)
+			goto fail;
+		r->stim = r->stim_npy->data;
+		r->stim_channels = (int)x;
+	}
 	json_decref(root);
 	free(text);
 	return r;
@@ -255,4 +271,17 @@ int ncp_recording_spikes(const struct ncp_recording *r, uint64_t step,
 				idx[k++] = (uint32_t)i;
 	}
 	return k;
+}
+
+int ncp_recording_stim(const struct ncp_recording *r, uint64_t step,
+		       float *stim)
+{
+	int n = r->stim ? r->stim_channels : 0;
+
+	for (int c = 0; c < n; c++) {
+		/* A dropped step's NaN: nothing known was applied. */
+		float v = r->stim[step * (uint64_t)n + (uint64_t)c];
+		stim[c] = isfinite(v) ? v : 0.0f;
+	}
+	return n;
 }

@@ -1,12 +1,13 @@
 /* ncp_recording: reads a recording directory (docs/file-formats.md):
- * meta.json, m1.npy, arm.npy and target.npy, checked against each other.
+ * meta.json, m1.npy, arm.npy, target.npy and, when meta.json names
+ * stim_electrodes, stim.npy, checked against each other.
  *
  * Refused, with a message naming the directory or file and the fault: a
  * missing or unparsable meta.json, a format other than "ncpd-recording"
  * version 1, an unfinished recording ("complete": false), a missing
  * array, a dtype or shape that does not match meta.json (m1: steps x
  * m1_neurons of uint8, bool or float32; arm: steps x 6 float32; target:
- * steps x 2 float32).  m1.npy is mapped, not read, so long recordings cost
+ * steps x 2 float32; stim: steps x stim_electrodes float32).  m1.npy is mapped, not read, so long recordings cost
  * no memory until used.
  */
 #ifndef NCP_RECORDING_H
@@ -30,8 +31,13 @@ struct ncp_recording {
 	uint64_t seed, task_seed;	/* 0 when absent */
 	const float *arm;	/* steps x 6: q0, q1, dq0, dq1, hand_x, hand_y */
 	const float *target;	/* steps x 2 */
+	/* steps x stim_channels: the electrode commands theta applied in each
+	 * step (NaN in a dropped step); NULL and 0 in a recording made
+	 * without stimulation electrodes */
+	const float *stim;
+	int stim_channels;
 	/* private */
-	struct ncp_npy *m1_npy, *arm_npy, *target_npy;
+	struct ncp_npy *m1_npy, *arm_npy, *target_npy, *stim_npy;
 };
 
 /* Open and check a recording.  NULL with a message (errno set). */
@@ -43,5 +49,11 @@ void ncp_recording_close(struct ncp_recording *r);
  * (room for `neurons`); returns how many. */
 int ncp_recording_spikes(const struct ncp_recording *r, uint64_t step,
 			 uint32_t *idx);
+
+/* The stimulation of step `step` into stim (room for stim_channels): the
+ * recording's theta, 0 for a dropped step's NaN.  Returns stim_channels
+ * (0 for a recording without stimulation). */
+int ncp_recording_stim(const struct ncp_recording *r, uint64_t step,
+		       float *stim);
 
 #endif
