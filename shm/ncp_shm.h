@@ -16,7 +16,8 @@
  *     ARM         ring: arm history for drawing traces
  *     STATS       seqlock: the loop's timing statistics
  *     TRAIN       ring: training history
- *     STIM        seqlock: electrodes (theta, alpha) and the lesion (1.3)
+ *     STIM        seqlock: electrodes (theta, alpha) and the lesion (1.3;
+ *                 sized by header.stim_electrodes)
  *
  * Two kinds of blocks:
  *  - seqlock block: word 0 is a sequence counter (0: never written; odd: a
