@@ -238,6 +238,28 @@ void ncp_mon_snap_lesion_text(const struct ncp_shm_stim *b, char *out,
 							: "silenced");
 }
 
+int ncp_mon_snap_electrode_bars(const struct ncp_shm_stim *b, bool alpha,
+				int cols, double *out)
+{
+	int E = (int)b->electrodes, n = E < cols ? E : cols;
+	const float *v = b->v + (alpha ? E : 0);
+
+	if (n <= 0)
+		return 0;
+	for (int c = 0; c < n; c++)
+		out[c] = 0;
+	for (int e = 0; e < E; e++) {
+		int c = (int)((int64_t)e * n / E);
+		double x = b->max > 0 ? v[e] / b->max : 0;
+		if (!(x == x))
+			x = 0;
+		x = x > 1 ? 1 : x < -1 ? -1 : x;
+		if (fabs(x) > fabs(out[c]))
+			out[c] = x;
+	}
+	return n;
+}
+
 const struct ncp_shm_stim *ncp_mon_snap_stim(const struct ncp_mon_snap *s)
 {
 	return s->have_stim ? (const struct ncp_shm_stim *)s->stim_buf : NULL;

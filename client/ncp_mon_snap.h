@@ -95,6 +95,14 @@ void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
  * (a writer older than ABI 1.3, or not written yet). */
 const struct ncp_shm_stim *ncp_mon_snap_stim(const struct ncp_mon_snap *s);
 
+/* Bars of the electrodes for a chart `cols` columns wide: out[c] in
+ * [-1, 1] is the value (alpha when `alpha`, else theta) of largest
+ * magnitude among the electrodes e with floor(e * cols / E) == c, over
+ * the block's bound max (clipped to +-1; 0 when max is 0).  Returns the
+ * columns filled: min(E, cols). */
+int ncp_mon_snap_electrode_bars(const struct ncp_shm_stim *b, bool alpha,
+				int cols, double *out);
+
 /* The newest training entry, or NULL. */
 const struct ncp_shm_train_entry *
 ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
