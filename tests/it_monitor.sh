@@ -85,7 +85,7 @@ start_daemon 6
 sleep 0.5
 "$MON" --shm "$NAME" --once --json >"$tmp/b.json" || fail "second --once --json exited $?"
 "$MON" --shm "$NAME" --once >"$tmp/text" || fail "--once (text) exited $?"
-for w in overruns jitter window predicted; do
+for w in overruns jitter window predicted "stim       source none  16 electrodes" "lesion     none"; do
 	grep -q "$w" "$tmp/text" || fail "--once text lacks '$w': $(cat "$tmp/text")"
 done
 $PY - "$tmp/a.json" "$tmp/b.json" "$NAME" <<'PYEOF' || fail "snapshot checks"
@@ -125,6 +125,13 @@ for d in (a, b):
     assert len(d["target"]) == 2 and len(d["arm"]["dq"]) == 2
     assert d["predicted"] is None, d["predicted"]
     assert d["training"] is None, d["training"]
+    # The electrodes (stim.electrodes 16, nothing stimulating) and no lesion.
+    sb = d["stim"]
+    assert sb["electrodes"] == 16 == len(sb["theta"]) == len(sb["alpha"]), sb
+    assert sb["source"] == "none" and sb["max"] > 0, sb
+    assert sb["theta"] == [0] * 16 and sb["alpha_max_abs"] == 0, sb
+    assert s - 2 <= sb["step"] <= s + 50, (sb["step"], s)
+    assert d["lesion"] == {"kind": "none", "fraction": 0, "neurons": 0}, d["lesion"]
 print("steps %d -> %d, window %d..%d, hand (%.4f, %.4f)" % (
     a["step"], b["step"], b["window"]["first_step"],
     b["window"]["first_step"] + b["window"]["steps"] - 1, *b["arm"]["hand"]))
@@ -206,6 +213,7 @@ wait_screen tui 5 "waiting" "not found" || fail "no 'waiting' before the daemon 
 start_daemon 60
 gen1=$(generation "$NAME")
 wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" \
+	"lesion none" "stim none E16 |alpha| max 0" \
 	"gen $gen1" running || fail "the screen lacks something"
 
 echo "screen 100x30 drawn (generation $gen1)"
