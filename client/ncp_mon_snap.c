@@ -90,11 +90,14 @@ int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r)
 	}
 	if (err != -ENODATA)
 		note(&ret, err);
-	err = ncp_shm_reader_stim(r, s->stim_buf, sizeof(s->stim_buf));
-	if (err == 0)
+	/* Into a copy first: a read that raced the writer leaves its
+	 * buffer torn, and the previous block must survive it. */
+	_Alignas(8) unsigned char sbuf[NCP_SHM_STIM_MAX_SIZE];
+	err = ncp_shm_reader_stim(r, sbuf, sizeof(sbuf));
+	if (err == 0) {
+		memcpy(s->stim_buf, sbuf, ncp_shm_reader_stim_size(r));
 		s->have_stim = true;
-	else if (err != -EAGAIN)
-		s->have_stim = false;	/* the copy may be torn */
+	}
 	if (err != -ENODATA)
 		note(&ret, err);
 	if (s->train_cap) {
@@ -578,7 +581,8 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 			ncp_mon_snap_source_name(b->source), b->electrodes,
 			b->theta_max_abs, b->alpha_max_abs, b->max);
 	else
-		fprintf(f, "stim       none (segment before ABI 1.3)\n");
+		fprintf(f, "stim       none (a segment before ABI 1.3, or not "
+			"published yet)\n");
 	fprintf(f, "lesion     %s\n", les);
 	if (e)
 		fprintf(f, "training   update %" PRIu64 "  loss %.6g  val_loss "
