@@ -28,6 +28,9 @@ $PY -c 'import numpy' || fail "$PY has no numpy"
 
 # Start the fixture, wait for its "ready GENERATION" line.
 start() {
+	# The background job truncates the file only once it runs: remove the
+	# previous run's "ready" line first, or its generation may be read.
+	rm -f "$tmp/fixture.out"
 	"$fixture" "$name" "$@" >"$tmp/fixture.out" &
 	fpid=$!
 	for _ in $(seq 100); do
