@@ -90,6 +90,16 @@ int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r)
 	}
 	if (err != -ENODATA)
 		note(&ret, err);
+	/* Into a copy first: a read that raced the writer leaves its
+	 * buffer torn, and the previous block must survive it. */
+	_Alignas(8) unsigned char sbuf[NCP_SHM_STIM_MAX_SIZE];
+	err = ncp_shm_reader_stim(r, sbuf, sizeof(sbuf));
+	if (err == 0) {
+		memcpy(s->stim_buf, sbuf, ncp_shm_reader_stim_size(r));
+		s->have_stim = true;
+	}
+	if (err != -ENODATA)
+		note(&ret, err);
 	if (s->train_cap) {
 		err = ncp_shm_reader_train(r, 0, s->train_cap, s->train, &span);
 		if (err == 0)
@@ -181,6 +191,81 @@ const char *ncp_mon_snap_state_name(uint32_t state_word)
 	default:
 		return "unknown";
 	}
+}
+
+const char *ncp_mon_snap_source_name(uint32_t source)
+{
+	switch (source) {
+	case NCP_SHM_STIM_NONE:
+		return "none";
+	case NCP_SHM_STIM_NOISE:
+		return "noise";
+	case NCP_SHM_STIM_ORACLE:
+		return "oracle";
+	case NCP_SHM_STIM_FILE:
+		return "file";
+	default:
+		return "unknown";
+	}
+}
+
+const char *ncp_mon_snap_lesion_name(uint32_t kind)
+{
+	switch (kind) {
+	case NCP_SHM_LESION_NONE:
+		return "none";
+	case NCP_SHM_LESION_PMC_M1:
+		return "pmc-m1";
+	case NCP_SHM_LESION_M1_SILENCE:
+		return "m1-silence";
+	default:
+		return "unknown";
+	}
+}
+
+void ncp_mon_snap_lesion_text(const struct ncp_shm_stim *b, char *out,
+			      size_t len)
+{
+	if (!b) {
+		snprintf(out, len, "unknown");
+		return;
+	}
+	if (b->lesion_kind == NCP_SHM_LESION_NONE) {
+		snprintf(out, len, "none");
+		return;
+	}
+	snprintf(out, len, "%s: %.0f%% of M1, %u neurons %s",
+		 ncp_mon_snap_lesion_name(b->lesion_kind),
+		 100 * b->lesion_fraction, b->lesion_neurons,
+		 b->lesion_kind == NCP_SHM_LESION_PMC_M1 ? "cut from planning"
+							: "silenced");
+}
+
+int ncp_mon_snap_electrode_bars(const struct ncp_shm_stim *b, bool alpha,
+				int cols, double *out)
+{
+	int E = (int)b->electrodes, n = E < cols ? E : cols;
+	const float *v = b->v + (alpha ? E : 0);
+
+	if (n <= 0)
+		return 0;
+	for (int c = 0; c < n; c++)
+		out[c] = 0;
+	for (int e = 0; e < E; e++) {
+		int c = (int)((int64_t)e * n / E);
+		double x = b->max > 0 ? v[e] / b->max : 0;
+		if (!(x == x))
+			x = 0;
+		x = x > 1 ? 1 : x < -1 ? -1 : x;
+		if (fabs(x) > fabs(out[c]))
+			out[c] = x;
+	}
+	return n;
+}
+
+const struct ncp_shm_stim *ncp_mon_snap_stim(const struct ncp_mon_snap *s)
+{
+	return s->have_stim ? (const struct ncp_shm_stim *)s->stim_buf : NULL;
 }
 
 static void key_num(struct ncp_json *j, const char *k, double x)
@@ -318,6 +403,37 @@ static void json_predicted(const struct ncp_mon_snap *s,
 	ncp_json_end(j);
 }
 
+static void json_stim(const struct ncp_mon_snap *s, struct ncp_json *j)
+{
+	const struct ncp_shm_stim *b = ncp_mon_snap_stim(s);
+
+	ncp_json_key(j, "stim");
+	if (!b) {
+		ncp_json_null(j);
+		ncp_json_key(j, "lesion");
+		ncp_json_null(j);
+		return;
+	}
+	ncp_json_obj(j);
+	key_uint(j, "step", b->step);
+	key_str(j, "source", ncp_mon_snap_source_name(b->source));
+	key_uint(j, "electrodes", b->electrodes);
+	key_num(j, "max", b->max);
+	key_num(j, "theta_max_abs", b->theta_max_abs);
+	key_num(j, "alpha_max_abs", b->alpha_max_abs);
+	ncp_json_key(j, "theta");
+	ncp_json_floats(j, b->v, b->electrodes);
+	ncp_json_key(j, "alpha");
+	ncp_json_floats(j, b->v + b->electrodes, b->electrodes);
+	ncp_json_end(j);
+	ncp_json_key(j, "lesion");
+	ncp_json_obj(j);
+	key_str(j, "kind", ncp_mon_snap_lesion_name(b->lesion_kind));
+	key_num(j, "fraction", b->lesion_fraction);
+	key_uint(j, "neurons", b->lesion_neurons);
+	ncp_json_end(j);
+}
+
 static void json_training(const struct ncp_mon_snap *s,
 			  struct ncp_json *j)
 {
@@ -390,6 +506,7 @@ void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j)
 	json_stats(s, j);
 	json_window(s, j);
 	json_predicted(s, j);
+	json_stim(s, j);
 	json_training(s, j);
 	ncp_json_end(j);
 }
@@ -455,6 +572,18 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 			p->x[5], p->latency_us, p->hand_rmse, p->skipped_steps);
 	else
 		fprintf(f, "predicted  none (no emulator prediction)\n");
+	const struct ncp_shm_stim *b = ncp_mon_snap_stim(s);
+	char les[96];
+	ncp_mon_snap_lesion_text(b, les, sizeof(les));
+	if (b)
+		fprintf(f, "stim       source %s  %u electrodes  max|theta| %.4g  "
+			"max|alpha| %.4g  (bound %.4g)\n",
+			ncp_mon_snap_source_name(b->source), b->electrodes,
+			b->theta_max_abs, b->alpha_max_abs, b->max);
+	else
+		fprintf(f, "stim       none (a segment before ABI 1.3, or not "
+			"published yet)\n");
+	fprintf(f, "lesion     %s\n", les);
 	if (e)
 		fprintf(f, "training   update %" PRIu64 "  loss %.6g  val_loss "
 			"%.6g  at t %.3f s\n", e->update, e->loss, e->val_loss,

@@ -2,7 +2,7 @@
  * monitor.
  *
  * A snapshot holds copies of everything ncp-monitor shows: the state,
- * statistics and prediction blocks, the newest M1 window, the newest arm
+ * statistics, prediction and stim blocks, the newest M1 window, the newest arm
  * history (the hand's trace) and the newest training updates.  Reading
  * is lock-free through ncp_shm_reader; a part whose read races the
  * writer keeps its previous copy (and the read reports -EAGAIN), so a
@@ -43,6 +43,10 @@ struct ncp_mon_snap {
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
 	struct ncp_shm_predicted pred;
+	/* The stim block (ABI 1.3): theta and alpha of its electrodes and
+	 * the lesion; read it through ncp_mon_snap_stim(). */
+	bool have_stim;
+	_Alignas(8) unsigned char stim_buf[NCP_SHM_STIM_MAX_SIZE];
 
 	/* The newest window: win_span.count slot copies, oldest first,
 	 * win_stride bytes apart (ncp_shm_win_at). */
@@ -87,6 +91,18 @@ bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s);
 void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
 		     double elbow[2], double hand[2]);
 
+/* The stim block (theta = v[0 .. E-1], alpha = v[E .. 2E-1]), or NULL
+ * (a writer older than ABI 1.3, or not written yet). */
+const struct ncp_shm_stim *ncp_mon_snap_stim(const struct ncp_mon_snap *s);
+
+/* Bars of the electrodes for a chart `cols` columns wide: out[c] in
+ * [-1, 1] is the value (alpha when `alpha`, else theta) of largest
+ * magnitude among the electrodes e with floor(e * cols / E) == c, over
+ * the block's bound max (clipped to +-1; 0 when max is 0).  Returns the
+ * columns filled: min(E, cols). */
+int ncp_mon_snap_electrode_bars(const struct ncp_shm_stim *b, bool alpha,
+				int cols, double *out);
+
 /* The newest training entry, or NULL. */
 const struct ncp_shm_train_entry *
 ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
@@ -95,6 +111,11 @@ ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
 const char *ncp_mon_snap_mode_name(uint32_t mode);
 const char *ncp_mon_snap_task_name(uint32_t kind);
 const char *ncp_mon_snap_state_name(uint32_t state_word);
+const char *ncp_mon_snap_source_name(uint32_t source);
+const char *ncp_mon_snap_lesion_name(uint32_t kind);
+/* The lesion in words ("none", "pmc-m1: 50% of M1, 500 neurons"). */
+void ncp_mon_snap_lesion_text(const struct ncp_shm_stim *b, char *out,
+			      size_t len);
 
 /* The snapshot as one JSON object (docs/monitor.md lists the keys). */
 void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j);

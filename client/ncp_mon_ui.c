@@ -66,6 +66,8 @@ struct ncp_mon_ui {
 	SCREEN *screen;
 	bool utf8, colour;
 	int zoom;
+	bool stim_theta;	/* electrode bars show theta, not alpha */
+	double bars[LOSS_MAX];
 	struct ncp_mon_canvas *canvas;
 	struct ncp_mon_raster *raster;
 	double *hx, *hy, *px, *py; /* hand traces, workspace m */
@@ -155,6 +157,11 @@ int ncp_mon_ui_key(struct ncp_mon_ui *ui, int timeout_ms)
 void ncp_mon_ui_toggle_zoom(struct ncp_mon_ui *ui)
 {
 	ui->zoom = !ui->zoom;
+}
+
+void ncp_mon_ui_toggle_stim(struct ncp_mon_ui *ui)
+{
+	ui->stim_theta = !ui->stim_theta;
 }
 
 void ncp_mon_ui_repaint(struct ncp_mon_ui *ui)
@@ -503,6 +510,35 @@ static void draw_numbers(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		LINE(A_NORMAL, "error %.3f m  M1 %u spikes",
 		     hypot(st->target[0] - st->hand[0],
 			   st->target[1] - st->hand[1]), st->m1_spikes);
+	}
+	const struct ncp_shm_stim *sb = ncp_mon_snap_stim(snap);
+	if (sb) {
+		char les[96];
+		ncp_mon_snap_lesion_text(sb, les, sizeof(les));
+		LINE(sb->lesion_kind ? warn : A_NORMAL, "lesion %s", les);
+		LINE(A_NORMAL, "stim %s E%u %s max %.3g",
+		     ncp_mon_snap_source_name(sb->source), sb->electrodes,
+		     ui->stim_theta ? "|theta|" : "|alpha|",
+		     ui->stim_theta ? sb->theta_max_abs : sb->alpha_max_abs);
+		if (y < end && w > 8 && sb->electrodes) {
+			/* A bar per electrode (or per group when they do not
+			 * fit): height |value| / stim.max; negative values in
+			 * the target's colour. */
+			int cw = w - 6 < LOSS_MAX ? w - 6 : LOSS_MAX;
+			int n = ncp_mon_snap_electrode_bars(sb, !ui->stim_theta,
+							    cw, ui->bars);
+			text(y, x, 6, A_NORMAL, ui->stim_theta ? "theta" : "alpha");
+			for (int k = 0; k < n; k++) {
+				double m = fabs(ui->bars[k]);
+				int l = (int)ceil(m * (SPARK_LEVELS - 1));
+				attr_t at = pair_attr(ui, ui->bars[k] < 0 ?
+						      PAIR_TARGET : PAIR_ARM);
+				char s1[2] = { spark_ascii[l], 0 };
+				glyph(y, x + 6 + k, at,
+				      ui->utf8 ? spark_utf8[l] : s1);
+			}
+			y++;
+		}
 	}
 	if (ncp_mon_snap_pred_fresh(snap)) {
 		LINE(pair_attr(ui, PAIR_PRED) | A_BOLD, "emulator %s", p->model);

@@ -2,7 +2,7 @@
  *
  * Draws a snapshot (ncp_mon_snap) into the panels of ncp_mon_layout:
  * the workspace (real arm, predicted arm, target, hand traces), the
- * numbers, and the M1 window as a heat map with spikes per step; or,
+ * numbers (with a bar per stimulation electrode and the lesion), and the M1 window as a heat map with spikes per step; or,
  * when the terminal is too small, a line saying so.  The caller owns the
  * loop: it reads snapshots, tracks the daemon, and passes a status line.
  *
@@ -54,6 +54,9 @@ int ncp_mon_ui_key(struct ncp_mon_ui *ui, int timeout_ms);
 /* Switch the workspace between the task's neighbourhood and the whole
  * arm. */
 void ncp_mon_ui_toggle_zoom(struct ncp_mon_ui *ui);
+
+/* Switch the electrode bars between alpha (the default) and theta. */
+void ncp_mon_ui_toggle_stim(struct ncp_mon_ui *ui);
 
 /* Repaint the whole terminal at the next draw (after garbage). */
 void ncp_mon_ui_repaint(struct ncp_mon_ui *ui);

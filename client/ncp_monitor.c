@@ -393,6 +393,10 @@ static void handle_key(struct monitor *m, int ch)
 	case 'Z':
 		ncp_mon_ui_toggle_zoom(m->ui);
 		break;
+	case 'a':
+	case 'A':
+		ncp_mon_ui_toggle_stim(m->ui);
+		break;
 	case ' ':
 		m->held = !m->held;
 		break;

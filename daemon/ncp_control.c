@@ -254,6 +254,21 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 	uint64_t les = atomic_load_explicit(&l->pub_lesion, memory_order_relaxed);
 	ncp_reply_str(r, "lesion.kind", ncp_lesion_kind_names[les >> 32]);
 	ncp_reply_uint(r, "lesion.neurons", (uint32_t)les);
+	/* The stimulation as the loop last published it (the stim block). */
+	_Alignas(8) unsigned char sbuf[NCP_SHM_STIM_MAX_SIZE];
+	const struct ncp_shm_stim *sb = (const void *)sbuf;
+	if (ncp_shm_reader_stim(c->shm, sbuf, sizeof(sbuf)) == 0) {
+		ncp_reply_num(r, "lesion.fraction", sb->lesion_fraction);
+		ncp_reply_str(r, "stim.source",
+			      sb->source == NCP_SHM_STIM_FILE ? "file" :
+			      sb->source < NCP_STIM_SRC_COUNT ?
+				      ncp_stim_source_names[sb->source] :
+				      "unknown");
+		ncp_reply_uint(r, "stim.electrodes", sb->electrodes);
+		ncp_reply_num(r, "stim.max", sb->max);
+		ncp_reply_num(r, "stim.theta_max_abs", sb->theta_max_abs);
+		ncp_reply_num(r, "stim.alpha_max_abs", sb->alpha_max_abs);
+	}
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);

@@ -167,6 +167,27 @@ static void publish_state(struct ncp_loop *l)
 	ncp_shm_writer_put_state(l->shm, st);
 }
 
+/* The stim block, every tick (also while paused): theta and alpha as the
+ * step just taken used them, and the lesion. */
+static void publish_stim(struct ncp_loop *l)
+{
+	struct ncp_sim *s = l->sim;
+	const struct ncp_stim *st = ncp_reach_stim(s->reach);
+	struct ncp_shm_stim *b = &l->stim_pub;
+	int kind, count;
+	double fraction;
+
+	ncp_reach_lesion(s->reach, &kind, &fraction, &count);
+	b->step = s->step ? s->step - 1 : 0;
+	b->source = s->stim_seq ? NCP_SHM_STIM_FILE :
+		    (uint32_t)ncp_reach_stim_params(s->reach)->source;
+	b->lesion_kind = (uint32_t)kind;
+	b->lesion_neurons = (uint32_t)count;
+	b->lesion_fraction = fraction;
+	b->max = st->max;
+	ncp_shm_writer_put_stim(l->shm, b, st->theta, st->alpha);
+}
+
 static void publish_stats(struct ncp_loop *l)
 {
 	const struct ncp_rt_clock *c = &l->clock;
@@ -265,8 +286,10 @@ void *ncp_loop_thread(void *arg)
 						  &l->sim->arm, l->sim->target);
 			}
 		}
-		if (l->shm)
+		if (l->shm) {
 			publish_state(l);
+			publish_stim(l);
+		}
 		ncp_rt_clock_done(c);
 		if (c->steps % NCP_LOOP_STATS_EVERY == 0)
 			publish_stats(l);

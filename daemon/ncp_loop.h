@@ -91,6 +91,7 @@ struct ncp_loop {
 	float *theta_f;
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
+	struct ncp_shm_stim stim_pub;	/* the stim block's scalars */
 	long page_faults;	/* the loop's own, once it ran (summary) */
 };
 

@@ -16,6 +16,8 @@
  *     ARM         ring: arm history for drawing traces
  *     STATS       seqlock: the loop's timing statistics
  *     TRAIN       ring: training history
+ *     STIM        seqlock: electrodes (theta, alpha) and the lesion (1.3;
+ *                 sized by header.stim_electrodes)
  *
  * Two kinds of blocks:
  *  - seqlock block: word 0 is a sequence counter (0: never written; odd: a
@@ -59,7 +61,7 @@
 
 #define NCP_SHM_MAGIC "NCPDSHM" /* 8 bytes with the terminating NUL */
 #define NCP_SHM_ABI_MAJOR 1
-#define NCP_SHM_ABI_MINOR 2
+#define NCP_SHM_ABI_MINOR 3
 #define NCP_SHM_DEFAULT_NAME "/ncpd"
 
 #define NCP_SHM_ALIGN 64          /* every block and ring slot */
@@ -68,6 +70,7 @@
 #define NCP_SHM_MAX_NEURONS 65536 /* M1 neurons a window slot may hold */
 #define NCP_SHM_MODEL_NAME_LEN 32
 #define NCP_SHM_JITTER_BINS 32
+#define NCP_SHM_MAX_ELECTRODES 256 /* electrodes the stim block may hold */
 /* Window slots beyond window_len, at least: steps a reader has to copy a
  * window before the writer can lap it; readers ask for at most
  * window_slots - NCP_SHM_WINDOW_MARGIN steps. */
@@ -90,6 +93,8 @@ enum ncp_shm_block_id {
 	NCP_SHM_BLK_STATS = 4,
 	NCP_SHM_BLK_TRAIN = 5,
 	NCP_SHM_BLK_COUNT = 6, /* blocks defined by ABI 1.0 */
+	NCP_SHM_BLK_STIM = 6,  /* ABI 1.3 */
+	NCP_SHM_BLK_COUNT_1_3 = 7, /* blocks a 1.3 writer fills */
 };
 
 struct ncp_shm_block {
@@ -122,7 +127,8 @@ struct ncp_shm_header {
 	uint32_t arm_slots;     /* 96 */
 	uint32_t train_slots;   /* 100 */
 	uint32_t block_count;   /* 104 valid entries of blocks[] */
-	uint32_t reserved1;     /* 108 */
+	uint32_t stim_electrodes; /* 108 electrodes E in the stim block (1.3;
+				   *     zero from older writers) */
 	double arm_links[2];    /* 112 the arm's link lengths, m (upper arm,
 				 *     forearm; 1.2, zero from older writers) */
 	struct ncp_shm_block blocks[NCP_SHM_MAX_BLOCKS]; /* 128 */
@@ -256,6 +262,47 @@ struct ncp_shm_stats {
 	uint64_t reserved[10]; /* 368 */
 };                             /* 448 */
 
+/* stim.source */
+enum ncp_shm_stim_source {
+	NCP_SHM_STIM_NONE = 0,   /* theta only from commands (ncpctl stim) */
+	NCP_SHM_STIM_NOISE = 1,  /* exploration noise */
+	NCP_SHM_STIM_ORACLE = 2, /* the oracle controller */
+	NCP_SHM_STIM_FILE = 3,   /* a replayed stim file */
+};
+
+/* lesion_kind */
+enum ncp_shm_lesion_kind {
+	NCP_SHM_LESION_NONE = 0,
+	NCP_SHM_LESION_PMC_M1 = 1,
+	NCP_SHM_LESION_M1_SILENCE = 2,
+};
+
+/* Stimulation block (seqlock, ABI 1.3), written by the loop every tick
+ * (also while paused).  v[] holds theta (v[0 .. E-1]) then alpha
+ * (v[E .. 2E-1]), E = electrodes = header.stim_electrodes; the block is
+ * ncp_shm_stim_size(E) bytes, zero-padded. */
+struct ncp_shm_stim {
+	uint64_t seq;          /*   0 seqlock word */
+	uint64_t step;         /*   8 the step this theta/alpha drove */
+	uint32_t electrodes;   /*  16 E */
+	uint32_t source;       /*  20 enum ncp_shm_stim_source */
+	uint32_t lesion_kind;  /*  24 enum ncp_shm_lesion_kind */
+	uint32_t lesion_neurons; /* 28 M1 neurons the lesion hits */
+	double lesion_fraction; /* 32 0..1 */
+	double max;            /*  40 stim.max: bound of |theta_e|, |alpha_e| */
+	double theta_max_abs;  /*  48 max_e |theta_e| */
+	double alpha_max_abs;  /*  56 max_e |alpha_e| */
+	uint64_t reserved[8];  /*  64 */
+	float v[];             /* 128 theta[E], then alpha[E] */
+};
+
+static inline size_t ncp_shm_stim_size(uint32_t electrodes)
+{
+	return (128 + 8 * (size_t)electrodes + NCP_SHM_ALIGN - 1) &
+	       ~(size_t)(NCP_SHM_ALIGN - 1);
+}
+#define NCP_SHM_STIM_MAX_SIZE (128 + 8 * NCP_SHM_MAX_ELECTRODES)
+
 /* The histogram bin for a lateness of `us` microseconds. */
 static inline unsigned ncp_shm_jitter_bin(double us)
 {
@@ -326,6 +373,7 @@ NCP_SHM_AT(ncp_shm_header, stim_channels, 92);
 NCP_SHM_AT(ncp_shm_header, arm_slots, 96);
 NCP_SHM_AT(ncp_shm_header, train_slots, 100);
 NCP_SHM_AT(ncp_shm_header, block_count, 104);
+NCP_SHM_AT(ncp_shm_header, stim_electrodes, 108);
 NCP_SHM_AT(ncp_shm_header, arm_links, 112);
 NCP_SHM_AT(ncp_shm_header, blocks, 128);
 NCP_SHM_SIZE(ncp_shm_header, 512);
@@ -401,6 +449,19 @@ NCP_SHM_AT(ncp_shm_stats, mode, 104);
 NCP_SHM_AT(ncp_shm_stats, jitter_bins, 108);
 NCP_SHM_AT(ncp_shm_stats, jitter_hist, 112);
 NCP_SHM_SIZE(ncp_shm_stats, 448);
+
+NCP_SHM_AT(ncp_shm_stim, step, 8);
+NCP_SHM_AT(ncp_shm_stim, electrodes, 16);
+NCP_SHM_AT(ncp_shm_stim, source, 20);
+NCP_SHM_AT(ncp_shm_stim, lesion_kind, 24);
+NCP_SHM_AT(ncp_shm_stim, lesion_neurons, 28);
+NCP_SHM_AT(ncp_shm_stim, lesion_fraction, 32);
+NCP_SHM_AT(ncp_shm_stim, max, 40);
+NCP_SHM_AT(ncp_shm_stim, theta_max_abs, 48);
+NCP_SHM_AT(ncp_shm_stim, alpha_max_abs, 56);
+NCP_SHM_AT(ncp_shm_stim, v, 128);
+NCP_SHM_SIZE(ncp_shm_stim, 128);
+_Static_assert(NCP_SHM_STIM_MAX_SIZE % NCP_SHM_ALIGN == 0, "stim max size");
 
 #undef NCP_SHM_AT
 #undef NCP_SHM_SIZE

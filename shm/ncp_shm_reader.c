@@ -24,6 +24,8 @@ struct ncp_shm_reader {
 	struct ncp_shm_header hdr;
 	struct ncp_ring_reader win, arm, train;
 	const uint64_t *state_blk, *pred_blk, *stats_blk;
+	const uint64_t *stim_blk;	/* NULL: a writer older than 1.3 */
+	size_t stim_size;
 	size_t win_stride;
 	dev_t dev;
 	ino_t ino;
@@ -52,8 +54,8 @@ static bool block_ok(const struct ncp_shm_header *h, int i, size_t min)
 
 static const char *block_name(int i)
 {
-	static const char *const names[NCP_SHM_BLK_COUNT] = {
-		"window", "state", "predicted", "arm", "stats", "train",
+	static const char *const names[NCP_SHM_BLK_COUNT_1_3] = {
+		"window", "state", "predicted", "arm", "stats", "train", "stim",
 	};
 	return names[i];
 }
@@ -179,6 +181,24 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 	r->state_blk = (const uint64_t *)(base + h->blocks[NCP_SHM_BLK_STATE].offset);
 	r->pred_blk = (const uint64_t *)(base + h->blocks[NCP_SHM_BLK_PREDICTED].offset);
 	r->stats_blk = (const uint64_t *)(base + h->blocks[NCP_SHM_BLK_STATS].offset);
+	/* The stim block (1.3): present when the writer made it; a reader
+	 * copies the part of it that holds E electrodes. */
+	if (h->block_count > NCP_SHM_BLK_STIM &&
+	    h->blocks[NCP_SHM_BLK_STIM].size) {
+		size_t need = ncp_shm_stim_size(h->stim_electrodes);
+		if (h->stim_electrodes > NCP_SHM_MAX_ELECTRODES ||
+		    !block_ok(h, NCP_SHM_BLK_STIM, need))
+			return ncp_errf_code(err, errlen, EPROTO,
+				    "%s: stim block at %llu, %llu bytes: outside "
+				    "the segment, misaligned or too small for %u "
+				    "electrodes", what,
+				    (unsigned long long)h->blocks[NCP_SHM_BLK_STIM].offset,
+				    (unsigned long long)h->blocks[NCP_SHM_BLK_STIM].size,
+				    h->stim_electrodes);
+		r->stim_blk = (const uint64_t *)(base +
+				h->blocks[NCP_SHM_BLK_STIM].offset);
+		r->stim_size = need;
+	}
 	return 0;
 }
 
@@ -394,6 +414,21 @@ int ncp_shm_reader_stats(const struct ncp_shm_reader *r,
 			 struct ncp_shm_stats *out)
 {
 	return ncp_seqlock_read(r->stats_blk, out, sizeof(*out));
+}
+
+size_t ncp_shm_reader_stim_size(const struct ncp_shm_reader *r)
+{
+	return r->stim_blk ? r->stim_size : 0;
+}
+
+int ncp_shm_reader_stim(const struct ncp_shm_reader *r, void *buf,
+			size_t buflen)
+{
+	if (!r->stim_blk)
+		return -ENODATA;
+	if (buflen < r->stim_size)
+		return -EINVAL;
+	return ncp_seqlock_read(r->stim_blk, buf, r->stim_size);
 }
 
 int ncp_shm_reader_arm(const struct ncp_shm_reader *r, uint64_t since,

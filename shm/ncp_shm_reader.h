@@ -101,6 +101,16 @@ int ncp_shm_reader_predicted(const struct ncp_shm_reader *r,
 int ncp_shm_reader_stats(const struct ncp_shm_reader *r,
 			 struct ncp_shm_stats *out);
 
+/* The stim block (ABI 1.3): its bytes (ncp_shm_stim_size of the header's
+ * stim_electrodes), 0 when the writer is older than 1.3.  _stim copies it
+ * into buf (buflen >= that, NCP_SHM_STIM_MAX_SIZE always is; read it as
+ * struct ncp_shm_stim: theta = v[0 .. E-1], alpha = v[E .. 2E-1]).
+ * Returns 0, -ENODATA (never written, or no such block), -EAGAIN, or
+ * -EINVAL (buffer too small). */
+size_t ncp_shm_reader_stim_size(const struct ncp_shm_reader *r);
+int ncp_shm_reader_stim(const struct ncp_shm_reader *r, void *buf,
+			size_t buflen);
+
 /* The arm and training histories: the newest entries with index >= since
  * (entry index = order of writing, from 0), at most max (<= the ring's
  * slots) into out[].  Same returns as ncp_shm_reader_window_since. */

@@ -26,7 +26,11 @@ struct ncp_shm_writer {
 	struct ncp_ring_writer arm;
 	uint64_t *state_blk;
 	uint64_t *stats_blk;
+	uint64_t *stim_blk;
 	struct ncp_shm_win_slot *scratch; /* the window slot being built */
+	struct ncp_shm_stim *stim_scratch; /* the stim block being built */
+	size_t stim_size;                 /* bytes of the stim block */
+	uint32_t electrodes;
 	size_t win_copy;                  /* bytes of a window slot pushed */
 	uint32_t neurons;
 	uint32_t words;
@@ -136,6 +140,10 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 			    "least window length + %d (%u), at most 2^24",
 			    c->window_slots, NCP_SHM_WINDOW_MARGIN,
 			    c->window_len + NCP_SHM_WINDOW_MARGIN);
+	if (c->stim_electrodes > NCP_SHM_MAX_ELECTRODES)
+		return ncp_errf_code(err, errlen, EINVAL,
+			    "shm: %u electrodes, at most %d", c->stim_electrodes,
+			    NCP_SHM_MAX_ELECTRODES);
 	if (!is_pow2(c->arm_slots) || c->arm_slots < 2 ||
 	    c->arm_slots > (1u << 24))
 		return ncp_errf_code(err, errlen, EINVAL,
@@ -153,7 +161,7 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 static size_t plan_layout(const struct ncp_shm_writer_config *c,
 			  struct ncp_shm_block *b)
 {
-	size_t sizes[NCP_SHM_BLK_COUNT] = {
+	size_t sizes[NCP_SHM_BLK_COUNT_1_3] = {
 		[NCP_SHM_BLK_WINDOW] = ncp_ring_block_size(
 			c->window_slots, ncp_shm_win_slot_size(c->m1_neurons)),
 		[NCP_SHM_BLK_STATE] = sizeof(struct ncp_shm_state),
@@ -163,11 +171,12 @@ static size_t plan_layout(const struct ncp_shm_writer_config *c,
 		[NCP_SHM_BLK_STATS] = sizeof(struct ncp_shm_stats),
 		[NCP_SHM_BLK_TRAIN] = ncp_ring_block_size(
 			c->train_slots, sizeof(struct ncp_shm_train_entry)),
+		[NCP_SHM_BLK_STIM] = ncp_shm_stim_size(c->stim_electrodes),
 	};
 	size_t off = align_up(sizeof(struct ncp_shm_header), NCP_SHM_ALIGN);
 	long page = sysconf(_SC_PAGESIZE);
 
-	for (int i = 0; i < NCP_SHM_BLK_COUNT; i++) {
+	for (int i = 0; i < NCP_SHM_BLK_COUNT_1_3; i++) {
 		b[i].offset = off;
 		b[i].size = sizes[i];
 		off = align_up(off + sizes[i], NCP_SHM_ALIGN);
@@ -264,10 +273,11 @@ static int fill_segment(struct ncp_shm_writer *w,
 	h->stim_channels = NCP_SHM_STIM_CHANNELS;
 	h->arm_slots = c->arm_slots;
 	h->train_slots = c->train_slots;
-	h->block_count = NCP_SHM_BLK_COUNT;
+	h->block_count = NCP_SHM_BLK_COUNT_1_3;
+	h->stim_electrodes = c->stim_electrodes;
 	h->arm_links[0] = c->arm_links[0];
 	h->arm_links[1] = c->arm_links[1];
-	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT * sizeof(*b));
+	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT_1_3 * sizeof(*b));
 
 	rc = ncp_ring_format(w->base + b[NCP_SHM_BLK_WINDOW].offset,
 			     b[NCP_SHM_BLK_WINDOW].size, c->window_slots,
@@ -308,6 +318,7 @@ static int init_writers(struct ncp_shm_writer *w, const struct ncp_shm_block *b)
 	w->state_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_STATE].offset);
 	w->pred_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_PREDICTED].offset);
 	w->stats_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_STATS].offset);
+	w->stim_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_STIM].offset);
 	return rc;
 }
 
@@ -315,7 +326,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 					  char *err, size_t errlen)
 {
 	struct ncp_shm_writer_config c;
-	struct ncp_shm_block blocks[NCP_SHM_BLK_COUNT];
+	struct ncp_shm_block blocks[NCP_SHM_BLK_COUNT_1_3];
 	struct ncp_shm_writer *w;
 	struct stat st;
 	void *base;
@@ -344,6 +355,14 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 		goto fail_free;
 	}
 	memset(w->scratch, 0, ncp_shm_win_slot_size(c.m1_neurons));
+	w->electrodes = c.stim_electrodes;
+	w->stim_size = ncp_shm_stim_size(c.stim_electrodes);
+	w->stim_scratch = aligned_alloc(CACHE_LINE, w->stim_size);
+	if (!w->stim_scratch) {
+		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
+		goto fail_free;
+	}
+	memset(w->stim_scratch, 0, w->stim_size);
 
 	for (int attempt = 0; attempt < 3 && w->fd < 0; attempt++) {
 		w->fd = shm_open(w->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -416,6 +435,7 @@ fail_unlink:
 fail_free:
 	saved = errno;
 	free(w->scratch);
+	free(w->stim_scratch);
 	free(w);
 	errno = saved;
 	return NULL;
@@ -443,6 +463,7 @@ void ncp_shm_writer_free(struct ncp_shm_writer *w)
 	munmap(w->base, w->size);
 	close(w->fd);
 	free(w->scratch);
+	free(w->stim_scratch);
 	free(w);
 }
 
@@ -489,6 +510,30 @@ void ncp_shm_writer_put_state(struct ncp_shm_writer *w,
 			      const struct ncp_shm_state *s)
 {
 	ncp_seqlock_write(w->state_blk, s, sizeof(*s));
+}
+
+void ncp_shm_writer_put_stim(struct ncp_shm_writer *w,
+			     const struct ncp_shm_stim *s, const double *theta,
+			     const double *alpha)
+{
+	struct ncp_shm_stim *c = w->stim_scratch;
+	uint32_t E = w->electrodes;
+	double tmax = 0, amax = 0;
+
+	memcpy(c, s, sizeof(*c));
+	c->electrodes = E;
+	for (uint32_t e = 0; e < E; e++) {
+		double t = theta ? theta[e] : 0, a = alpha ? alpha[e] : 0;
+		c->v[e] = (float)t;
+		c->v[E + e] = (float)a;
+		t = t < 0 ? -t : t;
+		a = a < 0 ? -a : a;
+		tmax = t > tmax ? t : tmax;
+		amax = a > amax ? a : amax;
+	}
+	c->theta_max_abs = tmax;
+	c->alpha_max_abs = amax;
+	ncp_seqlock_write(w->stim_blk, c, w->stim_size);
 }
 
 void ncp_shm_writer_push_arm(struct ncp_shm_writer *w,

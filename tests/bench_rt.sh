@@ -29,29 +29,10 @@ wait $rpid
 
 $PY - "$tmp/ct.out" "$tmp/ncpd.json" "$tmp/reader.json" "$secs" <<'PYEOF'
 import json, sys
+sys.path.insert(0, "tests")
+from cyclictest_hist import summary
 ct_out, ncpd_json, reader_json, secs = sys.argv[1:]
-hist, overflow, ct_max = {}, 0, None
-for line in open(ct_out):
-    if line.startswith("# Max Latencies:"):
-        ct_max = int(line.split()[-1])
-    elif line.startswith("# Histogram Overflows:"):
-        overflow = int(line.split()[-1])
-    elif line[:1].isdigit():
-        us, n = line.split()[:2]
-        hist[int(us)] = int(n)
-total = sum(hist.values()) + overflow
-def pct(q):
-    rank, seen = q * total, 0
-    for us in sorted(hist):
-        seen += hist[us]
-        if seen >= rank:
-            # bin us holds latencies in [us, us+1): report its upper edge,
-            # as ncpd's histogram does
-            return us + 1
-    return ct_max
-ct = {"p50": pct(0.5), "p99": pct(0.99), "p999": pct(0.999), "max": ct_max,
-      "samples": total,
-      "late_wakeups": sum(n for us, n in hist.items() if us >= 1000) + overflow}
+ct = summary(ct_out)
 d = json.load(open(ncpd_json))
 try:
     reader = json.loads(open(reader_json).read())

@@ -25,6 +25,7 @@
 
 #define NEURONS 1000
 #define WINDOW 100
+#define ELECTRODES 16 /* stim.electrodes, the default */
 #define RATE_HZ 13.6      /* M1's mean rate: 13.6 spikes per 1 ms step */
 #define PACED_STEPS 1500  /* 1.5 s at 1 kHz per configuration */
 #define FAST_STEPS 200000
@@ -150,7 +151,7 @@ static uint64_t sub(uint64_t a, uint64_t b)
 }
 
 struct step_costs {
-	uint64_t *window, *state, *arm, *all;
+	uint64_t *window, *state, *arm, *stim, *all;
 };
 
 /* One loop step's publications, each timed. */
@@ -162,7 +163,14 @@ static void publish_step(struct ncp_shm_writer *w, uint64_t k,
 	struct ncp_shm_state st = { .step = k, .t = (double)k * 1e-3,
 				    .m1_spikes = n };
 	struct ncp_shm_arm_entry arm = { .step = k, .pred_hand = { NAN, NAN } };
-	uint64_t t0, t1, t2, t3;
+	struct ncp_shm_stim sb = { .step = k, .max = 20 };
+	double theta[ELECTRODES], alpha[ELECTRODES];
+	uint64_t t0, t1, t2, t3, t4;
+
+	for (int e = 0; e < ELECTRODES; e++) {
+		theta[e] = 0.01 * (double)((k + (uint64_t)e) % 7);
+		alpha[e] = 0.3 * theta[e];
+	}
 
 	t0 = now_ns();
 	if (ncp_shm_writer_push_spikes(w, k, idx, n, NULL, 0))
@@ -172,10 +180,13 @@ static void publish_step(struct ncp_shm_writer *w, uint64_t k,
 	t2 = now_ns();
 	ncp_shm_writer_push_arm(w, &arm);
 	t3 = now_ns();
+	ncp_shm_writer_put_stim(w, &sb, theta, alpha);
+	t4 = now_ns();
 	c->window[i] = sub(t1 - t0, timer);
 	c->state[i] = sub(t2 - t1, timer);
 	c->arm[i] = sub(t3 - t2, timer);
-	c->all[i] = sub(t3 - t0, timer);
+	c->stim[i] = sub(t4 - t3, timer);
+	c->all[i] = sub(t4 - t0, timer);
 }
 
 static void print_costs(const char *bench, const char *mode, int readers,
@@ -197,7 +208,8 @@ static int run_config(int readers, uint64_t timer)
 {
 	struct ncp_shm_writer_config cfg = { .name = seg_name,
 					     .m1_neurons = NEURONS,
-					     .window_len = WINDOW };
+					     .window_len = WINDOW,
+					     .stim_electrodes = ELECTRODES };
 	char err[256];
 	struct ncp_shm_writer *w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	pid_t pids[MAX_READERS];
@@ -213,6 +225,7 @@ static int run_config(int readers, uint64_t timer)
 	c.window = calloc(cap, sizeof(uint64_t));
 	c.state = calloc(cap, sizeof(uint64_t));
 	c.arm = calloc(cap, sizeof(uint64_t));
+	c.stim = calloc(cap, sizeof(uint64_t));
 	c.all = calloc(cap, sizeof(uint64_t));
 	memset(sh, 0, sizeof(*sh));
 	for (; k < 2 * WINDOW; k++)
@@ -244,6 +257,8 @@ static int run_config(int readers, uint64_t timer)
 	print_costs("shm_state_write", "paced_1khz", readers, c.state,
 		    PACED_STEPS, timer);
 	print_costs("shm_arm_push", "paced_1khz", readers, c.arm,
+		    PACED_STEPS, timer);
+	print_costs("shm_stim_write", "paced_1khz", readers, c.stim,
 		    PACED_STEPS, timer);
 	print_costs("shm_step_publish", "paced_1khz", readers, c.all,
 		    PACED_STEPS, timer);
@@ -283,6 +298,7 @@ static int run_config(int readers, uint64_t timer)
 	free(c.window);
 	free(c.state);
 	free(c.arm);
+	free(c.stim);
 	free(c.all);
 	ncp_shm_writer_free(w);
 	return 0;

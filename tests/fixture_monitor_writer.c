@@ -10,7 +10,10 @@
  * 1.3 m); the target moves every second; k % 23 M1 neurons spike.  The
  * prediction of step k is q + (0.02, -0.02) with its kinematic hand,
  * model "fixture-en", latency 150 us, hand RMSE 0.03 m; a training
- * update every 50 steps with loss 1 / (1 + update / 10).  Loop
+ * update every 50 steps with loss 1 / (1 + update / 10).  Stimulation:
+ * 8 electrodes, stim.max 2, theta_e = (e - 3.5) / 2 (from -1.75 to
+ * 1.75), alpha_e = -theta_e / 2, source oracle; lesion m1-silence of
+ * fraction 0.25 hitting 250 neurons.  Loop
  * statistics every 250 steps.  Prints "ready GENERATION" once the first
  * step is out, runs SECONDS, then exits cleanly (SIGTERM or SIGINT end
  * it early, also cleanly). */
@@ -88,6 +91,18 @@ static void write_step(struct ncp_shm_writer *w, uint64_t k)
 	}
 	ncp_shm_writer_push_arm(w, &a);
 
+	double theta[8], alpha[8];
+	struct ncp_shm_stim sb = {
+		.step = k, .source = NCP_SHM_STIM_ORACLE, .max = 2.0,
+		.lesion_kind = NCP_SHM_LESION_M1_SILENCE,
+		.lesion_fraction = 0.25, .lesion_neurons = 250,
+	};
+	for (int e = 0; e < 8; e++) {
+		theta[e] = (e - 3.5) / 2;
+		alpha[e] = -theta[e] / 2;
+	}
+	ncp_shm_writer_put_stim(w, &sb, theta, alpha);
+
 	if (k % 50 == 49) {
 		uint64_t u = k / 50 + 1;
 		struct ncp_shm_train_entry e = {
@@ -124,6 +139,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.name = argv[1];
+	cfg.stim_electrodes = 8;
 	steps = (uint64_t)(atof(argv[2]) * 1000);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -7,7 +7,10 @@
  * Step k: spikes at neurons (37 k + 101 j) mod 1000 for j < k mod 17;
  * stimulation values k + 0.5 c for c < k mod 4; the state block says step
  * k, t = k dt, q = (k/1000, -k/1000), hand (0.1, 0.2), target (0.3, 0.4),
- * task centre-out with period 2 s, and the step's spike count.
+ * task centre-out with period 2 s, and the step's spike count; the stim
+ * block (5 electrodes) says step k, theta_e = (k mod 64) / 64 (e + 1),
+ * alpha_e = -(k mod 32) / 32 (e + 1), source noise, stim.max 2, lesion
+ * pmc-m1 of fraction 0.5 hitting 500 neurons.
  * It writes STEPS steps, prints "ready GENERATION" on stdout, then holds
  * still, or with --live goes on writing a step every 100 us. */
 #include <signal.h>
@@ -48,6 +51,21 @@ static int write_step(struct ncp_shm_writer *w, uint64_t k)
 	if (ncp_shm_writer_push_spikes(w, k, idx, n, stim, ns))
 		return -1;
 	ncp_shm_writer_put_state(w, &st);
+
+	double theta[5], alpha[5];
+	struct ncp_shm_stim sb = {
+		.step = k,
+		.source = NCP_SHM_STIM_NOISE,
+		.lesion_kind = NCP_SHM_LESION_PMC_M1,
+		.lesion_neurons = 500,
+		.lesion_fraction = 0.5,
+		.max = 2.0,
+	};
+	for (int e = 0; e < 5; e++) {
+		theta[e] = (double)(k % 64) / 64 * (e + 1);
+		alpha[e] = -(double)(k % 32) / 32 * (e + 1);
+	}
+	ncp_shm_writer_put_stim(w, &sb, theta, alpha);
 	return 0;
 }
 
@@ -68,6 +86,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.name = argv[1];
+	cfg.stim_electrodes = 5;
 	steps = strtoull(argv[2], NULL, 10);
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--live"))

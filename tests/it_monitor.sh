@@ -87,7 +87,7 @@ start_daemon 6
 sleep 0.5
 "$MON" --shm "$NAME" --once --json >"$tmp/b.json" || fail "second --once --json exited $?"
 "$MON" --shm "$NAME" --once >"$tmp/text" || fail "--once (text) exited $?"
-for w in overruns jitter window predicted; do
+for w in overruns jitter window predicted "stim       source none  16 electrodes" "lesion     none"; do
 	grep -q "$w" "$tmp/text" || fail "--once text lacks '$w': $(cat "$tmp/text")"
 done
 $PY - "$tmp/a.json" "$tmp/b.json" "$NAME" <<'PYEOF' || fail "snapshot checks"
@@ -127,6 +127,13 @@ for d in (a, b):
     assert len(d["target"]) == 2 and len(d["arm"]["dq"]) == 2
     assert d["predicted"] is None, d["predicted"]
     assert d["training"] is None, d["training"]
+    # The electrodes (stim.electrodes 16, nothing stimulating) and no lesion.
+    sb = d["stim"]
+    assert sb["electrodes"] == 16 == len(sb["theta"]) == len(sb["alpha"]), sb
+    assert sb["source"] == "none" and sb["max"] > 0, sb
+    assert sb["theta"] == [0] * 16 and sb["alpha_max_abs"] == 0, sb
+    assert s - 2 <= sb["step"] <= s + 50, (sb["step"], s)
+    assert d["lesion"] == {"kind": "none", "fraction": 0, "neurons": 0}, d["lesion"]
 print("steps %d -> %d, window %d..%d, hand (%.4f, %.4f)" % (
     a["step"], b["step"], b["window"]["first_step"],
     b["window"]["first_step"] + b["window"]["steps"] - 1, *b["arm"]["hand"]))
@@ -161,6 +168,12 @@ import json, math, sys
 d = json.load(open(sys.argv[1]))
 p = d["predicted"]
 assert p is not None and p["model"] == "fixture-en" and p["fresh"] is True, p
+sb = d["stim"]
+assert sb["source"] == "oracle" and sb["electrodes"] == 8 and sb["max"] == 2, sb
+assert sb["theta"] == [(e - 3.5) / 2 for e in range(8)], sb["theta"]
+assert sb["alpha"] == [-(e - 3.5) / 4 for e in range(8)], sb["alpha"]
+assert sb["theta_max_abs"] == 1.75 and sb["alpha_max_abs"] == 0.875, sb
+assert d["lesion"] == {"kind": "m1-silence", "fraction": 0.25, "neurons": 250}, d["lesion"]
 q0, q1 = p["q"]
 fk = (1.5 * math.cos(q0) + 1.3 * math.cos(q0 + q1),
       1.5 * math.sin(q0) + 1.3 * math.sin(q0 + q1))
@@ -210,6 +223,7 @@ wait_screen tui 5 "waiting" "not found" || fail "no 'waiting' before the daemon 
 start_daemon 60
 gen1=$(generation "$NAME")
 wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" \
+	"lesion none" "stim none E16 |alpha| max 0" \
 	"gen $gen1" running || fail "the screen lacks something"
 
 echo "screen 100x30 drawn (generation $gen1)"
@@ -250,6 +264,13 @@ run_monitor fx "$FXNAME" 90 30 "LC_ALL=C"
 wait_screen fx 10 "emulator fixture-en" "predicted fixture-en" "hand RMSE" \
 	"loss " "@ arm" "sp/st" || fail "the fixture's prediction is not shown"
 grep -q '#' "$tmp/screen" || fail "no ASCII arm in the C locale"
+# Electrode bars: alpha = -theta / 2 over stim.max 2 (levels 4, 3, 2, 1 of
+# 8 on the left, 1, 2, 3, 4 on the right); a switches to theta (7, 5, 3, 1).
+wait_screen fx 5 "lesion m1-silence: 25% of M1" "stim oracle E8 |alpha| max 0.875" \
+	"alpha -,.__.,-" || fail "the fixture's electrodes and lesion are not shown"
+tmux -S "$SOCK" send-keys -t fx a
+wait_screen fx 5 "stim oracle E8 |theta| max 1.75" "theta *=,__,=*" ||
+	fail "a did not switch the bars to theta"
 tmux -S "$SOCK" send-keys -t fx z
 wait_screen fx 5 "y -0.15.." || fail "z did not show the whole arm"
 echo "prediction and training shown"

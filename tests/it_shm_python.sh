@@ -3,7 +3,8 @@
 # Debian's /usr/bin/python3 with numpy) against segments written by a C
 # fixture (tests/fixture_shm_writer.c): the window and state it reports
 # must be exactly what the fixture wrote, on a still segment and while the
-# fixture writes a step every 100 us; a foreign segment is refused.
+# fixture writes a step every 100 us (window, state and stim blocks); a
+# foreign segment is refused.
 set -u
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -29,6 +30,9 @@ $PY -c 'import numpy' || fail "$PY has no numpy"
 # segment until stop kills it (600 s only guards against a hang: 30 reads
 # by a python that loads numpy each time can outlast its default 60 s).
 start() {
+	# The background job truncates the file only once it runs: remove the
+	# previous run's "ready" line first, or its generation may be read.
+	rm -f "$tmp/fixture.out"
 	"$fixture" "$name" "$@" --hold 600 >"$tmp/fixture.out" &
 	fpid=$!
 	for _ in $(seq 100); do
@@ -65,7 +69,7 @@ for i, k in enumerate(out['window_steps']):
     assert out['window_stim'][i] == [k + 0.5 * c for c in range(k % 4)], k
 st = out['state']
 if steps == 0:
-    assert st is None and n == 0 and head == 0
+    assert st is None and n == 0 and head == 0 and out['stim'] is None
     print(f"{mode}: empty segment, no state yet")
     sys.exit(0)
 if mode == 'still':
@@ -76,6 +80,17 @@ assert st['t'] == k * 0.001 and st['q'] == [k / 1000, -k / 1000], st
 assert st['hand'] == [0.1, 0.2] and st['target'] == [0.3, 0.4]
 assert st['task_kind'] == 0 and st['task_period'] == 2.0
 assert st['m1_spikes'] == k % 17 and st['paused'] == 0
+sb = out['stim']
+assert out['abi'][1] >= 3 and sb is not None
+assert sb['step'] >= head - 1
+k = sb['step']
+assert sb['electrodes'] == 5 and sb['source'] == 'noise', sb
+assert sb['lesion_kind'] == 'pmc-m1' and sb['lesion_neurons'] == 500, sb
+assert sb['lesion_fraction'] == 0.5 and sb['max'] == 2.0, sb
+assert sb['theta'] == [(k % 64) / 64 * (e + 1) for e in range(5)], sb
+assert sb['alpha'] == [-(k % 32) / 32 * (e + 1) for e in range(5)], sb
+assert sb['theta_max_abs'] == (k % 64) / 64 * 5, sb
+assert sb['alpha_max_abs'] == (k % 32) / 32 * 5, sb
 print(f"{mode}: window [{first}, {first + n}) of {head} steps matches")
 EOF
 }

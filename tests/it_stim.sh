@@ -84,6 +84,12 @@ ctl lesion pmc-m1 0.5 >/dev/null || fail "lesion pmc-m1 0.5 refused"
 sleep 0.2
 [ "$(key lesion kind)" = pmc-m1 ] && [ "$(key lesion neurons)" = 500 ] ||
 	fail "lesion not applied: $(key lesion kind) $(key lesion neurons)"
+# The lesion in shared memory, read by the numpy reader written from docs/shm.md.
+$PY tests/shm_reader.py "$name" 1 | $PY -c 'import json, sys
+d = json.load(sys.stdin)["stim"]
+assert d["lesion_kind"] == "pmc-m1" and d["lesion_fraction"] == 0.5, d
+assert d["lesion_neurons"] == 500 and d["electrodes"] == 16, d' ||
+	fail "the stim block does not show the lesion"
 ctl lesion m1-silence 2 2>"$tmp/e"; [ $? -eq 1 ] || fail "fraction 2: want exit 1"
 grep -q "FRACTION must be within \[0, 1\]" "$tmp/e" || fail "fraction 2: $(cat "$tmp/e")"
 ctl lesion off >/dev/null || fail "lesion off refused"
@@ -106,6 +112,21 @@ h0=$(hand)
 ctl stim set 0 0 0 0 0 0 0 0.3 0 0 0 0 0 0 0 0 >/dev/null || fail "stim set refused"
 sleep 0.5
 h1=$(hand)
+# theta and alpha in shared memory and in status while electrode 8 is held.
+$PY tests/shm_reader.py "$name" 1 | $PY -c 'import json, sys
+d = json.load(sys.stdin)["stim"]
+t, a = d["theta"], d["alpha"]
+assert len(t) == len(a) == 16 and d["source"] == "none", d
+assert abs(t[7] - 0.3) < 1e-6 and all(v == 0 for i, v in enumerate(t) if i != 7), t
+# alpha = d alpha + theta settles at theta / (1 - d), beyond theta.
+assert a[7] > 0.3 and all(v == 0 for i, v in enumerate(a) if i != 7), a
+assert abs(d["theta_max_abs"] - t[7]) < 1e-6 and abs(d["alpha_max_abs"] - a[7]) < 1e-5, d
+assert d["lesion_kind"] == "none" and d["lesion_neurons"] == 0, d' ||
+	fail "the stim block does not show electrode 8's theta and alpha"
+[ "$(key stim source)" = none ] && [ "$(key stim electrodes)" = 16 ] ||
+	fail "status: stim.source $(key stim source), stim.electrodes $(key stim electrodes)"
+$PY -c "import sys; sys.exit(abs($(key stim theta_max_abs) - 0.3) > 1e-6)" ||
+	fail "status: stim.theta_max_abs $(key stim theta_max_abs), want 0.3"
 moved=$($PY -c "import math; a=[float(v) for v in '$h0'.split()]; b=[float(v) for v in '$h1'.split()]; print('%.1f' % (1e3 * math.dist(a, b)))")
 $PY -c "import sys; sys.exit(0 if $moved > 10 else 1)" || fail "stimulation moved the hand $moved mm"
 echo "stim set on electrode 8: the hand moved $moved mm in 0.5 s"

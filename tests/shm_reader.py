@@ -5,7 +5,8 @@ usage: shm_reader.py [NAME [WINDOW]]   (NAME defaults to /ncpd)
 
 Prints generation, pid, state, head (steps written), the newest WINDOW
 steps of the M1 window (first step, spike indices and stimulation per
-step) and the state block.  Exits 1 with a message for a missing, foreign
+step), the state block and (ABI 1.3) the stim block: electrodes, theta,
+alpha and the lesion.  Exits 1 with a message for a missing, foreign
 or truncated segment.  Plain loads in program order are enough on x86-64.
 """
 import json
@@ -15,10 +16,46 @@ import sys
 import numpy as np
 
 STATES = {0: 'none', 1: 'starting', 2: 'running', 3: 'stopped'}
+SOURCES = {0: 'none', 1: 'noise', 2: 'oracle', 3: 'file'}
+LESIONS = {0: 'none', 1: 'pmc-m1', 2: 'm1-silence'}
 
 
 def u64(a, off):
     return int(a[off:off + 8].view('<u8')[0])
+
+
+def seqlock_copy(seg, off, size):
+    """A consistent copy of a seqlock block, or None (never written)."""
+    for _ in range(1000):
+        s0 = u64(seg, off)
+        if s0 == 0:
+            return None
+        blk = seg[off:off + size].copy()
+        if s0 % 2 == 0 and u64(seg, off) == s0:
+            return blk
+    sys.exit('a seqlock block stayed busy for 1000 tries')
+
+
+def read_stim(seg, blocks, minor):
+    """The stim block (1.3): None from older writers or before the first
+    write."""
+    if minor < 3 or len(blocks) < 7 or blocks[6][1] == 0:
+        return None
+    E = int(seg[108:112].view('<u4')[0])
+    size = 128 + 8 * E
+    if blocks[6][1] < size:
+        sys.exit(f'stim block of {blocks[6][1]} bytes, too small for {E} electrodes')
+    blk = seqlock_copy(seg, blocks[6][0], size)
+    if blk is None:
+        return None
+    u4, f8 = blk[:128].view('<u4'), blk[:128].view('<f8')
+    v = blk[128:size].view('<f4')
+    return {'step': u64(blk, 8), 'electrodes': int(u4[4]),
+            'source': SOURCES.get(int(u4[5]), int(u4[5])),
+            'lesion_kind': LESIONS.get(int(u4[6]), int(u4[6])),
+            'lesion_neurons': int(u4[7]), 'lesion_fraction': f8[4],
+            'max': f8[5], 'theta_max_abs': f8[6], 'alpha_max_abs': f8[7],
+            'theta': v[:E].tolist(), 'alpha': v[E:].tolist()}
 
 
 def main():
@@ -37,7 +74,9 @@ def main():
         sys.exit(f'{name}: truncated')
     pid, state = int(seg[32:36].view('<i4')[0]), int(seg[36:40].view('<u4')[0])
     neurons, words, wlen, nslots, slot_size = (int(v) for v in seg[72:92].view('<u4'))
-    blocks = [(u64(seg, 128 + 16 * i), u64(seg, 136 + 16 * i)) for i in range(6)]
+    nblocks = int(seg[104:108].view('<u4')[0])
+    blocks = [(u64(seg, 128 + 16 * i), u64(seg, 136 + 16 * i))
+              for i in range(min(nblocks, 16))]
     want = int(sys.argv[2]) if len(sys.argv) > 2 else wlen
 
     # Window ring: copy the newest entries between two reads of their
@@ -60,20 +99,14 @@ def main():
     stim = copy[:, 64:192].copy().view('<f4')
 
     # State block (seqlock): even, non-zero sequence word, same after the copy.
-    sof, st = blocks[1][0], None
-    for _ in range(1000):
-        s0 = u64(seg, sof)
-        blk = seg[sof:sof + 192].copy()
-        if s0 and s0 % 2 == 0 and u64(seg, sof) == s0:
-            f8, u4 = blk.view('<f8'), blk.view('<u4')
-            st = {'step': u64(blk, 8), 't': f8[2], 'q': f8[3:5].tolist(),
-                  'dq': f8[5:7].tolist(), 'hand': f8[7:9].tolist(),
-                  'target': f8[9:11].tolist(), 'u': f8[11:13].tolist(),
-                  'task_period': f8[13], 'task_kind': int(u4[28]),
-                  'paused': int(u4[29]), 'm1_spikes': int(u4[30])}
-            break
-        if s0 == 0:
-            break
+    blk, st = seqlock_copy(seg, blocks[1][0], 192), None
+    if blk is not None:
+        f8, u4 = blk.view('<f8'), blk.view('<u4')
+        st = {'step': u64(blk, 8), 't': f8[2], 'q': f8[3:5].tolist(),
+              'dq': f8[5:7].tolist(), 'hand': f8[7:9].tolist(),
+              'target': f8[9:11].tolist(), 'u': f8[11:13].tolist(),
+              'task_period': f8[13], 'task_kind': int(u4[28]),
+              'paused': int(u4[29]), 'm1_spikes': int(u4[30])}
     print(json.dumps({
         'name': name, 'abi': [major, minor], 'generation': u64(seg, 24),
         'pid': pid, 'daemon_state': STATES.get(state, state), 'm1_neurons': neurons,
@@ -84,7 +117,7 @@ def main():
         'window_steps': copy[:, 8:16].copy().view('<u8').ravel().tolist(),
         'window_spikes': [np.flatnonzero(b[:neurons]).tolist() for b in bits],
         'window_stim': [s[:n].tolist() for s, n in zip(stim, stim_n)],
-        'state': st}, default=float))
+        'state': st, 'stim': read_stim(seg, blocks, minor)}, default=float))
 
 
 if __name__ == '__main__':

@@ -550,6 +550,7 @@ START_TEST(snap_reads_segment)
 	cfg.name = name;
 	cfg.arm_links[0] = 1.25;
 	cfg.arm_links[1] = 0.5;
+	cfg.stim_electrodes = 4;
 	w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	ck_assert_msg(w != NULL, "%s", err);
 	r = ncp_shm_reader_open(name, err, sizeof(err));
@@ -587,12 +588,45 @@ START_TEST(snap_reads_segment)
 	ck_assert(has(j.buf, "\"task\":{\"kind\":\"random\",\"period\":1.5}"));
 	ck_assert(has(j.buf, "\"first_step\":50,\"steps\":100,"
 			     "\"spikes_per_step\":[0,1,2,3,4,0,"));
-	ck_assert(has(j.buf, "\"predicted\":null,\"training\":null}"));
+	ck_assert(has(j.buf, "\"predicted\":null,\"stim\":null,"
+			     "\"lesion\":null,\"training\":null}"));
 	char abi[32];
 	snprintf(abi, sizeof(abi), "\"abi\":\"%d.%d\"", NCP_SHM_ABI_MAJOR,
 		 NCP_SHM_ABI_MINOR);
 	ck_assert(has(j.buf, abi));
 	ncp_json_fini(&j);
+
+	/* The electrodes and the lesion. */
+	const double theta[4] = { 0.5, -1.0, 0, 0.25 };
+	const double alpha[4] = { 1.0, -3.0, 0.125, 0 };
+	struct ncp_shm_stim sb = { .step = 149, .source = NCP_SHM_STIM_NOISE,
+				   .lesion_kind = NCP_SHM_LESION_PMC_M1,
+				   .lesion_fraction = 0.5, .lesion_neurons = 500,
+				   .max = 2.0 };
+	ncp_shm_writer_put_stim(w, &sb, theta, alpha);
+	ck_assert_int_eq(ncp_mon_snap_read(&s, r), 0);
+	ck_assert_ptr_nonnull(ncp_mon_snap_stim(&s));
+	ncp_json_init(&j);
+	ncp_mon_snap_json(&s, &j);
+	ck_assert_int_eq(ncp_json_finish(&j), 0);
+	ck_assert_msg(has(j.buf, "\"stim\":{\"step\":149,\"source\":\"noise\","
+				 "\"electrodes\":4,\"max\":2,\"theta_max_abs\":1,"
+				 "\"alpha_max_abs\":3,\"theta\":[0.5,-1,0,0.25],"
+				 "\"alpha\":[1,-3,0.125,0]},\"lesion\":{\"kind\":"
+				 "\"pmc-m1\",\"fraction\":0.5,\"neurons\":500}"),
+		      "%s", j.buf);
+	ncp_json_fini(&j);
+	/* Bars: over stim.max, clipped, the largest magnitude per column. */
+	double bars[8];
+	const struct ncp_shm_stim *b = ncp_mon_snap_stim(&s);
+	ck_assert_int_eq(ncp_mon_snap_electrode_bars(b, true, 8, bars), 4);
+	ck_assert(bars[0] == 0.5 && bars[1] == -1 && bars[2] == 0.0625 &&
+		  bars[3] == 0);
+	ck_assert_int_eq(ncp_mon_snap_electrode_bars(b, false, 2, bars), 2);
+	ck_assert(bars[0] == -0.5 && bars[1] == 0.125);
+	char les[96];
+	ncp_mon_snap_lesion_text(b, les, sizeof(les));
+	ck_assert_str_eq(les, "pmc-m1: 50% of M1, 500 neurons cut from planning");
 
 	/* A prediction of the newest step, then training updates. */
 	p.step = 149;
@@ -633,6 +667,9 @@ START_TEST(snap_reads_segment)
 	ck_assert(has(text, "model en-test"));
 	ck_assert(has(text, "(stale)"));
 	ck_assert(has(text, "training   update 3"));
+	ck_assert(has(text, "stim       source noise  4 electrodes  max|theta| 1  "
+			    "max|alpha| 3  (bound 2)"));
+	ck_assert(has(text, "lesion     pmc-m1: 50% of M1, 500 neurons"));
 
 	/* The daemon's clean exit: the reader sees it stopped. */
 	ncp_shm_writer_free(w);

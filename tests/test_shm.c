@@ -776,6 +776,82 @@ START_TEST(reader_cannot_write)
 }
 END_TEST
 
+/* The stim block (1.3): sized by the electrodes, written and read back
+ * with theta, alpha, their maxima and the lesion; E = 0 still has one. */
+START_TEST(stim_block_round_trip)
+{
+	char name[80], err[256] = "";
+	static unsigned char buf[NCP_SHM_STIM_MAX_SIZE];
+	const struct ncp_shm_stim *b = (const void *)buf;
+
+	ck_assert_uint_eq(ncp_shm_stim_size(0), 128);
+	ck_assert_uint_eq(ncp_shm_stim_size(16), 256);
+	ck_assert_uint_eq(ncp_shm_stim_size(17), 320);
+	ck_assert_uint_eq(ncp_shm_stim_size(NCP_SHM_MAX_ELECTRODES),
+			  NCP_SHM_STIM_MAX_SIZE);
+	for (uint32_t E = 0; E <= 64; E += 16) {
+		struct ncp_shm_writer_config cfg = { .name = name,
+						     .stim_electrodes = E };
+		tname(name, sizeof(name), "-stim");
+		struct ncp_shm_writer *w = ncp_shm_writer_new(&cfg, err, sizeof(err));
+		ck_assert_msg(w != NULL, "%s", err);
+		struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
+		ck_assert_msg(r != NULL, "%s", err);
+		const struct ncp_shm_header *h = ncp_shm_reader_header(r);
+		ck_assert_uint_eq(h->abi_minor, 3);
+		ck_assert_uint_eq(h->block_count, 7);
+		ck_assert_uint_eq(h->stim_electrodes, E);
+		ck_assert_uint_eq(h->blocks[NCP_SHM_BLK_STIM].size,
+				  ncp_shm_stim_size(E));
+		ck_assert_uint_ge(h->blocks[NCP_SHM_BLK_STIM].offset,
+				  h->blocks[NCP_SHM_BLK_TRAIN].offset +
+					  h->blocks[NCP_SHM_BLK_TRAIN].size);
+		ck_assert_uint_eq(ncp_shm_reader_stim_size(r), ncp_shm_stim_size(E));
+		ck_assert_int_eq(ncp_shm_reader_stim(r, buf, sizeof(buf)), -ENODATA);
+		ck_assert_int_eq(ncp_shm_reader_stim(r, buf, ncp_shm_stim_size(E) - 8),
+				 -EINVAL);
+
+		double theta[64], alpha[64];
+		for (uint32_t e = 0; e < E; e++) {
+			theta[e] = e == 3 ? -1.75 : 0.25 * e / (double)E;
+			alpha[e] = e == 5 ? 1.5 : -0.5 * e / (double)E;
+		}
+		struct ncp_shm_stim in = {
+			.step = 77, .electrodes = 999, .source = NCP_SHM_STIM_ORACLE,
+			.lesion_kind = NCP_SHM_LESION_M1_SILENCE,
+			.lesion_fraction = 0.25, .lesion_neurons = 250, .max = 2.0,
+			.theta_max_abs = 99,
+		};
+		ncp_shm_writer_put_stim(w, &in, theta, alpha);
+		ck_assert_int_eq(ncp_shm_reader_stim(r, buf, sizeof(buf)), 0);
+		ck_assert_uint_eq(b->step, 77);
+		ck_assert_uint_eq(b->electrodes, E); /* the writer's, not the caller's */
+		ck_assert_uint_eq(b->source, NCP_SHM_STIM_ORACLE);
+		ck_assert_uint_eq(b->lesion_kind, NCP_SHM_LESION_M1_SILENCE);
+		ck_assert_uint_eq(b->lesion_neurons, 250);
+		ck_assert(b->lesion_fraction == 0.25 && b->max == 2.0);
+		ck_assert(b->theta_max_abs == (E > 3 ? 1.75 : E ? 0.25 * (E - 1) / E : 0));
+		ck_assert(b->alpha_max_abs == (E > 5 ? 1.5 : E ? 0.5 * (E - 1) / E : 0));
+		for (uint32_t e = 0; e < E; e++) {
+			ck_assert(b->v[e] == (float)theta[e]);
+			ck_assert(b->v[E + e] == (float)alpha[e]);
+		}
+		/* NULL arrays publish zeros. */
+		ncp_shm_writer_put_stim(w, &in, NULL, NULL);
+		ck_assert_int_eq(ncp_shm_reader_stim(r, buf, sizeof(buf)), 0);
+		ck_assert(b->theta_max_abs == 0 && b->alpha_max_abs == 0);
+		for (uint32_t e = 0; e < 2 * E; e++)
+			ck_assert(b->v[e] == 0);
+		ncp_shm_reader_free(r);
+		ncp_shm_writer_free(w);
+	}
+	struct ncp_shm_writer_config big = { .name = name,
+					     .stim_electrodes = NCP_SHM_MAX_ELECTRODES + 1 };
+	ck_assert(ncp_shm_writer_new(&big, err, sizeof(err)) == NULL);
+	ck_assert_msg(strstr(err, "257 electrodes, at most 256"), "%s", err);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("shm");
@@ -787,6 +863,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, abi_helpers);
 	tcase_add_test(tc, create_attach_and_read_back);
 	tcase_add_test(tc, blocks_round_trip);
+	tcase_add_test(tc, stim_block_round_trip);
 	tcase_add_test(tc, live_owner_refused);
 	tcase_add_test(tc, stale_segment_replaced);
 	tcase_add_test(tc, stopped_segment_replaced);
