@@ -150,7 +150,7 @@ static const struct key keys[] = {
 	{ "ncp.rec_spread", T_DOUBLE, OFF(reach.rec.spread), 0, 0.001, 10,
 	  "0.05", NULL, false, "sd of a recording electrode's Gaussian "
 	  "footprint on the planning ensemble's line of neurons (length 1)" },
-	{ "ncp.rec_tau", T_DOUBLE, OFF(reach.rec.tau), 0, 0.001, 10, "0.05",
+	{ "ncp.rec_tau", T_DOUBLE, OFF(reach.rec.tau), 0, 0.001, 10, "0.01",
 	  NULL, false, "time constant of the lowpass on each recording "
 	  "electrode's weighted spikes, s" },
 	{ "ncp.rec_layout", T_ENUM, OFF(reach.rec.layout), 0, 0, 0,

@@ -2,7 +2,9 @@
  * planning ensemble (docs/coprocessor.md): ridge fitted on random reaches
  * of task seed 1, held-out R^2 on task seed 2, for R = 8, 16, 32, two
  * spreads, topographic and random layouts, network seeds 0 and 1; the
- * default with lowpass tau 0.02 and 0.1 s; then
+ * 16 electrodes, spread 0.05 with lowpass tau 0.005, 0.01, 0.02, 0.05,
+ * 0.1 s;
+ * then
  * the default layout with the S1 arm state appended, and under a pmc-m1
  * lesion of fraction 1.  One JSON object per line.
  *
@@ -43,11 +45,18 @@ int main(int argc, char **argv)
 				p->layout = l ? NCP_STIM_RANDOM
 					      : NCP_STIM_TOPOGRAPHIC;
 			}
-	/* The default layout with two other lowpass time constants. */
-	ncp_rec_params_default(&conf[nconf]);
-	conf[nconf++].tau = 0.02;
-	ncp_rec_params_default(&conf[nconf]);
-	conf[nconf++].tau = 0.1;
+	/* 16 electrodes, spread 0.05, other lowpass time constants, both
+	 * layouts. */
+	static const double taus[] = { 0.005, 0.01, 0.02, 0.05, 0.1 };
+	for (int l = 0; l < 2; l++)
+		for (size_t k = 0; k < 5; k++) {
+			struct ncp_rec_params *p = &conf[nconf++];
+			ncp_rec_params_default(p);
+			p->layout = l ? NCP_STIM_RANDOM : NCP_STIM_TOPOGRAPHIC;
+			p->spread = 0.05;
+			p->electrodes = 16;
+			p->tau = taus[k];
+		}
 	/* The configured default, last: with the arm, and under a lesion. */
 	ncp_rec_params_default(&conf[nconf++]);
 	const int def = nconf - 1;

@@ -16,7 +16,7 @@
 #include "models/reach/ncp_rec.h"
 #include "models/reach/ncp_task.h"
 
-#define REC_MAX_CONF 16
+#define REC_MAX_CONF 24
 #define REC_STRIDE 10		/* steps between samples (10 ms) */
 #define REC_ARM 6		/* q0, q1, dq0, dq1, hand x, hand y */
 

@@ -14,7 +14,7 @@ void ncp_rec_params_default(struct ncp_rec_params *p)
 	memset(p, 0, sizeof(*p));
 	p->electrodes = 16;
 	p->spread = 0.05;
-	p->tau = 0.05;
+	p->tau = 0.01;
 	p->layout = NCP_STIM_TOPOGRAPHIC;
 	p->jitter = 0.01;
 	p->seed = 1;
