@@ -56,7 +56,8 @@ int ncp_rec_init(struct ncp_rec *rec, const struct ncp_rec_params *p, int n,
 	rec->W = calloc((size_t)n * (size_t)rec->R, sizeof(float));
 	rec->y = calloc((size_t)rec->R, sizeof(double));
 	rec->yf = calloc((size_t)rec->R, sizeof(float));
-	if (!rec->pos || !rec->W || !rec->y || !rec->yf) {
+	rec->acc = calloc((size_t)rec->R, sizeof(float));
+	if (!rec->pos || !rec->W || !rec->y || !rec->yf || !rec->acc) {
 		ncp_rec_fini(rec);
 		return ncp_errf(err, errlen, "out of memory");
 	}
@@ -75,22 +76,27 @@ void ncp_rec_fini(struct ncp_rec *rec)
 	free(rec->W);
 	free(rec->y);
 	free(rec->yf);
+	free(rec->acc);
 	memset(rec, 0, sizeof(*rec));
 }
 
 void ncp_rec_step(struct ncp_rec *rec, const uint32_t *spikes, int count)
 {
 	const int R = rec->R;
-	double *restrict y = rec->y;
+	float *restrict acc = rec->acc;
+	/* The step's weighted spike count in float (R adds per spike, in
+	 * vector registers), then the lowpass in double. */
 	for (int r = 0; r < R; r++)
-		y[r] *= rec->d;
+		acc[r] = 0.0f;
 	for (int k = 0; k < count; k++) {
 		const float *restrict w = rec->W + (size_t)spikes[k] * R;
 		for (int r = 0; r < R; r++)
-			y[r] += rec->gain * w[r];
+			acc[r] += w[r];
 	}
-	for (int r = 0; r < R; r++)
-		rec->yf[r] = (float)y[r];
+	for (int r = 0; r < R; r++) {
+		rec->y[r] = rec->d * rec->y[r] + rec->gain * acc[r];
+		rec->yf[r] = (float)rec->y[r];
+	}
 }
 
 void ncp_rec_reset(struct ncp_rec *rec)

@@ -47,6 +47,7 @@ struct ncp_rec {
 	float *W;		/* n rows of R: W[n R + r] */
 	double *y;		/* R: the signal */
 	float *yf;		/* R: the signal as the co-processor reads it */
+	float *acc;		/* R: a step's weighted spike count */
 };
 
 /* Lay out n neurons whose encoders' x_des parts are (exd[2 i],
