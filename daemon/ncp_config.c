@@ -144,6 +144,25 @@ static const struct key keys[] = {
 	{ "stim.noise_tau", T_DOUBLE, OFF(reach.stim.noise_tau), 0, 0.001, 100,
 	  "0.05", NULL, false, "noise: correlation time of theta, s" },
 
+	{ "ncp.rec_electrodes", T_INT, OFF(reach.rec.electrodes), 0, 1, 256,
+	  "16", NULL, false, "the co-processor's recording electrodes over "
+	  "the planning (task-space error) ensemble (docs/coprocessor.md)" },
+	{ "ncp.rec_spread", T_DOUBLE, OFF(reach.rec.spread), 0, 0.001, 10,
+	  "0.05", NULL, false, "sd of a recording electrode's Gaussian "
+	  "footprint on the planning ensemble's line of neurons (length 1)" },
+	{ "ncp.rec_tau", T_DOUBLE, OFF(reach.rec.tau), 0, 0.001, 10, "0.01",
+	  NULL, false, "time constant of the lowpass on each recording "
+	  "electrode's weighted spikes, s" },
+	{ "ncp.rec_layout", T_ENUM, OFF(reach.rec.layout), 0, 0, 0,
+	  "topographic", stim_layouts, false, "planning neuron positions: "
+	  "topographic (ordered by preferred x_des direction, plus jitter) or "
+	  "random" },
+	{ "ncp.rec_jitter", T_DOUBLE, OFF(reach.rec.jitter), 0, 0, 1, "0.01",
+	  NULL, false, "topographic: sd of each planning neuron's position "
+	  "jitter" },
+	{ "ncp.rec_seed", T_U64, OFF(reach.rec.seed), 0, 0, 9.2e18, "1", NULL,
+	  false, "seed of the planning neurons' positions" },
+
 	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
 	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "
 	  "else $XDG_RUNTIME_DIR/ncpd/ncpd.sock or /tmp/ncpd-UID/ncpd.sock" },

@@ -36,6 +36,8 @@ struct ncp_reach {
 	double lesion_fraction;
 	bool stim_applied;	/* M1's biases carry stimulation currents */
 	double *oracle_k;	/* E x 2, or NULL */
+	int error_ens;
+	struct ncp_rec rec;	/* recording electrodes over error */
 };
 
 void ncp_reach_params_default(struct ncp_reach_params *p)
@@ -71,6 +73,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->start[1] = 1.25;
 	p->arm = ncp_arm_default;
 	ncp_stim_params_default(&p->stim);
+	ncp_rec_params_default(&p->rec);
 }
 
 /* S1's dimensions: q0, q1, dq0, dq1, hand x, hand y. */
@@ -428,6 +431,20 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* The recording electrodes over the error ensemble. */
+static int rec_init(struct ncp_reach *r, char *err, size_t errlen)
+{
+	const struct ncp_ens *e = ncp_net_ens(r->net, r->error_ens);
+	double *exd = malloc(sizeof(double) * 2 * (size_t)e->n);
+	if (!exd)
+		return ncp_errf(err, errlen, "out of memory");
+	ncp_reach_error_exd(r, exd);
+	int ret = ncp_rec_init(&r->rec, &r->p.rec, e->n, exd, r->p.dt, err,
+			       errlen);
+	free(exd);
+	return ret;
+}
+
 struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 				struct ncp_dcache *cache, char *err,
 				size_t errlen)
@@ -477,6 +494,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	ncp_ens_spec_default(&spec, p->n_error, 2);
 	spec.seed = ncp_rng_derive(p->seed, 2);
 	TRY(error = ncp_net_ensemble(net, "error", &spec, err, errlen));
+	r->error_ens = error;
 	TRY(m1_in = ncp_net_node(net, "m1.in", 4, 4, scale_down, &r->m1));
 	r->m1_in = m1_in;
 	area_spec(&spec, p->n_m1, ncp_rng_derive(p->seed, 3));
@@ -537,6 +555,7 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	}
 	TRY(ncp_net_finalize(net));
 	TRY(m1_lesion_stim_init(r, err, errlen));
+	TRY(rec_init(r, err, errlen));
 	return r;
 fail:
 	if (err && !err[0])
@@ -550,6 +569,7 @@ void ncp_reach_free(struct ncp_reach *r)
 	if (!r)
 		return;
 	ncp_stim_fini(&r->stim);
+	ncp_rec_fini(&r->rec);
 	free(r->enc0);
 	free(r->bias0);
 	free(r->bias_les);
@@ -602,6 +622,8 @@ void ncp_reach_step(struct ncp_reach *r)
 		r->stim_applied = false;
 	}
 	ncp_net_step(r->net);
+	const struct ncp_ens *e = ncp_net_ens(r->net, r->error_ens);
+	ncp_rec_step(&r->rec, e->lif.spikes, e->lif.n_spikes);
 }
 
 void ncp_reach_reset(struct ncp_reach *r)
@@ -610,6 +632,7 @@ void ncp_reach_reset(struct ncp_reach *r)
 	ncp_arm_init(&r->arm, &r->p.arm, r->start_q);
 	r->torque[0] = r->torque[1] = 0.0;
 	ncp_stim_reset(&r->stim);
+	ncp_rec_reset(&r->rec);
 	if (r->stim_applied) {
 		struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 		memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)m1->n);
@@ -677,6 +700,41 @@ const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r)
 const double *ncp_reach_oracle_k(const struct ncp_reach *r)
 {
 	return r->oracle_k;
+}
+
+const float *ncp_reach_rec(const struct ncp_reach *r, int *R)
+{
+	*R = r->rec.R;
+	return r->rec.yf;
+}
+
+const struct ncp_rec *ncp_reach_rec_state(const struct ncp_reach *r)
+{
+	return &r->rec;
+}
+
+void ncp_reach_x_des(const struct ncp_reach *r, double xd[2])
+{
+	struct ncp_arm_state s;
+	ncp_arm_state(&r->arm, &s);
+	xd[0] = r->target[0] - s.hand[0];
+	xd[1] = r->target[1] - s.hand[1];
+}
+
+const uint32_t *ncp_reach_error_spikes(const struct ncp_reach *r, int *n)
+{
+	const struct ncp_ens *e = ncp_net_ens(r->net, r->error_ens);
+	*n = e->lif.n_spikes;
+	return e->lif.spikes;
+}
+
+void ncp_reach_error_exd(const struct ncp_reach *r, double *exd)
+{
+	const struct ncp_ens *e = ncp_net_ens(r->net, r->error_ens);
+	for (int i = 0; i < e->n; i++) {
+		exd[2 * i] = e->encoders[(size_t)i * e->dims];
+		exd[2 * i + 1] = e->encoders[(size_t)i * e->dims + 1];
+	}
 }
 
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n)

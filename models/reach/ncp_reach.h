@@ -14,6 +14,7 @@
 
 #include "models/arm/ncp_arm.h"
 #include "models/nef/ncp_net.h"
+#include "models/reach/ncp_rec.h"
 #include "models/reach/ncp_stim.h"
 
 struct ncp_reach_params {
@@ -34,6 +35,8 @@ struct ncp_reach_params {
 	struct ncp_arm_params arm;
 	/* Lesion and stimulation of M1 (ncp_stim.h): build inputs too. */
 	struct ncp_stim_params stim;
+	/* Recording electrodes over the error ensemble (ncp_rec.h). */
+	struct ncp_rec_params rec;
 };
 
 void ncp_reach_params_default(struct ncp_reach_params *p);
@@ -89,6 +92,17 @@ const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r);
 /* The oracle's map alpha = K x_des (E x 2, x_des scaled as M1 sees it),
  * or NULL when the build's stim.source is not the oracle. */
 const double *ncp_reach_oracle_k(const struct ncp_reach *r);
+
+/* The recording electrodes' signal after the last step (R values, Hz;
+ * ncp_rec.h), the co-processor's view of the planning area. */
+const float *ncp_reach_rec(const struct ncp_reach *r, int *R);
+const struct ncp_rec *ncp_reach_rec_state(const struct ncp_reach *r);
+/* The planning signal the error ensemble carries: target - hand (m). */
+void ncp_reach_x_des(const struct ncp_reach *r, double xd[2]);
+/* The error ensemble's neurons that spiked in the last step (ascending),
+ * and its encoders' x_des parts (2 n values, n = n_error). */
+const uint32_t *ncp_reach_error_spikes(const struct ncp_reach *r, int *n);
+void ncp_reach_error_exd(const struct ncp_reach *r, double *exd);
 
 /* The M1 neurons that spiked in the last step (ascending indices). */
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);

@@ -89,6 +89,35 @@ void ncp_stim_lesion_order(uint32_t *order, int n, uint64_t seed)
 	}
 }
 
+void ncp_stim_positions(double *pos, int n, const double *exd, int layout,
+			double jitter, uint64_t seed)
+{
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, seed);
+	for (int i = 0; i < n; i++) {
+		double x;
+		if (layout == NCP_STIM_RANDOM) {
+			x = ncp_rng_uniform(&rng);
+		} else {
+			double phi = atan2(exd[2 * i + 1], exd[2 * i]);
+			x = (phi + M_PI) / (2 * M_PI) +
+			    jitter * ncp_rng_normal(&rng);
+			x = fmin(fmax(x, 0.0), 1.0);
+		}
+		pos[i] = x;
+	}
+}
+
+float ncp_stim_footprint(double pos, double centre, double spread)
+{
+	double z = (pos - centre) / spread;
+	double w = exp(-0.5 * z * z);
+	/* Cut at NCP_STIM_FOOTPRINT_MIN: the far tail would be float
+	 * denormals, which make every step's multiply-adds tens of times
+	 * slower. */
+	return w >= NCP_STIM_FOOTPRINT_MIN ? (float)w : 0.0f;
+}
+
 int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 		  const double *exd, double dt, char *err, size_t errlen)
 {
@@ -114,31 +143,13 @@ int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 		return ncp_errf(err, errlen, "out of memory");
 	}
 
-	struct ncp_rng rng;
-	ncp_rng_seed(&rng, ncp_rng_derive(p->seed, 0x9051));
-	for (int i = 0; i < n; i++) {
-		double x;
-		if (p->layout == NCP_STIM_RANDOM) {
-			x = ncp_rng_uniform(&rng);
-		} else {
-			double phi = atan2(exd[2 * i + 1], exd[2 * i]);
-			x = (phi + M_PI) / (2 * M_PI) +
-			    p->jitter * ncp_rng_normal(&rng);
-			x = fmin(fmax(x, 0.0), 1.0);
-		}
-		s->pos[i] = x;
-	}
+	ncp_stim_positions(s->pos, n, exd, p->layout, p->jitter,
+			   ncp_rng_derive(p->seed, 0x9051));
 	for (int e = 0; e < s->E; e++) {
 		double c = (e + 0.5) / s->E;
-		for (int i = 0; i < n; i++) {
-			double z = (s->pos[i] - c) / p->spread;
-			double w = exp(-0.5 * z * z);
-			/* Cut at NCP_STIM_FOOTPRINT_MIN: the far tail would
-			 * be float denormals, which make every step's
-			 * multiply-adds tens of times slower. */
+		for (int i = 0; i < n; i++)
 			s->C[(size_t)e * s->pad + i] =
-				w >= NCP_STIM_FOOTPRINT_MIN ? (float)w : 0.0f;
-		}
+				ncp_stim_footprint(s->pos[i], c, p->spread);
 	}
 	/* OU: ou' = -ou / tau + noise, exact over a step, stationary sd 1. */
 	s->ou_a = exp(-dt / p->noise_tau);

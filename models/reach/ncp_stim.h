@@ -112,6 +112,16 @@ struct ncp_stim {
 	uint64_t noise_seed;
 };
 
+/* The layout, shared by stimulation and recording (ncp_rec.h): n
+ * positions on [0, 1], topographic from the x_des encoder parts
+ * (exd[2 i], exd[2 i + 1]) plus jitter, or random, drawn from an rng
+ * seeded with `seed` (the caller derives it). */
+void ncp_stim_positions(double *pos, int n, const double *exd, int layout,
+			double jitter, uint64_t seed);
+/* The Gaussian footprint exp(-(pos - centre)^2 / (2 spread^2)), 0 below
+ * NCP_STIM_FOOTPRINT_MIN. */
+float ncp_stim_footprint(double pos, double centre, double spread);
+
 /* Build the layout and footprints for n neurons whose x_des encoder parts
  * are (exd[2 i], exd[2 i + 1]).  Returns 0 or -errno with a message. */
 int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
