@@ -17,7 +17,8 @@ ctl train status | grep -q "online: true" || fail "training not on"
 # Wait for the first weights the emulator runs.
 model_loaded() { [ "$(key emulator loaded)" = True ]; }
 wait_for 120 "a model from online training" model_loaded
-sleep 3
+trained() { [ "$(key train updates)" -gt 50 ] && [ "$(key train replay_steps)" -gt 3000 ]; }
+wait_for 120 "50 updates and 3000 replay steps" trained
 ctl --json train status >"$tmp/t.json" || fail "train status"
 $PY - "$tmp/t.json" <<'PYEOF' || fail "train status figures"
 import json, sys

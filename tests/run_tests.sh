@@ -21,6 +21,11 @@ if [ -n "${SANITIZER:-}" ]; then
 	CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-5}
 	export CK_TIMEOUT_MULTIPLIER
 fi
+# A hang guard for each test: one that hangs fails after this many seconds
+# instead of holding the whole run (NCP_TEST_TIMEOUT; longer under the
+# sanitizers).
+limit=${NCP_TEST_TIMEOUT:-1800}
+[ -z "${SANITIZER:-}" ] || limit=$((limit * 3))
 failed=""
 passed=0
 nfailed=0
@@ -34,8 +39,9 @@ run() {
 	mkdir -p "$san"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/report" \
 	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san/report:print_stacktrace=1" \
-		"$@" >"$log" 2>&1
+		timeout -k 10 "$limit" "$@" >"$log" 2>&1
 	rc=$?
+	[ $rc -ne 124 ] || echo "ran past the hang guard of $limit s" >>"$log"
 	secs=$(($(date +%s) - start))
 	if [ -n "$(ls "$san")" ]; then
 		echo "FAIL $name ($secs s, exit $rc): sanitizer reports in $san:"
