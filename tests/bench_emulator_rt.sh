@@ -42,24 +42,10 @@ echo "bench_emulator_rt: a model to run (60 s recorded, 2 epochs)..." >&2
 report() { # BENCH-NAME SUMMARY CYCLICTEST-OUTPUT
 	$PY - "$1" "$2" "$3" <<'PYEOF'
 import json, sys
+sys.path.insert(0, "tests")
+from cyclictest_hist import summary
 name, path, ct_out = sys.argv[1:]
-hist, overflow, ct_max = {}, 0, None
-for line in open(ct_out):
-    if line.startswith("# Max Latencies:"):
-        ct_max = int(line.split()[-1])
-    elif line.startswith("# Histogram Overflows:"):
-        overflow = int(line.split()[-1])
-    elif line[:1].isdigit():
-        us, n = line.split()[:2]
-        hist[int(us)] = int(n)
-total = sum(hist.values()) + overflow
-def pct(q):
-    rank, seen = q * total, 0
-    for us in sorted(hist):
-        seen += hist[us]
-        if seen >= rank:
-            return us + 1   # the bin's upper edge, as ncpd's histogram
-    return ct_max
+ct = summary(ct_out)
 d = json.load(open(path))
 e, out = d["emulator"], {"bench": name}
 out.update({"seconds": d["sim_seconds"], "arch": e["arch"],
@@ -70,12 +56,11 @@ out.update({"seconds": d["sim_seconds"], "arch": e["arch"],
             "fallback": e.get("fallback"),
             "slips": d["slips"], "overruns": d["overruns"],
             "loop_jitter_us": d["jitter_us"], "loop_cost_us": d["cost_us"],
-            "cyclictest_us": {"p50": pct(0.5), "p99": pct(0.99),
-                              "max": ct_max, "samples": total},
+            "cyclictest_us": {k: ct[k] for k in ("p50", "p99", "max", "samples")},
             "hand_rmse": e["hand_rmse"],
             "hand_rmse_last_20s": e["hand_rmse_last_20s"],
             "first_under_0_05_s": e["first_under_0_05_s"]})
-ep, lp, cp = e["latency_us"]["p99"], d["jitter_us"]["p99"], pct(0.99)
+ep, lp, cp = e["latency_us"]["p99"], d["jitter_us"]["p99"], ct["p99"]
 out["excess_p99_us"] = round(ep - lp, 1)
 out["ratio_emulator_to_loop_p99"] = round(ep / lp, 3) if lp else None
 out["ratio_emulator_to_cyclictest_p99"] = round(ep / cp, 3) if cp else None

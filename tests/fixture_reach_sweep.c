@@ -19,10 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
-#include "daemon/ncp_config.h"
-#include "daemon/ncp_sim.h"
+#include "tests/fixture_sim.h"
 
 #define REACHED_M 0.05
 
@@ -36,7 +33,6 @@ int main(int argc, char **argv)
 {
 	struct ncp_config c;
 	struct ncp_sim sim;
-	char err[512];
 
 	if (argc < 3 || !(atof(argv[1]) > 0) || !(atof(argv[2]) > 0)) {
 		fprintf(stderr, "usage: %s SECONDS STEP [--set KEY=VALUE ...]\n",
@@ -44,24 +40,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	double seconds = atof(argv[1]), step = atof(argv[2]);
-	openblas_set_num_threads(1);
-	ncp_config_defaults(&c);
-	if (ncp_config_load_file(&c, "config/ncpd.yaml", err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	for (int i = 3; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--set") ||
-		    ncp_config_set(&c, argv[i + 1], err, sizeof(err))) {
-			fprintf(stderr, "bad argument %s %s: %s\n", argv[i],
-				argv[i + 1], err);
-			return 2;
-		}
-	}
-	if (ncp_sim_init(&sim, &c, 16, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
+	int ret = fixture_sim_init(&sim, &c, argc, argv, 3);
+	if (ret)
+		return ret;
 	int nx = (int)floor(2.0 / step + 1e-9) + 1;
 	int ny = (int)floor(1.9 / step + 1e-9) + 1;
 	struct point *pts = calloc((size_t)nx * (size_t)ny, sizeof(*pts));

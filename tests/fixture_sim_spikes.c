@@ -9,16 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
-#include "daemon/ncp_config.h"
-#include "daemon/ncp_sim.h"
+#include "tests/fixture_sim.h"
 
 int main(int argc, char **argv)
 {
 	struct ncp_config c;
 	struct ncp_sim sim;
-	char err[512];
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s FIRST COUNT [--set KEY=VALUE ...]\n",
@@ -27,24 +23,9 @@ int main(int argc, char **argv)
 	}
 	uint64_t first = strtoull(argv[1], NULL, 10);
 	uint64_t count = strtoull(argv[2], NULL, 10);
-	openblas_set_num_threads(1);
-	ncp_config_defaults(&c);
-	if (ncp_config_load_file(&c, "config/ncpd.yaml", err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	for (int i = 3; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--set") ||
-		    ncp_config_set(&c, argv[i + 1], err, sizeof(err))) {
-			fprintf(stderr, "bad argument %s %s: %s\n", argv[i],
-				argv[i + 1], err);
-			return 2;
-		}
-	}
-	if (ncp_sim_init(&sim, &c, 16, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
+	int ret = fixture_sim_init(&sim, &c, argc, argv, 3);
+	if (ret)
+		return ret;
 	printf("[");
 	for (uint64_t s = 0; s < first + count; s++) {
 		ncp_sim_step(&sim);
