@@ -37,8 +37,9 @@
  * emulator thread's: it means the thread has not run for a while and the
  * loop has not been covering for it, a model was just adopted, say). */
 #define FALLBACK_MAX_STEPS 4
-/* Predictions waiting for the arm entry of their step, to be scored. */
-#define PENDING 256
+/* Predictions waiting for the arm entry of the step they predict (their
+ * step plus the model's horizon, at most 10000), to be scored. */
+#define PENDING 16384
 
 /* Who holds the model state: the low bits of `claim`. */
 #define HOLD_NONE 0u
@@ -579,7 +580,8 @@ static bool predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	       (uint64_t)ncp_emu_model_window(s->model);
 }
 
-/* Real time: keep a prediction to score once its arm entry is there. */
+/* Keep a prediction to score once the arm entry of the step it predicts
+ * is there (real time; lockstep with a horizon). */
 static void pend_push(struct ncp_emulator *e, uint64_t step,
 		      const float x[NCP_EMU_OUTPUTS])
 {
@@ -603,8 +605,27 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 	if (!e->active)
 		return;
 	ncp_emu_push(e->active->state, spikes, n, theta, nstim);
-	if (predict(e, step, 0, x))
-		score(e, step, x, arm->q, arm->dq, arm->hand);
+	bool full = predict(e, step, 0, x);
+	int h = ncp_emu_model_horizon(e->active->model);
+	if (h == 0) {
+		if (full)
+			score(e, step, x, arm->q, arm->dq, arm->hand);
+	} else {
+		/* A prediction of step + h waits for that step's arm; steps
+		 * come in order, so the oldest waiting one is due first. */
+		if (full)
+			pend_push(e, step + (uint64_t)h, x);
+		while (e->pend_tail < e->pend_head) {
+			const struct pending *pp = &e->pend[e->pend_tail % PENDING];
+			if (pp->step > step)
+				break;
+			if (pp->step == step)
+				score(e, step, pp->x, arm->q, arm->dq, arm->hand);
+			else
+				e->unscored++;
+			e->pend_tail++;
+		}
+	}
 	e->next = step + 1;
 	if (e->predictions - e->status_at >= STATS_EVERY)
 		publish_status(e);
@@ -627,7 +648,8 @@ static void feed(struct ncp_emulator *e, uint32_t from, uint32_t count,
 			continue;
 		}
 		if (predict(e, ws->step, ws->t_ns, x))
-			pend_push(e, ws->step, x);
+			pend_push(e, ws->step + (uint64_t)ncp_emu_model_horizon(
+						   e->active->model), x);
 	}
 	score_pending(e);
 }

@@ -60,4 +60,21 @@ print("ncp-train --eval horizon %d: hand_rmse %.9g, numpy %.9g" % (e["horizon"],
 sys.exit(0 if e["horizon"] == 50 and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
 ' "$tmp/eval.json" "$np_rmse" ||
 	fail "ncp-train --eval scores the horizon otherwise than the definition"
+
+# The daemon, running the same model in lockstep over the same run, scores
+# each prediction against the arm `horizon` steps later, as --eval does.
+"$BUILD/ncpd" --free-run --duration 4 --set task.kind=random \
+	--set stim.source=noise --set stim.noise=0.1 \
+	--set data_dir="$tmp/data" --set emulator.model="$tmp/trained.safetensors" \
+	--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
+	--summary json >"$tmp/ls.json" 2>"$tmp/ncpd.err" || { cat "$tmp/ncpd.err" >&2; fail "ncpd with the model"; }
+$PY -c '
+import json, sys
+d, ev = json.load(open(sys.argv[1]))["emulator"], json.load(open(sys.argv[2]))
+ours, ref = d["hand_rmse"], ev["score"]["hand_rmse"]
+print("daemon lockstep horizon 50: hand_rmse %.9g over %d steps, ncp-train --eval %.9g"
+      % (ours, d["scored_steps"], ref))
+sys.exit(0 if abs(ours - ref) <= 1e-4 * ref + 2e-5 and d["scored_steps"] == 4000 - 99 - 50 else 1)
+' "$tmp/ls.json" "$tmp/eval.json" ||
+	fail "the daemon scores a model with a horizon otherwise than ncp-train --eval"
 echo "ok"
