@@ -136,6 +136,7 @@ static void trim(struct ncp_online *o, int n)
 }
 
 static int append_step(struct ncp_online *o, const uint32_t *spikes, int n,
+		       const float *stim, int nstim,
 		       const float arm[6])
 {
 	trim(o, n);
@@ -148,7 +149,7 @@ static int append_step(struct ncp_online *o, const uint32_t *spikes, int n,
 			return ret;
 		o->open_segment = true;
 	}
-	return ncp_dataset_append(o->ds, spikes, n, NULL, 0, arm);
+	return ncp_dataset_append(o->ds, spikes, n, stim, nstim, arm);
 }
 
 /* Read the steps the loop published since the last call into the replay
@@ -193,7 +194,8 @@ static uint32_t ingest(struct ncp_online *o, uint64_t upto)
 		}
 		float arm[6] = { a->q[0], a->q[1], a->dq[0], a->dq[1], a->hand[0],
 				 a->hand[1] };
-		if (append_step(o, o->spikes, n, arm))
+		if (append_step(o, o->spikes, n, ws->stim,
+				NCP_MIN((int)ws->stim_count, NCP_SHM_STIM_CHANNELS), arm))
 			break;
 		o->next++;
 	}

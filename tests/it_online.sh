@@ -85,4 +85,20 @@ assert a["training"] == b["training"], (a["training"], b["training"])
 assert a["emulator"]["hand_rmse"] == b["emulator"]["hand_rmse"]
 print("free run with online training repeats bit for bit (%d updates)" % a["training"]["updates"])
 PYEOF
+
+# The stimulation applied reaches the replay buffer (the model's
+# stimulation input): a stimulated run keeps a value per channel and step.
+"$NCPD" --free-run --duration 8 --set shm.name="$name" --set control.socket="$sock" \
+	--set emulator.online=true --set emulator.online_every=5 --set emulator.warmup=2 \
+	--set stim.source=noise --set stim.noise=0.1 \
+	--summary json >"$tmp/s.json" 2>/dev/null || fail "free run with training and stimulation"
+$PY - "$tmp/a.json" "$tmp/s.json" <<'PYEOF' || fail "the stimulation did not reach the replay buffer"
+import json, sys
+a, s = (json.load(open(f))["training"] for f in sys.argv[1:])
+steps = 1.1 * 300 / 0.001          # room the replay buffer keeps
+extra = (s["replay_mb"] - a["replay_mb"]) * 2**20
+assert abs(extra - steps * (32 * 4 + 1)) < 0.01 * extra, (a["replay_mb"], s["replay_mb"])
+assert s["updates"] > 0, s
+print("stimulated run: the replay buffer keeps theta (%.1f MiB more)" % (extra / 2**20))
+PYEOF
 echo ok
