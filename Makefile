@@ -212,7 +212,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy rt-tests tmux
+	python3 python3-numpy rt-tests tmux strace
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -5,8 +5,9 @@
 # missing; the tree's when run from the tree's build/.
 set -u
 BUILD=${BUILD:-build}
+# build/address+undefined is SANITIZER=address,undefined.
 san=${BUILD#build}
-san=${san#/}
+san=$(echo "${san#/}" | tr + ,)
 tmp=$(mktemp -d /tmp/ncpd-it-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
