@@ -7,12 +7,15 @@ recordings and models (docs/python.md).
     rec = ncpd.Recording("data/run1")     # a recording
     model = ncpd.models.load("data/emulator.safetensors")
 
-Pure Python on numpy; ncpd.models also gives torch.nn.Modules when torch
-imports.
+Pure Python on numpy; ncpd.models.Emulator is a torch.nn.Module when
+torch imports.
 """
-from .shm import Shm, ShmError, ShmBusy, Window, Step
+from . import models, safetensors
+from .client import Client, ProtocolError, ConnectionFailed, default_socket
 from .recording import Recording, RecordingError
+from .shm import Shm, ShmError, ShmBusy, Window, Step
 
-__all__ = ["Shm", "ShmError", "ShmBusy", "Window", "Step",
-           "Recording", "RecordingError"]
+__all__ = ["Client", "ProtocolError", "ConnectionFailed", "default_socket",
+           "Shm", "ShmError", "ShmBusy", "Window", "Step",
+           "Recording", "RecordingError", "models", "safetensors"]
 __version__ = "1.0"
