@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import ncpd
+from ncpd import models
+from conftest import prog, run
 
 
 def test_free_run_recording(trained):
@@ -71,3 +73,21 @@ def test_refusals(tmp_path, trained):
     (d / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ncpd.RecordingError, match="not 'ncpd-recording'"):
         ncpd.Recording(str(d))
+
+
+def test_free_run_predictions_from_the_first_step(scratch, trained):
+    """Free-run with a model: every step predicted (lockstep), and from
+    the run's first step the definition gives pred.npy exactly."""
+    d = os.path.join(scratch, "lockstep")
+    run([prog("ncpd"), "--free-run", "--duration", "2", "--set", "task.kind=random",
+         "--set", "stim.source=noise", "--set", "stim.noise=0.1",
+         "--set", "emulator.model=" + trained[1],
+         "--set", "shm.name=/ncpd-pytest-lockstep-%d" % os.getpid(),
+         "--set", "control.socket=" + os.path.join(d, "s.sock"),
+         "--set", "data_dir=" + d, "--record", "rec"])
+    rec = ncpd.Recording(os.path.join(d, "rec"))
+    assert rec.first_step == 0 and rec.steps == 2000
+    assert np.isfinite(rec.pred).all()
+    m = models.load(trained[1])
+    y = m.predict(rec.m1, rec.stim_input(m.stim_channels))
+    assert np.abs(y - rec.pred).max() <= 1e-4, np.abs(y - rec.pred).max()
