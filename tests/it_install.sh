@@ -21,6 +21,14 @@ conf="$root/etc/ncpd/ncpd.yaml"
 grep -qx "ExecStart=/usr/bin/ncpd --foreground --config /etc/ncpd/ncpd.yaml" \
 	"$root/lib/systemd/system/ncpd.service" || fail "ncpd.service names the wrong paths"
 
+# ncp-web and its page: the installed script serves the installed page.
+web="$root/usr/bin/ncp-web"
+[ -x "$web" ] || fail "make install did not install ncp-web"
+grep -qx 'WEB_DIR = "/usr/share/ncpd/web"' "$web" || fail "ncp-web does not name the installed page's directory"
+[ -f "$root/usr/share/ncpd/web/index.html" ] || fail "make install did not install ncp-web's page"
+/usr/bin/python3 "$web" --help >"$tmp/web.help" || fail "installed ncp-web --help exited $?"
+grep -q -- "--address" "$tmp/web.help" || fail "installed ncp-web --help: $(cat "$tmp/web.help")"
+
 # The installed binary reads the installed configuration.
 out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd --check-config: $out"
 [ "$out" = "$conf: configuration ok" ] || fail "installed ncpd read '$out', want $conf"
