@@ -4,7 +4,7 @@
 #   make run        install missing packages (as root), build, run ncpd
 #   make test       install missing packages (as root), build, run every test
 #   make bench      benchmarks, one JSON object per line
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (PYTHONDIR: the ncpd package)
 #   make SANITIZER=address|undefined|address,undefined|thread ...
 #                   (build/<sanitizer>/, build/address+undefined/)
 #   make WERROR=1   warnings are errors (CI and make test set it)
@@ -212,7 +212,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy rt-tests tmux strace \
+	python3 python3-numpy python3-pytest python3-torch rt-tests tmux strace \
 	python3-aiohttp chromium python3-pil
 
 deps:
@@ -256,6 +256,11 @@ run: deps
 DOCDIR ?= $(PREFIX)/share/doc/ncpd
 # ncp-web's page.
 WEBDIR ?= $(PREFIX)/share/ncpd/web
+# The Python package goes where Debian's python3 finds it: its own
+# dist-packages for PREFIX=/usr, the versioned local one otherwise.
+PY_VERSION := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
+PY_SRC := $(sort $(wildcard client/python/ncpd/*.py))
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
@@ -278,6 +283,8 @@ install: $(PROGS)
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PYTHONDIR)/ncpd
+	install -m 0644 $(PY_SRC) $(DESTDIR)$(PYTHONDIR)/ncpd/
 
 clean:
 	rm -rf build

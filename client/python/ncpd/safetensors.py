@@ -121,7 +121,7 @@ def dumps(tensors, metadata=None, pad=True):
         if a.dtype.str not in NAMES:
             raise SafetensorsError("tensor %r: dtype %s has no safetensors name"
                                    % (k, a.dtype))
-        arrs[k] = np.ascontiguousarray(a)
+        arrs[k] = a if a.flags["C_CONTIGUOUS"] else a.copy(order="C")  # 0-d stays 0-d
     order = sorted(arrs, key=lambda k: (-arrs[k].dtype.itemsize, k))
     header = {}
     if metadata:
