@@ -62,6 +62,11 @@ http_get "http://127.0.0.1:$port/" | grep -q '<canvas id="work"' || fail "GET / 
 dpid=$!
 wait_up
 echo "ncpd $dpid and ncp-web on port $port"
+# A second server on the same port says why it cannot listen.
+$PY $WEB --shm "$name" --port "$port" >"$tmp/web2.out" 2>"$tmp/web2.err"
+rc=$?
+[ $rc -eq 1 ] || fail "a second ncp-web on port $port exited $rc, want 1"
+grep -q "ncp-web: cannot listen on 127.0.0.1 port $port" "$tmp/web2.err" || fail "port taken: '$(cat "$tmp/web2.err")'"
 
 # --- the page in Chromium ---------------------------------------------------------
 $PY tests/web_check.py "http://127.0.0.1:$port/" "$BUILD/tests" "$CTL" "$sock" || fail "the page"
