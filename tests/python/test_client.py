@@ -152,3 +152,11 @@ def test_errors_carry_code_and_message(daemon):
     assert e.value.code in ("EINVAL", "ERANGE")
     # The connection stays usable after errors.
     assert c.status()["ok"] is True
+
+
+def test_version_is_ncpds():
+    from conftest import ROOT
+    import re
+    with open(os.path.join(ROOT, "models", "base", "ncp_base.h")) as f:
+        v = re.search(r'#define NCP_VERSION "([^"]+)"', f.read()).group(1)
+    assert ncpd.__version__ == v

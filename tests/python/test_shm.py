@@ -60,8 +60,11 @@ def test_lesion_and_stim_by_name(daemon):
     E = shm.stim_electrodes
     c.stim_set([0.5] + [0.0] * (E - 1))
     until(lambda: shm.stim()["theta"][0] == 0.5, "theta")
+    # alpha = d alpha + theta: theta at its first step, then beyond it.
+    until(lambda: shm.stim()["alpha"][0] > 0.5, "alpha to build up")
     s = shm.stim()
-    assert s["alpha"][0] > 0.5 and (s["theta"][1:] == 0).all()
+    assert s["theta"][0] == 0.5 and (s["theta"][1:] == 0).all()
+    assert (s["alpha"][1:] == 0).all()
     until(lambda: shm.window(n=1).stim[0, 0] == 0.5, "theta in the window")
     c.stim_off()
     c.lesion_off()
