@@ -212,7 +212,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy python3-pytest python3-torch rt-tests tmux strace
+	python3 python3-numpy python3-pytest python3-torch rt-tests tmux strace \
+	python3-aiohttp chromium python3-pil
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -253,6 +254,8 @@ run: deps
 	@BUILD=$(BUILD) FROM_SCRATCH=$(FROM_SCRATCH) sh tests/run_main.sh
 
 DOCDIR ?= $(PREFIX)/share/doc/ncpd
+# ncp-web's page.
+WEBDIR ?= $(PREFIX)/share/ncpd/web
 # The Python package goes where Debian's python3 finds it: its own
 # dist-packages for PREFIX=/usr, the versioned local one otherwise.
 PY_VERSION := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
@@ -263,6 +266,11 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	# ncp-web (Python) and its page; it finds the page where WEBDIR says.
+	install -d $(DESTDIR)$(WEBDIR)
+	sed -e 's|@WEBDIR@|$(WEBDIR)|g' client/web/ncp-web >$(DESTDIR)$(BINDIR)/ncp-web
+	chmod 0755 $(DESTDIR)$(BINDIR)/ncp-web
+	install -m 0644 client/web/index.html $(DESTDIR)$(WEBDIR)/
 	# An edited configuration is kept; the default goes next to it.
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml ]; then \
 		install -m 0644 config/ncpd.yaml $(DESTDIR)$(SYSCONFDIR)/ncpd/ncpd.yaml.default; \

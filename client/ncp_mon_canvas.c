@@ -134,11 +134,15 @@ bool ncp_mon_canvas_clip(double w, double h, double *x0, double *y0,
 }
 
 /* A line between continuous dot coordinates: one dot per step along the
- * longer axis. */
-static void dot_line(struct ncp_mon_canvas *c, double x0, double y0,
-		     double x1, double y1, uint8_t layer)
+ * longer axis; with on > 0, a dot is drawn only when the distance from the
+ * line's first endpoint to its centre along that axis, in whole dots, is
+ * within the first `on` of every on + off (so a dash pattern does not move
+ * when the edge cuts the line). */
+static void dot_pattern(struct ncp_mon_canvas *c, double x0, double y0,
+			double x1, double y1, uint8_t layer, int on, int off)
 {
-	double n;
+	bool along_x = fabs(x1 - x0) >= fabs(y1 - y0);
+	double origin = along_x ? x0 : y0, n;
 
 	if (!ncp_mon_canvas_clip(c->w, c->h, &x0, &y0, &x1, &y1))
 		return;
@@ -147,9 +151,20 @@ static void dot_line(struct ncp_mon_canvas *c, double x0, double y0,
 		n = 1;
 	for (int k = 0; k <= (int)n; k++) {
 		double t = k / n;
-		ncp_mon_canvas_dot(c, (int)floor(x0 + t * (x1 - x0)),
-				   (int)floor(y0 + t * (y1 - y0)), layer);
+		int i = (int)floor(x0 + t * (x1 - x0));
+		int j = (int)floor(y0 + t * (y1 - y0));
+
+		if (on > 0 && fmod(floor(fabs((along_x ? i : j) + 0.5 - origin)),
+				   on + off) >= on)
+			continue;
+		ncp_mon_canvas_dot(c, i, j, layer);
 	}
+}
+
+static void dot_line(struct ncp_mon_canvas *c, double x0, double y0,
+		     double x1, double y1, uint8_t layer)
+{
+	dot_pattern(c, x0, y0, x1, y1, layer, 0, 0);
 }
 
 void ncp_mon_canvas_line(struct ncp_mon_canvas *c, const struct ncp_mon_view *v,
@@ -163,6 +178,21 @@ void ncp_mon_canvas_line(struct ncp_mon_canvas *c, const struct ncp_mon_view *v,
 	ncp_mon_canvas_project(v, x0, y0, &a, &b);
 	ncp_mon_canvas_project(v, x1, y1, &d, &e);
 	dot_line(c, a, b, d, e, layer);
+}
+
+void ncp_mon_canvas_dashed(struct ncp_mon_canvas *c,
+			   const struct ncp_mon_view *v, double x0, double y0,
+			   double x1, double y1, uint8_t layer, int on, int off)
+{
+	double a, b, d, e;
+
+	if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
+		return;
+	if (on < 1 || off < 0)
+		on = 1, off = 0;
+	ncp_mon_canvas_project(v, x0, y0, &a, &b);
+	ncp_mon_canvas_project(v, x1, y1, &d, &e);
+	dot_pattern(c, a, b, d, e, layer, on, off);
 }
 
 size_t ncp_mon_canvas_trace(struct ncp_mon_canvas *c,

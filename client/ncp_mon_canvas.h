@@ -83,6 +83,13 @@ void ncp_mon_canvas_line(struct ncp_mon_canvas *c, const struct ncp_mon_view *v,
 			 double x0, double y0, double x1, double y1,
 			 uint8_t layer);
 
+/* The same line dashed: `on` dots drawn, then `off` dots left out, along
+ * the longer axis from (x0, y0) (on < 1 draws it solid).  A line so drawn
+ * stays told apart from a solid one without colour. */
+void ncp_mon_canvas_dashed(struct ncp_mon_canvas *c,
+			   const struct ncp_mon_view *v, double x0, double y0,
+			   double x1, double y1, uint8_t layer, int on, int off);
+
 /* A polyline through n workspace points (x[i], y[i]), decimated to the
  * canvas' resolution: a point that falls on the same dot as the last
  * point kept is skipped.  A non-finite point lifts the pen (the line

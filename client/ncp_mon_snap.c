@@ -1,5 +1,7 @@
 #include "client/ncp_mon_snap.h"
 
+#include "client/ncp_mon_health.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -358,6 +360,30 @@ static void json_stats(const struct ncp_mon_snap *s, struct ncp_json *j)
 	ncp_json_end(j);
 }
 
+static void json_health(const struct ncp_mon_snap *s, struct ncp_json *j)
+{
+	struct ncp_mon_health h;
+
+	ncp_json_key(j, "health");
+	if (!s->have_stats) {
+		ncp_json_null(j);
+		return;
+	}
+	ncp_mon_health_assess(&s->stats, s->hdr.dt, &h);
+	ncp_json_obj(j);
+	key_str(j, "level", ncp_mon_health_level_name(h.level));
+	key_str(j, "reason", h.reason);
+	key_num(j, "late_fraction", h.late_fraction);
+	key_uint(j, "host_stalls", h.host_stalls);
+	key_num(j, "host_late_steps", h.host_late_steps);
+	ncp_json_key(j, "explained_by_host");
+	ncp_json_bool(j, h.explained);
+	key_num(j, "slips_per_minute", h.slips_per_minute);
+	key_num(j, "jitter_p99_fraction", h.jitter_p99_fraction);
+	key_num(j, "cost_p99_fraction", h.cost_p99_fraction);
+	ncp_json_end(j);
+}
+
 static void json_window(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
 	ncp_json_key(j, "window");
@@ -504,6 +530,7 @@ void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j)
 		ncp_json_null(j);
 	}
 	json_stats(s, j);
+	json_health(s, j);
 	json_window(s, j);
 	json_predicted(s, j);
 	json_stim(s, j);
@@ -517,6 +544,7 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 	const struct ncp_shm_stats *ss = &s->stats;
 	const struct ncp_shm_predicted *p = &s->pred;
 	const struct ncp_shm_train_entry *e = ncp_mon_snap_train_last(s);
+	struct ncp_mon_health h;
 	uint64_t spikes = 0;
 	uint32_t most = 0;
 
@@ -549,6 +577,12 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 			ss->jitter_p999_us, ss->jitter_max_us);
 		fprintf(f, "step cost  p50 %.1f  p99 %.1f  max %.1f us\n",
 			ss->cost_p50_us, ss->cost_p99_us, ss->cost_max_us);
+		ncp_mon_health_assess(ss, s->hdr.dt, &h);
+		fprintf(f, "health     %s: %s; %.2g%% of steps late, %" PRIu64
+			" host stalls explain up to %.0f (%s)\n",
+			ncp_mon_health_level_name(h.level), h.reason,
+			100 * h.late_fraction, h.host_stalls, h.host_late_steps,
+			h.explained ? "all of them" : "not all");
 	}
 	for (uint32_t i = 0; i < s->win_span.count; i++) {
 		uint32_t n = ncp_shm_win_at(s->win, s->win_stride, i)->spike_count;

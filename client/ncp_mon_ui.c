@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "client/ncp_mon_canvas.h"
+#include "client/ncp_mon_health.h"
 #include "client/ncp_mon_layout.h"
 #include "client/ncp_mon_raster.h"
 #include "client/ncp_mon_spark.h"
+#include "client/ncp_mon_zoom.h"
 
 /* Canvas layers, lowest first: what is drawn later never hides a higher
  * layer. */
@@ -44,11 +46,12 @@ enum pair {
 #define LEGEND_W 11 /* columns right of it for the shade legend */
 #define LOSS_MAX 1024
 
-/* The workspace boxes the z key switches between, m. */
-static const struct ncp_mon_box zoom_box[2] = {
-	{ -1.0, 1.0, 0.5, 2.0 },   /* the task's neighbourhood */
-	{ -1.6, 1.6, -0.15, 2.2 }, /* the whole arm, shoulder included */
-};
+/* The predicted arm's dashes, in canvas dots: drawn, left out.  With the
+ * real arm solid, the two differ without colour; so do their hands and
+ * elbows (@ and o against * and +). */
+#define PRED_DASH_ON 2
+#define PRED_DASH_OFF 2
+#define PRED_TRACE_EVERY 20 /* the predicted trace: a dot per 20 steps */
 
 static const char *const heat_utf8[HEAT_LEVELS] = {
 	" ", "\u00b7", ":", "\u2591", "\u2592", "\u2593", "\u2588",
@@ -65,7 +68,8 @@ static const char layer_ascii[LAYER_COUNT] = { ' ', ',', '.', 'o', '*', '#' };
 struct ncp_mon_ui {
 	SCREEN *screen;
 	bool utf8, colour;
-	int zoom;
+	struct ncp_mon_zoom zoom;
+	uint64_t zoom_generation; /* the segment whose targets it saw */
 	bool stim_theta;	/* electrode bars show theta, not alpha */
 	double bars[LOSS_MAX];
 	struct ncp_mon_canvas *canvas;
@@ -156,7 +160,12 @@ int ncp_mon_ui_key(struct ncp_mon_ui *ui, int timeout_ms)
 
 void ncp_mon_ui_toggle_zoom(struct ncp_mon_ui *ui)
 {
-	ui->zoom = !ui->zoom;
+	ncp_mon_zoom_toggle_whole(&ui->zoom);
+}
+
+void ncp_mon_ui_zoom(struct ncp_mon_ui *ui, int d)
+{
+	ncp_mon_zoom_step(&ui->zoom, d);
 }
 
 void ncp_mon_ui_toggle_stim(struct ncp_mon_ui *ui)
@@ -231,7 +240,7 @@ static void draw_title(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		       const struct ncp_mon_snap *snap,
 		       const struct ncp_mon_ui_status *st)
 {
-	static const char keys[] = "q quit  z zoom  space hold ";
+	static const char keys[] = "q quit  +/- zoom  z arm  space hold ";
 	char head[200];
 	int n, room;
 
@@ -318,10 +327,12 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	const struct ncp_shm_state *st = &snap->state;
 	const struct ncp_shm_predicted *p = &snap->pred;
 	struct ncp_mon_view v;
+	struct ncp_mon_box box;
+	char view[24];
 	bool pred = ncp_mon_snap_pred_fresh(snap);
 	double elbow[2], pelbow[2], phand[2];
 	uint32_t n = snap->arm_span.count;
-	int rows = r->h - 2;
+	int legend_h = pred ? 2 : 1, rows = r->h - 1 - legend_h;
 	attr_t layer_attr[LAYER_COUNT];
 
 	if (rows < 2 || !fit_buffers(ui, r->w, rows, n ? n : 1))
@@ -333,20 +344,54 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	layer_attr[LAYER_PRED_ARM] = pair_attr(ui, PAIR_PRED) | A_BOLD;
 	layer_attr[LAYER_ARM] = pair_attr(ui, PAIR_ARM) | A_BOLD;
 
+	/* The reaching workspace: every target and hand this segment has
+	 * shown. */
+	if (ui->zoom_generation != snap->hdr.generation) {
+		struct ncp_mon_zoom keep = ui->zoom;
+
+		ncp_mon_zoom_reset(&ui->zoom);
+		ui->zoom.level = keep.level;
+		ui->zoom.whole = keep.whole;
+		ui->zoom_generation = snap->hdr.generation;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		ncp_mon_zoom_see(&ui->zoom, snap->arm[i].target[0],
+				 snap->arm[i].target[1]);
+		ncp_mon_zoom_see(&ui->zoom, snap->arm[i].hand[0],
+				 snap->arm[i].hand[1]);
+	}
+	if (snap->have_state) {
+		ncp_mon_zoom_see(&ui->zoom, st->target[0], st->target[1]);
+		ncp_mon_zoom_see(&ui->zoom, st->hand[0], st->hand[1]);
+	}
+	ncp_mon_zoom_box(&ui->zoom, &box);
+
 	ncp_mon_canvas_clear(ui->canvas);
-	if (ncp_mon_canvas_fit(ui->canvas, &zoom_box[ui->zoom], 2.0, &v))
+	if (ncp_mon_canvas_fit(ui->canvas, &box, 2.0, &v))
 		return;
+	if (ui->zoom.whole)
+		snprintf(view, sizeof(view), "whole arm");
+	else if (ui->zoom.level)
+		snprintf(view, sizeof(view), "reach %+d", ui->zoom.level);
+	else
+		snprintf(view, sizeof(view), "reach");
 	text(r->y, r->x, r->w, A_BOLD, "workspace");
 	text(r->y, r->x + 10, r->w - 10, A_NORMAL,
-	     " x %.2f..%.2f  y %.2f..%.2f m", v.shown.x0, v.shown.x1,
+	     "[%s] x %.2f..%.2f  y %.2f..%.2f m", view, v.shown.x0, v.shown.x1,
 	     v.shown.y0, v.shown.y1);
 
 	/* Traces: the newest arm history, decimated by the canvas. */
 	for (uint32_t i = 0; i < n; i++) {
 		ui->hx[i] = snap->arm[i].hand[0];
 		ui->hy[i] = snap->arm[i].hand[1];
-		ui->px[i] = snap->arm[i].pred_hand[0];
-		ui->py[i] = snap->arm[i].pred_hand[1];
+		/* The predicted trace dotted: lone points (NaN lifts the
+		 * pen) at a fixed step phase, so they do not crawl. */
+		if (snap->arm[i].step % PRED_TRACE_EVERY == 0) {
+			ui->px[i] = snap->arm[i].pred_hand[0];
+			ui->py[i] = snap->arm[i].pred_hand[1];
+		} else {
+			ui->px[i] = ui->py[i] = NAN;
+		}
 	}
 	ncp_mon_canvas_trace(ui->canvas, &v, ui->px, ui->py, n,
 			     LAYER_PRED_TRACE);
@@ -362,10 +407,12 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	}
 	if (pred) {
 		ncp_mon_snap_fk(snap, p->x, pelbow, phand);
-		ncp_mon_canvas_line(ui->canvas, &v, 0, 0, pelbow[0], pelbow[1],
-				    LAYER_PRED_ARM);
-		ncp_mon_canvas_line(ui->canvas, &v, pelbow[0], pelbow[1],
-				    phand[0], phand[1], LAYER_PRED_ARM);
+		ncp_mon_canvas_dashed(ui->canvas, &v, 0, 0, pelbow[0],
+				      pelbow[1], LAYER_PRED_ARM, PRED_DASH_ON,
+				      PRED_DASH_OFF);
+		ncp_mon_canvas_dashed(ui->canvas, &v, pelbow[0], pelbow[1],
+				      phand[0], phand[1], LAYER_PRED_ARM,
+				      PRED_DASH_ON, PRED_DASH_OFF);
 	}
 
 	for (int row = 0; row < rows; row++)
@@ -397,28 +444,37 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		marker(ui, r, &v, st->target[0], st->target[1],
 		       layer_attr[LAYER_TARGET] | A_BOLD, "X");
 	}
-	if (pred)
+	if (pred) {
+		marker(ui, r, &v, pelbow[0], pelbow[1],
+		       layer_attr[LAYER_PRED_ARM], "+");
 		marker(ui, r, &v, p->x[4], p->x[5], layer_attr[LAYER_PRED_ARM],
 		       "*");
+	}
 	if (snap->have_state)
 		marker(ui, r, &v, st->hand[0], st->hand[1],
 		       layer_attr[LAYER_ARM], "@");
 
-	/* Legend. */
+	/* Legend: each line style as drawn, so it reads without colour. */
 	{
-		int y = r->y + r->h - 1, x = r->x;
+		int y = r->y + 1 + rows, x = r->x;
+		const char *solid = ui->utf8 ? "\u2812\u2812\u2812" : "##";
+		const char *dashed = ui->utf8 ? "\u2812\u2800\u2812" : " * ";
 
-		text(y, x, r->w, layer_attr[LAYER_ARM], "@ arm");
-		text(y, x + 6, r->w - 6, layer_attr[LAYER_TARGET] | A_BOLD,
+		text(y, x, r->w, layer_attr[LAYER_ARM], "@%s arm (o elbow)", solid);
+		text(y, x + 20, r->w - 20, layer_attr[LAYER_TARGET] | A_BOLD,
 		     "X target");
-		text(y, x + 15, r->w - 15, layer_attr[LAYER_TRACE], "trace");
-		if (pred)
-			text(y, x + 21, r->w - 21,
-			     layer_attr[LAYER_PRED_ARM], "* predicted %s",
-			     p->model);
-		else
-			text(y, x + 21, r->w - 21, tone_attr(ui, NCP_MON_UI_WARN),
+		text(y, x + 30, r->w - 30, layer_attr[LAYER_TRACE], "trace");
+		if (pred) {
+			double off = hypot(p->x[4] - st->hand[0],
+					   p->x[5] - st->hand[1]);
+
+			text(y + 1, x, r->w, layer_attr[LAYER_PRED_ARM],
+			     "*%s predicted %s (+ elbow), hand %.1f cm off",
+			     dashed, p->model, 100 * off);
+		} else {
+			text(y, x + 36, r->w - 36, tone_attr(ui, NCP_MON_UI_WARN),
 			     "no emulator prediction");
+		}
 	}
 }
 
@@ -483,10 +539,32 @@ static void draw_numbers(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	else
 		snprintf(a, sizeof(a), "-");
 	if (snap->have_stats) {
+		struct ncp_mon_health h;
+		char word[12];
+		attr_t tone;
+
+		ncp_mon_health_assess(ss, snap->hdr.dt, &h);
+		tone = h.level == NCP_MON_HEALTH_POOR ?
+			       tone_attr(ui, NCP_MON_UI_ERROR) :
+		       h.level == NCP_MON_HEALTH_FAIR ? warn : A_BOLD;
+		/* The verdict in capitals: it reads without colour. */
+		snprintf(word, sizeof(word), "%s",
+			 ncp_mon_health_level_name(h.level));
+		for (char *q = word; *q; q++)
+			if (*q >= 'a' && *q <= 'z')
+				*q = (char)(*q - 'a' + 'A');
+		LINE(tone, "health %s", word);
+		LINE(tone, "  %s", h.reason);
 		LINE(A_NORMAL, "steps/s %-7s rtf %.3f", a, ss->rtf);
-		LINE(ss->overruns || ss->slips ? warn : A_NORMAL,
-		     "overruns %-7" PRIu64 " slips %" PRIu64, ss->overruns,
-		     ss->slips);
+		LINE(h.explained ? A_NORMAL : warn,
+		     "overruns %" PRIu64 " (%.2g%%) slips %" PRIu64,
+		     ss->overruns, 100 * h.late_fraction, ss->slips);
+		if (ss->overruns && h.explained)
+			LINE(A_NORMAL, "  from %" PRIu64 " host stalls, caught up",
+			     h.host_stalls);
+		else if (ss->overruns)
+			LINE(warn, "  host stalls explain <=%.0f",
+			     h.host_late_steps);
 		LINE(A_NORMAL, "jitter p50 %s p99 %s us",
 		     us(a, sizeof(a), ss->jitter_p50_us),
 		     us(b, sizeof(b), ss->jitter_p99_us));

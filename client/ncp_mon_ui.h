@@ -51,9 +51,13 @@ void ncp_mon_ui_draw(struct ncp_mon_ui *ui, const struct ncp_mon_snap *snap,
  * a resize) or -1 when none came or a signal interrupted the wait. */
 int ncp_mon_ui_key(struct ncp_mon_ui *ui, int timeout_ms);
 
-/* Switch the workspace between the task's neighbourhood and the whole
- * arm. */
+/* Switch the workspace between the reaching workspace (ncp_mon_zoom) and
+ * the whole arm. */
 void ncp_mon_ui_toggle_zoom(struct ncp_mon_ui *ui);
+
+/* Zoom the reaching workspace in (d > 0) or out (d < 0) a level, or back
+ * to its default (d 0). */
+void ncp_mon_ui_zoom(struct ncp_mon_ui *ui, int d);
 
 /* Switch the electrode bars between alpha (the default) and theta. */
 void ncp_mon_ui_toggle_stim(struct ncp_mon_ui *ui);

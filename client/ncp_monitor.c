@@ -77,8 +77,9 @@ static void usage(FILE *f)
 "  --rate HZ    screen refreshes per second, 1 to 100 (default 25)\n"
 "  --help       this text\n"
 "\n"
-"On the screen: q quits (so does Ctrl-C), z switches the workspace between\n"
-"the task's neighbourhood and the whole arm, space holds the picture,\n"
+"On the screen: q quits (so does Ctrl-C); the workspace shows the reaching\n"
+"workspace (the targets so far): + zooms in, - out, 0 back, z switches to\n"
+"the whole arm and back; a shows theta or alpha; space holds the picture;\n"
 "Ctrl-L repaints.  Without a segment it waits for one; when the daemon\n"
 "stops, dies or restarts it says so, keeps the last picture and attaches\n"
 "to the next daemon.\n"
@@ -392,6 +393,17 @@ static void handle_key(struct monitor *m, int ch)
 	case 'z':
 	case 'Z':
 		ncp_mon_ui_toggle_zoom(m->ui);
+		break;
+	case '+':
+	case '=':
+		ncp_mon_ui_zoom(m->ui, 1);
+		break;
+	case '-':
+	case '_':
+		ncp_mon_ui_zoom(m->ui, -1);
+		break;
+	case '0':
+		ncp_mon_ui_zoom(m->ui, 0);
 		break;
 	case 'a':
 	case 'A':

@@ -21,6 +21,14 @@ conf="$root/etc/ncpd/ncpd.yaml"
 grep -qx "ExecStart=/usr/bin/ncpd --foreground --config /etc/ncpd/ncpd.yaml" \
 	"$root/lib/systemd/system/ncpd.service" || fail "ncpd.service names the wrong paths"
 
+# ncp-web and its page: the installed script serves the installed page.
+web="$root/usr/bin/ncp-web"
+[ -x "$web" ] || fail "make install did not install ncp-web"
+grep -qx 'WEB_DIR = "/usr/share/ncpd/web"' "$web" || fail "ncp-web does not name the installed page's directory"
+[ -f "$root/usr/share/ncpd/web/index.html" ] || fail "make install did not install ncp-web's page"
+/usr/bin/python3 "$web" --help >"$tmp/web.help" || fail "installed ncp-web --help exited $?"
+grep -q -- "--address" "$tmp/web.help" || fail "installed ncp-web --help: $(cat "$tmp/web.help")"
+
 # The installed binary reads the installed configuration.
 out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd --check-config: $out"
 [ "$out" = "$conf: configuration ok" ] || fail "installed ncpd read '$out', want $conf"
@@ -50,6 +58,21 @@ want=$(/usr/bin/python3 -c 'import sys; print("/usr/local/lib/python%d.%d/dist-p
 make --no-print-directory -n install DESTDIR=/x PREFIX=/usr/local | grep -q "install -d /x$want/ncpd" ||
 	fail "make install PREFIX=/usr/local does not install the package into $want"
 echo "the ncpd package installs into $pydir and imports from there"
+# The installed ncp-web runs on the installed package (none waiting: it
+# serves, then says it waits for a segment).
+(cd / && PYTHONPATH="$pydir" exec /usr/bin/python3 "$web" --shm "/ncpd-it-install-none-$$" --port 0) \
+	>"$tmp/web.out" 2>"$tmp/web.err" &
+wpid=$!
+i=0
+until grep -q "serving" "$tmp/web.out"; do
+	i=$((i + 1))
+	[ $i -le 100 ] && kill -0 $wpid 2>/dev/null ||
+		{ kill $wpid 2>/dev/null; fail "installed ncp-web did not serve: $(cat "$tmp/web.err")"; }
+	sleep 0.1
+done
+kill -TERM $wpid
+wait $wpid || fail "installed ncp-web exited $? on SIGTERM"
+echo "installed ncp-web serves from the installed package"
 
 # Run from the tree, the tree's configuration.
 out=$("$BUILD/ncpd" --check-config 2>&1) || fail "tree ncpd --check-config: $out"

@@ -87,7 +87,7 @@ start_daemon 6
 sleep 0.5
 "$MON" --shm "$NAME" --once --json >"$tmp/b.json" || fail "second --once --json exited $?"
 "$MON" --shm "$NAME" --once >"$tmp/text" || fail "--once (text) exited $?"
-for w in overruns jitter window predicted "stim       source none  16 electrodes" "lesion     none"; do
+for w in overruns jitter window predicted "stim       source none  16 electrodes" "lesion     none" "health     "; do
 	grep -q "$w" "$tmp/text" || fail "--once text lacks '$w': $(cat "$tmp/text")"
 done
 $PY - "$tmp/a.json" "$tmp/b.json" "$NAME" <<'PYEOF' || fail "snapshot checks"
@@ -134,6 +134,13 @@ for d in (a, b):
     assert sb["theta"] == [0] * 16 and sb["alpha_max_abs"] == 0, sb
     assert s - 2 <= sb["step"] <= s + 50, (sb["step"], s)
     assert d["lesion"] == {"kind": "none", "fraction": 0, "neurons": 0}, d["lesion"]
+    # The run's health in words, weighed against the host's stalls.
+    h = d["health"]
+    assert h["level"] in ("good", "fair", "poor"), h
+    assert h["reason"] and isinstance(h["explained_by_host"], bool), h
+    assert abs(h["late_fraction"] - st["overruns"] / st["steps"]) < 1e-12, (h, st)
+    assert h["explained_by_host"] == (st["overruns"] <= h["host_late_steps"]), h
+    assert abs(h["cost_p99_fraction"] - st["cost_us"]["p99"] / 1000) < 1e-9, h
 print("steps %d -> %d, window %d..%d, hand (%.4f, %.4f)" % (
     a["step"], b["step"], b["window"]["first_step"],
     b["window"]["first_step"] + b["window"]["steps"] - 1, *b["arm"]["hand"]))
@@ -179,6 +186,9 @@ fk = (1.5 * math.cos(q0) + 1.3 * math.cos(q0 + q1),
       1.5 * math.sin(q0) + 1.3 * math.sin(q0 + q1))
 assert max(abs(u - v) for u, v in zip(fk, p["hand_fk"])) < 1e-9, (fk, p["hand_fk"])
 assert p["latency_us"] == 150 and p["hand_rmse"] == 0.03
+h = d["health"]
+assert h["level"] == "good" and h["reason"] == "keeping real time", h
+assert h["jitter_p99_fraction"] == 0.02 and h["cost_p99_fraction"] == 0.03, h
 t = d["training"]
 assert t is not None and t["update"] >= 1 and abs(t["loss"] - 1 / (1 + t["update"] / 10)) < 1e-12, t
 PYEOF
@@ -222,7 +232,7 @@ run_monitor tui "$NAME" 100 30 LANG=C.UTF-8
 wait_screen tui 5 "waiting" "not found" || fail "no 'waiting' before the daemon starts"
 start_daemon 60
 gen1=$(generation "$NAME")
-wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" \
+wait_screen tui 10 overruns M1 workspace "no emulator prediction" "sp/st" "health " \
 	"lesion none" "stim none E16 |alpha| max 0" \
 	"gen $gen1" running || fail "the screen lacks something"
 
@@ -259,11 +269,41 @@ gen3=$(generation "$NAME")
 wait_screen tui 5 "re-attached" "gen $gen3" || fail "no re-attach after SIGKILL and a new daemon"
 echo "SIGKILL and restart: re-attached, generation $gen3"
 
-# The prediction, the loss curve, ASCII cells (C locale), zoom.
-run_monitor fx "$FXNAME" 90 30 "LC_ALL=C"
-wait_screen fx 10 "emulator fixture-en" "predicted fixture-en" "hand RMSE" \
-	"loss " "@ arm" "sp/st" || fail "the fixture's prediction is not shown"
+# The prediction, the loss curve, ASCII cells (C locale), zoom.  The
+# predicted arm reads without colour (TERM vt100 has none): dashed, its
+# own joints, and a legend saying so.
+run_monitor fx "$FXNAME" 90 30 "LC_ALL=C TERM=vt100"
+wait_screen fx 10 "emulator fixture-en" "* *  predicted fixture-en (+ elbow), hand 3.0 cm off" \
+	"hand RMSE" "loss " "@## arm (o elbow)" "sp/st" "health GOOD" "keeping real time" \
+	|| fail "the fixture's prediction is not shown"
 grep -q '#' "$tmp/screen" || fail "no ASCII arm in the C locale"
+grep -q '[*]' "$tmp/screen" || fail "no ASCII predicted arm in the C locale"
+# The reaching workspace by default: the fixture's targets and hand span
+# under 1 m, so far less than the task's 2 m wide neighbourhood.
+width() { # the workspace's shown width, m, from the captured screen
+	sed -n 's/.*workspace \[[^]]*\] x \(-*[0-9.]*\)\.\.\(-*[0-9.]*\) .*/\1 \2/p' "$tmp/screen" |
+		awk '{ print $2 - $1 }'
+}
+wait_screen fx 5 "workspace [reach] x" || fail "the workspace does not open on the reaching workspace"
+w0=$(width)
+awk -v w="$w0" 'BEGIN { exit !(w > 0.6 && w < 1.8) }' || fail "reaching workspace $w0 m wide, want 0.6 to 1.8"
+# + zooms in and - out, a level of 1.5 each; 0 goes back.
+tmux -S "$SOCK" send-keys -t fx +
+wait_screen fx 5 "workspace [reach +1] x" || fail "+ did not zoom in"
+w1=$(width)
+tmux -S "$SOCK" send-keys -t fx - -
+wait_screen fx 5 "workspace [reach -1] x" || fail "- did not zoom out"
+w2=$(width)
+awk -v a="$w0" -v b="$w1" -v c="$w2" 'BEGIN { exit !(b < a && c > a) }' ||
+	fail "zoom widths $w1 < $w0 < $w2 m do not hold"
+tmux -S "$SOCK" send-keys -t fx 0
+wait_screen fx 5 "workspace [reach] x" || fail "0 did not go back to the reaching workspace"
+echo "reaching workspace ${w0} m wide; zoomed in ${w1} m, out ${w2} m"
+# In braille (UTF-8) the predicted arm is dashed where the arm is solid.
+run_monitor fxu "$FXNAME" 100 30 "LANG=C.UTF-8"
+wait_screen fxu 10 "@⠒⠒⠒ arm (o elbow)" "*⠒⠀⠒ predicted fixture-en (+ elbow)" ||
+	fail "the braille legend does not tell the predicted arm's dashes"
+tmux -S "$SOCK" send-keys -t fxu q
 # Electrode bars: alpha = -theta / 2 over stim.max 2 (levels 4, 3, 2, 1 of
 # 8 on the left, 1, 2, 3, 4 on the right); a switches to theta (7, 5, 3, 1).
 wait_screen fx 5 "lesion m1-silence: 25% of M1" "stim oracle E8 |alpha| max 0.875" \
@@ -272,7 +312,7 @@ tmux -S "$SOCK" send-keys -t fx a
 wait_screen fx 5 "stim oracle E8 |theta| max 1.75" "theta *=,__,=*" ||
 	fail "a did not switch the bars to theta"
 tmux -S "$SOCK" send-keys -t fx z
-wait_screen fx 5 "y -0.15.." || fail "z did not show the whole arm"
+wait_screen fx 5 "[whole arm]" "y -0.15.." || fail "z did not show the whole arm"
 echo "prediction and training shown"
 
 # q quits with status 0 (and Ctrl-C too).

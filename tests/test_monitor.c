@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "client/ncp_mon_canvas.h"
+#include "client/ncp_mon_health.h"
 #include "client/ncp_mon_layout.h"
 #include "client/ncp_mon_raster.h"
 #include "client/ncp_mon_snap.h"
 #include "client/ncp_mon_spark.h"
+#include "client/ncp_mon_zoom.h"
 #include "models/base/ncp_json.h"
 #include "shm/ncp_shm_reader.h"
 #include "shm/ncp_shm_writer.h"
@@ -244,6 +246,187 @@ START_TEST(canvas_cell_of_and_circle)
 				 dot_at(c, (int)px, (int)py), 3);
 	}
 	ncp_mon_canvas_free(c);
+}
+END_TEST
+
+/* The predicted arm's dashes: on dots drawn, off dots left out, counted
+ * from the first endpoint, clipped or not; the solid line has them all. */
+START_TEST(canvas_dashed)
+{
+	struct ncp_mon_canvas *c = ncp_mon_canvas_new(10, 5, 2, 4); /* 20x20 */
+	struct ncp_mon_view v;
+	struct ncp_mon_box box = { 0, 20, 0, 20 }; /* 1 m a dot */
+
+	ck_assert_int_eq(ncp_mon_canvas_fit(c, &box, 2.0, &v), 0);
+	/* Dots 2..17 of row 9: 16 dots, 2 on 2 off: 2, 3, 6, 7, 10, ... */
+	ncp_mon_canvas_dashed(c, &v, 2.5, 10.5, 17.5, 10.5, 4, 2, 2);
+	ck_assert_int_eq(dots_set(c), 8);
+	for (int i = 2; i <= 17; i++)
+		ck_assert_int_eq(dot_at(c, i, 9), (i - 2) % 4 < 2 ? 4 : 0);
+	/* Started off the canvas at x = -5.5: the phase counts from there
+	 * (dot -6 is step 0; dot 0 is step 6, off; dot 2 step 8, on). */
+	ncp_mon_canvas_clear(c);
+	ncp_mon_canvas_dashed(c, &v, -5.5, 10.5, 9.5, 10.5, 4, 2, 2);
+	for (int i = 0; i <= 9; i++)
+		ck_assert_int_eq(dot_at(c, i, 9), (i + 6) % 4 < 2 ? 4 : 0);
+	/* on < 1: solid, as ncp_mon_canvas_line. */
+	ncp_mon_canvas_clear(c);
+	ncp_mon_canvas_dashed(c, &v, 2.5, 10.5, 17.5, 10.5, 4, 0, 3);
+	ck_assert_int_eq(dots_set(c), 16);
+	/* Non-finite: nothing. */
+	ncp_mon_canvas_clear(c);
+	ncp_mon_canvas_dashed(c, &v, NAN, 1, 2, 3, 4, 2, 2);
+	ck_assert_int_eq(dots_set(c), 0);
+	ncp_mon_canvas_free(c);
+}
+END_TEST
+
+/* ---- zoom ---------------------------------------------------------------- */
+
+START_TEST(zoom_reaching_workspace)
+{
+	struct ncp_mon_zoom z;
+	struct ncp_mon_box b;
+
+	ncp_mon_zoom_reset(&z);
+	/* Nothing seen: the task's neighbourhood. */
+	ncp_mon_zoom_box(&z, &b);
+	ck_assert(b.x0 == -1 && b.x1 == 1 && b.y0 == 0.5 && b.y1 == 2);
+	/* One target: the minimum box around it. */
+	ncp_mon_zoom_see(&z, 0, 1.25);
+	ncp_mon_zoom_box(&z, &b);
+	ncp_ck_near(b.x0, -NCP_MON_ZOOM_MIN / 2, 1e-12);
+	ncp_ck_near(b.y1, 1.25 + NCP_MON_ZOOM_MIN / 2, 1e-12);
+	/* Eight centre-out targets (radius 0.25): their box plus the margin,
+	 * 0.8 m across; a NaN is ignored. */
+	for (int k = 0; k < 8; k++)
+		ncp_mon_zoom_see(&z, 0.25 * cos(M_PI / 4 * k),
+				 1.25 + 0.25 * sin(M_PI / 4 * k));
+	ncp_mon_zoom_see(&z, NAN, 3);
+	ncp_mon_zoom_box(&z, &b);
+	ncp_ck_near(b.x0, -0.25 - NCP_MON_ZOOM_MARGIN, 1e-12);
+	ncp_ck_near(b.x1, 0.25 + NCP_MON_ZOOM_MARGIN, 1e-12);
+	ncp_ck_near(b.y0, 1.0 - NCP_MON_ZOOM_MARGIN, 1e-12);
+	ncp_ck_near(b.y1, 1.5 + NCP_MON_ZOOM_MARGIN, 1e-12);
+	/* It only grows: a target at the centre again changes nothing. */
+	ncp_mon_zoom_see(&z, 0, 1.25);
+	{
+		struct ncp_mon_box c;
+		ncp_mon_zoom_box(&z, &c);
+		ck_assert(memcmp(&b, &c, sizeof(b)) == 0);
+	}
+	/* In a level: 1/1.5 of it across, about its centre; out two levels:
+	 * 2.25 times; the limits hold; 0 goes back. */
+	ncp_mon_zoom_step(&z, 1);
+	ncp_mon_zoom_box(&z, &b);
+	ncp_ck_near(b.x1 - b.x0, 0.8 / 1.5, 1e-12);
+	ncp_ck_near((b.y0 + b.y1) / 2, 1.25, 1e-12);
+	ncp_mon_zoom_step(&z, -3);
+	ncp_mon_zoom_box(&z, &b);
+	ncp_ck_near(b.x1 - b.x0, 0.8 * 2.25, 1e-12);
+	ncp_mon_zoom_step(&z, 100);
+	ck_assert_int_eq(z.level, NCP_MON_ZOOM_IN_MAX);
+	ncp_mon_zoom_step(&z, -100);
+	ck_assert_int_eq(z.level, -NCP_MON_ZOOM_OUT_MAX);
+	/* The whole arm, and a zoom key leaves it. */
+	ncp_mon_zoom_toggle_whole(&z);
+	ncp_mon_zoom_box(&z, &b);
+	ck_assert(b.y0 < 0 && b.x1 - b.x0 > 3);
+	ncp_mon_zoom_step(&z, 0);
+	ck_assert(!z.whole && z.level == 0);
+	ncp_mon_zoom_box(&z, &b);
+	ncp_ck_near(b.x1 - b.x0, 0.8, 1e-12);
+}
+END_TEST
+
+/* ---- health --------------------------------------------------------------- */
+
+/* Statistics of a real-time minute at 1 kHz: 60000 steps, wake-ups
+ * around 20 us, steps costing 30 us at p99. */
+static struct ncp_shm_stats quiet_minute(void)
+{
+	struct ncp_shm_stats s = {
+		.steps = 60000, .jitter_p50_us = 14, .jitter_p99_us = 25,
+		.jitter_p999_us = 60, .jitter_max_us = 90, .cost_p50_us = 12,
+		.cost_p99_us = 30, .cost_max_us = 80, .wall_s = 60, .rtf = 1,
+		.mode = NCP_SHM_MODE_REALTIME, .jitter_bins = NCP_SHM_JITTER_BINS,
+	};
+	s.jitter_hist[4] = 30000;  /* [8, 16) us */
+	s.jitter_hist[5] = 29990;  /* [16, 32) */
+	s.jitter_hist[7] = 10;     /* [64, 128) */
+	return s;
+}
+
+START_TEST(health_in_words)
+{
+	struct ncp_mon_health h;
+	struct ncp_shm_stats s = quiet_minute();
+
+	/* Nothing late. */
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_GOOD);
+	ck_assert_str_eq(h.reason, "keeping real time");
+	ck_assert(h.explained && h.late_fraction == 0 && h.host_stalls == 0);
+	ncp_ck_near(h.cost_p99_fraction, 0.03, 1e-12);
+	/* Ten host stalls of 8-16 ms (bin 14) and the 120 steps they made
+	 * late: the host's doing, caught up; still good. */
+	s.jitter_hist[14] = 10;
+	s.overruns = 120;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_GOOD);
+	ck_assert_str_eq(h.reason, "late steps were host stalls");
+	ck_assert_uint_eq(h.host_stalls, 10);
+	ncp_ck_near(h.host_late_steps, 10 * (17 + 1), 1e-9);
+	ck_assert(h.explained);
+	ncp_ck_near(h.late_fraction, 0.002, 1e-12);
+	/* The same overruns without the stalls: the loop itself is late on
+	 * 0.2% of the steps: poor. */
+	s.jitter_hist[14] = 0;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_POOR);
+	ck_assert(!h.explained);
+	ck_assert_str_eq(h.reason, "0.2% steps late, not the host");
+	/* A few unexplained (under 0.1%): fair. */
+	s.overruns = 12;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_FAIR);
+	ck_assert_str_eq(h.reason, "12 late steps not the host's");
+	/* Many host stalls: 3% of the steps late, all explained: fair. */
+	s.jitter_hist[14] = 150;
+	s.overruns = 1800;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_FAIR);
+	ck_assert(h.explained);
+	ck_assert_str_eq(h.reason, "host stalls: 3% steps late");
+	/* One slip in the minute is poor (one a minute); in ten, fair. */
+	s.slips = 1;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_POOR);
+	ck_assert_str_eq(h.reason, "1 slips a minute: sim lags");
+	s.wall_s = 600;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_FAIR);
+	ck_assert_str_eq(h.reason, "1 slips (long stalls)");
+	/* Steps costing 85% of the period outrank everything. */
+	s.cost_p99_us = 850;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_POOR);
+	ck_assert_str_eq(h.reason, "steps cost 85% of the period");
+	/* Late wake-ups alone: fair. */
+	s = quiet_minute();
+	s.jitter_p99_us = 400;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_FAIR);
+	ck_assert_str_eq(h.reason, "wake-ups late, p99 40% of step");
+	/* A 2 ms step scales every fraction. */
+	ncp_mon_health_assess(&s, 0.002, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_GOOD);
+	/* Free-run has no deadlines. */
+	s.mode = NCP_SHM_MODE_FREE_RUN;
+	s.overruns = 5000;
+	ncp_mon_health_assess(&s, 0.001, &h);
+	ck_assert_int_eq(h.level, NCP_MON_HEALTH_FREE_RUN);
+	ck_assert_str_eq(ncp_mon_health_level_name(h.level), "free-run");
 }
 END_TEST
 
@@ -692,6 +875,9 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, canvas_lines_and_layers);
 	tcase_add_test(tc, canvas_trace_decimates);
 	tcase_add_test(tc, canvas_cell_of_and_circle);
+	tcase_add_test(tc, canvas_dashed);
+	tcase_add_test(tc, zoom_reaching_workspace);
+	tcase_add_test(tc, health_in_words);
 	tcase_add_test(tc, raster_bins_evenly);
 	tcase_add_test(tc, raster_bins_unevenly);
 	tcase_add_test(tc, raster_small_data_and_stray_bits);
