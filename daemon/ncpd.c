@@ -351,6 +351,13 @@ static void reload(struct daemon *d)
 		ncp_log_notice("reload: %s: nothing changed", source);
 		return;
 	}
+	if (rc.task_changed && !ncp_sim_task_fits(&d->sim, &fresh.task)) {
+		ncp_log_warn("reload: task.kind %s needs the trajectory generator "
+			     "built for it at start; the task is not changed "
+			     "(restart ncpd)", ncp_task_kind_name(fresh.task.kind));
+		fresh.task = d->cfg.task;
+		rc.task_changed = false;
+	}
 	ncp_config_apply_reloadable(&d->cfg, &fresh);
 	ncp_control_set_config(&d->control, &d->cfg);
 	if (rc.log_changed)
