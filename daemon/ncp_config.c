@@ -780,7 +780,7 @@ static int check_traj(const struct ncp_config *c, char *err, size_t errlen)
 	char why[320], msg[400];
 	int ret = ncp_task_path(&c->task, &xy, &lines, &n, msg, sizeof(msg));
 	if (ret)
-		return ncp_errf_code(err, errlen, ret, "%s", msg);
+		return ncp_errf_code(err, errlen, -ret, "%s", msg);
 	for (int i = 0; i < n && !ret; i++) {
 		if (!ncp_reach_target_check(&c->reach, xy + 2 * i, why, sizeof(why)))
 			continue;

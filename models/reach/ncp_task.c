@@ -98,7 +98,7 @@ int ncp_task_path(const struct ncp_task_params *p, double **xy, int **lines,
 			free(*lines);
 			*lines = NULL;
 		}
-		return ncp_errf_code(err, errlen, -ENOMEM, "out of memory");
+		return ncp_errf_code(err, errlen, ENOMEM, "out of memory");
 	}
 	if (p->kind == NCP_TASK_LINE) {
 		memcpy(*xy, p->line, sizeof(double) * 4);

@@ -8,13 +8,15 @@
 
 #include "models/base/ncp_base.h"
 
-/* One number at *s (strtod's syntax, no hex, no inf/nan words), or NULL. */
+/* One number at *s (strtod's syntax, inf and nan included so that they
+ * are reported as such; no hex), or NULL. */
 static const char *number(const char *s, double *v)
 {
 	char *end;
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '+' || *s == '.'))
+	if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '+' || *s == '.' ||
+	      *s == 'i' || *s == 'I' || *s == 'n' || *s == 'N'))
 		return NULL;
 	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
 	    ((s[0] == '-' || s[0] == '+') && s[1] == '0' &&
@@ -37,7 +39,7 @@ int ncp_traj_load(const char *path, double **xy_out, int **lines_out,
 		*lines_out = NULL;
 	*n_out = 0;
 	if (!f)
-		return ncp_errf_code(err, errlen, -errno, "path file %s: %s",
+		return ncp_errf_code(err, errlen, errno, "path file %s: %s",
 				     path, strerror(errno));
 	while (fgets(buf, sizeof(buf), f)) {
 		lineno++;
@@ -96,7 +98,7 @@ int ncp_traj_load(const char *path, double **xy_out, int **lines_out,
 			if (nl)
 				lines = nl;
 			if (!nx || !nl) {
-				ret = ncp_errf_code(err, errlen, -ENOMEM,
+				ret = ncp_errf_code(err, errlen, ENOMEM,
 						    "out of memory");
 				goto fail;
 			}
@@ -107,7 +109,7 @@ int ncp_traj_load(const char *path, double **xy_out, int **lines_out,
 		n++;
 	}
 	if (ferror(f)) {
-		ret = ncp_errf_code(err, errlen, -EIO, "path file %s: read error",
+		ret = ncp_errf_code(err, errlen, EIO, "path file %s: read error",
 				    path);
 		goto fail;
 	}
