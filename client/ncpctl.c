@@ -62,6 +62,8 @@ static const char usage_text[] =
 	"  stim set V1 .. VE            electrode commands theta, one per\n"
 	"                               electrode, held until changed\n"
 	"  stim off                     theta back to zero\n"
+	"  field on [STRENGTH] | field off | field status\n"
+	"                               the external force field on the arm\n"
 	"NAME: 1-128 characters from A-Z a-z 0-9 . _ -, not starting with '.';\n"
 	"it names a file in the daemon's data directory, never a path.\n"
 	"\n"

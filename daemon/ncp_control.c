@@ -22,6 +22,7 @@ int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->cfg = *cfg;
+	c->field = cfg->reach.field;
 	c->loop = loop;
 	c->recorder = recorder;
 	c->emulator = emulator;
@@ -181,6 +182,13 @@ static int save_model(struct ncp_control *c, const char *name,
 	return 0;
 }
 
+static void field_status(struct ncp_control *c, struct ncp_reply *r)
+{
+	ncp_reply_bool(r, "field.on", c->field.on);
+	ncp_reply_str(r, "field.kind", ncp_field_kind_names[c->field.kind]);
+	ncp_reply_num(r, "field.strength", c->field.strength);
+}
+
 static void status(struct ncp_control *c, struct ncp_reply *r)
 {
 	struct ncp_shm_state st;
@@ -269,6 +277,7 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 		ncp_reply_num(r, "stim.theta_max_abs", sb->theta_max_abs);
 		ncp_reply_num(r, "stim.alpha_max_abs", sb->alpha_max_abs);
 	}
+	field_status(c, r);
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
@@ -406,6 +415,23 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 	}
 	case NCP_CMD_SAVE:
 		return save_model(c, cmd->file.name, r);
+	case NCP_CMD_FIELD: {
+		if (cmd->field.op < 0) {
+			field_status(c, r);
+			return 0;
+		}
+		lc.kind = NCP_LOOP_FIELD;
+		lc.field = c->field;
+		lc.field.on = cmd->field.op == 1;
+		if (cmd->field.has_strength)
+			lc.field.strength = cmd->field.strength;
+		int ret = send_loop(c, &lc, r);
+		if (ret)
+			return ret;
+		c->field = lc.field;
+		field_status(c, r);
+		return 0;
+	}
 	case NCP_CMD_LESION:
 		lc.kind = NCP_LOOP_LESION;
 		lc.lesion_kind = cmd->lesion.kind;

@@ -103,6 +103,9 @@ static void apply_commands(struct ncp_loop *l)
 						   c.lesion_fraction);
 				publish_lesion(l);
 				break;
+			case NCP_LOOP_FIELD:
+				ncp_sim_set_field(l->sim, &c.field);
+				break;
 			}
 		}
 	}

@@ -70,6 +70,12 @@ static const struct cmd_spec specs[] = {
 	  "within stim.max) from the next step until changed" },
 	{ "stim", "off", NCP_CMD_STIM_OFF, "stim off",
 	  "theta back to zero: the electrodes' currents decay" },
+	{ "field", NULL, NCP_CMD_FIELD,
+	  "field on [STRENGTH] | field off | field status",
+	  "switch the external force field on the arm on (with STRENGTH, in "
+	  "the range of the config key field.strength; default: the one in "
+	  "use) or off from the next step, or report it (field.on, "
+	  "field.kind, field.strength)" },
 };
 
 static const struct cmd_spec *spec_of(enum ncp_cmd_kind kind)
@@ -109,6 +115,7 @@ const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
 		[NCP_CMD_LESION] = "lesion",
 		[NCP_CMD_STIM_SET] = "stim set",
 		[NCP_CMD_STIM_OFF] = "stim off",
+		[NCP_CMD_FIELD] = "field",
 	};
 	if (kind <= NCP_CMD_NONE || kind >= NCP_CMD_COUNT)
 		return "none";
@@ -577,6 +584,35 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 						   FLT_MAX, &v, err, errlen)))
 				return rc;
 			cmd->stim.theta[i] = (float)v;
+		}
+		return 0;
+
+	case NCP_CMD_FIELD:
+		if (nargs < 1 || nargs > 2)
+			return usage(sp, nargs, err, errlen);
+		if (strcmp(tok[1], "on") == 0)
+			cmd->field.op = 1;
+		else if (strcmp(tok[1], "off") == 0)
+			cmd->field.op = 0;
+		else if (strcmp(tok[1], "status") == 0)
+			cmd->field.op = -1;
+		else
+			return ncp_errf(err, errlen,
+					"unknown field sub-command '%s' (on, "
+					"off or status)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		if (nargs == 2) {
+			double lo, hi;
+			if (cmd->field.op != 1)
+				return ncp_errf(err, errlen, "field %s takes no "
+						"STRENGTH", tok[1]);
+			rc = ncp_config_key_range("field.strength", &lo, &hi);
+			ncp_assert(rc == 0);
+			cmd->field.has_strength = true;
+			return ncp_proto_number(tok[2], "STRENGTH", lo, hi,
+						&cmd->field.strength, err,
+						errlen);
 		}
 		return 0;
 

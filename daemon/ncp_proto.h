@@ -54,6 +54,7 @@ enum ncp_cmd_kind {
 	NCP_CMD_LESION,	      /* lesion KIND FRACTION | lesion off */
 	NCP_CMD_STIM_SET,     /* stim set V1 .. VE */
 	NCP_CMD_STIM_OFF,     /* stim off */
+	NCP_CMD_FIELD,	      /* field on [STRENGTH] | field off | field status */
 	NCP_CMD_COUNT
 };
 
@@ -99,6 +100,11 @@ struct ncp_cmd {
 			enum ncp_lesion_kind kind; /* off: NCP_LESION_NONE */
 			double fraction;	    /* in [0, 1] */
 		} lesion;
+		struct {
+			int op;	/* 1 on, 0 off, -1 status */
+			bool has_strength;
+			double strength; /* in field.strength's range */
+		} field;
 		struct {
 			int n;	/* values given (the daemon checks E) */
 			float theta[NCP_STIM_MAX_ELECTRODES]; /* finite */

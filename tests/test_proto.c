@@ -192,6 +192,27 @@ START_TEST(lesion_and_stim)
 }
 END_TEST
 
+START_TEST(field_forms)
+{
+	ck_ok("field on", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, 1);
+	ck_assert(!cmd.field.has_strength);
+	ck_ok("field on -0.75", NCP_CMD_FIELD);
+	ck_assert(cmd.field.has_strength && cmd.field.strength == -0.75);
+	ck_ok("field off", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, 0);
+	ck_ok("field status", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, -1);
+	ck_err("field", -EINVAL, "usage: field on [STRENGTH]");
+	ck_err("field sideways", -EINVAL, "unknown field sub-command 'sideways'");
+	ck_err("field off 1", -EINVAL, "field off takes no STRENGTH");
+	ck_err("field on 1e3", -ERANGE, "STRENGTH must be within [-100, 100]");
+	ck_err("field on nan", -ERANGE, "STRENGTH must be a finite");
+	ck_err("field on x", -EINVAL, "STRENGTH: 'x' is not a number");
+	ck_err("field on 1 2", -EINVAL, "usage:");
+}
+END_TEST
+
 START_TEST(file_commands)
 {
 	char name[NCP_PROTO_NAME_MAX + 32];
@@ -394,6 +415,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, config_help_train);
 	tcase_add_test(tc, file_commands);
 	tcase_add_test(tc, lesion_and_stim);
+	tcase_add_test(tc, field_forms);
 	tcase_add_test(tc, framing_errors);
 	tcase_add_test(tc, invalid_utf8_is_refused_with_its_offset);
 	tcase_add_test(tc, help_replies);
