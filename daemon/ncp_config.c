@@ -127,6 +127,10 @@ static const struct key keys[] = {
 	{ "field.strength", T_DOUBLE, OFF(reach.field.strength), 0, -100, 100,
 	  "0.4", NULL, false, "joint: factor on B; curl: N s/m" },
 
+	{ "record.probes", T_STRING, STR(record.probes), 0, 0, "", NULL, false,
+	  "probes every recording adds unless record start gives its own: "
+	  "comma-separated NAME[:spikes|value[:TAU]] (docs/file-formats.md)" },
+
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
 	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
 	  "into a fraction of M1's neurons) or m1-silence (silence a fraction "

@@ -367,10 +367,38 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		atomic_store(&c->loop->stop, true);
 		return 0;
 	case NCP_CMD_RECORD_START: {
-		char msg[512];
-		int ret = ncp_recorder_start(c->recorder, cmd->record.name,
-					     cmd->record.has_seconds ?
-					     cmd->record.seconds : 0, msg, sizeof(msg));
+		char msg[1024];
+		struct ncp_probe probes[NCP_PROBE_MAX];
+		int n = 0, ret = 0;
+		/* The network's structure is fixed at build: reading it here
+		 * races with nothing. */
+		const struct ncp_probe_frame *pf = &c->loop->sim->probe_frame;
+		struct ncp_net *net = ncp_reach_net(c->loop->sim->reach);
+		if (cmd->record.has_probes) {
+			for (int i = 0; i < cmd->record.n_probes && !ret; i++) {
+				ret = ncp_probe_parse(cmd->record.probes[i], pf, net,
+						      &probes[n], msg, sizeof(msg));
+				for (int k = 0; k < n && !ret; k++)
+					if (!strcmp(probes[k].file, probes[n].file))
+						ret = ncp_errf(msg, sizeof(msg),
+							       "probe '%s' is given "
+							       "twice",
+							       cmd->record.probes[i]);
+				n++;
+			}
+		} else {
+			pthread_mutex_lock(&c->lock);
+			ret = ncp_probe_parse_list(c->cfg.record.probes, pf, net,
+						   probes, &n, msg, sizeof(msg));
+			pthread_mutex_unlock(&c->lock);
+		}
+		if (!ret)
+			ret = ncp_recorder_start_probes(c->recorder,
+							cmd->record.name,
+							cmd->record.has_seconds ?
+							cmd->record.seconds : 0,
+							probes, n, msg,
+							sizeof(msg));
 		if (ret)
 			return ncp_reply_err(r, ret, "%s", msg);
 		ncp_reply_str(r, "record.name", cmd->record.name);

@@ -283,6 +283,11 @@ void *ncp_loop_thread(void *arg)
 						l->sim->spikes, l->sim->n_spikes,
 						&l->sim->arm);
 			if (ncp_recorder_active(l->recorder)) {
+				void *frame = ncp_recorder_probe_frame(l->recorder);
+				if (frame)
+					ncp_probe_frame_fill(&l->sim->probe_frame,
+							     ncp_reach_net(l->sim->reach),
+							     frame);
 				record_stim(l);
 				ncp_recorder_push(l->recorder, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,

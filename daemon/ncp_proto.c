@@ -49,9 +49,12 @@ static const struct cmd_spec specs[] = {
 	  "stop the daemon cleanly; the reply is sent first" },
 	{ "help", NULL, NCP_CMD_HELP, "help [COMMAND]",
 	  "list the commands, or describe one" },
-	{ "record", "start", NCP_CMD_RECORD_START, "record start NAME [SECONDS]",
+	{ "record", "start", NCP_CMD_RECORD_START,
+	  "record start NAME [SECONDS] [--probe PROBE]...",
 	  "record the run as NAME in the data directory, for SECONDS or "
-	  "until record stop" },
+	  "until record stop; each --probe PROBE (NAME[:spikes|value[:TAU]], "
+	  "a population or node) adds a file, in place of the config's "
+	  "record.probes (--probe none: no probes)" },
 	{ "record", "stop", NCP_CMD_RECORD_STOP, "record stop",
 	  "finish the recording" },
 	{ "save", NULL, NCP_CMD_SAVE, "save NAME",
@@ -497,12 +500,43 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 					"usage: record start NAME [SECONDS] | "
 					"record stop");
 		cmd->kind = NCP_CMD_RECORD_START;
-		if (nargs < 2 || nargs > 3)
-			return usage(sp, nargs, err, errlen);
+		/* The --probe options after NAME [SECONDS]. */
+		int plain = nargs;
+		for (int i = 3; i <= nargs && i < MAX_TOKENS; i++)
+			if (strcmp(tok[i], "--probe") == 0) {
+				plain = i - 1;
+				break;
+			}
+		for (int i = plain + 1; i <= nargs; i += 2) {
+			if (i >= MAX_TOKENS || strcmp(tok[i], "--probe") != 0)
+				return ncp_errf(err, errlen, "record start: '%s' "
+						"after the probes (each is "
+						"--probe PROBE)", i < MAX_TOKENS ?
+						shown(tok[i], shownbuf,
+						      sizeof(shownbuf)) : "...");
+			if (i + 1 > nargs)
+				return ncp_errf(err, errlen, "record start: "
+						"--probe needs a PROBE");
+			if (cmd->record.n_probes == NCP_PROTO_PROBES)
+				return ncp_errf(err, errlen, "record start: more "
+						"than %d probes", NCP_PROTO_PROBES);
+			if (strlen(tok[i + 1]) > NCP_PROTO_PROBE_LEN)
+				return ncp_errf(err, errlen, "record start: probe "
+						"'%s' is longer than %d characters",
+						shown(tok[i + 1], shownbuf,
+						      sizeof(shownbuf)),
+						NCP_PROTO_PROBE_LEN);
+			cmd->record.has_probes = true;
+			if (strcmp(tok[i + 1], "none") != 0)
+				strcpy(cmd->record.probes[cmd->record.n_probes++],
+				       tok[i + 1]);
+		}
+		if (plain < 2 || plain > 3)
+			return usage(sp, plain, err, errlen);
 		if ((rc = ncp_proto_name(tok[2], err, errlen)))
 			return rc;
 		strcpy(cmd->record.name, tok[2]);
-		if (nargs == 3) {
+		if (plain == 3) {
 			cmd->record.has_seconds = true;
 			return seconds(tok[3], "SECONDS", NCP_PROTO_RECORD_MAX,
 				       &cmd->record.seconds, err, errlen);

@@ -34,6 +34,8 @@
 #define NCP_PROTO_KEY_MAX 64	/* characters in a config KEY */
 #define NCP_PROTO_ERR_MAX 256	/* an error buffer this size always suffices */
 #define NCP_PROTO_RECORD_MAX 86400.0 /* record SECONDS */
+#define NCP_PROTO_PROBES 16	/* --probe options in record start */
+#define NCP_PROTO_PROBE_LEN 64	/* characters in a probe */
 
 enum ncp_cmd_kind {
 	NCP_CMD_NONE = 0,
@@ -89,6 +91,11 @@ struct ncp_cmd {
 			char name[NCP_PROTO_NAME_MAX + 1];
 			bool has_seconds;
 			double seconds; /* in (0, RECORD_MAX] */
+			/* --probe SPEC (checked against the network by the
+			 * daemon); has_probes: given, replacing the config's */
+			bool has_probes;
+			int n_probes;
+			char probes[NCP_PROTO_PROBES][NCP_PROTO_PROBE_LEN + 1];
 		} record;
 		struct {
 			char name[NCP_PROTO_NAME_MAX + 1];

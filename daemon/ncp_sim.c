@@ -120,6 +120,11 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	s->m1_n = ncp_reach_m1_neurons(s->reach);
+	ret = ncp_probe_frame_init(&s->probe_frame, ncp_reach_net(s->reach));
+	if (ret) {
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
 	s->stim_E = c->reach.stim.electrodes;
 	s->stim_zero = calloc((size_t)s->stim_E, sizeof(float));
 	if (!s->stim_zero) {
@@ -143,6 +148,7 @@ fail:
 
 void ncp_sim_fini(struct ncp_sim *s)
 {
+	ncp_probe_frame_fini(&s->probe_frame);
 	ncp_reach_free(s->reach);
 	free(s->reaches);
 	free(s->path_xy);

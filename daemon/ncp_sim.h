@@ -15,6 +15,7 @@
 #include "models/arm/ncp_arm.h"
 #include "models/base/ncp_json.h"
 #include "models/nef/ncp_dcache.h"
+#include "models/nef/ncp_probe.h"
 #include "models/reach/ncp_reach.h"
 #include "models/reach/ncp_task.h"
 
@@ -59,6 +60,8 @@ struct ncp_sim {
 	uint64_t stim_steps;
 	float *stim_zero;	/* E zeros, for after its end */
 	int stim_E;
+	/* What a recording can probe (ncp_probe.h). */
+	struct ncp_probe_frame probe_frame;
 	/* How the network was built. */
 	double build_seconds;
 	char cache_dir[NCP_CONFIG_PATH_MAX + 16]; /* "": no decoder cache */

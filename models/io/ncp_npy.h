@@ -138,6 +138,8 @@ struct ncp_npy_meta {
 	/* Electrodes: stim.npy and lesion.npy are part of the recording
 	 * (0: they are not). */
 	uint32_t stim_electrodes;
+	/* The recording's probes as a JSON array, or NULL (none). */
+	const char *probes_json;
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

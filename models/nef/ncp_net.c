@@ -591,6 +591,37 @@ int ncp_net_find(const struct ncp_net *net, const char *name)
 	return -ENOENT;
 }
 
+int ncp_net_objects(const struct ncp_net *net)
+{
+	return net->n_obj;
+}
+
+const char *ncp_net_name(const struct ncp_net *net, int obj)
+{
+	return obj >= 0 && obj < net->n_obj ? net->obj[obj].name : NULL;
+}
+
+int ncp_net_size_out(const struct ncp_net *net, int obj)
+{
+	if (obj < 0 || obj >= net->n_obj)
+		return 0;
+	return net->obj[obj].kind == OBJ_ENS ? net->obj[obj].ens.dims :
+					       net->obj[obj].size_out;
+}
+
+const float *ncp_net_decoded(const struct ncp_net *net, int obj, int *dims)
+{
+	for (int k = 0; k < net->n_conn; k++) {
+		const struct net_conn *c = &net->conn[k];
+		if (c->src == obj && c->from_ens) {
+			*dims = c->dst_dims;
+			return c->val;
+		}
+	}
+	*dims = 0;
+	return NULL;
+}
+
 float *ncp_net_output(struct ncp_net *net, int node)
 {
 	if (node < 0 || node >= net->n_obj || net->obj[node].kind != OBJ_NODE)

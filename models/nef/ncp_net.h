@@ -102,6 +102,15 @@ void ncp_net_step(struct ncp_net *net);
 void ncp_net_reset(struct ncp_net *net);
 
 int ncp_net_find(const struct ncp_net *net, const char *name);
+/* Objects in run order: how many, and each one's name and output size
+ * (a node's values; an ensemble's dimensions). */
+int ncp_net_objects(const struct ncp_net *net);
+const char *ncp_net_name(const struct ncp_net *net, int obj);
+int ncp_net_size_out(const struct ncp_net *net, int obj);
+/* An ensemble's decoded output: the value (before its synapse) of its
+ * first outgoing connection this step, *dims values; NULL for a node or
+ * an ensemble that decodes nothing.  Valid after each step. */
+const float *ncp_net_decoded(const struct ncp_net *net, int obj, int *dims);
 float *ncp_net_output(struct ncp_net *net, int node);
 const float *ncp_net_input(const struct ncp_net *net, int obj);
 struct ncp_ens *ncp_net_ens(struct ncp_net *net, int obj);
