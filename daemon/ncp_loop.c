@@ -9,6 +9,13 @@
 
 #include "models/base/ncp_base.h"
 
+/* The shared memory's task kinds are the task's own. */
+_Static_assert((int)NCP_SHM_TASK_CENTRE_OUT == NCP_TASK_CENTRE_OUT &&
+	       (int)NCP_SHM_TASK_MANUAL == NCP_TASK_MANUAL &&
+	       (int)NCP_SHM_TASK_LINE == NCP_TASK_LINE &&
+	       (int)NCP_SHM_TASK_PATH == NCP_TASK_PATH,
+	       "task kinds and their shared-memory codes differ");
+
 static void publish_lesion(struct ncp_loop *l)
 {
 	int kind, count;
