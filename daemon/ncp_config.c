@@ -82,7 +82,7 @@ static const struct key keys[] = {
 	{ "task.seed", T_U64, OFF(task.seed), 0, 0, 9.2e18, "1", NULL, true,
 	  "seed of the random task's targets (separate from the network's)" },
 	{ "task.period", T_DOUBLE, OFF(task.period), 0, 0.01, 3600, "1.0", NULL,
-	  true, "seconds per target" },
+	  true, "seconds per target (a trajectory: per trace of the path)" },
 	{ "task.centre", T_VEC, OFF(task.centre), 2, -3, 3, "[0.0, 1.25]",
 	  NULL, false, "centre of the workspace and the hand's start, m" },
 	{ "task.radius", T_DOUBLE, OFF(task.radius), 0, 0, 1, "0.25", NULL, true,
@@ -129,7 +129,8 @@ static const struct key keys[] = {
 
 	{ "record.probes", T_STRING, STR(record.probes), 0, 0, "", NULL, false,
 	  "probes every recording adds unless record start gives its own: "
-	  "comma-separated NAME[:spikes|value[:TAU]] (docs/file-formats.md)" },
+	  "comma-separated NAME[:KIND[:TAU]], KIND spikes or value "
+	  "(docs/file-formats.md)" },
 
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
 	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "

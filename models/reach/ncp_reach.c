@@ -282,7 +282,7 @@ static void area_spec(struct ncp_ens_spec *s, int n, uint64_t seed)
 {
 	ncp_ens_spec_default(s, n, 4);
 	s->radius = 2.0; /* sqrt(dims) */
-	s->intercepts = (struct ncp_dist){ NCP_DIST_AREA, -1.0, 0.1 };
+	s->intercepts = (struct ncp_dist){ NCP_DIST_AREA, -1.0, 0.1, 0 };
 	s->seed = seed;
 }
 
@@ -610,6 +610,9 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	if (p->adapt) {
 		int adapt, adapt_err;
 		area_spec(&spec, p->n_adapt, ncp_rng_derive(p->seed, 5));
+		/* REACH's: the area transform of 2 dimensions over
+		 * Uniform(-0.5, 0.2), on the 4-D population. */
+		spec.intercepts = (struct ncp_dist){ NCP_DIST_AREA, -0.5, 0.2, 2 };
 		TRY(adapt = ncp_net_ensemble(net, "cb.adapt", &spec, err, errlen));
 		TRY(adapt_err = ncp_net_node(net, "cb.adapt.error", 2, 2, NULL,
 					     NULL));
