@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define NCP_TRAJ_SAMPLES 1000	  /* the forcing function's samples */
-#define NCP_TRAJ_MAX_POINTS 10000 /* points in a path */
+#define NCP_TRAJ_MAX_POINTS 1000  /* points in a path (the samples keep no more) */
 #define NCP_TRAJ_CIRCLE_POINTS 100
 #define NCP_TRAJ_ALPHA 1000.0	  /* REACH's attractor gain; beta = alpha / 4 */
 
