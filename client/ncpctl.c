@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"                               PERIOD seconds (default: the one in use)\n"
 	"  task random [PERIOD]         random targets every PERIOD seconds\n"
 	"  task manual                  targets only from the target command\n"
+	"  task line|circle|path [PERIOD]\n"
+	"                               the trajectory ncpd was started with\n"
 	"  pause                        stop stepping the simulation\n"
 	"  resume                       continue after pause\n"
 	"  reset                        arm, network state and task back to start\n"

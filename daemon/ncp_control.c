@@ -105,6 +105,17 @@ static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,
 	lc.task = c->cfg.task;
 	pthread_mutex_unlock(&c->lock);
 	lc.task.kind = cmd->task.kind;
+	/* A trajectory needs the generator built for it (fixed at build:
+	 * reading it here races with nothing). */
+	if (!ncp_sim_task_fits(c->loop->sim, &lc.task))
+		return ncp_reply_err(r, -EOPNOTSUPP, "task %s: the trajectory "
+				     "generator is built at start for the "
+				     "configured trajectory (%s); restart ncpd "
+				     "with task.kind %s",
+				     ncp_task_kind_name(lc.task.kind),
+				     c->loop->sim->path_xy ?
+				     ncp_task_kind_name(c->loop->sim->built.kind) :
+				     "none", ncp_task_kind_name(lc.task.kind));
 	/* Without a PERIOD the task keeps the period in use. */
 	if (cmd->task.has_period)
 		lc.task.period = cmd->task.period;

@@ -30,11 +30,13 @@ static const struct cmd_spec specs[] = {
 	  "or 'task random'); points outside the arm's reachable workspace "
 	  "are refused" },
 	{ "task", NULL, NCP_CMD_TASK,
-	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
+	  "task centre-out|random|line|circle|path [PERIOD] | task manual",
 	  "choose the task: centre-out reaches or random targets, a new "
 	  "target every PERIOD seconds (default: the period in use; PERIOD "
 	  "takes the range of the config key task.period), "
-	  "or manual (targets come only from the target command)" },
+	  "manual (targets come only from the target command), or the "
+	  "trajectory the daemon was started with (line, circle or path, "
+	  "traced every PERIOD seconds)" },
 	{ "pause", NULL, NCP_CMD_PAUSE, "pause",
 	  "stop stepping the simulation; the loop keeps its clock" },
 	{ "resume", NULL, NCP_CMD_RESUME, "resume", "continue after pause" },
@@ -419,16 +421,12 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 	case NCP_CMD_TASK:
 		if (nargs < 1 || nargs > 2)
 			return usage(sp, nargs, err, errlen);
-		if (strcmp(tok[1], "centre-out") == 0)
-			cmd->task.kind = NCP_TASK_CENTRE_OUT;
-		else if (strcmp(tok[1], "random") == 0)
-			cmd->task.kind = NCP_TASK_RANDOM;
-		else if (strcmp(tok[1], "manual") == 0)
-			cmd->task.kind = NCP_TASK_MANUAL;
-		else
+		/* The spellings the config takes, but "center-out". */
+		if (strcmp(tok[1], "center-out") == 0 ||
+		    ncp_task_kind_parse(tok[1], &cmd->task.kind))
 			return ncp_errf(err, errlen,
-					"unknown task '%s' (centre-out, random "
-					"or manual)",
+					"unknown task '%s' (centre-out, random, "
+					"manual, line, circle or path)",
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
 		if (nargs == 2) {

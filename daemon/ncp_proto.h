@@ -40,7 +40,7 @@
 enum ncp_cmd_kind {
 	NCP_CMD_NONE = 0,
 	NCP_CMD_TARGET,	      /* target X Y */
-	NCP_CMD_TASK,	      /* task centre-out|random [PERIOD] | task manual */
+	NCP_CMD_TASK,	      /* task centre-out|random|line|circle|path [PERIOD] | task manual */
 	NCP_CMD_PAUSE,	      /* pause */
 	NCP_CMD_RESUME,	      /* resume */
 	NCP_CMD_RESET,	      /* reset */

@@ -117,5 +117,26 @@ n = m["steps"]
 assert s1.shape == (n, 300) and u.shape == (n, 2) and n == 500, (s1.shape, u.shape, n)
 assert s1.sum() > 0 and np.isfinite(u).all()
 PYEOF
-echo "ncpctl field on/off and record start --probe: applied, bad ones refused"
+ctl task line 2>"$tmp/e"; [ $? -eq 1 ] || fail "task line without the generator: want exit 1"
+grep -q "task line: the trajectory generator is built at start for the configured trajectory (none)" "$tmp/e" ||
+	fail "task line: $(cat "$tmp/e")"
+echo "ncpctl field on/off and record start --probe: applied, bad ones refused; task line refused without the generator"
+kill "$dpid"; wait "$dpid" 2>/dev/null; dpid=""
+
+# A daemon started with the circle: target tasks and back to the circle.
+# shellcheck disable=SC2086
+"$NCPD" $uniq --foreground --set rt.priority=0 --set emulator.priority=0 \
+	--set rt.lock_memory=false --set task.kind=circle --set task.period=4.5 2>"$tmp/d.err" &
+dpid=$!
+wait_up
+[ "$(key task kind)" = circle ] || fail "task.kind at start: $(key task kind)"
+ctl task centre-out 1 >/dev/null || fail "task centre-out refused"
+task_is() { [ "$(key task kind)" = "$1" ]; }
+wait_for 10 "the centre-out task" task_is centre-out
+ctl task circle 4.5 >/dev/null || fail "task circle refused"
+wait_for 10 "the circle again" task_is circle
+ctl task line 2>"$tmp/e"; [ $? -eq 1 ] || fail "task line on a circle's generator: want exit 1"
+grep -q "configured trajectory (circle); restart ncpd with task.kind line" "$tmp/e" ||
+	fail "task line: $(cat "$tmp/e")"
+echo "a circle's daemon: centre-out and back to the circle; task line refused"
 finish

@@ -95,7 +95,12 @@ START_TEST(task_forms)
 
 	ck_err("task", -EINVAL, "usage: task centre-out");
 	ck_err("task manual 2", -EINVAL, "no PERIOD");
-	ck_err("task center-out", -EINVAL, "unknown task 'center-out'");
+	ck_err("task center-out", -EINVAL, "unknown task 'center-out' (centre-out, random, manual, line, circle or path)");
+	ck_ok("task circle 4.5", NCP_CMD_TASK);
+	ck_assert_int_eq(cmd.task.kind, NCP_TASK_CIRCLE);
+	ck_assert(cmd.task.has_period && cmd.task.period == 4.5);
+	ck_ok("task path", NCP_CMD_TASK);
+	ck_assert_int_eq(cmd.task.kind, NCP_TASK_PATH);
 	/* PERIOD's range is task.period's in the config table. */
 	ck_err("task random 0", -ERANGE, "PERIOD must be within [0.01, 3600]");
 	ck_err("task random -1", -ERANGE, "within [0.01, 3600]");
