@@ -174,6 +174,12 @@ const char *ncp_mon_snap_task_name(uint32_t kind)
 		return "random";
 	case NCP_SHM_TASK_MANUAL:
 		return "manual";
+	case NCP_SHM_TASK_LINE:
+		return "line";
+	case NCP_SHM_TASK_CIRCLE:
+		return "circle";
+	case NCP_SHM_TASK_PATH:
+		return "path";
 	default:
 		return "unknown";
 	}

@@ -51,7 +51,8 @@ struct key {
 #define STR(field) OFF(field), sizeof(((struct ncp_config *)0)->field)
 
 static const char *const task_kinds[] = { "centre-out", "random", "manual",
-					  NULL };
+					  "line", "circle", "path", NULL };
+static const char *const field_kinds[] = { "joint", "curl", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
@@ -74,11 +75,14 @@ static const struct key keys[] = {
 	  "directory)" },
 
 	{ "task.kind", T_ENUM, OFF(task.kind), 0, 0, 0, "centre-out",
-	  task_kinds, true, "centre-out, random or manual" },
+	  task_kinds, true, "centre-out, random or manual targets, or a "
+	  "trajectory the PMC traces each period: line, circle (radius "
+	  "task.radius around task.centre) or path (task.path_file); a "
+	  "trajectory is built at start (reload cannot switch to another)" },
 	{ "task.seed", T_U64, OFF(task.seed), 0, 0, 9.2e18, "1", NULL, true,
 	  "seed of the random task's targets (separate from the network's)" },
 	{ "task.period", T_DOUBLE, OFF(task.period), 0, 0.01, 3600, "1.0", NULL,
-	  true, "seconds per target" },
+	  true, "seconds per target (a trajectory: per trace of the path)" },
 	{ "task.centre", T_VEC, OFF(task.centre), 2, -3, 3, "[0.0, 1.25]",
 	  NULL, false, "centre of the workspace and the hand's start, m" },
 	{ "task.radius", T_DOUBLE, OFF(task.radius), 0, 0, 1, "0.25", NULL, true,
@@ -88,6 +92,10 @@ static const struct key keys[] = {
 	{ "task.random_radius", T_DOUBLE, OFF(task.random_radius), 0, 0, 1,
 	  "0.3", NULL, true, "random: radius of the disc targets are drawn "
 	  "from, m" },
+	{ "task.line", T_VEC, OFF(task.line), 4, -3, 3, "[0.0, 1.0, 0.0, 1.5]",
+	  NULL, false, "line: start x, y and end x, y, m" },
+	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
+	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
 	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
 	  "M1 position gain" },
@@ -109,6 +117,20 @@ static const struct key keys[] = {
 	  "1000", NULL, false, "neurons in the adaptive population" },
 	{ "reach.adapt_rate", T_DOUBLE, OFF(reach.adapt_rate), 0, 0, 1, "0.0001",
 	  NULL, false, "PES learning rate of the adaptive population" },
+
+	{ "field.on", T_BOOL, OFF(reach.field.on), 0, 0, 0, "false", NULL, false,
+	  "apply the external force field to the arm (ncpctl field switches "
+	  "it while running)" },
+	{ "field.kind", T_ENUM, OFF(reach.field.kind), 0, 0, 0, "joint",
+	  field_kinds, false, "joint (REACH's: torque = strength B dq) or curl "
+	  "(hand force = strength (v_y, -v_x))" },
+	{ "field.strength", T_DOUBLE, OFF(reach.field.strength), 0, -100, 100,
+	  "0.4", NULL, false, "joint: factor on B; curl: N s/m" },
+
+	{ "record.probes", T_STRING, STR(record.probes), 0, 0, "", NULL, false,
+	  "probes every recording adds unless record start gives its own: "
+	  "comma-separated NAME[:KIND[:TAU]], KIND spikes or value "
+	  "(docs/file-formats.md)" },
 
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
 	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
@@ -755,6 +777,33 @@ int ncp_config_set(struct ncp_config *c, const char *assignment, char *err,
 	return ret ? -EINVAL : 0;
 }
 
+/* Every point of the trajectory reachable (the file's line with it). */
+static int check_traj(const struct ncp_config *c, char *err, size_t errlen)
+{
+	double *xy;
+	int *lines, n;
+	char why[320], msg[400];
+	int ret = ncp_task_path(&c->task, &xy, &lines, &n, msg, sizeof(msg));
+	if (ret)
+		return ncp_errf_code(err, errlen, -ret, "%s", msg);
+	for (int i = 0; i < n && !ret; i++) {
+		if (!ncp_reach_target_check(&c->reach, xy + 2 * i, why, sizeof(why)))
+			continue;
+		if (c->task.kind == NCP_TASK_PATH)
+			ret = ncp_errf(err, errlen, "%s:%d: point (%g, %g) is out "
+				       "of reach: %s", c->task.path_file,
+				       lines[i], xy[2 * i], xy[2 * i + 1], why);
+		else
+			ret = ncp_errf(err, errlen, "task.kind %s: point (%.3f, "
+				       "%.3f) is out of reach: %s",
+				       ncp_task_kind_name(c->task.kind), xy[2 * i],
+				       xy[2 * i + 1], why);
+	}
+	free(xy);
+	free(lines);
+	return ret;
+}
+
 int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 {
 	const double *ctr = c->task.centre;
@@ -782,6 +831,11 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 	if (c->task.period < c->reach.dt)
 		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
 				c->task.period, c->reach.dt);
+	if (ncp_task_is_traj(c->task.kind)) {
+		int ret = check_traj(c, err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (!c->data_dir[0])
 		return ncp_errf(err, errlen, "data_dir is empty");
 	if (c->reach.stim.noise > c->reach.stim.max)

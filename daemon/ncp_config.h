@@ -56,6 +56,9 @@ struct ncp_config {
 		int online_every;	/* free-run: steps per minibatch step */
 	} emulator;
 	struct {
+		char probes[512];	/* comma-separated (ncp_probe.h); "": none */
+	} record;
+	struct {
 		bool enable;		/* keep solved decoders on disk */
 		char dir[NCP_CONFIG_PATH_MAX]; /* "": the default place */
 	} cache;

@@ -22,6 +22,7 @@ int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->cfg = *cfg;
+	c->field = cfg->reach.field;
 	c->loop = loop;
 	c->recorder = recorder;
 	c->emulator = emulator;
@@ -104,6 +105,17 @@ static int do_task(struct ncp_control *c, const struct ncp_cmd *cmd,
 	lc.task = c->cfg.task;
 	pthread_mutex_unlock(&c->lock);
 	lc.task.kind = cmd->task.kind;
+	/* A trajectory needs the generator built for it (fixed at build:
+	 * reading it here races with nothing). */
+	if (!ncp_sim_task_fits(c->loop->sim, &lc.task))
+		return ncp_reply_err(r, -EOPNOTSUPP, "task %s: the trajectory "
+				     "generator is built at start for the "
+				     "configured trajectory (%s); restart ncpd "
+				     "with task.kind %s",
+				     ncp_task_kind_name(lc.task.kind),
+				     c->loop->sim->path_xy ?
+				     ncp_task_kind_name(c->loop->sim->built.kind) :
+				     "none", ncp_task_kind_name(lc.task.kind));
 	/* Without a PERIOD the task keeps the period in use. */
 	if (cmd->task.has_period)
 		lc.task.period = cmd->task.period;
@@ -179,6 +191,13 @@ static int save_model(struct ncp_control *c, const char *name,
 	ncp_reply_str(r, "save.checksum", msg);
 	ncp_emu_model_free(m);
 	return 0;
+}
+
+static void field_status(struct ncp_control *c, struct ncp_reply *r)
+{
+	ncp_reply_bool(r, "field.on", c->field.on);
+	ncp_reply_str(r, "field.kind", ncp_field_kind_names[c->field.kind]);
+	ncp_reply_num(r, "field.strength", c->field.strength);
 }
 
 static void status(struct ncp_control *c, struct ncp_reply *r)
@@ -269,6 +288,7 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 		ncp_reply_num(r, "stim.theta_max_abs", sb->theta_max_abs);
 		ncp_reply_num(r, "stim.alpha_max_abs", sb->alpha_max_abs);
 	}
+	field_status(c, r);
 	ncp_reply_str(r, "shm.name", c->shm_name);
 	ncp_reply_uint(r, "shm.generation", c->generation);
 	ncp_reply_uint(r, "shm.window", ncp_shm_reader_header(c->shm)->window_len);
@@ -358,10 +378,38 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		atomic_store(&c->loop->stop, true);
 		return 0;
 	case NCP_CMD_RECORD_START: {
-		char msg[512];
-		int ret = ncp_recorder_start(c->recorder, cmd->record.name,
-					     cmd->record.has_seconds ?
-					     cmd->record.seconds : 0, msg, sizeof(msg));
+		char msg[1024];
+		struct ncp_probe probes[NCP_PROBE_MAX];
+		int n = 0, ret = 0;
+		/* The network's structure is fixed at build: reading it here
+		 * races with nothing. */
+		const struct ncp_probe_frame *pf = &c->loop->sim->probe_frame;
+		struct ncp_net *net = ncp_reach_net(c->loop->sim->reach);
+		if (cmd->record.has_probes) {
+			for (int i = 0; i < cmd->record.n_probes && !ret; i++) {
+				ret = ncp_probe_parse(cmd->record.probes[i], pf, net,
+						      &probes[n], msg, sizeof(msg));
+				for (int k = 0; k < n && !ret; k++)
+					if (!strcmp(probes[k].file, probes[n].file))
+						ret = ncp_errf(msg, sizeof(msg),
+							       "probe '%s' is given "
+							       "twice",
+							       cmd->record.probes[i]);
+				n++;
+			}
+		} else {
+			pthread_mutex_lock(&c->lock);
+			ret = ncp_probe_parse_list(c->cfg.record.probes, pf, net,
+						   probes, &n, msg, sizeof(msg));
+			pthread_mutex_unlock(&c->lock);
+		}
+		if (!ret)
+			ret = ncp_recorder_start_probes(c->recorder,
+							cmd->record.name,
+							cmd->record.has_seconds ?
+							cmd->record.seconds : 0,
+							probes, n, msg,
+							sizeof(msg));
 		if (ret)
 			return ncp_reply_err(r, ret, "%s", msg);
 		ncp_reply_str(r, "record.name", cmd->record.name);
@@ -406,6 +454,23 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 	}
 	case NCP_CMD_SAVE:
 		return save_model(c, cmd->file.name, r);
+	case NCP_CMD_FIELD: {
+		if (cmd->field.op < 0) {
+			field_status(c, r);
+			return 0;
+		}
+		lc.kind = NCP_LOOP_FIELD;
+		lc.field = c->field;
+		lc.field.on = cmd->field.op == 1;
+		if (cmd->field.has_strength)
+			lc.field.strength = cmd->field.strength;
+		int ret = send_loop(c, &lc, r);
+		if (ret)
+			return ret;
+		c->field = lc.field;
+		field_status(c, r);
+		return 0;
+	}
 	case NCP_CMD_LESION:
 		lc.kind = NCP_LOOP_LESION;
 		lc.lesion_kind = cmd->lesion.kind;

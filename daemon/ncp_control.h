@@ -34,6 +34,9 @@ struct ncp_control {
 	char shm_name[64];
 	uint64_t generation;
 	_Atomic bool shutdown;		/* a client asked the daemon to stop */
+	/* The force field as last sent to the loop (the control thread is
+	 * the only one that changes it). */
+	struct ncp_field_params field;
 };
 
 int ncp_control_init(struct ncp_control *c, const struct ncp_config *cfg,

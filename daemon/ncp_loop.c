@@ -9,6 +9,13 @@
 
 #include "models/base/ncp_base.h"
 
+/* The shared memory's task kinds are the task's own. */
+_Static_assert((int)NCP_SHM_TASK_CENTRE_OUT == NCP_TASK_CENTRE_OUT &&
+	       (int)NCP_SHM_TASK_MANUAL == NCP_TASK_MANUAL &&
+	       (int)NCP_SHM_TASK_LINE == NCP_TASK_LINE &&
+	       (int)NCP_SHM_TASK_PATH == NCP_TASK_PATH,
+	       "task kinds and their shared-memory codes differ");
+
 static void publish_lesion(struct ncp_loop *l)
 {
 	int kind, count;
@@ -102,6 +109,9 @@ static void apply_commands(struct ncp_loop *l)
 				ncp_sim_set_lesion(l->sim, c.lesion_kind,
 						   c.lesion_fraction);
 				publish_lesion(l);
+				break;
+			case NCP_LOOP_FIELD:
+				ncp_sim_set_field(l->sim, &c.field);
 				break;
 			}
 		}
@@ -280,6 +290,11 @@ void *ncp_loop_thread(void *arg)
 						l->sim->spikes, l->sim->n_spikes,
 						&l->sim->arm);
 			if (ncp_recorder_active(l->recorder)) {
+				void *frame = ncp_recorder_probe_frame(l->recorder);
+				if (frame)
+					ncp_probe_frame_fill(&l->sim->probe_frame,
+							     ncp_reach_net(l->sim->reach),
+							     frame);
 				record_stim(l);
 				ncp_recorder_push(l->recorder, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,

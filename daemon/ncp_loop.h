@@ -43,6 +43,7 @@ enum ncp_loop_cmd_kind {
 	NCP_LOOP_RESUME,
 	NCP_LOOP_RESET,		/* arm to the start, filters cleared */
 	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction */
+	NCP_LOOP_FIELD,		/* field */
 };
 
 struct ncp_loop_cmd {
@@ -51,6 +52,7 @@ struct ncp_loop_cmd {
 	struct ncp_task_params task;
 	int lesion_kind;	/* enum ncp_lesion_kind */
 	double lesion_fraction;
+	struct ncp_field_params field;
 };
 
 struct ncp_loop {

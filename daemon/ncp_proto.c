@@ -30,11 +30,13 @@ static const struct cmd_spec specs[] = {
 	  "or 'task random'); points outside the arm's reachable workspace "
 	  "are refused" },
 	{ "task", NULL, NCP_CMD_TASK,
-	  "task centre-out [PERIOD] | task random [PERIOD] | task manual",
+	  "task centre-out|random|line|circle|path [PERIOD] | task manual",
 	  "choose the task: centre-out reaches or random targets, a new "
 	  "target every PERIOD seconds (default: the period in use; PERIOD "
 	  "takes the range of the config key task.period), "
-	  "or manual (targets come only from the target command)" },
+	  "manual (targets come only from the target command), or the "
+	  "trajectory the daemon was started with (line, circle or path, "
+	  "traced every PERIOD seconds)" },
 	{ "pause", NULL, NCP_CMD_PAUSE, "pause",
 	  "stop stepping the simulation; the loop keeps its clock" },
 	{ "resume", NULL, NCP_CMD_RESUME, "resume", "continue after pause" },
@@ -49,9 +51,12 @@ static const struct cmd_spec specs[] = {
 	  "stop the daemon cleanly; the reply is sent first" },
 	{ "help", NULL, NCP_CMD_HELP, "help [COMMAND]",
 	  "list the commands, or describe one" },
-	{ "record", "start", NCP_CMD_RECORD_START, "record start NAME [SECONDS]",
+	{ "record", "start", NCP_CMD_RECORD_START,
+	  "record start NAME [SECONDS] [--probe PROBE]...",
 	  "record the run as NAME in the data directory, for SECONDS or "
-	  "until record stop" },
+	  "until record stop; each --probe PROBE (NAME[:spikes|value[:TAU]], "
+	  "a population or node) adds a file, in place of the config's "
+	  "record.probes (--probe none: no probes)" },
 	{ "record", "stop", NCP_CMD_RECORD_STOP, "record stop",
 	  "finish the recording" },
 	{ "save", NULL, NCP_CMD_SAVE, "save NAME",
@@ -70,6 +75,12 @@ static const struct cmd_spec specs[] = {
 	  "within stim.max) from the next step until changed" },
 	{ "stim", "off", NCP_CMD_STIM_OFF, "stim off",
 	  "theta back to zero: the electrodes' currents decay" },
+	{ "field", NULL, NCP_CMD_FIELD,
+	  "field on [STRENGTH] | field off | field status",
+	  "switch the external force field on the arm on (with STRENGTH, in "
+	  "the range of the config key field.strength; default: the one in "
+	  "use) or off from the next step, or report it (field.on, "
+	  "field.kind, field.strength)" },
 };
 
 static const struct cmd_spec *spec_of(enum ncp_cmd_kind kind)
@@ -109,6 +120,7 @@ const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
 		[NCP_CMD_LESION] = "lesion",
 		[NCP_CMD_STIM_SET] = "stim set",
 		[NCP_CMD_STIM_OFF] = "stim off",
+		[NCP_CMD_FIELD] = "field",
 	};
 	if (kind <= NCP_CMD_NONE || kind >= NCP_CMD_COUNT)
 		return "none";
@@ -409,16 +421,12 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 	case NCP_CMD_TASK:
 		if (nargs < 1 || nargs > 2)
 			return usage(sp, nargs, err, errlen);
-		if (strcmp(tok[1], "centre-out") == 0)
-			cmd->task.kind = NCP_TASK_CENTRE_OUT;
-		else if (strcmp(tok[1], "random") == 0)
-			cmd->task.kind = NCP_TASK_RANDOM;
-		else if (strcmp(tok[1], "manual") == 0)
-			cmd->task.kind = NCP_TASK_MANUAL;
-		else
+		/* The spellings the config takes, but "center-out". */
+		if (strcmp(tok[1], "center-out") == 0 ||
+		    ncp_task_kind_parse(tok[1], &cmd->task.kind))
 			return ncp_errf(err, errlen,
-					"unknown task '%s' (centre-out, random "
-					"or manual)",
+					"unknown task '%s' (centre-out, random, "
+					"manual, line, circle or path)",
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
 		if (nargs == 2) {
@@ -490,12 +498,43 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 					"usage: record start NAME [SECONDS] | "
 					"record stop");
 		cmd->kind = NCP_CMD_RECORD_START;
-		if (nargs < 2 || nargs > 3)
-			return usage(sp, nargs, err, errlen);
+		/* The --probe options after NAME [SECONDS]. */
+		int plain = nargs;
+		for (int i = 3; i <= nargs && i < MAX_TOKENS; i++)
+			if (strcmp(tok[i], "--probe") == 0) {
+				plain = i - 1;
+				break;
+			}
+		for (int i = plain + 1; i <= nargs; i += 2) {
+			if (i >= MAX_TOKENS || strcmp(tok[i], "--probe") != 0)
+				return ncp_errf(err, errlen, "record start: '%s' "
+						"after the probes (each is "
+						"--probe PROBE)", i < MAX_TOKENS ?
+						shown(tok[i], shownbuf,
+						      sizeof(shownbuf)) : "...");
+			if (i + 1 > nargs)
+				return ncp_errf(err, errlen, "record start: "
+						"--probe needs a PROBE");
+			if (cmd->record.n_probes == NCP_PROTO_PROBES)
+				return ncp_errf(err, errlen, "record start: more "
+						"than %d probes", NCP_PROTO_PROBES);
+			if (strlen(tok[i + 1]) > NCP_PROTO_PROBE_LEN)
+				return ncp_errf(err, errlen, "record start: probe "
+						"'%s' is longer than %d characters",
+						shown(tok[i + 1], shownbuf,
+						      sizeof(shownbuf)),
+						NCP_PROTO_PROBE_LEN);
+			cmd->record.has_probes = true;
+			if (strcmp(tok[i + 1], "none") != 0)
+				strcpy(cmd->record.probes[cmd->record.n_probes++],
+				       tok[i + 1]);
+		}
+		if (plain < 2 || plain > 3)
+			return usage(sp, plain, err, errlen);
 		if ((rc = ncp_proto_name(tok[2], err, errlen)))
 			return rc;
 		strcpy(cmd->record.name, tok[2]);
-		if (nargs == 3) {
+		if (plain == 3) {
 			cmd->record.has_seconds = true;
 			return seconds(tok[3], "SECONDS", NCP_PROTO_RECORD_MAX,
 				       &cmd->record.seconds, err, errlen);
@@ -577,6 +616,35 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 						   FLT_MAX, &v, err, errlen)))
 				return rc;
 			cmd->stim.theta[i] = (float)v;
+		}
+		return 0;
+
+	case NCP_CMD_FIELD:
+		if (nargs < 1 || nargs > 2)
+			return usage(sp, nargs, err, errlen);
+		if (strcmp(tok[1], "on") == 0)
+			cmd->field.op = 1;
+		else if (strcmp(tok[1], "off") == 0)
+			cmd->field.op = 0;
+		else if (strcmp(tok[1], "status") == 0)
+			cmd->field.op = -1;
+		else
+			return ncp_errf(err, errlen,
+					"unknown field sub-command '%s' (on, "
+					"off or status)",
+					shown(tok[1], shownbuf,
+					      sizeof(shownbuf)));
+		if (nargs == 2) {
+			double lo, hi;
+			if (cmd->field.op != 1)
+				return ncp_errf(err, errlen, "field %s takes no "
+						"STRENGTH", tok[1]);
+			rc = ncp_config_key_range("field.strength", &lo, &hi);
+			ncp_assert(rc == 0);
+			cmd->field.has_strength = true;
+			return ncp_proto_number(tok[2], "STRENGTH", lo, hi,
+						&cmd->field.strength, err,
+						errlen);
 		}
 		return 0;
 

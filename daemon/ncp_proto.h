@@ -34,11 +34,13 @@
 #define NCP_PROTO_KEY_MAX 64	/* characters in a config KEY */
 #define NCP_PROTO_ERR_MAX 256	/* an error buffer this size always suffices */
 #define NCP_PROTO_RECORD_MAX 86400.0 /* record SECONDS */
+#define NCP_PROTO_PROBES 16	/* --probe options in record start */
+#define NCP_PROTO_PROBE_LEN 64	/* characters in a probe */
 
 enum ncp_cmd_kind {
 	NCP_CMD_NONE = 0,
 	NCP_CMD_TARGET,	      /* target X Y */
-	NCP_CMD_TASK,	      /* task centre-out|random [PERIOD] | task manual */
+	NCP_CMD_TASK,	      /* task centre-out|random|line|circle|path [PERIOD] | task manual */
 	NCP_CMD_PAUSE,	      /* pause */
 	NCP_CMD_RESUME,	      /* resume */
 	NCP_CMD_RESET,	      /* reset */
@@ -54,6 +56,7 @@ enum ncp_cmd_kind {
 	NCP_CMD_LESION,	      /* lesion KIND FRACTION | lesion off */
 	NCP_CMD_STIM_SET,     /* stim set V1 .. VE */
 	NCP_CMD_STIM_OFF,     /* stim off */
+	NCP_CMD_FIELD,	      /* field on [STRENGTH] | field off | field status */
 	NCP_CMD_COUNT
 };
 
@@ -88,6 +91,11 @@ struct ncp_cmd {
 			char name[NCP_PROTO_NAME_MAX + 1];
 			bool has_seconds;
 			double seconds; /* in (0, RECORD_MAX] */
+			/* --probe SPEC (checked against the network by the
+			 * daemon); has_probes: given, replacing the config's */
+			bool has_probes;
+			int n_probes;
+			char probes[NCP_PROTO_PROBES][NCP_PROTO_PROBE_LEN + 1];
 		} record;
 		struct {
 			char name[NCP_PROTO_NAME_MAX + 1];
@@ -99,6 +107,11 @@ struct ncp_cmd {
 			enum ncp_lesion_kind kind; /* off: NCP_LESION_NONE */
 			double fraction;	    /* in [0, 1] */
 		} lesion;
+		struct {
+			int op;	/* 1 on, 0 off, -1 status */
+			bool has_strength;
+			double strength; /* in field.strength's range */
+		} field;
 		struct {
 			int n;	/* values given (the daemon checks E) */
 			float theta[NCP_STIM_MAX_ELECTRODES]; /* finite */

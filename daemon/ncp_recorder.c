@@ -17,6 +17,7 @@
 #include "daemon/ncp_service.h"
 #include "daemon/ncp_spsc.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
 #include "models/io/ncp_npy.h"
 
@@ -36,7 +37,8 @@
  * (the emulator predicts a step tens of microseconds after the loop). */
 #define PRED_GRACE_NS 2000000L
 
-enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, F_PRED, N_FILES };
+enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, F_PRED, N_FILES,
+       N_ALL = N_FILES + NCP_PROBE_MAX };
 static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
 						  "target.npy", "stim.npy",
 						  "lesion.npy", "pred.npy" };
@@ -108,8 +110,16 @@ struct ncp_recorder {
 	char last_error[320];
 	char last_path[PATH_MAX];
 
-	/* The recorder thread's. */
-	struct rec_file f[N_FILES];
+	/* The recorder thread's: the files (N_FILES, then the probes'), the
+	 * probes and their synapses' state (set by start while idle). */
+	struct rec_file f[N_ALL];
+	int nfiles;
+	struct ncp_probe probes[NCP_PROBE_MAX];
+	int n_probes;
+	float *pstate[NCP_PROBE_MAX];
+	float pa[NCP_PROBE_MAX];
+	char *probes_json;
+	size_t frame_off;		/* the probe frame's offset in a record */
 	uint64_t cur;			/* session being written (0: none) */
 	bool have_first;
 	uint64_t first_step, next_step;
@@ -128,6 +138,12 @@ static float *rec_theta(const struct ncp_recorder *r, const struct rec_head *h)
 	return (float *)((uint8_t *)h + sizeof(*h) + 8 * (size_t)r->words);
 }
 
+/* The record's probe frame (after theta, 8-aligned). */
+static uint8_t *rec_frame(const struct ncp_recorder *r, const struct rec_head *h)
+{
+	return (uint8_t *)h + r->frame_off;
+}
+
 /* --- io_uring ------------------------------------------------------------ */
 
 /* Write n buffers at their offsets, all of each; resubmit short writes.
@@ -136,7 +152,7 @@ static int uring_write(struct ncp_recorder *r, const int *fds,
 		       const uint8_t *const *bufs, const size_t *lens,
 		       const uint64_t *offs, int n)
 {
-	size_t done[N_FILES + 1] = { 0 };
+	size_t done[N_ALL + 1] = { 0 };
 	int pending = 0, ret = 0;
 
 	for (;;) {
@@ -223,13 +239,13 @@ static int header_bytes(struct rec_file *f, uint64_t rows, uint8_t *buf,
 /* Rewrite the three headers with `rows` rows, then fdatasync. */
 static int checkpoint(struct ncp_recorder *r, uint64_t rows)
 {
-	uint8_t hdr[N_FILES][512];
-	const uint8_t *bufs[N_FILES];
-	size_t lens[N_FILES];
-	uint64_t offs[N_FILES] = { 0 };
-	int fds[N_FILES];
+	uint8_t hdr[N_ALL][512];
+	const uint8_t *bufs[N_ALL];
+	size_t lens[N_ALL];
+	uint64_t offs[N_ALL] = { 0 };
+	int fds[N_ALL];
 
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < r->nfiles; i++) {
 		int ret = header_bytes(&r->f[i], rows, hdr[i], sizeof(hdr[i]),
 				       &lens[i]);
 		if (ret)
@@ -237,15 +253,15 @@ static int checkpoint(struct ncp_recorder *r, uint64_t rows)
 		bufs[i] = hdr[i];
 		fds[i] = r->f[i].fd;
 	}
-	int ret = uring_write(r, fds, bufs, lens, offs, N_FILES);
+	int ret = uring_write(r, fds, bufs, lens, offs, r->nfiles);
 	if (!ret)
-		ret = uring_fsync(r, fds, N_FILES);
+		ret = uring_fsync(r, fds, r->nfiles);
 	return ret;
 }
 
 static void close_files(struct ncp_recorder *r)
 {
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < N_ALL; i++) {
 		if (r->f[i].fd >= 0)
 			close(r->f[i].fd);
 		r->f[i].fd = -1;
@@ -279,6 +295,7 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 		.stopped = why,
 		.stim_electrodes = (uint32_t)r->p.stim_electrodes,
 		.pred = true,
+		.probes_json = r->probes_json,
 	};
 	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
 	return ncp_npy_meta_write(path, &m);
@@ -289,21 +306,21 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 /* Write the buffered rows at the end of each file. */
 static int flush_batch(struct ncp_recorder *r)
 {
-	const uint8_t *bufs[N_FILES];
-	size_t lens[N_FILES];
-	uint64_t offs[N_FILES];
-	int fds[N_FILES];
+	const uint8_t *bufs[N_ALL];
+	size_t lens[N_ALL];
+	uint64_t offs[N_ALL];
+	int fds[N_ALL];
 
 	if (!r->batch_rows)
 		return 0;
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < r->nfiles; i++) {
 		struct rec_file *f = &r->f[i];
 		bufs[i] = f->batch;
 		lens[i] = r->batch_rows * f->row_bytes;
 		offs[i] = f->data_offset + r->rows_on_disk * f->row_bytes;
 		fds[i] = f->fd;
 	}
-	int ret = uring_write(r, fds, bufs, lens, offs, N_FILES);
+	int ret = uring_write(r, fds, bufs, lens, offs, r->nfiles);
 	if (ret)
 		return ret;
 	r->rows_on_disk += r->batch_rows;
@@ -331,6 +348,21 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 	else
 		for (int i = 0; i < 6; i++)
 			pred[i] = NAN;	/* none (yet: place_pred may fill it in) */
+	for (int p = 0; p < r->n_probes; p++) {
+		struct rec_file *f = &r->f[N_FILES + p];
+		uint8_t *row = f->batch + k * f->row_bytes;
+		if (!h && r->probes[p].kind == NCP_PROBE_SPIKES)
+			memset(row, 0, f->row_bytes);
+		else if (!h)
+			for (int c = 0; c < r->probes[p].cols; c++)
+				((float *)row)[c] = NAN;
+		else if (r->probes[p].kind == NCP_PROBE_SPIKES)
+			ncp_probe_spikes(&r->probes[p], rec_frame(r, h), row);
+		else
+			ncp_probe_values(&r->probes[p], rec_frame(r, h),
+					 r->p.probe_frame, r->pa[p], r->pstate[p],
+					 (float *)row);
+	}
 	if (!h) {
 		for (int i = 0; i < 6; i++)
 			arm[i] = NAN;
@@ -426,7 +458,7 @@ static void finish(struct ncp_recorder *r, const char *why)
 		/* A write failed (a full disk): keep the rows all the files
 		 * hold and make the files say exactly that. */
 		r->batch_rows = 0;
-		for (int i = 0; i < N_FILES; i++) {
+		for (int i = 0; i < r->nfiles; i++) {
 			struct rec_file *f = &r->f[i];
 			if (ftruncate(f->fd, (off_t)(f->data_offset +
 						     r->rows_on_disk * f->row_bytes)))
@@ -435,14 +467,15 @@ static void finish(struct ncp_recorder *r, const char *why)
 		}
 		checkpoint(r, r->rows_on_disk); /* the header needs no space */
 	}
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < r->nfiles; i++) {
 		struct rec_file *f = &r->f[i];
 		if (fsync(f->fd) || rename(f->partial, f->path)) {
 			ncp_log_err("recording %s: cannot finish %s: %s", r->name,
 				    f->path, strerror(errno));
 			if (!ret)
 				snprintf(reason, sizeof(reason), "error: finishing %s: %s",
-					 file_names[i], strerror(errno));
+					 i < N_FILES ? file_names[i] :
+					 r->probes[i - N_FILES].file, strerror(errno));
 		}
 	}
 	close_files(r);
@@ -596,14 +629,17 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	if (r->p.stim_electrodes < 1)
 		r->p.stim_electrodes = 1;
 	pthread_mutex_init(&r->lock, NULL);
-	for (int i = 0; i < N_FILES; i++)
+	for (int i = 0; i < N_ALL; i++)
 		r->f[i].fd = -1;
+	r->nfiles = N_FILES;
 	snprintf(r->data_dir, sizeof(r->data_dir), "%s", p->data_dir);
 	r->config_json = p->config_json ? strdup(p->config_json) : NULL;
 	r->words = (p->m1_neurons + 63) / 64;
-	r->rec_size = sizeof(struct rec_head) + 8 * (size_t)r->words +
-		      ((sizeof(float) * (size_t)r->p.stim_electrodes + 7) &
-		       ~(size_t)7);
+	r->frame_off = sizeof(struct rec_head) + 8 * (size_t)r->words +
+		       ((sizeof(float) * (size_t)r->p.stim_electrodes + 7) &
+			~(size_t)7);
+	r->rec_size = r->frame_off +
+		      (p->probe_frame ? p->probe_frame->bytes : 0);
 	r->q = ncp_spsc_new(QUEUE_RECORDS, r->rec_size);
 	r->pq = ncp_spsc_new(PRED_QUEUE, sizeof(struct pred_rec));
 	r->pending = calloc(PRED_PENDING, sizeof(*r->pending));
@@ -658,8 +694,11 @@ void ncp_recorder_free(struct ncp_recorder *r)
 	close_files(r);
 	if (r->ring_ok)
 		io_uring_queue_exit(&r->ring);
-	for (int i = 0; i < N_FILES; i++)
+	for (int i = 0; i < N_ALL; i++)
 		free(r->f[i].batch);
+	for (int p = 0; p < NCP_PROBE_MAX; p++)
+		free(r->pstate[p]);
+	free(r->probes_json);
 	ncp_spsc_free(r->q);
 	ncp_spsc_free(r->pq);
 	free(r->pending);
@@ -673,6 +712,79 @@ void ncp_recorder_free(struct ncp_recorder *r)
 int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 		       double seconds, char *err, size_t errlen)
 {
+	return ncp_recorder_start_probes(r, name, seconds, NULL, 0, err, errlen);
+}
+
+/* While idle: the probes' files, batches and synapse states. */
+static int set_probes(struct ncp_recorder *r, const struct ncp_probe *probes,
+		      int n, char *err, size_t errlen)
+{
+	struct ncp_json j;
+
+	for (int p = 0; p < NCP_PROBE_MAX; p++) {
+		struct rec_file *f = &r->f[N_FILES + p];
+		free(f->batch);
+		f->batch = NULL;
+		free(r->pstate[p]);
+		r->pstate[p] = NULL;
+	}
+	free(r->probes_json);
+	r->probes_json = NULL;
+	r->n_probes = 0;
+	r->nfiles = N_FILES;
+	if (n > 0 && !r->p.probe_frame)
+		return ncp_errf(err, errlen, "this recorder takes no probes");
+	if (n > NCP_PROBE_MAX)
+		return ncp_errf(err, errlen, "more than %d probes", NCP_PROBE_MAX);
+	ncp_json_init(&j);
+	ncp_json_arr(&j);
+	for (int p = 0; p < n; p++) {
+		struct rec_file *f = &r->f[N_FILES + p];
+		bool spikes = probes[p].kind == NCP_PROBE_SPIKES;
+		r->probes[p] = probes[p];
+		memset(&f->h, 0, sizeof(f->h));
+		f->h.dtype = spikes ? NCP_NPY_U8 : NCP_NPY_F32;
+		f->h.ndim = 2;
+		f->h.shape[1] = (uint64_t)probes[p].cols;
+		f->row_bytes = (size_t)probes[p].cols * (spikes ? 1 : 4);
+		f->batch = malloc(BATCH_ROWS * f->row_bytes);
+		r->pstate[p] = calloc((size_t)probes[p].cols, sizeof(float));
+		if (!f->batch || !r->pstate[p]) {
+			ncp_json_fini(&j);
+			return ncp_errf_code(err, errlen, ENOMEM, "out of memory");
+		}
+		r->pa[p] = probes[p].tau > 0 ?
+			(float)exp(-r->p.dt / probes[p].tau) : 0.0f;
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "target");
+		ncp_json_str(&j, probes[p].target);
+		ncp_json_key(&j, "kind");
+		ncp_json_str(&j, spikes ? "spikes" : "value");
+		ncp_json_key(&j, "file");
+		ncp_json_str(&j, probes[p].file);
+		ncp_json_key(&j, "columns");
+		ncp_json_int(&j, probes[p].cols);
+		ncp_json_key(&j, "synapse");
+		ncp_json_num(&j, probes[p].tau);
+		ncp_json_end(&j);
+	}
+	ncp_json_end(&j);
+	if (n > 0) {
+		if (ncp_json_finish(&j) || !(r->probes_json = strdup(j.buf))) {
+			ncp_json_fini(&j);
+			return ncp_errf_code(err, errlen, ENOMEM, "out of memory");
+		}
+	}
+	ncp_json_fini(&j);
+	r->n_probes = n;
+	r->nfiles = N_FILES + n;
+	return 0;
+}
+
+int ncp_recorder_start_probes(struct ncp_recorder *r, const char *name,
+			      double seconds, const struct ncp_probe *probes,
+			      int n, char *err, size_t errlen)
+{
 	char dir[PATH_MAX], msg[256];
 	int ret;
 
@@ -685,6 +797,9 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 		ret = -EBUSY;
 		goto out;
 	}
+	ret = set_probes(r, probes, n, err, errlen);
+	if (ret)
+		goto out;
 	ret = ncp_service_mkdirs(r->data_dir, 0755);
 	if (ret) {
 		ncp_errf(err, errlen, "cannot create the data directory %s: %s",
@@ -705,10 +820,11 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 			 ncp_strerror(ret));
 		goto out;
 	}
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < r->nfiles; i++) {
 		struct rec_file *f = &r->f[i];
 		uint8_t hdr[512];
-		snprintf(f->path, sizeof(f->path), "%s/%s", dir, file_names[i]);
+		snprintf(f->path, sizeof(f->path), "%s/%s", dir, i < N_FILES ?
+			 file_names[i] : r->probes[i - N_FILES].file);
 		snprintf(f->partial, sizeof(f->partial), "%s.partial", f->path);
 		f->fd = open(f->partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 			     0644);
@@ -760,7 +876,7 @@ int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 	ret = 0;
 	goto out;
 undo:
-	for (int i = 0; i < N_FILES; i++) {
+	for (int i = 0; i < r->nfiles; i++) {
 		if (r->f[i].fd >= 0) {
 			close(r->f[i].fd);
 			unlink(r->f[i].partial);
@@ -824,6 +940,12 @@ void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
 		th[e] = (float)theta[e];
 	h->lesion[0] = lesion_kind;
 	h->lesion[1] = lesion_neurons;
+}
+
+void *ncp_recorder_probe_frame(struct ncp_recorder *r)
+{
+	return r->p.probe_frame ? rec_frame(r, (struct rec_head *)r->rec_loop) :
+				  NULL;
 }
 
 void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,

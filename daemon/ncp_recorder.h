@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "models/arm/ncp_arm.h"
+#include "models/nef/ncp_probe.h"
 
 struct ncp_recorder_params {
 	const char *data_dir;
@@ -43,6 +44,9 @@ struct ncp_recorder_params {
 	const char *config_json;	/* the effective config, copied */
 	bool lossless;			/* free-run: push waits instead of dropping */
 	int stim_electrodes;		/* columns of stim.npy (0 is taken as 1) */
+	/* The probe frame the loop fills each step (ncp_probe.h; not
+	 * owned, outlives the recorder), or NULL: no probes. */
+	const struct ncp_probe_frame *probe_frame;
 };
 
 struct ncp_recorder_status {
@@ -68,6 +72,12 @@ void ncp_recorder_free(struct ncp_recorder *r);
  * -EEXIST, -EACCES for a name that leaves the data directory, ...). */
 int ncp_recorder_start(struct ncp_recorder *r, const char *name,
 		       double seconds, char *err, size_t errlen);
+/* The same with probes (n of them, resolved against probe_frame): each
+ * adds a file probe.NAME.KIND.npy (docs/file-formats.md).  -EINVAL when
+ * probes are asked for and the recorder has no frame. */
+int ncp_recorder_start_probes(struct ncp_recorder *r, const char *name,
+			      double seconds, const struct ncp_probe *probes,
+			      int n, char *err, size_t errlen);
 /* Ask the running recording to end; the recorder thread finishes it
  * (ncp_recorder_status says when).  -ENOENT when none runs. */
 int ncp_recorder_stop(struct ncp_recorder *r);
@@ -83,6 +93,9 @@ bool ncp_recorder_active(const struct ncp_recorder *r);
  * stay for the following pushes until set again. */
 void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
 			   int lesion_kind, int lesion_neurons);
+/* Loop thread, before ncp_recorder_push: where to fill the step's probe
+ * frame (ncp_probe_frame_fill), or NULL without a frame. */
+void *ncp_recorder_probe_frame(struct ncp_recorder *r);
 void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm, const double target[2]);

@@ -8,6 +8,7 @@
 
 #include "daemon/ncp_service.h"
 #include "models/base/ncp_base.h"
+#include "models/reach/ncp_traj.h"
 
 static void observe(struct ncp_sim *s)
 {
@@ -79,19 +80,34 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 	s->dt = c->reach.dt;
 	rp.start[0] = c->task.centre[0];
 	rp.start[1] = c->task.centre[1];
+	if (ncp_task_is_traj(c->task.kind)) {
+		ret = ncp_task_path(&c->task, &s->path_xy, NULL, &s->path_n,
+				    err, errlen);
+		if (ret)
+			return ret;
+		rp.dmp_xy = s->path_xy;
+		rp.dmp_n = s->path_n;
+		s->built = c->task;
+	}
 	cache = open_cache(s, c);
 	s->reach = ncp_reach_new(&rp, cache, err, errlen);
 	ncp_dcache_stats(cache, &s->cache);
 	ncp_dcache_free(cache);
 	s->build_seconds = (ncp_now_ns() - t0) / 1e9;
-	if (!s->reach)
+	if (!s->reach) {
+		free(s->path_xy);
+		s->path_xy = NULL;
 		return -EINVAL;
+	}
 	if (s->cache.write_errors)
 		ncp_log_warn("decoder cache %s: %llu entries not written (%s); "
 			     "the next run solves them again", s->cache_dir,
 			     (unsigned long long)s->cache.write_errors,
 			     ncp_strerror(s->cache.last_write_error));
-	ret = ncp_task_init(&s->task, &c->task, s->dt, 0);
+	struct ncp_task_params tp = c->task;
+	tp.path_xy = s->path_xy;
+	tp.path_n = s->path_n;
+	ret = ncp_task_init(&s->task, &tp, s->dt, 0);
 	if (ret) {
 		ncp_errf(err, errlen, "bad task parameters");
 		goto fail;
@@ -104,6 +120,11 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	s->m1_n = ncp_reach_m1_neurons(s->reach);
+	ret = ncp_probe_frame_init(&s->probe_frame, ncp_reach_net(s->reach));
+	if (ret) {
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
 	s->stim_E = c->reach.stim.electrodes;
 	s->stim_zero = calloc((size_t)s->stim_E, sizeof(float));
 	if (!s->stim_zero) {
@@ -112,19 +133,25 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	observe(s);
+	s->prev_target[0] = c->task.centre[0];
+	s->prev_target[1] = c->task.centre[1];
 	return 0;
 fail:
 	ncp_reach_free(s->reach);
 	free(s->reaches);
+	free(s->path_xy);
 	s->reach = NULL;
 	s->reaches = NULL;
+	s->path_xy = NULL;
 	return ret;
 }
 
 void ncp_sim_fini(struct ncp_sim *s)
 {
+	ncp_probe_frame_fini(&s->probe_frame);
 	ncp_reach_free(s->reach);
 	free(s->reaches);
+	free(s->path_xy);
 	free(s->stim_zero);
 	memset(s, 0, sizeof(*s));
 }
@@ -136,6 +163,8 @@ void ncp_sim_step(struct ncp_sim *s)
 
 	ncp_task_target(&s->task, step, xy);
 	ncp_reach_set_target(s->reach, xy);
+	double ramp = ncp_task_ramp(&s->task, step);
+	ncp_reach_set_ramp(s->reach, ramp);
 	if (s->stim_seq && step < s->stim_steps)
 		ncp_reach_set_theta(s->reach,
 				    s->stim_seq + step * (uint64_t)s->stim_E);
@@ -145,14 +174,40 @@ void ncp_sim_step(struct ncp_sim *s)
 	s->spikes = ncp_reach_m1_spikes(s->reach, &s->n_spikes);
 	s->m1_spikes += (uint64_t)s->n_spikes;
 	observe(s);
+	/* The path error: from the trajectory while the PMC traces it (and
+	 * holds its end), else from the line the reach should follow. */
+	double d = -1.0;
+	if (ncp_task_is_traj(s->task.p.kind)) {
+		if (ramp > -1.0)
+			d = ncp_traj_distance(s->task.p.path_xy, s->task.p.path_n,
+					      s->arm.hand);
+	} else {
+		double seg[4] = { s->prev_target[0], s->prev_target[1], xy[0],
+				  xy[1] };
+		d = ncp_traj_distance(seg, 2, s->arm.hand);
+	}
+	if (d >= 0) {
+		s->path_sum += d;
+		s->path_max = fmax(s->path_max, d);
+		s->path_steps++;
+	}
 	if (ncp_task_period_ends(&s->task, step)) {
 		struct ncp_sim_reach *r = &s->reaches[s->n_reaches % s->reach_cap];
 		r->target[0] = xy[0];
 		r->target[1] = xy[1];
 		r->end_error = hypot(s->arm.hand[0] - xy[0], s->arm.hand[1] - xy[1]);
 		r->t_end = (double)(step + 1) * s->dt;
+		r->path_error_mean = s->path_steps ?
+			s->path_sum / (double)s->path_steps : 0.0;
+		r->path_error_max = s->path_max;
 		s->sum_end_error += r->end_error;
+		s->sum_path_error += r->path_error_mean;
+		s->max_path_error = fmax(s->max_path_error, r->path_error_max);
 		s->n_reaches++;
+		s->path_sum = s->path_max = 0.0;
+		s->path_steps = 0;
+		s->prev_target[0] = xy[0];
+		s->prev_target[1] = xy[1];
 	}
 	s->step = step + 1;
 }
@@ -173,9 +228,46 @@ int ncp_sim_set_lesion(struct ncp_sim *s, int kind, double fraction)
 	return ncp_reach_set_lesion(s->reach, kind, fraction);
 }
 
-int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p)
+int ncp_sim_set_field(struct ncp_sim *s, const struct ncp_field_params *f)
+{
+	return ncp_reach_set_field(s->reach, f);
+}
+
+/* Whether p's trajectory is the one the generator was built for. */
+static bool same_traj(const struct ncp_sim *s, const struct ncp_task_params *p)
+{
+	const struct ncp_task_params *b = &s->built;
+	if (!s->path_xy || p->kind != b->kind)
+		return false;
+	switch (p->kind) {
+	case NCP_TASK_LINE:
+		return memcmp(p->line, s->path_xy, sizeof(p->line)) == 0;
+	case NCP_TASK_CIRCLE:
+		return p->radius == b->radius &&
+		       p->centre[0] == b->centre[0] && p->centre[1] == b->centre[1];
+	case NCP_TASK_PATH:
+		return strcmp(p->path_file, b->path_file) == 0;
+	default:
+		return false;
+	}
+}
+
+bool ncp_sim_task_fits(const struct ncp_sim *s, const struct ncp_task_params *p)
+{
+	return !ncp_task_is_traj(p->kind) || same_traj(s, p);
+}
+
+int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p_in)
 {
 	double keep[2] = { s->target[0], s->target[1] };
+	struct ncp_task_params tp = *p_in;
+	const struct ncp_task_params *p = &tp;
+	if (ncp_task_is_traj(p->kind)) {
+		if (!same_traj(s, p))
+			return -EOPNOTSUPP;
+		tp.path_xy = s->path_xy;
+		tp.path_n = s->path_n;
+	}
 	int ret = ncp_task_init(&s->task, p, s->dt, s->step);
 	if (ret)
 		return ret;
@@ -232,8 +324,33 @@ void ncp_sim_json(const struct ncp_sim *s, struct ncp_json *j)
 		ncp_json_end(j);
 		ncp_json_key(j, "end_error");
 		ncp_json_num(j, r->end_error);
+		ncp_json_key(j, "path_error_mean");
+		ncp_json_num(j, r->path_error_mean);
+		ncp_json_key(j, "path_error_max");
+		ncp_json_num(j, r->path_error_max);
 		ncp_json_end(j);
 	}
+	ncp_json_end(j);
+	ncp_json_key(j, "mean_path_error");
+	if (s->n_reaches)
+		ncp_json_num(j, s->sum_path_error / (double)s->n_reaches);
+	else
+		ncp_json_null(j);
+	ncp_json_key(j, "max_path_error");
+	if (s->n_reaches)
+		ncp_json_num(j, s->max_path_error);
+	else
+		ncp_json_null(j);
+	struct ncp_field_params fp;
+	ncp_reach_field(s->reach, &fp);
+	ncp_json_key(j, "field");
+	ncp_json_obj(j);
+	ncp_json_key(j, "on");
+	ncp_json_bool(j, fp.on);
+	ncp_json_key(j, "kind");
+	ncp_json_str(j, ncp_field_kind_names[fp.kind]);
+	ncp_json_key(j, "strength");
+	ncp_json_num(j, fp.strength);
 	ncp_json_end(j);
 	ncp_json_key(j, "reaches_total");
 	ncp_json_int(j, (int64_t)s->n_reaches);

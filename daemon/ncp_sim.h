@@ -15,6 +15,7 @@
 #include "models/arm/ncp_arm.h"
 #include "models/base/ncp_json.h"
 #include "models/nef/ncp_dcache.h"
+#include "models/nef/ncp_probe.h"
 #include "models/reach/ncp_reach.h"
 #include "models/reach/ncp_task.h"
 
@@ -23,6 +24,9 @@ struct ncp_sim_reach {
 	double target[2];
 	double end_error;	/* m, at the period's last step */
 	double t_end;		/* sim time of that step, s */
+	/* Distance from the hand to the planned path (the line from the
+	 * previous target, or the trajectory while the PMC traces it), m. */
+	double path_error_mean, path_error_max;
 };
 
 struct ncp_sim {
@@ -37,6 +41,15 @@ struct ncp_sim {
 	size_t reach_cap;
 	uint64_t n_reaches;
 	double sum_end_error;
+	/* The planned path: the trajectory's points (path_n x 2, owned) for
+	 * trajectory kinds; the current reach's sums. */
+	double *path_xy;
+	int path_n;
+	struct ncp_task_params built;	/* the trajectory's task, as built */
+	double prev_target[2];	/* where the current reach started */
+	double path_sum, path_max;
+	uint64_t path_steps;
+	double sum_path_error, max_path_error;
 	/* After the last step. */
 	struct ncp_arm_state arm;
 	double target[2];
@@ -47,6 +60,8 @@ struct ncp_sim {
 	uint64_t stim_steps;
 	float *stim_zero;	/* E zeros, for after its end */
 	int stim_E;
+	/* What a recording can probe (ncp_probe.h). */
+	struct ncp_probe_frame probe_frame;
 	/* How the network was built. */
 	double build_seconds;
 	char cache_dir[NCP_CONFIG_PATH_MAX + 16]; /* "": no decoder cache */
@@ -70,8 +85,13 @@ int ncp_sim_cache_dir(const struct ncp_config *c, char *buf, size_t len);
 void ncp_sim_step(struct ncp_sim *s);
 
 /* Change the task from the next step on; a manual task keeps the current
- * target until ncp_sim_set_target. */
+ * target until ncp_sim_set_target.  A trajectory kind (line, circle,
+ * path) needs the trajectory generator built for that very trajectory:
+ * -EOPNOTSUPP otherwise (a restart builds it). */
 int ncp_sim_set_task(struct ncp_sim *s, const struct ncp_task_params *p);
+/* Whether ncp_sim_set_task would take p (its trajectory, if any, is the
+ * one built).  Reads only what the build fixed: any thread may call it. */
+bool ncp_sim_task_fits(const struct ncp_sim *s, const struct ncp_task_params *p);
 /* Manual target (the task becomes manual).  -EDOM if out of reach. */
 int ncp_sim_set_target(struct ncp_sim *s, const double xy[2]);
 /* The newest electrode command (stim.electrodes values, checked with
@@ -81,6 +101,8 @@ void ncp_sim_set_theta(struct ncp_sim *s, const float *theta);
 /* Replay seq (steps x E, checked by ncp_stim_file_load; the caller keeps
  * it alive): row k is the theta of step k, zeros after the last row. */
 void ncp_sim_stim_replay(struct ncp_sim *s, const float *seq, uint64_t steps);
+/* The force field from the next step on (ncp_reach_set_field). */
+int ncp_sim_set_field(struct ncp_sim *s, const struct ncp_field_params *f);
 /* Lesion from the next step on (ncp_reach_set_lesion). */
 int ncp_sim_set_lesion(struct ncp_sim *s, int kind, double fraction);
 

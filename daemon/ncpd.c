@@ -351,6 +351,13 @@ static void reload(struct daemon *d)
 		ncp_log_notice("reload: %s: nothing changed", source);
 		return;
 	}
+	if (rc.task_changed && !ncp_sim_task_fits(&d->sim, &fresh.task)) {
+		ncp_log_warn("reload: task.kind %s needs the trajectory generator "
+			     "built for it at start; the task is not changed "
+			     "(restart ncpd)", ncp_task_kind_name(fresh.task.kind));
+		fresh.task = d->cfg.task;
+		rc.task_changed = false;
+	}
 	ncp_config_apply_reloadable(&d->cfg, &fresh);
 	ncp_control_set_config(&d->control, &d->cfg);
 	if (rc.log_changed)
@@ -611,14 +618,25 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.config_json = ncp_json_finish(&cj) == 0 ? cj.buf : NULL,
 		.lossless = d->opt.free_run,
 		.stim_electrodes = cfg->reach.stim.electrodes,
+		.probe_frame = &d->sim.probe_frame,
 	};
+	struct ncp_probe probes[NCP_PROBE_MAX];
+	int n_probes;
+	ret = ncp_probe_parse_list(cfg->record.probes, &d->sim.probe_frame,
+				   ncp_reach_net(d->sim.reach), probes,
+				   &n_probes, msg, sizeof(msg));
+	if (ret) {
+		ncp_json_fini(&cj);
+		return ncp_errf(err, errlen, "record.probes: %s", msg);
+	}
 	d->recorder = ncp_recorder_new(&recp, msg, sizeof(msg));
 	ncp_json_fini(&cj);
 	if (!d->recorder)
 		return ncp_errf(err, errlen, "recorder: %s", msg);
 	if (d->opt.record) {
-		ret = ncp_recorder_start(d->recorder, d->opt.record,
-					 d->opt.duration, msg, sizeof(msg));
+		ret = ncp_recorder_start_probes(d->recorder, d->opt.record,
+						d->opt.duration, probes, n_probes,
+						msg, sizeof(msg));
 		if (ret)
 			return ncp_errf(err, errlen, "--record %s: %s",
 					d->opt.record, msg);

@@ -194,6 +194,9 @@ enum ncp_shm_task_kind {
 	NCP_SHM_TASK_CENTRE_OUT = 0,
 	NCP_SHM_TASK_RANDOM = 1,
 	NCP_SHM_TASK_MANUAL = 2,
+	NCP_SHM_TASK_LINE = 3,		/* trajectories the PMC traces */
+	NCP_SHM_TASK_CIRCLE = 4,
+	NCP_SHM_TASK_PATH = 5,
 };
 
 /* State block (seqlock), written by the loop once per step. */

@@ -22,7 +22,10 @@ static void other_value(const struct ncp_config_key_info *k, char *buf,
 	} else if (!strcmp(k->type, "string")) {
 		snprintf(buf, len, "elsewhere");
 	} else if (!strcmp(k->type, "list of numbers")) {
-		snprintf(buf, len, "[0.5, 1.0]");
+		int n = 2;
+		sscanf(k->range, "%d values", &n);
+		snprintf(buf, len, "%s", n == 4 ? "[0.5, 1.0, 0.5, 1.1]" :
+			 "[0.5, 1.0]");
 	} else {
 		double lo, hi;
 		sscanf(k->range, "%lf .. %lf", &lo, &hi);
@@ -78,7 +81,7 @@ static const struct bad_case bad_cases[] = {
 	{ "reach:\n  m1_neurons: 12.5\n", "t.yaml:2:15: key 'reach.m1_neurons': expected an integer, got '12.5'" },
 	{ "seed: -1\n", "t.yaml:1:7: key 'seed': expected a non-negative integer" },
 	{ "reach:\n  adapt: maybe\n", "key 'reach.adapt': expected true or false, got 'maybe'" },
-	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, got 'sideways'" },
+	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, line, circle, path, got 'sideways'" },
 	{ "task:\n  kind: random\n  kind: manual\n", "t.yaml:3:3: key 'task.kind' given twice" },
 	{ "reach:\n  kp: [1, 2]\n", "t.yaml:2:7: key 'reach.kp': expected a number, got a list" },
 	{ "task:\n  centre: 1.25\n", "key 'task.centre': expected a list of 2 numbers" },
@@ -169,6 +172,57 @@ START_TEST(validate_checks_the_workspace)
 }
 END_TEST
 
+/* A trajectory: every point reachable; a path file's faults name the
+ * file and line. */
+START_TEST(validate_checks_trajectories)
+{
+	struct ncp_config c;
+	char err[512], dir[] = "/tmp/ncp_cfg_XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.txt", dir);
+
+	ncp_config_defaults(&c);
+	c.task.kind = NCP_TASK_LINE;
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	c.task.line[3] = 2.6;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.kind line: point (0.000, 2.600) is out "
+			      "of reach"), "%s", err);
+
+	ncp_config_defaults(&c);
+	c.task.kind = NCP_TASK_PATH;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "needs task.path_file"), "%s", err);
+	snprintf(c.task.path_file, sizeof(c.task.path_file), "%s", path);
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, path) && strstr(err, "No such file"), "%s", err);
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "0 1.0\n0.1 1.1\n", NULL },
+		{ "0 1.0\n\n# far\n3 0\n", ":4: point (3, 0) is out of reach: " },
+		{ "0 1.0\nNaN 1.1\n", ":2: point (nan, 1.1) is not finite" },
+		{ "0 1.0\n0.1 inf\n", ":2: point (0.1, inf) is not finite" },
+		{ "x y\n", ":1: expected a point" },
+	};
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(cases); i++) {
+		FILE *f = fopen(path, "w");
+		fputs(cases[i].text, f);
+		fclose(f);
+		int ret = ncp_config_validate(&c, err, sizeof(err));
+		if (!cases[i].want) {
+			ck_assert_msg(ret == 0, "%s", err);
+			continue;
+		}
+		ck_assert_int_lt(ret, 0);
+		ck_assert_msg(strstr(err, path) && strstr(err, cases[i].want),
+			      "case %zu: %s", i, err);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static int changes, restart;
 static void on_diff(const char *key, const char *a, const char *b, bool reload,
 		    void *ctx)
@@ -229,6 +283,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, bad_files_name_file_line_column_and_key);
 	tcase_add_test(tc, files_and_overrides);
 	tcase_add_test(tc, validate_checks_the_workspace);
+	tcase_add_test(tc, validate_checks_trajectories);
 	tcase_add_test(tc, diff_json_and_reload);
 	tcase_add_test(tc, key_range_is_the_table_row);
 	suite_add_tcase(s, tc);

@@ -200,6 +200,24 @@ START_TEST(area_intercepts_transform)
 	/* Positive base samples flip sign. */
 	double c = ncp_dist_area_transform(0.05, dims);
 	ncp_ck_near(c, -ncp_dist_area_transform(-0.05, dims), 1e-12);
+	/* A distribution's own dims (REACH's adaptive population: the area
+	 * of 2 dimensions on a 4-D ensemble) overrides the ensemble's. */
+	struct ncp_rng r1, r2;
+	double a[8], b[8], u[8];
+	ncp_rng_seed(&r1, 5);
+	ncp_rng_seed(&r2, 5);
+	ck_assert_int_eq(ncp_dist_sample(&(struct ncp_dist){ NCP_DIST_AREA,
+		-0.5, 0.2, 2 }, dims, 8, &r1, a), 0);
+	ck_assert_int_eq(ncp_dist_sample(&(struct ncp_dist){ NCP_DIST_AREA,
+		-0.5, 0.2, 0 }, 2, 8, &r2, b), 0);
+	ncp_rng_seed(&r1, 5);
+	ck_assert_int_eq(ncp_dist_sample(&(struct ncp_dist){ NCP_DIST_UNIFORM,
+		-0.5, 0.2, 0 }, dims, 8, &r1, u), 0);
+	for (int i = 0; i < 8; i++) {
+		ncp_ck_near(a[i], b[i], 0);
+		ncp_ck_near(a[i], ncp_dist_area_transform(u[i], 2), 0);
+		ck_assert(fabs(a[i] - ncp_dist_area_transform(u[i], dims)) > 1e-3);
+	}
 }
 END_TEST
 

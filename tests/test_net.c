@@ -37,6 +37,46 @@ START_TEST(lowpass_step_response)
 }
 END_TEST
 
+/* Nengo's Alpha(tau) discretised with a zero-order hold is exact at the
+ * steps for a held input: the step response 1 - (1 + t/tau) exp(-t/tau),
+ * one step late as every synapse.  A lowpass of the same tau misses it
+ * (the second order matters). */
+START_TEST(alpha_step_response)
+{
+	const double dt = 0.001;
+	const double taus[] = { 0.002, 0.005, 0.05 };
+	char err[200];
+	for (size_t k = 0; k < NCP_ARRAY_SIZE(taus); k++) {
+		struct ncp_net *net = ncp_net_new(dt);
+		int src = ncp_net_node(net, "one", 0, 1, NULL, NULL);
+		int dst = ncp_net_node(net, "probe", 2, 2, NULL, NULL);
+		ck_assert_int_ge(ncp_net_connect(net, &(struct ncp_conn_spec){
+			.src = src, .dst = dst, .dst_lo = 0, .dst_dims = 1,
+			.tau = taus[k], .alpha = true }, err, sizeof(err)), 0);
+		ck_assert_int_ge(ncp_net_connect(net, &(struct ncp_conn_spec){
+			.src = src, .dst = dst, .dst_lo = 1, .dst_dims = 1,
+			.tau = taus[k] }, err, sizeof(err)), 0);
+		ck_assert_int_eq(ncp_net_finalize(net), 0);
+		ncp_net_output(net, src)[0] = 1.0f;
+		double worst_lowpass = 0;
+		for (int round = 0; round < 2; round++) {
+			for (int s = 1; s <= 500; s++) {
+				ncp_net_step(net);
+				double t = (s - 1) * dt / taus[k];
+				double want = 1.0 - (1.0 + t) * exp(-t);
+				const float *y = ncp_net_output(net, dst);
+				ncp_ck_near(y[0], want, 2e-6);
+				worst_lowpass = fmax(worst_lowpass,
+						     fabs(y[1] - want));
+			}
+			ncp_net_reset(net); /* the same again from rest */
+		}
+		ck_assert(worst_lowpass > 0.1);
+		ncp_net_free(net);
+	}
+}
+END_TEST
+
 START_TEST(direct_connection_same_step)
 {
 	char err[200];
@@ -227,6 +267,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("net");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, lowpass_step_response);
+	tcase_add_test(tc, alpha_step_response);
 	tcase_add_test(tc, direct_connection_same_step);
 	tcase_add_test(tc, ensemble_array_represents_input);
 	tcase_add_test(tc, ensemble_array_equals_ensembles_apart);

@@ -95,7 +95,12 @@ START_TEST(task_forms)
 
 	ck_err("task", -EINVAL, "usage: task centre-out");
 	ck_err("task manual 2", -EINVAL, "no PERIOD");
-	ck_err("task center-out", -EINVAL, "unknown task 'center-out'");
+	ck_err("task center-out", -EINVAL, "unknown task 'center-out' (centre-out, random, manual, line, circle or path)");
+	ck_ok("task circle 4.5", NCP_CMD_TASK);
+	ck_assert_int_eq(cmd.task.kind, NCP_TASK_CIRCLE);
+	ck_assert(cmd.task.has_period && cmd.task.period == 4.5);
+	ck_ok("task path", NCP_CMD_TASK);
+	ck_assert_int_eq(cmd.task.kind, NCP_TASK_PATH);
 	/* PERIOD's range is task.period's in the config table. */
 	ck_err("task random 0", -ERANGE, "PERIOD must be within [0.01, 3600]");
 	ck_err("task random -1", -ERANGE, "within [0.01, 3600]");
@@ -192,6 +197,54 @@ START_TEST(lesion_and_stim)
 }
 END_TEST
 
+START_TEST(record_probes)
+{
+	ck_ok("record start r1 --probe cb:spikes --probe m1:value:0.01", NCP_CMD_RECORD_START);
+	ck_assert_str_eq(cmd.record.name, "r1");
+	ck_assert(!cmd.record.has_seconds && cmd.record.has_probes);
+	ck_assert_int_eq(cmd.record.n_probes, 2);
+	ck_assert_str_eq(cmd.record.probes[1], "m1:value:0.01");
+	ck_ok("record start r1 5 --probe arm", NCP_CMD_RECORD_START);
+	ck_assert(cmd.record.has_seconds && cmd.record.seconds == 5);
+	ck_assert_int_eq(cmd.record.n_probes, 1);
+	ck_ok("record start r1 --probe none", NCP_CMD_RECORD_START);
+	ck_assert(cmd.record.has_probes && cmd.record.n_probes == 0);
+	ck_ok("record start r1 5", NCP_CMD_RECORD_START);
+	ck_assert(!cmd.record.has_probes);
+	ck_err("record start r1 --probe", -EINVAL, "--probe needs a PROBE");
+	ck_err("record start r1 --probe a b", -EINVAL, "'b' after the probes");
+	ck_err("record start r1 5 6 --probe a", -EINVAL, "usage: record start");
+	char line[NCP_PROTO_LINE_MAX];
+	int n = snprintf(line, sizeof(line), "record start r1");
+	for (int i = 0; i <= NCP_PROTO_PROBES; i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " --probe p%d", i);
+	ck_err(line, -EINVAL, "more than 16 probes");
+	snprintf(line, sizeof(line), "record start r1 --probe %0*d", 65, 7);
+	ck_err(line, -EINVAL, "longer than 64 characters");
+}
+END_TEST
+
+START_TEST(field_forms)
+{
+	ck_ok("field on", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, 1);
+	ck_assert(!cmd.field.has_strength);
+	ck_ok("field on -0.75", NCP_CMD_FIELD);
+	ck_assert(cmd.field.has_strength && cmd.field.strength == -0.75);
+	ck_ok("field off", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, 0);
+	ck_ok("field status", NCP_CMD_FIELD);
+	ck_assert_int_eq(cmd.field.op, -1);
+	ck_err("field", -EINVAL, "usage: field on [STRENGTH]");
+	ck_err("field sideways", -EINVAL, "unknown field sub-command 'sideways'");
+	ck_err("field off 1", -EINVAL, "field off takes no STRENGTH");
+	ck_err("field on 1e3", -ERANGE, "STRENGTH must be within [-100, 100]");
+	ck_err("field on nan", -ERANGE, "STRENGTH must be a finite");
+	ck_err("field on x", -EINVAL, "STRENGTH: 'x' is not a number");
+	ck_err("field on 1 2", -EINVAL, "usage:");
+}
+END_TEST
+
 START_TEST(file_commands)
 {
 	char name[NCP_PROTO_NAME_MAX + 32];
@@ -209,7 +262,7 @@ START_TEST(file_commands)
 	ck_err("record", -EINVAL, "usage: record start NAME");
 	ck_err("record begin x", -EINVAL, "usage: record start");
 	ck_err("record start", -EINVAL,
-	       "usage: record start NAME [SECONDS] (got 0 arguments)");
+	       "usage: record start NAME [SECONDS] [--probe PROBE]... (got 0 arguments)");
 	ck_err("record stop now", -EINVAL, "usage: record stop (got 1 argument)");
 	ck_err("record start x 0", -ERANGE, "SECONDS must be greater than 0");
 	ck_err("record start x 1e999", -ERANGE, "out of range");
@@ -315,7 +368,7 @@ START_TEST(help_replies)
 	}
 	ck_ok("help record", NCP_CMD_HELP);
 	ncp_proto_help(&cmd, &r);
-	ck_assert(strstr(r.line, "record start NAME [SECONDS]: "));
+	ck_assert(strstr(r.line, "record start NAME [SECONDS] [--probe PROBE]...: "));
 	ck_assert(strstr(r.line, "; record stop: "));
 	ck_assert(!strchr(r.line, '\n'));
 	ck_assert_str_eq(ncp_proto_cmd_name(NCP_CMD_CONFIG_GET), "config get");
@@ -394,6 +447,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, config_help_train);
 	tcase_add_test(tc, file_commands);
 	tcase_add_test(tc, lesion_and_stim);
+	tcase_add_test(tc, field_forms);
+	tcase_add_test(tc, record_probes);
 	tcase_add_test(tc, framing_errors);
 	tcase_add_test(tc, invalid_utf8_is_refused_with_its_offset);
 	tcase_add_test(tc, help_replies);

@@ -7,6 +7,7 @@
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_sha256.h"
+#include "models/reach/ncp_traj.h"
 #include "tests/ncp_check.h"
 
 START_TEST(centre_out_reaches_every_target)
@@ -267,6 +268,118 @@ START_TEST(adaptive_population_builds_and_runs)
 }
 END_TEST
 
+/* The trajectory generator (spiking): over a circle's period the PMC's
+ * point holds the start, runs round the circle (leaving it only for a
+ * few steps after the gate opens, docs/model.md) and holds the end; the
+ * hand follows with a small path error.  Only the trajectory built is
+ * accepted as a task; target tasks run on the same network. */
+START_TEST(trajectory_generator_traces_the_circle)
+{
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[256];
+	ncp_config_defaults(&c);
+	c.task.kind = NCP_TASK_CIRCLE;
+	c.task.period = 4.5;
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 16, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_reach_neurons(sim.reach), 3300);
+	const struct ncp_traj *t = ncp_reach_traj(sim.reach);
+	ck_assert_ptr_nonnull(t);
+	double off = 0, mid[2] = { 0, 0 }, pmc[2];
+	for (int s = 0; s < 4500; s++) {
+		ncp_sim_step(&sim);
+		ncp_reach_target(sim.reach, pmc);
+		if (s > 100 && (s < 1500 || s > 1530))
+			off = fmax(off, ncp_traj_distance(t->xy, t->n, pmc));
+		/* The start (exact: the force is gated off), the end (the
+		 * ramp population decodes the force least well at its
+		 * edge, s = 1). */
+		if (s == 1499 || s == 4499) {
+			ncp_ck_near(pmc[0], 0.25, s == 1499 ? 1e-3 : 0.03);
+			ncp_ck_near(pmc[1], 1.25, s == 1499 ? 1e-3 : 0.03);
+		}
+		if (s == 2500)
+			memcpy(mid, pmc, sizeof(mid));
+	}
+	printf("circle: PMC at most %.4f m off the circle, at (%.3f, %.3f) "
+	       "half-way; end error %.4f m, path error %.4f / %.4f m\n", off,
+	       mid[0], mid[1], sim.reaches[0].end_error,
+	       sim.reaches[0].path_error_mean, sim.reaches[0].path_error_max);
+	ck_assert_msg(off < 0.02, "PMC %.4f m off the circle", off);
+	ck_assert_msg(hypot(mid[0] + 0.25, mid[1] - 1.25) < 0.03,
+		      "half-way at (%.3f, %.3f)", mid[0], mid[1]);
+	ck_assert_uint_eq(sim.n_reaches, 1);
+	ck_assert(sim.reaches[0].end_error < 0.03);
+	ck_assert(sim.reaches[0].path_error_mean < 0.02);
+	ck_assert(sim.reaches[0].path_error_max < 0.05);
+
+	struct ncp_task_params tp = c.task;
+	ck_assert(ncp_sim_task_fits(&sim, &tp));
+	tp.kind = NCP_TASK_LINE;
+	ck_assert(!ncp_sim_task_fits(&sim, &tp));
+	ck_assert_int_eq(ncp_sim_set_task(&sim, &tp), -EOPNOTSUPP);
+	tp = c.task;
+	tp.radius = 0.2;
+	ck_assert_int_eq(ncp_sim_set_task(&sim, &tp), -EOPNOTSUPP);
+	tp.kind = NCP_TASK_CENTRE_OUT;
+	tp.period = 1.0;
+	ck_assert(ncp_sim_task_fits(&sim, &tp));
+	ck_assert_int_eq(ncp_sim_set_task(&sim, &tp), 0);
+	for (int s = 0; s < 4000; s++)
+		ncp_sim_step(&sim);
+	for (uint64_t i = 1; i < sim.n_reaches; i++)
+		ck_assert_msg(sim.reaches[i].end_error < 0.05, "reach %d: %.4f m",
+			      (int)i, sim.reaches[i].end_error);
+	ncp_sim_fini(&sim);
+
+	/* A network without the generator takes no trajectory. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_sim_init(&sim, &c, 16, err, sizeof(err)), 0);
+	ck_assert_ptr_null(ncp_reach_traj(sim.reach));
+	tp = c.task;
+	tp.kind = NCP_TASK_CIRCLE;
+	ck_assert(!ncp_sim_task_fits(&sim, &tp));
+	ncp_sim_fini(&sim);
+}
+END_TEST
+
+/* The field: off adds nothing (the same run as a network without it
+ * switched on at all); on, the arm is pushed off its straight reaches;
+ * switched on while running it acts from the next step. */
+START_TEST(force_field_on_and_off)
+{
+	struct ncp_config c;
+	struct ncp_sim a, b;
+	char err[256];
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_sim_init(&a, &c, 16, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_sim_init(&b, &c, 16, err, sizeof(err)), 0);
+	struct ncp_field_params f = { .on = true, .kind = NCP_FIELD_JOINT,
+				      .strength = 0.4 };
+	for (int s = 0; s < 4000; s++) {
+		if (s == 2000)
+			ck_assert_int_eq(ncp_sim_set_field(&b, &f), 0);
+		ncp_sim_step(&a);
+		ncp_sim_step(&b);
+		if (s < 2000)
+			ck_assert(a.arm.hand[0] == b.arm.hand[0] &&
+				  a.arm.hand[1] == b.arm.hand[1]);
+	}
+	double pa = (a.reaches[2].path_error_mean + a.reaches[3].path_error_mean) / 2;
+	double pb = (b.reaches[2].path_error_mean + b.reaches[3].path_error_mean) / 2;
+	printf("reaches 3-4: path error %.4f m without the field, %.4f m with it\n",
+	       pa, pb);
+	ck_assert_msg(pb > 2 * pa, "field: %.4f m, none: %.4f m", pb, pa);
+	f.kind = 7;
+	ck_assert_int_eq(ncp_sim_set_field(&b, &f), -EINVAL);
+	f.kind = NCP_FIELD_CURL;
+	f.strength = NAN;
+	ck_assert_int_eq(ncp_sim_set_field(&b, &f), -EINVAL);
+	ncp_sim_fini(&a);
+	ncp_sim_fini(&b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("reach");
@@ -279,6 +392,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, adaptive_population_builds_and_runs);
 	tcase_add_test(tc, accepted_targets_are_reached_refused_are_not);
 	tcase_add_test(tc, refusals_say_why);
+	tcase_add_test(tc, trajectory_generator_traces_the_circle);
+	tcase_add_test(tc, force_field_on_and_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

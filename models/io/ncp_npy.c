@@ -917,6 +917,10 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 		ncp_json_key(&j, "stim_electrodes");
 		ncp_json_int(&j, m->stim_electrodes);
 	}
+	if (m->probes_json) {
+		ncp_json_key(&j, "probes");
+		ncp_json_raw(&j, m->probes_json);
+	}
 	ncp_json_key(&j, "arm_columns");
 	ncp_json_arr(&j);
 	static const char *cols[] = { "q0", "q1", "dq0", "dq1", "hand_x",

@@ -139,6 +139,8 @@ struct ncp_npy_meta {
 	 * (0: they are not). */
 	uint32_t stim_electrodes;
 	bool pred;		/* pred.npy is part of the recording */
+	/* The recording's probes as a JSON array, or NULL (none). */
+	const char *probes_json;
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

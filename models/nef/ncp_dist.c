@@ -34,6 +34,8 @@ int ncp_dist_sample(const struct ncp_dist *d, int dims, int n,
 	for (int i = 0; i < n; i++)
 		out[i] = ncp_rng_range(rng, d->lo, d->hi);
 	if (d->kind == NCP_DIST_AREA) {
+		if (d->dims > 0)
+			dims = d->dims;
 		if (dims < 1 || d->lo < -1.0 || d->hi > 1.0)
 			return -EINVAL;
 		for (int i = 0; i < n; i++)

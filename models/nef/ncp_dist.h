@@ -16,6 +16,8 @@ enum ncp_dist_kind {
 struct ncp_dist {
 	enum ncp_dist_kind kind;
 	double lo, hi;
+	int dims;		/* NCP_DIST_AREA: the dimensions of the area
+				 * transform; 0: the ensemble's */
 };
 
 /* n samples into out.  dims is the ensemble's dimensionality (used by

@@ -26,8 +26,8 @@ void ncp_ens_spec_default(struct ncp_ens_spec *s, int n, int dims)
 	s->n = n;
 	s->dims = dims;
 	s->radius = 1.0;
-	s->max_rates = (struct ncp_dist){ NCP_DIST_UNIFORM, 200.0, 400.0 };
-	s->intercepts = (struct ncp_dist){ NCP_DIST_UNIFORM, -1.0, 0.9 };
+	s->max_rates = (struct ncp_dist){ NCP_DIST_UNIFORM, 200.0, 400.0, 0 };
+	s->intercepts = (struct ncp_dist){ NCP_DIST_UNIFORM, -1.0, 0.9, 0 };
 	s->lif = ncp_lif_default;
 	s->reg = 0.1;
 }

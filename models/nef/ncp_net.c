@@ -40,6 +40,11 @@ struct net_conn {
 	double rmse;
 	bool filtered;
 	float a;		/* filter: y = a y + (1 - a) x */
+	/* Alpha synapse: y = a1 y1 + a2 y2 + b1 x + b2 xp (y1, y2: the output
+	 * one and two steps back, xp: the input one step back), in double:
+	 * its double pole is sensitive to rounding; NULL st: lowpass. */
+	double a1, a2, b1, b2;
+	double *st;		/* dst_dims x (y1, y2, xp) */
 	float *y, *val;
 	/* PES */
 	float pes_scale;	/* -rate * dt / n */
@@ -99,6 +104,7 @@ void ncp_net_free(struct ncp_net *net)
 		free(c->D);
 		free(c->D0);
 		free(c->y);
+		free(c->st);
 		free(c->val);
 		free(c->act);
 	}
@@ -300,6 +306,20 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *cs,
 	int ret = -ENOMEM;
 	if (!c->y || !c->val)
 		goto fail;
+	if (c->filtered && cs->alpha) {
+		/* 1/(tau s + 1)^2 discretised with a zero-order hold, the
+		 * leading delay dropped as for the lowpass:
+		 * H(z) = (b1 + b2 z^-1) / (1 - a z^-1)^2, a = exp(-dt/tau),
+		 * b1 = 1 - a - c, b2 = a^2 - a + c, c = a dt / tau. */
+		double a = exp(-net->dt / cs->tau), k = a * net->dt / cs->tau;
+		c->a1 = 2.0 * a;
+		c->a2 = -a * a;
+		c->b1 = 1.0 - a - k;
+		c->b2 = a * a - a + k;
+		c->st = calloc(3 * (size_t)dst_dims, sizeof(double));
+		if (!c->st)
+			goto fail;
+	}
 	if (from_ens) {
 		int n = src->ens.n;
 		struct fold_ctx fc = { cs->function, cs->ctx, src_dims, dst_dims,
@@ -344,6 +364,7 @@ int ncp_net_connect(struct ncp_net *net, const struct ncp_conn_spec *cs,
 	return net->n_conn++;
 fail:
 	free(c->y);
+	free(c->st);
 	free(c->val);
 	free(c->D);
 	free(c->D0);
@@ -510,6 +531,18 @@ void ncp_net_step(struct ncp_net *net)
 	for (int k = 0; k < net->n_filtered; k++) {
 		struct net_conn *c = &net->conn[net->filtered[k]];
 		conn_value(net, c);
+		if (c->st) {
+			for (int r = 0; r < c->dst_dims; r++) {
+				double *st = c->st + 3 * r;
+				double y = c->a1 * st[0] + c->a2 * st[1] +
+					   c->b1 * c->val[r] + c->b2 * st[2];
+				st[1] = st[0];
+				st[0] = y;
+				st[2] = c->val[r];
+				c->y[r] = (float)y;
+			}
+			continue;
+		}
 		const float a = c->a, b = 1.0f - c->a;
 		for (int r = 0; r < c->dst_dims; r++)
 			c->y[r] = a * c->y[r] + b * c->val[r];
@@ -538,6 +571,8 @@ void ncp_net_reset(struct ncp_net *net)
 	for (int k = 0; k < net->n_conn; k++) {
 		struct net_conn *c = &net->conn[k];
 		memset(c->y, 0, sizeof(float) * (size_t)c->dst_dims);
+		if (c->st)
+			memset(c->st, 0, sizeof(double) * 3 * (size_t)c->dst_dims);
 		if (c->act) {
 			int n = net->obj[c->src].ens.n;
 			memset(c->act, 0, sizeof(float) * (size_t)n);
@@ -554,6 +589,37 @@ int ncp_net_find(const struct ncp_net *net, const char *name)
 		if (strcmp(net->obj[i].name, name) == 0)
 			return i;
 	return -ENOENT;
+}
+
+int ncp_net_objects(const struct ncp_net *net)
+{
+	return net->n_obj;
+}
+
+const char *ncp_net_name(const struct ncp_net *net, int obj)
+{
+	return obj >= 0 && obj < net->n_obj ? net->obj[obj].name : NULL;
+}
+
+int ncp_net_size_out(const struct ncp_net *net, int obj)
+{
+	if (obj < 0 || obj >= net->n_obj)
+		return 0;
+	return net->obj[obj].kind == OBJ_ENS ? net->obj[obj].ens.dims :
+					       net->obj[obj].size_out;
+}
+
+const float *ncp_net_decoded(const struct ncp_net *net, int obj, int *dims)
+{
+	for (int k = 0; k < net->n_conn; k++) {
+		const struct net_conn *c = &net->conn[k];
+		if (c->src == obj && c->from_ens) {
+			*dims = c->dst_dims;
+			return c->val;
+		}
+	}
+	*dims = 0;
+	return NULL;
 }
 
 float *ncp_net_output(struct ncp_net *net, int node)

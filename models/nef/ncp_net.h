@@ -8,7 +8,8 @@
  *   3. a connection without a synapse delivers its source's value from this
  *      step, so its source must come earlier in the order;
  *   4. after all objects ran, filters take in this step's values:
- *      y = a y + (1 - a) x, a = exp(-dt / tau); PES rules update decoders.
+ *      y = a y + (1 - a) x, a = exp(-dt / tau) (an alpha synapse: its
+ *      second-order form, ncp_conn_spec); PES rules update decoders.
  * A node computes out = fn(t, in); a node without a function holds an
  * output the caller sets (size_in 0) or passes its input through.  An
  * ensemble encodes its input into currents and spikes; what it represents
@@ -54,6 +55,9 @@ struct ncp_conn_spec {
 	const float *transform;
 	float weight;		/* used without a transform; 0 is taken as 1 */
 	double tau;		/* lowpass synapse, s; 0: none */
+	/* With tau: Nengo's Alpha(tau), 1 / (tau s + 1)^2, instead of the
+	 * lowpass (zero-order hold: y = 2a y1 - a^2 y2 + b1 x + b2 x1). */
+	bool alpha;
 	/* PES learning on an ensemble-sourced connection (rate 0: off).
 	 * The error is node pes_err's output [pes_err_lo, + dst_dims). */
 	double pes_rate;
@@ -98,6 +102,15 @@ void ncp_net_step(struct ncp_net *net);
 void ncp_net_reset(struct ncp_net *net);
 
 int ncp_net_find(const struct ncp_net *net, const char *name);
+/* Objects in run order: how many, and each one's name and output size
+ * (a node's values; an ensemble's dimensions). */
+int ncp_net_objects(const struct ncp_net *net);
+const char *ncp_net_name(const struct ncp_net *net, int obj);
+int ncp_net_size_out(const struct ncp_net *net, int obj);
+/* An ensemble's decoded output: the value (before its synapse) of its
+ * first outgoing connection this step, *dims values; NULL for a node or
+ * an ensemble that decodes nothing.  Valid after each step. */
+const float *ncp_net_decoded(const struct ncp_net *net, int obj, int *dims);
 float *ncp_net_output(struct ncp_net *net, int node);
 const float *ncp_net_input(const struct ncp_net *net, int obj);
 struct ncp_ens *ncp_net_ens(struct ncp_net *net, int obj);

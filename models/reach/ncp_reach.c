@@ -38,7 +38,22 @@ struct ncp_reach {
 	double *oracle_k;	/* E x 2, or NULL */
 	int error_ens;
 	struct ncp_rec rec;	/* recording electrodes over error */
+	/* The trajectory generator (dmp) and the force field. */
+	bool dmp;
+	struct ncp_traj traj;
+	int pmc_goal, pmc_ramp;
+	double ramp;
+	struct ncp_field_params field;
 };
+
+const char *const ncp_field_kind_names[NCP_FIELD_KIND_COUNT] = {
+	[NCP_FIELD_JOINT] = "joint",
+	[NCP_FIELD_CURL] = "curl",
+};
+
+/* REACH's field (after Shadmehr & Mussa-Ivaldi 1994), applied to the
+ * joint velocities: u = strength B dq, N m. */
+static const double field_b[2][2] = { { -10.1, -11.1 }, { -11.2, 11.1 } };
 
 void ncp_reach_params_default(struct ncp_reach_params *p)
 {
@@ -74,6 +89,10 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->arm = ncp_arm_default;
 	ncp_stim_params_default(&p->stim);
 	ncp_rec_params_default(&p->rec);
+	p->n_ramp = 500;
+	p->field.on = false;
+	p->field.kind = NCP_FIELD_JOINT;
+	p->field.strength = 0.4;
 }
 
 /* S1's dimensions: q0, q1, dq0, dq1, hand x, hand y. */
@@ -203,6 +222,51 @@ static void zero_func(const double *x, double *u, void *ctx)
 	u[0] = u[1] = 0.0;
 }
 
+/* The trajectory generator's forcing function f / (alpha beta) of the
+ * ramp. */
+static void force_func(const double *x, double *u, void *ctx)
+{
+	const struct ncp_reach *r = ctx;
+	u[0] = ncp_traj_force(&r->traj, 0, x[0]);
+	u[1] = ncp_traj_force(&r->traj, 1, x[0]);
+}
+
+/* The gate in front of the PMC's output: no force while the ramp waits
+ * at -1 (the hand is brought back to the start). */
+static void gate_node(double t, const float *in, float *out, void *ctx)
+{
+	const struct ncp_reach *r = ctx;
+	bool open = r->ramp > -1.0;
+	out[0] = open ? in[0] : 0.0f;
+	out[1] = open ? in[1] : 0.0f;
+}
+
+/* The force field: [q, dq] (filtered) in, joint torques out. */
+static void field_node(double t, const float *in, float *out, void *ctx)
+{
+	const struct ncp_reach *r = ctx;
+	const double k = r->field.strength;
+	double q[2] = { in[0], in[1] }, dq[2] = { in[2], in[3] };
+
+	if (!r->field.on) {
+		out[0] = out[1] = 0.0f;
+		return;
+	}
+	if (r->field.kind == NCP_FIELD_JOINT) {
+		out[0] = (float)(k * (field_b[0][0] * dq[0] + field_b[0][1] * dq[1]));
+		out[1] = (float)(k * (field_b[1][0] * dq[0] + field_b[1][1] * dq[1]));
+		return;
+	}
+	/* Curl: F = k (v_y, -v_x) at the hand, v = J dq; u = J^T F. */
+	double J[2][2];
+	ncp_arm_jacobian(&r->p.arm, q, J);
+	double vx = J[0][0] * dq[0] + J[0][1] * dq[1];
+	double vy = J[1][0] * dq[0] + J[1][1] * dq[1];
+	double fx = k * vy, fy = -k * vx;
+	out[0] = (float)(J[0][0] * fx + J[1][0] * fy);
+	out[1] = (float)(J[0][1] * fx + J[1][1] * fy);
+}
+
 /* --- build ----------------------------------------------------------------- */
 
 static void set_scaling(struct scaling *s, int dims, const double *mean,
@@ -218,7 +282,7 @@ static void area_spec(struct ncp_ens_spec *s, int n, uint64_t seed)
 {
 	ncp_ens_spec_default(s, n, 4);
 	s->radius = 2.0; /* sqrt(dims) */
-	s->intercepts = (struct ncp_dist){ NCP_DIST_AREA, -1.0, 0.1 };
+	s->intercepts = (struct ncp_dist){ NCP_DIST_AREA, -1.0, 0.1, 0 };
 	s->seed = seed;
 }
 
@@ -482,7 +546,14 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	ncp_net_set_cache(net, cache);
 
 	/* Objects in run order; every ensemble's seed from the network's. */
-	TRY(r->pmc = ncp_net_node(net, "pmc", 0, 2, NULL, NULL));
+	/* The PMC: a target someone sets, or, with the trajectory
+	 * generator, the sum of its goal and force paths (built last). */
+	r->dmp = p->dmp_n >= 2 && p->dmp_xy;
+	if (r->dmp && ncp_traj_init(&r->traj, p->dmp_xy, p->dmp_n)) {
+		ncp_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	TRY(r->pmc = ncp_net_node(net, "pmc", r->dmp ? 2 : 0, 2, NULL, NULL));
 	TRY(r->arm_node = ncp_net_node(net, "arm", 2, 6, arm_node, r));
 	ncp_net_node_part(net, r->arm_node, NCP_PART_ARM);
 	TRY(s1_in = ncp_net_node(net, "s1.in", 6, 6, scale_down, &r->s1));
@@ -539,6 +610,9 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	if (p->adapt) {
 		int adapt, adapt_err;
 		area_spec(&spec, p->n_adapt, ncp_rng_derive(p->seed, 5));
+		/* REACH's: the area transform of 2 dimensions over
+		 * Uniform(-0.5, 0.2), on the 4-D population. */
+		spec.intercepts = (struct ncp_dist){ NCP_DIST_AREA, -0.5, 0.2, 2 };
 		TRY(adapt = ncp_net_ensemble(net, "cb.adapt", &spec, err, errlen));
 		TRY(adapt_err = ncp_net_node(net, "cb.adapt.error", 2, 2, NULL,
 					     NULL));
@@ -552,6 +626,44 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 			     .src_dims = 2, .tau = tau,
 			     .pes_rate = p->adapt_rate, .pes_err = adapt_err },
 			    err, errlen));
+	}
+
+	/* The force field: arm [q, dq] -> field -> arm torque (5 ms each
+	 * way, as REACH's perturbation node); zero while off. */
+	int field;
+	r->field = p->field;
+	TRY(field = ncp_net_node(net, "field", 4, 2, field_node, r));
+	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .src_lo = 0,
+		     .src_dims = 4, .dst = field, .tau = tau }, err, errlen));
+	TRY(connect(r, (struct ncp_conn_spec){ .src = field, .dst = r->arm_node,
+		     .tau = tau }, err, errlen));
+
+	if (r->dmp) {
+		/* REACH's PMC: goal -> (alpha) -> pmc; ramp -> (5 ms) ramp
+		 * population -> f / (alpha beta) -> (alpha) -> gate -> (5 ms)
+		 * -> pmc; the alpha synapse's tau = 1 / sqrt(alpha beta). */
+		int ramp_ens, gate;
+		double ta = 1.0 / sqrt(r->traj.alpha * r->traj.beta);
+		r->ramp = -1.0;
+		TRY(r->pmc_goal = ncp_net_node(net, "pmc.goal", 0, 2, NULL, NULL));
+		TRY(r->pmc_ramp = ncp_net_node(net, "pmc.ramp", 0, 1, NULL, NULL));
+		ncp_net_output(net, r->pmc_ramp)[0] = -1.0f;
+		ncp_ens_spec_default(&spec, p->n_ramp, 1);
+		spec.seed = ncp_rng_derive(p->seed, 6);
+		TRY(ramp_ens = ncp_net_ensemble(net, "pmc.ramp_ens", &spec, err,
+						errlen));
+		TRY(gate = ncp_net_node(net, "pmc.gate", 2, 2, gate_node, r));
+		TRY(connect(r, (struct ncp_conn_spec){ .src = r->pmc_ramp,
+			     .dst = ramp_ens, .tau = tau }, err, errlen));
+		TRY(connect(r, (struct ncp_conn_spec){ .src = ramp_ens,
+			     .dst = gate, .function = force_func, .ctx = r,
+			     .src_dims = 2, .tau = ta, .alpha = true }, err,
+			    errlen));
+		TRY(connect(r, (struct ncp_conn_spec){ .src = gate,
+			     .dst = r->pmc, .tau = tau }, err, errlen));
+		TRY(connect(r, (struct ncp_conn_spec){ .src = r->pmc_goal,
+			     .dst = r->pmc, .tau = ta, .alpha = true }, err,
+			    errlen));
 	}
 	TRY(ncp_net_finalize(net));
 	TRY(m1_lesion_stim_init(r, err, errlen));
@@ -576,17 +688,45 @@ void ncp_reach_free(struct ncp_reach *r)
 	free(r->theta_buf);
 	free(r->lesion_order);
 	free(r->oracle_k);
+	ncp_traj_fini(&r->traj);
 	ncp_net_free(r->net);
 	free(r);
 }
 
 void ncp_reach_set_target(struct ncp_reach *r, const double xy[2])
 {
-	float *out = ncp_net_output(r->net, r->pmc);
+	float *out = ncp_net_output(r->net, r->dmp ? r->pmc_goal : r->pmc);
 	r->target[0] = xy[0];
 	r->target[1] = xy[1];
 	out[0] = (float)xy[0];
 	out[1] = (float)xy[1];
+}
+
+void ncp_reach_set_ramp(struct ncp_reach *r, double ramp)
+{
+	if (!r->dmp)
+		return;
+	r->ramp = ramp;
+	ncp_net_output(r->net, r->pmc_ramp)[0] = (float)ramp;
+}
+
+const struct ncp_traj *ncp_reach_traj(const struct ncp_reach *r)
+{
+	return r->dmp ? &r->traj : NULL;
+}
+
+int ncp_reach_set_field(struct ncp_reach *r, const struct ncp_field_params *f)
+{
+	if (f->kind < 0 || f->kind >= NCP_FIELD_KIND_COUNT ||
+	    !isfinite(f->strength))
+		return -EINVAL;
+	r->field = *f;
+	return 0;
+}
+
+void ncp_reach_field(const struct ncp_reach *r, struct ncp_field_params *f)
+{
+	*f = r->field;
 }
 
 /* The oracle's theta: alpha reaches K x_des in one step (x_des as M1 got
@@ -716,9 +856,11 @@ const struct ncp_rec *ncp_reach_rec_state(const struct ncp_reach *r)
 void ncp_reach_x_des(const struct ncp_reach *r, double xd[2])
 {
 	struct ncp_arm_state s;
+	double t[2];
 	ncp_arm_state(&r->arm, &s);
-	xd[0] = r->target[0] - s.hand[0];
-	xd[1] = r->target[1] - s.hand[1];
+	ncp_reach_target(r, t);
+	xd[0] = t[0] - s.hand[0];
+	xd[1] = t[1] - s.hand[1];
 }
 
 const uint32_t *ncp_reach_error_spikes(const struct ncp_reach *r, int *n)
@@ -757,6 +899,12 @@ void ncp_reach_torque(const struct ncp_reach *r, double u[2])
 
 void ncp_reach_target(const struct ncp_reach *r, double xy[2])
 {
+	if (r->dmp) {
+		const float *o = ncp_net_output(r->net, r->pmc);
+		xy[0] = o[0];
+		xy[1] = o[1];
+		return;
+	}
 	xy[0] = r->target[0];
 	xy[1] = r->target[1];
 }

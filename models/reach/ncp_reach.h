@@ -16,6 +16,21 @@
 #include "models/nef/ncp_net.h"
 #include "models/reach/ncp_rec.h"
 #include "models/reach/ncp_stim.h"
+#include "models/reach/ncp_traj.h"
+
+/* The external force field on the arm (docs/model.md). */
+enum ncp_field_kind {
+	NCP_FIELD_JOINT,	/* REACH's: u = strength B dq (joint space) */
+	NCP_FIELD_CURL,		/* a curl in hand space: F = strength R90 v */
+	NCP_FIELD_KIND_COUNT,
+};
+extern const char *const ncp_field_kind_names[NCP_FIELD_KIND_COUNT];
+
+struct ncp_field_params {
+	bool on;
+	int kind;		/* enum ncp_field_kind */
+	double strength;	/* joint: times B; curl: N s/m */
+};
 
 struct ncp_reach_params {
 	uint64_t seed;		/* the network: encoders, rates, voltages */
@@ -37,6 +52,14 @@ struct ncp_reach_params {
 	struct ncp_stim_params stim;
 	/* Recording electrodes over the error ensemble (ncp_rec.h). */
 	struct ncp_rec_params rec;
+	/* The PMC's trajectory generator, built when dmp_n >= 2: a DMP
+	 * tracing the dmp_n points dmp_xy (read during ncp_reach_new only),
+	 * its ramp population of n_ramp neurons. */
+	const double *dmp_xy;
+	int dmp_n;
+	int n_ramp;
+	/* The force field at start (ncp_reach_set_field changes it). */
+	struct ncp_field_params field;
 };
 
 void ncp_reach_params_default(struct ncp_reach_params *p);
@@ -68,8 +91,18 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 				size_t errlen);
 void ncp_reach_free(struct ncp_reach *r);
 
-/* The PMC's target for the coming steps. */
+/* The PMC's target for the coming steps (with the trajectory generator:
+ * its goal, reached through the alpha synapse). */
 void ncp_reach_set_target(struct ncp_reach *r, const double xy[2]);
+/* With the trajectory generator: its ramp for the coming steps, in
+ * [-1, 1] (-1: the forcing function is gated off). */
+void ncp_reach_set_ramp(struct ncp_reach *r, double ramp);
+/* Whether the network has the trajectory generator, and its path. */
+const struct ncp_traj *ncp_reach_traj(const struct ncp_reach *r);
+/* The force field from the next step on: -EINVAL for a bad kind or a
+ * strength that is not finite. */
+int ncp_reach_set_field(struct ncp_reach *r, const struct ncp_field_params *f);
+void ncp_reach_field(const struct ncp_reach *r, struct ncp_field_params *f);
 /* One step of the whole loop. */
 void ncp_reach_step(struct ncp_reach *r);
 /* Back to the start posture at rest with every filter and neuron cleared. */
@@ -109,6 +142,7 @@ const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s);
 /* The torque the arm got in the last step. */
 void ncp_reach_torque(const struct ncp_reach *r, double u[2]);
+/* The PMC's output: the target, or the trajectory generator's point. */
 void ncp_reach_target(const struct ncp_reach *r, double xy[2]);
 const struct ncp_arm_params *ncp_reach_arm_params(const struct ncp_reach *r);
 const struct ncp_reach_params *ncp_reach_get_params(const struct ncp_reach *r);
