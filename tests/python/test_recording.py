@@ -91,3 +91,27 @@ def test_free_run_predictions_from_the_first_step(scratch, trained):
     m = models.load(trained[1])
     y = m.predict(rec.m1, rec.stim_input(m.stim_channels))
     assert np.abs(y - rec.pred).max() <= 1e-4, np.abs(y - rec.pred).max()
+
+
+def test_probes(scratch):
+    """Probes of a free run: listed by TARGET.KIND, M1's spikes probe is
+    m1.npy itself, a value probe has its columns; a probe file that does
+    not match meta.json is refused."""
+    d = os.path.join(scratch, "probes")
+    os.makedirs(d)
+    run([prog("ncpd"), "--free-run", "--duration", "1",
+         "--set", "shm.name=/ncpd-pytest-probe-%d" % os.getpid(),
+         "--set", "control.socket=" + os.path.join(d, "s.sock"),
+         "--set", "data_dir=" + d,
+         "--set", "record.probes=m1:spikes,cb:value:0.01", "--record", "p"])
+    rec = ncpd.Recording(os.path.join(d, "p"))
+    assert set(rec.probes) == {"m1.spikes", "cb.value"}
+    assert np.array_equal(rec.probes["m1.spikes"], rec.m1)
+    v = rec.probes["cb.value"]
+    assert v.dtype == np.float32 and v.shape[0] == rec.steps
+    assert v.shape[1] == rec.probe_meta["cb.value"]["columns"] and np.isfinite(v).all()
+    f = os.path.join(d, "p", rec.probe_meta["cb.value"]["file"])
+    np.save(f + ".npy", np.zeros((rec.steps - 1, v.shape[1]), np.float32))
+    os.rename(f + ".npy", f)
+    with pytest.raises(ncpd.RecordingError, match="holds %d rows" % (rec.steps - 1)):
+        ncpd.Recording(os.path.join(d, "p"))

@@ -4,6 +4,7 @@ its meta.json.
     rec = ncpd.Recording("data/run1")
     rec.m1, rec.arm, rec.target, rec.stim, rec.lesion, rec.pred
     rec.meta["steps"], rec.time, rec.hand
+    rec.probes["cb.spikes"], rec.probes["m1.value"]   # probes, if recorded
 """
 import json
 import os
@@ -34,6 +35,9 @@ class Recording:
     pred (steps, 6) float32, the daemon's predictions (NaN where it made
     none); None for a file this recording lacks (older recordings have no
     stim, lesion or pred).  `files` maps each present key to its array.
+    `probes` maps "TARGET.KIND" (meta.json's probes) to its array:
+    spikes (steps, neurons) uint8, values (steps, values) float32; and
+    `probe_meta` to the probe's meta.json entry.
 
     An unfinished recording (meta "complete": false, after a crash or
     while it is written) is refused unless partial=True, which reads the
@@ -96,7 +100,40 @@ class Recording:
             if want and want[1] and a.shape[1] != want[1]:
                 raise RecordingError("%s: %d columns, want %d" % (p, a.shape[1], want[1]))
             self.files[key] = a
-        rows = min(len(a) for a in self.files.values())
+        self.probes, self.probe_meta = {}, {}
+        plist = self.meta.get("probes") or []
+        if not isinstance(plist, list):
+            raise RecordingError("%s: probes is %r, not an array" % (meta_path, plist))
+        for i, pm in enumerate(plist):
+            if (not isinstance(pm, dict) or not isinstance(pm.get("file"), str)
+                    or pm.get("kind") not in ("spikes", "value")
+                    or not isinstance(pm.get("target"), str)):
+                raise RecordingError("%s: probes[%d] is %r, not a probe "
+                                     "(target, kind, file)" % (meta_path, i, pm))
+            fname = pm["file"]
+            if "/" in fname or fname.startswith("."):
+                raise RecordingError("%s: probes[%d].file is %r, not a file name"
+                                     % (meta_path, i, fname))
+            p = os.path.join(self.path, fname)
+            if not self.complete and os.path.exists(p + ".partial"):
+                p = p + ".partial"
+            try:
+                a = np.load(p, mmap_mode="r", allow_pickle=False)
+            except FileNotFoundError:
+                raise RecordingError("%s: missing (meta.json lists it)" % p) from None
+            except (OSError, ValueError) as e:
+                raise RecordingError("%s: %s" % (p, e)) from None
+            want = "|u1" if pm["kind"] == "spikes" else "<f4"
+            if a.ndim != 2 or a.dtype != np.dtype(want):
+                raise RecordingError("%s: %s %s, want 2 dimensions of %s"
+                                     % (p, a.shape, a.dtype.str, want))
+            if pm.get("columns") is not None and a.shape[1] != pm["columns"]:
+                raise RecordingError("%s: %d columns, meta.json says %r"
+                                     % (p, a.shape[1], pm["columns"]))
+            key = "%s.%s" % (pm["target"], pm["kind"])
+            self.probes[key] = a
+            self.probe_meta[key] = pm
+        rows = min(len(a) for a in list(self.files.values()) + list(self.probes.values()))
         if self.complete:
             steps = self.meta.get("steps")
             bad = [k for k, a in self.files.items() if len(a) != steps]
@@ -104,8 +141,14 @@ class Recording:
                 raise RecordingError("%s: %s holds %d rows, meta.json says %r steps"
                                      % (self.path, names[bad[0]],
                                         len(self.files[bad[0]]), steps))
+            bad = [k for k, a in self.probes.items() if len(a) != steps]
+            if bad:
+                raise RecordingError("%s: %s holds %d rows, meta.json says %r steps"
+                                     % (self.path, self.probe_meta[bad[0]]["file"],
+                                        len(self.probes[bad[0]]), steps))
         else:
             self.files = {k: a[:rows] for k, a in self.files.items()}
+            self.probes = {k: a[:rows] for k, a in self.probes.items()}
         n = self.meta.get("m1_neurons")
         if n is not None and self.files["m1"].shape[1] != n:
             raise RecordingError("%s: m1 has %d columns, meta.json says %d neurons"
