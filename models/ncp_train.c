@@ -73,7 +73,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: ncp-train --data DIR [DIR...] --out FILE.safetensors [OPTIONS]\n"
-"       ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
+"  or:  ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
 "Train the emulator network on recordings (DIR: a recording directory,\n"
 "DATA_DIR/NAME with meta.json, m1.npy, arm.npy, target.npy), or evaluate a\n"
 "model on recordings.\n"
@@ -103,7 +103,7 @@ static void usage(FILE *f)
 "  --threads N        OpenBLAS threads (default 1)\n"
 "  --json             print the final report as one JSON object\n"
 "  --quiet            no progress\n"
-"  --help\n"
+"  --help             this text\n"
 "\n"
 "The same data, options, seed and threads give the same model, bit for\n"
 "bit.  Exit status: 0 on success, 1 on failure, 2 for bad arguments.\n",
