@@ -21,6 +21,17 @@ conf="$root/etc/ncpd/ncpd.yaml"
 grep -qx "ExecStart=/usr/bin/ncpd --foreground --config /etc/ncpd/ncpd.yaml" \
 	"$root/lib/systemd/system/ncpd.service" || fail "ncpd.service names the wrong paths"
 
+# The manual pages, made for the installed paths.
+for page in man8/ncpd.8 man5/ncpd.yaml.5 man1/ncpctl.1 man1/ncp-monitor.1 man1/ncp-train.1; do
+	cmp -s "$root/usr/share/man/$page" "$BUILD/man/${page#*/}" ||
+		fail "make install did not install $BUILD/man/${page#*/} as /usr/share/man/$page"
+done
+grep -q '^\.I /etc/ncpd/ncpd.yaml$' "$root/usr/share/man/man8/ncpd.8" &&
+	grep -q '/usr/share/doc/ncpd' "$root/usr/share/man/man8/ncpd.8" ||
+	fail "the installed ncpd(8) does not name /etc/ncpd/ncpd.yaml and /usr/share/doc/ncpd"
+MANPATH="$root/usr/share/man" man -w ncpd.yaml >/dev/null 2>&1 ||
+	fail "man does not find ncpd.yaml(5) below $root/usr/share/man"
+
 # The installed binary reads the installed configuration.
 out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd --check-config: $out"
 [ "$out" = "$conf: configuration ok" ] || fail "installed ncpd read '$out', want $conf"
