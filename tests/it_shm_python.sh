@@ -78,7 +78,7 @@ assert st['step'] >= head - 1
 k = st['step']
 assert st['t'] == k * 0.001 and st['q'] == [k / 1000, -k / 1000], st
 assert st['hand'] == [0.1, 0.2] and st['target'] == [0.3, 0.4]
-assert st['task_kind'] == 0 and st['task_period'] == 2.0
+assert st['task_kind'] == 'centre-out' and st['task_period'] == 2.0
 assert st['m1_spikes'] == k % 17 and st['paused'] == 0
 sb = out['stim']
 assert out['abi'][1] >= 3 and sb is not None

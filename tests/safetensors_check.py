@@ -1,7 +1,8 @@
 """The Python side of tests/test_safetensors.c (run with /usr/bin/python3).
 
-Reads safetensors files with nothing but struct, json and numpy, from the
-format's definition, the way a PyTorch user's tools would see them.
+Reads and writes safetensors files with ncpd.safetensors (the tree's
+package: struct, json and numpy, from the format's definition), the way a
+PyTorch user's tools would see them.
 
   safetensors_check.py check FILE META_JSON  validate FILE and compare every
       tensor with the pattern of test_safetensors.c and the metadata with
@@ -17,47 +18,23 @@ import numpy as np
 
 from ref_pattern import ref
 
-DTYPES = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "I16": "<i2", "U16": "<u2",
-          "F16": "<f2", "I32": "<i4", "U32": "<u4", "F32": "<f4", "F64": "<f8",
-          "I64": "<i8", "U64": "<u8"}
-
-
-def no_duplicates(pairs):
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
-        raise ValueError("duplicate key in header")
-    return dict(pairs)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "client", "python"))
+from ncpd import safetensors  # noqa: E402  (the tree's package)
 
 
 def read(path):
+    """The file's tensors and metadata (ncpd.safetensors checks the
+    format), and what ncpd's writer promises beyond it: data 8-byte
+    aligned, each tensor aligned for its type."""
+    tensors, meta = safetensors.read(path)
     with open(path, "rb") as f:
-        blob = f.read()
-    assert len(blob) >= 8, "too short"
-    (n,) = struct.unpack("<Q", blob[:8])
-    assert 8 + n <= len(blob), "header past the end"
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
     assert (8 + n) % 8 == 0, "data not 8-byte aligned: header %d" % n
-    header = json.loads(blob[8:8 + n].decode("utf-8"),
-                        object_pairs_hook=no_duplicates)
-    data = blob[8 + n:]
-    meta = header.pop("__metadata__", {})
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
-    spans = []
-    tensors = {}
-    for name, info in header.items():
-        assert set(info) == {"dtype", "shape", "data_offsets"}, info
-        dt = np.dtype(DTYPES[info["dtype"]])
-        shape = tuple(info["shape"])
-        b, e = info["data_offsets"]
-        assert 0 <= b <= e <= len(data)
-        assert e - b == int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-        assert b % dt.itemsize == 0, "%s misaligned" % name
-        spans.append((b, e))
-        tensors[name] = np.frombuffer(data[b:e], dtype=dt).reshape(shape)
-    at = 0
-    for b, e in sorted(spans):
-        assert b == at, "gap or overlap at %d" % b
-        at = max(at, e)
-    assert at == len(data), "data not covered"
+    for name, a in tensors.items():
+        b = header[name]["data_offsets"][0]
+        assert b % a.dtype.itemsize == 0, "%s misaligned" % name
     return tensors, meta
 
 
@@ -77,25 +54,9 @@ def check(path, want_meta):
 
 
 def write(path, tensors, meta, pad):
-    """Lay tensors out largest element first, as the format's own writer
-    does; pad the header to 8 bytes only if asked."""
-    order = sorted(tensors, key=lambda k: (-tensors[k].dtype.itemsize, k))
-    header = {"__metadata__": meta} if meta else {}
-    off = 0
-    inv = {v: k for k, v in DTYPES.items()}
-    for k in order:
-        a = tensors[k]
-        header[k] = {"dtype": inv[a.dtype.str], "shape": list(a.shape),
-                     "data_offsets": [off, off + a.nbytes]}
-        off += a.nbytes
-    h = json.dumps(header).encode("utf-8")
-    if pad:
-        h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for k in order:
-            f.write(tensors[k].tobytes())
+    """Largest element first, as the format's own writer does; the header
+    padded to 8 bytes only if asked."""
+    safetensors.write(path, tensors, meta, pad=pad)
 
 
 def make(d):
