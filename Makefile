@@ -115,7 +115,9 @@ FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 # Manual pages (made below from each program's --help).
 NCP_VERSION := $(shell sed -n 's/^\#define NCP_VERSION "\(.*\)"/\1/p' models/base/ncp_base.h)
 MANPAGES := $(BUILD)/man/ncpd.8 $(BUILD)/man/ncpd.yaml.5 $(BUILD)/man/ncpctl.1 \
-	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1
+	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1 $(BUILD)/man/ncp-plot.1
+# Programs in Python (Debian's python3), installed as they are.
+PY_PROGS := client/ncp-plot
 
 .SECONDARY:
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz fuzz-tools FORCE
@@ -204,6 +206,8 @@ $(BUILD)/man/ncp-monitor.1: $(BUILD)/ncp-monitor man/ncp-monitor.1.h2m $(MAN_DEP
 	$(MKMAN) $@ $<
 $(BUILD)/man/ncp-train.1: $(BUILD)/ncp-train man/ncp-train.1.h2m $(MAN_DEPS)
 	$(MKMAN) $@ $<
+$(BUILD)/man/ncp-plot.1: client/ncp-plot man/ncp-plot.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
 
 # --- fuzzing -----------------------------------------------------------------
 # make fuzz builds each tests/fuzz_*.c as a libFuzzer binary (clang, with
@@ -242,7 +246,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy rt-tests tmux strace help2man man-db groff-base
+	python3 python3-numpy python3-matplotlib rt-tests tmux strace \
+	help2man man-db groff-base
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -286,7 +291,7 @@ install: $(PROGS) $(MANPAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(PROGS) $(PY_PROGS) $(DESTDIR)$(BINDIR)/
 	for p in $(MANPAGES); do \
 		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; \
 	done

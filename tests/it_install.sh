@@ -21,8 +21,13 @@ conf="$root/etc/ncpd/ncpd.yaml"
 grep -qx "ExecStart=/usr/bin/ncpd --foreground --config /etc/ncpd/ncpd.yaml" \
 	"$root/lib/systemd/system/ncpd.service" || fail "ncpd.service names the wrong paths"
 
+# ncp-plot, a Python program, is installed as it is.
+cmp -s "$root/usr/bin/ncp-plot" client/ncp-plot || fail "make install did not install ncp-plot"
+"$root/usr/bin/ncp-plot" --help | grep -q '^Usage: ncp-plot' || fail "the installed ncp-plot --help"
+
 # The manual pages, made for the installed paths.
-for page in man8/ncpd.8 man5/ncpd.yaml.5 man1/ncpctl.1 man1/ncp-monitor.1 man1/ncp-train.1; do
+for page in man8/ncpd.8 man5/ncpd.yaml.5 man1/ncpctl.1 man1/ncp-monitor.1 man1/ncp-train.1 \
+	man1/ncp-plot.1; do
 	cmp -s "$root/usr/share/man/$page" "$BUILD/man/${page#*/}" ||
 		fail "make install did not install $BUILD/man/${page#*/} as /usr/share/man/$page"
 done

@@ -15,8 +15,7 @@ for t in help2man man groff; do
 	command -v $t >/dev/null || fail "$t is missing (make deps installs it)"
 done
 
-pages="ncpd.8 ncpctl.1 ncp-monitor.1 ncp-train.1"
-[ ! -e client/ncp-plot ] || pages="$pages ncp-plot.1"
+pages="ncpd.8 ncpctl.1 ncp-monitor.1 ncp-train.1 ncp-plot.1"
 for page in $pages ncpd.yaml.5; do
 	[ -f "$BUILD/man/$page" ] || fail "$BUILD/man/$page was not made"
 	LC_ALL=C groff -man -Tascii -ww -z "$BUILD/man/$page" 2>"$tmp/warn"

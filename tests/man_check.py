@@ -6,7 +6,8 @@
 
 help: the page's SYNOPSIS and DESCRIPTION (and OPTIONS), as man shows
 them, hold the words of --help in the same order, no more and no fewer
-(help2man drops only "Usage:" and "or:"), and the tagged paragraphs
+(help2man drops only "Usage:", "or:" and an
+"Options:" line, which becomes the OPTIONS heading), and the tagged paragraphs
 document exactly the options --help lists.
 
 config: the page's KEYS section lists exactly the table's keys, in order,
@@ -82,6 +83,9 @@ def check_help(help_path, page):
     for name in ("SYNOPSIS", "DESCRIPTION"):
         if name not in secs:
             faults.append("the page has no %s (--help must begin 'Usage: PROGRAM ...')" % name)
+    # help2man makes a line "Options:" the OPTIONS section's heading.
+    if "OPTIONS" in secs:
+        help_text = "\n".join(l for l in help_text.splitlines() if l != "Options:")
     want = [w for w in help_text.split() if w not in ("Usage:", "or:")]
     have = " ".join(body).split()
     sm = difflib.SequenceMatcher(None, want, have, autojunk=False)
