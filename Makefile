@@ -4,7 +4,7 @@
 #   make run        install missing packages (as root), build, run ncpd
 #   make test       install missing packages (as root), build, run every test
 #   make bench      benchmarks, one JSON object per line
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (PYTHONDIR: the ncpd package)
 #   make SANITIZER=address|undefined|address,undefined|thread ...
 #                   (build/<sanitizer>/, build/address+undefined/)
 #   make WERROR=1   warnings are errors (CI and make test set it)
@@ -246,8 +246,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy python3-matplotlib rt-tests tmux strace \
-	help2man man-db groff-base
+	python3 python3-numpy python3-pytest python3-torch python3-matplotlib \
+	rt-tests tmux strace help2man man-db groff-base
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -287,6 +287,12 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) FROM_SCRATCH=$(FROM_SCRATCH) sh tests/run_main.sh
 
+# The Python package goes where Debian's python3 finds it: its own
+# dist-packages for PREFIX=/usr, the versioned local one otherwise.
+PY_VERSION := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
+PY_SRC := $(sort $(wildcard client/python/ncpd/*.py))
+
 install: $(PROGS) $(MANPAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
@@ -307,6 +313,8 @@ install: $(PROGS) $(MANPAGES)
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; \
 	done
 	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PYTHONDIR)/ncpd
+	install -m 0644 $(PY_SRC) $(DESTDIR)$(PYTHONDIR)/ncpd/
 
 clean:
 	rm -rf build

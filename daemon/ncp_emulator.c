@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/ncp_recorder.h"
 #include "daemon/ncp_rt.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_hist.h"
@@ -100,6 +101,7 @@ _Static_assert(sizeof(struct status_block) % 8 == 0,
 struct ncp_emulator {
 	struct ncp_emulator_params p;
 	struct ncp_shm_writer *shm;
+	struct ncp_recorder *recorder;	/* may be NULL; set before start */
 	struct ncp_shm_reader *reader;	/* the daemon's own segment */
 	size_t stride;
 
@@ -568,6 +570,8 @@ static bool predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 	uint64_t now = ncp_now_ns();
 	p->latency_us = t_ns && now > t_ns ? (double)(now - t_ns) / 1e3 : 0.0;
 	ncp_shm_writer_put_predicted(e->shm, p);
+	if (e->recorder)
+		ncp_recorder_push_pred(e->recorder, step, x);
 	if (t_ns && now > t_ns)
 		ncp_hist_add(&e->latency, now - t_ns);
 	e->predictions++;
@@ -867,6 +871,11 @@ static void *emulator_thread(void *arg)
 	       (atomic_load(&e->claim) >> 2) && e->active)
 		ncp_word_relax();	/* the loop holds the state */
 	return NULL;
+}
+
+void ncp_emulator_set_recorder(struct ncp_emulator *e, struct ncp_recorder *r)
+{
+	e->recorder = r;
 }
 
 int ncp_emulator_start(struct ncp_emulator *e)

@@ -76,6 +76,11 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 				      size_t errlen);
 /* Stop the thread (if any) and free every model. */
 void ncp_emulator_free(struct ncp_emulator *e);
+struct ncp_recorder;
+/* Hand every prediction to the recorder too (its pred.npy); before
+ * ncp_emulator_start, and before the loop runs. */
+void ncp_emulator_set_recorder(struct ncp_emulator *e, struct ncp_recorder *r);
+
 /* Real time: start following the window.  0 or -errno. */
 int ncp_emulator_start(struct ncp_emulator *e);
 void ncp_emulator_stop(struct ncp_emulator *e);

@@ -28,11 +28,31 @@
 /* Space held back from the start of a recording so that meta.json can
  * still be written when the disk fills up. */
 #define RESERVE_BYTES (64 * 1024)
+/* Predictions waiting for their step's row (they may come before the
+ * recorder has taken the step's record), indexed by step. */
+#define PRED_PENDING 16384
+#define PRED_QUEUE 16384
+/* How long the end of a recording waits for the newest step's prediction
+ * (the emulator predicts a step tens of microseconds after the loop). */
+#define PRED_GRACE_NS 2000000L
 
-enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, N_FILES };
+enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, F_PRED, N_FILES };
 static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
 						  "target.npy", "stim.npy",
-						  "lesion.npy" };
+						  "lesion.npy", "pred.npy" };
+
+/* One prediction as the emulator hands it over. */
+struct pred_rec {
+	uint64_t session;
+	uint64_t step;
+	float y[6];
+};
+
+/* A prediction waiting for its row: step + 1 (0: empty) and the values. */
+struct pred_slot {
+	uint64_t step1;
+	float y[6];
+};
 
 /* One step as the loop hands it over. */
 struct rec_head {
@@ -61,6 +81,7 @@ struct ncp_recorder {
 	int words;
 	size_t rec_size;
 	struct ncp_spsc *q;
+	struct ncp_spsc *pq;		/* predictions (ncp_recorder_push_pred) */
 	struct io_uring ring;
 	bool ring_ok;
 	pthread_t thread;
@@ -96,6 +117,7 @@ struct ncp_recorder {
 	uint64_t rows_on_disk;		/* rows written through io_uring */
 	uint64_t last_flush_ns, last_checkpoint_ns;
 	bool meta_written;
+	struct pred_slot *pending;	/* [PRED_PENDING] */
 	uint8_t *rec;			/* one record (recorder thread) */
 	uint8_t *rec_loop;		/* one record (loop thread) */
 };
@@ -256,6 +278,7 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 		.dropped_steps = r->gap_rows,
 		.stopped = why,
 		.stim_electrodes = (uint32_t)r->p.stim_electrodes,
+		.pred = true,
 	};
 	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
 	return ncp_npy_meta_write(path, &m);
@@ -299,8 +322,15 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 	float *stim = (float *)(r->f[F_STIM].batch + k * r->f[F_STIM].row_bytes);
 	int32_t *les = (int32_t *)(r->f[F_LESION].batch +
 				   k * r->f[F_LESION].row_bytes);
+	float *pred = (float *)(r->f[F_PRED].batch + k * r->f[F_PRED].row_bytes);
 
 	memset(m1, 0, r->f[F_M1].row_bytes);
+	const struct pred_slot *ps = h ? &r->pending[h->step % PRED_PENDING] : NULL;
+	if (ps && ps->step1 == h->step + 1)
+		memcpy(pred, ps->y, sizeof(ps->y));
+	else
+		for (int i = 0; i < 6; i++)
+			pred[i] = NAN;	/* none (yet: place_pred may fill it in) */
 	if (!h) {
 		for (int i = 0; i < 6; i++)
 			arm[i] = NAN;
@@ -329,6 +359,46 @@ static uint64_t rows_total(const struct ncp_recorder *r)
 	return r->rows_on_disk + r->batch_rows;
 }
 
+/* A prediction into the row of its step: kept for the row when the step
+ * was not taken yet, written into the batch when the row is there, or
+ * into the file when the row was written already (a prediction that came
+ * after its row went to disk, rare: one small write). */
+static void place_pred(struct ncp_recorder *r, const struct pred_rec *p)
+{
+	if (!r->have_first || p->step >= r->next_step) {
+		struct pred_slot *ps = &r->pending[p->step % PRED_PENDING];
+		ps->step1 = p->step + 1;
+		memcpy(ps->y, p->y, sizeof(ps->y));
+		return;
+	}
+	if (p->step < r->first_step)
+		return;			/* before the recording */
+	uint64_t row = p->step - r->first_step;
+	struct rec_file *f = &r->f[F_PRED];
+	if (row >= rows_total(r))
+		return;			/* past a duration's end */
+	if (row >= r->rows_on_disk) {
+		memcpy(f->batch + (row - r->rows_on_disk) * f->row_bytes, p->y,
+		       sizeof(p->y));
+		return;
+	}
+	ssize_t w = pwrite(f->fd, p->y, sizeof(p->y),
+			   (off_t)(f->data_offset + row * f->row_bytes));
+	if (w != (ssize_t)sizeof(p->y))
+		ncp_log_warn("recording %s: prediction of step %llu: %s", r->name,
+			     (unsigned long long)p->step,
+			     w < 0 ? strerror(errno) : "short write");
+}
+
+/* Take every queued prediction of the current recording. */
+static void drain_preds(struct ncp_recorder *r)
+{
+	struct pred_rec p;
+	while (ncp_spsc_try_pop(r->pq, &p))
+		if (r->cur && p.session == r->cur)
+			place_pred(r, &p);
+}
+
 /* End the current recording: complete files whatever happened. */
 static void finish(struct ncp_recorder *r, const char *why)
 {
@@ -341,6 +411,11 @@ static void finish(struct ncp_recorder *r, const char *why)
 	 * unless the duration ended it.  Pairs with the acquire load in
 	 * ncp_recorder_push. */
 	atomic_store_explicit(&r->session, 0, memory_order_release);
+	if (!failed) {
+		/* The newest steps' predictions, which may trail them. */
+		nanosleep(&(struct timespec){ 0, PRED_GRACE_NS }, NULL);
+		drain_preds(r);
+	}
 	ret = failed ? -EIO : flush_batch(r);
 	if (!ret)
 		ret = checkpoint(r, r->rows_on_disk);
@@ -454,14 +529,17 @@ static void *recorder_thread(void *arg)
 			r->rows_on_disk = 0;
 			r->gap_rows = 0;
 			r->last_flush_ns = r->last_checkpoint_ns = ncp_now_ns();
+			memset(r->pending, 0, PRED_PENDING * sizeof(*r->pending));
 			int ret = write_meta(r, false, NULL);
 			if (ret)
 				ncp_log_warn("recording %s: meta.json: %s", r->name,
 					     ncp_strerror(ret));
 		}
 		int got = 0, ret = 0;
+		drain_preds(r);
 		for (int k = 0; k < BATCH_ROWS && (ret = take(r)) > 0; k++)
 			got++;
+		drain_preds(r);
 		if (!r->cur) {
 			if (quitting)
 				break;
@@ -478,6 +556,7 @@ static void *recorder_thread(void *arg)
 			atomic_store_explicit(&r->session, 0, memory_order_release);
 			while ((ret = take(r)) > 0)
 				;
+			drain_preds(r);
 		}
 		if (ret >= 0 && r->batch_rows &&
 		    (ending || now - r->last_flush_ns > FLUSH_NS)) {
@@ -526,12 +605,14 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 		      ((sizeof(float) * (size_t)r->p.stim_electrodes + 7) &
 		       ~(size_t)7);
 	r->q = ncp_spsc_new(QUEUE_RECORDS, r->rec_size);
+	r->pq = ncp_spsc_new(PRED_QUEUE, sizeof(struct pred_rec));
+	r->pending = calloc(PRED_PENDING, sizeof(*r->pending));
 	r->rec = calloc(1, r->rec_size);
 	r->rec_loop = calloc(1, r->rec_size);
 	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2,
-				   (uint64_t)r->p.stim_electrodes, 2 };
+				   (uint64_t)r->p.stim_electrodes, 2, 6 };
 	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32,
-					   NCP_NPY_F32, NCP_NPY_I32 };
+					   NCP_NPY_F32, NCP_NPY_I32, NCP_NPY_F32 };
 	for (int i = 0; i < N_FILES; i++) {
 		struct rec_file *f = &r->f[i];
 		f->h.dtype = dt[i];
@@ -542,7 +623,8 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 		if (!f->batch)
 			goto nomem;
 	}
-	if (!r->q || !r->rec || !r->rec_loop || (p->config_json && !r->config_json))
+	if (!r->q || !r->pq || !r->pending || !r->rec || !r->rec_loop ||
+	    (p->config_json && !r->config_json))
 		goto nomem;
 	ret = io_uring_queue_init(32, &r->ring, 0);
 	if (ret) {
@@ -579,6 +661,8 @@ void ncp_recorder_free(struct ncp_recorder *r)
 	for (int i = 0; i < N_FILES; i++)
 		free(r->f[i].batch);
 	ncp_spsc_free(r->q);
+	ncp_spsc_free(r->pq);
+	free(r->pending);
 	free(r->rec);
 	free(r->rec_loop);
 	free(r->config_json);
@@ -772,6 +856,26 @@ void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 			return;
 		}
 		/* Free-run: wait for the disk rather than lose a step. */
+		nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+		if (!atomic_load_explicit(&r->session, memory_order_relaxed))
+			return;
+	}
+}
+
+void ncp_recorder_push_pred(struct ncp_recorder *r, uint64_t step,
+			    const float y[6])
+{
+	/* Pairs with the release store in ncp_recorder_start (and those of
+	 * 0 that end a recording). */
+	uint64_t s = atomic_load_explicit(&r->session, memory_order_acquire);
+	if (!s)
+		return;
+	struct pred_rec p = { .session = s, .step = step };
+	memcpy(p.y, y, sizeof(p.y));
+	while (!ncp_spsc_try_push(r->pq, &p)) {
+		if (!r->p.lossless)
+			return;		/* the row keeps NaN */
+		/* Free-run (the loop predicts): wait for the recorder. */
 		nanosleep(&(struct timespec){ 0, 50000 }, NULL);
 		if (!atomic_load_explicit(&r->session, memory_order_relaxed))
 			return;

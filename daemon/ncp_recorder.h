@@ -1,6 +1,8 @@
 /* ncp_recorder: records a run into DATA_DIR/NAME/ as m1.npy, arm.npy,
- * target.npy, stim.npy, lesion.npy and meta.json (docs/file-formats.md),
- * off the real-time thread.
+ * target.npy, stim.npy, lesion.npy, pred.npy and meta.json
+ * (docs/file-formats.md), off the real-time thread.  pred.npy holds the
+ * emulator's prediction of each step (ncp_recorder_push_pred), NaN where
+ * it made none.
  *
  * The loop hands each step over with ncp_recorder_push: a fixed-size
  * record into a single-producer queue, no system call, no waiting.  The
@@ -84,5 +86,15 @@ void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
 void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 		       const uint32_t *spikes, int n,
 		       const struct ncp_arm_state *arm, const double target[2]);
+/* The emulator's prediction from the window ending at `step` (q0, q1,
+ * dq0, dq1, hand_x, hand_y), for the row of that step in pred.npy; it may
+ * come before or after the step's ncp_recorder_push.  One thread at a
+ * time: whichever holds the emulator's model state (the emulator thread
+ * or the loop), the hand-over between them being a happens-before
+ * (ncp_spsc.h's contract).  Never waits in real time: a prediction the
+ * queue cannot take leaves its row NaN; in free-run (lossless) it waits
+ * for the recorder as ncp_recorder_push does. */
+void ncp_recorder_push_pred(struct ncp_recorder *r, uint64_t step,
+			    const float y[6]);
 
 #endif

@@ -660,6 +660,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
 		return ncp_errf(err, errlen, "out of memory");
 	d->loop_ok = true;
+	ncp_emulator_set_recorder(d->emulator, d->recorder);
 	d->loop.recorder = d->recorder;
 	d->loop.emulator = d->emulator;
 	d->loop.emulator_lockstep = d->opt.free_run;

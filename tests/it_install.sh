@@ -50,6 +50,23 @@ rm "$conf"
 out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd without its configuration: $out"
 [ "$out" = "compiled-in defaults (no $conf): configuration ok" ] || fail "without $conf: '$out'"
 
+# The Python package, where Debian's python3 finds it below the root, whole.
+pydir="$root/usr/lib/python3/dist-packages"
+for f in client/python/ncpd/*.py; do
+	cmp -s "$f" "$pydir/ncpd/$(basename "$f")" || fail "make install did not install $f into $pydir/ncpd"
+done
+out=$(cd / && PYTHONPATH="$pydir" /usr/bin/python3 -c 'import ncpd, ncpd.models; print(ncpd.__file__)' 2>&1) ||
+	fail "the installed package does not import: $out"
+[ "$out" = "$pydir/ncpd/__init__.py" ] || fail "python3 imported ncpd from $out, want $pydir"
+# With PREFIX=/usr/local: the versioned local dist-packages Debian's
+# python3 has on its path.
+want=$(/usr/bin/python3 -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
+/usr/bin/python3 -c 'import sys; sys.exit(sys.argv[1] not in sys.path)' "$want" ||
+	fail "$want is not on python3's path"
+make --no-print-directory -n install DESTDIR=/x PREFIX=/usr/local | grep -q "install -d /x$want/ncpd" ||
+	fail "make install PREFIX=/usr/local does not install the package into $want"
+echo "the ncpd package installs into $pydir and imports from there"
+
 # Run from the tree, the tree's configuration.
 out=$("$BUILD/ncpd" --check-config 2>&1) || fail "tree ncpd --check-config: $out"
 [ "$out" = "$(pwd)/config/ncpd.yaml: configuration ok" ] || fail "tree ncpd read '$out'"

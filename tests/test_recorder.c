@@ -218,6 +218,65 @@ START_TEST(crash_keeps_rows_to_the_last_checkpoint)
 }
 END_TEST
 
+static void pred(struct ncp_recorder *r, uint64_t step)
+{
+	float y[6];
+	for (int i = 0; i < 6; i++)
+		y[i] = (float)step + (float)i / 8;
+	ncp_recorder_push_pred(r, step, y);
+}
+
+/* pred.npy: each prediction in the row of its step, whether it came
+ * before the step's record, while the row waited to be written, or after
+ * the row went to disk; NaN where none came; none from before the
+ * recording. */
+START_TEST(predictions_land_in_their_rows)
+{
+	struct ncp_recorder *r = make(false);
+	char err[256];
+	pred(r, 19);			/* no recording yet: dropped */
+	ck_assert_int_eq(ncp_recorder_start(r, "pred", 0, err, sizeof(err)), 0);
+	pred(r, 19);			/* before the first step: dropped */
+	pred(r, 20);			/* before its record */
+	for (uint64_t s = 20; s < 30; s++)
+		push(r, s);
+	for (uint64_t s = 21; s < 28; s++)
+		pred(r, s);		/* after their records */
+	/* Rows 20..29 on disk (written at least every 200 ms), then step
+	 * 28's prediction; 29 gets none. */
+	struct ncp_recorder_status st;
+	for (int i = 0; i < 500; i++) {
+		ncp_recorder_status(r, &st);
+		if (st.rows == 10)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_eq(st.rows, 10);
+	pred(r, 28);
+	ck_assert_int_eq(ncp_recorder_stop(r), 0);
+	ck_assert_int_eq(ncp_recorder_wait_idle(r, 5), 0);
+
+	struct ncp_npy *p = load("pred", "pred.npy");
+	ck_assert_int_eq(p->h.dtype, NCP_NPY_F32);
+	ck_assert_int_eq(p->h.shape[0], 10);
+	ck_assert_int_eq(p->h.shape[1], 6);
+	const float *v = p->data;
+	for (int row = 0; row < 10; row++)
+		for (int i = 0; i < 6; i++) {
+			if (row == 9)
+				ck_assert_msg(isnan(v[row * 6 + i]), "row 9: %g", v[row * 6 + i]);
+			else
+				ncp_ck_near(v[row * 6 + i], 20.0 + row + i / 8.0, 0);
+		}
+	json_t *root = meta("pred");
+	json_t *f = json_object_get(json_object_get(root, "files"), "pred");
+	ck_assert_str_eq(json_string_value(f), "pred.npy");
+	json_decref(root);
+	ncp_npy_free(p);
+	ncp_recorder_free(r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("recorder");
@@ -227,6 +286,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, rows_line_up_and_gaps_are_marked);
 	tcase_add_test(tc, duration_names_and_shutdown);
 	tcase_add_test(tc, crash_keeps_rows_to_the_last_checkpoint);
+	tcase_add_test(tc, predictions_land_in_their_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -908,6 +908,10 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 		ncp_json_key(&j, "lesion");
 		ncp_json_str(&j, "lesion.npy");
 	}
+	if (m->pred) {
+		ncp_json_key(&j, "pred");
+		ncp_json_str(&j, "pred.npy");
+	}
 	ncp_json_end(&j);
 	if (m->stim_electrodes) {
 		ncp_json_key(&j, "stim_electrodes");

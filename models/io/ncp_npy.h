@@ -138,6 +138,7 @@ struct ncp_npy_meta {
 	/* Electrodes: stim.npy and lesion.npy are part of the recording
 	 * (0: they are not). */
 	uint32_t stim_electrodes;
+	bool pred;		/* pred.npy is part of the recording */
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

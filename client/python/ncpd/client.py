@@ -16,6 +16,7 @@ at reply["text"]).
 import os
 import re
 import socket as _socket
+import time
 
 __all__ = ["Client", "ProtocolError", "ConnectionFailed", "default_socket",
            "parse_reply"]
@@ -236,6 +237,40 @@ class Client:
         if not reply["ok"]:
             raise ProtocolError(reply["code"], reply["message"], line)
         return reply
+
+    def wait(self, timeout=30.0, process=None):
+        """Wait until the daemon answers (it is starting): its status.
+        ConnectionFailed after `timeout` seconds, or as soon as `process`
+        (a subprocess.Popen of the daemon) has exited."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                return self.status()
+            except ConnectionFailed as e:
+                if process is not None and process.poll() is not None:
+                    raise ConnectionFailed("the daemon exited (status %s) before "
+                                           "answering on %s" % (process.returncode,
+                                                                self.socket)) from None
+                if time.monotonic() > end:
+                    raise ConnectionFailed("%s (waited %g s)" % (e, timeout)) from None
+                time.sleep(0.05)
+
+    def record(self, name, seconds, timeout=None):
+        """Record for `seconds` of simulated time and wait until the files
+        are complete (TimeoutError after `timeout` s, default 10 + 4 x
+        seconds).  Returns status's record section (name, steps, ...); the
+        recording is data_dir/NAME."""
+        self.record_start(name, seconds)
+        wait = timeout if timeout is not None else 10 + 4 * seconds
+        end = time.monotonic() + wait
+        while True:
+            rec = self.status()["record"]
+            if not rec.get("active") and rec.get("name") == name:
+                return rec
+            if time.monotonic() > end:
+                raise TimeoutError("recording %s still active after %g s"
+                                   % (name, wait))
+            time.sleep(0.05)
 
     # --- commands (docs/protocol.md) --------------------------------------------
 
