@@ -6,8 +6,8 @@
         centre-out run) with MODEL's predictions and from ncp-train's
         HISTORY, hold the recording's, the model's and the history's
         numbers, line for line; the predictions computed in chunks equal
-        the model run over the whole recording; pred.npy, when REC has
-        one, is the daemon's prediction of the same model.
+        the model run over the whole recording; REC's pred.npy, the
+        daemon's predictions, are the same model's.
     plot_check.py svg DIR NAME REACHES PRED
         ncp-plot's SVG pictures NAME-*.svg in DIR carry REACHES reach
         paths, every joint, the raster, the errors; the predicted lines
@@ -88,15 +88,16 @@ def check_data(rec_dir, model_path, history_path):
          tol=1e-9 * scale)
     print("predictions in %d chunks = the whole run (max |diff| %.2g, values up to %.2g)"
           % (-(-T // 700), np.nanmax(np.abs(pred - want)), scale))
-    if rec.files.get("pred") is not None:
-        daemon = plot.predictions(rec)
-        same(np.isfinite(daemon[W - 1 + H:]), np.ones((T - W + 1 - H, 6)),
-             "pred.npy has a prediction for every step after the first window")
-        t = np.arange(600, T)          # after the filters forgot the start
-        d = np.abs(daemon[t] - pred[t]).max()
-        if not d <= 1e-4:
-            fail("pred.npy differs from the model run over the recording by %g" % d)
-        print("pred.npy = the model over the recording to %.2g" % d)
+    if rec.files.get("pred") is None:
+        fail("%s has no pred.npy: the daemon ran the model" % rec_dir)
+    daemon = plot.predictions(rec)
+    same(np.isfinite(daemon[W - 1 + H:]), np.ones((T - W + 1 - H, 6)),
+         "pred.npy has a prediction for every step after the first window")
+    t = np.arange(600, T)          # after the filters forgot the start
+    d = np.abs(daemon[t] - pred[t]).max()
+    if not d <= 1e-4:
+        fail("pred.npy differs from the model run over the recording by %g" % d)
+    print("pred.npy = the model over the recording to %.2g" % d)
 
     # Hand paths: each panel's lines are the reach's rows.
     fig = plot.hand_paths(rec, pred, first=1, count=6)
