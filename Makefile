@@ -116,14 +116,16 @@ FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 NCP_VERSION := $(shell sed -n 's/^\#define NCP_VERSION "\(.*\)"/\1/p' models/base/ncp_base.h)
 MANPAGES := $(BUILD)/man/ncpd.8 $(BUILD)/man/ncpd.yaml.5 $(BUILD)/man/ncpctl.1 \
 	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1 $(BUILD)/man/ncp-plot.1
-# Programs in Python (Debian's python3), installed as they are.
+# Programs in Python (Debian's python3), installed as they are; in the
+# build folder a link to the tree's, which finds the tree's package.
 PY_PROGS := client/ncp-plot
+PY_LINKS := $(patsubst client/%,$(BUILD)/%,$(PY_PROGS))
 
 .SECONDARY:
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz fuzz-tools FORCE
 .DEFAULT_GOAL := all
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) $(MANPAGES)
+all: $(PROGS) $(PY_LINKS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) $(MANPAGES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -153,6 +155,9 @@ $(BUILD)/%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(PY_LINKS): $(BUILD)/%: client/%
+	@mkdir -p $(dir $@)
+	ln -sf $(CURDIR)/$< $@
 $(BUILD)/ncpd: $(call obj,$(NCPD_MAIN)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIB_MODELS) $(LIB_SHM) $(LIB_BASE)

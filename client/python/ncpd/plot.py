@@ -61,7 +61,7 @@ def _lead_in(model):
     return steps
 
 
-def predictions(rec, model=None, chunk=3000):
+def predictions(rec, model=None, chunk=3000, horizon=0):
     """The predicted arm state of every step of `rec`, (steps, 6) float64,
     NaN where there is none.
 
@@ -70,8 +70,10 @@ def predictions(rec, model=None, chunk=3000):
     the steps the model's filters remember (so memory stays bounded), its
     first `window - 1` rows left NaN (no full window yet), as ncp-train
     --eval scores it.  Without one: the daemon's predictions, pred.npy
-    (PlotError when the recording has none).  Either way row t + horizon
-    holds the prediction from the window ending at step t."""
+    (PlotError when the recording has none), made by a model of the given
+    `horizon` (a recording does not say which model the daemon ran).
+    Either way row t + horizon holds the prediction from the window
+    ending at step t."""
     T = rec.steps
     out = np.full((T, 6), np.nan)
     if model is None:
@@ -79,7 +81,7 @@ def predictions(rec, model=None, chunk=3000):
         if p is None:
             raise PlotError("%s: no pred.npy (the emulator did not run while "
                             "recording): give a model" % rec.path)
-        y, horizon = np.asarray(p, np.float64), int(rec.meta.get("horizon", 0))
+        y = np.asarray(p, np.float64)
         start = 0
     else:
         if model.neurons != rec.m1.shape[1]:
