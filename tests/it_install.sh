@@ -58,6 +58,12 @@ done
 out=$(cd / && PYTHONPATH="$pydir" /usr/bin/python3 -c 'import ncpd, ncpd.models; print(ncpd.__file__)' 2>&1) ||
 	fail "the installed package does not import: $out"
 [ "$out" = "$pydir/ncpd/__init__.py" ] || fail "python3 imported ncpd from $out, want $pydir"
+# ... and the installed ncp-plot uses it (and its plot module).
+out=$(cd / && PYTHONPATH="$pydir" "$root/usr/bin/ncp-plot" --history /nonexistent.jsonl 2>&1)
+case $out in
+"ncp-plot: /nonexistent.jsonl: No such file or directory") ;;
+*) fail "the installed ncp-plot with the installed package: $out" ;;
+esac
 # With PREFIX=/usr/local: the versioned local dist-packages Debian's
 # python3 has on its path.
 want=$(/usr/bin/python3 -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
