@@ -15,6 +15,10 @@ prog=$2
 dir=$(dirname "$0")
 page=$(basename "$out")
 : "${VERSION:?}" "${SYSCONFDIR:?}" "${DOCDIR:?}"
+command -v help2man >/dev/null 2>&1 || {
+	echo "mkman.sh: help2man is missing (apt-get install help2man; make deps installs it)" >&2
+	exit 1
+}
 subst() { sed -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" -e "s|@DOCDIR@|$DOCDIR|g" "$@"; }
 mkdir -p "$(dirname "$out")"
 rm -f "$out.tmp" "$out.h2m"
