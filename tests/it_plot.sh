@@ -27,11 +27,13 @@ names() { echo "--set instance=it-plot-$$-$1 --set shm.name=/ncpd-it-plot-$$-$1
 # 5 s of centre-out, a new target every 0.5 s, the model predicting.
 # shellcheck disable=SC2046
 "$BUILD/ncpd" --free-run --duration 5 --set task.period=0.5 \
-	--set emulator.model="$tmp/m.safetensors" $(names co) --record co >/dev/null 2>"$tmp/ncpd.err" ||
+	--set emulator.model="$tmp/m.safetensors" $(names co) --record co --summary json \
+	>"$tmp/co.json" 2>"$tmp/ncpd.err" ||
 	{ cat "$tmp/ncpd.err"; fail "ncpd --record co"; }
 
 # The figures' data.
-$PY tests/plot_check.py data "$tmp/data/co" "$tmp/m.safetensors" "$tmp/m.history.jsonl" ||
+$PY tests/plot_check.py data "$tmp/data/co" "$tmp/m.safetensors" "$tmp/m.history.jsonl" \
+	"$tmp/co.json" ||
 	fail "the figures do not hold the recording's data"
 
 # The command line: with the model's predictions, SVG and PNG.

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Checks ncp-plot's pictures against the data they come from.
 
-    plot_check.py data REC MODEL HISTORY
+    plot_check.py data REC MODEL HISTORY SUMMARY
         The figures of ncpd.plot, drawn from the recording REC (a
         centre-out run) with MODEL's predictions and from ncp-train's
         HISTORY, hold the recording's, the model's and the history's
-        numbers, line for line; the predictions computed in chunks equal
+        numbers, line for line, and the reach end errors of the run's
+        summary (ncpd --summary json, SUMMARY); the predictions computed in chunks equal
         the model run over the whole recording; REC's pred.npy, the
         daemon's predictions, are the same model's.
     plot_check.py svg DIR NAME REACHES PRED
@@ -59,7 +60,7 @@ def same(a, b, what, tol=0.0):
         fail("%s: differs by %g at %s (%g vs %g)" % (what, d.max(), i, a[i], b[i]))
 
 
-def check_data(rec_dir, model_path, history_path):
+def check_data(rec_dir, model_path, history_path, summary_path):
     import matplotlib.pyplot as plt
     rec = ncpd.Recording(rec_dir)
     model = ncpd.models.load(model_path)
@@ -161,6 +162,15 @@ def check_data(rec_dir, model_path, history_path):
             if (keys[i] == keys[j]) != (x[i] == x[j]):
                 fail("reaches %d and %d: targets %s %s, columns %g %g"
                      % (i, j, keys[i], keys[j], x[i], x[j]))
+    # ... which are the daemon's own (its summary; it counts the last,
+    # cut, reach too), to float32 rounding.
+    summary = json.load(open(summary_path))["reaches"]
+    if len(summary) != len(rs):
+        fail("the summary has %d reaches, the figure's recording %d" % (len(summary), len(rs)))
+    same(real, [1e3 * r["end_error"] for r in summary[:-1]],
+         "the end errors against the daemon's summary (mm)", tol=1e-4)
+    for (s, _), r in zip(rs, summary):
+        same(tg[s], r["target"], "the target of a reach against the summary", tol=1e-6)
     means = g["real-end-error-mean"]
     for col, m in zip(means.get_xdata(), means.get_ydata()):
         same(m, real[x == col].mean() if (x == col).any() else np.nan,
@@ -169,7 +179,8 @@ def check_data(rec_dir, model_path, history_path):
     if ntargets >= len(keys):
         fail("every reach has its own target (%d): the grouping is not tested" % ntargets)
     plt.close(fig)
-    print("end errors: %d reaches to %d targets" % (len(keys), ntargets))
+    print("end errors: %d reaches to %d targets, as the daemon's summary has them"
+          % (len(keys), ntargets))
 
     # Learning curves: the history's losses per epoch, the best epoch.
     hist = plot.read_history(history_path)
@@ -241,7 +252,7 @@ def check_png(d, name, pred):
 
 
 if __name__ == "__main__":
-    cmds = {"data": (check_data, 3), "svg": (check_svg, 4), "png": (check_png, 3)}
+    cmds = {"data": (check_data, 4), "svg": (check_svg, 4), "png": (check_png, 3)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][1] + 2:
         sys.stderr.write(__doc__)
         sys.exit(2)
