@@ -89,6 +89,13 @@ def check_data(rec_dir, model_path, history_path, summary_path):
          tol=1e-9 * scale)
     print("predictions in %d chunks = the whole run (max |diff| %.2g, values up to %.2g)"
           % (-(-T // 700), np.nanmax(np.abs(pred - want)), scale))
+    # Only the chunk that holds the rows asked for (1400..2099 for row 1500).
+    part = plot.predictions(rec, model, chunk=700, rows=[1500 + H])
+    have = np.flatnonzero(np.isfinite(part).all(axis=1))
+    if len(have) != 700 or have[0] != 1400 + H:
+        fail("predictions(rows=[1500]) filled rows %s..%s, want the chunk 1400..2099"
+             % (have[:1], have[-1:]))
+    same(part[have], pred[have], "the predictions of one chunk")
     if rec.files.get("pred") is None:
         fail("%s has no pred.npy: the daemon ran the model" % rec_dir)
     daemon = plot.predictions(rec)
@@ -138,9 +145,18 @@ def check_data(rec_dir, model_path, history_path, summary_path):
     same(img.get_array(), counts, "the raster's spike counts")
     if img.get_array().sum() != m1.sum() or m1.sum() == 0:
         fail("the raster holds %d spikes, the rows %d" % (img.get_array().sum(), m1.sum()))
-    rate = lines_by_gid(fig)["m1-rate"]
-    same(rate.get_xdata(), m1.sum(axis=0) / ((b - a) * rec.dt), "each neuron's rate", tol=1e-9)
-    same(rate.get_ydata(), np.arange(m1.shape[1]), "the rate's neurons")
+    # The rates: a filled step per neuron, from 0 to its rate.
+    fill = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "m1-rate"][0]
+    v = np.concatenate([p.vertices for p in fill.get_paths()])
+    rate = m1.sum(axis=0) / ((b - a) * rec.dt)
+    for n in (int(np.argmax(rate)), int(np.argmin(rate)), m1.shape[1] // 2):
+        # neuron n's step spans n - 0.5 .. n + 0.5 at its rate
+        for y in (n - 0.5, n + 0.5):
+            if 0 < y < m1.shape[1] - 1 and not (
+                    (np.abs(v[:, 1] - y) < 1e-9) & (np.abs(v[:, 0] - rate[n]) < 1e-9)).any():
+                fail("the rate of neuron %d (%g Hz) is not drawn at %g" % (n, rate[n], y))
+    same(np.unique(v[v[:, 0] > 0, 0]), np.unique(rate[rate > 0]), "the rates drawn",
+         tol=1e-9)
     plt.close(fig)
     print("raster: %d spikes of %d neurons in %d columns; rates" % (m1.sum(), m1.shape[1], 1250))
 

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-__all__ = ["PlotError", "predictions", "reaches", "hand_paths", "joints",
+__all__ = ["PlotError", "predictions", "reaches", "span_rows", "hand_paths", "joints",
            "raster", "end_errors", "read_history", "learning_curves",
            "REAL", "PRED", "TARGET"]
 
@@ -53,15 +53,15 @@ def _pyplot():
 
 def _lead_in(model):
     """Steps of history after which the model's features no longer depend
-    on what came before (to float rounding): the window, and for running
-    features 20 of the longest time constant (e^-20 ~ 2e-9)."""
+    on what came before (to double rounding): the window, and for running
+    features 30 of the longest time constant (e^-30 ~ 1e-13)."""
     steps = model.window - 1
     if model.running:
-        steps = max(steps, int(math.ceil(20 * max(model.taus) / model.dt)))
+        steps = max(steps, int(math.ceil(30 * max(model.taus) / model.dt)))
     return steps
 
 
-def predictions(rec, model=None, chunk=3000, horizon=0):
+def predictions(rec, model=None, chunk=2500, horizon=0, rows=None):
     """The predicted arm state of every step of `rec`, (steps, 6) float64,
     NaN where there is none.
 
@@ -69,11 +69,12 @@ def predictions(rec, model=None, chunk=3000, horizon=0):
     m1 and stim from row 0, in chunks of `chunk` rows each preceded by
     the steps the model's filters remember (so memory stays bounded), its
     first `window - 1` rows left NaN (no full window yet), as ncp-train
-    --eval scores it.  Without one: the daemon's predictions, pred.npy
-    (PlotError when the recording has none), made by a model of the given
-    `horizon` (a recording does not say which model the daemon ran).
-    Either way row t + horizon holds the prediction from the window
-    ending at step t."""
+    --eval scores it.  `rows` (row numbers), when given, limits the work
+    to the chunks that hold them; other chunks stay NaN.  Without a
+    model: the daemon's predictions, pred.npy (PlotError when the
+    recording has none), made by a model of the given `horizon` (a
+    recording does not say which model the daemon ran).  Either way row
+    t + horizon holds the prediction from the window ending at step t."""
     T = rec.steps
     out = np.full((T, 6), np.nan)
     if model is None:
@@ -90,15 +91,23 @@ def predictions(rec, model=None, chunk=3000, horizon=0):
         if abs(model.dt - rec.dt) > 1e-12:
             raise PlotError("%s has dt %g, the model %s %g"
                             % (rec.path, rec.dt, model.where, model.dt))
+        horizon = model.horizon
+        start = model.window - 1
+        # The chunks of the windows whose predictions land on `rows`.
+        need = np.ones(-(-T // chunk), bool)
+        if rows is not None:
+            src = np.asarray(rows, np.int64) - horizon
+            need[:] = False
+            need[src[(src >= 0) & (src < T)] // chunk] = True
         u = rec.stim_input(model.stim_channels)
         lead = _lead_in(model)
         y = np.full((T, 6), np.nan)
         for a in range(0, T, chunk):
+            if not need[a // chunk]:
+                continue
             b = min(T, a + chunk)
             a0 = max(0, a - lead)
             y[a:b] = model.predict(rec.m1[a0:b], u[a0:b])[a - a0:]
-        horizon = model.horizon
-        start = model.window - 1
     if horizon < T:
         out[start + horizon:] = y[start:T - horizon]
     return out
@@ -118,8 +127,9 @@ def reaches(rec):
     return [(int(s), int(e)) for s, e in zip(starts, ends) if ok[s]]
 
 
-def _rows(rec, t_from, t_to):
-    """Rows of the span [t_from, t_to) seconds from the recording's start."""
+def span_rows(rec, t_from, t_to):
+    """Rows (a, b) of the span [t_from, t_to) seconds from the recording's
+    start (t_to None: to its end); PlotError when it holds none."""
     a = max(0, int(round(t_from / rec.dt)))
     b = rec.steps if t_to is None else min(rec.steps, int(round(t_to / rec.dt)))
     if b <= a:
@@ -199,7 +209,7 @@ def joints(rec, pred=None, t_from=0.0, t_to=10.0):
     """Joint angles and velocities against time over [t_from, t_to)
     seconds of the recording: real, and predicted when pred is given."""
     plt = _pyplot()
-    a, b = _rows(rec, t_from, t_to)
+    a, b = span_rows(rec, t_from, t_to)
     t = rec.time[a:b]
     arm = np.asarray(rec.arm[a:b], np.float64)
     fig, axes = plt.subplots(4, 1, figsize=(10, 8), sharex=True)
@@ -214,7 +224,7 @@ def joints(rec, pred=None, t_from=0.0, t_to=10.0):
         if a < s < b:
             for ax in axes:
                 ax.axvline(rec.time[s], color="#999999", linewidth=0.6, zorder=0)
-    axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("loop time (s); grey lines: a new target")
     if pred is not None:
         ok = np.isfinite(pred[a:b, :4]).all(axis=1) & np.isfinite(arm[:, :4]).all(axis=1)
@@ -234,7 +244,7 @@ def raster(rec, t_from=0.0, t_to=2.0, max_columns=2000):
     max_columns steps, darker for more spikes) and each neuron's rate
     over the span."""
     plt = _pyplot()
-    a, b = _rows(rec, t_from, t_to)
+    a, b = span_rows(rec, t_from, t_to)
     m1 = np.asarray(rec.m1[a:b])
     steps, N = m1.shape
     bin_steps = max(1, -(-steps // max_columns))
@@ -251,9 +261,11 @@ def raster(rec, t_from=0.0, t_to=2.0, max_columns=2000):
     ax.set_xlabel("loop time (s)" + ("; %d steps a column" % bin_steps
                                      if bin_steps > 1 else ""))
     ax.set_ylabel("M1 neuron")
-    axr.fill_betweenx(np.arange(N), 0, rate, step="mid", color="#9a9a9a", linewidth=0)
-    axr.plot(rate, np.arange(N), drawstyle="steps-mid", color="#333333",
-             linewidth=0.6, gid="m1-rate")
+    # A filled step per neuron (a line this dense would be simplified
+    # when drawn, and lose its peaks).
+    fill = axr.fill_betweenx(np.arange(N), 0, rate, step="mid", color="#333333",
+                             linewidth=0)
+    fill.set_gid("m1-rate")
     axr.set_xlim(left=0)
     axr.set_xlabel("rate (Hz)")
     fig.suptitle("%s: M1, %d neurons, %.2f s; mean rate %.1f Hz, %.1f spikes a step"
