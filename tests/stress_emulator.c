@@ -13,10 +13,14 @@
  *   - every status copy is whole: the model name is the one offered, and
  *     the counters never go backwards;
  *   - the predicted block in shared memory never goes back to an older
- *     step.
+ *     step;
+ *   - every prediction reaches the recorder (recording all along), from
+ *     whichever thread made it: pred.npy has exactly as many rows with a
+ *     prediction as predictions were made, the rest skipped steps.
  * Also run under ThreadSanitizer by make test
  * (build/thread/tests/stress_emulator), which checks the claim's
- * acquire/release pairs and the lock-free status.
+ * acquire/release pairs, the lock-free status and the hand-over of the
+ * recorder's prediction queue between the two producers.
  *
  * Usage: stress_emulator [STEPS]   (default 12000, 3000 under TSan) */
 #include <inttypes.h>
@@ -28,7 +32,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <math.h>
+#include <sys/stat.h>
+
 #include "daemon/ncp_emulator.h"
+#include "daemon/ncp_recorder.h"
+#include "models/io/ncp_npy.h"
 #include "models/arm/ncp_arm.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_rng.h"
@@ -94,8 +103,9 @@ static void pause_ns(uint64_t ns)
 int main(int argc, char **argv)
 {
 	uint64_t steps = argc > 1 ? strtoull(argv[1], NULL, 10) : DEFAULT_STEPS;
-	char err[512], name[64];
+	char err[512], name[64], dir[64];
 	int status = 1;
+	struct ncp_recorder *rec = NULL;
 
 	snprintf(name, sizeof(name), "/ncpd-stress-emulator-%d", (int)getpid());
 	struct ncp_shm_writer_config sc = { .name = name, .dt = 0.001,
@@ -108,12 +118,23 @@ int main(int argc, char **argv)
 	struct ncp_emulator_params ep = { .dt = 0.001, .m1_neurons = 1000,
 					  .cpu = -1, .arm = ncp_arm_default };
 	struct ncp_emulator *e = ncp_emulator_new(&ep, w, err, sizeof(err));
+	snprintf(dir, sizeof(dir), "/tmp/ncpd-stress-emulator-%d", (int)getpid());
+	struct ncp_recorder_params rp = { .data_dir = dir, .m1_neurons = 1000,
+					  .dt = 0.001, .window = 100 };
+	rec = e ? ncp_recorder_new(&rp, err, sizeof(err)) : NULL;
+	if (rec) {
+		ncp_emulator_set_recorder(e, rec);
+		if (ncp_recorder_start(rec, "stress", 0, err, sizeof(err))) {
+			ncp_recorder_free(rec);
+			rec = NULL;
+		}
+	}
 	struct ncp_shm_reader *rd = ncp_shm_reader_from_mem(
 		ncp_shm_writer_base(w), ncp_shm_writer_size(w), err, sizeof(err));
 	struct ncp_emu_spec sp;
 	ncp_emu_spec_default(&sp, NCP_EMU_RIDGE_RUNNING);
 	struct ncp_emu_model *m = e ? ncp_emu_model_new(&sp, 3, err, sizeof(err)) : NULL;
-	if (!e || !rd || !m || ncp_emulator_offer(e, m, "stress", err, sizeof(err)) ||
+	if (!e || !rec || !rd || !m || ncp_emulator_offer(e, m, "stress", err, sizeof(err)) ||
 	    ncp_emulator_start(e)) {
 		fprintf(stderr, "stress_emulator: %s\n", err);
 		goto out;
@@ -138,6 +159,9 @@ int main(int argc, char **argv)
 					       .hand = { 0.1f, 0.2f } };
 		ncp_shm_writer_push_arm(w, &a);
 		ncp_emulator_fallback(e, k);
+		struct ncp_arm_state as = { { 0.3, 0.4 }, { 0, 0 }, { 0.1, 0.2 } };
+		double tgt[2] = { 0, 1 };
+		ncp_recorder_push(rec, k, idx, 4, &as, tgt);
 		if (k % 500 == 100)
 			ncp_emulator_hold(e, true);
 		if (k % 500 == 300)
@@ -171,7 +195,46 @@ out_readers:
 	}
 	if (atomic_load(&sh.faults))
 		status = 1;
+	/* Every prediction was made before the emulator stopped, so before
+	 * the recording ends: each is in its row. */
+	if (status == 0 && (ncp_recorder_stop(rec) ||
+			    ncp_recorder_wait_idle(rec, 60))) {
+		fprintf(stderr, "stress_emulator: the recording did not end\n");
+		status = 1;
+	}
+	if (status == 0) {
+		char path[128];
+		snprintf(path, sizeof(path), "%s/stress/pred.npy", dir);
+		struct ncp_npy *p = ncp_npy_load(path, 0, err, sizeof(err));
+		uint64_t rows = p ? p->h.shape[0] : 0, with = 0;
+		for (uint64_t r = 0; r < rows; r++)
+			with += isfinite(((const float *)p->data)[r * 6]);
+		printf("stress_emulator: pred.npy: %" PRIu64 " rows, %" PRIu64
+		       " with a prediction\n", rows, with);
+		if (!p || rows != steps || with != st.predictions) {
+			fprintf(stderr, "stress_emulator: pred.npy %s: %" PRIu64
+				" rows, %" PRIu64 " predictions; want %" PRIu64
+				" and %" PRIu64 "\n", p ? "read" : err, rows, with,
+				steps, st.predictions);
+			status = 1;
+		}
+		ncp_npy_free(p);
+	}
 out:
+	ncp_recorder_free(rec);
+	{
+		static const char *files[] = { "m1.npy", "arm.npy", "target.npy",
+					       "stim.npy", "lesion.npy", "pred.npy",
+					       "meta.json" };
+		char path[128];
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "%s/stress/%s", dir, files[i]);
+			unlink(path);
+		}
+		snprintf(path, sizeof(path), "%s/stress", dir);
+		rmdir(path);
+		rmdir(dir);
+	}
 	ncp_emulator_free(e);
 	ncp_shm_reader_free(rd);
 	ncp_shm_writer_free(w);

@@ -18,4 +18,4 @@ from .shm import Shm, ShmError, ShmBusy, Window, Step
 __all__ = ["Client", "ProtocolError", "ConnectionFailed", "default_socket",
            "Shm", "ShmError", "ShmBusy", "Window", "Step",
            "Recording", "RecordingError", "models", "safetensors"]
-__version__ = "1.0"
+__version__ = "0.1.0"     # ncpd's own (NCP_VERSION)

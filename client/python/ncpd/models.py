@@ -118,10 +118,12 @@ class _Spec:
         if not self.dt > 0 or not np.isfinite(self.dt):
             raise bad('metadata "dt" is %r, not a positive number' % meta["dt"])
         self.taus = jlist("taus")
-        if not self.taus or not all(isinstance(t, (int, float)) and t > 0 for t in self.taus):
+        if not self.taus or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                    and t > 0 for t in self.taus):
             raise bad('metadata "taus" is %r: positive numbers' % meta["taus"])
         self.hidden = jlist("hidden")
-        if not all(isinstance(h, int) and h > 0 for h in self.hidden):
+        if not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
+                   for h in self.hidden):
             raise bad('metadata "hidden" is %r: positive integers' % meta["hidden"])
         if self.arch.startswith("ridge") == bool(self.hidden):
             raise bad('arch %s with hidden %r' % (self.arch, self.hidden))

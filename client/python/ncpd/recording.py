@@ -64,7 +64,10 @@ class Recording:
                                  "recording, or the daemon crashed): "
                                  "Recording(path, partial=True) reads what it "
                                  "holds" % self.path)
-        names = dict(self.meta.get("files") or {})
+        names = self.meta.get("files") or {}
+        if not isinstance(names, dict):
+            raise RecordingError("%s: files is %r, not an object" % (meta_path, names))
+        names = dict(names)
         names.setdefault("m1", "m1.npy")
         names.setdefault("arm", "arm.npy")
         names.setdefault("target", "target.npy")
@@ -112,9 +115,15 @@ class Recording:
             raise RecordingError("%s: stim has %d columns, meta.json says %d "
                                  "electrodes" % (self.path, self.files["stim"].shape[1], E))
         self.steps = rows
-        self.dt = float(self.meta.get("dt", 0.001))
-        self.first_step = int(self.meta.get("first_step", 0))
-        self.window = int(self.meta.get("window", 100))
+        try:
+            self.dt = float(self.meta.get("dt", 0.001))
+            self.first_step = int(self.meta.get("first_step", 0))
+            self.window = int(self.meta.get("window", 100))
+        except (TypeError, ValueError):
+            raise RecordingError("%s: dt, first_step or window is not a number "
+                                 "(%r, %r, %r)" % (meta_path, self.meta.get("dt"),
+                                                   self.meta.get("first_step"),
+                                                   self.meta.get("window"))) from None
         self.name = self.meta.get("name", os.path.basename(self.path.rstrip("/")))
 
     def __getattr__(self, key):

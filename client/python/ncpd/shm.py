@@ -125,7 +125,8 @@ class Shm:
     """
 
     def __init__(self, name="/ncpd"):
-        if not name or "/" in name.lstrip("/") or name.strip("/") in ("", ".", ".."):
+        if (not isinstance(name, str) or "/" in name.lstrip("/") or "\0" in name
+                or name.strip("/") in ("", ".", "..")):
             raise ShmError("%r: a segment name is '/' and one path component, "
                            "e.g. /ncpd" % (name,))
         self.name = "/" + name.lstrip("/")

@@ -48,9 +48,10 @@ class Emulator(nn.Module):
     initialised as nn.Linear is; Emulator.load(path) from a file.
 
     forward(x, u=None): x (T, N) spikes of a run from its first step, u (T,
-    <= C) its stimulation (NaN as 0, missing channels 0); returns the
-    predictions for every step (T, 6), float32.  Features are computed in
-    float64 and are differentiable in u.
+    <= C) its stimulation (NaN as 0, missing channels 0), tensors or numpy
+    arrays; returns the predictions for every step (T, 6), float32.
+    Features are computed in float64 and are differentiable in u.
+    predict(x, u) is the same without gradients, as numpy.
     """
 
     def __init__(self, meta):
@@ -71,6 +72,18 @@ class Emulator(nn.Module):
         self.register_buffer("in_scale", torch.ones(spec.n_std))
         self.register_buffer("out_mean", torch.zeros(6))
         self.register_buffer("out_scale", torch.ones(6))
+
+    @property
+    def neurons(self):
+        return self.N
+
+    @property
+    def stim_channels(self):
+        return self.C
+
+    @property
+    def window(self):
+        return self.W
 
     @classmethod
     def load(cls, path):
@@ -116,7 +129,10 @@ class Emulator(nn.Module):
         return torch.stack(out, dim=2).reshape(s.shape[0], -1)
 
     def _inputs(self, x, u):
-        x = torch.as_tensor(x)
+        if not torch.is_tensor(x):      # numpy, a recording's memory map
+            x = torch.from_numpy(np.array(x, np.float32))
+        if u is not None and not torch.is_tensor(u):
+            u = torch.from_numpy(np.array(u, np.float64))
         if x.dim() != 2 or x.shape[1] != self.N:
             raise models.ModelError("spikes of shape %s; the model takes (T, %d)"
                                     % (list(x.shape), self.N))
@@ -151,6 +167,12 @@ class Emulator(nn.Module):
             z = ((f - self.in_mean.double()) / self.in_scale.double()).float()
             v = self.layers(z)
         return v * self.out_scale + self.out_mean
+
+
+    def predict(self, x, u=None):
+        """forward() without gradients, as a numpy (T, 6) float32 array."""
+        with torch.no_grad():
+            return self.forward(x, u).cpu().numpy()
 
 
 def load_torch(path):

@@ -1,0 +1,131 @@
+"""ncpd.models: every architecture written from Python (numpy and torch)
+runs in ncpd with the predictions the definition gives, and files round
+trip; bad models are refused with the fault named."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import ncpd
+from ncpd import models, safetensors
+from conftest import prog, run
+
+ARCHS = models.ARCHS
+
+
+@pytest.fixture(scope="module")
+def short_rec(scratch):
+    """1.5 s of ncpd with exploration stimulation, free-run."""
+    d = os.path.join(scratch, "short")
+    run([prog("ncpd"), "--free-run", "--duration", "1.5", "--set", "task.kind=random",
+         "--set", "stim.source=noise", "--set", "stim.noise=0.1",
+         "--set", "shm.name=/ncpd-pytest-short-%d" % os.getpid(),
+         "--set", "control.socket=" + os.path.join(d, "s.sock"),
+         "--set", "data_dir=" + d, "--record", "rec"])
+    return ncpd.Recording(os.path.join(d, "rec"))
+
+
+def spread(m, seed):
+    """Make a fresh model's outputs vary: standardisation like a trained
+    one's (features of ~20 Hz, outputs of arm-like size)."""
+    rng = np.random.default_rng(seed)
+    t = m.tensors
+    t["in_mean"][:] = rng.uniform(0, 20, t["in_mean"].shape)
+    t["in_scale"][:] = rng.uniform(5, 50, t["in_scale"].shape)
+    t["out_mean"][:] = [0.5, 1.5, 0, 0, 0, 1.3]
+    t["out_scale"][:] = [0.3, 0.3, 1, 1, 0.2, 0.2]
+    return m
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_numpy_model_runs_in_ncpd(arch, tmp_path, short_rec):
+    # Small hidden layers and (dense) a short window keep numpy quick.
+    m = spread(models.new(arch, seed=3, horizon=5,
+                          window=20 if arch == "dense" else 100,
+                          hidden=None if arch.startswith("ridge") else [32, 16]), 1)
+    path = str(tmp_path / "m.safetensors")
+    m.save(path)
+    back = models.load(path)
+    assert back.meta == m.meta and back.horizon == 5
+    assert all(np.array_equal(back.tensors[k], m.tensors[k]) for k in m.tensors)
+    out = tmp_path / "run"
+    out.mkdir()
+    run([prog("tests/fixture_emu_dump"), "--run", path, short_rec.path, str(out)])
+    pred = np.load(out / "pred.npy").astype(np.float64)
+    y, v = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"))
+    assert np.abs(short_rec.stim).max() > 0          # the stimulation is part of it
+    assert v.std() > 1e-2, "outputs that do not vary check nothing"
+    diff = np.abs((pred - m.tensors["out_mean"]) / m.tensors["out_scale"] - v).max()
+    assert diff <= 1e-4, diff
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_torch_module_matches_numpy(arch, tmp_path, short_rec):
+    torch = pytest.importorskip("torch")
+    m = spread(models.new(arch, seed=5, window=30 if arch == "dense" else 100), 2)
+    path = str(tmp_path / "m.safetensors")
+    m.save(path)
+    emu = models.Emulator.load(path)
+    assert set(emu.state_dict()) == set(m.tensors)
+    x, u = short_rec.m1, short_rec.stim_input(emu.stim_channels)
+    y_np = m.predict(x, u)
+    y_t = emu.predict(x, u)
+    assert np.abs(y_t - y_np).max() <= 1e-4 * max(1.0, np.abs(y_np).max())
+    # Gradients reach the stimulation (a co-processor trains through it).
+    ut = torch.tensor(u[:300], dtype=torch.float64, requires_grad=True)
+    emu(torch.from_numpy(np.array(x[:300], np.float32)), ut).sum().backward()
+    assert ut.grad is not None and ut.grad.abs().sum() > 0
+    # Saved from torch, the same file.
+    with torch.no_grad():
+        emu.layers[0].bias += 1
+    emu.save(str(tmp_path / "t.safetensors"), config={"by": "test"})
+    t2 = models.load(str(tmp_path / "t.safetensors"))
+    assert t2.config == {"by": "test"}
+    assert np.array_equal(t2.tensors["layers.0.bias"], m.tensors["layers.0.bias"] + 1)
+
+
+def test_trained_model(trained):
+    """ncp-train's file reads, in numpy and torch alike."""
+    m = models.load(trained[1])
+    assert m.arch == "mlp-running" and m.config["epochs"] == 2, m.config
+    rec = ncpd.Recording(trained[0])
+    y = m.predict(rec.m1[:2000], rec.stim_input(m.stim_channels)[:2000])
+    assert y.shape == (2000, 6) and np.isfinite(y).all()
+
+
+def test_refusals(tmp_path):
+    m = models.new("ridge")
+    t, meta = dict(m.tensors), dict(m.meta)
+    with pytest.raises(models.ModelError, match='metadata "neurons" is missing'):
+        models.Model(t, {k: v for k, v in meta.items() if k != "neurons"})
+    with pytest.raises(models.ModelError, match="feature_mode 'running' disagrees with arch ridge"):
+        models.Model(t, dict(meta, feature_mode="running"))
+    with pytest.raises(models.ModelError, match='"n_in" is 7'):
+        models.Model(t, dict(meta, n_in="7"))
+    with pytest.raises(models.ModelError, match="horizon"):
+        models.Model(t, dict(meta, horizon="3"))
+    with pytest.raises(models.ModelError, match=r"'layers.0.weight' has shape \[6, 3\]"):
+        models.Model(dict(t, **{"layers.0.weight": np.zeros((6, 3), np.float32)}), meta)
+    bad = dict(t, in_scale=t["in_scale"].copy())
+    bad["in_scale"][3] = 0
+    with pytest.raises(models.ModelError, match="'in_scale' holds a scale that is not positive"):
+        models.Model(bad, meta)
+    with pytest.raises(models.ModelError, match="'extra' is not part of ridge"):
+        models.Model(dict(t, extra=np.zeros(1, np.float32)), meta)
+    with pytest.raises(models.ModelError, match="arch 'cnn'"):
+        models.metadata("cnn")
+    # The container: truncated, overlapping.
+    p = tmp_path / "m.safetensors"
+    m.save(str(p))
+    blob = p.read_bytes()
+    p.write_bytes(blob[:-4])
+    with pytest.raises(safetensors.SafetensorsError, match="outside the data|belong to no"):
+        models.load(str(p))
+    n = int.from_bytes(blob[:8], "little")
+    h = json.loads(blob[8:8 + n])
+    h["out_mean"]["data_offsets"] = h["out_scale"]["data_offsets"]
+    text = json.dumps(h).encode()
+    p.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + n:])
+    with pytest.raises(safetensors.SafetensorsError, match="overlap|gap"):
+        models.load(str(p))
