@@ -14,6 +14,8 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 BINDIR    ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+DOCDIR    ?= $(PREFIX)/share/doc/ncpd
+MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= /lib/systemd/system
 SANITIZER ?=
 WERROR    ?=
@@ -110,12 +112,20 @@ STRESS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(STRESS_SRC))
 FUZZ_REPLAY := $(patsubst tests/%.c,$(BUILD)/tests/%-replay,$(FUZZ_SRC))
 # Helper programs the integration scripts drive (not tests themselves).
 FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
+# Manual pages (made below from each program's --help).
+NCP_VERSION := $(shell sed -n 's/^\#define NCP_VERSION "\(.*\)"/\1/p' models/base/ncp_base.h)
+MANPAGES := $(BUILD)/man/ncpd.8 $(BUILD)/man/ncpd.yaml.5 $(BUILD)/man/ncpctl.1 \
+	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1 $(BUILD)/man/ncp-plot.1
+# Programs in Python (Debian's python3), installed as they are; in the
+# build folder a link to the tree's, which finds the tree's package.
+PY_PROGS := client/ncp-plot
+PY_LINKS := $(patsubst client/%,$(BUILD)/%,$(PY_PROGS))
 
 .SECONDARY:
 .PHONY: all deps test unit-tests bench run install clean check-tree fuzz fuzz-tools FORCE
 .DEFAULT_GOAL := all
 
-all: $(PROGS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES)
+all: $(PROGS) $(PY_LINKS) $(TESTS) $(BENCHES) $(STRESS) $(FUZZ_REPLAY) $(FIXTURES) $(MANPAGES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -145,6 +155,9 @@ $(BUILD)/%.a:
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(PY_LINKS): $(BUILD)/%: client/%
+	@mkdir -p $(dir $@)
+	ln -sf $(CURDIR)/$< $@
 $(BUILD)/ncpd: $(call obj,$(NCPD_MAIN)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIB_MODELS) $(LIB_SHM) $(LIB_BASE)
@@ -174,6 +187,32 @@ $(BUILD)/tests/fuzz_%-replay: $(call obj,tests/fuzz_%.c) $(call obj,tests/fuzz_r
 $(call obj,tests/fuzz_replay.c): tests/fuzz_replay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# --- manual pages ------------------------------------------------------------
+# Each page is made from the program it documents, so it says what the
+# program's --help says: help2man renders PROGRAM --help (plus the sections
+# --help has no place for, from man/NAME.SECTION.h2m), and ncpd.yaml(5) is
+# ncpd --help-config's table (man/mkman.sh).  A page is remade when its
+# program, its extra sections or the paths it names change.
+MAN_PATHS := SYSCONFDIR=$(SYSCONFDIR) DOCDIR=$(DOCDIR) VERSION=$(NCP_VERSION)
+$(BUILD)/man-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MAN_PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(MAN_PATHS)' >$@
+# The first prerequisite is the program.
+MKMAN := $(MAN_PATHS) sh man/mkman.sh
+MAN_DEPS := man/mkman.sh $(BUILD)/man-paths
+$(BUILD)/man/ncpd.8: $(BUILD)/ncpd man/ncpd.8.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncpd.yaml.5: $(BUILD)/ncpd man/ncpd.yaml.5.in man/config_man.py $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncpctl.1: $(BUILD)/ncpctl man/ncpctl.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncp-monitor.1: $(BUILD)/ncp-monitor man/ncp-monitor.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncp-train.1: $(BUILD)/ncp-train man/ncp-train.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncp-plot.1: client/ncp-plot man/ncp-plot.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
 
 # --- fuzzing -----------------------------------------------------------------
 # make fuzz builds each tests/fuzz_*.c as a libFuzzer binary (clang, with
@@ -212,8 +251,9 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_LIB)
 # anyone else the exact apt-get line is printed and make stops.
 DEB_PKGS := gcc make pkg-config libc6-dev liburing-dev libopenblas-dev \
 	libyaml-dev libjansson-dev check libsubunit-dev libncurses-dev libgsl-dev \
-	python3 python3-numpy python3-pytest python3-torch rt-tests tmux strace \
-	python3-aiohttp chromium python3-pil
+	python3 python3-numpy python3-pytest python3-torch python3-matplotlib \
+	rt-tests tmux strace help2man man-db groff-base python3-aiohttp chromium \
+	python3-pil
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -253,7 +293,6 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) FROM_SCRATCH=$(FROM_SCRATCH) sh tests/run_main.sh
 
-DOCDIR ?= $(PREFIX)/share/doc/ncpd
 # ncp-web's page.
 WEBDIR ?= $(PREFIX)/share/ncpd/web
 # The Python package goes where Debian's python3 finds it: its own
@@ -262,10 +301,14 @@ PY_VERSION := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.versi
 PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
 PY_SRC := $(sort $(wildcard client/python/ncpd/*.py))
 
-install: $(PROGS)
+install: $(PROGS) $(MANPAGES)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ncpd \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)/
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROGS) $(PY_PROGS) $(DESTDIR)$(BINDIR)/
+	for p in $(MANPAGES); do \
+		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/; \
+	done
 	# ncp-web (Python) and its page; it finds the page where WEBDIR says.
 	install -d $(DESTDIR)$(WEBDIR)
 	sed -e 's|@WEBDIR@|$(WEBDIR)|g' client/web/ncp-web >$(DESTDIR)$(BINDIR)/ncp-web

@@ -19,8 +19,8 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: ncpctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS...]\n"
-	"       ncpctl [--socket PATH] [--json] [--timeout S] --raw < requests\n"
+	"Usage: ncpctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS...]\n"
+	"  or:  ncpctl [--socket PATH] [--json] [--timeout S] --raw < requests\n"
 	"\n"
 	"Send a command to ncpd's control socket and print the reply.\n"
 	"\n"

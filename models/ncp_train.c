@@ -25,6 +25,7 @@
 #include "models/emu/ncp_emu.h"
 #include "models/emu/ncp_score.h"
 #include "models/emu/ncp_trainer.h"
+#include "models/io/ncp_file.h"
 #include "models/io/ncp_recording.h"
 
 #define MAX_DATA 64
@@ -73,7 +74,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: ncp-train --data DIR [DIR...] --out FILE.safetensors [OPTIONS]\n"
-"       ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
+"  or:  ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
 "Train the emulator network on recordings (DIR: a recording directory,\n"
 "DATA_DIR/NAME with meta.json, m1.npy, arm.npy, target.npy), or evaluate a\n"
 "model on recordings.\n"
@@ -103,7 +104,11 @@ static void usage(FILE *f)
 "  --threads N        OpenBLAS threads (default 1)\n"
 "  --json             print the final report as one JSON object\n"
 "  --quiet            no progress\n"
-"  --help\n"
+"  --help             this text\n"
+"\n"
+"Training writes, next to the model, its history: MODEL.history.jsonl\n"
+"(FILE without .safetensors), one JSON object per line, one per epoch\n"
+"(docs/file-formats.md); ncp-plot draws it.\n"
 "\n"
 "The same data, options, seed and threads give the same model, bit for\n"
 "bit.  Exit status: 0 on success, 1 on failure, 2 for bad arguments.\n",
@@ -562,6 +567,61 @@ out:
 	return ret;
 }
 
+/* ---- Training history ---------------------------------------------------- */
+
+/* The history file next to the model (docs/file-formats.md): JSON lines,
+ * kept in memory while training and written with the model. */
+struct history {
+	char *buf;
+	size_t len, cap;
+	int err;	/* first error, 0 if none */
+};
+
+/* Appends the finished object j as one line and releases j. */
+static void history_add(struct history *h, struct ncp_json *j)
+{
+	int r = ncp_json_finish(j);
+	if (!r && !h->err) {
+		size_t need = h->len + j->len + 2;
+		if (need > h->cap) {
+			size_t cap = NCP_MAX(need, 2 * h->cap);
+			char *b = realloc(h->buf, cap);
+			if (!b)
+				r = -ENOMEM;
+			else {
+				h->buf = b;
+				h->cap = cap;
+			}
+		}
+		if (!r) {
+			memcpy(h->buf + h->len, j->buf, j->len);
+			h->len += j->len;
+			h->buf[h->len++] = '\n';
+		}
+	}
+	if (r && !h->err)
+		h->err = r;
+	ncp_json_fini(j);
+}
+
+/* MODEL.safetensors -> MODEL.history.jsonl (any other name gets the
+ * suffix appended).  NULL when out of memory. */
+static char *history_path(const char *model)
+{
+	static const char ext[] = ".safetensors", suffix[] = ".history.jsonl";
+	size_t n = strlen(model), e = sizeof(ext) - 1;
+	char *p;
+
+	if (n > e && strcmp(model + n - e, ext) == 0)
+		n -= e;
+	p = malloc(n + sizeof(suffix));
+	if (p) {
+		memcpy(p, model, n);
+		memcpy(p + n, suffix, sizeof(suffix));
+	}
+	return p;
+}
+
 /* ---- Training ----------------------------------------------------------- */
 
 static void shuffle(uint64_t *a, size_t n, struct ncp_rng *rng)
@@ -597,7 +657,9 @@ static int run_train(const struct opts *o)
 	struct ncp_ridge_report rr;
 	struct ncp_score sc;
 	struct ncp_rng rng;
+	struct history hist = {0};
 	struct data d;
+	char *hpath = NULL;
 	uint64_t *train = NULL, *val = NULL, *ep = NULL, *vsub = NULL;
 	size_t ntrain = 0, nval = 0, nvsub = 0;
 	float *pred = NULL;
@@ -710,6 +772,48 @@ static int run_train(const struct opts *o)
 	nvsub = subsample(val, nval, 5, 0, vsub);
 	ncp_rng_seed(&rng, ncp_rng_derive(o->seed, 2));
 
+	/* The history's first line: what is being trained, on what. */
+	{
+		struct ncp_json j;
+		ncp_json_init(&j);
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "format");
+		ncp_json_str(&j, "ncp-train-history");
+		ncp_json_key(&j, "format_version");
+		ncp_json_int(&j, 1);
+		ncp_json_key(&j, "model");
+		ncp_json_str(&j, o->out);
+		ncp_json_key(&j, "arch");
+		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
+		ncp_json_key(&j, "horizon");
+		ncp_json_int(&j, spec.horizon);
+		ncp_json_key(&j, "data");
+		ncp_json_arr(&j);
+		for (int i = 0; i < d.n; i++)
+			ncp_json_str(&j, d.rec[i]->dir);
+		ncp_json_end(&j);
+		ncp_json_key(&j, "train_rows");
+		ncp_json_int(&j, (int64_t)ntrain);
+		ncp_json_key(&j, "val_rows");
+		ncp_json_int(&j, (int64_t)nval);
+		ncp_json_key(&j, "val_loss_rows");
+		ncp_json_int(&j, (int64_t)(linear ? nval : nvsub));
+		if (!linear) {
+			ncp_json_key(&j, "epochs");
+			ncp_json_int(&j, epochs);
+			ncp_json_key(&j, "stride");
+			ncp_json_int(&j, stride);
+			ncp_json_key(&j, "batch");
+			ncp_json_int(&j, o->batch);
+			ncp_json_key(&j, "lr");
+			ncp_json_num(&j, lr);
+		}
+		ncp_json_key(&j, "seed");
+		ncp_json_uint(&j, o->seed);
+		ncp_json_end(&j);
+		history_add(&hist, &j);
+	}
+
 	if (linear) {
 		size_t n = subsample(train, ntrain, stride, 0, ep);
 		double t0 = now_s();
@@ -722,6 +826,18 @@ static int run_train(const struct opts *o)
 		status(&pg, true, "ridge: %" PRIu64 " rows, lambda per output %g %g %g %g %g %g, %.1f s",
 		       rr.rows, rr.chosen[0], rr.chosen[1], rr.chosen[2], rr.chosen[3],
 		       rr.chosen[4], rr.chosen[5], t_train);
+		/* One history line per lambda tried. */
+		for (int k = 0; k < rr.nlambda; k++) {
+			struct ncp_json j;
+			ncp_json_init(&j);
+			ncp_json_obj(&j);
+			ncp_json_key(&j, "lambda");
+			ncp_json_num_exact(&j, rr.lambdas[k]);
+			ncp_json_key(&j, "val_loss");
+			ncp_json_nums(&j, rr.val_mse[k], NCP_EMU_OUTPUTS);
+			ncp_json_end(&j);
+			history_add(&hist, &j);
+		}
 	} else {
 		best = ncp_emu_model_clone(ncp_trainer_model(tr));
 		if (!best) {
@@ -731,6 +847,7 @@ static int run_train(const struct opts *o)
 		double t0 = now_s();
 		size_t per_epoch = (ntrain + (size_t)stride - 1) / (size_t)stride;
 		size_t total = per_epoch * (size_t)epochs;
+		double lr_now = lr;
 		for (int e = 0; e < epochs; e++) {
 			int phase = (int)ncp_rng_below(&rng, (uint64_t)stride);
 			size_t n = subsample(train, ntrain, stride, phase, ep);
@@ -744,6 +861,7 @@ static int run_train(const struct opts *o)
 				int k = (int)NCP_MIN((size_t)o->batch, n - i);
 				double loss;
 				int r;
+				lr_now = cur;
 				ncp_trainer_set_lr(tr, cur);
 				r = ncp_trainer_step(tr, ep + i, k, &loss);
 				if (r == -EDOM) {
@@ -787,11 +905,31 @@ static int run_train(const struct opts *o)
 			{
 				char eta[16];
 				double el = now_s() - t0;
+				double tloss = cnt ? sum / (double)cnt : NAN;
+				struct ncp_json j;
 				fmt_dur(eta, sizeof(eta), el / (e + 1) * (epochs - e - 1));
 				status(&pg, true, "epoch %d/%d: loss %.5f, val %.5f%s, %.0f samples/s, ETA %s",
-				       e + 1, epochs, cnt ? sum / (double)cnt : NAN, vloss,
+				       e + 1, epochs, tloss, vloss,
 				       best_epoch == e + 1 ? " (best)" : "",
 				       (double)samples / el, eta);
+				ncp_json_init(&j);
+				ncp_json_obj(&j);
+				ncp_json_key(&j, "epoch");
+				ncp_json_int(&j, e + 1);
+				ncp_json_key(&j, "train_loss");
+				ncp_json_num(&j, tloss);
+				ncp_json_key(&j, "val_loss");
+				ncp_json_num(&j, vloss);
+				ncp_json_key(&j, "best");
+				ncp_json_bool(&j, best_epoch == e + 1);
+				ncp_json_key(&j, "lr");
+				ncp_json_num(&j, lr_now);
+				ncp_json_key(&j, "samples");
+				ncp_json_uint(&j, samples);
+				ncp_json_key(&j, "seconds");
+				ncp_json_num(&j, el);
+				ncp_json_end(&j);
+				history_add(&hist, &j);
 			}
 		}
 		t_train = now_s() - t0;
@@ -872,6 +1010,36 @@ static int run_train(const struct opts *o)
 		ncp_emu_model_free(out_m);
 	}
 
+	/* The history's last line, the model's scores; then the file, next
+	 * to the model. */
+	{
+		struct ncp_json j;
+		int r;
+		ncp_json_init(&j);
+		ncp_json_obj(&j);
+		if (linear) {
+			ncp_json_key(&j, "ridge_lambda");
+			ncp_json_nums(&j, rr.chosen, NCP_EMU_OUTPUTS);
+		} else {
+			ncp_json_key(&j, "best_epoch");
+			ncp_json_int(&j, best_epoch);
+		}
+		ncp_json_key(&j, "val");
+		ncp_score_json(&sc, &j);
+		ncp_json_key(&j, "train_seconds");
+		ncp_json_num(&j, t_train);
+		ncp_json_end(&j);
+		history_add(&hist, &j);
+		hpath = history_path(o->out);
+		r = !hpath ? -ENOMEM : hist.err ? hist.err :
+			ncp_file_write_atomic(hpath, hist.buf, hist.len, 0644);
+		if (r) {
+			fprintf(stderr, "ncp-train: %s: cannot write the training history: %s\n",
+				hpath ? hpath : o->out, ncp_strerror(r));
+			goto out;
+		}
+	}
+
 	double sps = t_train > 0 ? (double)samples / t_train : 0;
 	if (o->json) {
 		struct ncp_json j;
@@ -879,6 +1047,8 @@ static int run_train(const struct opts *o)
 		ncp_json_obj(&j);
 		ncp_json_key(&j, "model");
 		ncp_json_str(&j, o->out);
+		ncp_json_key(&j, "history");
+		ncp_json_str(&j, hpath);
 		ncp_json_key(&j, "arch");
 		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
 		ncp_json_key(&j, "horizon");
@@ -904,7 +1074,8 @@ static int run_train(const struct opts *o)
 			printf("%s\n", j.buf);
 		ncp_json_fini(&j);
 	} else {
-		printf("saved %s (%s)\n", o->out, ncp_emu_arch_name(o->arch));
+		printf("saved %s (%s), its training history %s\n", o->out,
+		       ncp_emu_arch_name(o->arch), hpath);
 		if (nval) {
 			printf("validation, %zu rows held out:\n", nval);
 			print_score(stdout, &sc);
@@ -915,6 +1086,8 @@ static int run_train(const struct opts *o)
 	}
 	ret = 0;
 out:
+	free(hist.buf);
+	free(hpath);
 	free(pred);
 	free(ep);
 	free(vsub);

@@ -29,6 +29,22 @@ grep -qx 'WEB_DIR = "/usr/share/ncpd/web"' "$web" || fail "ncp-web does not name
 /usr/bin/python3 "$web" --help >"$tmp/web.help" || fail "installed ncp-web --help exited $?"
 grep -q -- "--address" "$tmp/web.help" || fail "installed ncp-web --help: $(cat "$tmp/web.help")"
 
+# ncp-plot, a Python program, is installed as it is.
+cmp -s "$root/usr/bin/ncp-plot" client/ncp-plot || fail "make install did not install ncp-plot"
+"$root/usr/bin/ncp-plot" --help | grep -q '^Usage: ncp-plot' || fail "the installed ncp-plot --help"
+
+# The manual pages, made for the installed paths.
+for page in man8/ncpd.8 man5/ncpd.yaml.5 man1/ncpctl.1 man1/ncp-monitor.1 man1/ncp-train.1 \
+	man1/ncp-plot.1; do
+	cmp -s "$root/usr/share/man/$page" "$BUILD/man/${page#*/}" ||
+		fail "make install did not install $BUILD/man/${page#*/} as /usr/share/man/$page"
+done
+grep -q '^\.I /etc/ncpd/ncpd.yaml$' "$root/usr/share/man/man8/ncpd.8" &&
+	grep -q '/usr/share/doc/ncpd' "$root/usr/share/man/man8/ncpd.8" ||
+	fail "the installed ncpd(8) does not name /etc/ncpd/ncpd.yaml and /usr/share/doc/ncpd"
+MANPATH="$root/usr/share/man" man -w ncpd.yaml >/dev/null 2>&1 ||
+	fail "man does not find ncpd.yaml(5) below $root/usr/share/man"
+
 # The installed binary reads the installed configuration.
 out=$("$ncpd" --check-config 2>&1) || fail "installed ncpd --check-config: $out"
 [ "$out" = "$conf: configuration ok" ] || fail "installed ncpd read '$out', want $conf"
@@ -50,6 +66,12 @@ done
 out=$(cd / && PYTHONPATH="$pydir" /usr/bin/python3 -c 'import ncpd, ncpd.models; print(ncpd.__file__)' 2>&1) ||
 	fail "the installed package does not import: $out"
 [ "$out" = "$pydir/ncpd/__init__.py" ] || fail "python3 imported ncpd from $out, want $pydir"
+# ... and the installed ncp-plot uses it (and its plot module).
+out=$(cd / && PYTHONPATH="$pydir" "$root/usr/bin/ncp-plot" --history /nonexistent.jsonl 2>&1)
+case $out in
+"ncp-plot: /nonexistent.jsonl: No such file or directory") ;;
+*) fail "the installed ncp-plot with the installed package: $out" ;;
+esac
 # With PREFIX=/usr/local: the versioned local dist-packages Debian's
 # python3 has on its path.
 want=$(/usr/bin/python3 -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')

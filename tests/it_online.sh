@@ -74,6 +74,7 @@ kill -TERM "$dpid"; wait "$dpid"; rc=$?; dpid=""
 # Free-run trains in lockstep: the same run twice, the same figures.
 for run in a b; do
 	"$NCPD" --free-run --duration 8 --set shm.name="$name" --set control.socket="$sock" \
+		--set data_dir="$tmp/data" --set emulator.model=none \
 		--set emulator.online=true --set emulator.online_every=5 --set emulator.warmup=2 \
 		--summary json >"$tmp/$run.json" 2>/dev/null || fail "free run with training"
 done
@@ -89,6 +90,7 @@ PYEOF
 # The stimulation applied reaches the replay buffer (the model's
 # stimulation input): a stimulated run keeps a value per channel and step.
 "$NCPD" --free-run --duration 8 --set shm.name="$name" --set control.socket="$sock" \
+	--set data_dir="$tmp/data" --set emulator.model=none \
 	--set emulator.online=true --set emulator.online_every=5 --set emulator.warmup=2 \
 	--set stim.source=noise --set stim.noise=0.1 \
 	--summary json >"$tmp/s.json" 2>/dev/null || fail "free run with training and stimulation"
