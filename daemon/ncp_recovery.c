@@ -150,7 +150,7 @@ static void run_step(struct runner *r, enum drive drive)
 							       NCP_CPN_SRC_NOISE;
 		r->pcount++;
 	}
-	while (r->data && r->pcount && r->pend[r->phead].due == t) {
+	while (r->data && r->pcount && r->pend[r->phead].due <= t) {
 		int k = r->phead;
 		float fut[6];
 		for (int c = 0; c < 2; c++) {
@@ -180,15 +180,19 @@ static double evaluate(struct runner *r, const struct ncp_task_params *p,
 	uint64_t n0, steps = (uint64_t)llround(seconds / s->dt);
 	double e0;
 
+	struct ncp_cpn_data *keep = r->data;
+
 	ncp_sim_reset(s);
 	ncp_sim_set_task(s, p);
 	if (r->st)
 		ncp_cpn_state_reset(r->st);
 	pending_clear(r);
+	r->data = NULL;		/* evaluation is never training data */
 	n0 = s->n_reaches;
 	e0 = s->sum_end_error;
 	for (uint64_t k = 0; k < steps; k++)
 		run_step(r, drive);
+	r->data = keep;
 	return s->n_reaches > n0 ? (s->sum_end_error - e0) / (double)(s->n_reaches - n0)
 				 : NAN;
 }
@@ -480,11 +484,13 @@ int ncp_recovery_run(const struct ncp_config *c,
 		for (int k = 0; k < o->cpn_epochs; k++)
 			if (ncp_cpn_trainer_cpn_epoch(tr, &data, &task_loss))
 				rollbacks++;
-		size_t from = data.n;
+		uint64_t added0 = data.added;
 		double chunk = fmin(o->round_s, o->train_s - sim_used);
 		collect(&r, chunk, -1);
 		sim_used += chunk;
 		rounds++;
+		uint64_t fresh = data.added - added0;
+		size_t from = fresh < data.n ? data.n - (size_t)fresh : 0;
 		double new_loss = ncp_cpn_trainer_en_loss(tr, &data, from);
 		if (ncp_cpn_trainer_en_expired(tr, new_loss) &&
 		    ncp_cpn_trainer_en_train(tr, &data, &en_loss))

@@ -709,6 +709,7 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 	memcpy(d->future + d->n * 6, future, 6 * sizeof(float));
 	d->src[d->n] = (uint8_t)src;
 	d->n++;
+	d->added++;
 }
 
 /* The reference's regressors of sample i: x_des, dq, 1. */

@@ -145,6 +145,7 @@ enum ncp_cpn_src {
 struct ncp_cpn_data {
 	int R, E;
 	size_t n, cap;
+	uint64_t added;		/* samples ever added (the oldest drop when full) */
 	float *obs;		/* n x NCP_CPN_OBS(R) */
 	float *alpha;		/* n x E */
 	float *target;		/* n x 2: the PMC's target at t (m) */
