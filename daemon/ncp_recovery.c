@@ -255,7 +255,7 @@ static int write_svg(const char *path, const float *const paths[3],
 	FILE *f = fopen(path, "w");
 	static const char *const colour[3] = { "#2a2", "#d22", "#22d" };
 	static const char *const label[3] = { "healthy", "lesioned", "restored (CPN)" };
-	const double sc = 900, x0 = 230 - sc * co->centre[0], y0 = 230 + sc * co->centre[1];
+	const double sc = 700, x0 = 240 - sc * co->centre[0], y0 = 250 + sc * co->centre[1];
 
 	if (!f)
 		return ncp_errf(err, errlen, "cannot write %s: %s", path, ncp_strerror(-errno));
@@ -281,7 +281,7 @@ static int write_svg(const char *path, const float *const paths[3],
 		px - 40, rec_final);
 	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px + pw, py);
 	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px, py - ph);
-	for (int v = 0; v <= 100; v += 25) {
+	for (int v = -50; v <= 100; v += 25) {
 		double y = py - ph * (v + 50) / 150.0;
 		fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%d</text>\n", px - 4, y + 4, v);
 		fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", px, y, px + pw, y);
