@@ -852,7 +852,7 @@ int ncp_recovery_main(int argc, char **argv)
 					return 2;
 				}
 			} else {
-				const char *p = v;
+				const char *p = strcmp(v, "none") ? v : "";
 				o.spec.nhidden = 0;
 				while (*p && o.spec.nhidden < NCP_CPN_MAX_HIDDEN) {
 					char *end;
@@ -866,8 +866,6 @@ int ncp_recovery_main(int argc, char **argv)
 					if (*end && *end != ',')
 						break;
 				}
-				if (!strcmp(v, "none"))
-					o.spec.nhidden = 0;
 			}
 		}
 		NUM("--train-s", 1, 1e6, o.train_s = x)

@@ -207,7 +207,9 @@ void ncp_cpn_train_opts_default(struct ncp_cpn_train_opts *o);
 
 struct ncp_cpn_trainer;
 
-/* A trainer for a copy of init.  NULL with a message. */
+/* A trainer for a copy of init.  NULL with a message.  One thread per
+ * trainer; its calls allocate only when the data outgrow what an earlier
+ * call saw (the shuffle order). */
 struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 					    const struct ncp_cpn_train_opts *o,
 					    char *err, size_t errlen);
