@@ -1,9 +1,8 @@
 /* The co-processor network (docs/coprocessor.md, docs/model-format.md):
  * its file (round trip, checks against the daemon's E, R, dt and
  * stim.max, corrupt files, non-finite weights), its step (the formula,
- * the bounds, no drift of alpha), and its training (the EN learns a known
- * map; the CPN's gradient through the EN matches finite differences; the
- * CPN learns the inverse of a known EN). */
+ * the bounds, alpha), and its training (the EN learns a known world; the
+ * CPN trained through it restores that world's deficit). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -151,12 +150,11 @@ START_TEST(step_formula)
 }
 END_TEST
 
-/* Data from a known world: the hand moves H steps ahead by
- * G alpha + x_des / 4 (the reference).  The EN must learn it; then the CPN,
- * trained through it, must learn alpha with G alpha = 0.25 x_des... here
- * the reference is fitted on healthy samples where the hand moves by
- * x_des / 2 with no stimulation, so the CPN must supply x_des / 4 through
- * G. */
+/* Data from a known world: a healthy hand moves by x_des / 2 in H steps,
+ * a lesioned one by x_des / 4 + G alpha (G: electrode e pushes towards
+ * angle 2 pi e / E).  The reference is fitted on healthy samples; the EN
+ * must learn the lesioned world from noise stimulation, and the CPN,
+ * trained through it, must supply the missing x_des / 4 through G. */
 static void world(const float *obs, const float *alpha, int R, int E,
 		  const float target[2], float fut[6], int healthy)
 {
