@@ -55,7 +55,8 @@ static const char *const task_kinds[] = { "centre-out", "random", "manual",
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
-static const char *const stim_sources[] = { "none", "noise", "oracle", NULL };
+static const char *const stim_sources[] = { "none", "noise", "oracle", "cpn",
+					    NULL };
 static const char *const log_levels[] = { "error", "warning", "notice", "info",
 					  "debug", NULL };
 
@@ -137,12 +138,14 @@ static const struct key keys[] = {
 	  false, "seed of the positions and of the exploration noise" },
 	{ "stim.source", T_ENUM, OFF(reach.stim.source), 0, 0, 0, "none",
 	  stim_sources, false, "where theta comes from each step: none (zero "
-	  "unless a stim file or command sets it), noise (Ornstein-Uhlenbeck "
-	  "exploration) or oracle (x_des through a fitted map)" },
+	  "unless a stim file or command sets it), noise (no controller: "
+	  "exploration noise alone), oracle (x_des through a fitted map) or "
+	  "cpn (the co-processor, docs/coprocessor.md)" },
 	{ "stim.noise", T_DOUBLE, OFF(reach.stim.noise), 0, 0, 1000, "0", NULL,
-	  false, "noise: stationary sd of theta (at most stim.max)" },
+	  false, "stationary sd of Ornstein-Uhlenbeck exploration noise added "
+	  "to theta whatever its source (at most stim.max; 0: none)" },
 	{ "stim.noise_tau", T_DOUBLE, OFF(reach.stim.noise_tau), 0, 0.001, 100,
-	  "0.05", NULL, false, "noise: correlation time of theta, s" },
+	  "0.05", NULL, false, "correlation time of the exploration noise, s" },
 
 	{ "ncp.rec_electrodes", T_INT, OFF(reach.rec.electrodes), 0, 1, 256,
 	  "16", NULL, false, "the co-processor's recording electrodes over "
