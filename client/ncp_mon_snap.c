@@ -193,22 +193,6 @@ const char *ncp_mon_snap_state_name(uint32_t state_word)
 	}
 }
 
-const char *ncp_mon_snap_source_name(uint32_t source)
-{
-	switch (source) {
-	case NCP_SHM_STIM_NONE:
-		return "none";
-	case NCP_SHM_STIM_NOISE:
-		return "noise";
-	case NCP_SHM_STIM_ORACLE:
-		return "oracle";
-	case NCP_SHM_STIM_FILE:
-		return "file";
-	default:
-		return "unknown";
-	}
-}
-
 const char *ncp_mon_snap_lesion_name(uint32_t kind)
 {
 	switch (kind) {
@@ -416,7 +400,7 @@ static void json_stim(const struct ncp_mon_snap *s, struct ncp_json *j)
 	}
 	ncp_json_obj(j);
 	key_uint(j, "step", b->step);
-	key_str(j, "source", ncp_mon_snap_source_name(b->source));
+	key_str(j, "source", ncp_shm_stim_source_name(b->source));
 	key_uint(j, "electrodes", b->electrodes);
 	key_num(j, "max", b->max);
 	key_num(j, "theta_max_abs", b->theta_max_abs);
@@ -578,7 +562,7 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 	if (b)
 		fprintf(f, "stim       source %s  %u electrodes  max|theta| %.4g  "
 			"max|alpha| %.4g  (bound %.4g)\n",
-			ncp_mon_snap_source_name(b->source), b->electrodes,
+			ncp_shm_stim_source_name(b->source), b->electrodes,
 			b->theta_max_abs, b->alpha_max_abs, b->max);
 	else
 		fprintf(f, "stim       none (a segment before ABI 1.3, or not "

@@ -111,7 +111,6 @@ ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
 const char *ncp_mon_snap_mode_name(uint32_t mode);
 const char *ncp_mon_snap_task_name(uint32_t kind);
 const char *ncp_mon_snap_state_name(uint32_t state_word);
-const char *ncp_mon_snap_source_name(uint32_t source);
 const char *ncp_mon_snap_lesion_name(uint32_t kind);
 /* The lesion in words ("none", "pmc-m1: 50% of M1, 500 neurons"). */
 void ncp_mon_snap_lesion_text(const struct ncp_shm_stim *b, char *out,

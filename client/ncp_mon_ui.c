@@ -517,7 +517,7 @@ static void draw_numbers(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		ncp_mon_snap_lesion_text(sb, les, sizeof(les));
 		LINE(sb->lesion_kind ? warn : A_NORMAL, "lesion %s", les);
 		LINE(A_NORMAL, "stim %s E%u %s max %.3g",
-		     ncp_mon_snap_source_name(sb->source), sb->electrodes,
+		     ncp_shm_stim_source_name(sb->source), sb->electrodes,
 		     ui->stim_theta ? "|theta|" : "|alpha|",
 		     ui->stim_theta ? sb->theta_max_abs : sb->alpha_max_abs);
 		if (y < end && w > 8 && sb->electrodes) {

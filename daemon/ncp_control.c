@@ -260,10 +260,7 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 	if (ncp_shm_reader_stim(c->shm, sbuf, sizeof(sbuf)) == 0) {
 		ncp_reply_num(r, "lesion.fraction", sb->lesion_fraction);
 		ncp_reply_str(r, "stim.source",
-			      sb->source == NCP_SHM_STIM_FILE ? "file" :
-			      sb->source < NCP_STIM_SRC_COUNT ?
-				      ncp_stim_source_names[sb->source] :
-				      "unknown");
+			      ncp_shm_stim_source_name(sb->source));
 		ncp_reply_uint(r, "stim.electrodes", sb->electrodes);
 		ncp_reply_num(r, "stim.max", sb->max);
 		ncp_reply_num(r, "stim.theta_max_abs", sb->theta_max_abs);

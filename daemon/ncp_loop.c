@@ -128,6 +128,16 @@ static void publish_step(struct ncp_loop *l)
 	struct ncp_sim *s = l->sim;
 	uint64_t step = s->step - 1;
 
+	/* What the co-processor observes after the step (ABI 1.4): the
+	 * recording electrodes, the arm, the target, the electrodes' alpha. */
+	int R;
+	const float *rec = ncp_reach_rec(s->reach, &R);
+	float arm[6] = { (float)s->arm.q[0], (float)s->arm.q[1],
+			 (float)s->arm.dq[0], (float)s->arm.dq[1],
+			 (float)s->arm.hand[0], (float)s->arm.hand[1] };
+	float target[2] = { (float)s->target[0], (float)s->target[1] };
+	ncp_shm_writer_set_obs(l->shm, rec, arm, target,
+			       ncp_reach_stim(s->reach)->alpha_f);
 	/* The theta applied in the step: the emulator's stimulation input. */
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
 				   (uint32_t)s->n_spikes,
@@ -167,6 +177,20 @@ static void publish_state(struct ncp_loop *l)
 	ncp_shm_writer_put_state(l->shm, st);
 }
 
+/* What drives the electrodes, as the stim block says it. */
+static uint32_t stim_source(const struct ncp_loop *l)
+{
+	static const uint32_t shm_source[NCP_STIM_SRC_COUNT] = {
+		[NCP_STIM_SRC_NONE] = NCP_SHM_STIM_NONE,
+		[NCP_STIM_SRC_NOISE] = NCP_SHM_STIM_NOISE,
+		[NCP_STIM_SRC_ORACLE] = NCP_SHM_STIM_ORACLE,
+		[NCP_STIM_SRC_CPN] = NCP_SHM_STIM_CPN,
+	};
+	if (l->sim->stim_seq)
+		return NCP_SHM_STIM_FILE;
+	return shm_source[ncp_reach_stim_params(l->sim->reach)->source];
+}
+
 /* The stim block, every tick (also while paused): theta and alpha as the
  * step just taken used them, and the lesion. */
 static void publish_stim(struct ncp_loop *l)
@@ -179,8 +203,7 @@ static void publish_stim(struct ncp_loop *l)
 
 	ncp_reach_lesion(s->reach, &kind, &fraction, &count);
 	b->step = s->step ? s->step - 1 : 0;
-	b->source = s->stim_seq ? NCP_SHM_STIM_FILE :
-		    (uint32_t)ncp_reach_stim_params(s->reach)->source;
+	b->source = stim_source(l);
 	b->lesion_kind = (uint32_t)kind;
 	b->lesion_neurons = (uint32_t)count;
 	b->lesion_fraction = fraction;

@@ -586,6 +586,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.window_len = (uint32_t)cfg->shm.window,
 		.arm_links = { cfg->reach.arm.l[0], cfg->reach.arm.l[1] },
 		.stim_electrodes = (uint32_t)d->sim.stim_E,
+		.rec_electrodes = (uint32_t)cfg->reach.rec.electrodes,
 	};
 	d->shm = ncp_shm_writer_new(&sc, msg, sizeof(msg));
 	if (!d->shm)

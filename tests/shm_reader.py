@@ -5,8 +5,9 @@ usage: shm_reader.py [NAME [WINDOW]]   (NAME defaults to /ncpd)
 
 Prints generation, pid, state, head (steps written), the newest WINDOW
 steps of the M1 window (first step, spike indices and stimulation per
-step), the state block and (ABI 1.3) the stim block: electrodes, theta,
-alpha and the lesion.  Exits 1 with a message for a missing, foreign
+step), the state block, (ABI 1.3) the stim block: electrodes, theta,
+alpha and the lesion, and (ABI 1.4) each step's observation (recording
+electrodes, arm, target, alpha) and the co-processor block.  Exits 1 with a message for a missing, foreign
 or truncated segment.  Plain loads in program order are enough on x86-64.
 """
 import json
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 
 STATES = {0: 'none', 1: 'starting', 2: 'running', 3: 'stopped'}
-SOURCES = {0: 'none', 1: 'noise', 2: 'oracle', 3: 'file'}
+SOURCES = {0: 'none', 1: 'noise', 2: 'oracle', 3: 'file', 4: 'cpn'}
 LESIONS = {0: 'none', 1: 'pmc-m1', 2: 'm1-silence'}
 
 
@@ -56,6 +57,38 @@ def read_stim(seg, blocks, minor):
             'lesion_neurons': int(u4[7]), 'lesion_fraction': f8[4],
             'max': f8[5], 'theta_max_abs': f8[6], 'alpha_max_abs': f8[7],
             'theta': v[:E].tolist(), 'alpha': v[E:].tolist()}
+
+
+def read_obs(seg, copy, minor):
+    """Each copied step's observation (1.4): None from older writers."""
+    off = int(seg[384:388].view('<u4')[0]) if minor >= 4 else 0
+    if off == 0:
+        return None
+    R, E = int(seg[388:392].view('<u4')[0]), int(seg[108:112].view('<u4')[0])
+    f = copy[:, off:off + 4 * (R + 8 + E)].copy().view('<f4')
+    return [{'rec': o[:R].tolist(), 'arm': o[R:R + 6].tolist(),
+             'target': o[R + 6:R + 8].tolist(), 'alpha': o[R + 8:].tolist()}
+            for o in f]
+
+
+def read_ncp(seg, blocks, minor):
+    """The co-processor block (1.4): None from older writers or before
+    the first write."""
+    if minor < 4 or len(blocks) < 8 or blocks[7][1] == 0:
+        return None
+    blk = seqlock_copy(seg, blocks[7][0], 256)
+    if blk is None:
+        return None
+    u4, f8 = blk.view('<u4'), blk.view('<f8')
+    return {'step': u64(blk, 8), 'loaded': int(u4[4]), 'on': int(u4[5]),
+            'train': int(u4[6]), 'phase': int(u4[7]), 'latency_us': f8[4],
+            'latency_p99_us': f8[5], 'thetas': u64(blk, 48),
+            'skipped': u64(blk, 56), 'updates': u64(blk, 64),
+            'rollbacks': u64(blk, 72), 'l_healthy': f8[10],
+            'l_lesioned': f8[11], 'l_restored': f8[12], 'recovery': f8[13],
+            'reaches': u4[28:31].tolist(),
+            'model': bytes(blk[128:160]).split(b'\0')[0].decode(),
+            'task_loss': f8[20], 'en_loss': f8[21]}
 
 
 def main():
@@ -117,7 +150,9 @@ def main():
         'window_steps': copy[:, 8:16].copy().view('<u8').ravel().tolist(),
         'window_spikes': [np.flatnonzero(b[:neurons]).tolist() for b in bits],
         'window_stim': [s[:n].tolist() for s, n in zip(stim, stim_n)],
-        'state': st, 'stim': read_stim(seg, blocks, minor)}, default=float))
+        'state': st, 'stim': read_stim(seg, blocks, minor),
+        'window_obs': read_obs(seg, copy, minor),
+        'ncp': read_ncp(seg, blocks, minor)}, default=float))
 
 
 if __name__ == '__main__':
