@@ -147,7 +147,7 @@ $(BUILD)/%.a:
 
 $(BUILD)/ncpd: $(call obj,$(NCPD_MAIN)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIB_MODELS) $(LIB_SHM) $(LIB_BASE)
+$(BUILD)/ncp-train: $(call obj,$(TRAIN_MAIN)) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/ncpctl: $(call obj,$(NCPCTL_MAIN)) $(LIB_CLIENT) $(LIB_SHM) $(LIB_BASE)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm

@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 
+#include "daemon/ncp_recovery.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_hist.h"
 #include "models/base/ncp_json.h"
@@ -934,6 +935,8 @@ int main(int argc, char **argv)
 	int r;
 
 	ncp_log_init("ncp-train", NCP_LOG_INFO);
+	if (argc > 1 && !strcmp(argv[1], "--cpn"))
+		return ncp_recovery_main(argc - 1, argv + 1);
 	r = parse_args(argc, argv, &o);
 	if (r)
 		return r;

@@ -1365,3 +1365,45 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
 		out[o] = y[o] * m->out_scale[o] + m->out_mean[o];
 }
+
+/* ---- Shared with the co-processor's model files (ncp_emu_int.h) -------- */
+
+int ncp_emu_meta_int(const struct ncp_safetensors *st, const char *name,
+		     const char *key, long lo, long hi, int *out, char *err,
+		     size_t errlen)
+{
+	return meta_int(st, name, key, lo, hi, out, err, errlen);
+}
+
+const char *ncp_emu_meta_str(const struct ncp_safetensors *st,
+			     const char *name, const char *key, char *err,
+			     size_t errlen)
+{
+	return meta_str(st, name, key, err, errlen);
+}
+
+int ncp_emu_meta_numbers(const struct ncp_safetensors *st, const char *name,
+			 const char *key, double *out, int max, int *n,
+			 char *err, size_t errlen)
+{
+	return meta_numbers(st, name, key, out, max, n, err, errlen);
+}
+
+int ncp_emu_meta_double(const struct ncp_safetensors *st, const char *name,
+			const char *key, double *out, char *err, size_t errlen)
+{
+	return meta_double(st, name, key, out, err, errlen);
+}
+
+int ncp_emu_get_tensor(const struct ncp_safetensors *st, const char *name,
+		       const char *tname, int ndim, uint64_t d0, uint64_t d1,
+		       float *dst, bool positive, char *err, size_t errlen)
+{
+	return get_tensor(st, name, tname, ndim, d0, d1, dst, positive, err,
+			  errlen);
+}
+
+void ncp_emu_fmt_double(char *buf, size_t len, double x)
+{
+	fmt_double(buf, len, x);
+}

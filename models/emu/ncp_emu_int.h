@@ -59,4 +59,27 @@ void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
  * changing weights or normalisations in place. */
 void ncp_emu_model_refresh(struct ncp_emu_model *m);
 
+/* Model-file helpers shared with the co-processor's files (ncp_cpn):
+ * metadata read as a decimal integer in [lo, hi], a string, a JSON array
+ * of at most max numbers, a finite number; tensor tname ([d0] or [d0, d1]
+ * F32) copied into dst with every value checked finite (and positive);
+ * the shortest decimal that reads back as x.  Errors name the file
+ * (name) and the key or tensor. */
+struct ncp_safetensors;
+int ncp_emu_meta_int(const struct ncp_safetensors *st, const char *name,
+		     const char *key, long lo, long hi, int *out, char *err,
+		     size_t errlen);
+const char *ncp_emu_meta_str(const struct ncp_safetensors *st,
+			     const char *name, const char *key, char *err,
+			     size_t errlen);
+int ncp_emu_meta_numbers(const struct ncp_safetensors *st, const char *name,
+			 const char *key, double *out, int max, int *n,
+			 char *err, size_t errlen);
+int ncp_emu_meta_double(const struct ncp_safetensors *st, const char *name,
+			const char *key, double *out, char *err, size_t errlen);
+int ncp_emu_get_tensor(const struct ncp_safetensors *st, const char *name,
+		       const char *tname, int ndim, uint64_t d0, uint64_t d1,
+		       float *dst, bool positive, char *err, size_t errlen);
+void ncp_emu_fmt_double(char *buf, size_t len, double x);
+
 #endif

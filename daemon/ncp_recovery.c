@@ -1,0 +1,803 @@
+#include "daemon/ncp_recovery.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ncp_sim.h"
+#include "models/base/ncp_base.h"
+#include "models/base/ncp_json.h"
+#include "models/base/ncp_rng.h"
+
+void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->healthy_s = 60;
+	o->explore_s = 60;
+	o->round_s = 10;
+	o->train_s = 600;
+	o->eval_s = 32;
+	o->cpn_epochs = 5;
+	o->sample_every = 5;
+	o->noise_sd = 0.5;
+	o->noise_hold = 0.1;
+	o->perturb_sd = 0.2;
+	o->perturb_tau = 0.1;
+	o->mix[0] = 0.1;
+	o->mix[1] = 0.6;
+	o->mix[2] = 0.3;
+	o->seg_s = 1;
+	o->curve_every = 5;
+	o->eval_seed = 0;	/* 0: task.seed + 1000 */
+	ncp_cpn_spec_default(&o->spec);
+	ncp_cpn_train_opts_default(&o->train);
+}
+
+/* What drives the electrodes while a phase runs. */
+enum drive { DRIVE_NONE, DRIVE_CPN, DRIVE_PERTURBED, DRIVE_NOISE };
+
+#define MAX_PENDING 4096
+#define PATH_EVERY 10		/* steps between recorded path points */
+
+struct pending {
+	uint64_t due;		/* the step whose arm is the future */
+	int src;
+};
+
+struct runner {
+	const struct ncp_recovery_opts *o;
+	struct ncp_sim *s;
+	int R, E, H;
+	double d, smax, amax;
+	float *obs, *theta, *astar, *alpha, *noise, *ou;
+	struct ncp_cpn_state *st;	/* NULL: no CPN yet */
+	struct ncp_rng rng;
+	/* Samples waiting for their future (a ring). */
+	struct pending pend[MAX_PENDING];
+	float *pobs, *palpha, *ptarget;
+	int phead, pcount;
+	struct ncp_cpn_data *data;	/* NULL: not collecting */
+	/* Path recording. */
+	float *path;
+	size_t npath, path_cap;
+};
+
+static void observe(struct runner *r)
+{
+	int R;
+	const float *rec = ncp_reach_rec(r->s->reach, &R);
+	memcpy(r->obs, rec, (size_t)r->R * sizeof(float));
+	for (int k = 0; k < 2; k++) {
+		r->obs[r->R + k] = (float)r->s->arm.q[k];
+		r->obs[r->R + 2 + k] = (float)r->s->arm.dq[k];
+		r->obs[r->R + 4 + k] = (float)r->s->arm.hand[k];
+	}
+}
+
+static void sim_alpha(struct runner *r)
+{
+	const struct ncp_stim *st = ncp_reach_stim(r->s->reach);
+	for (int e = 0; e < r->E; e++)
+		r->alpha[e] = (float)st->alpha[e];
+}
+
+static float clampf(float x, float lim)
+{
+	return x > lim ? lim : x < -lim ? -lim : x;
+}
+
+static void pending_clear(struct runner *r)
+{
+	r->phead = 0;
+	r->pcount = 0;
+}
+
+/* One step driven by `drive`; samples into r->data when set. */
+static void run_step(struct runner *r, enum drive drive)
+{
+	struct ncp_sim *s = r->s;
+	uint64_t t = s->step;
+	int hold = (int)lround(r->o->noise_hold / s->dt);
+	bool active = drive != DRIVE_NONE;
+
+	observe(r);
+	sim_alpha(r);
+	if (drive == DRIVE_NOISE) {
+		if (hold < 1 || t % (uint64_t)hold == 0)
+			for (int e = 0; e < r->E; e++)
+				r->noise[e] = clampf((float)(r->o->noise_sd * r->amax *
+							     ncp_rng_normal(&r->rng)),
+						     (float)r->amax);
+		memcpy(r->astar, r->noise, (size_t)r->E * sizeof(float));
+	} else if (drive == DRIVE_CPN || drive == DRIVE_PERTURBED) {
+		ncp_cpn_state_set_alpha(r->st, r->alpha);
+		ncp_cpn_state_step(r->st, r->obs, r->theta);
+		memcpy(r->astar, ncp_cpn_state_target(r->st), (size_t)r->E * sizeof(float));
+		if (drive == DRIVE_PERTURBED) {
+			double a = exp(-s->dt / r->o->perturb_tau);
+			double b = sqrt(1 - a * a) * r->o->perturb_sd * r->amax;
+			for (int e = 0; e < r->E; e++) {
+				r->ou[e] = (float)(a * r->ou[e] + b * ncp_rng_normal(&r->rng));
+				r->astar[e] = clampf(r->astar[e] + r->ou[e], (float)r->amax);
+			}
+		}
+	}
+	if (active) {
+		for (int e = 0; e < r->E; e++)
+			r->theta[e] = clampf(r->astar[e] - (float)r->d * r->alpha[e],
+					     (float)r->smax);
+		ncp_sim_set_theta(s, r->theta);
+	}
+	/* The sample of this step: its observation now, alpha and the target
+	 * after the step. */
+	bool sample = r->data && t % (uint64_t)r->o->sample_every == 0 &&
+		      r->pcount < MAX_PENDING;
+	int slot = (r->phead + r->pcount) % MAX_PENDING;
+	if (sample)
+		memcpy(r->pobs + (size_t)slot * NCP_CPN_OBS(r->R), r->obs,
+		       (size_t)NCP_CPN_OBS(r->R) * sizeof(float));
+	ncp_sim_step(s);
+	if (sample) {
+		sim_alpha(r);
+		memcpy(r->palpha + (size_t)slot * r->E, r->alpha, (size_t)r->E * sizeof(float));
+		r->ptarget[2 * slot] = (float)s->target[0];
+		r->ptarget[2 * slot + 1] = (float)s->target[1];
+		r->pend[slot].due = t + (uint64_t)r->H - 1;
+		r->pend[slot].src = drive == DRIVE_CPN ? NCP_CPN_SRC_CPN :
+				    drive == DRIVE_PERTURBED ? NCP_CPN_SRC_PERTURBED :
+							       NCP_CPN_SRC_NOISE;
+		r->pcount++;
+	}
+	while (r->data && r->pcount && r->pend[r->phead].due == t) {
+		int k = r->phead;
+		float fut[6];
+		for (int c = 0; c < 2; c++) {
+			fut[c] = (float)s->arm.q[c];
+			fut[2 + c] = (float)s->arm.dq[c];
+			fut[4 + c] = (float)s->arm.hand[c];
+		}
+		ncp_cpn_data_add(r->data, r->pobs + (size_t)k * NCP_CPN_OBS(r->R),
+				 r->palpha + (size_t)k * r->E, r->ptarget + 2 * k, fut,
+				 r->pend[k].src);
+		r->phead = (r->phead + 1) % MAX_PENDING;
+		r->pcount--;
+	}
+	if (r->path && t % PATH_EVERY == 0 && r->npath < r->path_cap) {
+		r->path[2 * r->npath] = (float)s->arm.hand[0];
+		r->path[2 * r->npath + 1] = (float)s->arm.hand[1];
+		r->npath++;
+	}
+}
+
+/* Reset to the start posture on task p; mean end error of the reaches of
+ * `seconds` driven by `drive` (NONE or CPN). */
+static double evaluate(struct runner *r, const struct ncp_task_params *p,
+		       double seconds, enum drive drive)
+{
+	struct ncp_sim *s = r->s;
+	uint64_t n0, steps = (uint64_t)llround(seconds / s->dt);
+	double e0;
+
+	ncp_sim_reset(s);
+	ncp_sim_set_task(s, p);
+	if (r->st)
+		ncp_cpn_state_reset(r->st);
+	pending_clear(r);
+	n0 = s->n_reaches;
+	e0 = s->sum_end_error;
+	for (uint64_t k = 0; k < steps; k++)
+		run_step(r, drive);
+	return s->n_reaches > n0 ? (s->sum_end_error - e0) / (double)(s->n_reaches - n0)
+				 : NAN;
+}
+
+static double recovery(double L, double Lh, double Ll)
+{
+	return (1 - (L - Lh) / (Ll - Lh)) * 100;
+}
+
+/* Run `seconds` of data collection with the 10/60/30 mix (or one drive). */
+static void collect(struct runner *r, double seconds, int fixed)
+{
+	struct ncp_sim *s = r->s;
+	uint64_t steps = (uint64_t)llround(seconds / s->dt);
+	uint64_t seg = (uint64_t)llround(r->o->seg_s / s->dt);
+	enum drive drive = DRIVE_NOISE;
+
+	if (seg < 1)
+		seg = 1;
+	for (uint64_t k = 0; k < steps; k++) {
+		if (k % seg == 0) {
+			if (fixed >= 0) {
+				drive = (enum drive)fixed;
+			} else {
+				double u = ncp_rng_uniform(&r->rng);
+				drive = u < r->o->mix[0] ? DRIVE_CPN :
+					u < r->o->mix[0] + r->o->mix[1] ? DRIVE_PERTURBED :
+									  DRIVE_NOISE;
+			}
+		}
+		run_step(r, drive);
+	}
+}
+
+struct curve_pt {
+	double sim_min, task_loss, en_loss, rec_co;
+	uint64_t epochs;
+	int en_trainings;
+};
+
+static void svg_path(FILE *f, const float *p, size_t n, const char *colour,
+		     double x0, double y0, double sc)
+{
+	if (!n)
+		return;
+	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\" points=\"", colour);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%.1f,%.1f ", x0 + sc * p[2 * i], y0 - sc * p[2 * i + 1]);
+	fprintf(f, "\"/>\n");
+}
+
+static int write_svg(const char *path, const float *const paths[3],
+		     const size_t npaths[3], const struct ncp_task_params *co,
+		     const struct curve_pt *cv, int ncv, double rec_final,
+		     char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+	static const char *const colour[3] = { "#2a2", "#d22", "#22d" };
+	static const char *const label[3] = { "healthy", "lesioned", "restored (CPN)" };
+	const double sc = 900, x0 = 230 - sc * co->centre[0], y0 = 230 + sc * co->centre[1];
+
+	if (!f)
+		return ncp_errf(err, errlen, "cannot write %s: %s", path, ncp_strerror(-errno));
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"480\" font-family=\"sans-serif\" font-size=\"12\">\n"
+		   "<rect width=\"960\" height=\"480\" fill=\"white\"/>\n"
+		   "<text x=\"10\" y=\"18\">Hand paths, centre-out (held-out CPN); target circle r = %.2f m</text>\n",
+		co->radius);
+	for (int k = 0; k < co->n_targets; k++) {
+		double a = 2 * M_PI * k / co->n_targets;
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"none\" stroke=\"black\"/>\n",
+			x0 + sc * (co->centre[0] + co->radius * cos(a)),
+			y0 - sc * (co->centre[1] + co->radius * sin(a)));
+	}
+	for (int c = 0; c < 3; c++) {
+		svg_path(f, paths[c], npaths[c], colour[c], x0, y0, sc);
+		fprintf(f, "<text x=\"20\" y=\"%d\" fill=\"%s\">%s</text>\n", 440 + 14 * c,
+			colour[c], label[c]);
+	}
+	/* Learning curve: centre-out recovery against simulated minutes. */
+	double tmax = ncv ? cv[ncv - 1].sim_min : 1;
+	const double px = 520, py = 420, pw = 400, ph = 360;
+	fprintf(f, "<text x=\"%g\" y=\"18\">Recovery (centre-out, %%) vs simulated minutes of training; final held-out %.1f%%</text>\n",
+		px - 40, rec_final);
+	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px + pw, py);
+	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px, py - ph);
+	for (int v = 0; v <= 100; v += 25) {
+		double y = py - ph * (v + 50) / 150.0;
+		fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%d</text>\n", px - 4, y + 4, v);
+		fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", px, y, px + pw, y);
+	}
+	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.1f min</text>\n", px + pw, py + 16, tmax);
+	fprintf(f, "<polyline fill=\"none\" stroke=\"#22d\" stroke-width=\"1.5\" points=\"");
+	for (int i = 0; i < ncv; i++) {
+		double v = cv[i].rec_co < -50 ? -50 : cv[i].rec_co > 100 ? 100 : cv[i].rec_co;
+		fprintf(f, "%.1f,%.1f ", px + pw * cv[i].sim_min / (tmax > 0 ? tmax : 1),
+			py - ph * (v + 50) / 150.0);
+	}
+	fprintf(f, "\"/>\n</svg>\n");
+	if (fclose(f))
+		return ncp_errf(err, errlen, "cannot write %s", path);
+	return 0;
+}
+
+static int alloc_runner(struct runner *r, const struct ncp_recovery_opts *o,
+			struct ncp_sim *s, int R, int E, double d, double smax,
+			double amax, uint64_t seed)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->s = s;
+	r->R = R;
+	r->E = E;
+	r->H = o->train.horizon;
+	r->d = d;
+	r->smax = smax;
+	r->amax = amax;
+	ncp_rng_seed(&r->rng, ncp_rng_derive(seed, 0x4ec));
+	r->obs = calloc((size_t)NCP_CPN_OBS(R), sizeof(float));
+	r->theta = calloc((size_t)E, sizeof(float));
+	r->astar = calloc((size_t)E, sizeof(float));
+	r->alpha = calloc((size_t)E, sizeof(float));
+	r->noise = calloc((size_t)E, sizeof(float));
+	r->ou = calloc((size_t)E, sizeof(float));
+	r->pobs = calloc((size_t)MAX_PENDING * NCP_CPN_OBS(R), sizeof(float));
+	r->palpha = calloc((size_t)MAX_PENDING * E, sizeof(float));
+	r->ptarget = calloc((size_t)MAX_PENDING * 2, sizeof(float));
+	return r->obs && r->theta && r->astar && r->alpha && r->noise && r->ou &&
+	       r->pobs && r->palpha && r->ptarget ? 0 : -ENOMEM;
+}
+
+static void free_runner(struct runner *r)
+{
+	free(r->obs);
+	free(r->theta);
+	free(r->astar);
+	free(r->alpha);
+	free(r->noise);
+	free(r->ou);
+	free(r->pobs);
+	free(r->palpha);
+	free(r->ptarget);
+}
+
+/* Centre-out evaluation with the hand path kept in *path (allocated). */
+static double eval_path(struct runner *r, const struct ncp_task_params *co,
+			double seconds, enum drive drive, float **path,
+			size_t *n)
+{
+	size_t cap = (size_t)(seconds / r->s->dt) / PATH_EVERY + 2;
+	double L;
+	r->path = calloc(cap * 2, sizeof(float));
+	r->path_cap = r->path ? cap : 0;
+	r->npath = 0;
+	L = evaluate(r, co, seconds, drive);
+	*path = r->path;
+	*n = r->npath;
+	r->path = NULL;
+	r->path_cap = 0;
+	return L;
+}
+
+int ncp_recovery_run(const struct ncp_config *c,
+		     const struct ncp_recovery_opts *o, char *err,
+		     size_t errlen)
+{
+	struct ncp_config cm = *c, co_cfg = *c;
+	struct ncp_sim sim, osim;
+	struct runner r, ro;
+	struct ncp_cpn_spec spec = o->spec;
+	struct ncp_cpn_model *cpn = NULL;
+	struct ncp_cpn_trainer *tr = NULL;
+	struct ncp_cpn_data data;
+	struct ncp_cpn_ref ref;
+	struct ncp_task_params rnd = c->task, eval_rnd = c->task, co = c->task;
+	const struct ncp_stim_params *sp = &c->reach.stim;
+	float *paths[3] = { NULL, NULL, NULL };
+	size_t npaths[3] = { 0, 0, 0 };
+	struct curve_pt *cv = NULL;
+	int ncv = 0, ret = -EINVAL, lk = sp->lesion_kind;
+	double lf = sp->lesion_fraction;
+	uint64_t t0 = ncp_now_ns();
+	bool have_sim = false, have_data = false;
+	struct ncp_json j;
+
+	memset(&r, 0, sizeof(r));
+	if (lk == NCP_LESION_NONE || !(lf > 0))
+		return ncp_errf(err, errlen, "the experiment needs a lesion: set lesion.kind (pmc-m1 or m1-silence) and lesion.fraction > 0");
+	if (sp->source != NCP_STIM_SRC_NONE)
+		return ncp_errf(err, errlen, "the experiment drives the electrodes itself: stim.source must be none (it is %s)",
+				ncp_stim_source_names[sp->source]);
+	cm.reach.stim.source = NCP_STIM_SRC_NONE;
+	co_cfg.reach.stim.source = NCP_STIM_SRC_ORACLE;
+	spec.electrodes = sp->electrodes;
+	spec.rec = c->reach.rec.electrodes;
+	spec.dt = c->reach.dt;
+	spec.decay = sp->decay;
+	spec.stim_max = sp->max;
+	if (spec.alpha_max > spec.stim_max)
+		spec.alpha_max = spec.stim_max;
+	rnd.kind = NCP_TASK_RANDOM;
+	eval_rnd.kind = NCP_TASK_RANDOM;
+	eval_rnd.seed = o->eval_seed ? o->eval_seed : c->task.seed + 1000;
+	co.kind = NCP_TASK_CENTRE_OUT;
+	const double co_s = co.n_targets * 2 * co.period;
+
+	cpn = ncp_cpn_model_new(&spec, c->reach.seed, err, errlen);
+	if (!cpn)
+		return -EINVAL;
+	if (ncp_sim_init(&sim, &cm, 64, err, errlen))
+		goto out;
+	have_sim = true;
+	double d = pow(sp->decay, c->reach.dt / 0.01);
+	if (alloc_runner(&r, o, &sim, spec.rec, spec.electrodes, d, spec.stim_max,
+			 spec.alpha_max, c->reach.seed ^ c->task.seed)) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	size_t cap = (size_t)((o->train_s + o->healthy_s) / c->reach.dt / o->sample_every) + 16;
+	if (ncp_cpn_data_init(&data, spec.rec, spec.electrodes, cap)) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	have_data = true;
+
+	/* Healthy baseline. */
+	ncp_sim_set_lesion(&sim, NCP_LESION_NONE, 0);
+	double Lh = evaluate(&r, &eval_rnd, o->eval_s, DRIVE_NONE);
+	double Lh_co = eval_path(&r, &co, co_s, DRIVE_NONE, &paths[0], &npaths[0]);
+	/* The healthy reference, on the training task. */
+	ncp_sim_reset(&sim);
+	ncp_sim_set_task(&sim, &rnd);
+	pending_clear(&r);
+	r.data = &data;
+	collect(&r, o->healthy_s, DRIVE_NONE);
+	r.data = NULL;
+	if (ncp_cpn_ref_fit(&ref, &data)) {
+		ret = ncp_errf(err, errlen, "the healthy reference could not be fitted");
+		goto out;
+	}
+	data.n = 0;
+	/* Lesion. */
+	ncp_sim_set_lesion(&sim, lk, lf);
+	double Ll = evaluate(&r, &eval_rnd, o->eval_s, DRIVE_NONE);
+	double Ll_co = eval_path(&r, &co, co_s, DRIVE_NONE, &paths[1], &npaths[1]);
+	/* The oracle on the same layout and lesion. */
+	if (ncp_sim_init(&osim, &co_cfg, 64, err, errlen))
+		goto out;
+	if (alloc_runner(&ro, o, &osim, spec.rec, spec.electrodes, d, spec.stim_max,
+			 spec.alpha_max, 1)) {
+		ncp_sim_fini(&osim);
+		free_runner(&ro);
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	double Lo = evaluate(&ro, &eval_rnd, o->eval_s, DRIVE_NONE);
+	double Lo_co = evaluate(&ro, &co, co_s, DRIVE_NONE);
+	ncp_sim_fini(&osim);
+	free_runner(&ro);
+
+	/* Exploration. */
+	uint64_t wall_train0 = ncp_now_ns();
+	tr = ncp_cpn_trainer_new(cpn, &o->train, err, errlen);
+	if (!tr)
+		goto out;
+	ncp_cpn_trainer_set_ref(tr, &ref);
+	r.st = ncp_cpn_state_new(ncp_cpn_trainer_model(tr));
+	if (!r.st) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	ncp_sim_reset(&sim);
+	ncp_sim_set_task(&sim, &rnd);
+	pending_clear(&r);
+	r.data = &data;
+	collect(&r, o->explore_s, DRIVE_NOISE);
+	double sim_used = o->explore_s, en_loss = NAN, task_loss = NAN;
+	if (ncp_cpn_trainer_fit_norm(tr, &data) ||
+	    ncp_cpn_trainer_en_train(tr, &data, &en_loss)) {
+		ret = ncp_errf(err, errlen, "the emulator could not be trained on the exploration data");
+		goto out;
+	}
+	int rounds = 0, rollbacks = 0, maxcv = (int)(o->train_s / o->round_s) + 4;
+	cv = calloc((size_t)maxcv, sizeof(*cv));
+	if (!cv) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	while (sim_used + 1e-9 < o->train_s) {
+		for (int k = 0; k < o->cpn_epochs; k++)
+			if (ncp_cpn_trainer_cpn_epoch(tr, &data, &task_loss))
+				rollbacks++;
+		size_t from = data.n;
+		double chunk = fmin(o->round_s, o->train_s - sim_used);
+		collect(&r, chunk, -1);
+		sim_used += chunk;
+		rounds++;
+		double new_loss = ncp_cpn_trainer_en_loss(tr, &data, from);
+		if (ncp_cpn_trainer_en_expired(tr, new_loss) &&
+		    ncp_cpn_trainer_en_train(tr, &data, &en_loss))
+			rollbacks++;
+		if (o->verbose)
+			fprintf(stderr, "round %d sim %.0f s: task loss %.3g m^2, EN loss new %.3g (after %.3g), EN trainings %llu\n",
+				rounds, sim_used, task_loss, new_loss, en_loss,
+				(unsigned long long)ncp_cpn_trainer_en_trainings(tr));
+		if (o->curve_every > 0 && (rounds % o->curve_every == 0 ||
+					   sim_used + 1e-9 >= o->train_s) && ncv < maxcv) {
+			/* The training simulation continues where it was: the
+			 * curve runs on a copy of nothing; its reset costs the
+			 * training stream a restart of the task (same seed
+			 * stream, so the run stays deterministic). */
+			struct curve_pt *p = &cv[ncv++];
+			p->sim_min = sim_used / 60;
+			p->task_loss = task_loss;
+			p->en_loss = new_loss;
+			p->epochs = ncp_cpn_trainer_cpn_epochs(tr);
+			p->en_trainings = (int)ncp_cpn_trainer_en_trainings(tr);
+			p->rec_co = recovery(evaluate(&r, &co, co_s, DRIVE_CPN), Lh_co, Ll_co);
+			if (o->verbose)
+				fprintf(stderr, "  centre-out recovery %.1f%%\n", p->rec_co);
+			ncp_sim_reset(&sim);
+			rnd.seed = ncp_rng_derive(c->task.seed, (uint64_t)rounds);
+			ncp_sim_set_task(&sim, &rnd);
+			pending_clear(&r);
+		}
+	}
+	double wall_train = (ncp_now_ns() - wall_train0) / 1e9;
+	r.data = NULL;
+
+	/* Held-out evaluation. */
+	double Lr = evaluate(&r, &eval_rnd, o->eval_s, DRIVE_CPN);
+	double Lr_co = eval_path(&r, &co, co_s, DRIVE_CPN, &paths[2], &npaths[2]);
+	double wall = (ncp_now_ns() - t0) / 1e9;
+
+	if (o->out) {
+		char cfgjson[512];
+		snprintf(cfgjson, sizeof(cfgjson),
+			 "{\"lesion\": \"%s\", \"fraction\": %g, \"horizon\": %d, \"train_s\": %g, \"recovery\": %.3f}",
+			 ncp_lesion_kind_names[lk], lf, o->train.horizon, o->train_s,
+			 recovery(Lr, Lh, Ll));
+		struct ncp_cpn_model *out = ncp_cpn_model_clone(ncp_cpn_trainer_model(tr));
+		if (!out || ncp_cpn_model_set_config(out, cfgjson) ||
+		    ncp_cpn_model_save(out, o->out, err, errlen)) {
+			if (!out)
+				ncp_errf(err, errlen, "out of memory");
+			ncp_cpn_model_free(out);
+			goto out;
+		}
+		ncp_cpn_model_free(out);
+	}
+	if (o->svg && write_svg(o->svg, (const float *const *)paths, npaths, &co,
+				cv, ncv, recovery(Lr, Lh, Ll), err, errlen))
+		goto out;
+
+	ncp_json_init(&j);
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "lesion");
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "kind");
+	ncp_json_str(&j, ncp_lesion_kind_names[lk]);
+	ncp_json_key(&j, "fraction");
+	ncp_json_num(&j, lf);
+	ncp_json_end(&j);
+	ncp_json_key(&j, "electrodes");
+	ncp_json_int(&j, spec.electrodes);
+	ncp_json_key(&j, "rec_electrodes");
+	ncp_json_int(&j, spec.rec);
+	ncp_json_key(&j, "layout");
+	ncp_json_str(&j, ncp_stim_layout_names[sp->layout]);
+	ncp_json_key(&j, "spread");
+	ncp_json_num(&j, sp->spread);
+	ncp_json_key(&j, "held_out");
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "task");
+	ncp_json_str(&j, "random");
+	ncp_json_key(&j, "task_seed");
+	ncp_json_uint(&j, eval_rnd.seed);
+	ncp_json_key(&j, "seconds");
+	ncp_json_num(&j, o->eval_s);
+	ncp_json_end(&j);
+	ncp_json_key(&j, "L_healthy");
+	ncp_json_num(&j, Lh);
+	ncp_json_key(&j, "L_lesioned");
+	ncp_json_num(&j, Ll);
+	ncp_json_key(&j, "L_restored");
+	ncp_json_num(&j, Lr);
+	ncp_json_key(&j, "L_oracle");
+	ncp_json_num(&j, Lo);
+	ncp_json_key(&j, "recovery_pct");
+	ncp_json_num(&j, recovery(Lr, Lh, Ll));
+	ncp_json_key(&j, "oracle_recovery_pct");
+	ncp_json_num(&j, recovery(Lo, Lh, Ll));
+	ncp_json_key(&j, "centre_out");
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "L_healthy");
+	ncp_json_num(&j, Lh_co);
+	ncp_json_key(&j, "L_lesioned");
+	ncp_json_num(&j, Ll_co);
+	ncp_json_key(&j, "L_restored");
+	ncp_json_num(&j, Lr_co);
+	ncp_json_key(&j, "L_oracle");
+	ncp_json_num(&j, Lo_co);
+	ncp_json_key(&j, "recovery_pct");
+	ncp_json_num(&j, recovery(Lr_co, Lh_co, Ll_co));
+	ncp_json_key(&j, "oracle_recovery_pct");
+	ncp_json_num(&j, recovery(Lo_co, Lh_co, Ll_co));
+	ncp_json_end(&j);
+	ncp_json_key(&j, "sim_minutes_training");
+	ncp_json_num(&j, sim_used / 60);
+	ncp_json_key(&j, "sim_minutes_healthy");
+	ncp_json_num(&j, o->healthy_s / 60);
+	ncp_json_key(&j, "horizon");
+	ncp_json_int(&j, o->train.horizon);
+	ncp_json_key(&j, "reference_r2");
+	ncp_json_num(&j, ref.r2);
+	ncp_json_key(&j, "rounds");
+	ncp_json_int(&j, rounds);
+	ncp_json_key(&j, "cpn_epochs");
+	ncp_json_uint(&j, ncp_cpn_trainer_cpn_epochs(tr));
+	ncp_json_key(&j, "en_trainings");
+	ncp_json_uint(&j, ncp_cpn_trainer_en_trainings(tr));
+	ncp_json_key(&j, "rollbacks");
+	ncp_json_int(&j, rollbacks);
+	ncp_json_key(&j, "task_loss");
+	ncp_json_num(&j, task_loss);
+	ncp_json_key(&j, "en_loss");
+	ncp_json_num(&j, en_loss);
+	ncp_json_key(&j, "samples");
+	ncp_json_uint(&j, data.n);
+	ncp_json_key(&j, "curve");
+	ncp_json_arr(&j);
+	for (int i = 0; i < ncv; i++) {
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "sim_minutes");
+		ncp_json_num(&j, cv[i].sim_min);
+		ncp_json_key(&j, "cpn_epochs");
+		ncp_json_uint(&j, cv[i].epochs);
+		ncp_json_key(&j, "en_trainings");
+		ncp_json_int(&j, cv[i].en_trainings);
+		ncp_json_key(&j, "task_loss");
+		ncp_json_num(&j, cv[i].task_loss);
+		ncp_json_key(&j, "en_loss_new");
+		ncp_json_num(&j, cv[i].en_loss);
+		ncp_json_key(&j, "centre_out_recovery_pct");
+		ncp_json_num(&j, cv[i].rec_co);
+		ncp_json_end(&j);
+	}
+	ncp_json_end(&j);
+	ncp_json_key(&j, "wall_seconds");
+	ncp_json_num(&j, wall);
+	ncp_json_key(&j, "wall_seconds_training");
+	ncp_json_num(&j, wall_train);
+	ncp_json_end(&j);
+	if (ncp_json_finish(&j) == 0)
+		puts(j.buf);
+	ncp_json_fini(&j);
+	ret = 0;
+out:
+	for (int k = 0; k < 3; k++)
+		free(paths[k]);
+	free(cv);
+	ncp_cpn_state_free(r.st);
+	ncp_cpn_trainer_free(tr);
+	ncp_cpn_model_free(cpn);
+	if (have_data)
+		ncp_cpn_data_fini(&data);
+	free_runner(&r);
+	if (have_sim)
+		ncp_sim_fini(&sim);
+	return ret;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ncp-train --cpn [--out FILE.safetensors] [--svg FILE.svg] [--set KEY=VALUE]...\n"
+		"                 [--config FILE] [--train-s S] [--explore-s S] [--round-s S] [--healthy-s S]\n"
+		"                 [--eval-s S] [--eval-seed N] [--horizon H] [--cpn-epochs N] [--en-epochs N]\n"
+		"                 [--en-hidden N] [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
+		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N] [--verbose]\n"
+		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object.\n");
+}
+
+static int num_arg(const char *opt, const char *v, double lo, double hi,
+		   double *out)
+{
+	char *end;
+	double x;
+	if (!v) {
+		fprintf(stderr, "ncp-train: %s needs a value\n", opt);
+		return -1;
+	}
+	x = strtod(v, &end);
+	if (!*v || *end || !(x >= lo && x <= hi)) {
+		fprintf(stderr, "ncp-train: %s %s: expected a number in [%g, %g]\n", opt, v, lo, hi);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int ncp_recovery_main(int argc, char **argv)
+{
+	struct ncp_config c;
+	struct ncp_recovery_opts o;
+	char err[1024];
+	double x;
+
+	ncp_config_defaults(&c);
+	ncp_recovery_opts_default(&o);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NUM(name, lo, hi, dst)                                   \
+	else if (!strcmp(a, name)) {                             \
+		if (num_arg(a, v, lo, hi, &x))                   \
+			return 2;                                \
+		dst;                                             \
+		i++;                                             \
+	}
+		if (!strcmp(a, "--cpn")) {
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--verbose")) {
+			o.verbose = 1;
+		} else if (!strcmp(a, "--out") || !strcmp(a, "--svg") || !strcmp(a, "--set") ||
+			   !strcmp(a, "--config") || !strcmp(a, "--hidden") || !strcmp(a, "--mix")) {
+			if (!v) {
+				fprintf(stderr, "ncp-train: %s needs a value\n", a);
+				return 2;
+			}
+			i++;
+			if (!strcmp(a, "--out")) {
+				o.out = v;
+			} else if (!strcmp(a, "--svg")) {
+				o.svg = v;
+			} else if (!strcmp(a, "--set")) {
+				if (ncp_config_set(&c, v, err, sizeof(err))) {
+					fprintf(stderr, "ncp-train: --set %s: %s\n", v, err);
+					return 2;
+				}
+			} else if (!strcmp(a, "--config")) {
+				if (ncp_config_load_file(&c, v, err, sizeof(err))) {
+					fprintf(stderr, "ncp-train: %s\n", err);
+					return 2;
+				}
+			} else if (!strcmp(a, "--mix")) {
+				if (sscanf(v, "%lf,%lf,%lf", &o.mix[0], &o.mix[1], &o.mix[2]) != 3 ||
+				    !(o.mix[0] >= 0 && o.mix[1] >= 0 && o.mix[2] >= 0) ||
+				    fabs(o.mix[0] + o.mix[1] + o.mix[2] - 1) > 1e-6) {
+					fprintf(stderr, "ncp-train: --mix %s: expected three shares summing to 1\n", v);
+					return 2;
+				}
+			} else {
+				const char *p = v;
+				o.spec.nhidden = 0;
+				while (*p && o.spec.nhidden < NCP_CPN_MAX_HIDDEN) {
+					char *end;
+					long h = strtol(p, &end, 10);
+					if (end == p || h < 1 || h > NCP_CPN_MAX_UNITS) {
+						fprintf(stderr, "ncp-train: --hidden %s: expected sizes like 32,32 (or none)\n", v);
+						return 2;
+					}
+					o.spec.hidden[o.spec.nhidden++] = (int)h;
+					p = *end == ',' ? end + 1 : end;
+					if (*end && *end != ',')
+						break;
+				}
+				if (!strcmp(v, "none"))
+					o.spec.nhidden = 0;
+			}
+		}
+		NUM("--train-s", 1, 1e6, o.train_s = x)
+		NUM("--explore-s", 1, 1e6, o.explore_s = x)
+		NUM("--round-s", 0.1, 1e6, o.round_s = x)
+		NUM("--healthy-s", 1, 1e6, o.healthy_s = x)
+		NUM("--eval-s", 1, 1e6, o.eval_s = x)
+		NUM("--eval-seed", 1, 1e15, o.eval_seed = (uint64_t)x)
+		NUM("--horizon", 1, 10000, o.train.horizon = (int)x)
+		NUM("--cpn-epochs", 0, 1e6, o.cpn_epochs = (int)x)
+		NUM("--en-epochs", 1, 1e6, o.train.en_epochs = (int)x)
+		NUM("--en-hidden", 1, NCP_CPN_MAX_UNITS, o.train.en_hidden = (int)x)
+		NUM("--alpha-max", 1e-3, 1e6, o.spec.alpha_max = x)
+		NUM("--noise-sd", 0, 10, o.noise_sd = x)
+		NUM("--noise-hold", 0, 10, o.noise_hold = x)
+		NUM("--perturb-sd", 0, 10, o.perturb_sd = x)
+		NUM("--sample-every", 1, 1e6, o.sample_every = (int)x)
+		NUM("--cpn-lr", 0, 1, o.train.cpn_lr = x)
+		NUM("--en-lr", 0, 1, o.train.en_lr = x)
+		NUM("--seed", 0, 1e15, o.train.seed = (uint64_t)x)
+		NUM("--curve-every", 0, 1e6, o.curve_every = (int)x)
+		else {
+			fprintf(stderr, "ncp-train: unknown option %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+#undef NUM
+	}
+	if (ncp_config_validate(&c, err, sizeof(err))) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		return 2;
+	}
+	if (o.train.horizon * 2 > MAX_PENDING * o.sample_every) {
+		fprintf(stderr, "ncp-train: --horizon %d is too long for --sample-every %d\n",
+			o.train.horizon, o.sample_every);
+		return 2;
+	}
+	if (ncp_recovery_run(&c, &o, err, sizeof(err))) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
