@@ -166,6 +166,36 @@ static const struct key keys[] = {
 	{ "ncp.rec_seed", T_U64, OFF(reach.rec.seed), 0, 0, 9.2e18, "1", NULL,
 	  false, "seed of the planning neurons' positions" },
 
+	{ "ncp.model", T_STRING, STR(ncp.model), 0, 0, "auto", NULL, false,
+	  "the co-processor network (CPN): auto (data_dir/cpn.safetensors if "
+	  "it exists, else none), none, a path (with a '/'), or a name in "
+	  "data_dir (.safetensors may be left off); it drives the electrodes "
+	  "when stim.source is cpn or after ncpctl ncp on" },
+	{ "ncp.train", T_BOOL, OFF(ncp.train), 0, 0, 0, "false", NULL, true,
+	  "train the CPN (and its emulator) while the loop runs (ncpctl ncp "
+	  "train on|off switches it too)" },
+	{ "ncp.explore", T_DOUBLE, OFF(ncp.explore), 0, 0, 1, "0.2", NULL,
+	  false, "while training: sd of the Ornstein-Uhlenbeck perturbation "
+	  "of the CPN's electrode target, as a fraction of its alpha_max (0: "
+	  "no exploration)" },
+	{ "ncp.explore_tau", T_DOUBLE, OFF(ncp.explore_tau), 0, 0.001, 100,
+	  "0.1", NULL, false, "correlation time of the perturbation, s" },
+	{ "ncp.explore_noise", T_DOUBLE, OFF(ncp.explore_noise), 0, 0, 1, "0.5",
+	  NULL, false, "while training: sd of the white-noise electrode "
+	  "targets, as a fraction of alpha_max" },
+	{ "ncp.explore_hold", T_DOUBLE, OFF(ncp.explore_hold), 0, 0.001, 100,
+	  "0.1", NULL, false, "seconds each white-noise target is held" },
+	{ "ncp.explore_block", T_DOUBLE, OFF(ncp.explore_block), 0, 0.01, 3600,
+	  "1", NULL, false, "seconds per exploration block: 10% the CPN as it "
+	  "is, 60% perturbed, 30% white noise" },
+	{ "ncp.seed", T_U64, OFF(ncp.seed), 0, 0, 9.2e18, "1", NULL, false,
+	  "seed of the exploration (blocks and perturbation)" },
+	{ "ncp.priority", T_INT, OFF(ncp.priority), 0, 0, 99, "75", NULL, false,
+	  "SCHED_FIFO priority of the co-processor thread (below the loop's, "
+	  "above the emulator's); 0: the normal policy" },
+	{ "ncp.cpu", T_INT, OFF(ncp.cpu), 0, -1, 1023, "-1", NULL, false,
+	  "CPU to pin the co-processor thread to; -1: no pinning" },
+
 	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
 	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "
 	  "else $XDG_RUNTIME_DIR/ncpd/ncpd.sock or /tmp/ncpd-UID/ncpd.sock" },

@@ -56,6 +56,18 @@ struct ncp_config {
 		int online_every;	/* free-run: steps per minibatch step */
 	} emulator;
 	struct {
+		char model[NCP_CONFIG_PATH_MAX]; /* "auto", "none", a path or a name */
+		bool train;		/* train the CPN while the loop runs */
+		double explore;		/* perturbation sd / alpha_max; 0: none */
+		double explore_tau;	/* s */
+		double explore_noise;	/* noise sd / alpha_max */
+		double explore_hold;	/* s */
+		double explore_block;	/* s per exploration block */
+		uint64_t seed;
+		int priority;		/* SCHED_FIFO of its thread */
+		int cpu;
+	} ncp;
+	struct {
 		bool enable;		/* keep solved decoders on disk */
 		char dir[NCP_CONFIG_PATH_MAX]; /* "": the default place */
 	} cache;

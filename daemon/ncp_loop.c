@@ -16,6 +16,7 @@ static void publish_lesion(struct ncp_loop *l)
 	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
 	atomic_store_explicit(&l->pub_lesion, (uint64_t)kind << 32 |
 			      (uint32_t)count, memory_order_relaxed);
+	ncp_coproc_set_lesion(l->coproc, kind);
 }
 
 int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
@@ -34,13 +35,20 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 		}
 	}
 	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
+	l->ncp_box = ncp_calloc_aligned(1, sizeof(*l->ncp_box));
 	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	l->theta_f = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
-	if (!l->stim_box || !l->stim_zero || !l->theta_f) {
+	ncp_reach_rec(sim->reach, &l->obs_rec);
+	l->obs = calloc((size_t)ncp_shm_obs_floats((uint32_t)l->obs_rec,
+						   (uint32_t)sim->stim_E),
+			sizeof(float));
+	if (!l->stim_box || !l->ncp_box || !l->stim_zero || !l->theta_f ||
+	    !l->obs) {
 		ncp_loop_fini(l);
 		return -ENOMEM;
 	}
 	ncp_stim_box_init(l->stim_box);
+	ncp_stim_box_init(l->ncp_box);
 	l->sim = sim;
 	l->shm = shm;
 	l->rtp = *rtp;
@@ -60,10 +68,14 @@ void ncp_loop_fini(struct ncp_loop *l)
 		l->cmdq[q] = NULL;
 	}
 	free(l->stim_box);
+	free(l->ncp_box);
 	free(l->stim_zero);
 	free(l->theta_f);
+	free(l->obs);
+	l->obs = NULL;
 	l->theta_f = NULL;
 	l->stim_box = NULL;
+	l->ncp_box = NULL;
 	l->stim_zero = NULL;
 	if (l->done_fd >= 0)
 		close(l->done_fd);
@@ -112,14 +124,41 @@ static void apply_commands(struct ncp_loop *l)
  * not renewed gives way to zeros (alpha decays). */
 static void apply_stim(struct ncp_loop *l)
 {
-	const struct ncp_stim_msg *m = ncp_stim_box_take(l->stim_box);
-	if (m && (int)m->n == l->sim->stim_E) {
-		ncp_sim_set_theta(l->sim, m->theta);
-		l->stim_once = !m->hold;
-	} else if (l->stim_once) {
+	bool got = false;
+	for (int b = 0; b < 2; b++) {
+		const struct ncp_stim_msg *m =
+			ncp_stim_box_take(b ? l->ncp_box : l->stim_box);
+		if (m && (int)m->n == l->sim->stim_E) {
+			ncp_sim_set_theta(l->sim, m->theta);
+			l->stim_once = !m->hold;
+			got = true;
+		}
+	}
+	if (!got && l->stim_once) {
 		ncp_sim_set_theta(l->sim, l->stim_zero);
 		l->stim_once = false;
 	}
+}
+
+/* What the co-processor observes after the step (as a window slot carries
+ * it, ABI 1.4): the recording electrodes, the arm, the target, alpha. */
+static void observe(struct ncp_loop *l)
+{
+	struct ncp_sim *s = l->sim;
+	const int R = l->obs_rec, E = s->stim_E;
+	int r;
+	float *o = l->obs;
+	memcpy(o, ncp_reach_rec(s->reach, &r), sizeof(float) * (size_t)R);
+	o += R;
+	o[0] = (float)s->arm.q[0];
+	o[1] = (float)s->arm.q[1];
+	o[2] = (float)s->arm.dq[0];
+	o[3] = (float)s->arm.dq[1];
+	o[4] = (float)s->arm.hand[0];
+	o[5] = (float)s->arm.hand[1];
+	o[6] = (float)s->target[0];
+	o[7] = (float)s->target[1];
+	memcpy(o + 8, ncp_reach_stim(s->reach)->alpha_f, sizeof(float) * (size_t)E);
 }
 
 /* The step just simulated: its M1 spikes and arm-history entry. */
@@ -128,16 +167,9 @@ static void publish_step(struct ncp_loop *l)
 	struct ncp_sim *s = l->sim;
 	uint64_t step = s->step - 1;
 
-	/* What the co-processor observes after the step (ABI 1.4): the
-	 * recording electrodes, the arm, the target, the electrodes' alpha. */
-	int R;
-	const float *rec = ncp_reach_rec(s->reach, &R);
-	float arm[6] = { (float)s->arm.q[0], (float)s->arm.q[1],
-			 (float)s->arm.dq[0], (float)s->arm.dq[1],
-			 (float)s->arm.hand[0], (float)s->arm.hand[1] };
-	float target[2] = { (float)s->target[0], (float)s->target[1] };
-	ncp_shm_writer_set_obs(l->shm, rec, arm, target,
-			       ncp_reach_stim(s->reach)->alpha_f);
+	const float *o = l->obs;
+	ncp_shm_writer_set_obs(l->shm, o, o + l->obs_rec, o + l->obs_rec + 6,
+			       o + l->obs_rec + 8);
 	/* The theta applied in the step: the emulator's stimulation input. */
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
 				   (uint32_t)s->n_spikes,
@@ -188,6 +220,8 @@ static uint32_t stim_source(const struct ncp_loop *l)
 	};
 	if (l->sim->stim_seq)
 		return NCP_SHM_STIM_FILE;
+	if (ncp_coproc_on(l->coproc))
+		return NCP_SHM_STIM_CPN;
 	return shm_source[ncp_reach_stim_params(l->sim->reach)->source];
 }
 
@@ -286,6 +320,10 @@ void *ncp_loop_thread(void *arg)
 				for (int e = 0; e < l->sim->stim_E; e++)
 					l->theta_f[e] = (float)th[e];
 			}
+			observe(l);
+			if (l->coproc && l->coproc_lockstep)
+				ncp_coproc_step(l->coproc, l->sim->step - 1,
+						l->obs);
 			if (l->emulator && l->emulator_lockstep)
 				ncp_emulator_step(l->emulator, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,

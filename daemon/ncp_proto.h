@@ -54,7 +54,18 @@ enum ncp_cmd_kind {
 	NCP_CMD_LESION,	      /* lesion KIND FRACTION | lesion off */
 	NCP_CMD_STIM_SET,     /* stim set V1 .. VE */
 	NCP_CMD_STIM_OFF,     /* stim off */
+	NCP_CMD_NCP,	      /* ncp load NAME|on|off|train on|off|status|save NAME */
 	NCP_CMD_COUNT
+};
+
+enum ncp_ncp_op {
+	NCP_NCP_LOAD,
+	NCP_NCP_ON,
+	NCP_NCP_OFF,
+	NCP_NCP_TRAIN_ON,
+	NCP_NCP_TRAIN_OFF,
+	NCP_NCP_STATUS,
+	NCP_NCP_SAVE,
 };
 
 enum ncp_train_op {
@@ -99,6 +110,10 @@ struct ncp_cmd {
 			enum ncp_lesion_kind kind; /* off: NCP_LESION_NONE */
 			double fraction;	    /* in [0, 1] */
 		} lesion;
+		struct {
+			enum ncp_ncp_op op;
+			char name[NCP_PROTO_NAME_MAX + 1]; /* load, save */
+		} ncp;
 		struct {
 			int n;	/* values given (the daemon checks E) */
 			float theta[NCP_STIM_MAX_ELECTRODES]; /* finite */
