@@ -666,7 +666,7 @@ static void usage(FILE *f)
 		"usage: ncp-train --cpn [--out FILE.safetensors] [--svg FILE.svg] [--set KEY=VALUE]...\n"
 		"                 [--config FILE] [--train-s S] [--explore-s S] [--round-s S] [--healthy-s S]\n"
 		"                 [--eval-s S] [--eval-seed N] [--horizon H] [--cpn-epochs N] [--en-epochs N]\n"
-		"                 [--en-hidden N] [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
+		"                 [--en-batches N] [--cpn-batches N] [--en-hidden N] [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
 		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N] [--verbose]\n"
 		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object.\n");
 }
@@ -769,6 +769,8 @@ int ncp_recovery_main(int argc, char **argv)
 		NUM("--horizon", 1, 10000, o.train.horizon = (int)x)
 		NUM("--cpn-epochs", 0, 1e6, o.cpn_epochs = (int)x)
 		NUM("--en-epochs", 1, 1e6, o.train.en_epochs = (int)x)
+		NUM("--en-batches", 0, 1e9, o.train.en_batches = (int)x)
+		NUM("--cpn-batches", 0, 1e9, o.train.cpn_batches = (int)x)
 		NUM("--en-hidden", 1, NCP_CPN_MAX_UNITS, o.train.en_hidden = (int)x)
 		NUM("--alpha-max", 1e-3, 1e6, o.spec.alpha_max = x)
 		NUM("--noise-sd", 0, 10, o.noise_sd = x)

@@ -1223,10 +1223,11 @@ int ncp_cpn_trainer_en_train(struct ncp_cpn_trainer *t,
 	if (!t->normed || d->n < 1)
 		return -EINVAL;
 	memcpy(t->en_back, t->en_p, t->en_np * sizeof(float));
-	for (int ep = 0; ep < t->o.en_epochs; ep++) {
+	long left = t->o.en_batches > 0 ? t->o.en_batches : -1;
+	for (int ep = 0; ep < t->o.en_epochs && left; ep++) {
 		if (shuffle(t, d->n))
 			return -ENOMEM;
-		for (size_t b0 = 0; b0 < d->n; b0 += (size_t)B) {
+		for (size_t b0 = 0; b0 < d->n && left; b0 += (size_t)B, left--) {
 			size_t nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
 			memset(t->en_g, 0, t->en_np * sizeof(float));
 			for (size_t i = 0; i < nb; i++) {
@@ -1282,11 +1283,14 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 
 	if (!t->normed || d->n < 1)
 		return -EINVAL;
+	size_t n = d->n;
 	ncp_cpn_model_copy(t->cpn_back, m);
 	if (shuffle(t, d->n))
 		return -ENOMEM;
-	for (size_t b0 = 0; b0 < d->n; b0 += (size_t)B) {
-		size_t nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
+	if (t->o.cpn_batches > 0 && (size_t)t->o.cpn_batches * B < n)
+		n = (size_t)t->o.cpn_batches * B;
+	for (size_t b0 = 0; b0 < n; b0 += (size_t)B) {
+		size_t nb = n - b0 < (size_t)B ? n - b0 : (size_t)B;
 		memset(t->cpn_g, 0, m->np * sizeof(float));
 		for (size_t i = 0; i < nb; i++) {
 			size_t k = t->order[b0 + i];
@@ -1352,7 +1356,7 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 		adam_step(&t->cpn_adam, m->p, t->cpn_g, t->cpn_decay, t->o.cpn_lr,
 			  t->o.cpn_weight_decay);
 	}
-	*loss = total / (double)d->n;
+	*loss = total / (double)n;
 	if (!isfinite(*loss) || !ncp_cpn_model_finite(m)) {
 		ncp_cpn_model_copy(m, t->cpn_back);
 		return -EDOM;

@@ -181,6 +181,10 @@ struct ncp_cpn_train_opts {
 	double en_weight_decay, cpn_weight_decay;
 	int batch;
 	int en_epochs;		/* passes over the data when the EN is retrained */
+	/* Caps on the work of one call, in minibatches (0: none): an EN
+	 * training takes at most en_batches minibatches, a CPN epoch at most
+	 * cpn_batches (drawn without repeats from the whole data). */
+	int en_batches, cpn_batches;
 	/* Expiry (docs/coprocessor.md): the EN is retrained when its loss on
 	 * the newest data exceeds en_loss_max (or its best loss x en_loss_rise),
 	 * the task loss rose in rise_count of the last rise_window CPN epochs,
