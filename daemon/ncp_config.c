@@ -195,6 +195,23 @@ static const struct key keys[] = {
 	  "above the emulator's); 0: the normal policy" },
 	{ "ncp.cpu", T_INT, OFF(ncp.cpu), 0, -1, 1023, "-1", NULL, false,
 	  "CPU to pin the co-processor thread to; -1: no pinning" },
+	{ "ncp.replay", T_DOUBLE, OFF(ncp.replay), 0, 10, 86400, "300", NULL,
+	  false, "seconds of lesioned steps the CPN drove that online "
+	  "training learns from" },
+	{ "ncp.reference", T_DOUBLE, OFF(ncp.reference), 0, 1, 3600, "30",
+	  NULL, false, "seconds of healthy steps (no lesion, CPN off) the "
+	  "healthy reference is fitted on before online training starts" },
+	{ "ncp.warmup", T_DOUBLE, OFF(ncp.warmup), 0, 1, 3600, "20", NULL,
+	  false, "seconds of lesioned steps before the first training of the "
+	  "CPN's emulator" },
+	{ "ncp.round", T_DOUBLE, OFF(ncp.round), 0, 0.1, 3600, "5", NULL, false,
+	  "seconds of new steps per training round (CPN epochs, new weights, "
+	  "the emulator retrained when it expired)" },
+	{ "ncp.epochs", T_INT, OFF(ncp.epochs), 0, 1, 10000, "5", NULL, false,
+	  "CPN epochs per round" },
+	{ "ncp.batches", T_INT, OFF(ncp.batches), 0, 0, 1000000, "64", NULL,
+	  false, "minibatches at most in one CPN epoch or emulator training "
+	  "(0: whole passes), so each piece of online work stays short" },
 
 	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
 	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "

@@ -66,6 +66,12 @@ struct ncp_config {
 		uint64_t seed;
 		int priority;		/* SCHED_FIFO of its thread */
 		int cpu;
+		double replay;		/* s of lesioned samples trained on */
+		double reference;	/* s of healthy samples for the reference */
+		double warmup;		/* s of lesioned samples before the EN */
+		double round;		/* s of new samples per round */
+		int epochs;		/* CPN epochs per round */
+		int batches;		/* minibatches per EN training / epoch */
 	} ncp;
 	struct {
 		bool enable;		/* keep solved decoders on disk */

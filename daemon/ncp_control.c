@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemon/ncp_coproc.h"
+#include "daemon/ncp_cpn_online.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -238,6 +239,19 @@ static void ncp_status(struct ncp_control *c, struct ncp_reply *r)
 	ncp_reply_num(r, "ncp.latency_p99_us", b.latency_p99_us);
 	ncp_reply_uint(r, "ncp.updates", b.updates);
 	ncp_reply_uint(r, "ncp.rollbacks", b.rollbacks);
+	if (c->cpn_online) {
+		struct ncp_cpn_online_status ts;
+		ncp_cpn_online_status(c->cpn_online, &ts);
+		ncp_reply_str(r, "ncp.train_state", ts.state);
+		ncp_reply_uint(r, "ncp.train_samples", ts.samples);
+		ncp_reply_uint(r, "ncp.train_healthy_samples", ts.healthy);
+		ncp_reply_uint(r, "ncp.train_rounds", ts.rounds);
+		ncp_reply_uint(r, "ncp.train_cpn_epochs", ts.cpn_epochs);
+		ncp_reply_uint(r, "ncp.train_en_trainings", ts.en_trainings);
+		if (ts.last_rollback[0])
+			ncp_reply_str(r, "ncp.train_last_rollback",
+				      ts.last_rollback);
+	}
 	ncp_reply_num(r, "ncp.task_loss", b.task_loss);
 	ncp_reply_num(r, "ncp.en_loss", b.en_loss);
 	ncp_reply_num(r, "ncp.l_healthy", b.l_healthy);
@@ -259,6 +273,10 @@ static int do_ncp(struct ncp_control *c, const struct ncp_cmd *cmd,
 		return ncp_reply_err(r, -ENOENT, "this daemon has no co-processor");
 	switch (cmd->ncp.op) {
 	case NCP_NCP_LOAD:
+		if (ncp_cpn_online_enabled(c->cpn_online))
+			return ncp_reply_err(r, -EBUSY, "the co-processor is being "
+					     "trained: 'ncp train off' before "
+					     "loading one");
 		pthread_mutex_lock(&c->lock);
 		ret = ncp_control_model_path(c->cfg.data_dir, cmd->ncp.name, true,
 					     path, sizeof(path), msg, sizeof(msg));
@@ -283,8 +301,16 @@ static int do_ncp(struct ncp_control *c, const struct ncp_cmd *cmd,
 		return 0;
 	case NCP_NCP_TRAIN_ON:
 	case NCP_NCP_TRAIN_OFF:
-		return ncp_reply_err(r, -ENOTSUP, "online training of the "
-				     "co-processor is not available");
+		if (!c->cpn_online)
+			return ncp_reply_err(r, -ENOENT, "this daemon cannot "
+					     "train its co-processor");
+		ret = ncp_cpn_online_enable(c->cpn_online,
+					    cmd->ncp.op == NCP_NCP_TRAIN_ON, msg,
+					    sizeof(msg));
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_status(c, r);
+		return 0;
 	case NCP_NCP_SAVE:
 		return save_cpn(c, cmd->ncp.name, r);
 	case NCP_NCP_STATUS:

@@ -12,6 +12,7 @@
 
 #include "daemon/ncp_follow.h"
 #include "daemon/ncp_rt.h"
+#include "daemon/ncp_spsc.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_hist.h"
 #include "models/base/ncp_rng.h"
@@ -24,6 +25,10 @@
 #define HOLD_NS 200000		/* between looks while held (tests) */
 #define PUBLISH_IDLE_NS 10000000ull /* the block while no theta is computed */
 #define RECENT_CAP 1024		/* restored reaches kept (60 s of them) */
+#define PEND_CAP 512		/* samples waiting for their future */
+/* The loop computes a step's theta itself when the co-processor thread
+ * is not watching for it: its heartbeat is older than this. */
+#define FALLBACK_STALE_NS 30000ull
 
 /* Reach conditions (bits of a reach's flags). */
 #define COND_HEALTHY 1u		/* no lesion, CPN off */
@@ -74,6 +79,11 @@ struct ncp_coproc {
 
 	pthread_t thread;
 	bool thread_ok;
+	/* Who computes (ncp_follow.h): next << 2 | holder, the thread or the
+	 * loop's fallback; the holder owns everything under "computing". */
+	_Atomic uint64_t claim;
+	/* The thread's heartbeat while it watches the ring (ns; 0 asleep). */
+	_Atomic uint64_t beat_ns;
 
 	/* ---- computing ---- */
 	struct cpn_slot *active;
@@ -85,6 +95,8 @@ struct ncp_coproc {
 	struct ncp_hist latency;
 	double latency_last_us;
 	uint64_t thetas, skipped, nonfinite;
+	uint64_t fallbacks;		/* thetas the loop computed */
+	struct ncp_hist fallback_cost;	/* the loop's time in a fallback */
 	uint64_t theta_step;
 	int phase;
 	/* Reaches. */
@@ -99,6 +111,17 @@ struct ncp_coproc {
 	double t_now;
 	struct ncp_shm_ncp blk;
 	uint64_t published_ns;
+	/* Training samples (ncp_coproc_set_sink). */
+	struct ncp_spsc *sink;
+	int horizon, every, nsample;
+	float *prev_obs;		/* R + 6: the previous step's */
+	bool have_prev_obs;
+	int prev_drive;
+	bool prev_on;
+	float *pend;			/* PEND_CAP samples */
+	uint64_t *pend_due;
+	uint64_t pend_head, pend_tail;
+	uint64_t sample_drops;
 };
 
 static void slot_free(struct cpn_slot *s)
@@ -167,6 +190,7 @@ struct ncp_coproc *ncp_coproc_new(const struct ncp_coproc_params *p,
 		goto fail;
 	}
 	ncp_hist_reset(&c->latency);
+	ncp_hist_reset(&c->fallback_cost);
 	c->blk.l_healthy = c->blk.l_lesioned = c->blk.l_restored = NAN;
 	c->blk.recovery = c->blk.task_loss = c->blk.en_loss = NAN;
 	return c;
@@ -189,6 +213,9 @@ void ncp_coproc_free(struct ncp_coproc *c)
 	free(c->win);
 	free(c->theta);
 	free(c->astar);
+	free(c->prev_obs);
+	free(c->pend);
+	free(c->pend_due);
 	pthread_mutex_destroy(&c->load_lock);
 	pthread_mutex_destroy(&c->weights_lock);
 	free(c);
@@ -361,6 +388,19 @@ bool ncp_coproc_on(const struct ncp_coproc *c)
 	return c && atomic_load_explicit(&c->on, memory_order_relaxed);
 }
 
+int ncp_coproc_may_drive(const struct ncp_coproc *c, char *err, size_t errlen)
+{
+	if (c->p.refuse_on[0])
+		return ncp_errf_code(err, errlen, EPERM, "%s", c->p.refuse_on);
+	return 0;
+}
+
+bool ncp_coproc_lesioned(const struct ncp_coproc *c)
+{
+	return atomic_load_explicit(&c->lesion, memory_order_relaxed) !=
+	       NCP_LESION_NONE;
+}
+
 bool ncp_coproc_loaded(const struct ncp_coproc *c)
 {
 	return atomic_load(&c->loaded);
@@ -392,7 +432,67 @@ void ncp_coproc_hold(struct ncp_coproc *c, bool hold)
 	atomic_store(&c->hold, hold);
 }
 
+void ncp_coproc_set_sink(struct ncp_coproc *c, struct ncp_spsc *q,
+			 int horizon, int every)
+{
+	c->nsample = NCP_COPROC_SAMPLE_FLOATS(c->p.rec, c->p.electrodes);
+	c->prev_obs = calloc((size_t)c->p.rec + 6, sizeof(float));
+	c->pend = calloc((size_t)PEND_CAP * (size_t)c->nsample, sizeof(float));
+	c->pend_due = calloc(PEND_CAP, sizeof(uint64_t));
+	if (!c->prev_obs || !c->pend || !c->pend_due)
+		return;		/* no samples (the trainer reports none) */
+	c->horizon = horizon > 0 ? horizon : 1;
+	c->every = every > 0 ? every : 1;
+	c->sink = q;
+}
+
 /* ---- computing ----------------------------------------------------------- */
+
+/* Training samples from the step just read (its observation obs): start
+ * one every `every` steps, complete those whose future this step is.
+ * `drive` is the drive of this step's own theta computation (for the
+ * sample of the next step). */
+static void sample(struct ncp_coproc *c, uint64_t step, const float *obs,
+		   bool gap, int drive)
+{
+	const int R = c->p.rec, E = c->p.electrodes, n = c->nsample;
+	if (!c->sink)
+		return;
+	if (gap) {	/* steps were missed: their samples cannot complete */
+		c->pend_tail = c->pend_head;
+		c->have_prev_obs = false;
+	}
+	bool lesion = atomic_load_explicit(&c->lesion, memory_order_relaxed) !=
+		      NCP_LESION_NONE;
+	bool healthy = !lesion && !c->prev_on;
+	if (c->have_prev_obs && step % (uint64_t)c->every == 0 &&
+	    (healthy || (lesion && c->prev_on)) &&
+	    c->pend_head - c->pend_tail < PEND_CAP) {
+		float *sm = c->pend + (c->pend_head % PEND_CAP) * (size_t)n;
+		memcpy(sm, c->prev_obs, sizeof(float) * (size_t)(R + 6));
+		memcpy(sm + R + 6, obs + R + 8, sizeof(float) * (size_t)E);
+		memcpy(sm + R + 6 + E, obs + R + 6, 2 * sizeof(float));
+		sm[n - 2] = (float)c->prev_drive;
+		sm[n - 1] = healthy ? 1.0f : 0.0f;
+		c->pend_due[c->pend_head % PEND_CAP] = step + (uint64_t)c->horizon - 1;
+		c->pend_head++;
+	}
+	while (c->pend_tail < c->pend_head &&
+	       c->pend_due[c->pend_tail % PEND_CAP] <= step) {
+		float *sm = c->pend + (c->pend_tail % PEND_CAP) * (size_t)n;
+		if (c->pend_due[c->pend_tail % PEND_CAP] == step) {
+			memcpy(sm + R + 6 + E + 2, obs + R, 6 * sizeof(float));
+			if (!ncp_spsc_try_push(c->sink, sm))
+				c->sample_drops++;
+		}
+		c->pend_tail++;
+	}
+	memcpy(c->prev_obs, obs, sizeof(float) * (size_t)(R + 6));
+	c->have_prev_obs = true;
+	c->prev_drive = drive;
+	c->prev_on = atomic_load_explicit(&c->on, memory_order_relaxed) &&
+		     c->active;
+}
 
 /* The exploration drive of a step (NCP_EXPLORE_CPN: none). */
 static int phase_of(const struct ncp_coproc *c, uint64_t step)
@@ -451,6 +551,8 @@ static void track(struct ncp_coproc *c, uint64_t step, const float *obs,
 			c->recent_n++;
 		}
 		c->flags = 0;
+		c->t_now = t;
+		reach_figures(c);
 	}
 	bool lesion = atomic_load_explicit(&c->lesion, memory_order_relaxed) !=
 		      NCP_LESION_NONE;
@@ -523,7 +625,6 @@ static void publish(struct ncp_coproc *c)
 	b->rollbacks = atomic_load_explicit(&c->rollbacks, memory_order_relaxed);
 	b->task_loss = load_double(&c->task_loss);
 	b->en_loss = load_double(&c->en_loss);
-	reach_figures(c);
 	memset(b->model, 0, sizeof(b->model));
 	if (c->active)
 		snprintf(b->model, sizeof(b->model), "%.*s",
@@ -538,8 +639,9 @@ void ncp_coproc_step(struct ncp_coproc *c, uint64_t step, const float *obs)
 	take_weights(c);
 	int phase = phase_of(c, step);
 	track(c, step, obs, phase);
-	if (compute(c, step, obs, 0, phase) ||
-	    step % (uint64_t)fmax(1.0, round(0.01 / c->p.dt)) == 0)
+	bool done = compute(c, step, obs, 0, phase);
+	sample(c, step, obs, false, phase);
+	if (done || step % (uint64_t)fmax(1.0, round(0.01 / c->p.dt)) == 0)
 		publish(c);
 }
 
@@ -556,7 +658,8 @@ static uint32_t follow(struct ncp_coproc *c)
 	    span.count == 0)
 		return 0;
 	bool on = atomic_load_explicit(&c->on, memory_order_relaxed) && c->active;
-	if (on && span.first > c->next)
+	bool gap = span.first > c->next;
+	if (on && gap)
 		c->skipped += span.first - c->next;	/* gone from the ring */
 	for (uint32_t i = 0; i < span.count; i++) {
 		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(c->win,
@@ -565,15 +668,78 @@ static uint32_t follow(struct ncp_coproc *c)
 		int phase = phase_of(c, ws->step);
 		track(c, ws->step, obs, phase);
 		if (i + 1 < span.count) {
+			/* No theta for it: the loop let alpha decay. */
 			c->skipped += on;
+			sample(c, ws->step, obs, gap && i == 0, NCP_EXPLORE_CPN);
 			continue;
 		}
-		if (compute(c, ws->step, obs, ws->t_ns, phase) ||
-		    ncp_now_ns() > c->published_ns + PUBLISH_IDLE_NS)
+		bool done = compute(c, ws->step, obs, ws->t_ns, phase);
+		sample(c, ws->step, obs, gap && i == 0, phase);
+		if (done || ncp_now_ns() > c->published_ns + PUBLISH_IDLE_NS)
 			publish(c);
 	}
 	c->next = span.first + span.count;
 	return span.count;
+}
+
+/* One look by the thread: take the state if there is work.  Returns the
+ * steps read. */
+static uint32_t look(struct ncp_coproc *c)
+{
+	/* Acquire: pairs with ncp_follow_claim_give() by the last holder. */
+	uint64_t cl = atomic_load_explicit(&c->claim, memory_order_acquire);
+	uint64_t head = ncp_shm_reader_head(c->reader);
+	/* Pairs with the release store of `current` in adopt(). */
+	struct cpn_slot *cur = atomic_load_explicit(&c->current,
+						    memory_order_acquire);
+	bool work = head > (cl >> 2) ||
+		    atomic_load_explicit(&c->pending, memory_order_relaxed) ||
+		    (cur && atomic_load_explicit(&cur->spare_ready,
+						 memory_order_relaxed));
+	if (!work || !ncp_follow_claim_take(&c->claim, cl, NCP_FOLLOW_THREAD))
+		return 0;
+	c->next = cl >> 2;
+	adopt(c);
+	take_weights(c);
+	uint32_t n = follow(c);
+	ncp_follow_claim_give(&c->claim, c->next);
+	return n;
+}
+
+void ncp_coproc_fallback(struct ncp_coproc *c, uint64_t step, const float *obs,
+			 uint64_t t_ns)
+{
+	if (!c || c->p.lockstep ||
+	    !atomic_load_explicit(&c->on, memory_order_relaxed))
+		return;
+	/* Acquire: pairs with ncp_follow_claim_give(); only the step counter
+	 * is read before the state is taken. */
+	uint64_t cl = atomic_load_explicit(&c->claim, memory_order_acquire);
+	if ((cl & NCP_FOLLOW_HOLDER) || (cl >> 2) != step)
+		return;	/* being computed, or a backlog for the thread */
+	uint64_t t0 = ncp_now_ns();
+	/* Orders the step's publication (the ring head) before the look at
+	 * the heartbeat; pairs with the fence in coproc_thread() between
+	 * clearing the heartbeat and its last look at the head, so that a
+	 * step is either seen by the thread or computed here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Relaxed: a heartbeat is a hint; the claim decides who computes. */
+	uint64_t beat = atomic_load_explicit(&c->beat_ns, memory_order_relaxed);
+	if (beat && t0 < beat + FALLBACK_STALE_NS)
+		return;	/* the thread is watching: it takes the step */
+	if (!ncp_follow_claim_take(&c->claim, cl, NCP_FOLLOW_LOOP))
+		return;
+	adopt(c);
+	take_weights(c);
+	int phase = phase_of(c, step);
+	track(c, step, obs, phase);
+	bool done = compute(c, step, obs, t_ns, phase);
+	sample(c, step, obs, false, phase);
+	if (done)
+		publish(c);
+	c->fallbacks += done;
+	ncp_hist_add(&c->fallback_cost, ncp_now_ns() - t0);
+	ncp_follow_claim_give(&c->claim, step + 1);
 }
 
 static void *coproc_thread(void *arg)
@@ -588,31 +754,44 @@ static void *coproc_thread(void *arg)
 		ncp_log_warn("co-processor thread: %s", warn);
 	while (!atomic_load(&c->stop)) {
 		if (atomic_load_explicit(&c->hold, memory_order_relaxed)) {
+			atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);
 			clock_nanosleep(CLOCK_MONOTONIC, 0,
 					&(struct timespec){ 0, HOLD_NS }, NULL);
 			continue;
 		}
-		adopt(c);
-		take_weights(c);
-		if (follow(c))
+		uint64_t now = ncp_now_ns();
+		/* Relaxed: read by the loop as a hint (ncp_coproc_fallback). */
+		atomic_store_explicit(&c->beat_ns, now, memory_order_relaxed);
+		if (look(c))
 			continue;
 		uint64_t head = ncp_shm_reader_head(c->reader);
 		ncp_follow_update(&c->follow, head);
-		if (!c->active || !atomic_load_explicit(&c->on,
-							memory_order_relaxed)) {
+		if (!atomic_load(&c->current) ||
+		    !atomic_load_explicit(&c->on, memory_order_relaxed)) {
 			/* Nothing to be on time for: the reaches are
 			 * counted from the ring a few steps at a time. */
+			atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);
 			clock_nanosleep(CLOCK_MONOTONIC, 0,
 					&(struct timespec){ 0, IDLE_NS }, NULL);
 			continue;
 		}
-		uint64_t wake, now = ncp_now_ns();
+		uint64_t wake;
 		if (ncp_follow_watch(&c->follow, head, now, &wake)) {
 			ncp_word_relax();
 			continue;
 		}
+		/* No heartbeat while asleep; then one more look at the ring:
+		 * a step the loop published meanwhile is either seen here or
+		 * the loop sees the stale heartbeat and computes it.  The
+		 * fence pairs with the one in ncp_coproc_fallback. */
+		atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (ncp_shm_reader_head(c->reader) >
+		    atomic_load_explicit(&c->claim, memory_order_relaxed) >> 2)
+			continue;
 		ncp_follow_sleep(wake);
 	}
+	atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);
 	return NULL;
 }
 
@@ -621,7 +800,9 @@ int ncp_coproc_start(struct ncp_coproc *c)
 	if (c->p.lockstep || c->thread_ok)
 		return 0;
 	atomic_store(&c->stop, false);
-	c->next = ncp_shm_reader_head(c->reader);
+	/* The thread follows from the steps published from now on. */
+	atomic_store(&c->claim, ncp_shm_reader_head(c->reader) << 2 |
+		     NCP_FOLLOW_FREE);
 	int ret = pthread_create(&c->thread, NULL, coproc_thread, c);
 	if (ret)
 		return -ret;
@@ -665,6 +846,21 @@ void ncp_coproc_json(const struct ncp_coproc *c, struct ncp_json *j)
 	ncp_json_int(j, (int64_t)c->skipped);
 	ncp_json_key(j, "nonfinite");
 	ncp_json_int(j, (int64_t)c->nonfinite);
+	/* Thetas the loop computed itself, and what that cost it. */
+	ncp_json_key(j, "fallback");
+	ncp_json_obj(j);
+	ncp_json_key(j, "thetas");
+	ncp_json_int(j, (int64_t)c->fallbacks);
+	ncp_json_key(j, "cost_us");
+	ncp_json_obj(j);
+	ncp_json_key(j, "p50");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->fallback_cost, 0.5));
+	ncp_json_key(j, "p99");
+	ncp_json_num(j, ncp_hist_quantile_us(&c->fallback_cost, 0.99));
+	ncp_json_key(j, "max");
+	ncp_json_num(j, ncp_hist_max_us(&c->fallback_cost));
+	ncp_json_end(j);
+	ncp_json_end(j);
 	ncp_json_key(j, "latency_us");
 	ncp_json_obj(j);
 	ncp_json_key(j, "p50");

@@ -10,8 +10,12 @@
  * Two ways to run:
  *  - real time: its own thread (SCHED_FIFO ncp.priority, below the loop
  *    and above the emulator) follows the window ring as the emulator's
- *    does (ncp_follow.h).  A backlog (the thread was held up) is read
- *    whole, for the reach statistics, but only the newest step gets a
+ *    does (ncp_follow.h).  When that thread is not watching when the loop
+ *    publishes a step (it slept through, or its CPU was taken), the loop
+ *    computes the step's theta itself (ncp_coproc_fallback); the two hand
+ *    the state over through one atomic word and never both compute a
+ *    step.  A backlog (the thread was held up) is read whole, for the
+ *    reach statistics and samples, but only the newest step gets a
  *    theta; the others count as skipped.
  *  - lockstep (free-run): the loop calls ncp_coproc_step after each step,
  *    so the run is deterministic.
@@ -102,6 +106,11 @@ struct ncp_cpn_model *ncp_coproc_clone_model(struct ncp_coproc *c,
  * (refuse_on); the state stays as it was on error. */
 int ncp_coproc_set_on(struct ncp_coproc *c, bool on, char *err, size_t errlen);
 bool ncp_coproc_on(const struct ncp_coproc *c);
+/* Whether the CPN may drive the electrodes here: 0, or -EPERM with the
+ * reason (refuse_on). */
+int ncp_coproc_may_drive(const struct ncp_coproc *c, char *err, size_t errlen);
+/* Whether a lesion is in force (as the loop last said). */
+bool ncp_coproc_lesioned(const struct ncp_coproc *c);
 /* Whether a model is there (offered or in use). */
 bool ncp_coproc_loaded(const struct ncp_coproc *c);
 /* Training online: exploration applies (ncp.explore) and the block says
@@ -114,9 +123,33 @@ void ncp_coproc_set_losses(struct ncp_coproc *c, double task_loss,
 /* The lesion in force (the loop, when it changes): enum ncp_lesion_kind. */
 void ncp_coproc_set_lesion(struct ncp_coproc *c, int kind);
 
+/* Training samples (the online trainer's, ncp_cpn_online.h): from now on
+ * the computing thread pushes one every `every` steps into q (a
+ * single-producer queue of NCP_COPROC_SAMPLE_FLOATS(R, E) floats a
+ * record; a full queue drops the sample and counts it): the observation
+ * before step t (R + 6), alpha after step t (E), the target of step t (2),
+ * the arm state after step t + horizon - 1 (6), the drive that set step
+ * t's theta (enum ncp_explore_drive) and 1 when the step was healthy (no
+ * lesion, CPN off), else 0.  Only healthy steps and steps with a lesion
+ * the CPN drove are sampled.  Call before start (or lockstep's first
+ * step). */
+#define NCP_COPROC_SAMPLE_FLOATS(R, E) ((R) + 6 + (E) + 2 + 6 + 2)
+struct ncp_spsc;
+void ncp_coproc_set_sink(struct ncp_coproc *c, struct ncp_spsc *q,
+			 int horizon, int every);
+
 /* Lockstep: the observation of the step the loop just simulated, laid out
  * as in a window slot: rec[R], arm[6], target[2], alpha[E]. */
 void ncp_coproc_step(struct ncp_coproc *c, uint64_t step, const float *obs);
+
+/* Real time, the loop thread right after publishing `step` (its window
+ * slot, published at t_ns) with its observation obs: when the
+ * co-processor thread is not watching for the step and does not hold the
+ * state, compute its theta here.  Never waits, locks or allocates; costs
+ * a CPN step (a few us) only when it computes, a few atomic loads
+ * otherwise.  A no-op in lockstep and while the CPN is off. */
+void ncp_coproc_fallback(struct ncp_coproc *c, uint64_t step, const float *obs,
+			 uint64_t t_ns);
 
 /* Tests: hold the thread (it computes nothing, as if its CPU stalled). */
 void ncp_coproc_hold(struct ncp_coproc *c, bool hold);

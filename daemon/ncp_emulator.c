@@ -38,10 +38,10 @@
 #define PENDING 16384
 
 /* Who holds the model state: the low bits of `claim`. */
-#define HOLD_NONE 0u
-#define HOLD_EMU 1u
-#define HOLD_LOOP 2u
-#define HOLD_MASK 3u
+#define HOLD_NONE NCP_FOLLOW_FREE
+#define HOLD_EMU NCP_FOLLOW_THREAD
+#define HOLD_LOOP NCP_FOLLOW_LOOP
+#define HOLD_MASK NCP_FOLLOW_HOLDER
 
 /* A model ready to run: the model and a state for it, and a spare model
  * of the same sizes that new weights are copied into before a swap. */
@@ -677,25 +677,16 @@ static uint32_t follow(struct ncp_emulator *e)
 }
 
 /* Take the model state from (next << 2 | HOLD_NONE) as `who`; false when
- * another thread holds it or took it first. */
+ * another thread holds it or took it first (ncp_follow.h). */
 static bool claim_take(struct ncp_emulator *e, uint64_t c, unsigned who)
 {
-	if (c & HOLD_MASK)
-		return false;
-	/* Acquire: pairs with the release store in claim_give() by the
-	 * previous holder, whose writes to the state we are about to use. */
-	return atomic_compare_exchange_strong_explicit(
-		&e->claim, &c, c | who, memory_order_acquire,
-		memory_order_relaxed);
+	return ncp_follow_claim_take(&e->claim, c, who);
 }
 
 /* Give the state back; the holder's `next` says which step comes next. */
 static void claim_give(struct ncp_emulator *e)
 {
-	/* Release: publishes the state to the next holder; pairs with the
-	 * acquire compare-exchange in claim_take(). */
-	atomic_store_explicit(&e->claim, e->next << 2 | HOLD_NONE,
-			      memory_order_release);
+	ncp_follow_claim_give(&e->claim, e->next);
 }
 
 void ncp_emulator_fallback(struct ncp_emulator *e, uint64_t step)

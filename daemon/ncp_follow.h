@@ -15,6 +15,7 @@
 #ifndef NCP_FOLLOW_H
 #define NCP_FOLLOW_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,5 +53,39 @@ bool ncp_follow_watch(const struct ncp_follow *f, uint64_t head, uint64_t now,
 		      uint64_t *wake);
 /* Sleep until `wake` (CLOCK_MONOTONIC, absolute). */
 void ncp_follow_sleep(uint64_t wake);
+
+/* A follower's state shared with the loop's fallback: one word, claim =
+ * next << 2 | holder, next the first step not taken yet, holder
+ * NCP_FOLLOW_FREE or who holds it.  A thread takes it from
+ * (next << 2 | FREE) and gives it back with the step it reached; the
+ * holder is the only thread that uses the state. */
+#define NCP_FOLLOW_FREE 0u
+#define NCP_FOLLOW_THREAD 1u	/* the follower's own thread */
+#define NCP_FOLLOW_LOOP 2u	/* the loop, covering for it */
+#define NCP_FOLLOW_HOLDER 3u
+
+/* Take the state seen as c as `who`; false when another thread holds it
+ * or took it first. */
+static inline bool ncp_follow_claim_take(_Atomic uint64_t *claim, uint64_t c,
+					 unsigned who)
+{
+	if (c & NCP_FOLLOW_HOLDER)
+		return false;
+	/* Acquire: pairs with the release store in ncp_follow_claim_give()
+	 * by the previous holder, whose writes to the state we are about to
+	 * use. */
+	return atomic_compare_exchange_strong_explicit(
+		claim, &c, c | who, memory_order_acquire, memory_order_relaxed);
+}
+
+/* Give the state back; `next` says which step comes next. */
+static inline void ncp_follow_claim_give(_Atomic uint64_t *claim,
+					 uint64_t next)
+{
+	/* Release: publishes the state to the next holder; pairs with the
+	 * acquire compare-exchange in ncp_follow_claim_take(). */
+	atomic_store_explicit(claim, next << 2 | NCP_FOLLOW_FREE,
+			      memory_order_release);
+}
 
 #endif

@@ -321,9 +321,11 @@ void *ncp_loop_thread(void *arg)
 					l->theta_f[e] = (float)th[e];
 			}
 			observe(l);
-			if (l->coproc && l->coproc_lockstep)
+			if (l->coproc && l->coproc_lockstep) {
 				ncp_coproc_step(l->coproc, l->sim->step - 1,
 						l->obs);
+				ncp_cpn_online_step(l->cpn_online);
+			}
 			if (l->emulator && l->emulator_lockstep)
 				ncp_emulator_step(l->emulator, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,
@@ -331,8 +333,14 @@ void *ncp_loop_thread(void *arg)
 						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);
-			/* Real time: the step's prediction, when the emulator
-			 * thread is not there to make it. */
+			/* Real time: the step's theta and prediction, when
+			 * the co-processor's and the emulator's threads are
+			 * not there to make them (theta first: it is due at
+			 * the next boundary). */
+			if (l->coproc && !l->coproc_lockstep && l->shm)
+				ncp_coproc_fallback(l->coproc, l->sim->step - 1,
+						    l->obs,
+						    ncp_shm_writer_last_ns(l->shm));
 			if (l->emulator && !l->emulator_lockstep && l->shm)
 				ncp_emulator_fallback(l->emulator,
 						      l->sim->step - 1);

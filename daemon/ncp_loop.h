@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "daemon/ncp_coproc.h"
+#include "daemon/ncp_cpn_online.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -63,6 +64,7 @@ struct ncp_loop {
 	struct ncp_online *online;	/* may be NULL */
 	struct ncp_coproc *coproc;	/* may be NULL */
 	bool coproc_lockstep;		/* free-run: the loop runs it */
+	struct ncp_cpn_online *cpn_online; /* may be NULL; lockstep only */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
 

@@ -301,6 +301,7 @@ struct daemon {
 	struct ncp_emulator *emulator;
 	struct ncp_online *online;
 	struct ncp_coproc *coproc;
+	struct ncp_cpn_online *cpn_online;
 	struct ncp_loop loop;
 	bool loop_ok;
 	struct ncp_control control;
@@ -465,6 +466,8 @@ static void print_summary(const struct daemon *d)
 		ncp_online_json(d->online, &j);
 	if (d->coproc)
 		ncp_coproc_json(d->coproc, &j);
+	if (d->cpn_online)
+		ncp_cpn_online_json(d->cpn_online, &j);
 	ncp_rt_memory_json(&j);
 	ncp_json_end(&j);
 	int ret = ncp_json_finish(&j);
@@ -729,8 +732,34 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	ret = load_models(d, err, errlen);
 	if (ret)
 		return ret;
+	struct ncp_cpn_online_params np = {
+		.lockstep = d->opt.free_run,
+		.replay = cfg->ncp.replay,
+		.ref_s = cfg->ncp.reference,
+		.warmup = cfg->ncp.warmup,
+		.round = cfg->ncp.round,
+		.cpn_epochs = cfg->ncp.epochs,
+		.sample_every = 5,
+		.seed = cfg->ncp.seed,
+	};
+	ncp_cpn_spec_default(&np.spec);
+	np.spec.electrodes = cfg->reach.stim.electrodes;
+	np.spec.rec = cfg->reach.rec.electrodes;
+	np.spec.dt = cfg->reach.dt;
+	np.spec.decay = cfg->reach.stim.decay;
+	np.spec.stim_max = cfg->reach.stim.max;
+	if (np.spec.alpha_max > np.spec.stim_max)
+		np.spec.alpha_max = np.spec.stim_max;
+	ncp_cpn_train_opts_default(&np.train);
+	np.train.en_batches = np.train.cpn_batches = cfg->ncp.batches;
+	np.train.seed = cfg->ncp.seed;
+	d->cpn_online = ncp_cpn_online_new(&np, d->coproc, cfg->ncp.train, msg,
+					   sizeof(msg));
+	if (!d->cpn_online)
+		return ncp_errf(err, errlen, "co-processor training: %s", msg);
 	d->loop.coproc = d->coproc;
 	d->loop.coproc_lockstep = d->opt.free_run;
+	d->loop.cpn_online = d->cpn_online;
 	ret = ncp_emulator_start(d->emulator);
 	if (ret)
 		return ncp_errf(err, errlen, "emulator thread: %s", ncp_strerror(ret));
@@ -742,12 +771,17 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (ret)
 		return ncp_errf(err, errlen, "co-processor thread: %s",
 				ncp_strerror(ret));
+	ret = ncp_cpn_online_start(d->cpn_online);
+	if (ret)
+		return ncp_errf(err, errlen, "co-processor training thread: %s",
+				ncp_strerror(ret));
 	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, d->recorder,
 			       d->emulator, d->online, msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "control: %s", msg);
 	d->control_ok = true;
 	d->control.coproc = d->coproc;
+	d->control.cpn_online = d->cpn_online;
 
 	struct ncp_ctlsrv_config cc = {
 		.path = d->socket_path,
@@ -799,6 +833,7 @@ static void stop(struct daemon *d)
 	 * completes its files. */
 	ncp_recorder_free(d->recorder);
 	ncp_online_free(d->online);
+	ncp_cpn_online_free(d->cpn_online);
 	ncp_coproc_free(d->coproc);
 	ncp_emulator_free(d->emulator);
 	if (d->loop_ok)

@@ -647,6 +647,11 @@ bool ncp_shm_writer_locked(const struct ncp_shm_writer *w)
 	return w->locked;
 }
 
+uint64_t ncp_shm_writer_last_ns(const struct ncp_shm_writer *w)
+{
+	return w->scratch->t_ns;
+}
+
 uint64_t ncp_shm_writer_steps(const struct ncp_shm_writer *w)
 {
 	return w->win.head;

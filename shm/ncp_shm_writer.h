@@ -133,6 +133,9 @@ uint64_t ncp_shm_writer_generation(const struct ncp_shm_writer *w);
 const char *ncp_shm_writer_name(const struct ncp_shm_writer *w);
 /* Whether mlock() succeeded on the segment. */
 bool ncp_shm_writer_locked(const struct ncp_shm_writer *w);
+/* CLOCK_MONOTONIC ns at which the last step was pushed (its slot's t_ns);
+ * writer thread only. */
+uint64_t ncp_shm_writer_last_ns(const struct ncp_shm_writer *w);
 /* Steps pushed so far (the window ring's head); writer thread only. */
 uint64_t ncp_shm_writer_steps(const struct ncp_shm_writer *w);
 
