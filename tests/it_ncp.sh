@@ -111,4 +111,21 @@ c=$(run --set ncp.model=none) || fail "free run without"
 [ "$a" = "$b" ] || fail "two free runs with the CPN differ"
 [ "$a" != "$c" ] || fail "the CPN changed nothing"
 echo "free run with the CPN: the same twice, not the run without"
+
+# The co-processor's reach statistics are the simulation's end errors
+# (all reaches but the last, whose end it sees only at the next target).
+# shellcheck disable=SC2086
+"$NCPD" $uniq --free-run --duration 6 --summary json --set emulator.model=none \
+	--set ncp.model=none 2>"$tmp/d.err" >"$tmp/h.json" || fail "healthy free run"
+$PY - "$tmp/h.json" <<'PYEOF' || fail "reach statistics"
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = [r["end_error"] for r in d["reaches"]]
+n = d["ncp"]
+assert n["reaches"]["healthy"] == len(e) - 1, (n["reaches"], len(e))
+want = sum(e[:-1]) / (len(e) - 1)
+assert abs(n["l_healthy"] - want) < 1e-6, (n["l_healthy"], want)
+print("reach statistics: %d healthy reaches, mean end error %.2f mm as the simulation's"
+      % (len(e) - 1, want * 1e3))
+PYEOF
 finish
