@@ -516,6 +516,12 @@ static void draw_numbers(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		char les[96];
 		ncp_mon_snap_lesion_text(sb, les, sizeof(les));
 		LINE(sb->lesion_kind ? warn : A_NORMAL, "lesion %s", les);
+		if (snap->have_ncp) {
+			char cpn[200];
+			ncp_mon_snap_ncp_text(snap, cpn, sizeof(cpn));
+			LINE(snap->ncp.on ? pair_attr(ui, PAIR_ARM) : A_NORMAL,
+			     "cpn %s", cpn);
+		}
 		LINE(A_NORMAL, "stim %s E%u %s max %.3g",
 		     ncp_shm_stim_source_name(sb->source), sb->electrodes,
 		     ui->stim_theta ? "|theta|" : "|alpha|",

@@ -589,7 +589,7 @@ START_TEST(snap_reads_segment)
 	ck_assert(has(j.buf, "\"first_step\":50,\"steps\":100,"
 			     "\"spikes_per_step\":[0,1,2,3,4,0,"));
 	ck_assert(has(j.buf, "\"predicted\":null,\"stim\":null,"
-			     "\"lesion\":null,\"training\":null}"));
+			     "\"lesion\":null,\"ncp\":null,\"training\":null}"));
 	char abi[32];
 	snprintf(abi, sizeof(abi), "\"abi\":\"%d.%d\"", NCP_SHM_ABI_MAJOR,
 		 NCP_SHM_ABI_MINOR);
