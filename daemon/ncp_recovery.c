@@ -30,13 +30,14 @@ void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
 	o->mix[2] = 0.3;
 	o->seg_s = 1;
 	o->curve_every = 5;
+	o->effect_pairs = 100;
 	o->eval_seed = 0;	/* 0: task.seed + 1000 */
 	ncp_cpn_spec_default(&o->spec);
 	ncp_cpn_train_opts_default(&o->train);
 }
 
 /* What drives the electrodes while a phase runs. */
-enum drive { DRIVE_NONE, DRIVE_CPN, DRIVE_PERTURBED, DRIVE_NOISE };
+enum drive { DRIVE_NONE, DRIVE_CPN, DRIVE_PERTURBED, DRIVE_NOISE, DRIVE_FIXED };
 
 #define MAX_PENDING 4096
 #define PATH_EVERY 10		/* steps between recorded path points */
@@ -111,6 +112,8 @@ static void run_step(struct runner *r, enum drive drive)
 							     ncp_rng_normal(&r->rng)),
 						     (float)r->amax);
 		memcpy(r->astar, r->noise, (size_t)r->E * sizeof(float));
+	} else if (drive == DRIVE_FIXED) {
+		memcpy(r->astar, r->noise, (size_t)r->E * sizeof(float));
 	} else if (drive == DRIVE_CPN || drive == DRIVE_PERTURBED) {
 		ncp_cpn_state_set_alpha(r->st, r->alpha);
 		ncp_cpn_state_step(r->st, r->obs, r->theta);
@@ -150,7 +153,7 @@ static void run_step(struct runner *r, enum drive drive)
 							       NCP_CPN_SRC_NOISE;
 		r->pcount++;
 	}
-	while (r->data && r->pcount && r->pend[r->phead].due == t) {
+	while (r->data && r->pcount && r->pend[r->phead].due <= t) {
 		int k = r->phead;
 		float fut[6];
 		for (int c = 0; c < 2; c++) {
@@ -180,15 +183,19 @@ static double evaluate(struct runner *r, const struct ncp_task_params *p,
 	uint64_t n0, steps = (uint64_t)llround(seconds / s->dt);
 	double e0;
 
+	struct ncp_cpn_data *keep = r->data;
+
 	ncp_sim_reset(s);
 	ncp_sim_set_task(s, p);
 	if (r->st)
 		ncp_cpn_state_reset(r->st);
 	pending_clear(r);
+	r->data = NULL;		/* evaluation is never training data */
 	n0 = s->n_reaches;
 	e0 = s->sum_end_error;
 	for (uint64_t k = 0; k < steps; k++)
 		run_step(r, drive);
+	r->data = keep;
 	return s->n_reaches > n0 ? (s->sum_end_error - e0) / (double)(s->n_reaches - n0)
 				 : NAN;
 }
@@ -248,7 +255,7 @@ static int write_svg(const char *path, const float *const paths[3],
 	FILE *f = fopen(path, "w");
 	static const char *const colour[3] = { "#2a2", "#d22", "#22d" };
 	static const char *const label[3] = { "healthy", "lesioned", "restored (CPN)" };
-	const double sc = 900, x0 = 230 - sc * co->centre[0], y0 = 230 + sc * co->centre[1];
+	const double sc = 700, x0 = 240 - sc * co->centre[0], y0 = 250 + sc * co->centre[1];
 
 	if (!f)
 		return ncp_errf(err, errlen, "cannot write %s: %s", path, ncp_strerror(-errno));
@@ -274,7 +281,7 @@ static int write_svg(const char *path, const float *const paths[3],
 		px - 40, rec_final);
 	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px + pw, py);
 	fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", px, py, px, py - ph);
-	for (int v = 0; v <= 100; v += 25) {
+	for (int v = -50; v <= 100; v += 25) {
 		double y = py - ph * (v + 50) / 150.0;
 		fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%d</text>\n", px - 4, y + 4, v);
 		fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>\n", px, y, px + pw, y);
@@ -348,6 +355,87 @@ static double eval_path(struct runner *r, const struct ncp_task_params *co,
 	r->path = NULL;
 	r->path_cap = 0;
 	return L;
+}
+
+/* How well the EN predicts what stimulation does, on counterfactual
+ * pairs: simulations A and B (the same lesioned network) reset to the
+ * same task (a new random seed per pair) and run unstimulated for 0.3 to
+ * 1 s; then B holds a random electrode current a* (each electrode normal
+ * with sd noise_sd x alpha_max, as the exploration draws it) for H steps
+ * and A nothing.  The true change is hand_B - hand_A after those H steps;
+ * the EN's predicted change is EN(obs, a*) - EN(obs, 0) from the
+ * observation at the pair's start.  R^2 over both coordinates of every
+ * pair (1 - SSE / SS about the mean); also the RMS true change. */
+static int effect_r2(const struct ncp_config *cm, struct ncp_cpn_trainer *tr,
+		     struct runner *ra, int pairs, uint64_t seed, double *r2,
+		     double *rms, char *err, size_t errlen)
+{
+	struct ncp_sim sb;
+	struct runner rb;
+	struct ncp_task_params p = cm->task;
+	struct ncp_rng rng;
+	const struct ncp_stim_params *sp = &cm->reach.stim;
+	double sx[2] = { 0 }, sxx = 0, se = 0;
+	int n = 0;
+	float *zero = calloc((size_t)ra->E, sizeof(float));
+	float *obs = calloc((size_t)NCP_CPN_OBS(ra->R), sizeof(float));
+
+	if (!zero || !obs || ncp_sim_init(&sb, cm, 64, err, errlen)) {
+		free(zero);
+		free(obs);
+		return -EINVAL;
+	}
+	if (alloc_runner(&rb, ra->o, &sb, ra->R, ra->E, ra->d, ra->smax, ra->amax, seed)) {
+		free_runner(&rb);
+		ncp_sim_fini(&sb);
+		free(zero);
+		free(obs);
+		return ncp_errf(err, errlen, "out of memory");
+	}
+	ncp_sim_set_lesion(&sb, sp->lesion_kind, sp->lesion_fraction);
+	ncp_rng_seed(&rng, ncp_rng_derive(seed, 0xeff));
+	p.kind = NCP_TASK_RANDOM;
+	for (int k = 0; k < pairs; k++) {
+		struct runner *both[2] = { ra, &rb };
+		p.seed = ncp_rng_derive(seed, 0x1000 + (uint64_t)k);
+		uint64_t settle = (uint64_t)llround(ncp_rng_range(&rng, 0.3, 1.0) / ra->s->dt);
+		for (int i = 0; i < 2; i++) {
+			ncp_sim_reset(both[i]->s);
+			ncp_sim_set_task(both[i]->s, &p);
+			pending_clear(both[i]);
+		}
+		for (uint64_t t = 0; t < settle; t++)
+			for (int i = 0; i < 2; i++)
+				run_step(both[i], DRIVE_NONE);
+		observe(ra);
+		memcpy(obs, ra->obs, (size_t)NCP_CPN_OBS(ra->R) * sizeof(float));
+		for (int e = 0; e < ra->E; e++)
+			rb.noise[e] = clampf((float)(ra->o->noise_sd * ra->amax *
+						     ncp_rng_normal(&rng)), (float)ra->amax);
+		for (int t = 0; t < ra->H; t++) {
+			run_step(ra, DRIVE_NONE);
+			run_step(&rb, DRIVE_FIXED);
+		}
+		float pa[2], pb[2];
+		ncp_cpn_trainer_en_predict(tr, obs, rb.noise, pb);
+		ncp_cpn_trainer_en_predict(tr, obs, zero, pa);
+		for (int c = 0; c < 2; c++) {
+			double truth = sb.arm.hand[c] - ra->s->arm.hand[c];
+			double pred = (double)pb[c] - pa[c];
+			sx[c] += truth;
+			sxx += truth * truth;
+			se += (pred - truth) * (pred - truth);
+		}
+		n++;
+	}
+	double sst = sxx - (sx[0] * sx[0] + sx[1] * sx[1]) / n;
+	*r2 = sst > 0 ? 1 - se / sst : NAN;
+	*rms = sqrt(sxx / (2.0 * n));
+	free_runner(&rb);
+	ncp_sim_fini(&sb);
+	free(zero);
+	free(obs);
+	return 0;
 }
 
 int ncp_recovery_run(const struct ncp_config *c,
@@ -480,11 +568,13 @@ int ncp_recovery_run(const struct ncp_config *c,
 		for (int k = 0; k < o->cpn_epochs; k++)
 			if (ncp_cpn_trainer_cpn_epoch(tr, &data, &task_loss))
 				rollbacks++;
-		size_t from = data.n;
+		uint64_t added0 = data.added;
 		double chunk = fmin(o->round_s, o->train_s - sim_used);
 		collect(&r, chunk, -1);
 		sim_used += chunk;
 		rounds++;
+		uint64_t fresh = data.added - added0;
+		size_t from = fresh < data.n ? data.n - (size_t)fresh : 0;
 		double new_loss = ncp_cpn_trainer_en_loss(tr, &data, from);
 		if (ncp_cpn_trainer_en_expired(tr, new_loss) &&
 		    ncp_cpn_trainer_en_train(tr, &data, &en_loss))
@@ -521,6 +611,11 @@ int ncp_recovery_run(const struct ncp_config *c,
 	double Lr = evaluate(&r, &eval_rnd, o->eval_s, DRIVE_CPN);
 	double Lr_co = eval_path(&r, &co, co_s, DRIVE_CPN, &paths[2], &npaths[2]);
 	double wall = (ncp_now_ns() - t0) / 1e9;
+	double eff_r2 = NAN, eff_rms = NAN;
+	if (o->effect_pairs > 0 &&
+	    effect_r2(&cm, tr, &r, o->effect_pairs, c->task.seed + 2000, &eff_r2,
+		      &eff_rms, err, errlen))
+		goto out;
 
 	if (o->out) {
 		char cfgjson[512];
@@ -615,6 +710,15 @@ int ncp_recovery_run(const struct ncp_config *c,
 	ncp_json_num(&j, task_loss);
 	ncp_json_key(&j, "en_loss");
 	ncp_json_num(&j, en_loss);
+	ncp_json_key(&j, "en_effect");
+	ncp_json_obj(&j);
+	ncp_json_key(&j, "pairs");
+	ncp_json_int(&j, o->effect_pairs);
+	ncp_json_key(&j, "r2");
+	ncp_json_num(&j, eff_r2);
+	ncp_json_key(&j, "true_change_rms");
+	ncp_json_num(&j, eff_rms);
+	ncp_json_end(&j);
 	ncp_json_key(&j, "samples");
 	ncp_json_uint(&j, data.n);
 	ncp_json_key(&j, "curve");
@@ -666,8 +770,10 @@ static void usage(FILE *f)
 		"usage: ncp-train --cpn [--out FILE.safetensors] [--svg FILE.svg] [--set KEY=VALUE]...\n"
 		"                 [--config FILE] [--train-s S] [--explore-s S] [--round-s S] [--healthy-s S]\n"
 		"                 [--eval-s S] [--eval-seed N] [--horizon H] [--cpn-epochs N] [--en-epochs N]\n"
-		"                 [--en-batches N] [--cpn-batches N] [--en-hidden N] [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
-		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N] [--verbose]\n"
+		"                 [--en-batches N] [--cpn-batches N] [--cpn-average B] [--en-hidden N]\n"
+		"                 [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
+		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N]\n"
+		"                 [--effect-pairs N] [--curve-every N] [--verbose]\n"
 		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object.\n");
 }
 
@@ -769,6 +875,8 @@ int ncp_recovery_main(int argc, char **argv)
 		NUM("--horizon", 1, 10000, o.train.horizon = (int)x)
 		NUM("--cpn-epochs", 0, 1e6, o.cpn_epochs = (int)x)
 		NUM("--en-epochs", 1, 1e6, o.train.en_epochs = (int)x)
+		NUM("--effect-pairs", 0, 1e6, o.effect_pairs = (int)x)
+		NUM("--cpn-average", 0, 0.999999, o.train.cpn_average = x)
 		NUM("--en-batches", 0, 1e9, o.train.en_batches = (int)x)
 		NUM("--cpn-batches", 0, 1e9, o.train.cpn_batches = (int)x)
 		NUM("--en-hidden", 1, NCP_CPN_MAX_UNITS, o.train.en_hidden = (int)x)

@@ -28,6 +28,7 @@ struct ncp_recovery_opts {
 	double mix[3];		/* current, perturbed, noise shares */
 	double seg_s;		/* one source per segment of this length */
 	int curve_every;	/* rounds between learning-curve evaluations */
+	int effect_pairs;	/* counterfactual pairs scoring the EN (0: none) */
 	uint64_t eval_seed;	/* held-out task seed */
 	struct ncp_cpn_spec spec;	/* E, R, dt, stim_max come from the config */
 	struct ncp_cpn_train_opts train;

@@ -709,6 +709,7 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 	memcpy(d->future + d->n * 6, future, 6 * sizeof(float));
 	d->src[d->n] = (uint8_t)src;
 	d->n++;
+	d->added++;
 }
 
 /* The reference's regressors of sample i: x_des, dq, 1. */
@@ -906,7 +907,8 @@ void ncp_cpn_train_opts_default(struct ncp_cpn_train_opts *o)
 
 struct ncp_cpn_trainer {
 	struct ncp_cpn_train_opts o;
-	struct ncp_cpn_model *cpn, *cpn_back;
+	struct ncp_cpn_model *cpn, *cpn_back, *cpn_avg;
+	bool avg_started;
 	struct adam cpn_adam;
 	float *cpn_g;
 	uint8_t *cpn_decay;
@@ -944,6 +946,7 @@ void ncp_cpn_trainer_free(struct ncp_cpn_trainer *t)
 		return;
 	ncp_cpn_model_free(t->cpn);
 	ncp_cpn_model_free(t->cpn_back);
+	ncp_cpn_model_free(t->cpn_avg);
 	adam_fini(&t->cpn_adam);
 	adam_fini(&t->en_adam);
 	free(t->cpn_g);
@@ -974,7 +977,8 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 
 	if (!t)
 		goto oom;
-	if (o->horizon < 1 || o->en_hidden < 1 || o->en_hidden > NCP_CPN_MAX_UNITS ||
+	if (!(o->cpn_average >= 0 && o->cpn_average < 1) ||
+	    o->horizon < 1 || o->en_hidden < 1 || o->en_hidden > NCP_CPN_MAX_UNITS ||
 	    o->batch < 1 || o->en_epochs < 1 || o->rise_window < 1 ||
 	    o->rise_window > HIST || o->max_cpn_epochs < 1) {
 		free(t);
@@ -984,7 +988,8 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 	t->o = *o;
 	t->cpn = ncp_cpn_model_clone(init);
 	t->cpn_back = ncp_cpn_model_clone(init);
-	if (!t->cpn || !t->cpn_back)
+	t->cpn_avg = ncp_cpn_model_clone(init);
+	if (!t->cpn || !t->cpn_back || !t->cpn_avg)
 		goto oom;
 	t->nin = t->cpn->nin;
 	t->E = t->cpn->spec.electrodes;
@@ -1050,7 +1055,25 @@ void ncp_cpn_trainer_set_ref(struct ncp_cpn_trainer *t,
 
 const struct ncp_cpn_model *ncp_cpn_trainer_model(const struct ncp_cpn_trainer *t)
 {
-	return t->cpn;
+	return t->o.cpn_average > 0 ? t->cpn_avg : t->cpn;
+}
+
+/* After a CPN step: the deployed average follows the trained weights. */
+static void average_step(struct ncp_cpn_trainer *t)
+{
+	const float b = (float)t->o.cpn_average;
+	float *a = t->cpn_avg->p;
+	const float *w = t->cpn->p;
+
+	if (!(b > 0))
+		return;
+	if (!t->avg_started) {
+		ncp_cpn_model_copy(t->cpn_avg, t->cpn);
+		t->avg_started = true;
+		return;
+	}
+	for (size_t k = 0; k < t->cpn->np; k++)
+		a[k] += (1 - b) * (w[k] - a[k]);
 }
 
 uint64_t ncp_cpn_trainer_cpn_epochs(const struct ncp_cpn_trainer *t)
@@ -1085,6 +1108,7 @@ int ncp_cpn_trainer_fit_norm(struct ncp_cpn_trainer *t,
 	}
 	refresh(t->cpn);
 	ncp_cpn_model_copy(t->cpn_back, t->cpn);
+	ncp_cpn_model_copy(t->cpn_avg, t->cpn);
 	for (size_t k = 0; k < d->n; k++)
 		for (int c = 0; c < 2; c++) {
 			double y = d->future[6 * k + 4 + c] - d->obs[k * no + d->R + 4 + c];
@@ -1355,6 +1379,7 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 		}
 		adam_step(&t->cpn_adam, m->p, t->cpn_g, t->cpn_decay, t->o.cpn_lr,
 			  t->o.cpn_weight_decay);
+		average_step(t);
 	}
 	*loss = total / (double)n;
 	if (!isfinite(*loss) || !ncp_cpn_model_finite(m)) {

@@ -145,6 +145,7 @@ enum ncp_cpn_src {
 struct ncp_cpn_data {
 	int R, E;
 	size_t n, cap;
+	uint64_t added;		/* samples ever added (the oldest drop when full) */
 	float *obs;		/* n x NCP_CPN_OBS(R) */
 	float *alpha;		/* n x E */
 	float *target;		/* n x 2: the PMC's target at t (m) */
@@ -185,6 +186,10 @@ struct ncp_cpn_train_opts {
 	 * training takes at most en_batches minibatches, a CPN epoch at most
 	 * cpn_batches (drawn without repeats from the whole data). */
 	int en_batches, cpn_batches;
+	/* The CPN to deploy is a running average of the trained weights,
+	 * avg += (1 - cpn_average) (w - avg) after every step (0: the trained
+	 * weights themselves). */
+	double cpn_average;
 	/* Expiry (docs/coprocessor.md): the EN is retrained when its loss on
 	 * the newest data exceeds en_loss_max (or its best loss x en_loss_rise),
 	 * the task loss rose in rise_count of the last rise_window CPN epochs,
@@ -223,7 +228,9 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 /* Whether the EN has expired by the rule above, given its loss on the
  * newest data (ncp_cpn_trainer_en_loss); resets the counters when true. */
 bool ncp_cpn_trainer_en_expired(struct ncp_cpn_trainer *t, double en_loss);
-/* The CPN being trained, to copy out (ncp_cpn_model_copy) or save. */
+/* The CPN to deploy, to copy out (ncp_cpn_model_copy) or save: the
+ * running average of the trained weights when cpn_average > 0, else the
+ * trained weights.  The pointer stays valid as long as the trainer. */
 const struct ncp_cpn_model *ncp_cpn_trainer_model(const struct ncp_cpn_trainer *t);
 uint64_t ncp_cpn_trainer_cpn_epochs(const struct ncp_cpn_trainer *t);
 uint64_t ncp_cpn_trainer_en_trainings(const struct ncp_cpn_trainer *t);
