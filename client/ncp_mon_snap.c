@@ -13,7 +13,7 @@ int ncp_mon_snap_init(struct ncp_mon_snap *s, const struct ncp_shm_header *h,
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
 	s->hdr = *h;
 	s->state_word = h->state;
-	s->win_stride = ncp_shm_win_copy_size(h->m1_neurons);
+	s->win_stride = ncp_shm_win_stride(h);
 	s->win_cap = h->window_len;
 	s->arm_cap = arm_max < h->arm_slots ? arm_max : h->arm_slots;
 	s->train_cap = train_max < h->train_slots ? train_max : h->train_slots;

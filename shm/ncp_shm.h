@@ -420,6 +420,16 @@ static inline uint32_t ncp_shm_win_obs_slot_size(uint32_t neurons, uint32_t rec,
 	return (uint32_t)((ncp_shm_win_obs_copy_size(neurons, rec, electrodes) +
 			   NCP_SHM_ALIGN - 1) & ~(size_t)(NCP_SHM_ALIGN - 1));
 }
+/* Bytes of a window slot copy for a segment with header h: the slot
+ * header, stimulation, bitset and, from 1.4, the observation (readers
+ * checked h->obs_offset at attach). */
+static inline size_t ncp_shm_win_stride(const struct ncp_shm_header *h)
+{
+	return h->obs_offset ? ncp_shm_win_obs_copy_size(h->m1_neurons,
+							 h->rec_electrodes,
+							 h->stim_electrodes)
+			     : ncp_shm_win_copy_size(h->m1_neurons);
+}
 /* A window slot copy's observation (h: the segment's header), or NULL
  * when the writer publishes none. */
 static inline const float *ncp_shm_win_obs(const struct ncp_shm_win_slot *s,

@@ -142,9 +142,7 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 				    "recording and %u stimulation electrodes",
 				    what, h->obs_offset, h->rec_electrodes,
 				    h->stim_electrodes);
-		win_copy = ncp_shm_win_obs_copy_size(h->m1_neurons,
-						     h->rec_electrodes,
-						     h->stim_electrodes);
+		win_copy = ncp_shm_win_stride(h);
 	}
 	if (h->window_len < 1 || h->window_slots > (1u << 24) ||
 	    h->window_slots < h->window_len + NCP_SHM_WINDOW_MARGIN ||

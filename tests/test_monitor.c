@@ -551,12 +551,14 @@ START_TEST(snap_reads_segment)
 	cfg.arm_links[0] = 1.25;
 	cfg.arm_links[1] = 0.5;
 	cfg.stim_electrodes = 4;
+	cfg.rec_electrodes = 16;	/* window slots with an observation, as ncpd's */
 	w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	ck_assert_msg(w != NULL, "%s", err);
 	r = ncp_shm_reader_open(name, err, sizeof(err));
 	ck_assert_msg(r != NULL, "%s", err);
 	ck_assert_int_eq(ncp_mon_snap_init(&s, ncp_shm_reader_header(r), name,
 					   300, 8), 0);
+	ck_assert_uint_eq(s.win_stride, ncp_shm_reader_window_stride(r));
 	ck_assert_uint_eq(s.arm_cap, 300);
 	ck_assert_uint_eq(s.win_cap, 100);
 
