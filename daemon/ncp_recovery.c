@@ -18,7 +18,7 @@ void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
 	o->explore_s = 60;
 	o->round_s = 10;
 	o->train_s = 600;
-	o->eval_s = 32;
+	o->eval_s = 64;
 	o->cpn_epochs = 5;
 	o->sample_every = 5;
 	o->noise_sd = 0.5;
@@ -34,6 +34,9 @@ void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
 	o->eval_seed = 0;	/* 0: task.seed + 1000 */
 	ncp_cpn_spec_default(&o->spec);
 	ncp_cpn_train_opts_default(&o->train);
+	o->train.cpn_batches = 50;
+	o->train.en_batches = 2000;
+	o->train.cpn_average = 0.998;
 }
 
 /* What drives the electrodes while a phase runs. */
@@ -770,7 +773,8 @@ static void usage(FILE *f)
 		"usage: ncp-train --cpn [--out FILE.safetensors] [--svg FILE.svg] [--set KEY=VALUE]...\n"
 		"                 [--config FILE] [--train-s S] [--explore-s S] [--round-s S] [--healthy-s S]\n"
 		"                 [--eval-s S] [--eval-seed N] [--horizon H] [--cpn-epochs N] [--en-epochs N]\n"
-		"                 [--en-batches N] [--cpn-batches N] [--cpn-average B] [--en-hidden N]\n"
+		"                 [--en-batches N] [--cpn-batches N] [--cpn-average B] [--act-penalty X]\n"
+		"                 [--en-hidden N]\n"
 		"                 [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
 		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N]\n"
 		"                 [--effect-pairs N] [--curve-every N] [--verbose]\n"
@@ -876,6 +880,7 @@ int ncp_recovery_main(int argc, char **argv)
 		NUM("--cpn-epochs", 0, 1e6, o.cpn_epochs = (int)x)
 		NUM("--en-epochs", 1, 1e6, o.train.en_epochs = (int)x)
 		NUM("--effect-pairs", 0, 1e6, o.effect_pairs = (int)x)
+		NUM("--act-penalty", 0, 1e6, o.train.act_penalty = x)
 		NUM("--cpn-average", 0, 0.999999, o.train.cpn_average = x)
 		NUM("--en-batches", 0, 1e9, o.train.en_batches = (int)x)
 		NUM("--cpn-batches", 0, 1e9, o.train.cpn_batches = (int)x)

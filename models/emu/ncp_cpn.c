@@ -1340,9 +1340,12 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 			en_backward(t, t->x, dy, NULL, t->dx);
 			/* Through a = amax tanh(v): dv. */
 			float *dv = t->dz_acts[L - 1];
+			const float pen = (float)(t->o.act_penalty / ((double)t->E * (double)nb));
 			for (int e = 0; e < t->E; e++) {
 				float th = tanhf(v[e]);
-				dv[e] = t->dx[t->nin + e] * inv * amax * (1 - th * th);
+				dv[e] = (t->dx[t->nin + e] * inv * amax + 2 * pen * th) *
+					(1 - th * th);
+				total += t->o.act_penalty * th * th / t->E;
 			}
 			/* Through the CPN's layers. */
 			for (int l = L - 1; l >= 0; l--) {

@@ -190,6 +190,9 @@ struct ncp_cpn_train_opts {
 	 * avg += (1 - cpn_average) (w - avg) after every step (0: the trained
 	 * weights themselves). */
 	double cpn_average;
+	/* Added to the task loss: act_penalty x mean over electrodes of
+	 * (a* / alpha_max)^2 (m^2 per unit), a price on stimulating. */
+	double act_penalty;
 	/* Expiry (docs/coprocessor.md): the EN is retrained when its loss on
 	 * the newest data exceeds en_loss_max (or its best loss x en_loss_rise),
 	 * the task loss rose in rise_count of the last rise_window CPN epochs,
