@@ -28,6 +28,7 @@ total=$((ta + tb + tc + td))
 
 emulator_model --set stim.source=noise --set stim.noise=0.05
 if [ -n "${NCP_BENCH_NCP_MODEL:-}" ]; then
+	train_s=0	# not trained here
 	cp "$NCP_BENCH_NCP_MODEL" "$tmp/data/cpn0.safetensors" || die "no $NCP_BENCH_NCP_MODEL"
 else
 	say "a CPN (ncp-train --cpn, $train_s s of simulated training)..."
@@ -59,7 +60,7 @@ phases, train_s = [int(x) for x in sys.argv[3:7]], sys.argv[7]
 e, n, t = d["emulator"], d["ncp"], d["ncp_training"]
 print(json.dumps(dict({"bench": "ncp_rt", "seconds": sum(phases),
     "phases_s": dict(zip(["healthy", "lesioned", "training", "trained"], phases)),
-    "cpn_offline_train_s": float(train_s)}, **loop, **{
+    "cpn_offline_train_s": float(train_s) or None}, **loop, **{
     "emulator_latency_us": e["latency_us"],
     "theta_latency_us": n["latency_us"],
     "theta_p99_over_emulator_p99": round(n["latency_us"]["p99"] / e["latency_us"]["p99"], 3)
