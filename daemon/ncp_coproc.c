@@ -262,10 +262,14 @@ int ncp_coproc_offer(struct ncp_coproc *c, struct ncp_cpn_model *m,
 	/* Free what the computing thread handed back (not while weights are
 	 * copied into it), and an offer it never took. */
 	pthread_mutex_lock(&c->weights_lock);
+	/* Sequentially consistent (acquire and release): pairs with the
+	 * exchange that put the slot there in adopt(). */
 	slot_free(atomic_exchange(&c->retired, NULL));
 	pthread_mutex_unlock(&c->weights_lock);
 	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
 	slot_free(atomic_exchange_explicit(&c->pending, s, memory_order_acq_rel));
+	/* A flag read by ncp_coproc_set_on (under the same lock) and the
+	 * status; it publishes nothing else. */
 	atomic_store(&c->loaded, true);
 	pthread_mutex_unlock(&c->load_lock);
 	ncp_log_info("co-processor: %s (%d recording, %d stimulation "
@@ -347,6 +351,8 @@ static void adopt(struct ncp_coproc *c)
 	atomic_store_explicit(&c->current, s, memory_order_release);
 	/* Freed by the next offer (which empties `retired` first) or at
 	 * exit. */
+	/* Sequentially consistent: pairs with the exchange in
+	 * ncp_coproc_offer that takes the slot to free it. */
 	struct cpn_slot *prev = atomic_exchange(&c->retired, old);
 	ncp_assert(prev == NULL);
 }
@@ -358,6 +364,9 @@ static void take_weights(struct ncp_coproc *c)
 	/* Pairs with the release store of true in offer_weights. */
 	if (!s || !atomic_load_explicit(&s->spare_ready, memory_order_acquire))
 		return;
+	/* The swap's pointers are read by clone_model and offer_weights only
+	 * under weights_lock and after the acquire of spare_ready above
+	 * and below: the loads and stores here need no order of their own. */
 	if (ncp_cpn_state_set_model(s->state, atomic_load(&s->spare)) == 0) {
 		struct ncp_cpn_model *m = atomic_load(&s->model);
 		atomic_store(&s->model, atomic_load(&s->spare));
