@@ -458,6 +458,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 	float *paths[3] = { NULL, NULL, NULL };
 	size_t npaths[3] = { 0, 0, 0 };
 	struct curve_pt *cv = NULL;
+	struct ncp_cpn_model *best = NULL;
+	double best_L = INFINITY, best_min = NAN;
 	int ncv = 0, ret = -EINVAL, lk = sp->lesion_kind;
 	double lf = sp->lesion_fraction;
 	uint64_t t0 = ncp_now_ns();
@@ -483,6 +485,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 	eval_rnd.kind = NCP_TASK_RANDOM;
 	eval_rnd.seed = o->eval_seed ? o->eval_seed : c->task.seed + 1000;
 	co.kind = NCP_TASK_CENTRE_OUT;
+	struct ncp_task_params val_rnd = eval_rnd;
+	val_rnd.seed = c->task.seed + 500;
 	const double co_s = co.n_targets * 2 * co.period;
 
 	cpn = ncp_cpn_model_new(&spec, c->reach.seed, err, errlen);
@@ -599,6 +603,23 @@ int ncp_recovery_run(const struct ncp_config *c,
 			p->epochs = ncp_cpn_trainer_cpn_epochs(tr);
 			p->en_trainings = (int)ncp_cpn_trainer_en_trainings(tr);
 			p->rec_co = recovery(evaluate(&r, &co, co_s, DRIVE_CPN), Lh_co, Ll_co);
+			if (o->select) {
+				/* Keep the CPN with the least mean end error on a
+				 * validation task seed (neither training nor held out). */
+				double Lv = evaluate(&r, &val_rnd, o->eval_s / 4, DRIVE_CPN);
+				if (!best)
+					best = ncp_cpn_model_clone(ncp_cpn_trainer_model(tr));
+				else if (Lv < best_L)
+					ncp_cpn_model_copy(best, ncp_cpn_trainer_model(tr));
+				if (!best) {
+					ret = ncp_errf(err, errlen, "out of memory");
+					goto out;
+				}
+				if (Lv < best_L) {
+					best_L = Lv;
+					best_min = sim_used / 60;
+				}
+			}
 			if (o->verbose)
 				fprintf(stderr, "  centre-out recovery %.1f%%\n", p->rec_co);
 			ncp_sim_reset(&sim);
@@ -611,6 +632,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 	r.data = NULL;
 
 	/* Held-out evaluation. */
+	if (best)
+		ncp_cpn_state_set_model(r.st, best);
 	double Lr = evaluate(&r, &eval_rnd, o->eval_s, DRIVE_CPN);
 	double Lr_co = eval_path(&r, &co, co_s, DRIVE_CPN, &paths[2], &npaths[2]);
 	double wall = (ncp_now_ns() - t0) / 1e9;
@@ -626,7 +649,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 			 "{\"lesion\": \"%s\", \"fraction\": %g, \"horizon\": %d, \"train_s\": %g, \"recovery\": %.3f}",
 			 ncp_lesion_kind_names[lk], lf, o->train.horizon, o->train_s,
 			 recovery(Lr, Lh, Ll));
-		struct ncp_cpn_model *out = ncp_cpn_model_clone(ncp_cpn_trainer_model(tr));
+		struct ncp_cpn_model *out =
+			ncp_cpn_model_clone(best ? best : ncp_cpn_trainer_model(tr));
 		if (!out || ncp_cpn_model_set_config(out, cfgjson) ||
 		    ncp_cpn_model_save(out, o->out, err, errlen)) {
 			if (!out)
@@ -713,6 +737,19 @@ int ncp_recovery_run(const struct ncp_config *c,
 	ncp_json_num(&j, task_loss);
 	ncp_json_key(&j, "en_loss");
 	ncp_json_num(&j, en_loss);
+	ncp_json_key(&j, "selected");
+	if (best) {
+		ncp_json_obj(&j);
+		ncp_json_key(&j, "task_seed");
+		ncp_json_uint(&j, val_rnd.seed);
+		ncp_json_key(&j, "L_validation");
+		ncp_json_num(&j, best_L);
+		ncp_json_key(&j, "sim_minutes");
+		ncp_json_num(&j, best_min);
+		ncp_json_end(&j);
+	} else {
+		ncp_json_null(&j);
+	}
 	ncp_json_key(&j, "en_effect");
 	ncp_json_obj(&j);
 	ncp_json_key(&j, "pairs");
@@ -757,6 +794,7 @@ out:
 		free(paths[k]);
 	free(cv);
 	ncp_cpn_state_free(r.st);
+	ncp_cpn_model_free(best);
 	ncp_cpn_trainer_free(tr);
 	ncp_cpn_model_free(cpn);
 	if (have_data)
@@ -777,7 +815,7 @@ static void usage(FILE *f)
 		"                 [--en-hidden N]\n"
 		"                 [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
 		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N]\n"
-		"                 [--effect-pairs N] [--curve-every N] [--verbose]\n"
+		"                 [--effect-pairs N] [--curve-every N] [--select] [--verbose]\n"
 		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object.\n");
 }
 
@@ -821,6 +859,8 @@ int ncp_recovery_main(int argc, char **argv)
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(a, "--select")) {
+			o.select = 1;
 		} else if (!strcmp(a, "--verbose")) {
 			o.verbose = 1;
 		} else if (!strcmp(a, "--out") || !strcmp(a, "--svg") || !strcmp(a, "--set") ||
@@ -852,7 +892,7 @@ int ncp_recovery_main(int argc, char **argv)
 					return 2;
 				}
 			} else {
-				const char *p = v;
+				const char *p = strcmp(v, "none") ? v : "";
 				o.spec.nhidden = 0;
 				while (*p && o.spec.nhidden < NCP_CPN_MAX_HIDDEN) {
 					char *end;
@@ -866,8 +906,6 @@ int ncp_recovery_main(int argc, char **argv)
 					if (*end && *end != ',')
 						break;
 				}
-				if (!strcmp(v, "none"))
-					o.spec.nhidden = 0;
 			}
 		}
 		NUM("--train-s", 1, 1e6, o.train_s = x)

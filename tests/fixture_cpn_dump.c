@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 	struct ncp_cpn_spec s;
 	struct ncp_cpn_train_opts o;
 	struct ncp_cpn_data d;
-	struct ncp_cpn_ref ref = { { { 0.5, 0, 0, 0, 0 }, { 0, 0.5, 0, 0, 0 } }, 1 };
+	struct ncp_cpn_ref ref = { { { 0.5 }, { 0, 0.5 } }, 1 };
 	struct ncp_rng rng;
 	char err[512], path[4096];
 	int steps = argc > 3 ? atoi(argv[3]) : 500;

@@ -712,16 +712,23 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 	d->added++;
 }
 
-/* The reference's regressors of sample i: x_des, dq, 1. */
-static void ref_x(const struct ncp_cpn_data *d, size_t i, double x[5])
+/* The reference's regressors of sample i (NCP_CPN_REF_X): x_des, dq,
+ * x_des |x_des|, q, 1. */
+#define NX NCP_CPN_REF_X
+static void ref_x(const struct ncp_cpn_data *d, size_t i, double x[NX])
 {
 	const float *o = d->obs + i * (size_t)NCP_CPN_OBS(d->R) + d->R;
 	const float *t = d->target + 2 * i;
-	x[0] = t[0] - o[4];
-	x[1] = t[1] - o[5];
+	double e0 = t[0] - o[4], e1 = t[1] - o[5], n = hypot(e0, e1);
+	x[0] = e0;
+	x[1] = e1;
 	x[2] = o[2];
 	x[3] = o[3];
-	x[4] = 1;
+	x[4] = e0 * n;
+	x[5] = e1 * n;
+	x[6] = o[0];
+	x[7] = o[1];
+	x[8] = 1;
 }
 
 /* Solve the symmetric positive definite n x n system a x = b in place
@@ -762,21 +769,21 @@ static int solve(double *a, double *b, int n)
 
 int ncp_cpn_ref_fit(struct ncp_cpn_ref *ref, const struct ncp_cpn_data *d)
 {
-	double xtx[25] = { 0 }, xty[2][5] = { { 0 } }, yy[2] = { 0 }, ys[2] = { 0 };
+	double xtx[NX * NX] = { 0 }, xty[2][NX] = { { 0 } }, yy[2] = { 0 }, ys[2] = { 0 };
 	size_t no = (size_t)NCP_CPN_OBS(d->R);
 
 	memset(ref, 0, sizeof(*ref));
 	if (d->n < 10)
 		return -EINVAL;
 	for (size_t i = 0; i < d->n; i++) {
-		double x[5], y[2];
+		double x[NX], y[2];
 		const float *o = d->obs + i * no + d->R;
 		ref_x(d, i, x);
 		y[0] = d->future[6 * i + 4] - o[4];
 		y[1] = d->future[6 * i + 5] - o[5];
-		for (int a = 0; a < 5; a++) {
-			for (int b = 0; b < 5; b++)
-				xtx[a * 5 + b] += x[a] * x[b];
+		for (int a = 0; a < NX; a++) {
+			for (int b = 0; b < NX; b++)
+				xtx[a * NX + b] += x[a] * x[b];
 			for (int k = 0; k < 2; k++)
 				xty[k][a] += x[a] * y[k];
 		}
@@ -786,22 +793,22 @@ int ncp_cpn_ref_fit(struct ncp_cpn_ref *ref, const struct ncp_cpn_data *d)
 		}
 	}
 	for (int k = 0; k < 2; k++) {
-		double a[25];
+		double a[NX * NX];
 		memcpy(a, xtx, sizeof(a));
-		for (int j = 0; j < 4; j++)
-			a[j * 5 + j] += 1e-9 * d->n;
-		if (solve(a, xty[k], 5))
+		for (int j = 0; j < NX - 1; j++)
+			a[j * NX + j] += 1e-9 * d->n;
+		if (solve(a, xty[k], NX))
 			return -EDOM;
 		memcpy(ref->A[k], xty[k], sizeof(ref->A[k]));
 	}
 	double sse = 0, sst = 0;
 	for (size_t i = 0; i < d->n; i++) {
-		double x[5];
+		double x[NX];
 		const float *o = d->obs + i * no + d->R;
 		ref_x(d, i, x);
 		for (int k = 0; k < 2; k++) {
 			double p = 0, y = d->future[6 * i + 4 + k] - o[4 + k];
-			for (int a = 0; a < 5; a++)
+			for (int a = 0; a < NX; a++)
 				p += ref->A[k][a] * x[a];
 			sse += (p - y) * (p - y);
 			sst += (y - ys[k] / d->n) * (y - ys[k] / d->n);
@@ -815,11 +822,11 @@ int ncp_cpn_ref_fit(struct ncp_cpn_ref *ref, const struct ncp_cpn_data *d)
 static void ref_disp(const struct ncp_cpn_ref *ref,
 		     const struct ncp_cpn_data *d, size_t i, double out[2])
 {
-	double x[5];
+	double x[NX];
 	ref_x(d, i, x);
 	for (int k = 0; k < 2; k++) {
 		out[k] = 0;
-		for (int a = 0; a < 5; a++)
+		for (int a = 0; a < NX; a++)
 			out[k] += ref->A[k][a] * x[a];
 	}
 }

@@ -162,10 +162,12 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 		      const float future[6], int src);
 
 /* The healthy reference: where a healthy arm's hand is H steps after a
- * step, hand + A [x_des, dq, 1] (x_des = target - hand), fitted by least
- * squares on healthy samples (future = the arm at t + H). */
+ * step, hand + A [x_des, dq, x_des |x_des|, q, 1] (x_des = target -
+ * hand), fitted by least squares on healthy samples (future = the arm at
+ * t + H). */
+#define NCP_CPN_REF_X 9
 struct ncp_cpn_ref {
-	double A[2][5];
+	double A[2][NCP_CPN_REF_X];
 	double r2;		/* of the displacement, on the fitted samples */
 };
 int ncp_cpn_ref_fit(struct ncp_cpn_ref *ref, const struct ncp_cpn_data *d);
@@ -205,7 +207,9 @@ void ncp_cpn_train_opts_default(struct ncp_cpn_train_opts *o);
 
 struct ncp_cpn_trainer;
 
-/* A trainer for a copy of init.  NULL with a message. */
+/* A trainer for a copy of init.  NULL with a message.  One thread per
+ * trainer; its calls allocate only when the data outgrow what an earlier
+ * call saw (the shuffle order). */
 struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 					    const struct ncp_cpn_train_opts *o,
 					    char *err, size_t errlen);
