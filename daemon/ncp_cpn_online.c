@@ -399,6 +399,8 @@ void ncp_cpn_online_json(struct ncp_cpn_online *o, struct ncp_json *j)
 	ncp_json_int(j, (int64_t)s->offers);
 	ncp_json_key(j, "rollbacks");
 	ncp_json_int(j, (int64_t)s->rollbacks);
+	ncp_json_key(j, "last_rollback");
+	ncp_json_str(j, s->last_rollback[0] ? s->last_rollback : NULL);
 	ncp_json_key(j, "task_loss");
 	if (isfinite(s->task_loss))
 		ncp_json_num(j, s->task_loss);
