@@ -15,7 +15,7 @@ int ncp_mon_snap_init(struct ncp_mon_snap *s, const struct ncp_shm_header *h,
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
 	s->hdr = *h;
 	s->state_word = h->state;
-	s->win_stride = ncp_shm_win_copy_size(h->m1_neurons);
+	s->win_stride = ncp_shm_win_stride(h);
 	s->win_cap = h->window_len;
 	s->arm_cap = arm_max < h->arm_slots ? arm_max : h->arm_slots;
 	s->train_cap = train_max < h->train_slots ? train_max : h->train_slots;
@@ -99,6 +99,15 @@ int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r)
 	if (err == 0) {
 		memcpy(s->stim_buf, sbuf, ncp_shm_reader_stim_size(r));
 		s->have_stim = true;
+	}
+	if (err != -ENODATA)
+		note(&ret, err);
+	struct ncp_shm_ncp nb;
+	err = ncp_shm_reader_ncp(r, &nb);
+	if (err == 0) {
+		nb.model[sizeof(nb.model) - 1] = '\0';
+		s->ncp = nb;
+		s->have_ncp = true;
 	}
 	if (err != -ENODATA)
 		note(&ret, err);
@@ -196,22 +205,6 @@ const char *ncp_mon_snap_state_name(uint32_t state_word)
 		return "running";
 	case NCP_SHM_STATE_STOPPED:
 		return "stopped";
-	default:
-		return "unknown";
-	}
-}
-
-const char *ncp_mon_snap_source_name(uint32_t source)
-{
-	switch (source) {
-	case NCP_SHM_STIM_NONE:
-		return "none";
-	case NCP_SHM_STIM_NOISE:
-		return "noise";
-	case NCP_SHM_STIM_ORACLE:
-		return "oracle";
-	case NCP_SHM_STIM_FILE:
-		return "file";
 	default:
 		return "unknown";
 	}
@@ -435,6 +428,64 @@ static void json_predicted(const struct ncp_mon_snap *s,
 	ncp_json_end(j);
 }
 
+void ncp_mon_snap_ncp_text(const struct ncp_mon_snap *s, char *out,
+			   size_t len)
+{
+	const struct ncp_shm_ncp *n = &s->ncp;
+	static const char *const phases[] = { "", ", perturbed", ", noise" };
+	if (!s->have_ncp) {
+		snprintf(out, len, "none");
+		return;
+	}
+	int k = snprintf(out, len, "%s %s%s", n->on ? "on" : "off",
+			 n->model[0] ? n->model : "(no model)",
+			 n->train ? " training" : "");
+	if (k >= 0 && (size_t)k < len && n->thetas)
+		k += snprintf(out + k, len - (size_t)k, ", theta from step %" PRIu64
+			      " in %.1f us%s", n->step, n->latency_us,
+			      n->phase < 3 ? phases[n->phase] : "");
+	if (k >= 0 && (size_t)k < len && isfinite(n->recovery))
+		snprintf(out + k, len - (size_t)k, ", recovery %.1f%% (%.1f / "
+			 "%.1f / %.1f mm)", n->recovery, n->l_healthy * 1e3,
+			 n->l_lesioned * 1e3, n->l_restored * 1e3);
+}
+
+static void json_ncp(const struct ncp_mon_snap *s, struct ncp_json *j)
+{
+	const struct ncp_shm_ncp *n = &s->ncp;
+	ncp_json_key(j, "ncp");
+	if (!s->have_ncp) {
+		ncp_json_null(j);
+		return;
+	}
+	ncp_json_obj(j);
+	key_uint(j, "step", n->step);
+	ncp_json_key(j, "loaded");
+	ncp_json_bool(j, n->loaded);
+	ncp_json_key(j, "on");
+	ncp_json_bool(j, n->on);
+	ncp_json_key(j, "train");
+	ncp_json_bool(j, n->train);
+	key_uint(j, "phase", n->phase);
+	key_str(j, "model", n->model);
+	key_num(j, "latency_us", n->latency_us);
+	key_num(j, "latency_p99_us", n->latency_p99_us);
+	key_uint(j, "thetas", n->thetas);
+	key_uint(j, "skipped", n->skipped);
+	key_uint(j, "updates", n->updates);
+	key_uint(j, "rollbacks", n->rollbacks);
+	key_num(j, "l_healthy", n->l_healthy);
+	key_num(j, "l_lesioned", n->l_lesioned);
+	key_num(j, "l_restored", n->l_restored);
+	key_num(j, "recovery", n->recovery);
+	ncp_json_key(j, "reaches");
+	ncp_json_arr(j);
+	for (int i = 0; i < 3; i++)
+		ncp_json_int(j, n->reaches[i]);
+	ncp_json_end(j);
+	ncp_json_end(j);
+}
+
 static void json_stim(const struct ncp_mon_snap *s, struct ncp_json *j)
 {
 	const struct ncp_shm_stim *b = ncp_mon_snap_stim(s);
@@ -448,7 +499,7 @@ static void json_stim(const struct ncp_mon_snap *s, struct ncp_json *j)
 	}
 	ncp_json_obj(j);
 	key_uint(j, "step", b->step);
-	key_str(j, "source", ncp_mon_snap_source_name(b->source));
+	key_str(j, "source", ncp_shm_stim_source_name(b->source));
 	key_uint(j, "electrodes", b->electrodes);
 	key_num(j, "max", b->max);
 	key_num(j, "theta_max_abs", b->theta_max_abs);
@@ -540,6 +591,7 @@ void ncp_mon_snap_json(const struct ncp_mon_snap *s, struct ncp_json *j)
 	json_window(s, j);
 	json_predicted(s, j);
 	json_stim(s, j);
+	json_ncp(s, j);
 	json_training(s, j);
 	ncp_json_end(j);
 }
@@ -618,12 +670,15 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 	if (b)
 		fprintf(f, "stim       source %s  %u electrodes  max|theta| %.4g  "
 			"max|alpha| %.4g  (bound %.4g)\n",
-			ncp_mon_snap_source_name(b->source), b->electrodes,
+			ncp_shm_stim_source_name(b->source), b->electrodes,
 			b->theta_max_abs, b->alpha_max_abs, b->max);
 	else
 		fprintf(f, "stim       none (a segment before ABI 1.3, or not "
 			"published yet)\n");
 	fprintf(f, "lesion     %s\n", les);
+	char ncp[200];
+	ncp_mon_snap_ncp_text(s, ncp, sizeof(ncp));
+	fprintf(f, "cpn        %s\n", ncp);
 	if (e)
 		fprintf(f, "training   update %" PRIu64 "  loss %.6g  val_loss "
 			"%.6g  at t %.3f s\n", e->update, e->loss, e->val_loss,

@@ -47,6 +47,9 @@ struct ncp_mon_snap {
 	 * the lesion; read it through ncp_mon_snap_stim(). */
 	bool have_stim;
 	_Alignas(8) unsigned char stim_buf[NCP_SHM_STIM_MAX_SIZE];
+	/* The co-processor block (ABI 1.4). */
+	bool have_ncp;
+	struct ncp_shm_ncp ncp;
 
 	/* The newest window: win_span.count slot copies, oldest first,
 	 * win_stride bytes apart (ncp_shm_win_at). */
@@ -111,8 +114,11 @@ ncp_mon_snap_train_last(const struct ncp_mon_snap *s);
 const char *ncp_mon_snap_mode_name(uint32_t mode);
 const char *ncp_mon_snap_task_name(uint32_t kind);
 const char *ncp_mon_snap_state_name(uint32_t state_word);
-const char *ncp_mon_snap_source_name(uint32_t source);
 const char *ncp_mon_snap_lesion_name(uint32_t kind);
+/* The co-processor in words: "on cpn-7, theta from step 1234 in 4.1 us,
+ * recovery 87.5% (11.2 / 141.7 / 27.4 mm)", or "none" without a block. */
+void ncp_mon_snap_ncp_text(const struct ncp_mon_snap *s, char *out,
+			   size_t len);
 /* The lesion in words ("none", "pmc-m1: 50% of M1, 500 neurons"). */
 void ncp_mon_snap_lesion_text(const struct ncp_shm_stim *b, char *out,
 			      size_t len);

@@ -21,7 +21,10 @@
 /* Canvas layers, lowest first: what is drawn later never hides a higher
  * layer. */
 enum layer {
-	LAYER_PRED_TRACE = 1,
+	LAYER_PATH_HEALTHY = 1,	/* the last reach of each kind (paths_update) */
+	LAYER_PATH_LESIONED,
+	LAYER_PATH_RESTORED,
+	LAYER_PRED_TRACE,
 	LAYER_TRACE,
 	LAYER_TARGET,
 	LAYER_PRED_ARM,
@@ -63,7 +66,16 @@ static const char *const spark_utf8[SPARK_LEVELS] = {
 };
 static const char spark_ascii[SPARK_LEVELS + 1] = " _.,-=+*#";
 /* ASCII stand-ins for canvas cells, by layer. */
-static const char layer_ascii[LAYER_COUNT] = { ' ', ',', '.', 'o', '*', '#' };
+static const char layer_ascii[LAYER_COUNT] = { ' ', 'h', 'l', 'r', ',', '.',
+					       'o', '*', '#' };
+
+/* Hand paths of whole reaches, one point every PATH_EVERY steps. */
+#define PATH_PTS 1024
+#define PATH_EVERY 5
+struct hand_path {
+	double x[PATH_PTS], y[PATH_PTS];
+	size_t n;
+};
 
 struct ncp_mon_ui {
 	SCREEN *screen;
@@ -78,6 +90,14 @@ struct ncp_mon_ui {
 	size_t trace_cap;
 	double loss[LOSS_MAX], loss_cols[LOSS_MAX];
 	int spark[LOSS_MAX];
+	/* The last whole reach that was healthy, lesioned (CPN off) and
+	 * restored (a lesion, CPN on), and the reach in progress: its
+	 * target, its kind so far (-1 none yet, -2 mixed). */
+	struct hand_path paths[3], cur;
+	float cur_target[2];
+	int cur_kind;
+	uint64_t path_step;	/* arm entries up to this step are taken */
+	bool path_started;
 };
 
 struct ncp_mon_ui *ncp_mon_ui_new(char *err, size_t errlen)
@@ -320,6 +340,42 @@ static void marker(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		glyph(r->y + 1 + row, r->x + col, attr, ch);
 }
 
+/* Take the arm entries not seen yet into the reach in progress; a new
+ * target ends it, and it becomes the path of its kind when the kind held
+ * all along.  The kind is read from the blocks as this frame sees them
+ * (a few tens of milliseconds of a reach may be counted under the
+ * previous kind around a change). */
+static void paths_update(struct ncp_mon_ui *ui, const struct ncp_mon_snap *snap)
+{
+	const struct ncp_shm_stim *sb = ncp_mon_snap_stim(snap);
+	bool lesion = sb && sb->lesion_kind, on = snap->have_ncp && snap->ncp.on;
+	int kind = !lesion ? (on ? -2 : 0) : on ? 2 : 1;
+
+	for (uint32_t i = 0; i < snap->arm_span.count; i++) {
+		const struct ncp_shm_arm_entry *a = &snap->arm[i];
+		if (ui->path_started && a->step <= ui->path_step)
+			continue;
+		ui->path_started = true;
+		ui->path_step = a->step;
+		if (a->target[0] != ui->cur_target[0] ||
+		    a->target[1] != ui->cur_target[1]) {
+			if (ui->cur_kind >= 0 && ui->cur.n > 1)
+				ui->paths[ui->cur_kind] = ui->cur;
+			ui->cur.n = 0;
+			ui->cur_kind = kind;
+			ui->cur_target[0] = a->target[0];
+			ui->cur_target[1] = a->target[1];
+		} else if (kind != ui->cur_kind) {
+			ui->cur_kind = -2;
+		}
+		if (a->step % PATH_EVERY == 0 && ui->cur.n < PATH_PTS) {
+			ui->cur.x[ui->cur.n] = a->hand[0];
+			ui->cur.y[ui->cur.n] = a->hand[1];
+			ui->cur.n++;
+		}
+	}
+}
+
 static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 			   const struct ncp_mon_snap *snap)
 {
@@ -338,6 +394,9 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	if (rows < 2 || !fit_buffers(ui, r->w, rows, n ? n : 1))
 		return;
 	layer_attr[0] = none;
+	layer_attr[LAYER_PATH_HEALTHY] = pair_attr(ui, PAIR_OK) | A_DIM;
+	layer_attr[LAYER_PATH_LESIONED] = pair_attr(ui, PAIR_ERROR) | A_DIM;
+	layer_attr[LAYER_PATH_RESTORED] = pair_attr(ui, PAIR_WARN);
 	layer_attr[LAYER_PRED_TRACE] = pair_attr(ui, PAIR_PRED) | A_DIM;
 	layer_attr[LAYER_TRACE] = pair_attr(ui, PAIR_TRACE);
 	layer_attr[LAYER_TARGET] = pair_attr(ui, PAIR_TARGET);
@@ -380,6 +439,12 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	     "[%s] x %.2f..%.2f  y %.2f..%.2f m", view, v.shown.x0, v.shown.x1,
 	     v.shown.y0, v.shown.y1);
 
+	/* The last healthy, lesioned and restored reaches. */
+	paths_update(ui, snap);
+	for (int k = 0; k < 3; k++)
+		ncp_mon_canvas_trace(ui->canvas, &v, ui->paths[k].x,
+				     ui->paths[k].y, ui->paths[k].n,
+				     (uint8_t)(LAYER_PATH_HEALTHY + k));
 	/* Traces: the newest arm history, decimated by the canvas. */
 	for (uint32_t i = 0; i < n; i++) {
 		ui->hx[i] = snap->arm[i].hand[0];
@@ -594,8 +659,19 @@ static void draw_numbers(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 		char les[96];
 		ncp_mon_snap_lesion_text(sb, les, sizeof(les));
 		LINE(sb->lesion_kind ? warn : A_NORMAL, "lesion %s", les);
+		if (snap->have_ncp) {
+			char cpn[200];
+			ncp_mon_snap_ncp_text(snap, cpn, sizeof(cpn));
+			LINE(snap->ncp.on ? pair_attr(ui, PAIR_ARM) : A_NORMAL,
+			     "cpn %s", cpn);
+		}
+		if (ui->paths[0].n || ui->paths[1].n || ui->paths[2].n)
+			LINE(A_NORMAL, "paths %s%s%s",
+			     ui->paths[0].n ? " healthy" : "",
+			     ui->paths[1].n ? " lesioned" : "",
+			     ui->paths[2].n ? " restored" : "");
 		LINE(A_NORMAL, "stim %s E%u %s max %.3g",
-		     ncp_mon_snap_source_name(sb->source), sb->electrodes,
+		     ncp_shm_stim_source_name(sb->source), sb->electrodes,
 		     ui->stim_theta ? "|theta|" : "|alpha|",
 		     ui->stim_theta ? sb->theta_max_abs : sb->alpha_max_abs);
 		if (y < end && w > 8 && sb->electrodes) {

@@ -56,7 +56,8 @@ static const char *const field_kinds[] = { "joint", "curl", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
-static const char *const stim_sources[] = { "none", "noise", "oracle", NULL };
+static const char *const stim_sources[] = { "none", "noise", "oracle", "cpn",
+					    NULL };
 static const char *const log_levels[] = { "error", "warning", "notice", "info",
 					  "debug", NULL };
 
@@ -159,12 +160,14 @@ static const struct key keys[] = {
 	  false, "seed of the positions and of the exploration noise" },
 	{ "stim.source", T_ENUM, OFF(reach.stim.source), 0, 0, 0, "none",
 	  stim_sources, false, "where theta comes from each step: none (zero "
-	  "unless a stim file or command sets it), noise (Ornstein-Uhlenbeck "
-	  "exploration) or oracle (x_des through a fitted map)" },
+	  "unless a stim file or command sets it), noise (no controller: "
+	  "exploration noise alone), oracle (x_des through a fitted map) or "
+	  "cpn (the co-processor, docs/coprocessor.md)" },
 	{ "stim.noise", T_DOUBLE, OFF(reach.stim.noise), 0, 0, 1000, "0", NULL,
-	  false, "noise: stationary sd of theta (at most stim.max)" },
+	  false, "stationary sd of Ornstein-Uhlenbeck exploration noise added "
+	  "to theta whatever its source (at most stim.max; 0: none)" },
 	{ "stim.noise_tau", T_DOUBLE, OFF(reach.stim.noise_tau), 0, 0.001, 100,
-	  "0.05", NULL, false, "noise: correlation time of theta, s" },
+	  "0.05", NULL, false, "correlation time of the exploration noise, s" },
 
 	{ "ncp.rec_electrodes", T_INT, OFF(reach.rec.electrodes), 0, 1, 256,
 	  "16", NULL, false, "the co-processor's recording electrodes over "
@@ -184,6 +187,53 @@ static const struct key keys[] = {
 	  "jitter" },
 	{ "ncp.rec_seed", T_U64, OFF(reach.rec.seed), 0, 0, 9.2e18, "1", NULL,
 	  false, "seed of the planning neurons' positions" },
+
+	{ "ncp.model", T_STRING, STR(ncp.model), 0, 0, "auto", NULL, false,
+	  "the co-processor network (CPN): auto (data_dir/cpn.safetensors if "
+	  "it exists, else none), none, a path (with a '/'), or a name in "
+	  "data_dir (.safetensors may be left off); it drives the electrodes "
+	  "when stim.source is cpn or after ncpctl ncp on" },
+	{ "ncp.train", T_BOOL, OFF(ncp.train), 0, 0, 0, "false", NULL, true,
+	  "train the CPN (and its emulator) while the loop runs (ncpctl ncp "
+	  "train on|off switches it too)" },
+	{ "ncp.explore", T_DOUBLE, OFF(ncp.explore), 0, 0, 1, "0.2", NULL,
+	  false, "while training: sd of the Ornstein-Uhlenbeck perturbation "
+	  "of the CPN's electrode target, as a fraction of its alpha_max (0: "
+	  "no exploration)" },
+	{ "ncp.explore_tau", T_DOUBLE, OFF(ncp.explore_tau), 0, 0.001, 100,
+	  "0.1", NULL, false, "correlation time of the perturbation, s" },
+	{ "ncp.explore_noise", T_DOUBLE, OFF(ncp.explore_noise), 0, 0, 1, "0.5",
+	  NULL, false, "while training: sd of the white-noise electrode "
+	  "targets, as a fraction of alpha_max" },
+	{ "ncp.explore_hold", T_DOUBLE, OFF(ncp.explore_hold), 0, 0.001, 100,
+	  "0.1", NULL, false, "seconds each white-noise target is held" },
+	{ "ncp.explore_block", T_DOUBLE, OFF(ncp.explore_block), 0, 0.01, 3600,
+	  "1", NULL, false, "seconds per exploration block: 10% the CPN as it "
+	  "is, 60% perturbed, 30% white noise" },
+	{ "ncp.seed", T_U64, OFF(ncp.seed), 0, 0, 9.2e18, "1", NULL, false,
+	  "seed of the exploration (blocks and perturbation)" },
+	{ "ncp.priority", T_INT, OFF(ncp.priority), 0, 0, 99, "75", NULL, false,
+	  "SCHED_FIFO priority of the co-processor thread (below the loop's, "
+	  "above the emulator's); 0: the normal policy" },
+	{ "ncp.cpu", T_INT, OFF(ncp.cpu), 0, -1, 1023, "-1", NULL, false,
+	  "CPU to pin the co-processor thread to; -1: no pinning" },
+	{ "ncp.replay", T_DOUBLE, OFF(ncp.replay), 0, 10, 86400, "300", NULL,
+	  false, "seconds of lesioned steps the CPN drove that online "
+	  "training learns from" },
+	{ "ncp.reference", T_DOUBLE, OFF(ncp.reference), 0, 1, 3600, "30",
+	  NULL, false, "seconds of healthy steps (no lesion, CPN off) the "
+	  "healthy reference is fitted on before online training starts" },
+	{ "ncp.warmup", T_DOUBLE, OFF(ncp.warmup), 0, 1, 3600, "20", NULL,
+	  false, "seconds of lesioned steps before the first training of the "
+	  "CPN's emulator" },
+	{ "ncp.round", T_DOUBLE, OFF(ncp.round), 0, 0.1, 3600, "5", NULL, false,
+	  "seconds of new steps per training round (CPN epochs, new weights, "
+	  "the emulator retrained when it expired)" },
+	{ "ncp.epochs", T_INT, OFF(ncp.epochs), 0, 1, 10000, "5", NULL, false,
+	  "CPN epochs per round" },
+	{ "ncp.batches", T_INT, OFF(ncp.batches), 0, 0, 1000000, "64", NULL,
+	  false, "minibatches at most in one CPN epoch or emulator training "
+	  "(0: whole passes), so each piece of online work stays short" },
 
 	{ "control.socket", T_STRING, STR(control.socket), 0, 0, "", NULL,
 	  false, "control socket path; empty: /run/ncpd/ncpd.sock for root, "

@@ -58,6 +58,23 @@ struct ncp_config {
 	struct {
 		char probes[512];	/* comma-separated (ncp_probe.h); "": none */
 	} record;
+		char model[NCP_CONFIG_PATH_MAX]; /* "auto", "none", a path or a name */
+		bool train;		/* train the CPN while the loop runs */
+		double explore;		/* perturbation sd / alpha_max; 0: none */
+		double explore_tau;	/* s */
+		double explore_noise;	/* noise sd / alpha_max */
+		double explore_hold;	/* s */
+		double explore_block;	/* s per exploration block */
+		uint64_t seed;
+		int priority;		/* SCHED_FIFO of its thread */
+		int cpu;
+		double replay;		/* s of lesioned samples trained on */
+		double reference;	/* s of healthy samples for the reference */
+		double warmup;		/* s of lesioned samples before the EN */
+		double round;		/* s of new samples per round */
+		int epochs;		/* CPN epochs per round */
+		int batches;		/* minibatches per EN training / epoch */
+	} ncp;
 	struct {
 		bool enable;		/* keep solved decoders on disk */
 		char dir[NCP_CONFIG_PATH_MAX]; /* "": the default place */

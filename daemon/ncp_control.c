@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ncp_coproc.h"
+#include "daemon/ncp_cpn_online.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -139,6 +141,35 @@ static void train_status(struct ncp_control *c, struct ncp_reply *r)
 		ncp_reply_str(r, "train.last_rollback", os.last_rollback);
 }
 
+/* Where save NAME writes: NAME.safetensors inside data_dir (created if
+ * need be).  0, or an error reply. */
+static int save_path(struct ncp_control *c, const char *name, char *path,
+		     size_t len, struct ncp_reply *r)
+{
+	char msg[600];
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = ncp_file_resolve(c->cfg.data_dir, name, path, len, msg,
+			       sizeof(msg));
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ncp_reply_err(r, ret, "%s", msg);
+	size_t n = strlen(path);
+	if (n < 12 || strcmp(path + n - 12, ".safetensors")) {
+		if (n + 13 > len)
+			return ncp_reply_err(r, -ENAMETOOLONG, "name too long");
+		memcpy(path + n, ".safetensors", 13);
+	}
+	pthread_mutex_lock(&c->lock);
+	ret = ncp_service_mkdirs(c->cfg.data_dir, 0755);
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ncp_reply_err(r, ret, "cannot create the data directory: %s",
+				     ncp_strerror(ret));
+	return 0;
+}
+
 /* save NAME: the weights in use, written atomically inside data_dir, then
  * read back and compared bit for bit. */
 static int save_model(struct ncp_control *c, const char *name,
@@ -147,29 +178,14 @@ static int save_model(struct ncp_control *c, const char *name,
 	char path[4096], msg[600], label[64];
 	int ret;
 
-	pthread_mutex_lock(&c->lock);
-	ret = ncp_file_resolve(c->cfg.data_dir, name, path, sizeof(path), msg,
-			       sizeof(msg));
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return ncp_reply_err(r, ret, "%s", msg);
-	size_t n = strlen(path);
-	if (n < 12 || strcmp(path + n - 12, ".safetensors")) {
-		if (n + 13 > sizeof(path))
-			return ncp_reply_err(r, -ENAMETOOLONG, "name too long");
-		memcpy(path + n, ".safetensors", 13);
-	}
 	struct ncp_emu_model *m = ncp_emulator_clone_model(c->emulator, label,
 							    sizeof(label));
 	if (!m)
 		return ncp_reply_err(r, -ENOENT, "no model in use to save");
-	pthread_mutex_lock(&c->lock);
-	ret = ncp_service_mkdirs(c->cfg.data_dir, 0755);
-	pthread_mutex_unlock(&c->lock);
+	ret = save_path(c, name, path, sizeof(path), r);
 	if (ret) {
 		ncp_emu_model_free(m);
-		return ncp_reply_err(r, ret, "cannot create the data directory: %s",
-				     ncp_strerror(ret));
+		return ret;
 	}
 	ret = ncp_emu_model_save(m, path, msg, sizeof(msg));
 	if (ret) {
@@ -198,6 +214,129 @@ static void field_status(struct ncp_control *c, struct ncp_reply *r)
 	ncp_reply_bool(r, "field.on", c->field.on);
 	ncp_reply_str(r, "field.kind", ncp_field_kind_names[c->field.kind]);
 	ncp_reply_num(r, "field.strength", c->field.strength);
+}
+
+/* ncp save NAME: the CPN in use, the same way (ncp_cpn_model_save writes
+ * atomically, reads back and compares). */
+static int save_cpn(struct ncp_control *c, const char *name,
+		    struct ncp_reply *r)
+{
+	char path[4096], msg[600], label[64];
+	struct ncp_cpn_model *m = c->coproc ?
+		ncp_coproc_clone_model(c->coproc, label, sizeof(label)) : NULL;
+	if (!m)
+		return ncp_reply_err(r, -ENOENT, "no co-processor model in use "
+				     "to save");
+	int ret = save_path(c, name, path, sizeof(path), r);
+	if (!ret && (ret = ncp_cpn_model_save(m, path, msg, sizeof(msg))))
+		ret = ncp_reply_err(r, ret, "%s", msg);
+	if (!ret)
+		ncp_reply_str(r, "ncp.saved", path);
+	ncp_cpn_model_free(m);
+	return ret;
+}
+
+/* The co-processor as its shared-memory block shows it. */
+static void ncp_status(struct ncp_control *c, struct ncp_reply *r)
+{
+	struct ncp_shm_ncp b;
+	if (!c->coproc)
+		return;
+	ncp_reply_bool(r, "ncp.loaded", ncp_coproc_loaded(c->coproc));
+	ncp_reply_bool(r, "ncp.on", ncp_coproc_on(c->coproc));
+	if (ncp_shm_reader_ncp(c->shm, &b) != 0)
+		return;
+	static const char *const phases[] = { "cpn", "perturbed", "noise" };
+	if (b.model[0])
+		ncp_reply_str(r, "ncp.model", b.model);
+	ncp_reply_bool(r, "ncp.train", b.train);
+	ncp_reply_str(r, "ncp.phase", b.phase < 3 ? phases[b.phase] : "unknown");
+	ncp_reply_uint(r, "ncp.step", b.step);
+	ncp_reply_uint(r, "ncp.thetas", b.thetas);
+	ncp_reply_uint(r, "ncp.skipped", b.skipped);
+	ncp_reply_num(r, "ncp.latency_us", b.latency_us);
+	ncp_reply_num(r, "ncp.latency_p99_us", b.latency_p99_us);
+	ncp_reply_uint(r, "ncp.updates", b.updates);
+	ncp_reply_uint(r, "ncp.rollbacks", b.rollbacks);
+	if (c->cpn_online) {
+		struct ncp_cpn_online_status ts;
+		ncp_cpn_online_status(c->cpn_online, &ts);
+		ncp_reply_str(r, "ncp.train_state", ts.state);
+		ncp_reply_uint(r, "ncp.train_samples", ts.samples);
+		ncp_reply_uint(r, "ncp.train_healthy_samples", ts.healthy);
+		ncp_reply_uint(r, "ncp.train_rounds", ts.rounds);
+		ncp_reply_uint(r, "ncp.train_cpn_epochs", ts.cpn_epochs);
+		ncp_reply_uint(r, "ncp.train_en_trainings", ts.en_trainings);
+		if (ts.last_rollback[0])
+			ncp_reply_str(r, "ncp.train_last_rollback",
+				      ts.last_rollback);
+	}
+	ncp_reply_num(r, "ncp.task_loss", b.task_loss);
+	ncp_reply_num(r, "ncp.en_loss", b.en_loss);
+	ncp_reply_num(r, "ncp.l_healthy", b.l_healthy);
+	ncp_reply_num(r, "ncp.l_lesioned", b.l_lesioned);
+	ncp_reply_num(r, "ncp.l_restored", b.l_restored);
+	ncp_reply_num(r, "ncp.recovery", b.recovery);
+	ncp_reply_uint(r, "ncp.reaches_healthy", b.reaches[0]);
+	ncp_reply_uint(r, "ncp.reaches_lesioned", b.reaches[1]);
+	ncp_reply_uint(r, "ncp.reaches_restored", b.reaches[2]);
+}
+
+static int do_ncp(struct ncp_control *c, const struct ncp_cmd *cmd,
+		  struct ncp_reply *r)
+{
+	char path[4096], msg[600], name[64];
+	int ret = 0;
+
+	if (!c->coproc)
+		return ncp_reply_err(r, -ENOENT, "this daemon has no co-processor");
+	switch (cmd->ncp.op) {
+	case NCP_NCP_LOAD:
+		if (ncp_cpn_online_enabled(c->cpn_online))
+			return ncp_reply_err(r, -EBUSY, "the co-processor is being "
+					     "trained: 'ncp train off' before "
+					     "loading one");
+		pthread_mutex_lock(&c->lock);
+		ret = ncp_control_model_path(c->cfg.data_dir, cmd->ncp.name, true,
+					     path, sizeof(path), msg, sizeof(msg));
+		pthread_mutex_unlock(&c->lock);
+		if (!ret) {
+			ncp_control_model_name(path, name, sizeof(name));
+			ret = ncp_coproc_load(c->coproc, path, name, msg,
+					      sizeof(msg));
+		}
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_reply_str(r, "ncp.model", name);
+		ncp_reply_bool(r, "ncp.on", ncp_coproc_on(c->coproc));
+		return 0;
+	case NCP_NCP_ON:
+	case NCP_NCP_OFF:
+		ret = ncp_coproc_set_on(c->coproc, cmd->ncp.op == NCP_NCP_ON, msg,
+					sizeof(msg));
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_reply_bool(r, "ncp.on", ncp_coproc_on(c->coproc));
+		return 0;
+	case NCP_NCP_TRAIN_ON:
+	case NCP_NCP_TRAIN_OFF:
+		if (!c->cpn_online)
+			return ncp_reply_err(r, -ENOENT, "this daemon cannot "
+					     "train its co-processor");
+		ret = ncp_cpn_online_enable(c->cpn_online,
+					    cmd->ncp.op == NCP_NCP_TRAIN_ON, msg,
+					    sizeof(msg));
+		if (ret)
+			return ncp_reply_err(r, ret, "%s", msg);
+		ncp_status(c, r);
+		return 0;
+	case NCP_NCP_SAVE:
+		return save_cpn(c, cmd->ncp.name, r);
+	case NCP_NCP_STATUS:
+		ncp_status(c, r);
+		return 0;
+	}
+	return ncp_reply_err(r, -EINVAL, "unexpected ncp sub-command");
 }
 
 static void status(struct ncp_control *c, struct ncp_reply *r)
@@ -259,6 +398,7 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 	}
 	if (c->online)
 		train_status(c, r);
+	ncp_status(c, r);
 	if (c->recorder) {
 		struct ncp_recorder_status rs;
 		ncp_recorder_status(c->recorder, &rs);
@@ -279,10 +419,7 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 	if (ncp_shm_reader_stim(c->shm, sbuf, sizeof(sbuf)) == 0) {
 		ncp_reply_num(r, "lesion.fraction", sb->lesion_fraction);
 		ncp_reply_str(r, "stim.source",
-			      sb->source == NCP_SHM_STIM_FILE ? "file" :
-			      sb->source < NCP_STIM_SRC_COUNT ?
-				      ncp_stim_source_names[sb->source] :
-				      "unknown");
+			      ncp_shm_stim_source_name(sb->source));
 		ncp_reply_uint(r, "stim.electrodes", sb->electrodes);
 		ncp_reply_num(r, "stim.max", sb->max);
 		ncp_reply_num(r, "stim.theta_max_abs", sb->theta_max_abs);
@@ -498,6 +635,8 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		ncp_reply_uint(r, "stim.electrodes", (uint64_t)st->E);
 		return 0;
 	}
+	case NCP_CMD_NCP:
+		return do_ncp(c, cmd, r);
 	case NCP_CMD_TRAIN:
 		if (cmd->train.op == NCP_TRAIN_ON)
 			ncp_online_enable(c->online, true);

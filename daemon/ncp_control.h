@@ -30,6 +30,8 @@ struct ncp_control {
 	struct ncp_recorder *recorder;
 	struct ncp_emulator *emulator;
 	struct ncp_online *online;
+	struct ncp_coproc *coproc;	/* set after init; may be NULL */
+	struct ncp_cpn_online *cpn_online; /* set after init; may be NULL */
 	struct ncp_shm_reader *shm;	/* the daemon's own segment */
 	char shm_name[64];
 	uint64_t generation;

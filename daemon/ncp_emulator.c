@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "daemon/ncp_recorder.h"
+#include "daemon/ncp_follow.h"
 #include "daemon/ncp_rt.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_hist.h"
@@ -23,13 +24,8 @@
 #define SECONDS_KEPT 32		/* per-second error buckets */
 #define MAX_CATCHUP 224		/* steps read from the ring at once */
 #define PREDICT_BACKLOG 64	/* newest steps of a backlog still predicted */
-#define SPIN_LEAD_NS 60000ull	/* wake this long before a step is due */
-#define SPIN_NS 300000ull	/* then watch for it this long past due */
 #define IDLE_NS 5000000		/* between looks while no model is loaded */
 #define HOLD_NS 200000		/* between looks while held (tests) */
-/* Steps over which the loop's schedule is estimated (a pause or a
- * re-anchored clock moves it; a late step or a stall does not). */
-#define GRID_STEPS 128
 /* The loop predicts a step itself when the emulator thread is not
  * watching for it: its heartbeat is older than this (asleep, woken late,
  * or its CPU stalled). */
@@ -43,10 +39,10 @@
 #define PENDING 16384
 
 /* Who holds the model state: the low bits of `claim`. */
-#define HOLD_NONE 0u
-#define HOLD_EMU 1u
-#define HOLD_LOOP 2u
-#define HOLD_MASK 3u
+#define HOLD_NONE NCP_FOLLOW_FREE
+#define HOLD_EMU NCP_FOLLOW_THREAD
+#define HOLD_LOOP NCP_FOLLOW_LOOP
+#define HOLD_MASK NCP_FOLLOW_HOLDER
 
 /* A model ready to run: the model and a state for it, and a spare model
  * of the same sizes that new weights are copied into before a swap. */
@@ -150,16 +146,8 @@ struct ncp_emulator {
 	struct ncp_shm_predicted pred;
 
 	/* ---- The emulator thread's. ---- */
-	uint8_t *grid_win;		/* one slot copy, for the schedule */
-	uint64_t grid_seen;		/* steps the schedule has looked at */
 	uint64_t status_at;		/* predictions at the last status */
-	/* The loop's schedule: step k is published at grid + k * period at
-	 * the earliest, grid the lowest t_ns - k period of the last
-	 * GRID_STEPS steps (ring grid_off). */
-	int64_t grid;
-	int64_t grid_off[GRID_STEPS];
-	uint32_t grid_n;
-	bool have_grid;
+	struct ncp_follow follow;	/* the loop's schedule */
 
 	/* For other threads. */
 	_Atomic uint64_t pub_pred_hand;	/* two floats */
@@ -208,13 +196,12 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 	e->stride = ncp_shm_reader_window_stride(e->reader);
 	e->ring_len = (int)lround(1.0 / p->dt);
 	e->win = malloc(e->stride * MAX_CATCHUP);
-	e->grid_win = malloc(e->stride);
 	e->arms = calloc(MAX_CATCHUP, sizeof(*e->arms));
 	e->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));
 	e->ring = calloc((size_t)e->ring_len * 3, sizeof(double));
 	e->pend = calloc(PENDING, sizeof(*e->pend));
-	if (!e->win || !e->grid_win || !e->arms || !e->spikes || !e->ring ||
-	    !e->pend) {
+	if (!e->win || ncp_follow_init(&e->follow, e->reader, p->dt) ||
+	    !e->arms || !e->spikes || !e->ring || !e->pend) {
 		ncp_errf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -240,7 +227,7 @@ void ncp_emulator_free(struct ncp_emulator *e)
 	slot_free(e->active);
 	ncp_shm_reader_free(e->reader);
 	free(e->win);
-	free(e->grid_win);
+	ncp_follow_fini(&e->follow);
 	free(e->arms);
 	free(e->spikes);
 	free(e->ring);
@@ -694,25 +681,16 @@ static uint32_t follow(struct ncp_emulator *e)
 }
 
 /* Take the model state from (next << 2 | HOLD_NONE) as `who`; false when
- * another thread holds it or took it first. */
+ * another thread holds it or took it first (ncp_follow.h). */
 static bool claim_take(struct ncp_emulator *e, uint64_t c, unsigned who)
 {
-	if (c & HOLD_MASK)
-		return false;
-	/* Acquire: pairs with the release store in claim_give() by the
-	 * previous holder, whose writes to the state we are about to use. */
-	return atomic_compare_exchange_strong_explicit(
-		&e->claim, &c, c | who, memory_order_acquire,
-		memory_order_relaxed);
+	return ncp_follow_claim_take(&e->claim, c, who);
 }
 
 /* Give the state back; the holder's `next` says which step comes next. */
 static void claim_give(struct ncp_emulator *e)
 {
-	/* Release: publishes the state to the next holder; pairs with the
-	 * acquire compare-exchange in claim_take(). */
-	atomic_store_explicit(&e->claim, e->next << 2 | HOLD_NONE,
-			      memory_order_release);
+	ncp_follow_claim_give(&e->claim, e->next);
 }
 
 void ncp_emulator_fallback(struct ncp_emulator *e, uint64_t step)
@@ -752,31 +730,6 @@ void ncp_emulator_fallback(struct ncp_emulator *e, uint64_t step)
 	claim_give(e);
 }
 
-/* The loop's schedule from the newest published step (whoever predicted
- * it). */
-static void grid_update(struct ncp_emulator *e, uint64_t head)
-{
-	struct ncp_ring_span span = { 0 };
-	const int64_t period = (int64_t)(e->p.dt * 1e9);
-
-	if (head == 0 || head <= e->grid_seen)
-		return;
-	e->grid_seen = head;
-	if (ncp_shm_reader_window_since(e->reader, head - 1, 1, e->grid_win,
-					e->stride, &span) || span.count != 1)
-		return;
-	const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->grid_win, e->stride, 0);
-	if (!ws->t_ns)
-		return;
-	e->grid_off[e->grid_n++ % GRID_STEPS] =
-		(int64_t)ws->t_ns - (int64_t)ws->step * period;
-	uint32_t n = e->grid_n < GRID_STEPS ? e->grid_n : GRID_STEPS;
-	for (uint32_t i = 0; i < n; i++)
-		if (i == 0 || e->grid_off[i] < e->grid)
-			e->grid = e->grid_off[i];
-	e->have_grid = true;
-}
-
 /* One look at the ring by the emulator thread: take the state if there is
  * work and nobody holds it.  Returns the steps read. */
 static uint32_t look(struct ncp_emulator *e, bool drain)
@@ -807,8 +760,6 @@ static void *emulator_thread(void *arg)
 	struct ncp_emulator *e = arg;
 	struct ncp_rt_params rp = { .priority = e->p.priority, .cpu = e->p.cpu };
 	char warn[256];
-	const uint64_t period = (uint64_t)(e->p.dt * 1e9);
-
 	pthread_setname_np(pthread_self(), "ncp-emu");
 	if (e->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
 	    warn[0])
@@ -826,7 +777,7 @@ static void *emulator_thread(void *arg)
 		if (look(e, false) && e->active)
 			continue;
 		uint64_t head = ncp_shm_reader_head(e->reader);
-		grid_update(e, head);
+		ncp_follow_update(&e->follow, head);
 		if (!e->active) {
 			/* No model: nothing to be on time for.  A model loaded
 			 * meanwhile is taken at the next look. */
@@ -840,16 +791,13 @@ static void *emulator_thread(void *arg)
 		 * published steps show it, so the phase never drifts and a
 		 * late step does not shift it); around the due time watch the
 		 * ring without sleeping (a wake-up costs tens of microseconds
-		 * here), for at most SPIN_NS.  While it sleeps its heartbeat
+		 * here), for at most NCP_FOLLOW_SPIN_NS.  While it sleeps its heartbeat
 		 * is stale and the loop predicts the steps itself. */
-		uint64_t due = (uint64_t)(e->grid + (int64_t)(head * period));
-		if (e->have_grid && now + SPIN_LEAD_NS >= due && now < due + SPIN_NS) {
+		uint64_t wake;
+		if (ncp_follow_watch(&e->follow, head, now, &wake)) {
 			ncp_word_relax();
 			continue;
 		}
-		uint64_t wake = due - SPIN_LEAD_NS;
-		if (!e->have_grid || wake <= now || wake > now + 2 * period)
-			wake = now + 20000;
 		/* No heartbeat while asleep; then look at the ring once more:
 		 * a step the loop published meanwhile is either seen here or
 		 * the loop sees the stale heartbeat and predicts it.  The
@@ -860,9 +808,7 @@ static void *emulator_thread(void *arg)
 		if (ncp_shm_reader_head(e->reader) >
 		    atomic_load_explicit(&e->claim, memory_order_relaxed) >> 2)
 			continue;
-		struct timespec ts = { (time_t)(wake / 1000000000u),
-				       (long)(wake % 1000000000u) };
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		ncp_follow_sleep(wake);
 	}
 	atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);
 	/* The steps published since the last look (at exit the loop has

@@ -23,6 +23,7 @@ static void publish_lesion(struct ncp_loop *l)
 	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
 	atomic_store_explicit(&l->pub_lesion, (uint64_t)kind << 32 |
 			      (uint32_t)count, memory_order_relaxed);
+	ncp_coproc_set_lesion(l->coproc, kind);
 }
 
 int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
@@ -41,13 +42,20 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 		}
 	}
 	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
+	l->ncp_box = ncp_calloc_aligned(1, sizeof(*l->ncp_box));
 	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	l->theta_f = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
-	if (!l->stim_box || !l->stim_zero || !l->theta_f) {
+	ncp_reach_rec(sim->reach, &l->obs_rec);
+	l->obs = calloc((size_t)ncp_shm_obs_floats((uint32_t)l->obs_rec,
+						   (uint32_t)sim->stim_E),
+			sizeof(float));
+	if (!l->stim_box || !l->ncp_box || !l->stim_zero || !l->theta_f ||
+	    !l->obs) {
 		ncp_loop_fini(l);
 		return -ENOMEM;
 	}
 	ncp_stim_box_init(l->stim_box);
+	ncp_stim_box_init(l->ncp_box);
 	l->sim = sim;
 	l->shm = shm;
 	l->rtp = *rtp;
@@ -67,10 +75,14 @@ void ncp_loop_fini(struct ncp_loop *l)
 		l->cmdq[q] = NULL;
 	}
 	free(l->stim_box);
+	free(l->ncp_box);
 	free(l->stim_zero);
 	free(l->theta_f);
+	free(l->obs);
+	l->obs = NULL;
 	l->theta_f = NULL;
 	l->stim_box = NULL;
+	l->ncp_box = NULL;
 	l->stim_zero = NULL;
 	if (l->done_fd >= 0)
 		close(l->done_fd);
@@ -122,14 +134,41 @@ static void apply_commands(struct ncp_loop *l)
  * not renewed gives way to zeros (alpha decays). */
 static void apply_stim(struct ncp_loop *l)
 {
-	const struct ncp_stim_msg *m = ncp_stim_box_take(l->stim_box);
-	if (m && (int)m->n == l->sim->stim_E) {
-		ncp_sim_set_theta(l->sim, m->theta);
-		l->stim_once = !m->hold;
-	} else if (l->stim_once) {
+	bool got = false;
+	for (int b = 0; b < 2; b++) {
+		const struct ncp_stim_msg *m =
+			ncp_stim_box_take(b ? l->ncp_box : l->stim_box);
+		if (m && (int)m->n == l->sim->stim_E) {
+			ncp_sim_set_theta(l->sim, m->theta);
+			l->stim_once = !m->hold;
+			got = true;
+		}
+	}
+	if (!got && l->stim_once) {
 		ncp_sim_set_theta(l->sim, l->stim_zero);
 		l->stim_once = false;
 	}
+}
+
+/* What the co-processor observes after the step (as a window slot carries
+ * it, ABI 1.4): the recording electrodes, the arm, the target, alpha. */
+static void observe(struct ncp_loop *l)
+{
+	struct ncp_sim *s = l->sim;
+	const int R = l->obs_rec, E = s->stim_E;
+	int r;
+	float *o = l->obs;
+	memcpy(o, ncp_reach_rec(s->reach, &r), sizeof(float) * (size_t)R);
+	o += R;
+	o[0] = (float)s->arm.q[0];
+	o[1] = (float)s->arm.q[1];
+	o[2] = (float)s->arm.dq[0];
+	o[3] = (float)s->arm.dq[1];
+	o[4] = (float)s->arm.hand[0];
+	o[5] = (float)s->arm.hand[1];
+	o[6] = (float)s->target[0];
+	o[7] = (float)s->target[1];
+	memcpy(o + 8, ncp_reach_stim(s->reach)->alpha_f, sizeof(float) * (size_t)E);
 }
 
 /* The step just simulated: its M1 spikes and arm-history entry. */
@@ -138,6 +177,9 @@ static void publish_step(struct ncp_loop *l)
 	struct ncp_sim *s = l->sim;
 	uint64_t step = s->step - 1;
 
+	const float *o = l->obs;
+	ncp_shm_writer_set_obs(l->shm, o, o + l->obs_rec, o + l->obs_rec + 6,
+			       o + l->obs_rec + 8);
 	/* The theta applied in the step: the emulator's stimulation input. */
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
 				   (uint32_t)s->n_spikes,
@@ -177,6 +219,22 @@ static void publish_state(struct ncp_loop *l)
 	ncp_shm_writer_put_state(l->shm, st);
 }
 
+/* What drives the electrodes, as the stim block says it. */
+static uint32_t stim_source(const struct ncp_loop *l)
+{
+	static const uint32_t shm_source[NCP_STIM_SRC_COUNT] = {
+		[NCP_STIM_SRC_NONE] = NCP_SHM_STIM_NONE,
+		[NCP_STIM_SRC_NOISE] = NCP_SHM_STIM_NOISE,
+		[NCP_STIM_SRC_ORACLE] = NCP_SHM_STIM_ORACLE,
+		[NCP_STIM_SRC_CPN] = NCP_SHM_STIM_CPN,
+	};
+	if (l->sim->stim_seq)
+		return NCP_SHM_STIM_FILE;
+	if (ncp_coproc_on(l->coproc))
+		return NCP_SHM_STIM_CPN;
+	return shm_source[ncp_reach_stim_params(l->sim->reach)->source];
+}
+
 /* The stim block, every tick (also while paused): theta and alpha as the
  * step just taken used them, and the lesion. */
 static void publish_stim(struct ncp_loop *l)
@@ -189,8 +247,7 @@ static void publish_stim(struct ncp_loop *l)
 
 	ncp_reach_lesion(s->reach, &kind, &fraction, &count);
 	b->step = s->step ? s->step - 1 : 0;
-	b->source = s->stim_seq ? NCP_SHM_STIM_FILE :
-		    (uint32_t)ncp_reach_stim_params(s->reach)->source;
+	b->source = stim_source(l);
 	b->lesion_kind = (uint32_t)kind;
 	b->lesion_neurons = (uint32_t)count;
 	b->lesion_fraction = fraction;
@@ -273,6 +330,12 @@ void *ncp_loop_thread(void *arg)
 				for (int e = 0; e < l->sim->stim_E; e++)
 					l->theta_f[e] = (float)th[e];
 			}
+			observe(l);
+			if (l->coproc && l->coproc_lockstep) {
+				ncp_coproc_step(l->coproc, l->sim->step - 1,
+						l->obs);
+				ncp_cpn_online_step(l->cpn_online);
+			}
 			if (l->emulator && l->emulator_lockstep)
 				ncp_emulator_step(l->emulator, l->sim->step - 1,
 						  l->sim->spikes, l->sim->n_spikes,
@@ -280,8 +343,14 @@ void *ncp_loop_thread(void *arg)
 						  &l->sim->arm);
 			if (l->shm)
 				publish_step(l);
-			/* Real time: the step's prediction, when the emulator
-			 * thread is not there to make it. */
+			/* Real time: the step's theta and prediction, when
+			 * the co-processor's and the emulator's threads are
+			 * not there to make them (theta first: it is due at
+			 * the next boundary). */
+			if (l->coproc && !l->coproc_lockstep && l->shm)
+				ncp_coproc_fallback(l->coproc, l->sim->step - 1,
+						    l->obs,
+						    ncp_shm_writer_last_ns(l->shm));
 			if (l->emulator && !l->emulator_lockstep && l->shm)
 				ncp_emulator_fallback(l->emulator,
 						      l->sim->step - 1);

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/ncp_coproc.h"
+#include "daemon/ncp_cpn_online.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_online.h"
 #include "daemon/ncp_recorder.h"
@@ -62,6 +64,9 @@ struct ncp_loop {
 	struct ncp_emulator *emulator;	/* may be NULL */
 	bool emulator_lockstep;		/* free-run: the loop runs it */
 	struct ncp_online *online;	/* may be NULL */
+	struct ncp_coproc *coproc;	/* may be NULL */
+	bool coproc_lockstep;		/* free-run: the loop runs it */
+	struct ncp_cpn_online *cpn_online; /* may be NULL; lockstep only */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
 
@@ -69,8 +74,11 @@ struct ncp_loop {
 	_Atomic bool stop;
 	/* Commands in: one single-producer queue per producing thread. */
 	struct ncp_spsc *cmdq[NCP_LOOP_CMD_QUEUES];
-	/* Electrode commands in (ncp_stim_box.h): the newest theta. */
+	/* Electrode commands in (ncp_stim_box.h): the newest theta; one
+	 * mailbox per writer: the control thread's commands, the
+	 * co-processor's thetas (the newer wins at a boundary). */
 	struct ncp_stim_box *stim_box;
+	struct ncp_stim_box *ncp_box;
 
 	/* Read by other threads while the loop runs. */
 	_Atomic bool started, finished;
@@ -91,6 +99,10 @@ struct ncp_loop {
 	/* The theta applied in the last step, as floats (the emulator's
 	 * stimulation input); NCP_STIM_MAX_ELECTRODES */
 	float *theta_f;
+	/* The step's observation as a window slot carries it: rec[R],
+	 * arm[6], target[2], alpha[E]. */
+	float *obs;
+	int obs_rec;
 	struct ncp_shm_state state;
 	struct ncp_shm_stats stats;
 	struct ncp_shm_stim stim_pub;	/* the stim block's scalars */

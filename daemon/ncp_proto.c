@@ -81,6 +81,13 @@ static const struct cmd_spec specs[] = {
 	  "the range of the config key field.strength; default: the one in "
 	  "use) or off from the next step, or report it (field.on, "
 	  "field.kind, field.strength)" },
+	{ "ncp", NULL, NCP_CMD_NCP,
+	  "ncp load NAME | ncp on | ncp off | ncp train on|off | ncp status | "
+	  "ncp save NAME",
+	  "the co-processor: load the CPN NAME from the data directory, let it "
+	  "drive the electrodes or stop it (theta then 0, the currents "
+	  "decay), train it online, report it as key=value pairs, or save it "
+	  "as NAME in the data directory" },
 };
 
 static const struct cmd_spec *spec_of(enum ncp_cmd_kind kind)
@@ -121,6 +128,7 @@ const char *ncp_proto_cmd_name(enum ncp_cmd_kind kind)
 		[NCP_CMD_STIM_SET] = "stim set",
 		[NCP_CMD_STIM_OFF] = "stim off",
 		[NCP_CMD_FIELD] = "field",
+		[NCP_CMD_NCP] = "ncp",
 	};
 	if (kind <= NCP_CMD_NONE || kind >= NCP_CMD_COUNT)
 		return "none";
@@ -342,7 +350,7 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 {
 	char copy[NCP_PROTO_LINE_MAX];
 	char *tok[MAX_TOKENS];
-	char shownbuf[48];
+	char shownbuf[48], shownbuf2[48];
 	const struct cmd_spec *sp;
 	size_t bad;
 	int ntok = 0, nargs, rc;
@@ -647,6 +655,51 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 						errlen);
 		}
 		return 0;
+	case NCP_CMD_NCP: {
+		static const struct {
+			const char *words;
+			enum ncp_ncp_op op;
+			bool name;
+		} ops[] = {
+			{ "load", NCP_NCP_LOAD, true },
+			{ "on", NCP_NCP_ON, false },
+			{ "off", NCP_NCP_OFF, false },
+			{ "train on", NCP_NCP_TRAIN_ON, false },
+			{ "train off", NCP_NCP_TRAIN_OFF, false },
+			{ "status", NCP_NCP_STATUS, false },
+			{ "save", NCP_NCP_SAVE, true },
+		};
+		if (nargs < 1)
+			return ncp_errf(err, errlen, "usage: %s", sp->usage);
+		if (nargs == 1 && !strcmp(tok[1], "train"))
+			return ncp_errf(err, errlen, "usage: ncp train on|off");
+		for (size_t i = 0; i < NCP_ARRAY_SIZE(ops); i++) {
+			bool two = strchr(ops[i].words, ' ') != NULL;
+			int used = two ? 2 : 1;
+			if (two ? nargs < 2 || strcmp(tok[1], "train") ||
+				  strcmp(tok[2], ops[i].words + 6) :
+				  strcmp(tok[1], ops[i].words))
+				continue;
+			cmd->ncp.op = ops[i].op;
+			if (nargs != used + (ops[i].name ? 1 : 0))
+				return ncp_errf(err, errlen, "usage: ncp %s%s",
+						ops[i].words,
+						ops[i].name ? " NAME" : "");
+			if (!ops[i].name)
+				return 0;
+			if ((rc = ncp_proto_name(tok[used + 1], err, errlen)))
+				return rc;
+			strcpy(cmd->ncp.name, tok[used + 1]);
+			return 0;
+		}
+		return ncp_errf(err, errlen, "unknown ncp sub-command '%s%s%s' "
+				"(load, on, off, train on|off, status, save)",
+				shown(tok[1], shownbuf, sizeof(shownbuf)),
+				nargs > 1 && !strcmp(tok[1], "train") ? " " : "",
+				nargs > 1 && !strcmp(tok[1], "train") ?
+					shown(tok[2], shownbuf2,
+					      sizeof(shownbuf2)) : "");
+	}
 
 	case NCP_CMD_NONE:
 	case NCP_CMD_COUNT:

@@ -57,7 +57,18 @@ enum ncp_cmd_kind {
 	NCP_CMD_STIM_SET,     /* stim set V1 .. VE */
 	NCP_CMD_STIM_OFF,     /* stim off */
 	NCP_CMD_FIELD,	      /* field on [STRENGTH] | field off | field status */
+	NCP_CMD_NCP,	      /* ncp load NAME|on|off|train on|off|status|save NAME */
 	NCP_CMD_COUNT
+};
+
+enum ncp_ncp_op {
+	NCP_NCP_LOAD,
+	NCP_NCP_ON,
+	NCP_NCP_OFF,
+	NCP_NCP_TRAIN_ON,
+	NCP_NCP_TRAIN_OFF,
+	NCP_NCP_STATUS,
+	NCP_NCP_SAVE,
 };
 
 enum ncp_train_op {
@@ -112,6 +123,9 @@ struct ncp_cmd {
 			bool has_strength;
 			double strength; /* in field.strength's range */
 		} field;
+			enum ncp_ncp_op op;
+			char name[NCP_PROTO_NAME_MAX + 1]; /* load, save */
+		} ncp;
 		struct {
 			int n;	/* values given (the daemon checks E) */
 			float theta[NCP_STIM_MAX_ELECTRODES]; /* finite */

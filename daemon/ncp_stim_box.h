@@ -2,9 +2,11 @@
  * reach the loop without it ever waiting.
  *
  * Contract:
- *  - One writer at a time (the control thread today; a co-processor
- *    thread may own it instead).  ncp_stim_box_post() never waits: it is a
- *    seqlock write (shm/ncp_seqlock.h) of one message.
+ *  - One writer at a time: the loop has one box per writer (the control
+ *    thread's `stim` commands; the co-processor's thetas, posted by
+ *    whichever of its thread and the loop's fallback holds its state).
+ *    ncp_stim_box_post() never waits: it is a seqlock write
+ *    (shm/ncp_seqlock.h) of one message.
  *  - One reader, the loop, at each step boundary: ncp_stim_box_take()
  *    makes one attempt to copy the newest message and never retries or
  *    spins.  A message it missed because a write overlapped is taken at

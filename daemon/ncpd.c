@@ -18,6 +18,7 @@
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_control.h"
 #include "daemon/ncp_ctlsrv.h"
+#include "daemon/ncp_coproc.h"
 #include "daemon/ncp_emulator.h"
 #include "daemon/ncp_loop.h"
 #include "daemon/ncp_service.h"
@@ -300,6 +301,8 @@ struct daemon {
 	struct ncp_recorder *recorder;
 	struct ncp_emulator *emulator;
 	struct ncp_online *online;
+	struct ncp_coproc *coproc;
+	struct ncp_cpn_online *cpn_online;
 	struct ncp_loop loop;
 	bool loop_ok;
 	struct ncp_control control;
@@ -469,6 +472,10 @@ static void print_summary(const struct daemon *d)
 		ncp_emulator_json(d->emulator, &j);
 	if (d->online)
 		ncp_online_json(d->online, &j);
+	if (d->coproc)
+		ncp_coproc_json(d->coproc, &j);
+	if (d->cpn_online)
+		ncp_cpn_online_json(d->cpn_online, &j);
 	ncp_rt_memory_json(&j);
 	ncp_json_end(&j);
 	int ret = ncp_json_finish(&j);
@@ -507,42 +514,73 @@ static int resolve_paths(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* The emulator's model at start (emulator.model): none; auto, the model
- * ncp-train writes by default (DATA_DIR/emulator.safetensors) if it is
- * there, else none; or a path or a name in data_dir.  Logs which. */
-static int load_model(struct daemon *d, char *err, size_t errlen)
+/* A model named by the configuration (emulator.model, ncp.model): none;
+ * auto, DATA_DIR/AUTO.safetensors (what ncp-train writes by default) if
+ * it is there, else none; or a path or a name in data_dir.  Logs which
+ * (`what` names it, `key` is its configuration key).  0 with path[0] = 0 for none; -errno with a message. */
+static int model_path(const struct ncp_config *cfg, const char *name,
+		      const char *auto_name, const char *what, const char *key,
+		      char *path, size_t len, char *err, size_t errlen)
 {
-	const struct ncp_config *cfg = &d->cfg;
-	const char *name = cfg->emulator.model;
-	char path[PATH_MAX];
+	char file[128];
 	int ret;
 
+	path[0] = '\0';
 	if (!strcmp(name, "none")) {
-		ncp_log_info("emulator: no model (emulator.model none)");
+		ncp_log_info("%s: no model (%s none)", what, key);
 		return 0;
 	}
 	if (!strcmp(name, "auto")) {
-		name = NCP_EMULATOR_AUTO_NAME;
-		ret = ncp_file_resolve(cfg->data_dir, NCP_EMULATOR_AUTO_NAME ".safetensors",
-				       path, sizeof(path), err, errlen);
+		snprintf(file, sizeof(file), "%s.safetensors", auto_name);
+		ret = ncp_file_resolve(cfg->data_dir, file, path, len, err, errlen);
 		if (ret)
 			return ret;
 		if (access(path, F_OK) != 0) {
-			ncp_log_info("emulator: no model (emulator.model auto: "
-				     "no %s)", path);
+			ncp_log_info("%s: no model (%s auto: no %s)", what, key,
+				     path);
+			path[0] = '\0';
 			return 0;
 		}
-		ncp_log_info("emulator: model %s (emulator.model auto)", path);
-	} else {
-		ret = ncp_control_model_path(cfg->data_dir, name, false, path,
-					     sizeof(path), err, errlen);
-		if (ret)
-			return ret;
-		ncp_log_info("emulator: model %s", path);
+		ncp_log_info("%s: model %s (%s auto)", what, path, key);
+		return 0;
 	}
-	char shown[64];
-	ncp_control_model_name(path, shown, sizeof(shown));
-	return ncp_emulator_load(d->emulator, path, shown, err, errlen);
+	ret = ncp_control_model_path(cfg->data_dir, name, false, path, len, err,
+				     errlen);
+	if (!ret)
+		ncp_log_info("%s: model %s", what, path);
+	return ret;
+}
+
+/* The emulator's and the co-processor's models at start. */
+static int load_models(struct daemon *d, char *err, size_t errlen)
+{
+	const struct ncp_config *cfg = &d->cfg;
+	char path[PATH_MAX], shown[64], msg[600];
+	int ret;
+
+	ret = model_path(cfg, cfg->emulator.model, NCP_EMULATOR_AUTO_NAME,
+			 "emulator", "emulator.model", path, sizeof(path), msg,
+			 sizeof(msg));
+	if (!ret && path[0]) {
+		ncp_control_model_name(path, shown, sizeof(shown));
+		ret = ncp_emulator_load(d->emulator, path, shown, msg, sizeof(msg));
+	}
+	if (ret)
+		return ncp_errf(err, errlen, "emulator.model: %s", msg);
+	ret = model_path(cfg, cfg->ncp.model, NCP_COPROC_AUTO_NAME,
+			 "co-processor", "ncp.model", path, sizeof(path), msg,
+			 sizeof(msg));
+	if (!ret && path[0]) {
+		ncp_control_model_name(path, shown, sizeof(shown));
+		ret = ncp_coproc_load(d->coproc, path, shown, msg, sizeof(msg));
+	}
+	if (ret)
+		return ncp_errf(err, errlen, "ncp.model: %s", msg);
+	if (cfg->reach.stim.source == NCP_STIM_SRC_CPN) {
+		if (ncp_coproc_set_on(d->coproc, true, msg, sizeof(msg)))
+			ncp_log_warn("stim.source cpn: %s", msg);
+	}
+	return 0;
 }
 
 /* Everything up to a running loop.  On error the message is in err. */
@@ -594,6 +632,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.window_len = (uint32_t)cfg->shm.window,
 		.arm_links = { cfg->reach.arm.l[0], cfg->reach.arm.l[1] },
 		.stim_electrodes = (uint32_t)d->sim.stim_E,
+		.rec_electrodes = (uint32_t)cfg->reach.rec.electrodes,
 	};
 	d->shm = ncp_shm_writer_new(&sc, msg, sizeof(msg));
 	if (!d->shm)
@@ -654,9 +693,6 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	d->emulator = ncp_emulator_new(&ep, d->shm, msg, sizeof(msg));
 	if (!d->emulator)
 		return ncp_errf(err, errlen, "emulator: %s", msg);
-	ret = load_model(d, msg, sizeof(msg));
-	if (ret)
-		return ncp_errf(err, errlen, "emulator.model: %s", msg);
 
 	struct ncp_online_params op = {
 		.m1_neurons = d->sim.m1_n,
@@ -683,6 +719,67 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	d->loop.emulator = d->emulator;
 	d->loop.emulator_lockstep = d->opt.free_run;
 	d->loop.online = d->online;
+	struct ncp_coproc_params cp = {
+		.dt = cfg->reach.dt,
+		.electrodes = cfg->reach.stim.electrodes,
+		.rec = cfg->reach.rec.electrodes,
+		.stim_max = cfg->reach.stim.max,
+		.lockstep = d->opt.free_run,
+		.priority = d->opt.free_run ? 0 : cfg->ncp.priority,
+		.cpu = cfg->ncp.cpu,
+		.explore = cfg->ncp.explore > 0,
+		.xp = {
+			.block = cfg->ncp.explore_block,
+			.mix = { 0.1, 0.6, 0.3 },
+			.perturb_sd = cfg->ncp.explore,
+			.perturb_tau = cfg->ncp.explore_tau,
+			.noise_sd = cfg->ncp.explore_noise,
+			.noise_hold = cfg->ncp.explore_hold,
+			.seed = cfg->ncp.seed,
+		},
+	};
+	if (cfg->reach.stim.source == NCP_STIM_SRC_ORACLE)
+		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "stim.source is "
+			 "oracle: the oracle sets theta");
+	else if (d->stim_seq)
+		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "a stim file "
+			 "sets theta (--stim-file)");
+	d->coproc = ncp_coproc_new(&cp, d->shm, d->loop.ncp_box, msg,
+				   sizeof(msg));
+	if (!d->coproc)
+		return ncp_errf(err, errlen, "co-processor: %s", msg);
+	ncp_coproc_set_lesion(d->coproc, cfg->reach.stim.lesion_kind);
+	ret = load_models(d, err, errlen);
+	if (ret)
+		return ret;
+	struct ncp_cpn_online_params np = {
+		.lockstep = d->opt.free_run,
+		.replay = cfg->ncp.replay,
+		.ref_s = cfg->ncp.reference,
+		.warmup = cfg->ncp.warmup,
+		.round = cfg->ncp.round,
+		.cpn_epochs = cfg->ncp.epochs,
+		.sample_every = 5,
+		.seed = cfg->ncp.seed,
+	};
+	ncp_cpn_spec_default(&np.spec);
+	np.spec.electrodes = cfg->reach.stim.electrodes;
+	np.spec.rec = cfg->reach.rec.electrodes;
+	np.spec.dt = cfg->reach.dt;
+	np.spec.decay = cfg->reach.stim.decay;
+	np.spec.stim_max = cfg->reach.stim.max;
+	if (np.spec.alpha_max > np.spec.stim_max)
+		np.spec.alpha_max = np.spec.stim_max;
+	ncp_cpn_train_opts_default(&np.train);
+	np.train.en_batches = np.train.cpn_batches = cfg->ncp.batches;
+	np.train.seed = cfg->ncp.seed;
+	d->cpn_online = ncp_cpn_online_new(&np, d->coproc, cfg->ncp.train, msg,
+					   sizeof(msg));
+	if (!d->cpn_online)
+		return ncp_errf(err, errlen, "co-processor training: %s", msg);
+	d->loop.coproc = d->coproc;
+	d->loop.coproc_lockstep = d->opt.free_run;
+	d->loop.cpn_online = d->cpn_online;
 	ret = ncp_emulator_start(d->emulator);
 	if (ret)
 		return ncp_errf(err, errlen, "emulator thread: %s", ncp_strerror(ret));
@@ -690,11 +787,21 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (ret)
 		return ncp_errf(err, errlen, "online training thread: %s",
 				ncp_strerror(ret));
+	ret = ncp_coproc_start(d->coproc);
+	if (ret)
+		return ncp_errf(err, errlen, "co-processor thread: %s",
+				ncp_strerror(ret));
+	ret = ncp_cpn_online_start(d->cpn_online);
+	if (ret)
+		return ncp_errf(err, errlen, "co-processor training thread: %s",
+				ncp_strerror(ret));
 	ret = ncp_control_init(&d->control, cfg, &d->loop, d->shm, d->recorder,
 			       d->emulator, d->online, msg, sizeof(msg));
 	if (ret)
 		return ncp_errf(err, errlen, "control: %s", msg);
 	d->control_ok = true;
+	d->control.coproc = d->coproc;
+	d->control.cpn_online = d->cpn_online;
 
 	struct ncp_ctlsrv_config cc = {
 		.path = d->socket_path,
@@ -746,6 +853,8 @@ static void stop(struct daemon *d)
 	 * completes its files. */
 	ncp_recorder_free(d->recorder);
 	ncp_online_free(d->online);
+	ncp_cpn_online_free(d->cpn_online);
+	ncp_coproc_free(d->coproc);
 	ncp_emulator_free(d->emulator);
 	if (d->loop_ok)
 		ncp_loop_fini(&d->loop);

@@ -18,6 +18,10 @@
  *     TRAIN       ring: training history
  *     STIM        seqlock: electrodes (theta, alpha) and the lesion (1.3;
  *                 sized by header.stim_electrodes)
+ *     NCP         seqlock: the co-processor (1.4)
+ *
+ * From 1.4 a window slot may carry, after its bitset, the step's
+ * observation (header.obs_offset; see struct ncp_shm_win_slot).
  *
  * Two kinds of blocks:
  *  - seqlock block: word 0 is a sequence counter (0: never written; odd: a
@@ -61,7 +65,7 @@
 
 #define NCP_SHM_MAGIC "NCPDSHM" /* 8 bytes with the terminating NUL */
 #define NCP_SHM_ABI_MAJOR 1
-#define NCP_SHM_ABI_MINOR 3
+#define NCP_SHM_ABI_MINOR 4
 #define NCP_SHM_DEFAULT_NAME "/ncpd"
 
 #define NCP_SHM_ALIGN 64          /* every block and ring slot */
@@ -95,6 +99,8 @@ enum ncp_shm_block_id {
 	NCP_SHM_BLK_COUNT = 6, /* blocks defined by ABI 1.0 */
 	NCP_SHM_BLK_STIM = 6,  /* ABI 1.3 */
 	NCP_SHM_BLK_COUNT_1_3 = 7, /* blocks a 1.3 writer fills */
+	NCP_SHM_BLK_NCP = 7,   /* ABI 1.4 */
+	NCP_SHM_BLK_COUNT_1_4 = 8, /* blocks a 1.4 writer fills */
 };
 
 struct ncp_shm_block {
@@ -132,7 +138,10 @@ struct ncp_shm_header {
 	double arm_links[2];    /* 112 the arm's link lengths, m (upper arm,
 				 *     forearm; 1.2, zero from older writers) */
 	struct ncp_shm_block blocks[NCP_SHM_MAX_BLOCKS]; /* 128 */
-	uint64_t reserved3[16]; /* 384 */
+	uint32_t obs_offset;    /* 384 bytes into a window slot where the
+				 *     step's observation starts (1.4; 0: none) */
+	uint32_t rec_electrodes; /* 388 R: recording electrodes in it (1.4) */
+	uint64_t reserved3[15]; /* 392 */
 };                              /* 512 */
 
 /* The 64-byte header of a ring block; slots follow at offset 64. */
@@ -152,7 +161,19 @@ struct ncp_shm_ring {
  * byte i / 8, least significant bit first: in numpy,
  * np.unpackbits(slot[192:192 + 8 * m1_words], bitorder='little')[:m1_neurons].
  * Bits past m1_neurons are zero.  The slot is padded with zero words to
- * window_slot_size = 192 + 8 * m1_words rounded up to 64. */
+ * window_slot_size = 192 + 8 * m1_words rounded up to 64.
+ *
+ * Observation (ABI 1.4, when header.obs_offset is not 0): at byte
+ * obs_offset = 192 + 8 * m1_words of the slot, float32 values after the
+ * step (R = header.rec_electrodes, E = header.stim_electrodes):
+ *   rec[R]       the recording electrodes over the planning ensemble, Hz
+ *   arm[6]       the S1 arm state: q0, q1 (rad), dq0, dq1 (rad/s),
+ *                hand x, y (m)
+ *   target[2]    the target of the step, m
+ *   alpha[E]     every electrode's current alpha after the step
+ * (rec and arm together are the co-processor's input, in its order), then
+ * zero padding to window_slot_size = (obs_offset + 4 (R + 8 + E)) rounded
+ * up to 64. */
 struct ncp_shm_win_slot {
 	uint64_t seq;          /*   0 ring sequence word */
 	uint64_t step;         /*   8 */
@@ -271,6 +292,7 @@ enum ncp_shm_stim_source {
 	NCP_SHM_STIM_NOISE = 1,  /* exploration noise */
 	NCP_SHM_STIM_ORACLE = 2, /* the oracle controller */
 	NCP_SHM_STIM_FILE = 3,   /* a replayed stim file */
+	NCP_SHM_STIM_CPN = 4,    /* the co-processor (1.4) */
 };
 
 /* lesion_kind */
@@ -306,6 +328,47 @@ static inline size_t ncp_shm_stim_size(uint32_t electrodes)
 }
 #define NCP_SHM_STIM_MAX_SIZE (128 + 8 * NCP_SHM_MAX_ELECTRODES)
 
+/* ncp.phase: how the co-processor's theta was explored (docs/coprocessor.md) */
+enum ncp_shm_ncp_phase {
+	NCP_SHM_NCP_CLEAN = 0,     /* the CPN's theta as it is */
+	NCP_SHM_NCP_PERTURBED = 1, /* plus exploration noise */
+	NCP_SHM_NCP_NOISE = 2,     /* exploration noise alone */
+};
+
+/* Co-processor block (seqlock, ABI 1.4), written by the co-processor (its
+ * thread in real time, the loop in free-run) after each theta it computes
+ * and a few times a second otherwise.  Mean end errors are over the
+ * reaches of each kind counted so far (healthy: no lesion; lesioned: a
+ * lesion and the CPN off; restored: a lesion and the CPN on, over the last
+ * 60 s of simulated time); NaN when there is none. */
+struct ncp_shm_ncp {
+	uint64_t seq;          /*   0 seqlock word */
+	uint64_t step;         /*   8 the step whose observation gave the
+				*     newest theta */
+	uint32_t loaded;       /*  16 1 when a CPN is loaded */
+	uint32_t on;           /*  20 1 when the CPN drives the electrodes */
+	uint32_t train;        /*  24 1 when it is trained online */
+	uint32_t phase;        /*  28 enum ncp_shm_ncp_phase */
+	double latency_us;     /*  32 newest theta: from its step's publication
+				*     to its post into the loop's mailbox */
+	double latency_p99_us; /*  40 over the run */
+	uint64_t thetas;       /*  48 thetas posted */
+	uint64_t skipped;      /*  56 steps no theta was computed for */
+	uint64_t updates;      /*  64 weights swapped in by online training */
+	uint64_t rollbacks;    /*  72 training rounds rolled back */
+	double l_healthy;      /*  80 mean end error, m */
+	double l_lesioned;     /*  88 */
+	double l_restored;     /*  96 */
+	double recovery;       /* 104 percent: (1 - (L_r - L_h) / (L_l - L_h))
+				*     x 100 */
+	uint32_t reaches[3];   /* 112 healthy, lesioned, restored reaches */
+	uint32_t reserved0;    /* 124 */
+	char model[NCP_SHM_MODEL_NAME_LEN]; /* 128 NUL-terminated */
+	double task_loss;      /* 160 newest CPN training loss, m^2 (NaN) */
+	double en_loss;        /* 168 newest EN prediction loss (NaN) */
+	uint64_t reserved[10]; /* 176 */
+};                             /* 256 */
+
 /* The histogram bin for a lateness of `us` microseconds. */
 static inline unsigned ncp_shm_jitter_bin(double us)
 {
@@ -334,6 +397,49 @@ static inline uint32_t ncp_shm_win_slot_size(uint32_t neurons)
 {
 	return (uint32_t)((ncp_shm_win_copy_size(neurons) + NCP_SHM_ALIGN - 1) &
 			  ~(size_t)(NCP_SHM_ALIGN - 1));
+}
+
+/* Observation floats in a window slot (1.4): rec[R], arm[6], target[2],
+ * alpha[E]. */
+#define NCP_SHM_OBS_ARM 6
+static inline uint32_t ncp_shm_obs_floats(uint32_t rec, uint32_t electrodes)
+{
+	return rec + NCP_SHM_OBS_ARM + 2 + electrodes;
+}
+/* Bytes of a window slot copy with an observation of rec and electrodes
+ * (rec 0: none, as before 1.4), and the slot size. */
+static inline size_t ncp_shm_win_obs_copy_size(uint32_t neurons, uint32_t rec,
+					       uint32_t electrodes)
+{
+	size_t n = ncp_shm_win_copy_size(neurons);
+	if (rec)
+		n += (4 * (size_t)ncp_shm_obs_floats(rec, electrodes) + 7) &
+		     ~(size_t)7;
+	return n;
+}
+static inline uint32_t ncp_shm_win_obs_slot_size(uint32_t neurons, uint32_t rec,
+						 uint32_t electrodes)
+{
+	return (uint32_t)((ncp_shm_win_obs_copy_size(neurons, rec, electrodes) +
+			   NCP_SHM_ALIGN - 1) & ~(size_t)(NCP_SHM_ALIGN - 1));
+}
+/* Bytes of a window slot copy for a segment with header h: the slot
+ * header, stimulation, bitset and, from 1.4, the observation (readers
+ * checked h->obs_offset at attach). */
+static inline size_t ncp_shm_win_stride(const struct ncp_shm_header *h)
+{
+	return h->obs_offset ? ncp_shm_win_obs_copy_size(h->m1_neurons,
+							 h->rec_electrodes,
+							 h->stim_electrodes)
+			     : ncp_shm_win_copy_size(h->m1_neurons);
+}
+/* A window slot copy's observation (h: the segment's header), or NULL
+ * when the writer publishes none. */
+static inline const float *ncp_shm_win_obs(const struct ncp_shm_win_slot *s,
+					   const struct ncp_shm_header *h)
+{
+	return h->obs_offset ? (const float *)((const char *)s + h->obs_offset)
+			     : (const float *)0;
 }
 
 /* Slot i of a buffer of window copies `stride` bytes apart. */
@@ -379,6 +485,8 @@ NCP_SHM_AT(ncp_shm_header, block_count, 104);
 NCP_SHM_AT(ncp_shm_header, stim_electrodes, 108);
 NCP_SHM_AT(ncp_shm_header, arm_links, 112);
 NCP_SHM_AT(ncp_shm_header, blocks, 128);
+NCP_SHM_AT(ncp_shm_header, obs_offset, 384);
+NCP_SHM_AT(ncp_shm_header, rec_electrodes, 388);
 NCP_SHM_SIZE(ncp_shm_header, 512);
 NCP_SHM_SIZE(ncp_shm_block, 16);
 
@@ -464,6 +572,27 @@ NCP_SHM_AT(ncp_shm_stim, theta_max_abs, 48);
 NCP_SHM_AT(ncp_shm_stim, alpha_max_abs, 56);
 NCP_SHM_AT(ncp_shm_stim, v, 128);
 NCP_SHM_SIZE(ncp_shm_stim, 128);
+
+NCP_SHM_AT(ncp_shm_ncp, step, 8);
+NCP_SHM_AT(ncp_shm_ncp, loaded, 16);
+NCP_SHM_AT(ncp_shm_ncp, on, 20);
+NCP_SHM_AT(ncp_shm_ncp, train, 24);
+NCP_SHM_AT(ncp_shm_ncp, phase, 28);
+NCP_SHM_AT(ncp_shm_ncp, latency_us, 32);
+NCP_SHM_AT(ncp_shm_ncp, latency_p99_us, 40);
+NCP_SHM_AT(ncp_shm_ncp, thetas, 48);
+NCP_SHM_AT(ncp_shm_ncp, skipped, 56);
+NCP_SHM_AT(ncp_shm_ncp, updates, 64);
+NCP_SHM_AT(ncp_shm_ncp, rollbacks, 72);
+NCP_SHM_AT(ncp_shm_ncp, l_healthy, 80);
+NCP_SHM_AT(ncp_shm_ncp, l_lesioned, 88);
+NCP_SHM_AT(ncp_shm_ncp, l_restored, 96);
+NCP_SHM_AT(ncp_shm_ncp, recovery, 104);
+NCP_SHM_AT(ncp_shm_ncp, reaches, 112);
+NCP_SHM_AT(ncp_shm_ncp, model, 128);
+NCP_SHM_AT(ncp_shm_ncp, task_loss, 160);
+NCP_SHM_AT(ncp_shm_ncp, en_loss, 168);
+NCP_SHM_SIZE(ncp_shm_ncp, 256);
 _Static_assert(NCP_SHM_STIM_MAX_SIZE % NCP_SHM_ALIGN == 0, "stim max size");
 
 #undef NCP_SHM_AT

@@ -25,6 +25,7 @@ struct ncp_shm_reader {
 	struct ncp_ring_reader win, arm, train;
 	const uint64_t *state_blk, *pred_blk, *stats_blk;
 	const uint64_t *stim_blk;	/* NULL: a writer older than 1.3 */
+	const uint64_t *ncp_blk;	/* NULL: a writer older than 1.4 */
 	size_t stim_size;
 	size_t win_stride;
 	dev_t dev;
@@ -54,8 +55,9 @@ static bool block_ok(const struct ncp_shm_header *h, int i, size_t min)
 
 static const char *block_name(int i)
 {
-	static const char *const names[NCP_SHM_BLK_COUNT_1_3] = {
+	static const char *const names[NCP_SHM_BLK_COUNT_1_4] = {
 		"window", "state", "predicted", "arm", "stats", "train", "stim",
+		"ncp",
 	};
 	return names[i];
 }
@@ -130,6 +132,18 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 			    "%s: bad M1 size: %u neurons in %u words", what,
 			    h->m1_neurons, h->m1_words);
 	win_copy = ncp_shm_win_copy_size(h->m1_neurons);
+	/* The observation (1.4) right after the bitset; copies include it. */
+	if (h->obs_offset) {
+		if (h->obs_offset != win_copy || h->rec_electrodes < 1 ||
+		    h->rec_electrodes > NCP_SHM_MAX_ELECTRODES ||
+		    h->stim_electrodes > NCP_SHM_MAX_ELECTRODES)
+			return ncp_errf_code(err, errlen, EPROTO,
+				    "%s: bad window observation: at byte %u, %u "
+				    "recording and %u stimulation electrodes",
+				    what, h->obs_offset, h->rec_electrodes,
+				    h->stim_electrodes);
+		win_copy = ncp_shm_win_stride(h);
+	}
 	if (h->window_len < 1 || h->window_slots > (1u << 24) ||
 	    h->window_slots < h->window_len + NCP_SHM_WINDOW_MARGIN ||
 	    h->window_slot_size < win_copy)
@@ -198,6 +212,17 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 		r->stim_blk = (const uint64_t *)(base +
 				h->blocks[NCP_SHM_BLK_STIM].offset);
 		r->stim_size = need;
+	}
+	/* The co-processor block (1.4). */
+	if (h->block_count > NCP_SHM_BLK_NCP && h->blocks[NCP_SHM_BLK_NCP].size) {
+		if (!block_ok(h, NCP_SHM_BLK_NCP, sizeof(struct ncp_shm_ncp)))
+			return ncp_errf_code(err, errlen, EPROTO,
+				    "%s: ncp block at %llu, %llu bytes: outside "
+				    "the segment, misaligned or too small", what,
+				    (unsigned long long)h->blocks[NCP_SHM_BLK_NCP].offset,
+				    (unsigned long long)h->blocks[NCP_SHM_BLK_NCP].size);
+		r->ncp_blk = (const uint64_t *)(base +
+				h->blocks[NCP_SHM_BLK_NCP].offset);
 	}
 	return 0;
 }
@@ -414,6 +439,31 @@ int ncp_shm_reader_stats(const struct ncp_shm_reader *r,
 			 struct ncp_shm_stats *out)
 {
 	return ncp_seqlock_read(r->stats_blk, out, sizeof(*out));
+}
+
+const char *ncp_shm_stim_source_name(uint32_t source)
+{
+	switch (source) {
+	case NCP_SHM_STIM_NONE:
+		return "none";
+	case NCP_SHM_STIM_NOISE:
+		return "noise";
+	case NCP_SHM_STIM_ORACLE:
+		return "oracle";
+	case NCP_SHM_STIM_FILE:
+		return "file";
+	case NCP_SHM_STIM_CPN:
+		return "cpn";
+	default:
+		return "unknown";
+	}
+}
+
+int ncp_shm_reader_ncp(const struct ncp_shm_reader *r, struct ncp_shm_ncp *out)
+{
+	if (!r->ncp_blk)
+		return -ENODATA;
+	return ncp_seqlock_read(r->ncp_blk, out, sizeof(*out));
 }
 
 size_t ncp_shm_reader_stim_size(const struct ncp_shm_reader *r)

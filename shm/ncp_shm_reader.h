@@ -73,7 +73,8 @@ int ncp_shm_reader_liveness(const struct ncp_shm_reader *r);
 uint64_t ncp_shm_reader_head(const struct ncp_shm_reader *r);
 
 /* Bytes between window slot copies in a caller's buffer: the slot header,
- * stimulation and m1_words bitset words (ncp_shm_win_copy_size). */
+ * stimulation and m1_words bitset words, and from ABI 1.4 the step's
+ * observation (ncp_shm_win_obs_copy_size; read it with ncp_shm_win_obs). */
 size_t ncp_shm_reader_window_stride(const struct ncp_shm_reader *r);
 
 /* Snapshot the newest `w` steps (at most window_slots -
@@ -111,6 +112,11 @@ size_t ncp_shm_reader_stim_size(const struct ncp_shm_reader *r);
 int ncp_shm_reader_stim(const struct ncp_shm_reader *r, void *buf,
 			size_t buflen);
 
+/* The co-processor block (ABI 1.4).  Returns 0, -ENODATA (never written,
+ * or a writer older than 1.4) or -EAGAIN. */
+int ncp_shm_reader_ncp(const struct ncp_shm_reader *r, struct ncp_shm_ncp *out);
+/* The name of a stim.source value (enum ncp_shm_stim_source). */
+const char *ncp_shm_stim_source_name(uint32_t source);
 /* The arm and training histories: the newest entries with index >= since
  * (entry index = order of writing, from 0), at most max (<= the ring's
  * slots) into out[].  Same returns as ncp_shm_reader_window_since. */

@@ -34,8 +34,12 @@ struct ncp_shm_writer {
 	size_t win_copy;                  /* bytes of a window slot pushed */
 	uint32_t neurons;
 	uint32_t words;
+	uint32_t rec;                     /* R of the observation; 0: none */
+	uint32_t slot_size;
 	/* Emulator thread. */
 	_Alignas(CACHE_LINE) uint64_t *pred_blk;
+	/* Co-processor. */
+	_Alignas(CACHE_LINE) uint64_t *ncp_blk;
 	/* Training thread. */
 	_Alignas(CACHE_LINE) struct ncp_ring_writer train;
 	/* Set-up, read-only afterwards. */
@@ -144,6 +148,10 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 		return ncp_errf_code(err, errlen, EINVAL,
 			    "shm: %u electrodes, at most %d", c->stim_electrodes,
 			    NCP_SHM_MAX_ELECTRODES);
+	if (c->rec_electrodes > NCP_SHM_MAX_ELECTRODES)
+		return ncp_errf_code(err, errlen, EINVAL,
+			    "shm: %u recording electrodes, at most %d",
+			    c->rec_electrodes, NCP_SHM_MAX_ELECTRODES);
 	if (!is_pow2(c->arm_slots) || c->arm_slots < 2 ||
 	    c->arm_slots > (1u << 24))
 		return ncp_errf_code(err, errlen, EINVAL,
@@ -161,9 +169,10 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 static size_t plan_layout(const struct ncp_shm_writer_config *c,
 			  struct ncp_shm_block *b)
 {
-	size_t sizes[NCP_SHM_BLK_COUNT_1_3] = {
+	size_t sizes[NCP_SHM_BLK_COUNT_1_4] = {
 		[NCP_SHM_BLK_WINDOW] = ncp_ring_block_size(
-			c->window_slots, ncp_shm_win_slot_size(c->m1_neurons)),
+			c->window_slots, ncp_shm_win_obs_slot_size(c->m1_neurons,
+				c->rec_electrodes, c->stim_electrodes)),
 		[NCP_SHM_BLK_STATE] = sizeof(struct ncp_shm_state),
 		[NCP_SHM_BLK_PREDICTED] = sizeof(struct ncp_shm_predicted),
 		[NCP_SHM_BLK_ARM] = ncp_ring_block_size(
@@ -172,11 +181,12 @@ static size_t plan_layout(const struct ncp_shm_writer_config *c,
 		[NCP_SHM_BLK_TRAIN] = ncp_ring_block_size(
 			c->train_slots, sizeof(struct ncp_shm_train_entry)),
 		[NCP_SHM_BLK_STIM] = ncp_shm_stim_size(c->stim_electrodes),
+		[NCP_SHM_BLK_NCP] = sizeof(struct ncp_shm_ncp),
 	};
 	size_t off = align_up(sizeof(struct ncp_shm_header), NCP_SHM_ALIGN);
 	long page = sysconf(_SC_PAGESIZE);
 
-	for (int i = 0; i < NCP_SHM_BLK_COUNT_1_3; i++) {
+	for (int i = 0; i < NCP_SHM_BLK_COUNT_1_4; i++) {
 		b[i].offset = off;
 		b[i].size = sizes[i];
 		off = align_up(off + sizes[i], NCP_SHM_ALIGN);
@@ -269,15 +279,19 @@ static int fill_segment(struct ncp_shm_writer *w,
 	h->m1_words = ncp_shm_win_words(c->m1_neurons);
 	h->window_len = c->window_len;
 	h->window_slots = c->window_slots;
-	h->window_slot_size = ncp_shm_win_slot_size(c->m1_neurons);
+	h->window_slot_size = ncp_shm_win_obs_slot_size(c->m1_neurons,
+				c->rec_electrodes, c->stim_electrodes);
 	h->stim_channels = NCP_SHM_STIM_CHANNELS;
 	h->arm_slots = c->arm_slots;
 	h->train_slots = c->train_slots;
-	h->block_count = NCP_SHM_BLK_COUNT_1_3;
+	h->block_count = NCP_SHM_BLK_COUNT_1_4;
 	h->stim_electrodes = c->stim_electrodes;
+	h->obs_offset = c->rec_electrodes ?
+		(uint32_t)ncp_shm_win_copy_size(c->m1_neurons) : 0;
+	h->rec_electrodes = c->rec_electrodes;
 	h->arm_links[0] = c->arm_links[0];
 	h->arm_links[1] = c->arm_links[1];
-	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT_1_3 * sizeof(*b));
+	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT_1_4 * sizeof(*b));
 
 	rc = ncp_ring_format(w->base + b[NCP_SHM_BLK_WINDOW].offset,
 			     b[NCP_SHM_BLK_WINDOW].size, c->window_slots,
@@ -319,6 +333,7 @@ static int init_writers(struct ncp_shm_writer *w, const struct ncp_shm_block *b)
 	w->pred_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_PREDICTED].offset);
 	w->stats_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_STATS].offset);
 	w->stim_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_STIM].offset);
+	w->ncp_blk = (uint64_t *)(w->base + b[NCP_SHM_BLK_NCP].offset);
 	return rc;
 }
 
@@ -326,7 +341,7 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 					  char *err, size_t errlen)
 {
 	struct ncp_shm_writer_config c;
-	struct ncp_shm_block blocks[NCP_SHM_BLK_COUNT_1_3];
+	struct ncp_shm_block blocks[NCP_SHM_BLK_COUNT_1_4];
 	struct ncp_shm_writer *w;
 	struct stat st;
 	void *base;
@@ -343,18 +358,21 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	w->fd = -1;
 	w->neurons = c.m1_neurons;
 	w->words = ncp_shm_win_words(c.m1_neurons);
-	w->win_copy = ncp_shm_win_copy_size(c.m1_neurons);
+	w->rec = c.rec_electrodes;
+	w->win_copy = ncp_shm_win_obs_copy_size(c.m1_neurons, c.rec_electrodes,
+						c.stim_electrodes);
+	w->slot_size = ncp_shm_win_obs_slot_size(c.m1_neurons, c.rec_electrodes,
+						 c.stim_electrodes);
 	w->pid = (int32_t)getpid();
 	w->generation = new_generation();
 	snprintf(w->name, sizeof(w->name), "%s", c.name);
 	w->size = plan_layout(&c, blocks);
-	w->scratch = aligned_alloc(CACHE_LINE,
-				   ncp_shm_win_slot_size(c.m1_neurons));
+	w->scratch = aligned_alloc(CACHE_LINE, w->slot_size);
 	if (!w->scratch) {
 		ncp_errf_code(err, errlen, ENOMEM, "shm: out of memory");
 		goto fail_free;
 	}
-	memset(w->scratch, 0, ncp_shm_win_slot_size(c.m1_neurons));
+	memset(w->scratch, 0, w->slot_size);
 	w->electrodes = c.stim_electrodes;
 	w->stim_size = ncp_shm_stim_size(c.stim_electrodes);
 	w->stim_scratch = aligned_alloc(CACHE_LINE, w->stim_size);
@@ -506,6 +524,44 @@ int ncp_shm_writer_push_spikes(struct ncp_shm_writer *w, uint64_t step,
 	return 0;
 }
 
+void ncp_shm_writer_set_obs(struct ncp_shm_writer *w, const float *rec,
+			    const float arm[6], const float target[2],
+			    const float *alpha)
+{
+	if (!w->rec)
+		return;
+	float *o = (float *)((unsigned char *)w->scratch +
+			     ncp_shm_win_copy_size(w->neurons));
+	uint32_t R = w->rec, E = w->electrodes;
+	if (rec)
+		memcpy(o, rec, sizeof(float) * R);
+	else
+		memset(o, 0, sizeof(float) * R);
+	o += R;
+	if (arm)
+		memcpy(o, arm, sizeof(float) * NCP_SHM_OBS_ARM);
+	else
+		memset(o, 0, sizeof(float) * NCP_SHM_OBS_ARM);
+	o += NCP_SHM_OBS_ARM;
+	if (target)
+		memcpy(o, target, sizeof(float) * 2);
+	else
+		memset(o, 0, sizeof(float) * 2);
+	o += 2;
+	if (alpha)
+		memcpy(o, alpha, sizeof(float) * E);
+	else
+		memset(o, 0, sizeof(float) * E);
+}
+
+void ncp_shm_writer_put_ncp(struct ncp_shm_writer *w,
+			    const struct ncp_shm_ncp *n)
+{
+	struct ncp_shm_ncp c = *n;
+	c.model[sizeof(c.model) - 1] = 0;
+	ncp_seqlock_write(w->ncp_blk, &c, sizeof(c));
+}
+
 void ncp_shm_writer_put_state(struct ncp_shm_writer *w,
 			      const struct ncp_shm_state *s)
 {
@@ -589,6 +645,11 @@ const char *ncp_shm_writer_name(const struct ncp_shm_writer *w)
 bool ncp_shm_writer_locked(const struct ncp_shm_writer *w)
 {
 	return w->locked;
+}
+
+uint64_t ncp_shm_writer_last_ns(const struct ncp_shm_writer *w)
+{
+	return w->scratch->t_ns;
 }
 
 uint64_t ncp_shm_writer_steps(const struct ncp_shm_writer *w)

@@ -13,8 +13,9 @@
  * that names the segment (and the owner's pid).
  *
  * Threads: each block has a single writer.  The loop thread calls
- * push_spikes, put_state, put_stim, push_arm and put_stats; the emulator thread
- * put_predicted; the training thread push_train.  These do no syscall, no
+ * set_obs, push_spikes, put_state, put_stim, push_arm and put_stats; the
+ * emulator thread put_predicted; the training thread push_train; the
+ * co-processor put_ncp.  These do no syscall, no
  * allocation, never wait.  Costs measured by bench_shm (make bench; 1000
  * neurons, ~14 spikes a step, 0 to 4 reader processes copying windows
  * back to back), back to back / once a millisecond as the loop calls them
@@ -55,6 +56,8 @@ struct ncp_shm_writer_config {
 	uint32_t train_slots;  /* power of two; 0: 1024 */
 	double arm_links[2];   /* the arm's link lengths, m; 0: not given */
 	uint32_t stim_electrodes; /* E of the stim block, 0 .. 256 (0: none) */
+	uint32_t rec_electrodes; /* R of the window slots' observation, 0 ..
+				  * 256 (0: no observation) */
 	bool require_lock;     /* fail if mlock() fails (else only report it
 				* through ncp_shm_writer_locked) */
 };
@@ -84,6 +87,13 @@ int ncp_shm_writer_push_spikes(struct ncp_shm_writer *w, uint64_t step,
 			       const uint32_t *idx, uint32_t n,
 			       const float *stim, uint32_t nstim);
 
+/* The observation the next push_spikes publishes with its step (ABI 1.4):
+ * rec (R values), arm (6), target (2) and alpha (E, the config's
+ * stim_electrodes); NULL: zeros.  A no-op without rec_electrodes. */
+void ncp_shm_writer_set_obs(struct ncp_shm_writer *w, const float *rec,
+			    const float arm[6], const float target[2],
+			    const float *alpha);
+
 /* Publish the state block (its seq field is ignored). */
 void ncp_shm_writer_put_state(struct ncp_shm_writer *w,
 			      const struct ncp_shm_state *s);
@@ -107,6 +117,11 @@ void ncp_shm_writer_put_stats(struct ncp_shm_writer *w,
 void ncp_shm_writer_put_predicted(struct ncp_shm_writer *w,
 				  const struct ncp_shm_predicted *p);
 
+/* Publish the co-processor block (seq ignored; model is NUL-terminated
+ * here). */
+void ncp_shm_writer_put_ncp(struct ncp_shm_writer *w,
+			    const struct ncp_shm_ncp *n);
+
 /* Append to the training history (seq ignored). */
 void ncp_shm_writer_push_train(struct ncp_shm_writer *w,
 			       const struct ncp_shm_train_entry *e);
@@ -118,6 +133,9 @@ uint64_t ncp_shm_writer_generation(const struct ncp_shm_writer *w);
 const char *ncp_shm_writer_name(const struct ncp_shm_writer *w);
 /* Whether mlock() succeeded on the segment. */
 bool ncp_shm_writer_locked(const struct ncp_shm_writer *w);
+/* CLOCK_MONOTONIC ns at which the last step was pushed (its slot's t_ns);
+ * writer thread only. */
+uint64_t ncp_shm_writer_last_ns(const struct ncp_shm_writer *w);
 /* Steps pushed so far (the window ring's head); writer thread only. */
 uint64_t ncp_shm_writer_steps(const struct ncp_shm_writer *w);
 

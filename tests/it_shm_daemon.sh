@@ -40,6 +40,18 @@ for snap in (a, b):
     fk = (l0 * math.cos(q0) + l1 * math.cos(q0 + q1),
           l0 * math.sin(q0) + l1 * math.sin(q0 + q1))
     assert max(abs(a - b) for a, b in zip(fk, st["hand"])) < 1e-9, (fk, st["hand"])
+    # The observation (1.4): the arm after each step, as S1 has it, and
+    # the recording electrodes' rates.
+    obs = snap["window_obs"]
+    assert obs is not None and len(obs) == 100, "no observation"
+    for o in obs:
+        assert len(o["rec"]) == 16 and len(o["alpha"]) == 16, o
+        assert min(o["rec"]) >= 0, o["rec"]
+        q0, q1 = o["arm"][:2]
+        fk = (l0 * math.cos(q0) + l1 * math.cos(q0 + q1),
+              l0 * math.sin(q0) + l1 * math.sin(q0 + q1))
+        assert max(abs(a - b) for a, b in zip(fk, o["arm"][4:6])) < 1e-5, (fk, o["arm"])
+    assert max(max(o["rec"]) for o in obs) > 1, "the recording electrodes are silent"
 assert b["head"] > a["head"], "the daemon did not advance"
 n = sum(len(s) for s in a["window_spikes"])
 print("window of steps %d..%d matches the simulation (%d spikes)" % (first, a["window_steps"][-1], n))

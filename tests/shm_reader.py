@@ -6,9 +6,10 @@ usage: shm_reader.py [NAME [WINDOW]]   (NAME defaults to /ncpd)
 
 Prints generation, pid, state, head (steps written), the newest WINDOW
 steps of the M1 window (first step, spike indices and stimulation per
-step), the state block and (ABI 1.3) the stim block: electrodes, theta,
-alpha and the lesion.  Exits 1 with a message for a missing, foreign
-or truncated segment.
+step), the state block, (ABI 1.3) the stim block: electrodes, theta,
+alpha and the lesion, and (ABI 1.4) each step's observation (recording
+electrodes, arm, target, alpha) and the co-processor block.  Exits 1
+with a message for a missing, foreign or truncated segment.
 """
 import json
 import os
@@ -35,7 +36,7 @@ def main():
         want = int(sys.argv[2]) if len(sys.argv) > 2 else shm.window_len
         head = shm.head
         w = shm.window(n=want)
-        st, stim = shm.state_block(), shm.stim()
+        st, stim, ncp = shm.state_block(), shm.stim(), shm.ncp()
     except ncpd.ShmError as e:
         sys.exit(str(e))
     print(json.dumps({
@@ -48,7 +49,11 @@ def main():
         'window_steps': w.steps.tolist(),
         'window_spikes': [np.flatnonzero(r).tolist() for r in w.spikes],
         'window_stim': [s[:n].tolist() for s, n in zip(w.stim, w.stim_count)],
-        'state': plain(st), 'stim': plain(stim)}))
+        'state': plain(st), 'stim': plain(stim),
+        'window_obs': None if w.obs is None else [
+            {k: w.obs[k][j].tolist() for k in ('rec', 'arm', 'target', 'alpha')}
+            for j in range(len(w))],
+        'ncp': plain(ncp)}, default=float))
 
 
 if __name__ == '__main__':

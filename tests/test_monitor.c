@@ -734,12 +734,14 @@ START_TEST(snap_reads_segment)
 	cfg.arm_links[0] = 1.25;
 	cfg.arm_links[1] = 0.5;
 	cfg.stim_electrodes = 4;
+	cfg.rec_electrodes = 16;	/* window slots with an observation, as ncpd's */
 	w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	ck_assert_msg(w != NULL, "%s", err);
 	r = ncp_shm_reader_open(name, err, sizeof(err));
 	ck_assert_msg(r != NULL, "%s", err);
 	ck_assert_int_eq(ncp_mon_snap_init(&s, ncp_shm_reader_header(r), name,
 					   300, 8), 0);
+	ck_assert_uint_eq(s.win_stride, ncp_shm_reader_window_stride(r));
 	ck_assert_uint_eq(s.arm_cap, 300);
 	ck_assert_uint_eq(s.win_cap, 100);
 
@@ -772,7 +774,7 @@ START_TEST(snap_reads_segment)
 	ck_assert(has(j.buf, "\"first_step\":50,\"steps\":100,"
 			     "\"spikes_per_step\":[0,1,2,3,4,0,"));
 	ck_assert(has(j.buf, "\"predicted\":null,\"stim\":null,"
-			     "\"lesion\":null,\"training\":null}"));
+			     "\"lesion\":null,\"ncp\":null,\"training\":null}"));
 	char abi[32];
 	snprintf(abi, sizeof(abi), "\"abi\":\"%d.%d\"", NCP_SHM_ABI_MAJOR,
 		 NCP_SHM_ABI_MINOR);

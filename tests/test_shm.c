@@ -798,8 +798,9 @@ START_TEST(stim_block_round_trip)
 		struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
 		ck_assert_msg(r != NULL, "%s", err);
 		const struct ncp_shm_header *h = ncp_shm_reader_header(r);
-		ck_assert_uint_eq(h->abi_minor, 3);
-		ck_assert_uint_eq(h->block_count, 7);
+		ck_assert_uint_eq(h->abi_minor, 4);
+		ck_assert_uint_eq(h->block_count, 8);
+		ck_assert_uint_eq(h->obs_offset, 0);	/* no observation asked */
 		ck_assert_uint_eq(h->stim_electrodes, E);
 		ck_assert_uint_eq(h->blocks[NCP_SHM_BLK_STIM].size,
 				  ncp_shm_stim_size(E));
@@ -852,6 +853,88 @@ START_TEST(stim_block_round_trip)
 }
 END_TEST
 
+/* ABI 1.4: the observation at the end of each window slot and the
+ * co-processor block. */
+START_TEST(obs_and_ncp_round_trip)
+{
+	char name[80], err[256] = "";
+	const uint32_t R = 16, E = 16;
+	struct ncp_shm_writer_config cfg = { .name = name, .stim_electrodes = E,
+					     .rec_electrodes = R };
+	tname(name, sizeof(name), "-obs");
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 0, 16), 320);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 16, 16), 320 + 160);
+	ck_assert_uint_eq(ncp_shm_win_obs_slot_size(1000, 16, 16), 512);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 1, 0), 320 + 40);
+	struct ncp_shm_writer *w = ncp_shm_writer_new(&cfg, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	const struct ncp_shm_header *h = ncp_shm_reader_header(r);
+	ck_assert_uint_eq(h->obs_offset, 320);
+	ck_assert_uint_eq(h->rec_electrodes, R);
+	ck_assert_uint_eq(h->window_slot_size, 512);
+	size_t stride = ncp_shm_reader_window_stride(r);
+	ck_assert_uint_eq(stride, 480);
+
+	float rec[16], alpha[16], arm[6], tgt[2];
+	static unsigned char buf[480 * 4];
+	struct ncp_ring_span span;
+	for (uint64_t k = 0; k < 4; k++) {
+		for (uint32_t i = 0; i < 16; i++) {
+			rec[i] = (float)(k * 100 + i);
+			alpha[i] = -(float)(k * 10 + i);
+		}
+		for (int i = 0; i < 6; i++)
+			arm[i] = (float)k + 0.125f * (float)i;
+		tgt[0] = (float)k;
+		tgt[1] = -(float)k;
+		ncp_shm_writer_set_obs(w, rec, arm, tgt, k == 3 ? NULL : alpha);
+		push_steps(w, k, k + 1);
+	}
+	ck_assert_int_eq(ncp_shm_reader_window(r, 4, buf, sizeof(buf), &span), 0);
+	ck_assert_uint_eq(span.count, 4);
+	for (uint64_t k = 0; k < 4; k++) {
+		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(buf, stride, k);
+		check_slot(ws, k);
+		const float *o = ncp_shm_win_obs(ws, h);
+		ck_assert_ptr_nonnull(o);
+		for (uint32_t i = 0; i < R; i++)
+			ck_assert(o[i] == (float)(k * 100 + i));
+		for (int i = 0; i < 6; i++)
+			ck_assert(o[R + i] == (float)k + 0.125f * (float)i);
+		ck_assert(o[R + 6] == (float)k && o[R + 7] == -(float)k);
+		for (uint32_t i = 0; i < E; i++)
+			ck_assert(o[R + 8 + i] == (k == 3 ? 0.0f :
+						   -(float)(k * 10 + i)));
+	}
+
+	struct ncp_shm_ncp in = { .step = 41, .loaded = 1, .on = 1,
+				  .phase = NCP_SHM_NCP_PERTURBED,
+				  .latency_us = 12.5, .thetas = 40,
+				  .recovery = 87.5, .reaches = { 3, 4, 5 } };
+	struct ncp_shm_ncp out;
+	memset(in.model, 'x', sizeof(in.model));	/* cut to 31 + NUL */
+	ck_assert_int_eq(ncp_shm_reader_ncp(r, &out), -ENODATA);
+	ncp_shm_writer_put_ncp(w, &in);
+	ck_assert_int_eq(ncp_shm_reader_ncp(r, &out), 0);
+	ck_assert_uint_eq(out.step, 41);
+	ck_assert_uint_eq(out.on, 1);
+	ck_assert_uint_eq(out.phase, NCP_SHM_NCP_PERTURBED);
+	ck_assert(out.latency_us == 12.5 && out.recovery == 87.5);
+	ck_assert_uint_eq(out.reaches[2], 5);
+	ck_assert_uint_eq(strlen(out.model), sizeof(out.model) - 1);
+	ncp_shm_reader_free(r);
+	ncp_shm_writer_free(w);
+
+	struct ncp_shm_writer_config big = { .name = name,
+					     .rec_electrodes = NCP_SHM_MAX_ELECTRODES + 1 };
+	ck_assert(ncp_shm_writer_new(&big, err, sizeof(err)) == NULL);
+	ck_assert_msg(strstr(err, "257 recording electrodes, at most 256"), "%s",
+		      err);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("shm");
@@ -864,6 +947,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, create_attach_and_read_back);
 	tcase_add_test(tc, blocks_round_trip);
 	tcase_add_test(tc, stim_block_round_trip);
+	tcase_add_test(tc, obs_and_ncp_round_trip);
 	tcase_add_test(tc, live_owner_refused);
 	tcase_add_test(tc, stale_segment_replaced);
 	tcase_add_test(tc, stopped_segment_replaced);

@@ -287,6 +287,59 @@ START_TEST(mailbox_takes_the_newest_once)
 	free(b);
 }
 END_TEST
+/* Exploration noise layers on whatever sets theta: a held command plus
+ * the noise is the command plus the same noise the noise source alone
+ * draws, and the oracle with noise is not the oracle alone. */
+START_TEST(noise_layers_on_a_source)
+{
+	struct ncp_config c;
+	struct ncp_sim alone, layered, oracle, oracle_noise;
+	char err[256];
+	ncp_config_defaults(&c);
+	c.reach.stim.noise = 0.05;
+	c.reach.stim.source = NCP_STIM_SRC_NOISE;
+	ck_assert_int_eq(ncp_sim_init(&alone, &c, 64, err, sizeof(err)), 0);
+	c.reach.stim.source = NCP_STIM_SRC_NONE;
+	ck_assert_int_eq(ncp_sim_init(&layered, &c, 64, err, sizeof(err)), 0);
+	c.reach.stim.lesion_kind = NCP_LESION_PMC_M1;
+	c.reach.stim.source = NCP_STIM_SRC_ORACLE;
+	ck_assert_int_eq(ncp_sim_init(&oracle_noise, &c, 64, err, sizeof(err)), 0);
+	c.reach.stim.noise = 0;
+	ck_assert_int_eq(ncp_sim_init(&oracle, &c, 64, err, sizeof(err)), 0);
+	int E = c.reach.stim.electrodes;
+	float cmd[NCP_STIM_MAX_ELECTRODES];
+	for (int e = 0; e < E; e++)
+		cmd[e] = 0.01f * (float)(e - E / 2);
+	ncp_sim_set_theta(&layered, cmd);
+	double worst = 0, noise_seen = 0, oracle_diff = 0;
+	for (int t = 0; t < 300; t++) {
+		ncp_sim_step(&alone);
+		ncp_sim_step(&layered);
+		ncp_sim_step(&oracle);
+		ncp_sim_step(&oracle_noise);
+		const double *ta = ncp_reach_stim(alone.reach)->theta;
+		const double *tl = ncp_reach_stim(layered.reach)->theta;
+		const double *to = ncp_reach_stim(oracle.reach)->theta;
+		const double *tn = ncp_reach_stim(oracle_noise.reach)->theta;
+		for (int e = 0; e < E; e++) {
+			worst = fmax(worst, fabs(tl[e] - cmd[e] - ta[e]));
+			noise_seen = fmax(noise_seen, fabs(ta[e]));
+			oracle_diff = fmax(oracle_diff, fabs(tn[e] - to[e]));
+		}
+	}
+	fprintf(stderr, "test_stim: noise layered: |command + noise - theta| "
+		"<= %.2g, noise up to %.3f, oracle with noise differs by up to "
+		"%.3f\n", worst, noise_seen, oracle_diff);
+	ck_assert_msg(noise_seen > 0.05, "the noise source drew %g", noise_seen);
+	ck_assert_msg(worst < 1e-6, "command + noise is off by %g", worst);
+	ck_assert_msg(oracle_diff > 0.01, "the oracle's theta with noise "
+		      "differs by only %g", oracle_diff);
+	ncp_sim_fini(&alone);
+	ncp_sim_fini(&layered);
+	ncp_sim_fini(&oracle);
+	ncp_sim_fini(&oracle_noise);
+}
+END_TEST
 
 struct box_race {
 	struct ncp_stim_box *b;
@@ -349,6 +402,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, lesion_at_run_time);
 	tcase_add_test(tc, zero_stimulation_is_bit_identical);
 	tcase_add_test(tc, footprint_is_local);
+	tcase_add_test(tc, noise_layers_on_a_source);
 	tcase_add_test(tc, bad_stim_files);
 	tcase_add_test(tc, bad_theta_vectors);
 	tcase_add_test(tc, mailbox_takes_the_newest_once);

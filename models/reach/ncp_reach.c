@@ -30,7 +30,9 @@ struct ncp_reach {
 	struct ncp_stim stim;
 	float *enc0, *bias0;	/* dims x pad, n */
 	float *bias_les;	/* biases under the lesion, n */
-	float *theta_buf;	/* E: a source's theta */
+	float *theta_buf;	/* E: the oracle's theta */
+	float *theta_cmd;	/* E: the newest command (ncp_reach_set_theta) */
+	float *theta_out;	/* E: with the noise added */
 	uint32_t *lesion_order;	/* n */
 	int lesion_kind, lesion_count;
 	double lesion_fraction;
@@ -468,9 +470,11 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 	r->bias_les = malloc(sizeof(float) * (size_t)n);
 	r->lesion_order = malloc(sizeof(uint32_t) * (size_t)n);
 	r->theta_buf = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	r->theta_cmd = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	r->theta_out = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	double *exd = malloc(sizeof(double) * 2 * (size_t)n);
-	if (!r->enc0 || !r->bias0 || !r->bias_les ||
-	    !r->lesion_order || !r->theta_buf || !exd) {
+	if (!r->enc0 || !r->bias0 || !r->bias_les || !r->lesion_order ||
+	    !r->theta_buf || !r->theta_cmd || !r->theta_out || !exd) {
 		free(exd);
 		return ncp_errf(err, errlen, "out of memory");
 	}
@@ -686,6 +690,8 @@ void ncp_reach_free(struct ncp_reach *r)
 	free(r->bias0);
 	free(r->bias_les);
 	free(r->theta_buf);
+	free(r->theta_cmd);
+	free(r->theta_out);
 	free(r->lesion_order);
 	free(r->oracle_k);
 	ncp_traj_fini(&r->traj);
@@ -748,13 +754,21 @@ void ncp_reach_step(struct ncp_reach *r)
 {
 	struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 
-	if (r->p.stim.source == NCP_STIM_SRC_NOISE) {
-		ncp_stim_noise(&r->stim, r->p.stim.noise, r->theta_buf);
-		ncp_stim_set_theta(&r->stim, r->theta_buf);
-	} else if (r->p.stim.source == NCP_STIM_SRC_ORACLE) {
+	/* The source's theta, then the noise on top of it.  The noise
+	 * source is no controller: the noise alone, as it always was. */
+	const float *base = r->theta_cmd;
+	if (r->p.stim.source == NCP_STIM_SRC_ORACLE) {
 		oracle_theta(r, r->theta_buf);
-		ncp_stim_set_theta(&r->stim, r->theta_buf);
+		base = r->theta_buf;
+	} else if (r->p.stim.source == NCP_STIM_SRC_NOISE) {
+		base = NULL;
 	}
+	if (r->p.stim.noise > 0 || r->p.stim.source == NCP_STIM_SRC_NOISE) {
+		ncp_stim_noise(&r->stim, r->p.stim.noise, base, r->theta_out);
+		base = r->theta_out;
+	}
+	if (base)
+		ncp_stim_set_theta(&r->stim, base);
 	if (ncp_stim_step(&r->stim, r->bias_les, m1->biasf)) {
 		r->stim_applied = true;
 	} else if (r->stim_applied) {
@@ -772,6 +786,7 @@ void ncp_reach_reset(struct ncp_reach *r)
 	ncp_arm_init(&r->arm, &r->p.arm, r->start_q);
 	r->torque[0] = r->torque[1] = 0.0;
 	ncp_stim_reset(&r->stim);
+	memset(r->theta_cmd, 0, sizeof(float) * (size_t)r->stim.E);
 	ncp_rec_reset(&r->rec);
 	if (r->stim_applied) {
 		struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
@@ -824,7 +839,7 @@ void ncp_reach_lesion(const struct ncp_reach *r, int *kind, double *fraction,
 
 void ncp_reach_set_theta(struct ncp_reach *r, const float *theta)
 {
-	ncp_stim_set_theta(&r->stim, theta);
+	memcpy(r->theta_cmd, theta, sizeof(float) * (size_t)r->stim.E);
 }
 
 const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r)

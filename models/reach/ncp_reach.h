@@ -115,9 +115,12 @@ int ncp_reach_set_lesion(struct ncp_reach *r, int kind, double fraction);
 /* The lesion in force: kind, fraction and how many neurons it hits. */
 void ncp_reach_lesion(const struct ncp_reach *r, int *kind, double *fraction,
 		      int *count);
-/* The newest electrode command for the coming step (E values, already
- * checked with ncp_stim_check_theta).  A source set in the build's
- * parameters (noise, oracle) overwrites it each step. */
+/* The newest electrode command for the coming steps (E values, already
+ * checked with ncp_stim_check_theta); it holds until the next.  Each step
+ * theta is the source's: this command (stim.source none or cpn), the
+ * oracle's (oracle; the command is ignored) or zero (noise), plus
+ * exploration noise of sd stim.noise when that is above 0 (or the source
+ * is noise), within +-stim.max. */
 void ncp_reach_set_theta(struct ncp_reach *r, const float *theta);
 /* The stimulation state: layout, footprints, alpha, theta. */
 const struct ncp_stim *ncp_reach_stim(const struct ncp_reach *r);

@@ -17,7 +17,7 @@ const char *const ncp_stim_layout_names[NCP_STIM_LAYOUT_COUNT + 1] = {
 	"topographic", "random", NULL
 };
 const char *const ncp_stim_source_names[NCP_STIM_SRC_COUNT + 1] = {
-	"none", "noise", "oracle", NULL
+	"none", "noise", "oracle", "cpn", NULL
 };
 
 void ncp_stim_params_default(struct ncp_stim_params *p)
@@ -136,9 +136,9 @@ int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 	s->alpha = calloc((size_t)s->E, sizeof(double));
 	s->alpha_f = calloc((size_t)s->E, sizeof(float));
 	s->theta = calloc((size_t)s->E, sizeof(double));
-	s->ou = calloc((size_t)s->E, sizeof(double));
 	if (!s->pos || !s->C || !s->alpha || !s->alpha_f || !s->theta ||
-	    !s->ou) {
+	    ncp_ou_init(&s->ou, s->E, p->noise_tau, dt,
+			ncp_rng_derive(p->seed, 0x0015e))) {
 		ncp_stim_fini(s);
 		return ncp_errf(err, errlen, "out of memory");
 	}
@@ -151,11 +151,6 @@ int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 			s->C[(size_t)e * s->pad + i] =
 				ncp_stim_footprint(s->pos[i], c, p->spread);
 	}
-	/* OU: ou' = -ou / tau + noise, exact over a step, stationary sd 1. */
-	s->ou_a = exp(-dt / p->noise_tau);
-	s->ou_b = sqrt(1.0 - s->ou_a * s->ou_a);
-	s->noise_seed = ncp_rng_derive(p->seed, 0x0015e);
-	ncp_rng_seed(&s->rng, s->noise_seed);
 	return 0;
 }
 
@@ -166,7 +161,7 @@ void ncp_stim_fini(struct ncp_stim *s)
 	free(s->alpha);
 	free(s->alpha_f);
 	free(s->theta);
-	free(s->ou);
+	ncp_ou_fini(&s->ou);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -179,13 +174,48 @@ void ncp_stim_set_theta(struct ncp_stim *s, const float *theta)
 	}
 }
 
-void ncp_stim_noise(struct ncp_stim *s, double sd, float *theta)
+int ncp_ou_init(struct ncp_ou *o, int E, double tau, double dt, uint64_t seed)
 {
-	for (int e = 0; e < s->E; e++) {
-		s->ou[e] = s->ou_a * s->ou[e] + s->ou_b * ncp_rng_normal(&s->rng);
-		double v = sd * s->ou[e];
-		theta[e] = (float)fmin(fmax(v, -s->max), s->max);
+	memset(o, 0, sizeof(*o));
+	o->x = calloc((size_t)E, sizeof(double));
+	if (!o->x)
+		return -ENOMEM;
+	o->E = E;
+	/* x' = -x / tau + noise, exact over a step, stationary sd 1. */
+	o->a = exp(-dt / tau);
+	o->b = sqrt(1.0 - o->a * o->a);
+	o->seed = seed;
+	ncp_rng_seed(&o->rng, seed);
+	return 0;
+}
+
+void ncp_ou_fini(struct ncp_ou *o)
+{
+	free(o->x);
+	memset(o, 0, sizeof(*o));
+}
+
+void ncp_ou_reset(struct ncp_ou *o)
+{
+	for (int e = 0; e < o->E; e++)
+		o->x[e] = 0.0;
+	ncp_rng_seed(&o->rng, o->seed);
+}
+
+void ncp_ou_draw(struct ncp_ou *o, double sd, double max, const float *base,
+		 float *out)
+{
+	for (int e = 0; e < o->E; e++) {
+		o->x[e] = o->a * o->x[e] + o->b * ncp_rng_normal(&o->rng);
+		double v = (base ? (double)base[e] : 0.0) + sd * o->x[e];
+		out[e] = (float)fmin(fmax(v, -max), max);
 	}
+}
+
+void ncp_stim_noise(struct ncp_stim *s, double sd, const float *base,
+		    float *theta)
+{
+	ncp_ou_draw(&s->ou, sd, s->max, base, theta);
 }
 
 bool ncp_stim_step(struct ncp_stim *s, const float *base, float *out)
@@ -236,10 +266,12 @@ bool ncp_stim_step(struct ncp_stim *s, const float *base, float *out)
 
 void ncp_stim_reset(struct ncp_stim *s)
 {
-	for (int e = 0; e < s->E; e++)
-		s->alpha[e] = s->theta[e] = s->ou[e] = 0.0;
+	for (int e = 0; e < s->E; e++) {
+		s->alpha[e] = s->theta[e] = 0.0;
+		s->alpha_f[e] = 0.0f;
+	}
 	s->active = false;
-	ncp_rng_seed(&s->rng, s->noise_seed);
+	ncp_ou_reset(&s->ou);
 }
 
 int ncp_stim_check_theta(const struct ncp_stim *s, const float *theta, int n,

@@ -58,11 +58,14 @@ enum ncp_stim_layout {
 };
 extern const char *const ncp_stim_layout_names[NCP_STIM_LAYOUT_COUNT + 1];
 
-/* Where theta comes from when nothing else sets it. */
+/* Where theta comes from.  Exploration noise (stim.noise > 0) is added
+ * on top of whichever source sets it. */
 enum ncp_stim_source {
 	NCP_STIM_SRC_NONE,	/* zero unless set (ncp_reach_set_theta) */
-	NCP_STIM_SRC_NOISE,	/* Ornstein-Uhlenbeck exploration noise */
+	NCP_STIM_SRC_NOISE,	/* no controller: the noise alone */
 	NCP_STIM_SRC_ORACLE,	/* theta from x_des (ncp_stim_oracle_fit) */
+	NCP_STIM_SRC_CPN,	/* the co-processor, through
+				 * ncp_reach_set_theta (the daemon's) */
 	NCP_STIM_SRC_COUNT,
 };
 extern const char *const ncp_stim_source_names[NCP_STIM_SRC_COUNT + 1];
@@ -82,9 +85,31 @@ struct ncp_stim_params {
 	double jitter;		/* topographic: position sd */
 	uint64_t seed;		/* positions, and the noise */
 	int source;		/* enum ncp_stim_source */
-	double noise;		/* noise: stationary sd of theta */
+	double noise;		/* stationary sd of the noise added to theta
+				 * (any source; 0: none) */
 	double noise_tau;	/* noise: correlation time, s */
 };
+
+/* An Ornstein-Uhlenbeck process per electrode, stationary sd 1, exact
+ * over a step: x <- a x + b N(0, 1), a = exp(-dt / tau), b = sqrt(1 - a^2).
+ * Exploration noise here and the co-processor's perturbation of its theta
+ * (daemon/ncp_coproc.h) both draw from one. */
+struct ncp_ou {
+	int E;
+	double *x;		/* E */
+	double a, b;
+	struct ncp_rng rng;
+	uint64_t seed;
+};
+/* 0 or -ENOMEM. */
+int ncp_ou_init(struct ncp_ou *o, int E, double tau, double dt, uint64_t seed);
+void ncp_ou_fini(struct ncp_ou *o);
+/* Back to x = 0 and the rng at its seed. */
+void ncp_ou_reset(struct ncp_ou *o);
+/* Advance one step; out[e] = clamp(base[e] + sd x_e, -max, max) (base
+ * NULL: 0), computed in double. */
+void ncp_ou_draw(struct ncp_ou *o, double sd, double max, const float *base,
+		 float *out);
 
 #define NCP_STIM_MAX_ELECTRODES 256
 #define NCP_STIM_FOOTPRINT_MIN 1e-6
@@ -105,11 +130,7 @@ struct ncp_stim {
 	double *alpha, *theta;	/* E each */
 	float *alpha_f;		/* E: alpha as the step adds it */
 	bool active;		/* alpha or theta nonzero */
-	/* Noise. */
-	double *ou;		/* E */
-	double ou_a, ou_b;	/* ou = a ou + b N(0, 1) */
-	struct ncp_rng rng;
-	uint64_t noise_seed;
+	struct ncp_ou ou;	/* exploration noise */
 };
 
 /* The layout, shared by stimulation and recording (ncp_rec.h): n
@@ -130,9 +151,10 @@ void ncp_stim_fini(struct ncp_stim *s);
 
 /* The newest theta (E values, each within +-max: the caller checked). */
 void ncp_stim_set_theta(struct ncp_stim *s, const float *theta);
-/* Draw the next exploration-noise theta (amplitude sd, from the OU
- * process) into theta (E). */
-void ncp_stim_noise(struct ncp_stim *s, double sd, float *theta);
+/* The next theta with exploration noise: theta = clamp(base + sd ou, max)
+ * (E values; base NULL: zeros). */
+void ncp_stim_noise(struct ncp_stim *s, double sd, const float *base,
+		    float *theta);
 /* Advance alpha one step; if stimulation is active, write
  * out[i] = base[i] + sum_e C[i][e] alpha_e for the n neurons (in one pass)
  * and return true; else leave out alone and return false. */

@@ -1,7 +1,7 @@
 """ncpd's shared-memory segment (docs/shm.md), read-only, as numpy arrays.
 
     shm = ncpd.Shm("/ncpd")
-    snap = shm.snapshot()          # window, state, predicted, stats, stim, arm
+    snap = shm.snapshot()          # window, state, predicted, stats, stim, arm, ncp
     for s in shm.follow():         # every new step, s.missed says how many
         ...                        # steps went by unseen before it
 
@@ -20,17 +20,21 @@ __all__ = ["Shm", "ShmError", "ShmBusy", "Window", "Step",
            "STATES", "TASK_KINDS", "MODES", "STIM_SOURCES", "LESION_KINDS"]
 
 STATES = {0: "none", 1: "starting", 2: "running", 3: "stopped"}
-TASK_KINDS = {0: "centre-out", 1: "random", 2: "manual"}
+TASK_KINDS = {0: "centre-out", 1: "random", 2: "manual", 3: "line",
+              4: "circle", 5: "path"}
 MODES = {0: "realtime", 1: "free-run"}
-STIM_SOURCES = {0: "none", 1: "noise", 2: "oracle", 3: "file"}
+STIM_SOURCES = {0: "none", 1: "noise", 2: "oracle", 3: "file", 4: "cpn"}
+NCP_PHASES = {0: "cpn", 1: "perturbed", 2: "noise"}
 LESION_KINDS = {0: "none", 1: "pmc-m1", 2: "m1-silence"}
 
 ABI_MAJOR = 1
 WINDOW_MARGIN = 16          # window slots a reader leaves to the writer
-B_WINDOW, B_STATE, B_PREDICTED, B_ARM, B_STATS, B_TRAIN, B_STIM = range(7)
-BLOCK_NAMES = ("window", "state", "predicted", "arm", "stats", "train", "stim")
+B_WINDOW, B_STATE, B_PREDICTED, B_ARM, B_STATS, B_TRAIN, B_STIM, B_NCP = range(8)
+BLOCK_NAMES = ("window", "state", "predicted", "arm", "stats", "train", "stim",
+               "ncp")
 # Bytes of each fixed-size seqlock block this reader knows.
 SEQLOCK_SIZES = {B_STATE: 192, B_PREDICTED: 256, B_STATS: 448}
+NCP_BYTES = 256
 # Bytes of each ring's slot this reader reads (slots may grow).
 SLOT_SIZES = {B_ARM: 64, B_TRAIN: 64}
 TRIES = 1000
@@ -52,6 +56,7 @@ def _name(v):
 
 _state_name, _task_name, _mode_name = _name(STATES), _name(TASK_KINDS), _name(MODES)
 _source_name, _lesion_name = _name(STIM_SOURCES), _name(LESION_KINDS)
+_phase_name = _name(NCP_PHASES)
 
 
 class Window:
@@ -63,15 +68,20 @@ class Window:
     t_ns       (n,) uint64: CLOCK_MONOTONIC ns the loop published the step
     stim       (n, stim_channels) float32: theta applied (first stim_count)
     missed     steps before steps[0] that were asked for but are gone
+    obs        (ABI 1.4; None from older writers) each step's observation,
+               a dict of float32 arrays: rec (n, R) the recording
+               electrodes (Hz), arm (n, 6) the S1 arm state, target (n, 2),
+               alpha (n, E) every electrode's current after the step
     """
     __slots__ = ("steps", "spikes", "spike_count", "stim_count", "t_ns",
-                 "stim", "missed")
+                 "stim", "missed", "obs")
 
     def __init__(self, steps, spikes, spike_count, stim_count, t_ns, stim,
-                 missed=0):
+                 missed=0, obs=None):
         self.steps, self.spikes = steps, spikes
         self.spike_count, self.stim_count = spike_count, stim_count
         self.t_ns, self.stim, self.missed = t_ns, stim, missed
+        self.obs = obs
 
     def __len__(self):
         return len(self.steps)
@@ -121,7 +131,8 @@ class Shm:
     major version other than 1, or truncated.  The header's constants are
     attributes: generation, pid, created_ns, dt, m1_neurons, m1_words,
     window_len, window_slots, stim_channels, stim_electrodes, arm_links,
-    abi (major, minor), size, blocks ([(offset, size)] by index).
+    abi (major, minor), size, blocks ([(offset, size)] by index),
+    obs_offset and rec_electrodes (1.4; 0 from older writers).
     """
 
     def __init__(self, name="/ncpd"):
@@ -171,6 +182,10 @@ class Shm:
          self.train_slots, self.block_count,
          self.stim_electrodes) = (int(v) for v in self._u32[18:28])
         self.arm_links = seg[112:128].view("<f8").copy()
+        if self.abi[1] >= 4:
+            self.obs_offset, self.rec_electrodes = (int(v) for v in self._u32[96:98])
+        else:
+            self.obs_offset = self.rec_electrodes = 0
         self.blocks = []
         for i in range(min(self.block_count, 16)):
             off, size = int(self._u64[16 + 2 * i]), int(self._u64[17 + 2 * i])
@@ -178,7 +193,7 @@ class Shm:
                          or off + size > self.size):
                 raise ShmError("%s: block %d (%s) at %d, %d bytes, lies "
                                "outside the segment of %d bytes"
-                               % (self.name, i, BLOCK_NAMES[i] if i < 7 else "?",
+                               % (self.name, i, BLOCK_NAMES[i] if i < 8 else "?",
                                   off, size, self.size))
             self.blocks.append((off, size))
         for i in (B_WINDOW, B_STATE, B_PREDICTED, B_ARM, B_STATS, B_TRAIN):
@@ -194,6 +209,13 @@ class Shm:
             off, size = self.blocks[i]
             count, slot_size = int(self._u32[off // 4 + 2]), int(self._u32[off // 4 + 3])
             need = SLOT_SIZES.get(i, 192 + 8 * self.m1_words)
+            if i == B_WINDOW and self.obs_offset:
+                if self.obs_offset < need:
+                    raise ShmError("%s: obs_offset %d lies inside the spikes "
+                                   "(they end at byte %d)"
+                                   % (self.name, self.obs_offset, need))
+                need = self.obs_offset + 4 * (self.rec_electrodes + 8 +
+                                              self.stim_electrodes)
             if (count != slots or count & (count - 1) or slot_size % 64
                     or slot_size < need or 64 + count * slot_size > size):
                 raise ShmError("%s: %s ring of %d slots of %d bytes does not "
@@ -211,6 +233,8 @@ class Shm:
                 raise ShmError("%s: stim block of %d bytes, too small for %d "
                                "electrodes" % (self.name, self.blocks[B_STIM][1],
                                                self.stim_electrodes))
+        self._ncp = (self.abi[1] >= 4 and len(self.blocks) > B_NCP
+                     and self.blocks[B_NCP][1] >= NCP_BYTES)
 
     # --- the header's live words --------------------------------------------
 
@@ -324,7 +348,14 @@ class Shm:
         u4 = copy[:, :64].copy().view("<u4")
         bits = copy[:, 192:192 + 8 * self.m1_words]
         spikes = np.unpackbits(bits, axis=1, bitorder="little")[:, :self.m1_neurons]
-        return Window(steps=copy[:, 8:16].copy().view("<u8").reshape(n),
+        obs = None
+        if self.obs_offset:
+            R, E, o = self.rec_electrodes, self.stim_electrodes, self.obs_offset
+            f = copy[:, o:o + 4 * (R + 8 + E)].copy().view("<f4").reshape(n, R + 8 + E)
+            obs = {"rec": f[:, :R], "arm": f[:, R:R + 6],
+                   "target": f[:, R + 6:R + 8], "alpha": f[:, R + 8:]}
+        return Window(obs=obs,
+                      steps=copy[:, 8:16].copy().view("<u8").reshape(n),
                       spikes=np.ascontiguousarray(spikes),
                       spike_count=u4[:, 4].copy(), stim_count=u4[:, 5].copy(),
                       t_ns=copy[:, 24:32].copy().view("<u8").reshape(n),
@@ -412,6 +443,30 @@ class Shm:
                 "alpha_max_abs": float(f8[7]), "theta": v[:E].copy(),
                 "alpha": v[E:].copy()}
 
+    def ncp(self):
+        """The co-processor block (ABI 1.4): a dict (step, loaded, on,
+        train, phase by name, latency_us, latency_p99_us, thetas, skipped,
+        updates, rollbacks, l_healthy, l_lesioned, l_restored (m),
+        recovery (%), reaches (healthy, lesioned, restored), model,
+        task_loss, en_loss), or None when the daemon has none or has not
+        written it yet."""
+        if not self._ncp:
+            return None
+        b = self._seqlock(B_NCP, NCP_BYTES)
+        if b is None:
+            return None
+        u4, u8, f8 = b.view("<u4"), b.view("<u8"), b.view("<f8")
+        return {"step": int(u8[1]), "loaded": bool(u4[4]), "on": bool(u4[5]),
+                "train": bool(u4[6]), "phase": _phase_name(u4[7]),
+                "latency_us": float(f8[4]), "latency_p99_us": float(f8[5]),
+                "thetas": int(u8[6]), "skipped": int(u8[7]),
+                "updates": int(u8[8]), "rollbacks": int(u8[9]),
+                "l_healthy": float(f8[10]), "l_lesioned": float(f8[11]),
+                "l_restored": float(f8[12]), "recovery": float(f8[13]),
+                "reaches": tuple(int(v) for v in u4[28:31]),
+                "model": bytes(b[128:160]).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                "task_loss": float(f8[20]), "en_loss": float(f8[21])}
+
     def arm(self, n=None, since=None):
         """The arm history (up to arm_slots steps, oldest first), newest n
         entries (default all) or from step `since`: a dict of arrays step
@@ -441,12 +496,12 @@ class Shm:
         """Every block at once, each a consistent copy: a dict with
         'window' (the newest `window` steps, default window_len), 'state',
         'predicted', 'stats', 'stim', 'arm' (the newest `arm` entries,
-        default window_len), 'head' and 'daemon' (liveness())."""
+        default window_len), 'ncp', 'head' and 'daemon' (liveness())."""
         return {"head": self.head, "daemon": self.liveness(),
                 "window": self.window(n=window or self.window_len),
                 "state": self.state_block(), "predicted": self.predicted(),
                 "stats": self.stats(), "stim": self.stim(),
-                "arm": self.arm(n=arm or self.window_len)}
+                "arm": self.arm(n=arm or self.window_len), "ncp": self.ncp()}
 
     # --- following ---------------------------------------------------------------
 
