@@ -58,6 +58,7 @@ struct ncp_config {
 	struct {
 		char probes[512];	/* comma-separated (ncp_probe.h); "": none */
 	} record;
+	struct {
 		char model[NCP_CONFIG_PATH_MAX]; /* "auto", "none", a path or a name */
 		bool train;		/* train the CPN while the loop runs */
 		double explore;		/* perturbation sd / alpha_max; 0: none */

@@ -123,6 +123,7 @@ struct ncp_cmd {
 			bool has_strength;
 			double strength; /* in field.strength's range */
 		} field;
+		struct {
 			enum ncp_ncp_op op;
 			char name[NCP_PROTO_NAME_MAX + 1]; /* load, save */
 		} ncp;
