@@ -68,7 +68,7 @@ struct ncp_coproc {
 	size_t stride;
 
 	_Atomic(struct cpn_slot *) pending;
-	_Atomic(struct cpn_slot *) retired;
+	struct ncp_retired retired;	/* freed by the next offer */
 	_Atomic(struct cpn_slot *) current;
 	pthread_mutex_t load_lock;	/* serialises offers and on/off */
 	pthread_mutex_t weights_lock;	/* offer_weights, clone_model */
@@ -205,7 +205,8 @@ void ncp_coproc_free(struct ncp_coproc *c)
 		return;
 	ncp_coproc_stop(c);
 	slot_free(atomic_exchange(&c->pending, NULL));
-	slot_free(atomic_exchange(&c->retired, NULL));
+	for (struct cpn_slot *r; (r = ncp_retired_take(&c->retired));)
+		slot_free(r);
 	slot_free(c->active);
 	ncp_shm_reader_free(c->reader);
 	ncp_follow_fini(&c->follow);
@@ -264,7 +265,8 @@ int ncp_coproc_offer(struct ncp_coproc *c, struct ncp_cpn_model *m,
 	pthread_mutex_lock(&c->weights_lock);
 	/* Sequentially consistent (acquire and release): pairs with the
 	 * exchange that put the slot there in adopt(). */
-	slot_free(atomic_exchange(&c->retired, NULL));
+	for (struct cpn_slot *r; (r = ncp_retired_take(&c->retired));)
+		slot_free(r);
 	pthread_mutex_unlock(&c->weights_lock);
 	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
 	slot_free(atomic_exchange_explicit(&c->pending, s, memory_order_acq_rel));
@@ -349,12 +351,8 @@ static void adopt(struct ncp_coproc *c)
 	c->active = s;
 	/* Pairs with the acquire loads in offer_weights and clone_model. */
 	atomic_store_explicit(&c->current, s, memory_order_release);
-	/* Freed by the next offer (which empties `retired` first) or at
-	 * exit. */
-	/* Sequentially consistent: pairs with the exchange in
-	 * ncp_coproc_offer that takes the slot to free it. */
-	struct cpn_slot *prev = atomic_exchange(&c->retired, old);
-	ncp_assert(prev == NULL);
+	/* Freed by the next offer or at exit. */
+	ncp_retired_put(&c->retired, old);
 }
 
 /* The computing thread: swap in weights the trainer offered. */

@@ -104,7 +104,7 @@ struct ncp_emulator {
 	/* Models in flight: offered by the controller, adopted by the
 	 * emulator, handed back to be freed by the controller. */
 	_Atomic(struct emu_slot *) pending;
-	_Atomic(struct emu_slot *) retired;
+	struct ncp_retired retired;	/* freed by the next offer */
 	pthread_mutex_t load_lock;	/* serialises ncp_emulator_load */
 	/* The slot in use, for the threads that offer weights or copy them
 	 * (they hold weights_lock while they touch its models). */
@@ -223,7 +223,8 @@ void ncp_emulator_free(struct ncp_emulator *e)
 		return;
 	ncp_emulator_stop(e);
 	slot_free(atomic_exchange(&e->pending, NULL));
-	slot_free(atomic_exchange(&e->retired, NULL));
+	for (struct emu_slot *r; (r = ncp_retired_take(&e->retired));)
+		slot_free(r);
 	slot_free(e->active);
 	ncp_shm_reader_free(e->reader);
 	free(e->win);
@@ -268,7 +269,8 @@ int ncp_emulator_offer(struct ncp_emulator *e, struct ncp_emu_model *m,
 	/* Free what the emulator handed back (not while weights are being
 	 * copied into it), and any offer it never took. */
 	pthread_mutex_lock(&e->weights_lock);
-	slot_free(atomic_exchange(&e->retired, NULL));
+	for (struct emu_slot *r; (r = ncp_retired_take(&e->retired));)
+		slot_free(r);
 	pthread_mutex_unlock(&e->weights_lock);
 	/* Publishes the slot: pairs with the acquire exchange in adopt(). */
 	slot_free(atomic_exchange_explicit(&e->pending, s, memory_order_acq_rel));
@@ -392,10 +394,8 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 	e->active = s;
 	/* Pairs with the acquire loads in offer_weights and clone_model. */
 	atomic_store_explicit(&e->current, s, memory_order_release);
-	/* The controller frees it on its next load or at exit (it empties
-	 * `retired` before every offer, so nothing is there now). */
-	struct emu_slot *prev = atomic_exchange(&e->retired, old);
-	ncp_assert(prev == NULL);
+	/* The controller frees it on its next load or at exit. */
+	ncp_retired_put(&e->retired, old);
 	uint64_t w = (uint64_t)ncp_emu_model_window(s->model);
 	if (w > MAX_CATCHUP)
 		w = MAX_CATCHUP;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "models/base/ncp_base.h"
+
 int ncp_follow_init(struct ncp_follow *f, const struct ncp_shm_reader *r,
 		    double dt)
 {
@@ -62,4 +64,29 @@ void ncp_follow_sleep(uint64_t wake)
 	struct timespec ts = { (time_t)(wake / 1000000000u),
 			       (long)(wake % 1000000000u) };
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+void ncp_retired_put(struct ncp_retired *r, void *old)
+{
+	if (!old)
+		return;
+	for (int i = 0; i < 2; i++) {
+		void *none = NULL;
+		/* Sequentially consistent: pairs with the exchange in
+		 * ncp_retired_take that empties the place. */
+		if (atomic_compare_exchange_strong(&r->place[i], &none, old))
+			return;
+	}
+	ncp_assert(!"a third model retired between two offers");
+}
+
+void *ncp_retired_take(struct ncp_retired *r)
+{
+	for (int i = 0; i < 2; i++) {
+		/* Pairs with the compare-exchange in ncp_retired_put. */
+		void *m = atomic_exchange(&r->place[i], NULL);
+		if (m)
+			return m;
+	}
+	return NULL;
 }

@@ -88,4 +88,19 @@ static inline void ncp_follow_claim_give(_Atomic uint64_t *claim,
 			      memory_order_release);
 }
 
+/* Models handed back by the thread that adopted a newer one, for the
+ * offering thread to free: two places, emptied by every offer before it
+ * publishes its model.  Between two offers' emptying the adopting thread
+ * retires at most two models (the previous offer's, when it adopts it
+ * after this offer emptied the places but before this offer replaced it,
+ * and this offer's), so a place is always free. */
+struct ncp_retired {
+	_Atomic(void *) place[2];
+};
+
+/* The adopting thread: hand `old` back (NULL: nothing). */
+void ncp_retired_put(struct ncp_retired *r, void *old);
+/* The offering thread: take one handed-back model, or NULL. */
+void *ncp_retired_take(struct ncp_retired *r);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/ncp_emulator.h"
+#include "daemon/ncp_follow.h"
 #include "models/arm/ncp_arm.h"
 #include "models/emu/ncp_emu.h"
 #include "shm/ncp_shm_reader.h"
@@ -22,6 +23,26 @@ static double cpu_seconds(void)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* Models handed back between offers (the emulator's and the
+ * co-processor's): an offer empties the places (E2), the thread then
+ * adopts the previous offer's model (retiring the one before), the offer
+ * publishes its own and the thread adopts it too (retiring the previous):
+ * two models wait for the next offer, which frees both.  One place (the
+ * scheme before) had no room for the second and stopped the daemon. */
+START_TEST(two_models_retired_between_offers)
+{
+	struct ncp_retired r = { 0 };
+	int m0, m1;
+	ck_assert_ptr_null(ncp_retired_take(&r));	/* E2 */
+	ncp_retired_put(&r, NULL);			/* the first adoption */
+	ncp_retired_put(&r, &m0);			/* P1's model adopted */
+	ncp_retired_put(&r, &m1);			/* P2's model adopted */
+	void *a = ncp_retired_take(&r), *b = ncp_retired_take(&r);	/* E3 */
+	ck_assert(a == &m0 && b == &m1);
+	ck_assert_ptr_null(ncp_retired_take(&r));
+}
+END_TEST
 
 START_TEST(idle_without_a_model_then_follows_one)
 {
@@ -243,6 +264,7 @@ static Suite *make_suite(void)
 	Suite *s = suite_create("emulator");
 	TCase *tc = tcase_create("emulator");
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, two_models_retired_between_offers);
 	tcase_add_test(tc, idle_without_a_model_then_follows_one);
 	tcase_add_test(tc, fallback_covers_a_stalled_thread);
 	tcase_add_test(tc, adopting_mid_run_predicts_forward);
