@@ -272,7 +272,7 @@ echo "SIGKILL and restart: re-attached, generation $gen3"
 # The prediction, the loss curve, ASCII cells (C locale), zoom.  The
 # predicted arm reads without colour (TERM vt100 has none): dashed, its
 # own joints, and a legend saying so.
-run_monitor fx "$FXNAME" 90 30 "LC_ALL=C TERM=vt100"
+run_monitor fx "$FXNAME" 90 36 "LC_ALL=C TERM=vt100"
 wait_screen fx 10 "emulator fixture-en" "* *  predicted fixture-en (+ elbow), hand 3.0 cm off" \
 	"hand RMSE" "loss " "@## arm (o elbow)" "sp/st" "health GOOD" "keeping real time" \
 	|| fail "the fixture's prediction is not shown"
@@ -312,7 +312,7 @@ tmux -S "$SOCK" send-keys -t fx a
 wait_screen fx 5 "stim oracle E8 |theta| max 1.75" "theta *=,__,=*" ||
 	fail "a did not switch the bars to theta"
 tmux -S "$SOCK" send-keys -t fx z
-wait_screen fx 5 "[whole arm]" "y -0.15.." || fail "z did not show the whole arm"
+wait_screen fx 5 "[whole arm]" "x -1.60..1.60" || fail "z did not show the whole arm"
 echo "prediction and training shown"
 
 # q quits with status 0 (and Ctrl-C too).
