@@ -410,6 +410,22 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		lc.kind = NCP_LOOP_LESION;
 		lc.lesion_kind = cmd->lesion.kind;
 		lc.lesion_fraction = cmd->lesion.fraction;
+		if (ncp_reach_oracle_k(c->loop->sim->reach)) {
+			/* The oracle's map was fitted for the lesion the run
+			 * started with: refit it here, off the loop (it reads
+			 * only what the build fixed), and let the loop put both
+			 * in force at one step boundary. */
+			char msg[256];
+			int ret = ncp_reach_oracle_fit(c->loop->sim->reach,
+						       lc.lesion_kind,
+						       lc.lesion_fraction,
+						       lc.oracle_k, msg,
+						       sizeof(msg));
+			if (ret)
+				return ncp_reply_err(r, ret, "refitting the oracle: %s",
+						     msg);
+			lc.has_oracle = true;
+		}
 		return send_loop(c, &lc, r);
 	case NCP_CMD_STIM_SET:
 	case NCP_CMD_STIM_OFF: {

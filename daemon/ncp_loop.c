@@ -101,6 +101,9 @@ static void apply_commands(struct ncp_loop *l)
 			case NCP_LOOP_LESION:
 				ncp_sim_set_lesion(l->sim, c.lesion_kind,
 						   c.lesion_fraction);
+				if (c.has_oracle)
+					ncp_reach_set_oracle(l->sim->reach,
+							     c.oracle_k);
 				publish_lesion(l);
 				break;
 			}

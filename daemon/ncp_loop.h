@@ -42,7 +42,7 @@ enum ncp_loop_cmd_kind {
 	NCP_LOOP_PAUSE,
 	NCP_LOOP_RESUME,
 	NCP_LOOP_RESET,		/* arm to the start, filters cleared */
-	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction */
+	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction (and oracle_k) */
 };
 
 struct ncp_loop_cmd {
@@ -51,6 +51,11 @@ struct ncp_loop_cmd {
 	struct ncp_task_params task;
 	int lesion_kind;	/* enum ncp_lesion_kind */
 	double lesion_fraction;
+	/* With a lesion, when the stimulation source is the oracle: its map
+	 * refitted for the new lesion (ncp_reach_oracle_fit, by the sender),
+	 * put in force at the same step boundary as the lesion. */
+	bool has_oracle;
+	double oracle_k[2 * NCP_STIM_MAX_ELECTRODES];
 };
 
 struct ncp_loop {
