@@ -18,6 +18,7 @@
 #include <cblas.h>
 
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_blas.h"
 #include "models/base/ncp_hist.h"
 #include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
@@ -696,9 +697,9 @@ static int run_train(const struct opts *o)
 		for (int l = 0; l < spec.nhidden; l++)
 			snprintf(hid + strlen(hid), sizeof(hid) - strlen(hid), "%s%d",
 				 l ? "-" : " ", spec.hidden[l]);
-		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g",
+		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g; OpenBLAS kernels %s",
 		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
-		       spec.stim, spec.horizon, o->floor_frac, wd);
+		       spec.stim, spec.horizon, o->floor_frac, wd, ncp_blas_core());
 	}
 	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
 	vsub = malloc((nval / 5 + 1) * sizeof(uint64_t));
@@ -893,6 +894,8 @@ static int run_train(const struct opts *o)
 		ncp_json_int(&j, (int64_t)samples);
 		ncp_json_key(&j, "samples_per_second");
 		ncp_json_num(&j, sps);
+		ncp_json_key(&j, "blas_core");
+		ncp_json_str(&j, ncp_blas_core());
 		ncp_json_key(&j, "total_seconds");
 		ncp_json_num(&j, now_s() - t_start);
 		if (!linear) {
@@ -933,6 +936,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int r;
 
+	ncp_blas_pick_core(argv);
 	ncp_log_init("ncp-train", NCP_LOG_INFO);
 	r = parse_args(argc, argv, &o);
 	if (r)
