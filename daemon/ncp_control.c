@@ -612,6 +612,37 @@ int ncp_control_handle(void *ctx, const struct ncp_cmd *cmd,
 		lc.kind = NCP_LOOP_LESION;
 		lc.lesion_kind = cmd->lesion.kind;
 		lc.lesion_fraction = cmd->lesion.fraction;
+		lc.oracle_slot = -1;
+		if (ncp_reach_oracle_k(c->loop->sim->reach)) {
+			/* The oracle's map was fitted for the lesion the run
+			 * started with: refit it here, off the loop (it reads
+			 * only what the build fixed), and let the loop put both
+			 * in force at one step boundary. */
+			char msg[256];
+			int slot = ncp_loop_oracle_slot(c->loop);
+			if (slot < 0)
+				return ncp_reply_err(r, -EBUSY, "the loop has not "
+						     "taken the previous lesions yet; "
+						     "try again");
+			int ret = ncp_reach_oracle_fit(c->loop->sim->reach,
+						       lc.lesion_kind,
+						       lc.lesion_fraction,
+						       c->loop->oracle_k[slot], msg,
+						       sizeof(msg));
+			if (ret) {
+				ncp_loop_oracle_unsent(c->loop);
+				return ncp_reply_err(r, ret, "refitting the oracle: %s",
+						     msg);
+			}
+			lc.oracle_slot = slot;
+			if (!ncp_loop_send(c->loop, NCP_CONTROL_QUEUE, &lc)) {
+				ncp_loop_oracle_unsent(c->loop);
+				return ncp_reply_err(r, -EBUSY, "the loop has not "
+						     "taken the previous commands yet; "
+						     "try again");
+			}
+			return 0;
+		}
 		return send_loop(c, &lc, r);
 	case NCP_CMD_STIM_SET:
 	case NCP_CMD_STIM_OFF: {

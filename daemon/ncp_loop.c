@@ -41,6 +41,13 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 			return -ENOMEM;
 		}
 	}
+	l->oracle_k = ncp_calloc_aligned(NCP_LOOP_ORACLE_SLOTS,
+					 sizeof(*l->oracle_k));
+	if (!l->oracle_k) {
+		ncp_loop_fini(l);
+		return -ENOMEM;
+	}
+	atomic_init(&l->oracle_applied, 0);
 	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
 	l->ncp_box = ncp_calloc_aligned(1, sizeof(*l->ncp_box));
 	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
@@ -76,6 +83,8 @@ void ncp_loop_fini(struct ncp_loop *l)
 	}
 	free(l->stim_box);
 	free(l->ncp_box);
+	free(l->oracle_k);
+	l->oracle_k = NULL;
 	free(l->stim_zero);
 	free(l->theta_f);
 	free(l->obs);
@@ -92,6 +101,22 @@ void ncp_loop_fini(struct ncp_loop *l)
 bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c)
 {
 	return ncp_spsc_try_push(l->cmdq[q], c);
+}
+
+int ncp_loop_oracle_slot(struct ncp_loop *l)
+{
+	/* Acquire: pairs with the loop's release after it copied a map, so
+	 * the slot is not rewritten while the loop reads it. */
+	uint64_t done = atomic_load_explicit(&l->oracle_applied,
+					     memory_order_acquire);
+	if (l->oracle_sent - done >= NCP_LOOP_ORACLE_SLOTS)
+		return -1;
+	return (int)(l->oracle_sent++ % NCP_LOOP_ORACLE_SLOTS);
+}
+
+void ncp_loop_oracle_unsent(struct ncp_loop *l)
+{
+	l->oracle_sent--;
 }
 
 /* Apply what other threads asked for (a bounded number per tick). */
@@ -120,6 +145,18 @@ static void apply_commands(struct ncp_loop *l)
 			case NCP_LOOP_LESION:
 				ncp_sim_set_lesion(l->sim, c.lesion_kind,
 						   c.lesion_fraction);
+				if (c.oracle_slot >= 0) {
+					/* The slot was written before the command
+					 * was queued (the queue's release/acquire
+					 * orders it). */
+					ncp_reach_set_oracle(l->sim->reach,
+							     l->oracle_k[c.oracle_slot]);
+					/* Release: pairs with the acquire in
+					 * ncp_loop_oracle_slot; the slot may be
+					 * reused. */
+					atomic_fetch_add_explicit(&l->oracle_applied, 1,
+								  memory_order_release);
+				}
 				publish_lesion(l);
 				break;
 			case NCP_LOOP_FIELD:

@@ -44,7 +44,7 @@ enum ncp_loop_cmd_kind {
 	NCP_LOOP_PAUSE,
 	NCP_LOOP_RESUME,
 	NCP_LOOP_RESET,		/* arm to the start, filters cleared */
-	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction */
+	NCP_LOOP_LESION,	/* lesion_kind, lesion_fraction (and oracle_k) */
 	NCP_LOOP_FIELD,		/* field */
 };
 
@@ -55,7 +55,17 @@ struct ncp_loop_cmd {
 	int lesion_kind;	/* enum ncp_lesion_kind */
 	double lesion_fraction;
 	struct ncp_field_params field;
+	/* With a lesion, when the stimulation source is the oracle: the slot
+	 * of oracle_k holding its map refitted for the new lesion
+	 * (ncp_loop_oracle_slot), put in force at the same step boundary as
+	 * the lesion; -1: none. */
+	int oracle_slot;
 };
+
+/* Room for oracle maps on their way to the loop: a sender writes a map
+ * into the slot ncp_loop_oracle_slot gives it, then queues the lesion
+ * command naming it. */
+#define NCP_LOOP_ORACLE_SLOTS 4
 
 struct ncp_loop {
 	struct ncp_sim *sim;
@@ -79,6 +89,13 @@ struct ncp_loop {
 	 * co-processor's thetas (the newer wins at a boundary). */
 	struct ncp_stim_box *stim_box;
 	struct ncp_stim_box *ncp_box;
+	/* Oracle maps in (control thread only): slot n % NCP_LOOP_ORACLE_SLOTS
+	 * of oracle_k for the n-th map; the loop counts the maps it applied
+	 * in oracle_applied, so a slot is written only after the loop is
+	 * done with it. */
+	double (*oracle_k)[2 * NCP_STIM_MAX_ELECTRODES];
+	uint64_t oracle_sent;
+	_Atomic uint64_t oracle_applied;
 
 	/* Read by other threads while the loop runs. */
 	_Atomic bool started, finished;
@@ -118,6 +135,15 @@ void ncp_loop_fini(struct ncp_loop *l);
 /* Queue a command from producer `q` (one thread per q).  false when the
  * queue is full (the loop is not keeping up with commands). */
 bool ncp_loop_send(struct ncp_loop *l, int q, const struct ncp_loop_cmd *c);
+/* The slot for the next oracle map (its 2 E values go in
+ * l->oracle_k[slot]), or -1 when the loop has not yet applied the map
+ * that slot held.  Then ncp_loop_send a lesion command with
+ * oracle_slot = slot, which must succeed before the next call.  One
+ * sending thread. */
+int ncp_loop_oracle_slot(struct ncp_loop *l);
+/* A lesion command with an oracle map could not be queued: the slot is
+ * free again. */
+void ncp_loop_oracle_unsent(struct ncp_loop *l);
 /* The thread body: pthread_create(&t, NULL, ncp_loop_thread, loop). */
 void *ncp_loop_thread(void *loop);
 /* The loop's figures for the summary: overruns, slips, jitter_us,

@@ -24,6 +24,7 @@
 #include "daemon/ncp_service.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_blas.h"
 #include "models/base/ncp_json.h"
 #include "models/io/ncp_file.h"
 #include "shm/ncp_paths.h"
@@ -873,6 +874,7 @@ int main(int argc, char **argv)
 	char err[600];
 	int status = 1;
 
+	ncp_blas_pick_core(argv);
 	ncp_log_init("ncpd", NCP_LOG_INFO);
 	if (parse_args(argc, argv, &d.opt))
 		return EXIT_USAGE;
@@ -920,6 +922,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ncp_log_info("configuration: %s", d.cfg_source);
+	ncp_log_info("OpenBLAS kernels: %s", ncp_blas_core());
 	/* One BLAS thread: the hot paths are small and a second vCPU is
 	 * not ours to take; it also keeps decoders identical run to run. */
 	openblas_set_num_threads(1);

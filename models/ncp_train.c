@@ -19,6 +19,7 @@
 
 #include "daemon/ncp_recovery.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_blas.h"
 #include "models/base/ncp_hist.h"
 #include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
@@ -759,9 +760,9 @@ static int run_train(const struct opts *o)
 		for (int l = 0; l < spec.nhidden; l++)
 			snprintf(hid + strlen(hid), sizeof(hid) - strlen(hid), "%s%d",
 				 l ? "-" : " ", spec.hidden[l]);
-		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g",
+		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g; OpenBLAS kernels %s",
 		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
-		       spec.stim, spec.horizon, o->floor_frac, wd);
+		       spec.stim, spec.horizon, o->floor_frac, wd, ncp_blas_core());
 	}
 	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
 	vsub = malloc((nval / 5 + 1) * sizeof(uint64_t));
@@ -1064,6 +1065,8 @@ static int run_train(const struct opts *o)
 		ncp_json_int(&j, (int64_t)samples);
 		ncp_json_key(&j, "samples_per_second");
 		ncp_json_num(&j, sps);
+		ncp_json_key(&j, "blas_core");
+		ncp_json_str(&j, ncp_blas_core());
 		ncp_json_key(&j, "total_seconds");
 		ncp_json_num(&j, now_s() - t_start);
 		if (!linear) {
@@ -1107,6 +1110,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int r;
 
+	ncp_blas_pick_core(argv);
 	ncp_log_init("ncp-train", NCP_LOG_INFO);
 	if (argc > 1 && !strcmp(argv[1], "--cpn"))
 		return ncp_recovery_main(argc - 1, argv + 1);

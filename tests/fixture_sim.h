@@ -13,12 +13,14 @@
 
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_sim.h"
+#include "models/base/ncp_blas.h"
 
 static inline int fixture_sim_init(struct ncp_sim *sim, struct ncp_config *c,
 				   int argc, char **argv, int first)
 {
 	char err[512];
 
+	ncp_blas_pick_core(argv);	/* OpenBLAS's kernels as ncpd's */
 	openblas_set_num_threads(1);
 	ncp_config_defaults(c);
 	if (ncp_config_load_file(c, "config/ncpd.yaml", err, sizeof(err))) {

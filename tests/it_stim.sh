@@ -135,3 +135,27 @@ s1=$(key loop step); sleep 0.3; s2=$(key loop step)
 [ "$s1" != "$s2" ] || fail "the loop stopped"
 [ "$(key loop slips)" = 0 ] || echo "note: $(key loop slips) slips (loaded machine)"
 echo "lesion and stim commands: applied, bad ones refused, the loop goes on"
+
+# The oracle follows a lesion made at run time: started healthy it has
+# nothing to restore (its map is zero, theta stays 0); after `lesion
+# pmc-m1 1` its map is refitted for the lesion and it stimulates; after
+# `lesion off` it stops again.
+kill "$dpid" && wait "$dpid"
+# shellcheck disable=SC2086
+"$NCPD" $uniq --foreground --set stim.source=oracle 2>"$tmp/d.err" &
+dpid=$!
+wait_up
+ctl target 0.15 1.25 >/dev/null || fail "target refused"
+sleep 0.3
+[ "$(key stim source)" = oracle ] || fail "stim.source $(key stim source)"
+[ "$(key stim theta_max_abs)" = 0 ] ||
+	fail "a healthy M1: the oracle's theta is $(key stim theta_max_abs), want 0"
+stimulating() { $PY -c "import sys; sys.exit(0 if $(key stim theta_max_abs) > 0.01 else 1)"; }
+quiet() { [ "$(key stim theta_max_abs)" = 0 ]; }
+ctl lesion pmc-m1 1 >/dev/null || fail "lesion pmc-m1 1 refused"
+wait_for 20 "the oracle to stimulate after lesion pmc-m1 1 (its map refitted)" stimulating
+echo "oracle after a run-time lesion: |theta| max $(key stim theta_max_abs)"
+ctl lesion off >/dev/null || fail "lesion off refused"
+wait_for 20 "the oracle to stop after lesion off" quiet
+[ "$(key loop slips)" = 0 ] || echo "note: $(key loop slips) slips (loaded machine)"
+echo "the oracle follows run-time lesions: refitted, put in force with the lesion"

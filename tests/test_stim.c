@@ -113,6 +113,50 @@ START_TEST(lesion_at_run_time)
 }
 END_TEST
 
+/* The oracle refitted for a lesion made at run time (as the daemon does
+ * it: ncp_reach_oracle_fit, then the lesion and the map at one step
+ * boundary) is the oracle built for that lesion: the same map, bit for
+ * bit, and the same run.  Started healthy, its map is zero. */
+START_TEST(oracle_refit_at_run_time)
+{
+	struct ncp_config c;
+	struct ncp_sim a, b;
+	char err[256];
+	ncp_config_defaults(&c);
+	c.reach.stim.source = NCP_STIM_SRC_ORACLE;
+	ck_assert_int_eq(ncp_sim_init(&a, &c, 64, err, sizeof(err)), 0);
+	c.reach.stim.lesion_kind = NCP_LESION_PMC_M1;
+	c.reach.stim.lesion_fraction = 0.75;
+	ck_assert_int_eq(ncp_sim_init(&b, &c, 64, err, sizeof(err)), 0);
+	const int E = ncp_reach_stim(a.reach)->E;
+	const double *ka = ncp_reach_oracle_k(a.reach);
+	const double *kb = ncp_reach_oracle_k(b.reach);
+	double big = 0;
+	for (int e = 0; e < 2 * E; e++) {
+		ck_assert(ka[e] == 0.0);
+		big = fmax(big, fabs(kb[e]));
+	}
+	ck_assert_msg(big > 0.1, "the lesioned oracle's map is %g at most", big);
+
+	double K[2 * NCP_STIM_MAX_ELECTRODES];
+	ck_assert_int_eq(ncp_reach_oracle_fit(a.reach, NCP_LESION_PMC_M1, 0.75,
+					      K, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_sim_set_lesion(&a, NCP_LESION_PMC_M1, 0.75), 0);
+	ncp_reach_set_oracle(a.reach, K);
+	ck_assert(memcmp(ka, kb, sizeof(double) * 2 * (size_t)E) == 0);
+	for (int s = 0; s < 1500; s++) {
+		ncp_sim_step(&a);
+		ncp_sim_step(&b);
+		ck_assert_int_eq(a.n_spikes, b.n_spikes);
+	}
+	ck_assert(memcmp(&a.arm, &b.arm, sizeof(a.arm)) == 0);
+	ck_assert_int_eq(ncp_reach_oracle_fit(a.reach, 9, 0.5, K, err,
+					      sizeof(err)), -EINVAL);
+	ncp_sim_fini(&a);
+	ncp_sim_fini(&b);
+}
+END_TEST
+
 /* Replaying zeros gives the run without stimulation, bit for bit; a pulse
  * on one electrode does not. */
 START_TEST(zero_stimulation_is_bit_identical)
@@ -400,6 +444,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, lesion_deficit_and_oracle_recovery);
 	tcase_add_test(tc, lesion_at_run_time);
+	tcase_add_test(tc, oracle_refit_at_run_time);
 	tcase_add_test(tc, zero_stimulation_is_bit_identical);
 	tcase_add_test(tc, footprint_is_local);
 	tcase_add_test(tc, noise_layers_on_a_source);

@@ -827,13 +827,22 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 			int count = g == 0 && !m->n_spk ? neurons : stim;
 			if (count == 0)
 				continue;
+			/* Stimulation: the median deviation of the channels
+			 * that vary, not inflated (see below). */
+			const bool is_stim = first == neurons;
 			for (int k = 0; k < K; k++) {
 				double floor_v;
-				for (int i = 0; i < count; i++)
-					tmp[i] = sd[(first + i) * K + k];
-				qsort(tmp, (size_t)count, sizeof(double), cmp_double);
-				floor_v = floor_frac * (count % 2 ? tmp[count / 2] :
-						0.5 * (tmp[count / 2 - 1] + tmp[count / 2]));
+				int c = 0;
+				for (int i = 0; i < count; i++) {
+					double v = sd[(first + i) * K + k];
+					if (!is_stim || v > 0)
+						tmp[c++] = v;
+				}
+				qsort(tmp, (size_t)c, sizeof(double), cmp_double);
+				floor_v = c == 0 ? 0.0 : c % 2 ? tmp[c / 2] :
+					  0.5 * (tmp[c / 2 - 1] + tmp[c / 2]);
+				if (!is_stim)
+					floor_v *= floor_frac;
 				for (int i = 0; i < count; i++) {
 					int j = (first + i) * K + k;
 					double s = NCP_MAX(sd[j], floor_v);

@@ -55,10 +55,12 @@ struct ncp_trainer *ncp_trainer_new(const struct ncp_emu_model *init,
 void ncp_trainer_free(struct ncp_trainer *t);
 
 /* Input and output normalisation from rows (docs/model-format.md): each
- * standardised feature's mean and scale, the scale floored at floor_frac
- * times the median scale of its group (the features of one time constant,
- * spikes and stimulation apart); a scale that is still 0 becomes 1.  The
- * outputs' mean and standard deviation (NaN skipped).  0 or -errno. */
+ * standardised feature's mean and scale, the scale floored per group (the
+ * features of one time constant, spikes and stimulation apart): a neuron
+ * feature's at floor_frac times its group's median scale, a stimulation
+ * feature's at the median scale of its group's channels that vary; a
+ * scale that is still 0 becomes 1.  The outputs' mean and standard
+ * deviation (NaN skipped).  0 or -errno. */
 int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 			 size_t n, double floor_frac);
 

@@ -361,27 +361,64 @@ static void m1_currents(const struct ncp_reach *r, const float *enc,
 	}
 }
 
+/* M1's run-time encoders (dims x pad) and biases (n) under a lesion,
+ * from the built ones: the first round(fraction n) neurons of the lesion
+ * order lose their x_des encoder rows (pmc-m1) or everything (m1-silence).
+ * Returns how many neurons it hits. */
+static int lesion_arrays(const struct ncp_reach *r, int kind, double fraction,
+			 float *enc, float *bias)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const int n = m1->n, pad = ncp_simd_pad(n);
+	int count = kind == NCP_LESION_NONE ? 0 : (int)lround(fraction * n);
+
+	memcpy(enc, r->enc0, sizeof(float) * (size_t)pad * m1->dims);
+	memcpy(bias, r->bias0, sizeof(float) * (size_t)n);
+	for (int k = 0; k < count; k++) {
+		uint32_t i = r->lesion_order[k];
+		if (kind == NCP_LESION_PMC_M1) {
+			enc[(size_t)2 * pad + i] = 0.0f;
+			enc[(size_t)3 * pad + i] = 0.0f;
+		} else {
+			/* Far below threshold whatever the input or the
+			 * stimulation: the voltage sits at its floor. */
+			for (int j = 0; j < m1->dims; j++)
+				enc[(size_t)j * pad + i] = 0.0f;
+			bias[i] = -1e9f;
+		}
+	}
+	return count;
+}
+
 /* The oracle (docs/stimulation.md): for sample plans x_des (8 directions,
  * 0.05 to 0.25 m, arm at the start posture) find the electrode currents
  * alpha, within +-max, that bring M1's static decoded output under the
  * lesion closest to the intact one (Levenberg-Marquardt on the steady-
  * state rate map, minimum-norm steps from zero), then fit alpha = K x_des
- * to them by least squares.  Build time only. */
-static int fit_oracle(struct ncp_reach *r, char *err, size_t errlen)
+ * to them by least squares.  Reads only what the build fixed. */
+int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
+			 double *K, char *err, size_t errlen)
 {
 	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 	const struct ncp_stim *s = &r->stim;
-	const int n = m1->n, E = s->E;
+	const int n = m1->n, E = s->E, pad = ncp_simd_pad(n);
+
+	if (kind < 0 || kind >= NCP_LESION_KIND_COUNT ||
+	    !(fraction >= 0 && fraction <= 1))
+		return ncp_errf(err, errlen, "bad lesion kind or fraction");
 	double *J = malloc(sizeof(double) * (size_t)n);
 	double *G = malloc(sizeof(double) * 2 * (size_t)E);
 	double *alpha = malloc(sizeof(double) * (size_t)E);
 	double *trial = malloc(sizeof(double) * (size_t)E);
 	double *sax = calloc(2 * (size_t)E, sizeof(double));
-	r->oracle_k = calloc(2 * (size_t)E, sizeof(double));
-	if (!J || !G || !alpha || !trial || !sax || !r->oracle_k) {
+	float *enc = malloc(sizeof(float) * (size_t)pad * m1->dims);
+	float *bias = malloc(sizeof(float) * (size_t)n);
+	if (!J || !G || !alpha || !trial || !sax || !enc || !bias) {
 		free(J); free(G); free(alpha); free(trial); free(sax);
-		return ncp_errf(err, errlen, "out of memory");
+		free(enc); free(bias);
+		return ncp_errf_code(err, errlen, ENOMEM, "out of memory for the oracle's fit");
 	}
+	lesion_arrays(r, kind, fraction, enc, bias);
 	double x[4], sxx[2][2] = { { 0 } };
 	x[0] = (r->start_q[0] - r->m1.mean[0]) / r->m1.scale[0];
 	x[1] = (r->start_q[1] - r->m1.mean[1]) / r->m1.scale[1];
@@ -394,7 +431,7 @@ static int fit_oracle(struct ncp_reach *r, char *err, size_t errlen)
 			m1_currents(r, r->enc0, r->bias0, x, NULL, J);
 			m1_static(r, J, u0, NULL);
 			memset(alpha, 0, sizeof(double) * (size_t)E);
-			m1_currents(r, m1->enc, r->bias_les, x, alpha, J);
+			m1_currents(r, enc, bias, x, alpha, J);
 			m1_static(r, J, u, G);
 			res[0] = u[0] - u0[0];
 			res[1] = u[1] - u0[1];
@@ -419,7 +456,7 @@ static int fit_oracle(struct ncp_reach *r, char *err, size_t errlen)
 					trial[e] = fmin(fmax(v, -s->max), s->max);
 				}
 				double ut[2], Gt[2 * NCP_STIM_MAX_ELECTRODES];
-				m1_currents(r, m1->enc, r->bias_les, x, trial, J);
+				m1_currents(r, enc, bias, x, trial, J);
 				m1_static(r, J, ut, Gt);
 				double rt0 = ut[0] - u0[0], rt1 = ut[1] - u0[1];
 				double ct = rt0 * rt0 + rt1 * rt1;
@@ -449,11 +486,18 @@ static int fit_oracle(struct ncp_reach *r, char *err, size_t errlen)
 	double det = sxx[0][0] * sxx[1][1] - sxx[0][1] * sxx[0][1];
 	for (int e = 0; e < E; e++) {
 		double b0 = sax[2 * e], b1 = sax[2 * e + 1];
-		r->oracle_k[2 * e] = (b0 * sxx[1][1] - b1 * sxx[0][1]) / det;
-		r->oracle_k[2 * e + 1] = (b1 * sxx[0][0] - b0 * sxx[0][1]) / det;
+		K[2 * e] = (b0 * sxx[1][1] - b1 * sxx[0][1]) / det;
+		K[2 * e + 1] = (b1 * sxx[0][0] - b0 * sxx[0][1]) / det;
 	}
 	free(J); free(G); free(alpha); free(trial); free(sax);
+	free(enc); free(bias);
 	return 0;
+}
+
+void ncp_reach_set_oracle(struct ncp_reach *r, const double *K)
+{
+	if (r->oracle_k)
+		memcpy(r->oracle_k, K, sizeof(double) * 2 * (size_t)r->stim.E);
 }
 
 /* After the network is built: keep M1's encoders and biases as built,
@@ -494,9 +538,13 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 				   r->p.stim.lesion_fraction);
 	if (ret)
 		return ncp_errf(err, errlen, "bad lesion kind or fraction");
-	if (r->p.stim.source == NCP_STIM_SRC_ORACLE)
-		return fit_oracle(r, err, errlen);
-	return 0;
+	if (r->p.stim.source != NCP_STIM_SRC_ORACLE)
+		return 0;
+	r->oracle_k = calloc(2 * (size_t)r->stim.E, sizeof(double));
+	if (!r->oracle_k)
+		return ncp_errf(err, errlen, "out of memory");
+	return ncp_reach_oracle_fit(r, r->lesion_kind, r->lesion_fraction,
+				    r->oracle_k, err, errlen);
 }
 
 /* The recording electrodes over the error ensemble. */
@@ -799,27 +847,12 @@ void ncp_reach_reset(struct ncp_reach *r)
 int ncp_reach_set_lesion(struct ncp_reach *r, int kind, double fraction)
 {
 	struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
-	const int n = m1->n, pad = ncp_simd_pad(n);
+	const int n = m1->n;
 
 	if (kind < 0 || kind >= NCP_LESION_KIND_COUNT ||
 	    !(fraction >= 0 && fraction <= 1))
 		return -EINVAL;
-	int count = kind == NCP_LESION_NONE ? 0 : (int)lround(fraction * n);
-	memcpy(m1->enc, r->enc0, sizeof(float) * (size_t)pad * m1->dims);
-	memcpy(r->bias_les, r->bias0, sizeof(float) * (size_t)n);
-	for (int k = 0; k < count; k++) {
-		uint32_t i = r->lesion_order[k];
-		if (kind == NCP_LESION_PMC_M1) {
-			m1->enc[(size_t)2 * pad + i] = 0.0f;
-			m1->enc[(size_t)3 * pad + i] = 0.0f;
-		} else {
-			/* Far below threshold whatever the input or the
-			 * stimulation: the voltage sits at its floor. */
-			for (int j = 0; j < m1->dims; j++)
-				m1->enc[(size_t)j * pad + i] = 0.0f;
-			r->bias_les[i] = -1e9f;
-		}
-	}
+	int count = lesion_arrays(r, kind, fraction, m1->enc, r->bias_les);
 	/* Stimulation, if any, is added back on the next step. */
 	memcpy(m1->biasf, r->bias_les, sizeof(float) * (size_t)n);
 	r->stim_applied = false;

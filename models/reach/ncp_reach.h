@@ -128,6 +128,18 @@ const struct ncp_stim_params *ncp_reach_stim_params(const struct ncp_reach *r);
 /* The oracle's map alpha = K x_des (E x 2, x_des scaled as M1 sees it),
  * or NULL when the build's stim.source is not the oracle. */
 const double *ncp_reach_oracle_k(const struct ncp_reach *r);
+/* Fit the oracle's map K (2 E values) for M1 under a lesion (kind,
+ * fraction), as the build fits it for the configured lesion.  It reads
+ * only what the build fixed (built encoders and biases, lesion order,
+ * footprints, decoders), never the state a step changes, so another
+ * thread may call it while r steps.  Allocates; tens of milliseconds.
+ * 0, or -errno with a message. */
+int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
+			 double *K, char *err, size_t errlen);
+/* Use K (2 E values, from ncp_reach_oracle_fit) as the oracle's map from
+ * the next step on; nothing when the source is not the oracle.  Allocates
+ * nothing; call it between steps. */
+void ncp_reach_set_oracle(struct ncp_reach *r, const double *K);
 
 /* The recording electrodes' signal after the last step (R values, Hz;
  * ncp_rec.h), the co-processor's view of the planning area. */
