@@ -195,11 +195,11 @@ struct ncp_emulator *ncp_emulator_new(const struct ncp_emulator_params *p,
 		goto fail;
 	e->stride = ncp_shm_reader_window_stride(e->reader);
 	e->ring_len = (int)lround(1.0 / p->dt);
-	e->win = malloc(e->stride * MAX_CATCHUP);
-	e->arms = calloc(MAX_CATCHUP, sizeof(*e->arms));
-	e->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));
-	e->ring = calloc((size_t)e->ring_len * 3, sizeof(double));
-	e->pend = calloc(PENDING, sizeof(*e->pend));
+	e->win = ncp_calloc_aligned(MAX_CATCHUP, e->stride);
+	e->arms = ncp_calloc_aligned(MAX_CATCHUP, sizeof(*e->arms));
+	e->spikes = ncp_calloc_aligned((size_t)p->m1_neurons + 1, sizeof(uint32_t));
+	e->ring = ncp_calloc_aligned((size_t)e->ring_len * 3, sizeof(double));
+	e->pend = ncp_calloc_aligned(PENDING, sizeof(*e->pend));
 	if (!e->win || ncp_follow_init(&e->follow, e->reader, p->dt) ||
 	    !e->arms || !e->spikes || !e->ring || !e->pend) {
 		ncp_errf(err, errlen, "out of memory");

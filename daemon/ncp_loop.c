@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -50,10 +51,10 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 	atomic_init(&l->oracle_applied, 0);
 	l->stim_box = ncp_calloc_aligned(1, sizeof(*l->stim_box));
 	l->ncp_box = ncp_calloc_aligned(1, sizeof(*l->ncp_box));
-	l->stim_zero = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
-	l->theta_f = calloc(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	l->stim_zero = ncp_calloc_aligned(NCP_STIM_MAX_ELECTRODES, sizeof(float));
+	l->theta_f = ncp_calloc_aligned(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	ncp_reach_rec(sim->reach, &l->obs_rec);
-	l->obs = calloc((size_t)ncp_shm_obs_floats((uint32_t)l->obs_rec,
+	l->obs = ncp_calloc_aligned((size_t)ncp_shm_obs_floats((uint32_t)l->obs_rec,
 						   (uint32_t)sim->stim_E),
 			sizeof(float));
 	if (!l->stim_box || !l->ncp_box || !l->stim_zero || !l->theta_f ||
@@ -341,6 +342,7 @@ void *ncp_loop_thread(void *arg)
 	struct ncp_loop *l = arg;
 	struct ncp_rt_clock *c = &l->clock;
 
+	pthread_setname_np(pthread_self(), "ncp-loop");
 	l->fifo = ncp_rt_setup_thread(&l->rtp, l->rt_warning,
 				      sizeof(l->rt_warning));
 	if (l->shm)

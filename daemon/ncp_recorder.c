@@ -643,8 +643,8 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	r->q = ncp_spsc_new(QUEUE_RECORDS, r->rec_size);
 	r->pq = ncp_spsc_new(PRED_QUEUE, sizeof(struct pred_rec));
 	r->pending = calloc(PRED_PENDING, sizeof(*r->pending));
-	r->rec = calloc(1, r->rec_size);
-	r->rec_loop = calloc(1, r->rec_size);
+	r->rec = ncp_calloc_aligned(1, r->rec_size);
+	r->rec_loop = ncp_calloc_aligned(1, r->rec_size);
 	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2,
 				   (uint64_t)r->p.stim_electrodes, 2, 6 };
 	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32,

@@ -113,7 +113,7 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	s->reach_cap = reach_cap ? reach_cap : 1;
-	s->reaches = calloc(s->reach_cap, sizeof(*s->reaches));
+	s->reaches = ncp_calloc_aligned(s->reach_cap, sizeof(*s->reaches));
 	if (!s->reaches) {
 		ret = -ENOMEM;
 		ncp_errf(err, errlen, "out of memory");
@@ -126,7 +126,7 @@ int ncp_sim_init(struct ncp_sim *s, const struct ncp_config *c,
 		goto fail;
 	}
 	s->stim_E = c->reach.stim.electrodes;
-	s->stim_zero = calloc((size_t)s->stim_E, sizeof(float));
+	s->stim_zero = ncp_calloc_aligned((size_t)s->stim_E, sizeof(float));
 	if (!s->stim_zero) {
 		ret = -ENOMEM;
 		ncp_errf(err, errlen, "out of memory");
