@@ -1,5 +1,6 @@
 #include "models/base/ncp_blas.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <unistd.h>
@@ -37,6 +38,15 @@ void ncp_blas_pick_core(char **argv)
 	want = best_core();
 	if (!want || setenv("OPENBLAS_CORETYPE", want, 1))
 		return;
+	/* By its own path, not /proc/self/exe: the kernel names a process
+	 * after the file it executes, and ps, top and journald would
+	 * otherwise call ncpd "exe". */
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		execv(self, argv);
+	}
 	execv("/proc/self/exe", argv);
 	/* Not executed again (no /proc?): go on with the generic kernels;
 	 * the variable stays set, so a child does not try again. */
