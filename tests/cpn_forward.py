@@ -9,11 +9,14 @@ each.  Prints the largest difference and fails when it is above TOL
 (default 1e-4, in the units of theta).
 """
 import json
+import os
 import sys
 
 import numpy as np
 
-from emu_forward import load_safetensors
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "client", "python"))
+from ncpd import safetensors  # noqa: E402  (the tree's package)
 
 
 def run(tensors, meta, obs):
@@ -41,7 +44,7 @@ def run(tensors, meta, obs):
 
 
 def main():
-    tensors, meta = load_safetensors(sys.argv[1])
+    tensors, meta = safetensors.read(sys.argv[1])
     assert meta["format"] == "ncpd-cpn", meta["format"]
     obs = np.load(sys.argv[2])
     theta = np.load(sys.argv[3])
