@@ -227,7 +227,14 @@ static bool work(struct ncp_cpn_online *o)
 								 sizeof(label));
 		if (!m)
 			return false;
-		o->tr = ncp_cpn_trainer_new(m, &o->p.train, err, sizeof(err));
+		/* A loaded, trained CPN was trained on its standardisation: keep
+		 * it, so that the weights offered first compute what it computed
+		 * until CPN epochs change them (a new standardisation under the
+		 * same weights is another function).  A CPN from scratch (or any
+		 * never fitted) has the identity: fit it on the warm-up. */
+		struct ncp_cpn_train_opts to = o->p.train;
+		to.keep_cpn_norm = ncp_cpn_model_has_norm(m);
+		o->tr = ncp_cpn_trainer_new(m, &to, err, sizeof(err));
 		ncp_cpn_model_free(m);
 		if (!o->tr) {
 			ncp_log_err("co-processor training: %s", err);

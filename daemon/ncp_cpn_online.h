@@ -11,8 +11,8 @@
  * ncp.replay seconds.
  *
  * Rounds, as ncp-train --cpn runs them: once ncp.warmup seconds of
- * lesioned data are in, the input standardisation is fitted and the EN
- * trained; then each round (every ncp.round seconds of new data) runs
+ * lesioned data are in, the input standardisation is fitted (a loaded,
+ * trained CPN keeps its own) and the EN trained; then each round (every ncp.round seconds of new data) runs
  * ncp.cpn_epochs CPN epochs through the frozen EN, offers the CPN's new
  * weights to the co-processor (swapped in at its next step), and retrains
  * the EN when it has expired.  Guard rails: a non-finite loss or gradient

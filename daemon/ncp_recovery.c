@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/ncp_explore.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
@@ -55,9 +56,14 @@ struct runner {
 	struct ncp_sim *s;
 	int R, E, H;
 	double d, smax, amax;
-	float *obs, *theta, *astar, *alpha, *noise, *ou;
+	float *obs, *theta, *astar, *alpha;
+	float *fixed;		/* E: a* of DRIVE_FIXED */
 	struct ncp_cpn_state *st;	/* NULL: no CPN yet */
-	struct ncp_rng rng;
+	/* Exploration, as the daemon explores (ncp_explore.h); its steps
+	 * count the exploring steps only, so that the blocks go on across
+	 * the evaluations' resets. */
+	struct ncp_explore x;
+	uint64_t xstep;
 	/* Samples waiting for their future (a ring). */
 	struct pending pend[MAX_PENDING];
 	float *pobs, *palpha, *ptarget;
@@ -103,39 +109,28 @@ static void run_step(struct runner *r, enum drive drive)
 {
 	struct ncp_sim *s = r->s;
 	uint64_t t = s->step;
-	int hold = (int)lround(r->o->noise_hold / s->dt);
 	bool active = drive != DRIVE_NONE;
 
 	observe(r);
 	sim_alpha(r);
-	if (drive == DRIVE_NOISE) {
-		if (hold < 1 || t % (uint64_t)hold == 0)
-			for (int e = 0; e < r->E; e++)
-				r->noise[e] = clampf((float)(r->o->noise_sd * r->amax *
-							     ncp_rng_normal(&r->rng)),
-						     (float)r->amax);
-		memcpy(r->astar, r->noise, (size_t)r->E * sizeof(float));
-	} else if (drive == DRIVE_FIXED) {
-		memcpy(r->astar, r->noise, (size_t)r->E * sizeof(float));
-	} else if (drive == DRIVE_CPN || drive == DRIVE_PERTURBED) {
-		ncp_cpn_state_set_alpha(r->st, r->alpha);
-		ncp_cpn_state_step(r->st, r->obs, r->theta);
-		memcpy(r->astar, ncp_cpn_state_target(r->st), (size_t)r->E * sizeof(float));
-		if (drive == DRIVE_PERTURBED) {
-			double a = exp(-s->dt / r->o->perturb_tau);
-			double b = sqrt(1 - a * a) * r->o->perturb_sd * r->amax;
-			for (int e = 0; e < r->E; e++) {
-				r->ou[e] = (float)(a * r->ou[e] + b * ncp_rng_normal(&r->rng));
-				r->astar[e] = clampf(r->astar[e] + r->ou[e], (float)r->amax);
-			}
-		}
-	}
-	if (active) {
+	if (drive == DRIVE_FIXED) {
 		for (int e = 0; e < r->E; e++)
-			r->theta[e] = clampf(r->astar[e] - (float)r->d * r->alpha[e],
+			r->theta[e] = clampf(r->fixed[e] - (float)r->d * r->alpha[e],
 					     (float)r->smax);
-		ncp_sim_set_theta(s, r->theta);
+	} else if (active) {
+		int xd = drive == DRIVE_PERTURBED ? NCP_EXPLORE_PERTURBED :
+			 drive == DRIVE_NOISE ? NCP_EXPLORE_NOISE : NCP_EXPLORE_CPN;
+		if (xd != NCP_EXPLORE_NOISE) {
+			ncp_cpn_state_set_alpha(r->st, r->alpha);
+			ncp_cpn_state_step(r->st, r->obs, r->theta);
+			memcpy(r->astar, ncp_cpn_state_target(r->st),
+			       (size_t)r->E * sizeof(float));
+		}
+		ncp_explore_apply(&r->x, xd, r->xstep, r->astar, r->amax, r->alpha,
+				  r->d, r->smax, r->theta);
 	}
+	if (active)
+		ncp_sim_set_theta(s, r->theta);
 	/* The sample of this step: its observation now, alpha and the target
 	 * after the step. */
 	bool sample = r->data && t % (uint64_t)r->o->sample_every == 0 &&
@@ -213,23 +208,18 @@ static void collect(struct runner *r, double seconds, int fixed)
 {
 	struct ncp_sim *s = r->s;
 	uint64_t steps = (uint64_t)llround(seconds / s->dt);
-	uint64_t seg = (uint64_t)llround(r->o->seg_s / s->dt);
-	enum drive drive = DRIVE_NOISE;
 
-	if (seg < 1)
-		seg = 1;
 	for (uint64_t k = 0; k < steps; k++) {
-		if (k % seg == 0) {
-			if (fixed >= 0) {
-				drive = (enum drive)fixed;
-			} else {
-				double u = ncp_rng_uniform(&r->rng);
-				drive = u < r->o->mix[0] ? DRIVE_CPN :
-					u < r->o->mix[0] + r->o->mix[1] ? DRIVE_PERTURBED :
-									  DRIVE_NOISE;
-			}
+		enum drive drive = (enum drive)fixed;
+		if (fixed < 0) {
+			int xd = ncp_explore_drive(&r->x, r->xstep);
+			drive = xd == NCP_EXPLORE_CPN ? DRIVE_CPN :
+				xd == NCP_EXPLORE_PERTURBED ? DRIVE_PERTURBED :
+							      DRIVE_NOISE;
 		}
 		run_step(r, drive);
+		if (drive != DRIVE_NONE)
+			r->xstep++;
 	}
 }
 
@@ -315,17 +305,26 @@ static int alloc_runner(struct runner *r, const struct ncp_recovery_opts *o,
 	r->d = d;
 	r->smax = smax;
 	r->amax = amax;
-	ncp_rng_seed(&r->rng, ncp_rng_derive(seed, 0x4ec));
+	struct ncp_explore_params xp = {
+		.block = o->seg_s,
+		.mix = { o->mix[0], o->mix[1], o->mix[2] },
+		.perturb_sd = o->perturb_sd,
+		.perturb_tau = o->perturb_tau,
+		.noise_sd = o->noise_sd,
+		.noise_hold = o->noise_hold,
+		.seed = ncp_rng_derive(seed, 0x4ec),
+	};
+	if (ncp_explore_init(&r->x, &xp, E, s->dt))
+		return -ENOMEM;
 	r->obs = calloc((size_t)NCP_CPN_OBS(R), sizeof(float));
 	r->theta = calloc((size_t)E, sizeof(float));
 	r->astar = calloc((size_t)E, sizeof(float));
 	r->alpha = calloc((size_t)E, sizeof(float));
-	r->noise = calloc((size_t)E, sizeof(float));
-	r->ou = calloc((size_t)E, sizeof(float));
+	r->fixed = calloc((size_t)E, sizeof(float));
 	r->pobs = calloc((size_t)MAX_PENDING * NCP_CPN_OBS(R), sizeof(float));
 	r->palpha = calloc((size_t)MAX_PENDING * E, sizeof(float));
 	r->ptarget = calloc((size_t)MAX_PENDING * 2, sizeof(float));
-	return r->obs && r->theta && r->astar && r->alpha && r->noise && r->ou &&
+	return r->obs && r->theta && r->astar && r->alpha && r->fixed &&
 	       r->pobs && r->palpha && r->ptarget ? 0 : -ENOMEM;
 }
 
@@ -335,8 +334,8 @@ static void free_runner(struct runner *r)
 	free(r->theta);
 	free(r->astar);
 	free(r->alpha);
-	free(r->noise);
-	free(r->ou);
+	free(r->fixed);
+	ncp_explore_fini(&r->x);
 	free(r->pobs);
 	free(r->palpha);
 	free(r->ptarget);
@@ -413,14 +412,14 @@ static int effect_r2(const struct ncp_config *cm, struct ncp_cpn_trainer *tr,
 		observe(ra);
 		memcpy(obs, ra->obs, (size_t)NCP_CPN_OBS(ra->R) * sizeof(float));
 		for (int e = 0; e < ra->E; e++)
-			rb.noise[e] = clampf((float)(ra->o->noise_sd * ra->amax *
+			rb.fixed[e] = clampf((float)(ra->o->noise_sd * ra->amax *
 						     ncp_rng_normal(&rng)), (float)ra->amax);
 		for (int t = 0; t < ra->H; t++) {
 			run_step(ra, DRIVE_NONE);
 			run_step(&rb, DRIVE_FIXED);
 		}
 		float pa[2], pb[2];
-		ncp_cpn_trainer_en_predict(tr, obs, rb.noise, pb);
+		ncp_cpn_trainer_en_predict(tr, obs, rb.fixed, pb);
 		ncp_cpn_trainer_en_predict(tr, obs, zero, pa);
 		for (int c = 0; c < 2; c++) {
 			double truth = sb.arm.hand[c] - ra->s->arm.hand[c];

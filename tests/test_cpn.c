@@ -261,6 +261,98 @@ START_TEST(learns_a_known_world)
 }
 END_TEST
 
+/* Theta of model m for each of the first n observations of d, from a
+ * fresh state each. */
+static void thetas(const struct ncp_cpn_model *m, const struct ncp_cpn_data *d,
+		   size_t n, float *out)
+{
+	struct ncp_cpn_state *st = ncp_cpn_state_new(m);
+	const int E = ncp_cpn_model_spec(m)->electrodes;
+	ck_assert(st);
+	for (size_t k = 0; k < n; k++) {
+		ncp_cpn_state_reset(st);
+		ncp_cpn_state_step(st, d->obs + k * NCP_CPN_OBS(d->R), out + k * E);
+	}
+	ncp_cpn_state_free(st);
+}
+
+/* A trainer that continues a trained CPN (the daemon's online training
+ * from a loaded file) keeps its input standardisation: before any CPN
+ * epoch the CPN it would offer computes the same theta as the one it
+ * started from, though the warm-up fitted and trained on other data.  A
+ * trainer told to fit it (a CPN from scratch) does change it. */
+START_TEST(continues_a_trained_cpn)
+{
+	enum { E = 8, R = 8, N = 64 };
+	struct ncp_cpn_model *m = small_model(E, R, 0, 3);
+	struct ncp_cpn_train_opts o;
+	struct ncp_cpn_data hd, d1, d2;
+	struct ncp_cpn_ref ref;
+	char err[256];
+	double loss;
+	static float want[N * E], got[N * E];
+
+	ck_assert(!ncp_cpn_model_has_norm(m));
+	ck_assert_int_eq(ncp_cpn_data_init(&hd, R, E, 1000), 0);
+	ck_assert_int_eq(ncp_cpn_data_init(&d1, R, E, 2000), 0);
+	ck_assert_int_eq(ncp_cpn_data_init(&d2, R, E, 2000), 0);
+	fill(&hd, 1000, 1, 0, 21);
+	ck_assert_int_eq(ncp_cpn_ref_fit(&ref, &hd), 0);
+	fill(&d1, 2000, 0, 4, 22);
+	fill(&d2, 2000, 0, 2, 23);	/* the online data: other samples */
+	ncp_cpn_train_opts_default(&o);
+	o.en_hidden = 16;
+	o.en_epochs = 5;
+	/* The CPN "loaded": trained offline on d1. */
+	struct ncp_cpn_trainer *t1 = ncp_cpn_trainer_new(m, &o, err, sizeof(err));
+	ck_assert_msg(t1, "%s", err);
+	ncp_cpn_trainer_set_ref(t1, &ref);
+	ck_assert_int_eq(ncp_cpn_trainer_fit_norm(t1, &d1), 0);
+	ck_assert_int_eq(ncp_cpn_trainer_en_train(t1, &d1, &loss), 0);
+	for (int ep = 0; ep < 10; ep++)
+		ck_assert_int_eq(ncp_cpn_trainer_cpn_epoch(t1, &d1, &loss), 0);
+	struct ncp_cpn_model *loaded = ncp_cpn_model_clone(ncp_cpn_trainer_model(t1));
+	ck_assert(loaded);
+	ncp_cpn_trainer_free(t1);
+	ck_assert(ncp_cpn_model_has_norm(loaded));
+	thetas(loaded, &d2, N, want);
+	double span = 0;
+	for (int k = 0; k < N * E; k++)
+		span = fmax(span, fabs(want[k]));
+	ck_assert_msg(span > 0.1, "the loaded CPN hardly stimulates: %g", span);
+
+	for (int keep = 1; keep >= 0; keep--) {
+		/* The daemon's warm-up: the trainer from the loaded CPN, the
+		 * standardisation fitted and the EN trained on d2. */
+		o.keep_cpn_norm = keep ? ncp_cpn_model_has_norm(loaded) : false;
+		struct ncp_cpn_trainer *t2 = ncp_cpn_trainer_new(loaded, &o, err,
+								 sizeof(err));
+		ck_assert_msg(t2, "%s", err);
+		ncp_cpn_trainer_set_ref(t2, &ref);
+		ck_assert_int_eq(ncp_cpn_trainer_fit_norm(t2, &d2), 0);
+		ck_assert_int_eq(ncp_cpn_trainer_en_train(t2, &d2, &loss), 0);
+		thetas(ncp_cpn_trainer_model(t2), &d2, N, got);
+		double diff = 0;
+		for (int k = 0; k < N * E; k++)
+			diff = fmax(diff, fabs((double)got[k] - want[k]));
+		fprintf(stderr, "test_cpn: continued CPN, standardisation %s: "
+			"largest theta change %.3g (of %.3g)\n",
+			keep ? "kept" : "refitted", diff, span);
+		if (keep)
+			ck_assert_msg(diff == 0, "theta changed by %g", diff);
+		else
+			ck_assert_msg(diff > 1e-3, "refitting changed nothing (%g): "
+				      "the data do not test the standardisation", diff);
+		ncp_cpn_trainer_free(t2);
+	}
+	ncp_cpn_model_free(loaded);
+	ncp_cpn_model_free(m);
+	ncp_cpn_data_fini(&hd);
+	ncp_cpn_data_fini(&d1);
+	ncp_cpn_data_fini(&d2);
+}
+END_TEST
+
 START_TEST(bad_spec)
 {
 	struct ncp_cpn_spec s;
@@ -284,6 +376,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, round_trip_and_checks);
 	tcase_add_test(tc, step_formula);
 	tcase_add_test(tc, learns_a_known_world);
+	tcase_add_test(tc, continues_a_trained_cpn);
 	tcase_add_test(tc, bad_spec);
 	suite_add_tcase(s, tc);
 	return s;

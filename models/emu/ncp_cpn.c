@@ -239,6 +239,14 @@ bool ncp_cpn_model_finite(const struct ncp_cpn_model *m)
 	return true;
 }
 
+bool ncp_cpn_model_has_norm(const struct ncp_cpn_model *m)
+{
+	for (int i = 0; i < m->nin; i++)
+		if (m->in_mean[i] != 0.0f || m->in_scale[i] != 1.0f)
+			return true;
+	return false;
+}
+
 int ncp_cpn_model_set_config(struct ncp_cpn_model *m, const char *json)
 {
 	char *c = NULL;
@@ -1101,7 +1109,7 @@ int ncp_cpn_trainer_fit_norm(struct ncp_cpn_trainer *t,
 
 	if (d->n < 2 || d->R != t->cpn->spec.rec || d->E != t->E)
 		return -EINVAL;
-	for (size_t i = 0; i < no; i++) {
+	for (size_t i = 0; i < no && !t->o.keep_cpn_norm; i++) {
 		double a = 0, b = 0;
 		for (size_t k = 0; k < d->n; k++) {
 			double v = d->obs[k * no + i];

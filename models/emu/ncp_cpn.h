@@ -101,6 +101,9 @@ void ncp_cpn_model_free(struct ncp_cpn_model *m);
 const struct ncp_cpn_spec *ncp_cpn_model_spec(const struct ncp_cpn_model *m);
 bool ncp_cpn_model_equal(const struct ncp_cpn_model *a,
 			 const struct ncp_cpn_model *b);
+/* Whether its input standardisation was fitted (is not the identity of
+ * a new model). */
+bool ncp_cpn_model_has_norm(const struct ncp_cpn_model *m);
 /* Whether every weight is finite. */
 bool ncp_cpn_model_finite(const struct ncp_cpn_model *m);
 /* Free-form JSON object kept in the file's "config" metadata. */
@@ -201,6 +204,12 @@ struct ncp_cpn_train_opts {
 	 * or after max_cpn_epochs CPN epochs. */
 	double en_loss_max, en_loss_rise;
 	int rise_count, rise_window, max_cpn_epochs;
+	/* Continue a trained CPN: ncp_cpn_trainer_fit_norm keeps the CPN's
+	 * input standardisation (the EN reads the CPN's z through it) and fits
+	 * the EN's output standardisation only, so that the trainer's CPN
+	 * computes what the one it started from computed until a CPN epoch
+	 * changes it. */
+	bool keep_cpn_norm;
 	uint64_t seed;
 };
 void ncp_cpn_train_opts_default(struct ncp_cpn_train_opts *o);
@@ -217,7 +226,8 @@ void ncp_cpn_trainer_free(struct ncp_cpn_trainer *t);
 /* The healthy reference the task loss aims at (before any CPN step). */
 void ncp_cpn_trainer_set_ref(struct ncp_cpn_trainer *t,
 			     const struct ncp_cpn_ref *ref);
-/* Standardisation of the CPN's and EN's inputs from d (first call). */
+/* Standardisation from d (first call): the CPN's inputs (unless
+ * keep_cpn_norm) and the EN's output. */
 int ncp_cpn_trainer_fit_norm(struct ncp_cpn_trainer *t,
 			     const struct ncp_cpn_data *d);
 /* Retrain the EN on d (en_epochs passes).  *loss: its prediction loss
