@@ -129,3 +129,41 @@ def test_refusals(tmp_path):
     p.write_bytes(len(text).to_bytes(8, "little") + text + blob[8 + n:])
     with pytest.raises(safetensors.SafetensorsError, match="overlap|gap"):
         models.load(str(p))
+
+
+def test_cpn_file(tmp_path):
+    """A CPN file ncpd wrote (fixture_cpn_file): read and checked by
+    ncpd.cpn, saved back unchanged, the same theta from the torch module
+    (when torch imports); a file of another format or with a NaN weight
+    is refused.  (it_cpn checks ncpd.cpn's theta against ncpd's own.)"""
+    from ncpd import cpn
+    f = str(tmp_path / "c.safetensors")
+    run([prog("tests/fixture_cpn_file"), f, "16", "16", "3"])
+    c = cpn.load(f)
+    assert (c.electrodes, c.rec_electrodes, c.n_in) == (16, 16, 22)
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(50, 22)) * 20
+    theta = c.run(obs)
+    assert theta.shape == (50, 16) and np.abs(theta).max() > 0
+    assert np.abs(theta).max() <= c.stim_max
+    g = str(tmp_path / "d.safetensors")
+    c.save(g)
+    assert np.array_equal(cpn.load(g).run(obs), theta)
+    bad = dict(c.tensors)
+    bad["in_mean"] = bad["in_mean"].copy()
+    bad["in_mean"][3] = np.nan
+    with pytest.raises(cpn.CpnError, match="in_mean.*not finite"):
+        cpn.Cpn(bad, c.meta)
+    with pytest.raises(cpn.CpnError, match="not 'ncpd-cpn'"):
+        cpn.Cpn(c.tensors, dict(c.meta, format="ncpd-emulator"))
+    try:
+        import torch
+    except ImportError:
+        return
+    m = cpn.CpnModule.load(f)
+    with torch.no_grad():
+        a = m(torch.from_numpy(obs)).numpy()
+    assert np.abs(a - c.target(obs)).max() < 1e-5
+    h = str(tmp_path / "t.safetensors")
+    m.save(h)
+    assert np.abs(cpn.load(h).run(obs) - theta).max() < 1e-6

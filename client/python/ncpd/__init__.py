@@ -10,7 +10,7 @@ recordings and models (docs/python.md).
 Pure Python on numpy; ncpd.models.Emulator is a torch.nn.Module when
 torch imports.
 """
-from . import models, safetensors
+from . import cpn, models, safetensors
 from .client import Client, ProtocolError, ConnectionFailed, default_socket
 from .recording import Recording, RecordingError
 from .shm import Shm, ShmError, ShmBusy, Window, Step
