@@ -484,6 +484,8 @@ size_t ncp_emu_model_params(const struct ncp_emu_model *m)
 /* The shortest decimal that reads back as x. */
 static void fmt_double(char *buf, size_t len, double x)
 {
+	if (!buf || len == 0)
+		return;
 	for (int prec = 6; prec <= 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, x);
 		if (strtod(buf, NULL) == x)
