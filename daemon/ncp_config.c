@@ -53,6 +53,7 @@ struct key {
 static const char *const task_kinds[] = { "centre-out", "random", "manual",
 					  "line", "circle", "path", NULL };
 static const char *const field_kinds[] = { "joint", "curl", NULL };
+static const char *const reach_controls[] = { "task", "joint", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
@@ -98,6 +99,11 @@ static const struct key keys[] = {
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
+	{ "reach.control", T_ENUM, OFF(reach.control), 0, 0, 0, "task",
+	  reach_controls, false, "the space M1 computes the torque in: task "
+	  "(operational space, u = J^T Mx kp (target - hand)) or joint "
+	  "(generalized coordinates, u = M kp (q_target - q): the PMC's "
+	  "target and trajectory in joint angles, REACH's a03)" },
 	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
 	  "M1 position gain" },
 	{ "reach.kv", T_DOUBLE, OFF(reach.kv), 0, 0, 1000, "0", NULL, false,
