@@ -1074,6 +1074,42 @@ void ncp_reach_error_exd(const struct ncp_reach *r, double *exd)
 	}
 }
 
+int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
+			double *f)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const float *D = ncp_net_decoders(r->net, r->m1_conn);
+	const int k = r->dof, dims = r->m1.dims;
+	double xs[2 * NCP_REACH_MAX_DOF];
+	for (int j = 0; j < dims; j++)
+		xs[j] = (x[j] - r->m1.mean[j]) / r->m1.scale[j];
+	if (f)
+		(r->joint ? m1_joint_func : m1_func)(xs, f, (void *)r);
+	if (!u)
+		return 0;
+	double *rates = malloc(sizeof(double) * (size_t)m1->n);
+	if (!rates)
+		return -ENOMEM;
+	ncp_ens_rates(m1, xs, rates);
+	for (int j = 0; j < k; j++)
+		u[j] = 0.0;
+	for (int i = 0; i < m1->n; i++)
+		for (int j = 0; j < k; j++)
+			u[j] += (double)D[(size_t)k * i + j] * rates[i];
+	free(rates);
+	return 0;
+}
+
+int ncp_reach_dof(const struct ncp_reach *r)
+{
+	return r->dof;
+}
+
+int ncp_reach_m1_dims(const struct ncp_reach *r)
+{
+	return r->m1.dims;
+}
+
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n)
 {
 	const struct ncp_ens *e = ncp_net_ens(r->net, r->m1_ens);

@@ -170,6 +170,19 @@ void ncp_reach_x_des(const struct ncp_reach *r, double xd[2]);
 const uint32_t *ncp_reach_error_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_error_exd(const struct ncp_reach *r, double *exd);
 
+/* M1's torque in steady state for the input x it represents (unscaled:
+ * [q, x_des] in task space, [q, q_err] in joint space; the network as
+ * built, without lesion or stimulation): u, the neurons' rates times the
+ * decoders, and f, the function the decoders were solved for (either may
+ * be NULL; dof values each).  Allocates; for analysis and tests.  0 or
+ * -ENOMEM. */
+int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
+			double *f);
+/* The arm's joints, and the dimensions M1 represents (dof plus the
+ * plan's: 2 in task space, dof in joint space). */
+int ncp_reach_dof(const struct ncp_reach *r);
+int ncp_reach_m1_dims(const struct ncp_reach *r);
+
 /* The M1 neurons that spiked in the last step (ascending indices). */
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s);
