@@ -115,7 +115,8 @@ static const struct key keys[] = {
 	{ "reach.cb_neurons", T_INT, OFF(reach.n_cb), 0, 16, 100000, "1000",
 	  NULL, false, "neurons in the cerebellum" },
 	{ "reach.error_neurons", T_INT, OFF(reach.n_error), 0, 16, 100000,
-	  "500", NULL, false, "neurons in the task-space error ensemble" },
+	  "500", NULL, false, "neurons in the error ensemble (target - hand; "
+	  "in joint space q_target - q)" },
 	{ "reach.s1_neurons", T_INT, OFF(reach.n_s1), 0, 4, 10000, "50", NULL,
 	  false, "neurons per S1 dimension (6 dimensions)" },
 	{ "reach.adapt", T_BOOL, OFF(reach.adapt), 0, 0, 0, "false", NULL,
