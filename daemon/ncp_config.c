@@ -141,8 +141,8 @@ static const struct key keys[] = {
 	  "(docs/file-formats.md)" },
 
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
-	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
-	  "into a fraction of M1's neurons) or m1-silence (silence a fraction "
+	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des, "
+	  "in joint space q_err, into a fraction of M1's neurons) or m1-silence (silence a fraction "
 	  "of M1's neurons)" },
 	{ "lesion.fraction", T_DOUBLE, OFF(reach.stim.lesion_fraction), 0, 0, 1,
 	  "1.0", NULL, false, "fraction of M1's neurons the lesion hits" },

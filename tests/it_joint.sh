@@ -45,6 +45,22 @@ for name, d, n in (("centre-out", joint, 16), ("a03 line", a03, 4)):
 assert a03["mean_path_error"] < 0.02, a03["mean_path_error"]
 PYEOF
 
+# The lesion and the oracle's stimulation on the joint-error inputs: the
+# cut stops the reaches, the oracle brings them back.
+run "$tmp/les.json" --duration 8 --set reach.control=joint --set lesion.kind=pmc-m1
+run "$tmp/ora.json" --duration 8 --set reach.control=joint --set lesion.kind=pmc-m1 \
+	--set stim.source=oracle
+$PY - "$tmp/joint.json" "$tmp/les.json" "$tmp/ora.json" <<'PYEOF' || fail "lesion and oracle in joint space"
+import json, sys
+h, les, ora = (json.load(open(f)) for f in sys.argv[1:])
+h8 = sum(r["end_error"] for r in h["reaches"][:8]) / 8
+print("joint space, centre-out 8 s: healthy %.4f m, pmc-m1 lesion %.4f m, "
+      "with the oracle %.4f m" % (h8, les["mean_end_error"], ora["mean_end_error"]))
+assert les["lesion"]["neurons"] == 1000, les["lesion"]
+assert les["mean_end_error"] > 5 * h8, (les["mean_end_error"], h8)
+assert ora["mean_end_error"] < 1.5 * h8, (ora["mean_end_error"], h8)
+PYEOF
+
 # The recording: what task space records (targets in the workspace).
 $PY - "$tmp/data/jc" <<'PYEOF' || fail "joint-space recording"
 import json, sys, numpy as np
