@@ -10,9 +10,13 @@
 #include "models/nef/ncp_simd.h"
 
 /* A circuit's view of its input: (x - mean) / scale per dimension. */
+/* The joint-space PMC's generator traces one dimension per joint. */
+_Static_assert(NCP_REACH_MAX_DOF <= NCP_TRAJ_MAX_DIMS, "joints the DMP traces");
+
 struct scaling {
 	int dims;
-	double mean[6], scale[6];
+	/* S1's: [q, dq, hand] */
+	double mean[2 * NCP_REACH_MAX_DOF + 2], scale[2 * NCP_REACH_MAX_DOF + 2];
 };
 
 struct ncp_reach {
@@ -683,6 +687,12 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	r->joint = p->control == NCP_REACH_JOINT;
 	r->dof = arm_dof(&p->arm);
 	r->pmc_dims = r->joint ? r->dof : 2;
+	if (r->dof > NCP_REACH_MAX_DOF) {
+		ncp_errf(err, errlen, "an arm of %d joints: the circuits handle "
+			 "at most %d", r->dof, NCP_REACH_MAX_DOF);
+		free(r);
+		return NULL;
+	}
 	if (ncp_arm_ik(&p->arm, p->start, r->start_q)) {
 		ncp_errf(err, errlen, "start position (%g, %g) is out of the "
 			 "arm's reach", p->start[0], p->start[1]);
