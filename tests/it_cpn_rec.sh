@@ -5,7 +5,8 @@
 # stimulation EN and the CPN from them, the EN predicting held-out
 # recorded data with R^2 >= 0.8 and the CPN restoring part of the deficit
 # on held-out reaches; the CPN file loads in ncpd and drives the
-# electrodes; and its refusals: a recording without electrodes (an older
+# electrodes; a recording holds the observation the co-processor reads
+# from shared memory, bit for bit; and its refusals: a recording without electrodes (an older
 # one), other electrodes, a NaN in a recorded row, a file of the wrong
 # shape, no healthy data, a setting for another network.
 set -u
@@ -129,6 +130,32 @@ ctl ncp on >/dev/null || fail "ncp on"
 wait_for 20 "thetas from the CPN" st 'd.get("ncp", {}).get("thetas", 0) > 200 and d["stim"]["theta_max_abs"] > 0'
 [ "$(key stim source)" = cpn ] || fail "stim.source $(key stim source) with the CPN on"
 echo "ncpd loaded the CPN trained from recordings: $(key ncp thetas) thetas"
+# While it drives: a recording holds, row for row, the observation the
+# co-processor reads from shared memory.
+ctl record start live >/dev/null || fail "record start"
+sleep 0.5
+$PY tests/shm_reader.py "$name" 100 >"$tmp/shm.json" || fail "shm reader"
+ctl record stop >/dev/null || fail "record stop"
+$PY - "$tmp/shm.json" "$D/live" <<'PYEOF' || fail "the recording against shared memory"
+import json, sys
+import numpy as np
+sys.path.insert(0, "client/python")
+import ncpd
+w = json.load(open(sys.argv[1]))
+rec = ncpd.Recording(sys.argv[2])
+n = 0
+for s, o in zip(w["window_steps"], w["window_obs"]):
+    t = s - rec.first_step
+    assert 0 <= t < rec.steps, (s, rec.first_step, rec.steps)
+    for k, a in (("rec", rec.rec), ("arm", rec.arm), ("target", rec.target),
+                 ("alpha", rec.alpha)):
+        want = np.asarray(o[k], np.float32)
+        assert np.array_equal(a[t], want), (k, s, a[t], want)
+    n += 1
+assert n == 100 and np.abs(rec.alpha).max() > 0, (n, np.abs(rec.alpha).max())
+print("rec.npy, arm.npy, target.npy, alpha.npy: the shared-memory observation "
+      "of %d steps, bit for bit" % n)
+PYEOF
 kill "$dpid"; wait "$dpid"; rc=$?
 dpid=""
 [ $rc -eq 0 ] || fail "ncpd exited $rc"
