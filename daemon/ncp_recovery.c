@@ -943,8 +943,28 @@ static int num_arg(const char *opt, const char *v, double lo, double hi,
 	return 0;
 }
 
+/* Options of one mode only: the simulation's, and training from
+ * recordings'. */
+static const char *const sim_only[] = {
+	"--svg", "--select", "--train-s", "--explore-s", "--round-s",
+	"--healthy-s", "--curve-every", "--effect-pairs", "--noise-sd",
+	"--noise-hold", "--perturb-sd", "--mix",
+};
+static const char *const data_only[] = {
+	"--rounds", "--val-split", "--block", "--no-eval",
+};
+
+static const char *one_of(const char *a, const char *const *list, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(a, list[k]))
+			return list[k];
+	return NULL;
+}
+
 int ncp_recovery_main(int argc, char **argv)
 {
+	const char *sim_opt = NULL, *data_opt = NULL;
 	struct ncp_config c;
 	struct ncp_recovery_opts o;
 	char err[1024];
@@ -954,6 +974,10 @@ int ncp_recovery_main(int argc, char **argv)
 	ncp_recovery_opts_default(&o);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (one_of(a, sim_only, NCP_ARRAY_SIZE(sim_only)))
+			sim_opt = a;
+		if (one_of(a, data_only, NCP_ARRAY_SIZE(data_only)))
+			data_opt = a;
 #define NUM(name, lo, hi, dst)                                   \
 	else if (!strcmp(a, name)) {                             \
 		if (num_arg(a, v, lo, hi, &x))                   \
@@ -1061,6 +1085,16 @@ int ncp_recovery_main(int argc, char **argv)
 			return 2;
 		}
 #undef NUM
+	}
+	if (o.ndata && sim_opt) {
+		fprintf(stderr, "ncp-train: %s is for the simulated experiment, not for training from recordings (--data)\n",
+			sim_opt);
+		return 2;
+	}
+	if (!o.ndata && data_opt) {
+		fprintf(stderr, "ncp-train: %s is for training from recordings: give them with --data\n",
+			data_opt);
+		return 2;
 	}
 	if (o.ndata) {
 		if (ncp_recovery_rec_run(&o, err, sizeof(err))) {

@@ -4,7 +4,7 @@
 # it observes (rec.npy, alpha.npy); `ncp-train --cpn --data` trains the
 # stimulation EN and the CPN from them, the EN predicting held-out
 # recorded data with R^2 >= 0.8 and the CPN restoring part of the deficit
-# on held-out reaches; the CPN file loads in ncpd and drives the
+# on held-out reaches, the same CPN file from the same recordings twice; the CPN file loads in ncpd and drives the
 # electrodes; a recording holds the observation the co-processor reads
 # from shared memory, bit for bit; and its refusals: a recording without electrodes (an older
 # one), other electrodes, a NaN in a recorded row, a file of the wrong
@@ -93,6 +93,22 @@ refuse "a setting for another network" "was recorded with stim.layout topographi
 	--data "$D/healthy" $ex --set stim.layout=random
 refuse "no lesioned recording" "need a recording of lesioned reaches" --data "$D/healthy"
 rm -rf "$D/old" "$D/r8" "$D/nan" "$D/shape"
+# Options of the other mode: a usage error (exit 2).
+train bad --data "$D/healthy" --svg "$tmp/x.svg"
+[ $? -eq 2 ] && grep -qF -- "--svg is for the simulated experiment" "$tmp/bad.err" ||
+	fail "--svg with --data: $(cat "$tmp/bad.err")"
+train bad --set lesion.kind=pmc-m1 --rounds 3
+[ $? -eq 2 ] && grep -qF -- "--rounds is for training from recordings" "$tmp/bad.err" ||
+	fail "--rounds without --data: $(cat "$tmp/bad.err")"
+echo "options of the other mode refused: $(cat "$tmp/bad.err")"
+
+# The same recordings and options: the same CPN file, bit for bit.
+for k in 1 2; do
+	train det$k --data "$D/healthy" "$D/ex1" "$D/ex2" --rounds 1 --no-eval \
+		--out "$tmp/det$k.safetensors" || fail "ncp-train --cpn --data, run $k: $(cat "$tmp/det$k.err")"
+done
+cmp -s "$tmp/det1.safetensors" "$tmp/det2.safetensors" || fail "two trainings on the same recordings differ"
+echo "two trainings on the same recordings: the same CPN file"
 
 # Training; the EN on the held-out blocks, the CPN in the closed loop.
 # shellcheck disable=SC2086
