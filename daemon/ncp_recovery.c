@@ -949,6 +949,8 @@ static const char *const sim_only[] = {
 	"--svg", "--select", "--train-s", "--explore-s", "--round-s",
 	"--healthy-s", "--curve-every", "--effect-pairs", "--noise-sd",
 	"--noise-hold", "--perturb-sd", "--mix",
+	/* M1 features for the EN are made by the simulation only. */
+	"--en-m1",
 };
 static const char *const data_only[] = {
 	"--rounds", "--val-split", "--block", "--no-eval",
