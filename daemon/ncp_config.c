@@ -175,6 +175,9 @@ static const struct key keys[] = {
 	  "to theta whatever its source (at most stim.max; 0: none)" },
 	{ "stim.noise_tau", T_DOUBLE, OFF(reach.stim.noise_tau), 0, 0.001, 100,
 	  "0.05", NULL, false, "correlation time of the exploration noise, s" },
+	{ "stim.noise_seed", T_U64, OFF(reach.stim.noise_seed), 0, 0, 9.2e18, "0",
+	  NULL, false, "seed of the exploration noise alone (0: stim.seed's "
+	  "stream); recordings of one network with different noise" },
 
 	{ "ncp.rec_electrodes", T_INT, OFF(reach.rec.electrodes), 0, 1, 256,
 	  "16", NULL, false, "the co-processor's recording electrodes over "

@@ -327,7 +327,8 @@ static void publish_stats(struct ncp_loop *l)
 		ncp_shm_writer_put_stats(l->shm, ss);
 }
 
-/* The step's theta and lesion, for the recording. */
+/* The step's theta and lesion, and what the co-processor observes after
+ * it (observe(): the recording electrodes, alpha), for the recording. */
 static void record_stim(struct ncp_loop *l)
 {
 	int kind, count;
@@ -335,6 +336,7 @@ static void record_stim(struct ncp_loop *l)
 	ncp_reach_lesion(l->sim->reach, &kind, &fraction, &count);
 	ncp_recorder_set_stim(l->recorder, ncp_reach_stim(l->sim->reach)->theta,
 			      kind, count);
+	ncp_recorder_set_obs(l->recorder, l->obs, l->obs + l->obs_rec + 8);
 }
 
 void *ncp_loop_thread(void *arg)

@@ -37,11 +37,12 @@
  * (the emulator predicts a step tens of microseconds after the loop). */
 #define PRED_GRACE_NS 2000000L
 
-enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, F_PRED, N_FILES,
-       N_ALL = N_FILES + NCP_PROBE_MAX };
+enum { F_M1, F_ARM, F_TARGET, F_STIM, F_LESION, F_PRED, F_REC, F_ALPHA,
+       N_FILES, N_ALL = N_FILES + NCP_PROBE_MAX };
 static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
 						  "target.npy", "stim.npy",
-						  "lesion.npy", "pred.npy" };
+						  "lesion.npy", "pred.npy",
+						  "rec.npy", "alpha.npy" };
 
 /* One prediction as the emulator hands it over. */
 struct pred_rec {
@@ -63,7 +64,9 @@ struct rec_head {
 	float arm[6];
 	float target[2];
 	int32_t lesion[2];	/* kind, neurons hit */
-	uint64_t bits[];	/* M1 spikes, one bit per neuron; then theta */
+	uint64_t bits[];	/* M1 spikes, one bit per neuron; then theta,
+				 * alpha (E each) and the recording
+				 * electrodes (R) */
 };
 
 struct rec_file {
@@ -138,7 +141,19 @@ static float *rec_theta(const struct ncp_recorder *r, const struct rec_head *h)
 	return (float *)((uint8_t *)h + sizeof(*h) + 8 * (size_t)r->words);
 }
 
-/* The record's probe frame (after theta, 8-aligned). */
+/* The record's electrode currents alpha (after theta) and recording
+ * electrodes (after alpha). */
+static float *rec_alpha(const struct ncp_recorder *r, const struct rec_head *h)
+{
+	return rec_theta(r, h) + r->p.stim_electrodes;
+}
+
+static float *rec_rec(const struct ncp_recorder *r, const struct rec_head *h)
+{
+	return rec_alpha(r, h) + r->p.stim_electrodes;
+}
+
+/* The record's probe frame (after theta, alpha and rec, 8-aligned). */
 static uint8_t *rec_frame(const struct ncp_recorder *r, const struct rec_head *h)
 {
 	return (uint8_t *)h + r->frame_off;
@@ -294,6 +309,7 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 		.dropped_steps = r->gap_rows,
 		.stopped = why,
 		.stim_electrodes = (uint32_t)r->p.stim_electrodes,
+		.rec_electrodes = (uint32_t)r->p.rec_electrodes,
 		.pred = true,
 		.probes_json = r->probes_json,
 	};
@@ -340,6 +356,8 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 	int32_t *les = (int32_t *)(r->f[F_LESION].batch +
 				   k * r->f[F_LESION].row_bytes);
 	float *pred = (float *)(r->f[F_PRED].batch + k * r->f[F_PRED].row_bytes);
+	float *alpha = (float *)(r->f[F_ALPHA].batch + k * r->f[F_ALPHA].row_bytes);
+	float *rec = (float *)(r->f[F_REC].batch + k * r->f[F_REC].row_bytes);
 
 	memset(m1, 0, r->f[F_M1].row_bytes);
 	const struct pred_slot *ps = h ? &r->pending[h->step % PRED_PENDING] : NULL;
@@ -368,11 +386,15 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 			arm[i] = NAN;
 		tgt[0] = tgt[1] = NAN;
 		for (int e = 0; e < r->p.stim_electrodes; e++)
-			stim[e] = NAN;
+			stim[e] = alpha[e] = NAN;
+		for (int e = 0; e < r->p.rec_electrodes; e++)
+			rec[e] = NAN;
 		les[0] = les[1] = -1;
 		return;
 	}
 	memcpy(stim, rec_theta(r, h), r->f[F_STIM].row_bytes);
+	memcpy(alpha, rec_alpha(r, h), r->f[F_ALPHA].row_bytes);
+	memcpy(rec, rec_rec(r, h), r->f[F_REC].row_bytes);
 	memcpy(les, h->lesion, sizeof(h->lesion));
 	for (int w = 0; w < r->words; w++) {
 		uint64_t bits = h->bits[w];
@@ -628,6 +650,8 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	r->p = *p;
 	if (r->p.stim_electrodes < 1)
 		r->p.stim_electrodes = 1;
+	if (r->p.rec_electrodes < 1)
+		r->p.rec_electrodes = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	for (int i = 0; i < N_ALL; i++)
 		r->f[i].fd = -1;
@@ -636,7 +660,8 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	r->config_json = p->config_json ? strdup(p->config_json) : NULL;
 	r->words = (p->m1_neurons + 63) / 64;
 	r->frame_off = sizeof(struct rec_head) + 8 * (size_t)r->words +
-		       ((sizeof(float) * (size_t)r->p.stim_electrodes + 7) &
+		       ((sizeof(float) * (2 * (size_t)r->p.stim_electrodes +
+					  (size_t)r->p.rec_electrodes) + 7) &
 			~(size_t)7);
 	r->rec_size = r->frame_off +
 		      (p->probe_frame ? p->probe_frame->bytes : 0);
@@ -646,9 +671,12 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	r->rec = ncp_calloc_aligned(1, r->rec_size);
 	r->rec_loop = ncp_calloc_aligned(1, r->rec_size);
 	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2,
-				   (uint64_t)r->p.stim_electrodes, 2, 6 };
+				   (uint64_t)r->p.stim_electrodes, 2, 6,
+				   (uint64_t)r->p.rec_electrodes,
+				   (uint64_t)r->p.stim_electrodes };
 	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32,
-					   NCP_NPY_F32, NCP_NPY_I32, NCP_NPY_F32 };
+					   NCP_NPY_F32, NCP_NPY_I32, NCP_NPY_F32,
+					   NCP_NPY_F32, NCP_NPY_F32 };
 	for (int i = 0; i < N_FILES; i++) {
 		struct rec_file *f = &r->f[i];
 		f->h.dtype = dt[i];
@@ -940,6 +968,15 @@ void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
 		th[e] = (float)theta[e];
 	h->lesion[0] = lesion_kind;
 	h->lesion[1] = lesion_neurons;
+}
+
+void ncp_recorder_set_obs(struct ncp_recorder *r, const float *rec,
+			  const float *alpha)
+{
+	struct rec_head *h = (struct rec_head *)r->rec_loop;
+	memcpy(rec_rec(r, h), rec, sizeof(float) * (size_t)r->p.rec_electrodes);
+	memcpy(rec_alpha(r, h), alpha,
+	       sizeof(float) * (size_t)r->p.stim_electrodes);
 }
 
 void *ncp_recorder_probe_frame(struct ncp_recorder *r)

@@ -1,5 +1,6 @@
 /* ncp_recorder: records a run into DATA_DIR/NAME/ as m1.npy, arm.npy,
- * target.npy, stim.npy, lesion.npy, pred.npy and meta.json
+ * target.npy, stim.npy, lesion.npy, pred.npy, rec.npy, alpha.npy and
+ * meta.json
  * (docs/file-formats.md), off the real-time thread.  pred.npy holds the
  * emulator's prediction of each step (ncp_recorder_push_pred), NaN where
  * it made none.
@@ -43,7 +44,9 @@ struct ncp_recorder_params {
 	uint64_t seed, task_seed;
 	const char *config_json;	/* the effective config, copied */
 	bool lossless;			/* free-run: push waits instead of dropping */
-	int stim_electrodes;		/* columns of stim.npy (0 is taken as 1) */
+	int stim_electrodes;		/* columns of stim.npy and alpha.npy
+					 * (0 is taken as 1) */
+	int rec_electrodes;		/* columns of rec.npy (0 is taken as 1) */
 	/* The probe frame the loop fills each step (ncp_probe.h; not
 	 * owned, outlives the recorder), or NULL: no probes. */
 	const struct ncp_probe_frame *probe_frame;
@@ -93,6 +96,12 @@ bool ncp_recorder_active(const struct ncp_recorder *r);
  * stay for the following pushes until set again. */
 void ncp_recorder_set_stim(struct ncp_recorder *r, const double *theta,
 			   int lesion_kind, int lesion_neurons);
+/* Loop thread, before ncp_recorder_push: what the co-processor observes
+ * after the step, the recording electrodes (rec_electrodes values) and
+ * the electrode currents alpha (stim_electrodes values); they stay for
+ * the following pushes until set again (zeros until first set). */
+void ncp_recorder_set_obs(struct ncp_recorder *r, const float *rec,
+			  const float *alpha);
 /* Loop thread, before ncp_recorder_push: where to fill the step's probe
  * frame (ncp_probe_frame_fill), or NULL without a frame. */
 void *ncp_recorder_probe_frame(struct ncp_recorder *r);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/ncp_explore.h"
+#include "daemon/ncp_recovery_rec.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
 #include "models/base/ncp_json.h"
@@ -38,6 +39,23 @@ void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
 	o->train.cpn_batches = 50;
 	o->train.en_batches = 2000;
 	o->train.cpn_average = 0.998;
+	o->rounds = 54;		/* the simulated default's rounds */
+	o->val_frac = 0.1;
+	o->block_s = 10;
+}
+
+int ncp_recovery_config(struct ncp_config *c,
+			const struct ncp_recovery_opts *o, char *err,
+			size_t errlen)
+{
+	char e[900];
+	for (int k = 0; k < o->ncfg; k++) {
+		if (o->cfg_file[k] ? ncp_config_load_file(c, o->cfg[k], e, sizeof(e)) :
+		    ncp_config_set(c, o->cfg[k], e, sizeof(e)))
+			return o->cfg_file[k] ? ncp_errf(err, errlen, "%s", e) :
+			       ncp_errf(err, errlen, "--set %s: %s", o->cfg[k], e);
+	}
+	return 0;
 }
 
 /* What drives the electrodes while a phase runs. */
@@ -440,6 +458,36 @@ static int effect_r2(const struct ncp_config *cm, struct ncp_cpn_trainer *tr,
 	return 0;
 }
 
+int ncp_recovery_en_start(struct ncp_cpn_trainer *tr,
+			  const struct ncp_cpn_data *d, double *en_loss,
+			  char *err, size_t errlen)
+{
+	if (ncp_cpn_trainer_fit_norm(tr, d) || ncp_cpn_trainer_en_train(tr, d, en_loss))
+		return ncp_errf(err, errlen, "the emulator could not be trained on the exploration data");
+	return 0;
+}
+
+int ncp_recovery_cpn_epochs(struct ncp_cpn_trainer *tr,
+			    const struct ncp_cpn_data *d, int epochs,
+			    double *task_loss)
+{
+	int rollbacks = 0;
+	for (int k = 0; k < epochs; k++)
+		if (ncp_cpn_trainer_cpn_epoch(tr, d, task_loss))
+			rollbacks++;
+	return rollbacks;
+}
+
+int ncp_recovery_en_check(struct ncp_cpn_trainer *tr,
+			  const struct ncp_cpn_data *d,
+			  const struct ncp_cpn_data *fresh, size_t from,
+			  double *new_loss, double *en_loss)
+{
+	*new_loss = ncp_cpn_trainer_en_loss(tr, fresh, from);
+	return ncp_cpn_trainer_en_expired(tr, *new_loss) &&
+	       ncp_cpn_trainer_en_train(tr, d, en_loss) ? 1 : 0;
+}
+
 int ncp_recovery_run(const struct ncp_config *c,
 		     const struct ncp_recovery_opts *o, char *err,
 		     size_t errlen)
@@ -559,11 +607,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 	r.data = &data;
 	collect(&r, o->explore_s, DRIVE_NOISE);
 	double sim_used = o->explore_s, en_loss = NAN, task_loss = NAN;
-	if (ncp_cpn_trainer_fit_norm(tr, &data) ||
-	    ncp_cpn_trainer_en_train(tr, &data, &en_loss)) {
-		ret = ncp_errf(err, errlen, "the emulator could not be trained on the exploration data");
+	if (ncp_recovery_en_start(tr, &data, &en_loss, err, errlen))
 		goto out;
-	}
 	int rounds = 0, rollbacks = 0, maxcv = (int)(o->train_s / o->round_s) + 4;
 	cv = calloc((size_t)maxcv, sizeof(*cv));
 	if (!cv) {
@@ -571,9 +616,7 @@ int ncp_recovery_run(const struct ncp_config *c,
 		goto out;
 	}
 	while (sim_used + 1e-9 < o->train_s) {
-		for (int k = 0; k < o->cpn_epochs; k++)
-			if (ncp_cpn_trainer_cpn_epoch(tr, &data, &task_loss))
-				rollbacks++;
+		rollbacks += ncp_recovery_cpn_epochs(tr, &data, o->cpn_epochs, &task_loss);
 		uint64_t added0 = data.added;
 		double chunk = fmin(o->round_s, o->train_s - sim_used);
 		collect(&r, chunk, -1);
@@ -581,10 +624,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 		rounds++;
 		uint64_t fresh = data.added - added0;
 		size_t from = fresh < data.n ? data.n - (size_t)fresh : 0;
-		double new_loss = ncp_cpn_trainer_en_loss(tr, &data, from);
-		if (ncp_cpn_trainer_en_expired(tr, new_loss) &&
-		    ncp_cpn_trainer_en_train(tr, &data, &en_loss))
-			rollbacks++;
+		double new_loss;
+		rollbacks += ncp_recovery_en_check(tr, &data, &data, from, &new_loss, &en_loss);
 		if (o->verbose)
 			fprintf(stderr, "round %d sim %.0f s: task loss %.3g m^2, EN loss new %.3g (after %.3g), EN trainings %llu\n",
 				rounds, sim_used, task_loss, new_loss, en_loss,
@@ -804,6 +845,67 @@ out:
 	return ret;
 }
 
+int ncp_recovery_evaluate(const struct ncp_config *c,
+			  const struct ncp_recovery_opts *o,
+			  const struct ncp_cpn_model *m,
+			  struct ncp_recovery_eval *ev, char *err,
+			  size_t errlen)
+{
+	struct ncp_config cm = *c;
+	const struct ncp_stim_params *sp = &c->reach.stim;
+	const struct ncp_cpn_spec *spec = ncp_cpn_model_spec(m);
+	struct ncp_task_params rnd = c->task, co = c->task;
+	struct ncp_cpn_expect ex = {
+		.electrodes = sp->electrodes, .rec = c->reach.rec.electrodes,
+		.dt = c->reach.dt, .stim_max = sp->max,
+	};
+	struct ncp_sim sim;
+	struct runner r;
+	int ret;
+
+	if (sp->lesion_kind == NCP_LESION_NONE || !(sp->lesion_fraction > 0))
+		return ncp_errf(err, errlen, "the evaluation needs a lesion: set lesion.kind (pmc-m1 or m1-silence) and lesion.fraction > 0");
+	if (ncp_cpn_model_check(m, &ex, err, errlen))
+		return -EINVAL;
+	cm.reach.stim.source = NCP_STIM_SRC_NONE;
+	cm.reach.stim.noise = 0;
+	rnd.kind = NCP_TASK_RANDOM;
+	rnd.seed = o->eval_seed ? o->eval_seed : c->task.seed + 1000;
+	co.kind = NCP_TASK_CENTRE_OUT;
+	const double co_s = co.n_targets * 2 * co.period;
+	if (ncp_sim_init(&sim, &cm, 64, err, errlen))
+		return -EINVAL;
+	double d = pow(sp->decay, c->reach.dt / 0.01);
+	ret = alloc_runner(&r, o, &sim, spec->rec, spec->electrodes, d,
+			   spec->stim_max, spec->alpha_max,
+			   c->reach.seed ^ c->task.seed);
+	if (!ret)
+		r.st = ncp_cpn_state_new(m);
+	if (ret || !r.st) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	memset(ev, 0, sizeof(*ev));
+	ev->task_seed = rnd.seed;
+	ncp_sim_set_lesion(&sim, NCP_LESION_NONE, 0);
+	ev->L_healthy = evaluate(&r, &rnd, o->eval_s, DRIVE_NONE);
+	ev->co_healthy = evaluate(&r, &co, co_s, DRIVE_NONE);
+	ncp_sim_set_lesion(&sim, sp->lesion_kind, sp->lesion_fraction);
+	ev->L_lesioned = evaluate(&r, &rnd, o->eval_s, DRIVE_NONE);
+	ev->co_lesioned = evaluate(&r, &co, co_s, DRIVE_NONE);
+	ev->L_restored = evaluate(&r, &rnd, o->eval_s, DRIVE_CPN);
+	ev->co_restored = evaluate(&r, &co, co_s, DRIVE_CPN);
+	ev->recovery_pct = recovery(ev->L_restored, ev->L_healthy, ev->L_lesioned);
+	ev->co_recovery_pct = recovery(ev->co_restored, ev->co_healthy,
+				       ev->co_lesioned);
+	ret = 0;
+out:
+	ncp_cpn_state_free(r.st);
+	free_runner(&r);
+	ncp_sim_fini(&sim);
+	return ret;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -815,7 +917,12 @@ static void usage(FILE *f)
 		"                 [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
 		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N]\n"
 		"                 [--effect-pairs N] [--curve-every N] [--select] [--verbose]\n"
-		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object.\n");
+		"   or: ncp-train --cpn --data REC [REC...] [--out FILE.safetensors] [--rounds N]\n"
+		"                 [--val-split F] [--block S] [--no-eval] [the training options above]\n"
+		"Runs the co-processor experiment (docs/coprocessor.md) and prints one JSON object;\n"
+		"with --data, trains the EN and the CPN from recordings (healthy ones without\n"
+		"stimulation, lesioned ones with exploration) and evaluates the CPN in the closed\n"
+		"loop on the recordings' network.\n");
 }
 
 static int num_arg(const char *opt, const char *v, double lo, double hi,
@@ -836,8 +943,30 @@ static int num_arg(const char *opt, const char *v, double lo, double hi,
 	return 0;
 }
 
+/* Options of one mode only: the simulation's, and training from
+ * recordings'. */
+static const char *const sim_only[] = {
+	"--svg", "--select", "--train-s", "--explore-s", "--round-s",
+	"--healthy-s", "--curve-every", "--effect-pairs", "--noise-sd",
+	"--noise-hold", "--perturb-sd", "--mix",
+	/* M1 features for the EN are made by the simulation only. */
+	"--en-m1",
+};
+static const char *const data_only[] = {
+	"--rounds", "--val-split", "--block", "--no-eval",
+};
+
+static const char *one_of(const char *a, const char *const *list, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(a, list[k]))
+			return list[k];
+	return NULL;
+}
+
 int ncp_recovery_main(int argc, char **argv)
 {
+	const char *sim_opt = NULL, *data_opt = NULL;
 	struct ncp_config c;
 	struct ncp_recovery_opts o;
 	char err[1024];
@@ -847,6 +976,10 @@ int ncp_recovery_main(int argc, char **argv)
 	ncp_recovery_opts_default(&o);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (one_of(a, sim_only, NCP_ARRAY_SIZE(sim_only)))
+			sim_opt = a;
+		if (one_of(a, data_only, NCP_ARRAY_SIZE(data_only)))
+			data_opt = a;
 #define NUM(name, lo, hi, dst)                                   \
 	else if (!strcmp(a, name)) {                             \
 		if (num_arg(a, v, lo, hi, &x))                   \
@@ -862,6 +995,22 @@ int ncp_recovery_main(int argc, char **argv)
 			o.select = 1;
 		} else if (!strcmp(a, "--verbose")) {
 			o.verbose = 1;
+		} else if (!strcmp(a, "--no-eval")) {
+			o.no_eval = true;
+		} else if (!strcmp(a, "--data")) {
+			/* Every following argument up to the next option. */
+			while (i + 1 < argc && argv[i + 1][0] != '-') {
+				if (o.ndata == NCP_RECOVERY_MAX_DATA) {
+					fprintf(stderr, "ncp-train: at most %d recordings\n",
+						NCP_RECOVERY_MAX_DATA);
+					return 2;
+				}
+				o.data[o.ndata++] = argv[++i];
+			}
+			if (!o.ndata) {
+				fprintf(stderr, "ncp-train: --data needs recordings\n");
+				return 2;
+			}
 		} else if (!strcmp(a, "--out") || !strcmp(a, "--svg") || !strcmp(a, "--set") ||
 			   !strcmp(a, "--config") || !strcmp(a, "--hidden") || !strcmp(a, "--mix")) {
 			if (!v) {
@@ -873,16 +1022,14 @@ int ncp_recovery_main(int argc, char **argv)
 				o.out = v;
 			} else if (!strcmp(a, "--svg")) {
 				o.svg = v;
-			} else if (!strcmp(a, "--set")) {
-				if (ncp_config_set(&c, v, err, sizeof(err))) {
-					fprintf(stderr, "ncp-train: --set %s: %s\n", v, err);
+			} else if (!strcmp(a, "--set") || !strcmp(a, "--config")) {
+				if (o.ncfg == NCP_RECOVERY_MAX_CFG) {
+					fprintf(stderr, "ncp-train: at most %d --set and --config\n",
+						NCP_RECOVERY_MAX_CFG);
 					return 2;
 				}
-			} else if (!strcmp(a, "--config")) {
-				if (ncp_config_load_file(&c, v, err, sizeof(err))) {
-					fprintf(stderr, "ncp-train: %s\n", err);
-					return 2;
-				}
+				o.cfg_file[o.ncfg] = !strcmp(a, "--config");
+				o.cfg[o.ncfg++] = v;
 			} else if (!strcmp(a, "--mix")) {
 				if (sscanf(v, "%lf,%lf,%lf", &o.mix[0], &o.mix[1], &o.mix[2]) != 3 ||
 				    !(o.mix[0] >= 0 && o.mix[1] >= 0 && o.mix[2] >= 0) ||
@@ -931,12 +1078,36 @@ int ncp_recovery_main(int argc, char **argv)
 		NUM("--en-lr", 0, 1, o.train.en_lr = x)
 		NUM("--seed", 0, 1e15, o.train.seed = (uint64_t)x)
 		NUM("--curve-every", 0, 1e6, o.curve_every = (int)x)
+		NUM("--rounds", 0, 1e6, o.rounds = (int)x)
+		NUM("--val-split", 0, 0.9, o.val_frac = x)
+		NUM("--block", 0.1, 1e6, o.block_s = x)
 		else {
 			fprintf(stderr, "ncp-train: unknown option %s\n", a);
 			usage(stderr);
 			return 2;
 		}
 #undef NUM
+	}
+	if (o.ndata && sim_opt) {
+		fprintf(stderr, "ncp-train: %s is for the simulated experiment, not for training from recordings (--data)\n",
+			sim_opt);
+		return 2;
+	}
+	if (!o.ndata && data_opt) {
+		fprintf(stderr, "ncp-train: %s is for training from recordings: give them with --data\n",
+			data_opt);
+		return 2;
+	}
+	if (o.ndata) {
+		if (ncp_recovery_rec_run(&o, err, sizeof(err))) {
+			fprintf(stderr, "ncp-train: %s\n", err);
+			return 1;
+		}
+		return 0;
+	}
+	if (ncp_recovery_config(&c, &o, err, sizeof(err))) {
+		fprintf(stderr, "ncp-train: %s\n", err);
+		return 2;
 	}
 	if (ncp_config_validate(&c, err, sizeof(err))) {
 		fprintf(stderr, "ncp-train: %s\n", err);

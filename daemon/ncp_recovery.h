@@ -8,10 +8,14 @@
 #ifndef NCP_RECOVERY_H
 #define NCP_RECOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "daemon/ncp_config.h"
 #include "models/emu/ncp_cpn.h"
+
+#define NCP_RECOVERY_MAX_CFG 128
+#define NCP_RECOVERY_MAX_DATA 64
 
 struct ncp_recovery_opts {
 	double healthy_s;	/* healthy reaches the reference is fitted on */
@@ -38,15 +42,66 @@ struct ncp_recovery_opts {
 	const char *out;	/* CPN file or NULL */
 	const char *svg;	/* plot or NULL */
 	int verbose;
+	/* --config FILE and --set KEY=VALUE in their order (ncp_recovery_config). */
+	const char *cfg[NCP_RECOVERY_MAX_CFG];
+	bool cfg_file[NCP_RECOVERY_MAX_CFG];
+	int ncfg;
+	/* Training from recordings (ncp_recovery_rec.h): the recordings, the
+	 * rounds of cpn_epochs, the EN's validation share by blocks of time,
+	 * and whether to evaluate the CPN in the closed loop. */
+	const char *data[NCP_RECOVERY_MAX_DATA];
+	int ndata;
+	int rounds;
+	double val_frac, block_s;
+	bool no_eval;
 };
 
 void ncp_recovery_opts_default(struct ncp_recovery_opts *o);
+/* Apply o's --config and --set, in order, to c.  0 or -errno with a
+ * message. */
+int ncp_recovery_config(struct ncp_config *c,
+			const struct ncp_recovery_opts *o, char *err,
+			size_t errlen);
 
 /* Run it on configuration c; prints the JSON result to stdout.  0 or
  * -errno with a message. */
 int ncp_recovery_run(const struct ncp_config *c,
 		     const struct ncp_recovery_opts *o, char *err,
 		     size_t errlen);
+
+/* The training steps the simulated protocol and the training from
+ * recordings (ncp_recovery_rec.h) share.  Fit the standardisation and
+ * train the EN on d: 0 or -errno with a message. */
+int ncp_recovery_en_start(struct ncp_cpn_trainer *tr,
+			  const struct ncp_cpn_data *d, double *en_loss,
+			  char *err, size_t errlen);
+/* `epochs` CPN epochs through the frozen EN; returns the rollbacks. */
+int ncp_recovery_cpn_epochs(struct ncp_cpn_trainer *tr,
+			    const struct ncp_cpn_data *d, int epochs,
+			    double *task_loss);
+/* The EN's loss on fresh's samples [from, n) into *new_loss; when the EN
+ * has expired by it, retrain it on d (*en_loss).  Returns the rollbacks
+ * (0 or 1). */
+int ncp_recovery_en_check(struct ncp_cpn_trainer *tr,
+			  const struct ncp_cpn_data *d,
+			  const struct ncp_cpn_data *fresh, size_t from,
+			  double *new_loss, double *en_loss);
+
+/* A CPN in the closed loop, as the experiment evaluates it: mean end
+ * errors (m) on eval_s of held-out random reaches (task seed eval_seed,
+ * or task.seed + 1000) and on the centre-out reaches, healthy (no
+ * lesion, no stimulation), lesioned (c's lesion) and restored (the
+ * lesion, m driving), on free-run simulations of c. */
+struct ncp_recovery_eval {
+	uint64_t task_seed;
+	double L_healthy, L_lesioned, L_restored, recovery_pct;
+	double co_healthy, co_lesioned, co_restored, co_recovery_pct;
+};
+int ncp_recovery_evaluate(const struct ncp_config *c,
+			  const struct ncp_recovery_opts *o,
+			  const struct ncp_cpn_model *m,
+			  struct ncp_recovery_eval *ev, char *err,
+			  size_t errlen);
 
 /* ncp-train --cpn ARGS: parse and run.  Exit status. */
 int ncp_recovery_main(int argc, char **argv);

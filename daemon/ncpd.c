@@ -659,6 +659,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.config_json = ncp_json_finish(&cj) == 0 ? cj.buf : NULL,
 		.lossless = d->opt.free_run,
 		.stim_electrodes = cfg->reach.stim.electrodes,
+		.rec_electrodes = cfg->reach.rec.electrodes,
 		.probe_frame = &d->sim.probe_frame,
 	};
 	struct ncp_probe probes[NCP_PROBE_MAX];

@@ -77,6 +77,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: ncp-train --data DIR [DIR...] --out FILE.safetensors [OPTIONS]\n"
 "  or:  ncp-train --eval MODEL --data DIR [DIR...] [--json]\n"
+"  or:  ncp-train --cpn [--data DIR [DIR...]] [OPTIONS]  (ncp-train --cpn --help)\n"
 "Train the emulator network on recordings (DIR: a recording directory,\n"
 "DATA_DIR/NAME with meta.json, m1.npy, arm.npy, target.npy), or evaluate a\n"
 "model on recordings.\n"

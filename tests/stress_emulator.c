@@ -225,7 +225,7 @@ out:
 	{
 		static const char *files[] = { "m1.npy", "arm.npy", "target.npy",
 					       "stim.npy", "lesion.npy", "pred.npy",
-					       "meta.json" };
+					       "rec.npy", "alpha.npy", "meta.json" };
 		char path[128];
 		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 			snprintf(path, sizeof(path), "%s/stress/%s", dir, files[i]);

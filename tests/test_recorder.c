@@ -11,6 +11,7 @@
 #include "models/io/ncp_file.h"
 #include "models/io/ncp_json_doc.h"
 #include "models/io/ncp_npy.h"
+#include "models/io/ncp_recording.h"
 #include "tests/ncp_check.h"
 
 static char base[64];
@@ -230,6 +231,82 @@ static void pred(struct ncp_recorder *r, uint64_t step)
  * before the step's record, while the row waited to be written, or after
  * the row went to disk; NaN where none came; none from before the
  * recording. */
+/* rec.npy and alpha.npy: what ncp_recorder_set_obs gave for each step,
+ * NaN in a dropped step's row; meta.json names them and their columns,
+ * and ncp_recording_open reads them with lesion.npy. */
+START_TEST(observation_rows)
+{
+	char err[256];
+	struct ncp_recorder_params p = {
+		.data_dir = base, .m1_neurons = 70, .dt = 0.001, .window = 100,
+		.lossless = true, .stim_electrodes = 3, .rec_electrodes = 4,
+	};
+	struct ncp_recorder *r = ncp_recorder_new(&p, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_int_eq(ncp_recorder_start(r, "obs", 0, err, sizeof(err)), 0);
+	for (uint64_t s = 0; s < 8; s++) {
+		float rec[4], alpha[3];
+		double theta[3] = { 0, 0, 0 };
+		for (int k = 0; k < 4; k++)
+			rec[k] = 100.0f * (float)s + (float)k;
+		for (int k = 0; k < 3; k++)
+			alpha[k] = -(float)s - 0.25f * (float)k;
+		ncp_recorder_set_stim(r, theta, 1, 500);
+		ncp_recorder_set_obs(r, rec, alpha);
+		if (s != 5)	/* step 5 never arrives */
+			push(r, s);
+	}
+	ck_assert_int_eq(ncp_recorder_stop(r), 0);
+	ck_assert_int_eq(ncp_recorder_wait_idle(r, 5), 0);
+	ncp_recorder_free(r);
+
+	struct ncp_npy *rec = load("obs", "rec.npy"), *alpha = load("obs", "alpha.npy");
+	ck_assert_int_eq(rec->h.shape[0], 8);
+	ck_assert_int_eq(rec->h.shape[1], 4);
+	ck_assert_int_eq(alpha->h.shape[1], 3);
+	const float *rv = rec->data, *av = alpha->data;
+	for (int row = 0; row < 8; row++) {
+		if (row == 5) {
+			ck_assert(isnan(rv[row * 4 + 3]) && isnan(av[row * 3]));
+			continue;
+		}
+		ncp_ck_near(rv[row * 4 + 3], 100.0 * row + 3, 0);
+		ncp_ck_near(av[row * 3 + 2], -row - 0.5, 0);
+	}
+	ncp_npy_free(rec);
+	ncp_npy_free(alpha);
+	json_t *root = meta("obs");
+	int64_t R = 0;
+	ncp_json_doc_get_int(root, "rec_electrodes", &R, NULL, 0);
+	ck_assert_int_eq(R, 4);
+	json_t *f = json_object_get(root, "files");
+	ck_assert_str_eq(json_string_value(json_object_get(f, "rec")), "rec.npy");
+	ck_assert_str_eq(json_string_value(json_object_get(f, "alpha")), "alpha.npy");
+	json_decref(root);
+
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/obs", base);
+	struct ncp_recording *rd = ncp_recording_open(dir, err, sizeof(err));
+	ck_assert_msg(rd != NULL, "%s", err);
+	ck_assert_int_eq(rd->rec_channels, 4);
+	ck_assert_int_eq(rd->stim_channels, 3);
+	ncp_ck_near(rd->rec[7 * 4 + 1], 701, 0);
+	ncp_ck_near(rd->alpha[7 * 3 + 1], -7.25, 0);
+	ck_assert_int_eq(rd->lesion[2 * 2], 1);
+	ck_assert_int_eq(rd->lesion[2 * 2 + 1], 500);
+	ck_assert_int_eq(rd->lesion[5 * 2], -1);
+	ncp_recording_close(rd);
+	/* alpha.npy of the wrong shape: refused, naming the file. */
+	snprintf(dir, sizeof(dir), "%s/obs/alpha.npy", base);
+	struct ncp_npy_header h = {.dtype = NCP_NPY_F32, .ndim = 2, .shape = {8, 2}};
+	float zero[16] = { 0 };
+	ck_assert_int_eq(ncp_npy_write(dir, &h, zero), 0);
+	snprintf(dir, sizeof(dir), "%s/obs", base);
+	ck_assert_ptr_null(ncp_recording_open(dir, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "alpha.npy") && strstr(err, "does not match"), "%s", err);
+}
+END_TEST
+
 START_TEST(predictions_land_in_their_rows)
 {
 	struct ncp_recorder *r = make(false);
@@ -287,6 +364,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, duration_names_and_shutdown);
 	tcase_add_test(tc, crash_keeps_rows_to_the_last_checkpoint);
 	tcase_add_test(tc, predictions_land_in_their_rows);
+	tcase_add_test(tc, observation_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -912,10 +912,20 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 		ncp_json_key(&j, "pred");
 		ncp_json_str(&j, "pred.npy");
 	}
+	if (m->rec_electrodes) {
+		ncp_json_key(&j, "rec");
+		ncp_json_str(&j, "rec.npy");
+		ncp_json_key(&j, "alpha");
+		ncp_json_str(&j, "alpha.npy");
+	}
 	ncp_json_end(&j);
 	if (m->stim_electrodes) {
 		ncp_json_key(&j, "stim_electrodes");
 		ncp_json_int(&j, m->stim_electrodes);
+	}
+	if (m->rec_electrodes) {
+		ncp_json_key(&j, "rec_electrodes");
+		ncp_json_int(&j, m->rec_electrodes);
 	}
 	if (m->probes_json) {
 		ncp_json_key(&j, "probes");

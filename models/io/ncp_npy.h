@@ -138,6 +138,10 @@ struct ncp_npy_meta {
 	/* Electrodes: stim.npy and lesion.npy are part of the recording
 	 * (0: they are not). */
 	uint32_t stim_electrodes;
+	/* The recording electrodes: rec.npy (this many columns) and
+	 * alpha.npy (stim_electrodes columns) are part of the recording
+	 * (0: they are not). */
+	uint32_t rec_electrodes;
 	bool pred;		/* pred.npy is part of the recording */
 	/* The recording's probes as a JSON array, or NULL (none). */
 	const char *probes_json;

@@ -22,8 +22,12 @@ void ncp_recording_close(struct ncp_recording *r)
 	ncp_npy_free(r->arm_npy);
 	ncp_npy_free(r->target_npy);
 	ncp_npy_free(r->stim_npy);
+	ncp_npy_free(r->lesion_npy);
+	ncp_npy_free(r->rec_npy);
+	ncp_npy_free(r->alpha_npy);
 	free(r->dir);
 	free(r->name);
+	free(r->config_json);
 	free(r);
 }
 
@@ -47,11 +51,15 @@ static int get_u64(const json_t *root, const char *file, const char *key,
 	return 0;
 }
 
+/* What an array holds: M1 spikes (uint8, bool or float32), float32 or
+ * int32 values. */
+enum { A_F32, A_M1, A_I32 };
+
 /* Load dir/<files.key or default> and check its dtype and shape. */
 static struct ncp_npy *load_array(const struct ncp_recording *r,
 				  const json_t *root,
 				  const char *key, const char *dflt,
-				  uint64_t cols, bool m1, char *err,
+				  uint64_t cols, int kind, char *err,
 				  size_t errlen)
 {
 	const char *f = json_string_value(json_object_get(json_object_get(root, "files"), key));
@@ -77,13 +85,15 @@ static struct ncp_npy *load_array(const struct ncp_recording *r,
 		errno = saved;
 		return NULL;
 	}
+	bool m1 = kind == A_M1;
 	bool dtype_ok = m1 ? (a->h.dtype == NCP_NPY_U8 || a->h.dtype == NCP_NPY_BOOL ||
 			      a->h.dtype == NCP_NPY_F32)
-			   : a->h.dtype == NCP_NPY_F32;
+			: kind == A_I32 ? a->h.dtype == NCP_NPY_I32
+			: a->h.dtype == NCP_NPY_F32;
 	if (!dtype_ok) {
 		ncp_errf(err, errlen, "%s: dtype %s: expected %s", path,
 			 ncp_npy_dtype_descr(a->h.dtype),
-			 m1 ? "|u1 (or |b1, <f4)" : "<f4");
+			 m1 ? "|u1 (or |b1, <f4)" : kind == A_I32 ? "<i4" : "<f4");
 		goto fail;
 	}
 	if (a->h.ndim != 2 || a->h.shape[0] != r->steps || a->h.shape[1] != cols) {
@@ -204,14 +214,20 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 		if (!r->name)
 			goto nomem;
 	}
-	r->m1_npy = load_array(r, root, "m1", "m1.npy", (uint64_t)r->neurons, true,
+	v = json_object_get(root, "config");
+	if (json_is_object(v)) {
+		r->config_json = json_dumps(v, JSON_COMPACT);
+		if (!r->config_json)
+			goto nomem;
+	}
+	r->m1_npy = load_array(r, root, "m1", "m1.npy", (uint64_t)r->neurons, A_M1,
 			       err, errlen);
 	if (!r->m1_npy)
 		goto fail;
-	r->arm_npy = load_array(r, root, "arm", "arm.npy", 6, false, err, errlen);
+	r->arm_npy = load_array(r, root, "arm", "arm.npy", 6, A_F32, err, errlen);
 	if (!r->arm_npy)
 		goto fail;
-	r->target_npy = load_array(r, root, "target", "target.npy", 2, false, err,
+	r->target_npy = load_array(r, root, "target", "target.npy", 2, A_F32, err,
 				   errlen);
 	if (!r->target_npy)
 		goto fail;
@@ -225,12 +241,44 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 				 path, x);
 			goto invalid;
 		}
-		r->stim_npy = load_array(r, root, "stim", "stim.npy", x, false,
+		r->stim_npy = load_array(r, root, "stim", "stim.npy", x, A_F32,
 					 err, errlen);
 		if (!r->stim_npy)
 			goto fail;
 		r->stim = r->stim_npy->data;
 		r->stim_channels = (int)x;
+	}
+	if (json_object_get(root, "rec_electrodes")) {
+		if (get_u64(root, path, "rec_electrodes", true, &x, err, errlen))
+			goto invalid;
+		if (x < 1 || x > 1024) {
+			ncp_errf(err, errlen, "%s: rec_electrodes %" PRIu64 " is out of range",
+				 path, x);
+			goto invalid;
+		}
+		if (!r->stim) {
+			ncp_errf(err, errlen,
+				 "%s: rec_electrodes without stim_electrodes (alpha.npy has a column per stimulation electrode)",
+				 path);
+			goto invalid;
+		}
+		r->rec_npy = load_array(r, root, "rec", "rec.npy", x, A_F32, err,
+					errlen);
+		if (!r->rec_npy)
+			goto fail;
+		r->rec = r->rec_npy->data;
+		r->rec_channels = (int)x;
+		r->alpha_npy = load_array(r, root, "alpha", "alpha.npy",
+					  (uint64_t)r->stim_channels, A_F32, err,
+					  errlen);
+		if (!r->alpha_npy)
+			goto fail;
+		r->alpha = r->alpha_npy->data;
+		r->lesion_npy = load_array(r, root, "lesion", "lesion.npy", 2, A_I32,
+					   err, errlen);
+		if (!r->lesion_npy)
+			goto fail;
+		r->lesion = r->lesion_npy->data;
 	}
 	json_decref(root);
 	free(text);

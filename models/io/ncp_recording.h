@@ -1,13 +1,16 @@
 /* ncp_recording: reads a recording directory (docs/file-formats.md):
- * meta.json, m1.npy, arm.npy, target.npy and, when meta.json names
- * stim_electrodes, stim.npy, checked against each other.
+ * meta.json, m1.npy, arm.npy, target.npy; when meta.json names
+ * stim_electrodes, stim.npy; when it names rec_electrodes (the
+ * co-processor's observation), rec.npy, alpha.npy and lesion.npy; all
+ * checked against each other.
  *
  * Refused, with a message naming the directory or file and the fault: a
  * missing or unparsable meta.json, a format other than "ncpd-recording"
  * version 1, an unfinished recording ("complete": false), a missing
  * array, a dtype or shape that does not match meta.json (m1: steps x
  * m1_neurons of uint8, bool or float32; arm: steps x 6 float32; target:
- * steps x 2 float32; stim: steps x stim_electrodes float32).  m1.npy is mapped, not read, so long recordings cost
+ * steps x 2 float32; stim and alpha: steps x stim_electrodes float32;
+ * lesion: steps x 2 int32; rec: steps x rec_electrodes float32).  m1.npy is mapped, not read, so long recordings cost
  * no memory until used.
  */
 #ifndef NCP_RECORDING_H
@@ -29,6 +32,7 @@ struct ncp_recording {
 	int window;
 	int neurons;
 	uint64_t seed, task_seed;	/* 0 when absent */
+	char *config_json;	/* meta.json's "config" object as JSON, or NULL */
 	const float *arm;	/* steps x 6: q0, q1, dq0, dq1, hand_x, hand_y */
 	const float *target;	/* steps x 2 */
 	/* steps x stim_channels: the electrode commands theta applied in each
@@ -36,8 +40,19 @@ struct ncp_recording {
 	 * without stimulation electrodes */
 	const float *stim;
 	int stim_channels;
+	/* steps x 2: the lesion in force (kind, neurons hit; -1 in a dropped
+	 * step); read with rec (NULL without) */
+	const int32_t *lesion;
+	/* steps x rec_channels: the recording electrodes after each step (Hz),
+	 * and steps x stim_channels: the electrode currents alpha after it
+	 * (NaN in a dropped step); NULL and 0 in a recording made before
+	 * they were recorded */
+	const float *rec;
+	int rec_channels;
+	const float *alpha;
 	/* private */
-	struct ncp_npy *m1_npy, *arm_npy, *target_npy, *stim_npy;
+	struct ncp_npy *m1_npy, *arm_npy, *target_npy, *stim_npy, *lesion_npy;
+	struct ncp_npy *rec_npy, *alpha_npy;
 };
 
 /* Open and check a recording.  NULL with a message (errno set). */

@@ -138,7 +138,8 @@ int ncp_stim_init(struct ncp_stim *s, const struct ncp_stim_params *p, int n,
 	s->theta = calloc((size_t)s->E, sizeof(double));
 	if (!s->pos || !s->C || !s->alpha || !s->alpha_f || !s->theta ||
 	    ncp_ou_init(&s->ou, s->E, p->noise_tau, dt,
-			ncp_rng_derive(p->seed, 0x0015e))) {
+			ncp_rng_derive(p->noise_seed ? p->noise_seed : p->seed,
+				       0x0015e))) {
 		ncp_stim_fini(s);
 		return ncp_errf(err, errlen, "out of memory");
 	}

@@ -84,6 +84,7 @@ struct ncp_stim_params {
 	int layout;		/* enum ncp_stim_layout */
 	double jitter;		/* topographic: position sd */
 	uint64_t seed;		/* positions, and the noise */
+	uint64_t noise_seed;	/* the noise's own seed (0: from seed) */
 	int source;		/* enum ncp_stim_source */
 	double noise;		/* stationary sd of the noise added to theta
 				 * (any source; 0: none) */

@@ -14,11 +14,19 @@ from conftest import prog, run
 def test_free_run_recording(trained):
     rec = ncpd.Recording(trained[0])
     assert rec.complete and rec.steps == 8000 == rec.meta["steps"] and rec.first_step == 0
-    assert set(rec.files) == {"m1", "arm", "target", "stim", "lesion", "pred"}
+    assert set(rec.files) == {"m1", "arm", "target", "stim", "lesion", "pred",
+                              "rec", "alpha"}
     assert isinstance(rec.m1, np.memmap) and rec.m1.shape == (8000, 1000)
     assert rec.arm.shape == (8000, 6) and rec.target.shape == (8000, 2)
     assert rec.stim.shape == (8000, rec.meta["stim_electrodes"])
     assert rec.lesion.shape == (8000, 2) and rec.pred.shape == (8000, 6)
+    R = rec.meta["rec_electrodes"]
+    assert rec.rec.shape == (8000, R) and rec.alpha.shape == rec.stim.shape
+    # The electrodes fire (Hz) once reaches start; nothing stimulated.
+    assert np.isfinite(rec.rec).all() and rec.rec[1000:].mean() > 1
+    assert (rec.alpha == 0).all()
+    obs = rec.cpn_obs
+    assert obs.shape == (8000, R + 6) and np.array_equal(obs[:, R:], rec.arm)
     assert rec.time[1] == pytest.approx(0.001) and len(rec) == 8000
     assert np.array_equal(rec.hand, rec.arm[:, 4:6]) and not rec.dropped.any()
     # No model ran: no prediction.
@@ -69,6 +77,26 @@ def test_refusals(tmp_path, trained):
     np.save(d / "arm.npy", np.zeros((7999, 6), np.float32))
     with pytest.raises(ncpd.RecordingError, match="arm.npy holds 7999 rows, meta.json says 8000"):
         ncpd.Recording(str(d))
+    np.save(d / "arm.npy", np.zeros((8000, 6), np.float32))
+    # rec.npy and alpha.npy against meta.json.
+    np.save(d / "rec.npy", np.zeros((8000, meta["rec_electrodes"] + 1), np.float32))
+    with pytest.raises(ncpd.RecordingError, match="rec has %d columns, meta.json says %d"
+                       % (meta["rec_electrodes"] + 1, meta["rec_electrodes"])):
+        ncpd.Recording(str(d))
+    np.save(d / "rec.npy", np.zeros((8000, meta["rec_electrodes"]), np.float32))
+    np.save(d / "alpha.npy", np.zeros((8000, 3), np.float32))
+    with pytest.raises(ncpd.RecordingError, match="alpha has 3 columns"):
+        ncpd.Recording(str(d))
+    np.save(d / "alpha.npy", np.zeros((8000, meta["stim_electrodes"]), np.float32))
+    # An older recording: no rec.npy, no cpn_obs.
+    os.remove(d / "rec.npy")
+    del meta["files"]["rec"]
+    del meta["rec_electrodes"]
+    (d / "meta.json").write_text(json.dumps(meta))
+    rec = ncpd.Recording(str(d))
+    assert rec.rec is None
+    with pytest.raises(ncpd.RecordingError, match="no rec.npy"):
+        rec.cpn_obs
     meta["format"] = "other"
     (d / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ncpd.RecordingError, match="not 'ncpd-recording'"):

@@ -3,6 +3,7 @@ its meta.json.
 
     rec = ncpd.Recording("data/run1")
     rec.m1, rec.arm, rec.target, rec.stim, rec.lesion, rec.pred
+    rec.rec, rec.alpha, rec.cpn_obs      # what the co-processor observes
     rec.meta["steps"], rec.time, rec.hand
     rec.probes["cb.spikes"], rec.probes["m1.value"]   # probes, if recorded
 """
@@ -18,7 +19,8 @@ PRED_COLUMNS = ARM_COLUMNS
 # The files a recording may hold, by key, with their dtype and columns
 # (None: from meta.json).
 FILES = {"m1": ("|u1", None), "arm": ("<f4", 6), "target": ("<f4", 2),
-         "stim": ("<f4", None), "lesion": ("<i4", 2), "pred": ("<f4", 6)}
+         "stim": ("<f4", None), "lesion": ("<i4", 2), "pred": ("<f4", 6),
+         "rec": ("<f4", None), "alpha": ("<f4", None)}
 
 
 class RecordingError(ValueError):
@@ -33,8 +35,10 @@ class Recording:
     mmap_mode="r"): m1 (steps, m1_neurons) uint8, arm (steps, 6) float32,
     target (steps, 2), stim (steps, E) float32, lesion (steps, 2) int32,
     pred (steps, 6) float32, the daemon's predictions (NaN where it made
-    none); None for a file this recording lacks (older recordings have no
-    stim, lesion or pred).  `files` maps each present key to its array.
+    none), rec (steps, R) float32, the recording electrodes after each
+    step, alpha (steps, E) float32, the electrode currents after it; None
+    for a file this recording lacks (older recordings have no stim,
+    lesion, pred, rec or alpha).  `files` maps each present key to its array.
     `probes` maps "TARGET.KIND" (meta.json's probes) to its array:
     spikes (steps, neurons) uint8, values (steps, values) float32; and
     `probe_meta` to the probe's meta.json entry.
@@ -75,7 +79,7 @@ class Recording:
         names.setdefault("m1", "m1.npy")
         names.setdefault("arm", "arm.npy")
         names.setdefault("target", "target.npy")
-        for k in ("stim", "lesion", "pred"):
+        for k in ("stim", "lesion", "pred", "rec", "alpha"):
             if k not in names and os.path.exists(os.path.join(self.path, k + ".npy")):
                 names[k] = k + ".npy"
         self.files = {}
@@ -157,6 +161,18 @@ class Recording:
         if "stim" in self.files and E is not None and self.files["stim"].shape[1] != E:
             raise RecordingError("%s: stim has %d columns, meta.json says %d "
                                  "electrodes" % (self.path, self.files["stim"].shape[1], E))
+        R = self.meta.get("rec_electrodes")
+        if "rec" in self.files and R is not None and self.files["rec"].shape[1] != R:
+            raise RecordingError("%s: rec has %d columns, meta.json says %d "
+                                 "recording electrodes"
+                                 % (self.path, self.files["rec"].shape[1], R))
+        if "alpha" in self.files:
+            want = E if E is not None else (self.files["stim"].shape[1]
+                                            if "stim" in self.files else None)
+            if want is not None and self.files["alpha"].shape[1] != want:
+                raise RecordingError("%s: alpha has %d columns, meta.json says %d "
+                                     "electrodes" % (self.path,
+                                                     self.files["alpha"].shape[1], want))
         self.steps = rows
         try:
             self.dt = float(self.meta.get("dt", 0.001))
@@ -211,6 +227,19 @@ class Recording:
     def dropped(self):
         """Rows the recorder filled in for dropped steps (bool, steps)."""
         return ~np.isfinite(self.files["arm"]).all(axis=1)
+
+    @property
+    def cpn_obs(self):
+        """What the co-processor observes after each step, in its input's
+        order (docs/coprocessor.md): the R recording electrodes, then q0,
+        q1, dq0, dq1, hand_x, hand_y: (steps, R + 6) float32.  Refuses a
+        recording without rec.npy (made before it was recorded)."""
+        r = self.files.get("rec")
+        if r is None:
+            raise RecordingError("%s: no rec.npy: the recording was made "
+                                 "before ncpd recorded the co-processor's "
+                                 "electrodes" % self.path)
+        return np.concatenate([r, self.files["arm"]], axis=1)
 
     def stim_input(self, channels):
         """The emulator's stimulation input: stim.npy (NaN as 0) padded
