@@ -210,6 +210,10 @@ static const struct key keys[] = {
 	{ "ncp.explore_block", T_DOUBLE, OFF(ncp.explore_block), 0, 0.01, 3600,
 	  "1", NULL, false, "seconds per exploration block: 10% the CPN as it "
 	  "is, 60% perturbed, 30% white noise" },
+	{ "ncp.warmup_explore", T_DOUBLE, OFF(ncp.warmup_explore), 0, 0, 1,
+	  "0.2", NULL, false, "while training, until the first weights are "
+	  "offered: every block is the CPN perturbed, with this sd (fraction "
+	  "of alpha_max) in place of ncp.explore and no white noise" },
 	{ "ncp.seed", T_U64, OFF(ncp.seed), 0, 0, 9.2e18, "1", NULL, false,
 	  "seed of the exploration (blocks and perturbation)" },
 	{ "ncp.priority", T_INT, OFF(ncp.priority), 0, 0, 99, "75", NULL, false,
