@@ -2,7 +2,7 @@
 """Online co-processor training on a lesioned arm, in a free run of ncpd
 (docs/coprocessor.md, "Training from scratch on a short run").
 
-ncpd runs random reaches (task seed 7) healthy until --lesion-at seconds
+ncpd runs random reaches (task seed 7, or --task-seed) healthy until --lesion-at seconds
 (--pause-at stops it on that exact step), then gets `lesion pmc-m1 1` and,
 unless --no-train, `ncp train on` (and `ncp load NAME` first with --load),
 and runs to --duration.  Prints one JSON object: the mean and largest end
@@ -16,7 +16,7 @@ end error of the last 60 s of reaches (all of them, explored or not) and
 L_lesioned from --l-lesioned: the ncp block's own needs reaches under the
 lesion with the CPN off, which this protocol does not have.
 
-usage: cpn_online_run.py [--duration S] [--lesion-at S] [--load NAME]
+usage: cpn_online_run.py [--duration S] [--lesion-at S] [--task-seed N] [--load NAME]
        [--no-train] [--bin S] [--l-lesioned M] [--build DIR] [--data DIR]
        [--set KEY=VALUE ...]
 """
@@ -33,6 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=float, default=95)
     ap.add_argument("--lesion-at", type=float, default=32)
+    ap.add_argument("--task-seed", type=int, default=7)
     ap.add_argument("--load")
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--bin", type=float, default=10)
@@ -52,7 +53,7 @@ def main():
             str(a.duration), "--pause-at", str(a.lesion_at), "--summary", "json",
             "--set", "shm.name=" + name, "--set", "control.socket=" + sock,
             "--set", "data_dir=" + data, "--set", "task.kind=random",
-            "--set", "task.seed=7", "--set", "emulator.model=none",
+            "--set", "task.seed=%d" % a.task_seed, "--set", "emulator.model=none",
             "--set", "ncp.model=none"]
     for s in a.set:
         args += ["--set", s]
@@ -60,6 +61,16 @@ def main():
     err = open(os.path.join(tmp, "d.err"), "w+")
     t0 = time.time()
     d = subprocess.Popen(args, stdout=out, stderr=err)
+    try:
+        run(a, d, sock, out, err, t0)
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+        subprocess.run(["rm", "-rf", tmp, "/dev/shm" + name])
+
+
+def run(a, d, sock, out, err, t0):
 
     def ctl(*cmd, check=True):
         r = subprocess.run([os.path.join(a.build, "ncpctl"), "--socket", sock,
@@ -113,7 +124,7 @@ def main():
                                        "rollbacks", "last_rollback", "task_loss",
                                        "en_loss")},
         "wall_s": round(time.time() - t0, 1)}))
-    subprocess.run(["rm", "-rf", tmp])
 
 
-main()
+if __name__ == "__main__":
+    main()

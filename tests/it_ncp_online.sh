@@ -46,7 +46,10 @@ ctl ncp save t1 >/dev/null || fail "ncp save t1"
 ctl ncp load b >/dev/null || fail "ncp load b"
 ctl ncp train on >/dev/null || fail "ncp train on after ncp load b"
 u1=$(updates)
-wait_for 60 "two offers after ncp load b" st "d['ncp']['updates'] >= $u1 + 2"
+r1=$(key ncp train_rounds)
+wait_for 90 "three rounds after ncp load b" st "d['ncp']['train_rounds'] >= $r1 + 3"
+[ "$(updates)" -gt "$u1" ] ||
+	fail "no weights offered after ncp load b: $(key ncp train_last_rollback)"
 ctl ncp train off >/dev/null || fail "ncp train off"
 ctl ncp save t2 >/dev/null || fail "ncp save t2"
 kill "$dpid"; wait "$dpid"; rc=$?
