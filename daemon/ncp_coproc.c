@@ -439,6 +439,8 @@ void ncp_coproc_set_train(struct ncp_coproc *c, bool on)
 
 void ncp_coproc_set_warm(struct ncp_coproc *c, bool warm)
 {
+	/* Relaxed: a flag the computing thread reads each step (phase_of);
+	 * it orders nothing else. */
 	atomic_store_explicit(&c->warm, warm, memory_order_relaxed);
 }
 
