@@ -14,8 +14,9 @@
 # training's rounds and rollbacks, and the recovery over the last 60 s
 # (phase D's reaches against A's and B's mean end errors).
 # The CPN starts from NCP_BENCH_NCP_MODEL when set (`scratch`: from no CPN,
-# `ncp train on` starts one), else from ncp-train --cpn with
-# NCP_BENCH_NCP_TRAIN_S = 300 s of simulated training.
+# `ncp train on` starts one; tests/bench_ncp_rt_scratch.sh runs that), else
+# from ncp-train --cpn with NCP_BENCH_NCP_TRAIN_S = 300 s of simulated
+# training.
 set -u
 TAG=ncp
 . tests/bench_rt_lib.sh
