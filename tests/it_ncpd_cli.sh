@@ -45,7 +45,9 @@ done || fail "docs/config.md is out of date (ncpd --help-config)"
 # shellcheck disable=SC2086
 # --pause-at: the free run stops on that exact step and goes on at resume.
 # shellcheck disable=SC2086
-"$NCPD" $uniq --free-run --duration 3 --pause-at 1 --summary json >"$tmp/p.json" 2>"$tmp/p.err" &
+# (A cache of its own: the cold run below must find none.)
+"$NCPD" $uniq --set cache.dir="$tmp/cache-pause" --free-run --duration 3 --pause-at 1 \
+	--summary json >"$tmp/p.json" 2>"$tmp/p.err" &
 ppid=$!
 paused() {
 	"$BUILD/ncpctl" --socket /tmp/ncpd-it-cli-$$/s.sock --json status 2>/dev/null |
