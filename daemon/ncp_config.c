@@ -220,6 +220,10 @@ static const struct key keys[] = {
 	{ "ncp.explore_block", T_DOUBLE, OFF(ncp.explore_block), 0, 0.01, 3600,
 	  "1", NULL, false, "seconds per exploration block: 10% the CPN as it "
 	  "is, 60% perturbed, 30% white noise" },
+	{ "ncp.warmup_explore", T_DOUBLE, OFF(ncp.warmup_explore), 0, 0, 1,
+	  "0.1", NULL, false, "while training, until the first weights are "
+	  "offered: every block is the CPN perturbed, with this sd (fraction "
+	  "of alpha_max) in place of ncp.explore and no white noise" },
 	{ "ncp.seed", T_U64, OFF(ncp.seed), 0, 0, 9.2e18, "1", NULL, false,
 	  "seed of the exploration (blocks and perturbation)" },
 	{ "ncp.priority", T_INT, OFF(ncp.priority), 0, 0, 99, "75", NULL, false,
@@ -233,7 +237,7 @@ static const struct key keys[] = {
 	{ "ncp.reference", T_DOUBLE, OFF(ncp.reference), 0, 1, 3600, "30",
 	  NULL, false, "seconds of healthy steps (no lesion, CPN off) the "
 	  "healthy reference is fitted on before online training starts" },
-	{ "ncp.warmup", T_DOUBLE, OFF(ncp.warmup), 0, 1, 3600, "20", NULL,
+	{ "ncp.warmup", T_DOUBLE, OFF(ncp.warmup), 0, 1, 3600, "10", NULL,
 	  false, "seconds of lesioned steps before the first training of the "
 	  "CPN's emulator" },
 	{ "ncp.round", T_DOUBLE, OFF(ncp.round), 0, 0.1, 3600, "5", NULL, false,

@@ -66,6 +66,7 @@ struct ncp_config {
 		double explore_noise;	/* noise sd / alpha_max */
 		double explore_hold;	/* s */
 		double explore_block;	/* s per exploration block */
+		double warmup_explore;	/* warm-up perturbation sd / alpha_max */
 		uint64_t seed;
 		int priority;		/* SCHED_FIFO of its thread */
 		int cpu;

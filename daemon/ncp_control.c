@@ -223,7 +223,8 @@ static int save_cpn(struct ncp_control *c, const char *name,
 {
 	char path[4096], msg[600], label[64];
 	struct ncp_cpn_model *m = c->coproc ?
-		ncp_coproc_clone_model(c->coproc, label, sizeof(label)) : NULL;
+		ncp_coproc_clone_model(c->coproc, label, sizeof(label), NULL) :
+		NULL;
 	if (!m)
 		return ncp_reply_err(r, -ENOENT, "no co-processor model in use "
 				     "to save");

@@ -43,6 +43,7 @@ struct cpn_slot {
 	double amax, d;			/* the spec's alpha_max, decay a step */
 	struct ncp_cpn_model *_Atomic spare;
 	_Atomic bool spare_ready;	/* spare holds weights to swap in */
+	uint64_t gen;			/* ncp_coproc_generation when offered */
 	char label[64];
 };
 
@@ -72,10 +73,11 @@ struct ncp_coproc {
 	_Atomic(struct cpn_slot *) current;
 	pthread_mutex_t load_lock;	/* serialises offers and on/off */
 	pthread_mutex_t weights_lock;	/* offer_weights, clone_model */
-	_Atomic bool loaded, on, train, stop, hold;
+	_Atomic bool loaded, on, train, warm, stop, hold;
 	_Atomic int lesion;
 	_Atomic uint64_t task_loss, en_loss;	/* double bits */
 	_Atomic uint64_t updates, rollbacks;
+	_Atomic uint64_t gen;		/* models offered (under load_lock) */
 
 	pthread_t thread;
 	bool thread_ok;
@@ -260,6 +262,10 @@ int ncp_coproc_offer(struct ncp_coproc *c, struct ncp_cpn_model *m,
 	}
 	snprintf(s->label, sizeof(s->label), "%s", label);
 	pthread_mutex_lock(&c->load_lock);
+	/* Relaxed: a count written under load_lock; the slot carrying it is
+	 * published by the exchange below. */
+	s->gen = atomic_load_explicit(&c->gen, memory_order_relaxed) + 1;
+	atomic_store_explicit(&c->gen, s->gen, memory_order_relaxed);
 	/* Free what the computing thread handed back (not while weights are
 	 * copied into it), and an offer it never took. */
 	pthread_mutex_lock(&c->weights_lock);
@@ -294,8 +300,15 @@ int ncp_coproc_load(struct ncp_coproc *c, const char *path, const char *label,
 	return ncp_coproc_offer(c, m, label, err, errlen);
 }
 
+uint64_t ncp_coproc_generation(const struct ncp_coproc *c)
+{
+	/* Relaxed: compared with a slot's gen, read under weights_lock after
+	 * the acquire of `current`. */
+	return atomic_load_explicit(&c->gen, memory_order_relaxed);
+}
+
 int ncp_coproc_offer_weights(struct ncp_coproc *c,
-			     const struct ncp_cpn_model *src)
+			     const struct ncp_cpn_model *src, uint64_t gen)
 {
 	int ret = -ENOENT;
 	if (!ncp_cpn_model_finite(src))
@@ -306,7 +319,10 @@ int ncp_coproc_offer_weights(struct ncp_coproc *c,
 						  memory_order_acquire);
 	/* Pairs with the release store of false in take_weights(): the
 	 * computing thread no longer reads the spare. */
-	if (s && atomic_load_explicit(&s->spare_ready, memory_order_acquire)) {
+	if (s && s->gen != gen) {
+		ret = -ESTALE;	/* weights for a model no longer in use */
+	} else if (s && atomic_load_explicit(&s->spare_ready,
+					     memory_order_acquire)) {
 		ret = -EBUSY;
 	} else if (s) {
 		ret = ncp_cpn_model_copy(s->spare, src) ? -EINVAL : 0;
@@ -321,7 +337,8 @@ int ncp_coproc_offer_weights(struct ncp_coproc *c,
 }
 
 struct ncp_cpn_model *ncp_coproc_clone_model(struct ncp_coproc *c,
-					     char *label, size_t len)
+					     char *label, size_t len,
+					     uint64_t *gen)
 {
 	struct ncp_cpn_model *m = NULL;
 	pthread_mutex_lock(&c->weights_lock);
@@ -334,6 +351,8 @@ struct ncp_cpn_model *ncp_coproc_clone_model(struct ncp_coproc *c,
 		 * next offer, which waits for the lock. */
 		m = ncp_cpn_model_clone(atomic_load(&s->model));
 		snprintf(label, len, "%s", s->label);
+		if (gen)
+			*gen = s->gen;
 	}
 	pthread_mutex_unlock(&c->weights_lock);
 	return m;
@@ -416,6 +435,13 @@ bool ncp_coproc_loaded(const struct ncp_coproc *c)
 void ncp_coproc_set_train(struct ncp_coproc *c, bool on)
 {
 	atomic_store_explicit(&c->train, on, memory_order_relaxed);
+}
+
+void ncp_coproc_set_warm(struct ncp_coproc *c, bool warm)
+{
+	/* Relaxed: a flag the computing thread reads each step (phase_of);
+	 * it orders nothing else. */
+	atomic_store_explicit(&c->warm, warm, memory_order_relaxed);
 }
 
 void ncp_coproc_set_losses(struct ncp_coproc *c, double task_loss,
@@ -501,12 +527,18 @@ static void sample(struct ncp_coproc *c, uint64_t step, const float *obs,
 		     c->active;
 }
 
-/* The exploration drive of a step (NCP_EXPLORE_CPN: none). */
-static int phase_of(const struct ncp_coproc *c, uint64_t step)
+/* The exploration drive of a step (NCP_EXPLORE_CPN: none); sets the
+ * perturbation's sd for it (the warm-up's or the configured one). */
+static int phase_of(struct ncp_coproc *c, uint64_t step)
 {
 	if (!c->p.explore ||
 	    !atomic_load_explicit(&c->train, memory_order_relaxed))
 		return NCP_EXPLORE_CPN;
+	if (atomic_load_explicit(&c->warm, memory_order_relaxed)) {
+		c->x.p.perturb_sd = c->p.warm_sd;
+		return c->p.warm_sd > 0 ? NCP_EXPLORE_PERTURBED : NCP_EXPLORE_CPN;
+	}
+	c->x.p.perturb_sd = c->p.xp.perturb_sd;
 	return ncp_explore_drive(&c->x, step);
 }
 

@@ -22,7 +22,9 @@
  *
  * Exploration (while training online, ncp.explore > 0): ncp_explore.h,
  * in blocks of ncp.explore_block seconds the CPN as it is (10%), its
- * electrode target perturbed (60%) or white noise (30%).
+ * electrode target perturbed (60%) or white noise (30%); during the
+ * trainer's warm-up (ncp_coproc_set_warm) every block perturbed, by
+ * ncp.warmup_explore.
  *
  * Models are offered by other threads (ncp_coproc_load: the control
  * thread; ncp_coproc_offer_weights: the trainer) and adopted by the
@@ -65,6 +67,7 @@ struct ncp_coproc_params {
 	int cpu;			/* -1: not pinned */
 	bool explore;			/* explore while training */
 	struct ncp_explore_params xp;
+	double warm_sd;			/* warm-up perturbation sd / alpha_max */
 	bool on;			/* drive the electrodes once loaded */
 	/* Why the CPN may not drive the electrodes ("": it may), e.g. the
 	 * oracle is the stimulation source. */
@@ -92,14 +95,21 @@ int ncp_coproc_load(struct ncp_coproc *c, const char *path, const char *label,
 int ncp_coproc_offer(struct ncp_coproc *c, struct ncp_cpn_model *m,
 		     const char *label, char *err, size_t errlen);
 /* New weights for the model in use (the trainer): copied into its spare
- * and swapped in at the next step.  -EBUSY when the previous ones were
- * not taken yet, -EINVAL when they do not fit, -ENOENT without a model.
- * One thread offers weights. */
+ * and swapped in at the next step, if the model in use is still the one
+ * of generation `gen` (ncp_coproc_clone_model).  -EBUSY when the previous
+ * ones were not taken yet, -EINVAL when they do not fit, -ENOENT without
+ * a model, -ESTALE when another model was offered since (a load).  One
+ * thread offers weights. */
 int ncp_coproc_offer_weights(struct ncp_coproc *c,
-			     const struct ncp_cpn_model *src);
-/* A copy of the weights in use (NULL when none) and its label. */
+			     const struct ncp_cpn_model *src, uint64_t gen);
+/* The generation of the newest model offered (ncp_coproc_offer, a load
+ * or a CPN from scratch; weights do not count): 0 before any. */
+uint64_t ncp_coproc_generation(const struct ncp_coproc *c);
+/* A copy of the weights in use (NULL when none), its label and, when gen
+ * is not NULL, the generation of the model they are in. */
 struct ncp_cpn_model *ncp_coproc_clone_model(struct ncp_coproc *c,
-					     char *label, size_t len);
+					     char *label, size_t len,
+					     uint64_t *gen);
 
 /* Drive the electrodes or stop.  On needs a model (loaded or offered):
  * -ENOENT otherwise, and -EPERM when the configuration does not allow it
@@ -116,6 +126,9 @@ bool ncp_coproc_loaded(const struct ncp_coproc *c);
 /* Training online: exploration applies (ncp.explore) and the block says
  * so.  Any thread. */
 void ncp_coproc_set_train(struct ncp_coproc *c, bool on);
+/* The trainer's warm-up (until its first weights are offered): the
+ * exploration is the CPN perturbed by warm_sd in every block. */
+void ncp_coproc_set_warm(struct ncp_coproc *c, bool warm);
 /* The trainer's newest figures, for the block (any thread). */
 void ncp_coproc_set_losses(struct ncp_coproc *c, double task_loss,
 			   double en_loss, uint64_t updates,

@@ -16,7 +16,9 @@
 
 #define QUEUE_CAP 8192		/* samples between two drains */
 #define IDLE_NS 20000000	/* between looks while there is nothing to do */
-#define EXPLODE 10.0		/* a task loss this many times the best */
+/* The guard scores the weights in use and the new ones on the newest
+ * this many samples (about one capped CPN epoch's work per model). */
+#define GUARD_SAMPLES 16384
 
 enum stage {
 	ST_REF,			/* waiting for healthy samples */
@@ -65,7 +67,8 @@ struct ncp_cpn_online {
 	enum stage stage;
 	int epochs_left;
 	uint64_t added, round_mark;	/* lesioned samples taken */
-	double best;
+	uint64_t gen;			/* the co-processor's model trained */
+	struct ncp_cpn_model *in_use;	/* the weights it runs (last offered) */
 	struct ncp_cpn_online_status st;
 	struct status_block status, img;
 };
@@ -114,7 +117,6 @@ struct ncp_cpn_online *ncp_cpn_online_new(const struct ncp_cpn_online_params *p,
 		return NULL;
 	}
 	o->st.task_loss = o->st.en_loss = NAN;
-	o->best = INFINITY;
 	ncp_coproc_set_sink(co, o->q, p->train.horizon, p->sample_every);
 	if (enabled && ncp_cpn_online_enable(o, true, err, errlen)) {
 		ncp_cpn_online_free(o);
@@ -134,6 +136,7 @@ void ncp_cpn_online_free(struct ncp_cpn_online *o)
 	ncp_cpn_data_fini(&o->healthy);
 	ncp_cpn_data_fini(&o->data);
 	ncp_cpn_trainer_free(o->tr);
+	ncp_cpn_model_free(o->in_use);
 	pthread_mutex_destroy(&o->enable_lock);
 	free(o);
 }
@@ -144,9 +147,14 @@ int ncp_cpn_online_enable(struct ncp_cpn_online *o, bool on, char *err,
 	int ret = 0;
 	pthread_mutex_lock(&o->enable_lock);
 	if (on && !ncp_coproc_loaded(o->co)) {
-		/* A CPN from scratch: it stimulates little until trained. */
+		/* A CPN from scratch: its output layer zero, it asks for no
+		 * current until trained (the lesioned arm as it is; random
+		 * weights on inputs not yet standardised would drive it
+		 * away). */
 		struct ncp_cpn_model *m = ncp_cpn_model_new(&o->p.spec, o->p.seed,
 							    err, errlen);
+		if (m)
+			ncp_cpn_model_zero_output(m);
 		ret = m ? ncp_coproc_offer(o->co, m, "cpn-online", err, errlen) :
 			  -EINVAL;
 	}
@@ -198,6 +206,41 @@ static void rollback(struct ncp_cpn_online *o, const char *what, double v)
 		 what, v);
 }
 
+const char *ncp_cpn_online_guard(struct ncp_cpn_trainer *tr,
+				 const struct ncp_cpn_model *in_use,
+				 const struct ncp_cpn_model *next,
+				 const struct ncp_cpn_data *d, double *l_in_use,
+				 double *l_next)
+{
+	size_t from = d->n > GUARD_SAMPLES ? d->n - GUARD_SAMPLES : 0;
+	*l_in_use = *l_next = NAN;
+	if (!ncp_cpn_model_finite(next))
+		return "weights not offered: a weight is not finite";
+	*l_next = ncp_cpn_trainer_task_loss(tr, next, d, from);
+	if (!isfinite(*l_next))
+		return "weights not offered: task loss not finite";
+	*l_in_use = in_use ? ncp_cpn_trainer_task_loss(tr, in_use, d, from) : NAN;
+	if (isfinite(*l_in_use) && *l_next > *l_in_use)
+		return "weights not offered: task loss above the weights' in use "
+		       "on the same samples";
+	return NULL;
+}
+
+/* Back to the start for a model offered since the trainer took its own
+ * (`ncp load` while training was off): the reference and the replay
+ * buffer stay (they do not depend on the CPN), the trainer and its
+ * emulator start again from the new model. */
+static void restart(struct ncp_cpn_online *o)
+{
+	ncp_cpn_trainer_free(o->tr);
+	o->tr = NULL;
+	ncp_cpn_model_free(o->in_use);
+	o->in_use = NULL;
+	o->stage = o->have_ref ? ST_MODEL : ST_REF;
+	ncp_log_info("co-processor training: a new CPN was loaded; training "
+		     "starts again from it");
+}
+
 /* One bounded piece of work; false when there was nothing to do. */
 static bool work(struct ncp_cpn_online *o)
 {
@@ -208,6 +251,8 @@ static bool work(struct ncp_cpn_online *o)
 	drain(o, enabled);
 	if (!enabled)
 		return false;
+	if (o->tr && ncp_coproc_generation(o->co) != o->gen)
+		restart(o);
 	switch (o->stage) {
 	case ST_REF:
 		if (o->healthy.n < o->ref_n)
@@ -223,8 +268,15 @@ static bool work(struct ncp_cpn_online *o)
 		return true;
 	case ST_MODEL: {
 		char label[64];
+		uint64_t gen = 0;
 		struct ncp_cpn_model *m = ncp_coproc_clone_model(o->co, label,
-								 sizeof(label));
+								 sizeof(label),
+								 &gen);
+		if (m && gen != ncp_coproc_generation(o->co)) {
+			/* Offered, not yet taken: train the new one. */
+			ncp_cpn_model_free(m);
+			m = NULL;
+		}
 		if (!m)
 			return false;
 		/* A loaded, trained CPN was trained on its standardisation: keep
@@ -235,13 +287,17 @@ static bool work(struct ncp_cpn_online *o)
 		struct ncp_cpn_train_opts to = o->p.train;
 		to.keep_cpn_norm = ncp_cpn_model_has_norm(m);
 		o->tr = ncp_cpn_trainer_new(m, &to, err, sizeof(err));
-		ncp_cpn_model_free(m);
+		o->gen = gen;
+		ncp_cpn_model_free(o->in_use);
+		o->in_use = m;
 		if (!o->tr) {
 			ncp_log_err("co-processor training: %s", err);
 			atomic_store(&o->enabled, false);
 			return true;
 		}
 		ncp_cpn_trainer_set_ref(o->tr, &o->ref);
+		/* Gentle exploration until the first weights are offered. */
+		ncp_coproc_set_warm(o->co, true);
 		o->stage = ST_WARMUP;
 		return true;
 	}
@@ -274,17 +330,23 @@ static bool work(struct ncp_cpn_online *o)
 		}
 		if (--o->epochs_left > 0)
 			return true;
-		loss = o->st.task_loss;
-		if (!isfinite(loss) || loss > EXPLODE * o->best) {
-			rollback(o, "weights not offered: task loss exploded", loss);
-		} else {
-			o->best = fmin(o->best, loss);
-			int r = ncp_coproc_offer_weights(o->co,
-					ncp_cpn_trainer_model(o->tr));
-			if (r == 0)
+		{
+			const struct ncp_cpn_model *next = ncp_cpn_trainer_model(o->tr);
+			double l_in_use, l_next;
+			const char *why = ncp_cpn_online_guard(o->tr, o->in_use,
+							       next, &o->data,
+							       &l_in_use, &l_next);
+			int r = why ? 0 : ncp_coproc_offer_weights(o->co, next,
+								   o->gen);
+			if (why) {
+				rollback(o, why, l_next);
+			} else if (r == 0) {
 				o->st.offers++;
-			else if (r == -EINVAL)
+				ncp_cpn_model_copy(o->in_use, next);
+				ncp_coproc_set_warm(o->co, false);
+			} else if (r == -EINVAL) {
 				rollback(o, "new weights refused", (double)r);
+			}
 		}
 		o->st.rounds++;
 		o->stage = ST_ROUND;

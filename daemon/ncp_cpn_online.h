@@ -15,10 +15,18 @@
  * trained CPN keeps its own) and the EN trained; then each round (every ncp.round seconds of new data) runs
  * ncp.cpn_epochs CPN epochs through the frozen EN, offers the CPN's new
  * weights to the co-processor (swapped in at its next step), and retrains
- * the EN when it has expired.  Guard rails: a non-finite loss or gradient
- * puts the weights back (the trainer's own rollback); a task loss that is
- * not finite or above 10x the best so far keeps the new weights from the
- * co-processor.  Each is counted and the reason kept.
+ * the EN when it has expired.  Until the first weights are offered the
+ * exploration is gentle (ncp_coproc_set_warm: the CPN perturbed by
+ * ncp.warmup_explore, no white noise).  Guard rails: a non-finite loss or
+ * gradient puts the weights back (the trainer's own rollback); new weights
+ * that are not finite, or whose task loss is not finite or above the
+ * weights' in use on the same samples (ncp_cpn_online_guard), are kept
+ * from the co-processor.  Each is counted and the reason kept.
+ *
+ * A CPN loaded while training was off (another generation of the
+ * co-processor's model) restarts the trainer from it at `ncp train on`:
+ * weights trained from the CPN before it are never offered (the
+ * co-processor refuses them, -ESTALE, should one be on its way).
  *
  * Real time: its own thread at the normal policy (the loop and the
  * co-processor preempt it; it never takes a lock they take: samples come
@@ -28,7 +36,8 @@
  * run is deterministic.
  *
  * `ncp train on` without a CPN starts one from the configuration's spec
- * (weights from ncp.seed).  Once the reference is fitted and a lesion is
+ * (weights from ncp.seed, the output layer zero: it asks for no current
+ * until trained).  Once the reference is fitted and a lesion is
  * in force the trainer turns the CPN on (with its exploration); `ncp
  * train off` stops training and exploration (the CPN stays as it is, with
  * the weights it has).
@@ -87,6 +96,18 @@ void ncp_cpn_online_step(struct ncp_cpn_online *o);
 /* A recent, consistent copy (any thread; never waits for the trainer). */
 void ncp_cpn_online_status(struct ncp_cpn_online *o,
 			   struct ncp_cpn_online_status *s);
+/* The guard before new weights go to the co-processor
+ * (docs/coprocessor.md, "Online training"): the weights in use and the
+ * new ones are scored on the same samples (the newest of d) through the
+ * trainer's emulator.  NULL when next may be offered, else why not: a
+ * weight or its task loss not finite, or a task loss above the one of
+ * the weights in use.  *l_in_use, *l_next: the two task losses (NaN when
+ * not computed). */
+const char *ncp_cpn_online_guard(struct ncp_cpn_trainer *tr,
+				 const struct ncp_cpn_model *in_use,
+				 const struct ncp_cpn_model *next,
+				 const struct ncp_cpn_data *d, double *l_in_use,
+				 double *l_next);
 /* The summary's "ncp_training" object; once stopped. */
 void ncp_cpn_online_json(struct ncp_cpn_online *o, struct ncp_json *j);
 

@@ -364,6 +364,11 @@ void *ncp_loop_thread(void *arg)
 		ncp_rt_clock_wait(c);
 		apply_commands(l);
 		apply_stim(l);
+		if (l->pause_at && l->sim->step == l->pause_at) {
+			/* --pause-at: commands sent from now act from here. */
+			l->paused = true;
+			l->pause_at = 0;
+		}
 		if (!l->paused) {
 			ncp_sim_step(l->sim);
 			{

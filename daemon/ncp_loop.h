@@ -79,6 +79,7 @@ struct ncp_loop {
 	struct ncp_cpn_online *cpn_online; /* may be NULL; lockstep only */
 	struct ncp_rt_params rtp;
 	uint64_t max_steps;	/* stop after this many steps; 0: never */
+	uint64_t pause_at;	/* pause before this step (once); 0: never */
 
 	/* Set by other threads. */
 	_Atomic bool stop;

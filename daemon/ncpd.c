@@ -40,6 +40,7 @@ struct options {
 	int n_sets;
 	bool free_run;
 	double duration;	/* simulated seconds; 0: until stopped */
+	double pause_at;	/* simulated seconds; 0: never */
 	bool summary_json;
 	bool check_config;
 	const char *stim_file;
@@ -63,6 +64,10 @@ static void usage(FILE *f)
 "  --free-run         do not sleep: run as fast as the CPU goes\n"
 "  --duration SECONDS\n"
 "                     simulate this many seconds, then exit cleanly\n"
+"  --pause-at SECONDS\n"
+"                     pause the simulation when it reaches this time (as\n"
+"                     'ncpctl pause' would, on that exact step), so that\n"
+"                     commands sent then act from it; 'ncpctl resume' goes on\n"
 "  --stim-file FILE   replay a stimulation: a float32 .npy of shape (steps,\n"
 "                     stim.electrodes), row k the theta of step k, zero\n"
 "                     after the last row (docs/stimulation.md)\n"
@@ -161,7 +166,7 @@ static void print_keys(void)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_RECORD, OPT_SET, OPT_FREE, OPT_DURATION, OPT_SUMMARY,
+	enum { OPT_CONFIG = 256, OPT_FOREGROUND, OPT_RECORD, OPT_SET, OPT_FREE, OPT_DURATION, OPT_PAUSE_AT, OPT_SUMMARY,
 	       OPT_CHECK, OPT_VERSION, OPT_HELP, OPT_HELP_CONFIG, OPT_STIM_FILE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
@@ -171,6 +176,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "free-run", no_argument, NULL, OPT_FREE },
 		{ "stim-file", required_argument, NULL, OPT_STIM_FILE },
 		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "pause-at", required_argument, NULL, OPT_PAUSE_AT },
 		{ "summary", required_argument, NULL, OPT_SUMMARY },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -211,6 +217,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (!*optarg || *end || errno || !isfinite(o->duration) ||
 			    o->duration <= 0 || o->duration > 1e7) {
 				fprintf(stderr, "ncpd: --duration %s: expected "
+					"seconds, a number > 0 and <= 1e7\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_PAUSE_AT:
+			errno = 0;
+			o->pause_at = strtod(optarg, &end);
+			if (!*optarg || *end || errno || !isfinite(o->pause_at) ||
+			    o->pause_at <= 0 || o->pause_at > 1e7) {
+				fprintf(stderr, "ncpd: --pause-at %s: expected "
 					"seconds, a number > 0 and <= 1e7\n", optarg);
 				return -EINVAL;
 			}
@@ -716,6 +732,8 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (ncp_loop_init(&d->loop, &d->sim, d->shm, &rtp, steps))
 		return ncp_errf(err, errlen, "out of memory");
 	d->loop_ok = true;
+	if (d->opt.pause_at > 0)
+		d->loop.pause_at = (uint64_t)llround(d->opt.pause_at / cfg->reach.dt);
 	ncp_emulator_set_recorder(d->emulator, d->recorder);
 	d->loop.recorder = d->recorder;
 	d->loop.emulator = d->emulator;
@@ -730,6 +748,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.priority = d->opt.free_run ? 0 : cfg->ncp.priority,
 		.cpu = cfg->ncp.cpu,
 		.explore = cfg->ncp.explore > 0,
+		.warm_sd = cfg->ncp.warmup_explore,
 		.xp = {
 			.block = cfg->ncp.explore_block,
 			.mix = { 0.1, 0.6, 0.3 },

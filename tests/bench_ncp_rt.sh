@@ -13,8 +13,10 @@
 # emulator's, thetas skipped and computed by the loop's fallback, the
 # training's rounds and rollbacks, and the recovery over the last 60 s
 # (phase D's reaches against A's and B's mean end errors).
-# The CPN starts from NCP_BENCH_NCP_MODEL when set, else from ncp-train
-# --cpn with NCP_BENCH_NCP_TRAIN_S = 300 s of simulated training.
+# The CPN starts from NCP_BENCH_NCP_MODEL when set (`scratch`: from no CPN,
+# `ncp train on` starts one; tests/bench_ncp_rt_scratch.sh runs that), else
+# from ncp-train --cpn with NCP_BENCH_NCP_TRAIN_S = 300 s of simulated
+# training.
 set -u
 TAG=ncp
 . tests/bench_rt_lib.sh
@@ -27,8 +29,15 @@ train_s=${NCP_BENCH_NCP_TRAIN_S:-300}
 total=$((ta + tb + tc + td))
 
 emulator_model --set stim.source=noise --set stim.noise=0.05
-if [ -n "${NCP_BENCH_NCP_MODEL:-}" ]; then
+load="ncp load cpn0"
+start="ncp-train --cpn"
+if [ "${NCP_BENCH_NCP_MODEL:-}" = scratch ]; then
+	train_s=0
+	load=""
+	start=scratch
+elif [ -n "${NCP_BENCH_NCP_MODEL:-}" ]; then
 	train_s=0	# not trained here
+	start=$NCP_BENCH_NCP_MODEL
 	cp "$NCP_BENCH_NCP_MODEL" "$tmp/data/cpn0.safetensors" || die "no $NCP_BENCH_NCP_MODEL"
 else
 	say "a CPN (ncp-train --cpn, $train_s s of simulated training)..."
@@ -48,7 +57,8 @@ for i in $(seq 100); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.1; done
 sleep "$ta"
 ctl lesion pmc-m1 1 || die "lesion: $(cat "$tmp/ctl.out")"
 sleep "$tb"
-ctl ncp load cpn0 && ctl ncp train on && ctl ncp on ||
+# shellcheck disable=SC2086
+{ [ -z "$load" ] || ctl $load; } && ctl ncp train on && ctl ncp on ||
 	die "ncp: $(cat "$tmp/ctl.out")"
 sleep "$tc"
 ctl ncp train off || die "ncp train off: $(cat "$tmp/ctl.out")"
@@ -60,6 +70,7 @@ phases, train_s = [int(x) for x in sys.argv[3:7]], sys.argv[7]
 e, n, t = d["emulator"], d["ncp"], d["ncp_training"]
 print(json.dumps(dict({"bench": "ncp_rt", "seconds": sum(phases),
     "phases_s": dict(zip(["healthy", "lesioned", "training", "trained"], phases)),
+    "cpn_start": sys.argv[8],
     "cpn_offline_train_s": float(train_s) or None}, **loop, **{
     "emulator_latency_us": e["latency_us"],
     "theta_latency_us": n["latency_us"],
@@ -72,4 +83,5 @@ print(json.dumps(dict({"bench": "ncp_rt", "seconds": sum(phases),
     "recovery_last_60s": {"l_healthy": n["l_healthy"], "l_lesioned": n["l_lesioned"],
                           "l_restored": n["l_restored"], "recovery_pct": n["recovery"],
                           "reaches": n["reaches"]}})))
-' "$tmp/ct.out" "$tmp/a.json" "$ta" "$tb" "$tc" "$td" "$train_s"
+' "$tmp/ct.out" "$tmp/a.json" "$ta" "$tb" "$tc" "$td" "$train_s" \
+	"$start"

@@ -26,6 +26,8 @@ expect_usage_error "unknown option '--frobnicate'" --frobnicate
 expect_usage_error "--duration -3: expected seconds" --free-run --duration -3
 expect_usage_error "--duration abc: expected seconds" --free-run --duration abc
 expect_usage_error "--summary xml: the only format is json" --summary xml
+expect_usage_error "--pause-at 0: expected seconds" --free-run --pause-at 0
+expect_usage_error "--pause-at 1s: expected seconds" --free-run --pause-at 1s
 expect_usage_error "unknown key 'task.knd' (did you mean 'task.kind'?)" --set task.knd=random
 expect_usage_error "key 'dt': 5 is out of range" --set dt=5
 expect_usage_error "/nonexistent.yaml: cannot open" --config /nonexistent.yaml
@@ -41,6 +43,31 @@ done || fail "docs/config.md is out of date (ncpd --help-config)"
 
 # The first run solves every decoder into the empty cache (cold).
 # shellcheck disable=SC2086
+# --pause-at: the free run stops on that exact step and goes on at resume.
+# shellcheck disable=SC2086
+# (A cache of its own: the cold run below must find none.)
+"$NCPD" $uniq --set cache.dir="$tmp/cache-pause" --free-run --duration 3 --pause-at 1 \
+	--summary json >"$tmp/p.json" 2>"$tmp/p.err" &
+ppid=$!
+paused() {
+	"$BUILD/ncpctl" --socket /tmp/ncpd-it-cli-$$/s.sock --json status 2>/dev/null |
+		$PY -c 'import json,sys; l=json.load(sys.stdin)["loop"]; sys.exit(0 if l.get("paused") and l["step"] == 1000 else 1)' 2>/dev/null
+}
+i=0
+until paused; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || { kill $ppid; fail "--pause-at 1: not paused at step 1000"; }
+	kill -0 $ppid 2>/dev/null || fail "--pause-at 1: ncpd exited: $(cat "$tmp/p.err")"
+	sleep 0.05
+done
+sleep 0.2
+paused || { kill $ppid; fail "--pause-at 1: the run went on while paused"; }
+"$BUILD/ncpctl" --socket /tmp/ncpd-it-cli-$$/s.sock resume >/dev/null || fail "resume after --pause-at"
+wait $ppid || fail "--pause-at run: $(cat "$tmp/p.err")"
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["steps"] == 3000 else 1)' "$tmp/p.json" ||
+	fail "--pause-at run: not 3000 steps"
+echo "--pause-at 1: paused on step 1000, resumed to the end"
+
 "$NCPD" $uniq --free-run --duration 16 --summary json --record a >"$tmp/a.json" 2>"$tmp/a.err" || fail "free run: $(cat "$tmp/a.err")"
 $PY - "$tmp/a.json" <<'PYEOF' || fail "summary check"
 import json, sys

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ncp_cpn_online.h"
 #include "models/base/ncp_rng.h"
 #include "models/emu/ncp_cpn.h"
 #include "tests/ncp_check.h"
@@ -171,8 +172,9 @@ static void world(const float *obs, const float *alpha, int R, int E,
 		fut[4 + c] = arm[4 + c] + (healthy ? 0.5f * xd[c] : 0.25f * xd[c] + g[c]);
 }
 
-static void fill(struct ncp_cpn_data *d, int n, int healthy, double amp,
-		 uint64_t seed)
+/* fill with the hand `shift` m to the right of where it reaches from. */
+static void fill_at(struct ncp_cpn_data *d, int n, int healthy, double amp,
+		    uint64_t seed, double shift)
 {
 	struct ncp_rng rng;
 	int R = d->R, E = d->E;
@@ -182,7 +184,7 @@ static void fill(struct ncp_cpn_data *d, int n, int healthy, double amp,
 		target[0] = (float)ncp_rng_range(&rng, -0.2, 0.2);
 		target[1] = (float)ncp_rng_range(&rng, 0.3, 0.6);
 		memset(obs, 0, sizeof(obs));
-		obs[R + 4] = (float)ncp_rng_range(&rng, -0.2, 0.2);
+		obs[R + 4] = (float)(ncp_rng_range(&rng, -0.2, 0.2) + shift);
 		obs[R + 5] = (float)ncp_rng_range(&rng, 0.3, 0.6);
 		/* The electrodes read x_des. */
 		for (int r = 0; r < R; r++) {
@@ -195,6 +197,12 @@ static void fill(struct ncp_cpn_data *d, int n, int healthy, double amp,
 		world(obs, alpha, R, E, target, fut, healthy);
 		ncp_cpn_data_add(d, obs, alpha, target, fut, NCP_CPN_SRC_NOISE);
 	}
+}
+
+static void fill(struct ncp_cpn_data *d, int n, int healthy, double amp,
+		 uint64_t seed)
+{
+	fill_at(d, n, healthy, amp, seed, 0);
 }
 
 START_TEST(learns_a_known_world)
@@ -353,6 +361,86 @@ START_TEST(continues_a_trained_cpn)
 }
 END_TEST
 
+/* The daemon's guard before it offers new weights (ncp_cpn_online_guard)
+ * compares the weights in use with the new ones on the same samples.  The
+ * guard it replaced compared a round's task loss with the best of earlier
+ * rounds: when the replay buffer moved with the arm (thrown 1 m away),
+ * good weights had a task loss far above the best on the earlier data and
+ * were refused.  Scored on the same samples, they beat the weights in use
+ * and are offered; NaN or exploding weights are still refused. */
+START_TEST(guard_compares_on_the_same_samples)
+{
+	const int E = 8, R = 8;
+	struct ncp_cpn_model *m0 = small_model(E, R, 0, 1);
+	struct ncp_cpn_train_opts o;
+	struct ncp_cpn_data hd, d, moved;
+	struct ncp_cpn_ref ref;
+	char err[256];
+	double loss, task = NAN, best = INFINITY, l_in, l_next;
+
+	ck_assert_int_eq(ncp_cpn_data_init(&hd, R, E, 2000), 0);
+	ck_assert_int_eq(ncp_cpn_data_init(&d, R, E, 4000), 0);
+	ck_assert_int_eq(ncp_cpn_data_init(&moved, R, E, 4000), 0);
+	fill(&hd, 2000, 1, 0, 11);
+	ck_assert_int_eq(ncp_cpn_ref_fit(&ref, &hd), 0);
+	ncp_cpn_train_opts_default(&o);
+	o.en_epochs = 60;
+	o.en_hidden = 32;
+	o.cpn_average = 0;
+	struct ncp_cpn_trainer *t = ncp_cpn_trainer_new(m0, &o, err, sizeof(err));
+	ck_assert_msg(t, "%s", err);
+	ncp_cpn_trainer_set_ref(t, &ref);
+	fill(&d, 4000, 0, 4, 12);
+	ck_assert_int_eq(ncp_cpn_trainer_fit_norm(t, &d), 0);
+	ck_assert_int_eq(ncp_cpn_trainer_en_train(t, &d, &loss), 0);
+	for (int ep = 0; ep < 60; ep++) {
+		ck_assert_int_eq(ncp_cpn_trainer_cpn_epoch(t, &d, &task), 0);
+		best = fmin(best, task);
+	}
+	struct ncp_cpn_model *good = ncp_cpn_model_clone(ncp_cpn_trainer_model(t));
+	ck_assert(good);
+	/* The arm thrown 1 m off: the replay buffer holds the new states,
+	 * and the EN is retrained on them, as the daemon does. */
+	fill_at(&moved, 4000, 0, 4, 13, 1.0);
+	ck_assert_int_eq(ncp_cpn_trainer_en_train(t, &moved, &loss), 0);
+	double on_moved = ncp_cpn_trainer_task_loss(t, good, &moved, 0);
+	fprintf(stderr, "test_cpn: guard: best task loss %.3g m^2 before the "
+		"move, the same weights %.3g after\n", best, on_moved);
+	ck_assert_msg(on_moved > 10 * best, "the old guard would have offered "
+		      "them: %g, best %g", on_moved, best);
+	/* The same samples: the good weights beat the ones in use. */
+	const char *why = ncp_cpn_online_guard(t, m0, good, &moved, &l_in, &l_next);
+	fprintf(stderr, "test_cpn: guard: in use %.3g, new %.3g m^2: %s\n",
+		l_in, l_next, why ? why : "offered");
+	ck_assert_msg(!why, "%s (in use %g, new %g)", why, l_in, l_next);
+	ck_assert(l_next < l_in);
+	/* Exploding weights (every one x -1000, saturated the wrong way):
+	 * refused against the good ones. */
+	struct ncp_cpn_model *bad = ncp_cpn_model_clone(good);
+	size_t np;
+	float *p = ncp_cpn_model_params(bad, &np);
+	for (size_t k = 0; k < np; k++)
+		p[k] *= -1000;
+	why = ncp_cpn_online_guard(t, good, bad, &moved, &l_in, &l_next);
+	ck_assert_msg(why && strstr(why, "above the weights' in use"),
+		      "exploding weights: %s (in use %g, new %g)",
+		      why ? why : "offered", l_in, l_next);
+	/* A NaN weight: refused before it is scored. */
+	ncp_cpn_model_copy(bad, good);
+	p[np / 2] = NAN;
+	why = ncp_cpn_online_guard(t, good, bad, &moved, &l_in, &l_next);
+	ck_assert_msg(why && strstr(why, "not finite"), "NaN weight: %s",
+		      why ? why : "offered");
+	ncp_cpn_model_free(bad);
+	ncp_cpn_model_free(good);
+	ncp_cpn_trainer_free(t);
+	ncp_cpn_data_fini(&hd);
+	ncp_cpn_data_fini(&d);
+	ncp_cpn_data_fini(&moved);
+	ncp_cpn_model_free(m0);
+}
+END_TEST
+
 START_TEST(bad_spec)
 {
 	struct ncp_cpn_spec s;
@@ -377,6 +465,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, step_formula);
 	tcase_add_test(tc, learns_a_known_world);
 	tcase_add_test(tc, continues_a_trained_cpn);
+	tcase_add_test(tc, guard_compares_on_the_same_samples);
 	tcase_add_test(tc, bad_spec);
 	suite_add_tcase(s, tc);
 	return s;

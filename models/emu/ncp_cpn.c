@@ -173,6 +173,19 @@ struct ncp_cpn_model *ncp_cpn_model_new(const struct ncp_cpn_spec *s,
 	return m;
 }
 
+float *ncp_cpn_model_params(struct ncp_cpn_model *m, size_t *n)
+{
+	*n = m->np;
+	return m->p;
+}
+
+void ncp_cpn_model_zero_output(struct ncp_cpn_model *m)
+{
+	struct cpn_layer *ly = &m->layer[m->nlayers - 1];
+	memset(ly->w, 0, sizeof(float) * (size_t)ly->in * ly->out);
+	memset(ly->b, 0, sizeof(float) * (size_t)ly->out);
+}
+
 struct ncp_cpn_model *ncp_cpn_model_clone(const struct ncp_cpn_model *src)
 {
 	char err[64];
@@ -1412,6 +1425,42 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 	}
 	t->hist[t->nhist++] = *loss;
 	return 0;
+}
+
+double ncp_cpn_trainer_task_loss(struct ncp_cpn_trainer *t,
+				 const struct ncp_cpn_model *m,
+				 const struct ncp_cpn_data *d, size_t from)
+{
+	size_t no = (size_t)NCP_CPN_OBS(d->R);
+	const float amax = (float)m->spec.alpha_max;
+	const float inv = (float)(1 / m->spec.stim_max);
+	const float *v = t->acts[m->nlayers - 1];
+	double total = 0;
+
+	if (!t->normed || from >= d->n || !same_spec(&m->spec, &t->cpn->spec))
+		return NAN;
+	for (size_t k = from; k < d->n; k++) {
+		const float *obs = d->obs + k * no;
+		float y[2];
+		double ref[2];
+		/* m's a* from its own standardisation; the EN reads the
+		 * trainer's. */
+		standardise(m, obs, t->z);
+		layers_forward(m, t->z, t->acts);
+		standardise(t->cpn, obs, t->x);
+		for (int e = 0; e < t->E; e++) {
+			float th = tanhf(v[e]);
+			t->x[t->nin + e] = amax * th * inv;
+			total += t->o.act_penalty * th * th / t->E;
+		}
+		en_forward(t, t->x, y);
+		ref_disp(&t->ref, d, k, ref);
+		for (int c = 0; c < 2; c++) {
+			double e = y[c] * t->en_scale[c] + t->en_mean[c] - ref[c];
+			total += e * e / 2;
+		}
+	}
+	return total / (double)(d->n - from);
 }
 
 bool ncp_cpn_trainer_en_expired(struct ncp_cpn_trainer *t, double en_loss)

@@ -97,6 +97,12 @@ struct ncp_cpn_model *ncp_cpn_model_clone(const struct ncp_cpn_model *m);
 /* Copy src's weights into dst (same spec; allocates nothing).  0/-EINVAL. */
 int ncp_cpn_model_copy(struct ncp_cpn_model *dst,
 		       const struct ncp_cpn_model *src);
+/* The weights and biases of every layer, one vector (*n floats), to
+ * read or change in place (tests). */
+float *ncp_cpn_model_params(struct ncp_cpn_model *m, size_t *n);
+/* Zero the output layer: the CPN asks for no current (a* = 0, the
+ * electrodes decay) whatever it observes, until trained. */
+void ncp_cpn_model_zero_output(struct ncp_cpn_model *m);
 void ncp_cpn_model_free(struct ncp_cpn_model *m);
 const struct ncp_cpn_spec *ncp_cpn_model_spec(const struct ncp_cpn_model *m);
 bool ncp_cpn_model_equal(const struct ncp_cpn_model *a,
@@ -242,6 +248,14 @@ double ncp_cpn_trainer_en_loss(struct ncp_cpn_trainer *t,
  * -EDOM (CPN put back) on a non-finite loss or gradient. */
 int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 			      const struct ncp_cpn_data *d, double *loss);
+/* The task loss (as ncp_cpn_trainer_cpn_epoch's, without training) of
+ * the CPN m (any of the trainer's spec, with its own standardisation) on
+ * d's samples [from, n), through the trainer's EN and reference: to
+ * compare two CPNs on the same samples.  NaN before the EN's
+ * standardisation, for an empty range or another spec. */
+double ncp_cpn_trainer_task_loss(struct ncp_cpn_trainer *t,
+				 const struct ncp_cpn_model *m,
+				 const struct ncp_cpn_data *d, size_t from);
 /* Whether the EN has expired by the rule above, given its loss on the
  * newest data (ncp_cpn_trainer_en_loss); resets the counters when true. */
 bool ncp_cpn_trainer_en_expired(struct ncp_cpn_trainer *t, double en_loss);
