@@ -81,7 +81,7 @@ void ncp_arm_init(struct ncp_arm *arm, const struct ncp_arm_params *p,
 static void chain_c(const struct ncp_arm_params *p,
 		    double C[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS])
 {
-	const int n = p->links;
+	const int n = p->links < NCP_ARM_MAX_LINKS ? p->links : NCP_ARM_MAX_LINKS;
 	for (int a = 0; a < n; a++)
 		for (int b = 0; b < n; b++) {
 			double acc = 0.0;
@@ -115,9 +115,8 @@ static void chain_a(const struct ncp_arm_params *p, const double *phi,
 				  (a == b ? p->izz[a] : 0.0);
 }
 
-/* Solve S x = b for a symmetric positive definite n x n S (Cholesky). */
-static void spd_solve(int n, double S[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS],
-		      const double *b, double *x)
+void ncp_arm_spd_solve(int n, double S[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS],
+		       const double *b, double *x)
 {
 	double L[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS] = { { 0 } };
 	double y[NCP_ARM_MAX_LINKS];
@@ -149,8 +148,8 @@ static void chain_accel(const struct ncp_arm_params *p, const double *q,
 	const int n = p->links;
 	double C[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 	double A[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
-	double phi[NCP_ARM_MAX_LINKS], w[NCP_ARM_MAX_LINKS];
-	double Q[NCP_ARM_MAX_LINKS], dw[NCP_ARM_MAX_LINKS];
+	double phi[NCP_ARM_MAX_LINKS] = { 0 }, w[NCP_ARM_MAX_LINKS] = { 0 };
+	double Q[NCP_ARM_MAX_LINKS] = { 0 }, dw[NCP_ARM_MAX_LINKS] = { 0 };
 
 	chain_c(p, C);
 	absolute(n, q, phi);
@@ -162,7 +161,7 @@ static void chain_accel(const struct ncp_arm_params *p, const double *q,
 			s += C[a][b] * sin(phi[a] - phi[b]) * w[b] * w[b];
 		Q[a] = u[a] - (a + 1 < n ? u[a + 1] : 0.0) - s;
 	}
-	spd_solve(n, A, Q, dw);
+	ncp_arm_spd_solve(n, A, Q, dw);
 	for (int j = 0; j < n; j++)
 		ddq[j] = dw[j] - (j ? dw[j - 1] : 0.0);
 }
@@ -247,12 +246,13 @@ void ncp_arm_accel(const struct ncp_arm_params *p, const double *q,
 double ncp_arm_energy(const struct ncp_arm_params *p, const double *q,
 		      const double *dq)
 {
-	struct ncp_arm_params rods = *p;
+	struct ncp_arm_params rods;
 	const int n = p->links;
 	double C[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 	double A[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 	double phi[NCP_ARM_MAX_LINKS], w[NCP_ARM_MAX_LINKS], e = 0.0;
 
+	memcpy(&rods, p, sizeof(rods));
 	if (n == 2)
 		for (int i = 0; i < 2; i++) {
 			/* REACH's simulated arm: uniform rods. */
@@ -373,7 +373,7 @@ void ncp_arm_solve_m(const struct ncp_arm_params *p, const double *q,
 {
 	double M[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 	ncp_arm_inertia(p, q, M);
-	spd_solve(p->links, M, b, x);
+	ncp_arm_spd_solve(p->links, M, b, x);
 }
 
 /* A = J M^-1 J^T (2 x 2, symmetric positive semi-definite). */
@@ -402,7 +402,7 @@ static void task_compliance(const struct ncp_arm_params *p, const double *q,
 	/* X = M^-1 J^T column by column, A = J X. */
 	double X[2][NCP_ARM_MAX_LINKS];
 	for (int r = 0; r < 2; r++)
-		spd_solve(p->links, M, J[r], X[r]);
+		ncp_arm_spd_solve(p->links, M, J[r], X[r]);
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2; j++) {
 			double s = 0.0;

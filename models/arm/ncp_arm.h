@@ -105,6 +105,10 @@ void ncp_arm_mx(const struct ncp_arm_params *p, const double *q,
 /* Solve M x = b for the controller's M(q) (Cholesky): x = M^-1 b. */
 void ncp_arm_solve_m(const struct ncp_arm_params *p, const double *q,
 		     const double *b, double *x);
+/* Solve S x = b for a symmetric positive definite n x n S, n at most
+ * NCP_ARM_MAX_LINKS (Cholesky). */
+void ncp_arm_spd_solve(int n, double S[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS],
+		       const double *b, double *x);
 /* Joint angles within the limits whose hand is at xy.  2 links: elbow-up
  * first.  3 links: the wrist as straight as the limits allow (the wrist
  * angle nearest 0 in steps of 0.01 rad), elbow-up first.  Returns 0, or
