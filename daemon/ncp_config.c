@@ -98,6 +98,10 @@ static const struct key keys[] = {
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
+	{ "arm.links", T_INT, OFF(reach.arm.links), 0, -1e9, 1e9, "2", NULL,
+	  false, "the arm's links: 2 (REACH's arm) or 3 (a human arm: upper "
+	  "arm, forearm, hand); task.centre, task.radius, task.random_radius "
+	  "and task.line left at one arm's defaults follow to the other's" },
 	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
 	  "M1 position gain" },
 	{ "reach.kv", T_DOUBLE, OFF(reach.kv), 0, 0, 1000, "0", NULL, false,
@@ -381,6 +385,38 @@ static bool parse_double(const char *s, double *out)
 
 /* Parse text as the key's (scalar) type into the config.  On error writes
  * what was expected into msg. */
+static bool same_doubles(const double *a, const double *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* arm.links changed from `from` to c->reach.arm.links: the arm and the
+ * circuits' ranges for it, and the task's workspace keys still at the
+ * old arm's defaults move to the new arm's. */
+static int apply_links(struct ncp_config *c, int from, char *msg, size_t len)
+{
+	int to = c->reach.arm.links;
+	if (ncp_reach_params_links(&c->reach, to, msg, len)) {
+		c->reach.arm.links = from;
+		return -EINVAL;
+	}
+	const struct ncp_reach_workspace *a = ncp_reach_workspace(from);
+	const struct ncp_reach_workspace *b = ncp_reach_workspace(to);
+	struct ncp_task_params *t = &c->task;
+	if (same_doubles(t->centre, a->centre, 2))
+		memcpy(t->centre, b->centre, sizeof(t->centre));
+	if (t->radius == a->radius)
+		t->radius = b->radius;
+	if (t->random_radius == a->random_radius)
+		t->random_radius = b->random_radius;
+	if (same_doubles(t->line, a->line, 4))
+		memcpy(t->line, b->line, sizeof(t->line));
+	return 0;
+}
+
 static int set_scalar(struct ncp_config *c, const struct key *k,
 		      const char *text, char *msg, size_t len)
 {
@@ -407,6 +443,11 @@ static int set_scalar(struct ncp_config *c, const struct key *k,
 			snprintf(msg, len, "%s is out of range [%.17g, %.17g]",
 				 text, k->min, k->max);
 			return -ERANGE;
+		}
+		if (k->off == OFF(reach.arm.links)) {
+			int from = c->reach.arm.links;
+			*(int *)p = (int)v;
+			return apply_links(c, from, msg, len);
 		}
 		if (k->type == T_INT)
 			*(int *)p = (int)v;

@@ -50,7 +50,7 @@ const struct ncp_arm_params *ncp_arm_for_links(int links, char *err,
 		return &ncp_arm_default;
 	if (links == 3)
 		return &ncp_arm_human3;
-	ncp_errf(err, errlen, "arm.links %d: ncpd has arms of 2 links (REACH's) "
+	ncp_errf(err, errlen, "%d links: ncpd has arms of 2 links (REACH's) "
 		 "and 3 links (a human arm: upper arm, forearm, hand)", links);
 	return NULL;
 }
