@@ -919,6 +919,10 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 						ctr[0], ctr[1], xy[0], xy[1], why);
 		}
 	}
+	if (c->reach.arm.links != 2 && c->ncp.train)
+		return ncp_errf(err, errlen, "ncp.train: the co-processor takes "
+				"the 2-link arm's state (arm.links is %d)",
+				c->reach.arm.links);
 	if (c->task.period < c->reach.dt)
 		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
 				c->task.period, c->reach.dt);

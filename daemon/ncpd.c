@@ -632,6 +632,8 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.m1_neurons = (uint32_t)d->sim.m1_n,
 		.window_len = (uint32_t)cfg->shm.window,
 		.arm_links = { cfg->reach.arm.l[0], cfg->reach.arm.l[1] },
+		.arm_joints = (uint32_t)cfg->reach.arm.links,
+		.arm_link_hand = cfg->reach.arm.links == 3 ? cfg->reach.arm.l[2] : 0.0,
 		.stim_electrodes = (uint32_t)d->sim.stim_E,
 		.rec_electrodes = (uint32_t)cfg->reach.rec.electrodes,
 	};
@@ -724,6 +726,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.dt = cfg->reach.dt,
 		.electrodes = cfg->reach.stim.electrodes,
 		.rec = cfg->reach.rec.electrodes,
+		.joints = cfg->reach.arm.links,
 		.stim_max = cfg->reach.stim.max,
 		.lockstep = d->opt.free_run,
 		.priority = d->opt.free_run ? 0 : cfg->ncp.priority,
@@ -745,6 +748,10 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	else if (d->stim_seq)
 		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "a stim file "
 			 "sets theta (--stim-file)");
+	else if (cfg->reach.arm.links != 2)
+		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "the co-processor "
+			 "takes the 2-link arm's state (arm.links is %d)",
+			 cfg->reach.arm.links);
 	d->coproc = ncp_coproc_new(&cp, d->shm, d->loop.ncp_box, msg,
 				   sizeof(msg));
 	if (!d->coproc)
