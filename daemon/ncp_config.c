@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -98,7 +99,7 @@ static const struct key keys[] = {
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
-	{ "arm.links", T_INT, OFF(reach.arm.links), 0, -1e9, 1e9, "2", NULL,
+	{ "arm.links", T_INT, OFF(reach.arm.links), 0, 2, 3, "2", NULL,
 	  false, "the arm's links: 2 (REACH's arm) or 3 (a human arm: upper "
 	  "arm, forearm, hand); task.centre, task.radius, task.random_radius "
 	  "and task.line left at one arm's defaults follow to the other's" },
@@ -439,15 +440,16 @@ static int set_scalar(struct ncp_config *c, const struct key *k,
 		if (*end || errno == ERANGE)
 			goto bad_number;
 		double x = k->type == T_INT ? (double)v : (double)u;
+		if (k->off == OFF(reach.arm.links) && v >= INT_MIN && v <= INT_MAX) {
+			/* Its own message: which arms there are. */
+			int from = c->reach.arm.links;
+			*(int *)p = (int)v;
+			return apply_links(c, from, msg, len);
+		}
 		if (x < k->min || x > k->max) {
 			snprintf(msg, len, "%s is out of range [%.17g, %.17g]",
 				 text, k->min, k->max);
 			return -ERANGE;
-		}
-		if (k->off == OFF(reach.arm.links)) {
-			int from = c->reach.arm.links;
-			*(int *)p = (int)v;
-			return apply_links(c, from, msg, len);
 		}
 		if (k->type == T_INT)
 			*(int *)p = (int)v;

@@ -662,6 +662,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.lossless = d->opt.free_run,
 		.stim_electrodes = cfg->reach.stim.electrodes,
 		.probe_frame = &d->sim.probe_frame,
+		.arm_links = cfg->reach.arm.links,
 	};
 	struct ncp_probe probes[NCP_PROBE_MAX];
 	int n_probes;
@@ -707,6 +708,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.lr = cfg->emulator.online_lr,
 		.batch = cfg->emulator.online_batch,
 		.seed = cfg->reach.seed,
+		.joints = cfg->reach.arm.links,
 	};
 	snprintf(op.arch, sizeof(op.arch), "%s", cfg->emulator.online_arch);
 	d->online = ncp_online_new(&op, d->emulator, d->shm, cfg->emulator.online,

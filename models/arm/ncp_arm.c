@@ -308,6 +308,20 @@ void ncp_arm_state_flat(const struct ncp_arm_state *s, float *x)
 	x[2 * n + 1] = (float)s->hand[1];
 }
 
+const char *ncp_arm_state_name(int links, int i)
+{
+	static const char *const q[NCP_ARM_MAX_LINKS] = { "q0", "q1", "q2" };
+	static const char *const dq[NCP_ARM_MAX_LINKS] = { "dq0", "dq1", "dq2" };
+	if (links < NCP_ARM_MIN_LINKS || links > NCP_ARM_MAX_LINKS || i < 0 ||
+	    i >= NCP_ARM_STATE_DIMS(links))
+		return "?";
+	if (i < links)
+		return q[i];
+	if (i < 2 * links)
+		return dq[i - links];
+	return i == 2 * links ? "hand_x" : "hand_y";
+}
+
 void ncp_arm_points(const struct ncp_arm_params *p, const double *q,
 		    double pts[][2])
 {

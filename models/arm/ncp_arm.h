@@ -79,6 +79,10 @@ void ncp_arm_state(const struct ncp_arm *arm, struct ncp_arm_state *s);
 /* The state as a flat vector of NCP_ARM_STATE_DIMS(links) floats:
  * q[links], dq[links], hand x, y (S1's and the emulator's order). */
 void ncp_arm_state_flat(const struct ncp_arm_state *s, float *x);
+/* The name of entry i of that vector for an arm of `links` links: "q0",
+ * "q1", ("q2"), "dq0", "dq1", ("dq2"), "hand_x", "hand_y"; "?" out of
+ * range. */
+const char *ncp_arm_state_name(int links, int i);
 
 /* The simulated joint accelerations for state (q, dq) and torques u. */
 void ncp_arm_accel(const struct ncp_arm_params *p, const double *q,
