@@ -23,8 +23,10 @@ const struct ncp_arm_params ncp_arm_default = {
  *   forearm    0.146  0.016  0.430  0.303
  *   hand       0.108  0.006  0.506  0.297
  * Joint ranges: the American Academy of Orthopaedic Surgeons' normal
- * ranges (elbow flexion 0-145 deg, wrist flexion 80 / extension 70 deg);
- * the shoulder keeps REACH's 0.1..3.0 rad. */
+ * ranges: the shoulder in the horizontal plane from 45 deg of horizontal
+ * abduction (behind the line of the shoulders, q0 = 0 pointing sideways)
+ * to 135 deg of horizontal adduction, elbow flexion 0-145 deg, wrist
+ * flexion 80 / extension 70 deg. */
 #define H3 1.75
 #define BM3 70.0
 #define SEG_L(f) ((f) * H3)
@@ -39,8 +41,8 @@ const struct ncp_arm_params ncp_arm_human3 = {
 		 SEG_I(0.006, 0.108, 0.297) },
 	.com = { 0.436 * SEG_L(0.186), 0.430 * SEG_L(0.146),
 		 0.506 * SEG_L(0.108) },
-	.q_min = { 0.1, 0.0, -1.22 },
-	.q_max = { 3.0, 2.53, 1.40 },
+	.q_min = { -0.785, 0.0, -1.22 },
+	.q_max = { 2.356, 2.53, 1.40 },
 };
 
 const struct ncp_arm_params *ncp_arm_for_links(int links, char *err,

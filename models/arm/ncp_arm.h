@@ -48,7 +48,7 @@ struct ncp_arm_params {
 extern const struct ncp_arm_params ncp_arm_default;
 /* The human arm of a 1.75 m, 70 kg adult from Winter's segment table
  * (docs/model.md lists the fractions): l (0.3255, 0.2555, 0.189) m,
- * m (1.96, 1.12, 0.42) kg; shoulder 0.1..3.0, elbow 0..2.53, wrist
+ * m (1.96, 1.12, 0.42) kg; shoulder -0.785..2.356, elbow 0..2.53, wrist
  * -1.22..1.40 rad. */
 extern const struct ncp_arm_params ncp_arm_human3;
 /* The arm of `links` links (ncp_arm_default or ncp_arm_human3), or NULL

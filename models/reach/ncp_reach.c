@@ -131,16 +131,16 @@ int ncp_reach_params_links(struct ncp_reach_params *p, int links, char *err,
 		memcpy(p->cb_scale, d.cb_scale, sizeof(d.cb_scale));
 	} else {
 		/* Around the workspace's postures (workspaces[1]): q0
-		 * -0.2..0.9, q1 1.4..2.4, the wrist free about 0; joint
+		 * -0.1..0.85, q1 1.4..2.4, the wrist free about 0; joint
 		 * speeds of reaches of 0.1-0.25 m in 0.3-0.5 s. */
 		static const double m1_mean[5] = { 0.39, 1.9, 0.0, 0, 0 };
-		static const double m1_scale[5] = { 0.3, 0.3, 0.3, 0.12, 0.12 };
+		static const double m1_scale[5] = { 0.35, 0.3, 0.3, 0.12, 0.12 };
 		static const double s1_mean[8] = { 0.39, 1.9, 0.0, 0, 0, 0,
 						   0.0, 0.45 };
-		static const double s1_scale[8] = { 0.6, 0.6, 0.8, 3, 3, 3,
+		static const double s1_scale[8] = { 0.7, 0.6, 0.8, 3, 3, 3,
 						    0.3, 0.3 };
 		static const double cb_mean[6] = { 0.39, 1.9, 0.0, 0, 0, 0 };
-		static const double cb_scale[6] = { 0.3, 0.3, 0.3, 1.5, 1.5,
+		static const double cb_scale[6] = { 0.35, 0.3, 0.3, 1.5, 1.5,
 						    1.5 };
 		memcpy(p->m1_mean, m1_mean, sizeof(m1_mean));
 		memcpy(p->m1_scale, m1_scale, sizeof(m1_scale));
@@ -217,13 +217,18 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 		}
 	}
 	/* The shoulder angle within S1's range, less the margin (its lower
-	 * end is the joint limit). */
+	 * end is the joint limit with REACH's arm; the 3-link arm's shoulder
+	 * turns further). */
 	double q0_hi = p->s1_mean[S1_Q0] + p->s1_scale[S1_Q0] -
 		       NCP_REACH_SHOULDER_MARGIN;
-	if (q[0] > q0_hi) {
+	double q0_lo = p->s1_mean[S1_Q0] - p->s1_scale[S1_Q0] +
+		       NCP_REACH_SHOULDER_MARGIN;
+	if (q[0] > q0_hi || (a->q_min[0] < q0_lo - NCP_REACH_SHOULDER_MARGIN &&
+			     q[0] < q0_lo)) {
 		ncp_errf(why, len, "the shoulder would be at %.3g rad: the "
-			 "circuits sense it up to %.3g rad (S1's range, less "
-			 "%g rad)", q[0], q0_hi, NCP_REACH_SHOULDER_MARGIN);
+			 "circuits sense it %s %.3g rad (S1's range, less "
+			 "%g rad)", q[0], q[0] > q0_hi ? "up to" : "from",
+			 q[0] > q0_hi ? q0_hi : q0_lo, NCP_REACH_SHOULDER_MARGIN);
 		return -EDOM;
 	}
 	return 0;
