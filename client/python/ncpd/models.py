@@ -210,7 +210,8 @@ class Model:
         self.meta = dict(meta)
         spec = _Spec(self.meta, where)
         for k in ("arch", "window", "neurons", "stim_channels", "taus", "dt",
-                  "hidden", "horizon", "running", "n_in"):
+                  "hidden", "horizon", "running", "n_in", "n_out", "links",
+                  "outputs"):
             setattr(self, k, getattr(spec, k))
         shapes = spec.shapes()
         extra = sorted(set(tensors) - set(shapes))
