@@ -115,7 +115,8 @@ FIXTURES := $(patsubst tests/%.c,$(BUILD)/tests/%,$(FIXTURE_SRC))
 # Manual pages (made below from each program's --help).
 NCP_VERSION := $(shell sed -n 's/^\#define NCP_VERSION "\(.*\)"/\1/p' models/base/ncp_base.h)
 MANPAGES := $(BUILD)/man/ncpd.8 $(BUILD)/man/ncpd.yaml.5 $(BUILD)/man/ncpctl.1 \
-	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1 $(BUILD)/man/ncp-plot.1
+	$(BUILD)/man/ncp-monitor.1 $(BUILD)/man/ncp-train.1 $(BUILD)/man/ncp-plot.1 \
+	$(BUILD)/man/ncp-web.1
 # Programs in Python (Debian's python3), installed as they are; in the
 # build folder a link to the tree's, which finds the tree's package.
 PY_PROGS := client/ncp-plot
@@ -212,6 +213,8 @@ $(BUILD)/man/ncp-monitor.1: $(BUILD)/ncp-monitor man/ncp-monitor.1.h2m $(MAN_DEP
 $(BUILD)/man/ncp-train.1: $(BUILD)/ncp-train man/ncp-train.1.h2m $(MAN_DEPS)
 	$(MKMAN) $@ $<
 $(BUILD)/man/ncp-plot.1: client/ncp-plot man/ncp-plot.1.h2m $(MAN_DEPS)
+	$(MKMAN) $@ $<
+$(BUILD)/man/ncp-web.1: client/web/ncp-web man/ncp-web.1.h2m $(MAN_DEPS)
 	$(MKMAN) $@ $<
 
 # --- fuzzing -----------------------------------------------------------------

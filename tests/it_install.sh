@@ -35,7 +35,7 @@ cmp -s "$root/usr/bin/ncp-plot" client/ncp-plot || fail "make install did not in
 
 # The manual pages, made for the installed paths.
 for page in man8/ncpd.8 man5/ncpd.yaml.5 man1/ncpctl.1 man1/ncp-monitor.1 man1/ncp-train.1 \
-	man1/ncp-plot.1; do
+	man1/ncp-plot.1 man1/ncp-web.1; do
 	cmp -s "$root/usr/share/man/$page" "$BUILD/man/${page#*/}" ||
 		fail "make install did not install $BUILD/man/${page#*/} as /usr/share/man/$page"
 done

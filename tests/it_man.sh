@@ -15,7 +15,7 @@ for t in help2man man groff; do
 	command -v $t >/dev/null || fail "$t is missing (make deps installs it)"
 done
 
-pages="ncpd.8 ncpctl.1 ncp-monitor.1 ncp-train.1 ncp-plot.1"
+pages="ncpd.8 ncpctl.1 ncp-monitor.1 ncp-train.1 ncp-plot.1 ncp-web.1"
 for page in $pages ncpd.yaml.5; do
 	[ -f "$BUILD/man/$page" ] || fail "$BUILD/man/$page was not made"
 	LC_ALL=C groff -man -Tascii -ww -z "$BUILD/man/$page" 2>"$tmp/warn"
@@ -24,6 +24,7 @@ done
 prog_of() { # page -> the program that makes it
 	case $1 in
 	ncp-plot.1) echo client/ncp-plot ;;
+	ncp-web.1) echo client/web/ncp-web ;;
 	*) echo "$BUILD/${1%.*}" ;;
 	esac
 }

@@ -159,7 +159,19 @@ rm -rf "$tmp/cache-term"
 # shellcheck disable=SC2086
 "$NCPD" $uniq --set cache.dir="$tmp/cache-term" --foreground --duration 30 >/dev/null 2>"$tmp/term.err" &
 tpid=$!
-sleep 0.15
+# Sent once ncpd catches SIGTERM (its SigCgt mask in /proc): a signal
+# before main() has run that far takes the default action, as for any
+# program, which a loaded machine made this test see as exit 143.
+caught=0
+for _ in $(seq 1 500); do
+	cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$tpid/status 2>/dev/null)
+	if [ -n "$cgt" ] && [ $((0x$cgt >> 14 & 1)) -eq 1 ]; then
+		caught=1
+		break
+	fi
+	sleep 0.01
+done
+[ $caught -eq 1 ] || fail "ncpd did not install its SIGTERM handler within 5 s"
 kill -TERM $tpid
 wait $tpid
 rc=$?

@@ -82,6 +82,7 @@ static const struct bad_case bad_cases[] = {
 	{ "seed: -1\n", "t.yaml:1:7: key 'seed': expected a non-negative integer" },
 	{ "reach:\n  adapt: maybe\n", "key 'reach.adapt': expected true or false, got 'maybe'" },
 	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, line, circle, path, got 'sideways'" },
+	{ "reach:\n  control: diagonal\n", "t.yaml:2:12: key 'reach.control': expected one of task, joint, got 'diagonal'" },
 	{ "task:\n  kind: random\n  kind: manual\n", "t.yaml:3:3: key 'task.kind' given twice" },
 	{ "reach:\n  kp: [1, 2]\n", "t.yaml:2:7: key 'reach.kp': expected a number, got a list" },
 	{ "task:\n  centre: 1.25\n", "key 'task.centre': expected a list of 2 numbers" },
@@ -211,6 +212,17 @@ START_TEST(arm_links_picks_the_arm_and_its_workspace)
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_diff(&d, &c, NULL, NULL), 0);
 	ck_assert(memcmp(&d.reach, &c.reach, sizeof(d.reach)) == 0);
+	/* Joint-space control takes the 2-link arm: with 3 links refused,
+	 * naming both keys. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.control=joint", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_ne(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "reach.control joint") &&
+		      strstr(err, "arm.links is 3"), "%s", err);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	/* Anything else: refused, naming the arms; the arm stays. */
 	for (int k = 0; k < 4; k++) {
 		static const char *const bad[] = { "arm.links=4", "arm.links=1",
