@@ -134,23 +134,45 @@ bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s)
 	return age <= NCP_MON_SNAP_PRED_MAX_AGE;
 }
 
-void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
+int ncp_mon_snap_joints(const struct ncp_mon_snap *s)
+{
+	return s && ncp_shm_joints(&s->hdr) == 3 ? 3 : 2;
+}
+
+int ncp_mon_snap_arm(const struct ncp_mon_snap *s, const double *q,
+		     double pts[3][2])
+{
+	const int J = ncp_mon_snap_joints(s);
+	double l[3] = { NCP_MON_SNAP_L0, NCP_MON_SNAP_L1, 0.0 };
+	if (s && s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
+		l[0] = s->hdr.arm_links[0];
+		l[1] = s->hdr.arm_links[1];
+		l[2] = s->hdr.arm_link_hand;
+	}
+	double x = 0.0, y = 0.0, phi = 0.0;
+	for (int j = 0; j < J; j++) {
+		phi += q[j];
+		x += l[j] * cos(phi);
+		y += l[j] * sin(phi);
+		pts[j][0] = x;
+		pts[j][1] = y;
+	}
+	return J;
+}
+
+void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double *q,
 		     double elbow[2], double hand[2])
 {
-	double l0 = NCP_MON_SNAP_L0, l1 = NCP_MON_SNAP_L1;
-	if (s && s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
-		l0 = s->hdr.arm_links[0];
-		l1 = s->hdr.arm_links[1];
-	}
-	double ex = l0 * cos(q[0]), ey = l0 * sin(q[0]);
+	double pts[3][2];
+	int J = ncp_mon_snap_arm(s, q, pts);
 
 	if (elbow) {
-		elbow[0] = ex;
-		elbow[1] = ey;
+		elbow[0] = pts[0][0];
+		elbow[1] = pts[0][1];
 	}
 	if (hand) {
-		hand[0] = ex + l1 * cos(q[0] + q[1]);
-		hand[1] = ey + l1 * sin(q[0] + q[1]);
+		hand[0] = pts[J - 1][0];
+		hand[1] = pts[J - 1][1];
 	}
 }
 
@@ -313,7 +335,9 @@ static void json_shm(const struct ncp_mon_snap *s, struct ncp_json *j)
 	key_num(j, "dt", s->hdr.dt);
 	key_uint(j, "m1_neurons", s->hdr.m1_neurons);
 	if (s->hdr.arm_links[0] > 0 && s->hdr.arm_links[1] > 0) {
-		key_nums(j, "arm_links", s->hdr.arm_links, 2);
+		double l[3] = { s->hdr.arm_links[0], s->hdr.arm_links[1],
+				s->hdr.arm_link_hand };
+		key_nums(j, "arm_links", l, (size_t)ncp_mon_snap_joints(s));
 	} else {
 		ncp_json_key(j, "arm_links");
 		ncp_json_null(j);
@@ -616,9 +640,15 @@ void ncp_mon_snap_text(const struct ncp_mon_snap *s, FILE *f)
 			st->paused ? "yes" : "no");
 		fprintf(f, "task       %s, period %.3f s\n",
 			ncp_mon_snap_task_name(st->task_kind), st->task_period);
-		fprintf(f, "arm        q (%.4f, %.4f) rad  dq (%.4f, %.4f) rad/s  "
-			"hand (%.4f, %.4f) m\n", st->q[0], st->q[1], st->dq[0],
-			st->dq[1], st->hand[0], st->hand[1]);
+		if (ncp_mon_snap_joints(s) == 3)
+			fprintf(f, "arm        q (%.4f, %.4f, %.4f) rad  dq (%.4f, "
+				"%.4f, %.4f) rad/s  hand (%.4f, %.4f) m\n", st->q[0],
+				st->q[1], st->q2, st->dq[0], st->dq[1], st->dq2,
+				st->hand[0], st->hand[1]);
+		else
+			fprintf(f, "arm        q (%.4f, %.4f) rad  dq (%.4f, %.4f) "
+				"rad/s  hand (%.4f, %.4f) m\n", st->q[0], st->q[1],
+				st->dq[0], st->dq[1], st->hand[0], st->hand[1]);
 		fprintf(f, "target     (%.4f, %.4f) m  distance %.4f m\n",
 			st->target[0], st->target[1],
 			hypot(st->target[0] - st->hand[0],

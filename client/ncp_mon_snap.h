@@ -88,10 +88,16 @@ int ncp_mon_snap_read(struct ncp_mon_snap *s, const struct ncp_shm_reader *r);
  * NCP_MON_SNAP_PRED_MAX_AGE behind the state. */
 bool ncp_mon_snap_pred_fresh(const struct ncp_mon_snap *s);
 
-/* Forward kinematics: elbow and hand positions (m) of joint angles q
- * (shoulder, elbow; rad) for the segment's links (the defaults above when
- * it does not carry them, or s is NULL).  Either output may be NULL. */
-void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double q[2],
+/* The segment's arm joints J (2, or 3 from a 3-joint writer; 2 when s
+ * is NULL). */
+int ncp_mon_snap_joints(const struct ncp_mon_snap *s);
+/* Forward kinematics: the positions (m) of the elbow, (the wrist) and the
+ * hand for the J joint angles q (rad) with the segment's links (REACH's
+ * defaults above when it does not carry them, or s is NULL); returns J. */
+int ncp_mon_snap_arm(const struct ncp_mon_snap *s, const double *q,
+		     double pts[3][2]);
+/* The same, elbow and hand only.  Either output may be NULL. */
+void ncp_mon_snap_fk(const struct ncp_mon_snap *s, const double *q,
 		     double elbow[2], double hand[2]);
 
 /* The stim block (theta = v[0 .. E-1], alpha = v[E .. 2E-1]), or NULL

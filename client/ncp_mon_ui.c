@@ -386,7 +386,8 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	struct ncp_mon_box box;
 	char view[24];
 	bool pred = ncp_mon_snap_pred_fresh(snap);
-	double elbow[2], pelbow[2], phand[2];
+	double pts[3][2], ppts[3][2];
+	int aJ = 0, pJ = 0;
 	uint32_t n = snap->arm_span.count;
 	int legend_h = pred ? 2 : 1, rows = r->h - 1 - legend_h;
 	attr_t layer_attr[LAYER_COUNT];
@@ -464,20 +465,32 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	if (snap->have_state) {
 		ncp_mon_canvas_circle(ui->canvas, &v, st->target[0],
 				      st->target[1], 0.05, LAYER_TARGET);
-		ncp_mon_snap_fk(snap, st->q, elbow, NULL);
-		ncp_mon_canvas_line(ui->canvas, &v, 0, 0, elbow[0], elbow[1],
-				    LAYER_ARM);
-		ncp_mon_canvas_line(ui->canvas, &v, elbow[0], elbow[1],
-				    st->hand[0], st->hand[1], LAYER_ARM);
+		/* Every segment: shoulder, elbow, (wrist,) the hand as
+		 * published. */
+		double q[3] = { st->q[0], st->q[1], st->q2 };
+		int J = aJ = ncp_mon_snap_arm(snap, q, pts);
+		pts[J - 1][0] = st->hand[0];
+		pts[J - 1][1] = st->hand[1];
+		double x0 = 0, y0 = 0;
+		for (int j = 0; j < J; j++) {
+			ncp_mon_canvas_line(ui->canvas, &v, x0, y0, pts[j][0],
+					    pts[j][1], LAYER_ARM);
+			x0 = pts[j][0];
+			y0 = pts[j][1];
+		}
 	}
 	if (pred) {
-		ncp_mon_snap_fk(snap, p->x, pelbow, phand);
-		ncp_mon_canvas_dashed(ui->canvas, &v, 0, 0, pelbow[0],
-				      pelbow[1], LAYER_PRED_ARM, PRED_DASH_ON,
-				      PRED_DASH_OFF);
-		ncp_mon_canvas_dashed(ui->canvas, &v, pelbow[0], pelbow[1],
-				      phand[0], phand[1], LAYER_PRED_ARM,
-				      PRED_DASH_ON, PRED_DASH_OFF);
+		/* x[] keeps the 2-joint order; a wrist's angle in x_wrist. */
+		double q[3] = { p->x[0], p->x[1], p->x_wrist[0] };
+		int J = pJ = ncp_mon_snap_arm(snap, q, ppts);
+		double x0 = 0, y0 = 0;
+		for (int j = 0; j < J; j++) {
+			ncp_mon_canvas_dashed(ui->canvas, &v, x0, y0, ppts[j][0],
+					      ppts[j][1], LAYER_PRED_ARM,
+					      PRED_DASH_ON, PRED_DASH_OFF);
+			x0 = ppts[j][0];
+			y0 = ppts[j][1];
+		}
 	}
 
 	for (int row = 0; row < rows; row++)
@@ -505,13 +518,16 @@ static void draw_workspace(struct ncp_mon_ui *ui, const struct ncp_mon_rect *r,
 	/* Markers over the lines. */
 	if (snap->have_state) {
 		marker(ui, r, &v, 0, 0, A_BOLD, "O");
-		marker(ui, r, &v, elbow[0], elbow[1], layer_attr[LAYER_ARM], "o");
+		for (int j = 0; j + 1 < aJ; j++)	/* elbow, wrist */
+			marker(ui, r, &v, pts[j][0], pts[j][1],
+			       layer_attr[LAYER_ARM], "o");
 		marker(ui, r, &v, st->target[0], st->target[1],
 		       layer_attr[LAYER_TARGET] | A_BOLD, "X");
 	}
 	if (pred) {
-		marker(ui, r, &v, pelbow[0], pelbow[1],
-		       layer_attr[LAYER_PRED_ARM], "+");
+		for (int j = 0; j + 1 < pJ; j++)
+			marker(ui, r, &v, ppts[j][0], ppts[j][1],
+			       layer_attr[LAYER_PRED_ARM], "+");
 		marker(ui, r, &v, p->x[4], p->x[5], layer_attr[LAYER_PRED_ARM],
 		       "*");
 	}

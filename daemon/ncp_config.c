@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -99,6 +100,10 @@ static const struct key keys[] = {
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
+	{ "arm.links", T_INT, OFF(reach.arm.links), 0, 2, 3, "2", NULL,
+	  false, "the arm's links: 2 (REACH's arm) or 3 (a human arm: upper "
+	  "arm, forearm, hand); task.centre, task.radius, task.random_radius "
+	  "and task.line left at one arm's defaults follow to the other's" },
 	{ "reach.control", T_ENUM, OFF(reach.control), 0, 0, 0, "task",
 	  reach_controls, false, "the space M1 computes the torque in: task "
 	  "(operational space, u = J^T Mx kp (target - hand)) or joint "
@@ -395,6 +400,38 @@ static bool parse_double(const char *s, double *out)
 
 /* Parse text as the key's (scalar) type into the config.  On error writes
  * what was expected into msg. */
+static bool same_doubles(const double *a, const double *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* arm.links changed from `from` to c->reach.arm.links: the arm and the
+ * circuits' ranges for it, and the task's workspace keys still at the
+ * old arm's defaults move to the new arm's. */
+static int apply_links(struct ncp_config *c, int from, char *msg, size_t len)
+{
+	int to = c->reach.arm.links;
+	if (ncp_reach_params_links(&c->reach, to, msg, len)) {
+		c->reach.arm.links = from;
+		return -EINVAL;
+	}
+	const struct ncp_reach_workspace *a = ncp_reach_workspace(from);
+	const struct ncp_reach_workspace *b = ncp_reach_workspace(to);
+	struct ncp_task_params *t = &c->task;
+	if (same_doubles(t->centre, a->centre, 2))
+		memcpy(t->centre, b->centre, sizeof(t->centre));
+	if (t->radius == a->radius)
+		t->radius = b->radius;
+	if (t->random_radius == a->random_radius)
+		t->random_radius = b->random_radius;
+	if (same_doubles(t->line, a->line, 4))
+		memcpy(t->line, b->line, sizeof(t->line));
+	return 0;
+}
+
 static int set_scalar(struct ncp_config *c, const struct key *k,
 		      const char *text, char *msg, size_t len)
 {
@@ -417,6 +454,12 @@ static int set_scalar(struct ncp_config *c, const struct key *k,
 		if (*end || errno == ERANGE)
 			goto bad_number;
 		double x = k->type == T_INT ? (double)v : (double)u;
+		if (k->off == OFF(reach.arm.links) && v >= INT_MIN && v <= INT_MAX) {
+			/* Its own message: which arms there are. */
+			int from = c->reach.arm.links;
+			*(int *)p = (int)v;
+			return apply_links(c, from, msg, len);
+		}
 		if (x < k->min || x > k->max) {
 			snprintf(msg, len, "%s is out of range [%.17g, %.17g]",
 				 text, k->min, k->max);
@@ -892,6 +935,16 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 						ctr[0], ctr[1], xy[0], xy[1], why);
 		}
 	}
+	if (c->reach.arm.links != 2 && c->ncp.train)
+		return ncp_errf(err, errlen, "ncp.train: the co-processor takes "
+				"the 2-link arm's state (arm.links is %d)",
+				c->reach.arm.links);
+	if (c->reach.arm.links != 2 && c->reach.control == NCP_REACH_JOINT)
+		return ncp_errf(err, errlen, "reach.control joint: the joint-space "
+				"controller drives the 2-link arm only (arm.links "
+				"is %d; its trajectory would need an inverse "
+				"kinematics that is smooth along the path)",
+				c->reach.arm.links);
 	if (c->task.period < c->reach.dt)
 		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
 				c->task.period, c->reach.dt);

@@ -571,7 +571,9 @@ static void reach_figures(struct ncp_coproc *c)
 static void track(struct ncp_coproc *c, uint64_t step, const float *obs,
 		  int phase)
 {
-	const float *hand = obs + c->p.rec + 4, *target = obs + c->p.rec + 6;
+	/* obs: rec[R], q[J], dq[J], hand[2], target[2], alpha[E]. */
+	const int J = c->p.joints ? c->p.joints : 2;
+	const float *hand = obs + c->p.rec + 2 * J, *target = hand + 2;
 	if (c->have_prev && (target[0] != c->prev_target[0] ||
 			     target[1] != c->prev_target[1])) {
 		/* The previous reach ended at the previous step. */
@@ -620,7 +622,8 @@ static bool compute(struct ncp_coproc *c, uint64_t step, const float *obs,
 	const int E = c->p.electrodes;
 	if (!s || !atomic_load_explicit(&c->on, memory_order_relaxed))
 		return false;
-	const float *alpha = obs + c->p.rec + NCP_SHM_OBS_ARM + 2;
+	const float *alpha = obs + c->p.rec +
+			     NCP_SHM_OBS_ARM(c->p.joints ? c->p.joints : 2) + 2;
 	ncp_cpn_state_set_alpha(s->state, alpha);
 	ncp_cpn_state_step(s->state, obs, c->theta);
 	if (phase != NCP_EXPLORE_CPN) {

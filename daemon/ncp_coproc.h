@@ -61,6 +61,7 @@
 struct ncp_coproc_params {
 	double dt;
 	int electrodes, rec;		/* E (stim.electrodes), R */
+	int joints;			/* the arm's, J (0: 2); a CPN takes 2 */
 	double stim_max;
 	bool lockstep;			/* free-run: ncp_coproc_step */
 	int priority;			/* SCHED_FIFO of the thread; 0: normal */

@@ -62,7 +62,7 @@ struct emu_slot {
 /* A prediction whose step's arm entry was not in the ring yet. */
 struct pending {
 	uint64_t step;
-	float x[NCP_EMU_OUTPUTS];
+	float x[NCP_EMU_MAX_OUTPUTS];
 };
 
 /* The status as a seqlock block (ncp_seqlock.h): word 0 the sequence. */
@@ -246,6 +246,15 @@ int ncp_emulator_offer(struct ncp_emulator *e, struct ncp_emu_model *m,
 		ncp_errf(err, errlen, "%s: the model reads %d M1 neurons at dt %g s; "
 			 "this daemon has %d at dt %g s", label, spec->neurons,
 			 spec->dt, e->p.m1_neurons, e->p.dt);
+		ncp_emu_model_free(m);
+		return -EINVAL;
+	}
+	if (ncp_emu_spec_joints(spec) != e->p.arm.links) {
+		ncp_errf(err, errlen, "%s: the model predicts an arm of %d links "
+			 "(%d outputs); this daemon's arm has %d (arm.links): "
+			 "train one on recordings of this arm", label,
+			 ncp_emu_spec_joints(spec), ncp_emu_model_outputs(m),
+			 e->p.arm.links);
 		ncp_emu_model_free(m);
 		return -EINVAL;
 	}
@@ -448,15 +457,20 @@ static void publish_status(struct ncp_emulator *e)
 /* Score a prediction against the real arm and fold it into the run's and
  * the last second's errors. */
 static void score(struct ncp_emulator *e, uint64_t step, const float *x,
-		  const double q[2], const double dq[2], const double hand[2])
+		  const double *q, const double *dq, const double hand[2])
 {
+	/* x: q (J), dq (J), hand x, y; q and dq as the mean over joints. */
+	const int J = e->p.arm.links;
+	const float *xh = x + 2 * J;
 	double se[3] = {
-		(x[4] - hand[0]) * (x[4] - hand[0]) +
-			(x[5] - hand[1]) * (x[5] - hand[1]),
-		((x[0] - q[0]) * (x[0] - q[0]) + (x[1] - q[1]) * (x[1] - q[1])) / 2,
-		((x[2] - dq[0]) * (x[2] - dq[0]) +
-		 (x[3] - dq[1]) * (x[3] - dq[1])) / 2,
-	};
+		(xh[0] - hand[0]) * (xh[0] - hand[0]) +
+			(xh[1] - hand[1]) * (xh[1] - hand[1]), 0.0, 0.0 };
+	for (int j = 0; j < J; j++) {
+		se[1] += (x[j] - q[j]) * (x[j] - q[j]);
+		se[2] += (x[J + j] - dq[j]) * (x[J + j] - dq[j]);
+	}
+	se[1] /= J;
+	se[2] /= J;
 	if (!isfinite(se[0] + se[1] + se[2]))
 		return;
 	e->se_hand += se[0];
@@ -515,8 +529,8 @@ static void score_pending(struct ncp_emulator *e)
 			if (pp->step >= span.first) {
 				const struct ncp_shm_arm_entry *a =
 					&e->arms[pp->step - span.first];
-				double q[2] = { a->q[0], a->q[1] };
-				double dq[2] = { a->dq[0], a->dq[1] };
+				double q[3] = { a->q[0], a->q[1], a->q2 };
+				double dq[3] = { a->dq[0], a->dq[1], a->dq2 };
 				double hand[2] = { a->hand[0], a->hand[1] };
 				score(e, pp->step, pp->x, q, dq, hand);
 			} else {
@@ -536,19 +550,26 @@ static void score_pending(struct ncp_emulator *e)
  * step window - 1 on when the model was there from the first step.  The
  * holder of the claim. */
 static bool predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
-		    float x[NCP_EMU_OUTPUTS])
+		    float *x)
 {
 	struct emu_slot *s = e->active;
-	double hq[2], fk[2];
+	const int J = e->p.arm.links;
+	double hq[NCP_ARM_MAX_LINKS], fk[2];
 
 	ncp_emu_predict(s->state, x);
-	hq[0] = x[0];
-	hq[1] = x[1];
+	for (int j = 0; j < J; j++)
+		hq[j] = x[j];
 	ncp_arm_hand(&e->p.arm, hq, fk);
 	struct ncp_shm_predicted *p = &e->pred;
 	p->step = step;
-	for (int k = 0; k < NCP_EMU_OUTPUTS; k++)
+	/* x[] in the 2-joint order, a third joint's in x_wrist. */
+	for (int k = 0; k < 2; k++) {
 		p->x[k] = x[k];
+		p->x[2 + k] = x[J + k];
+		p->x[4 + k] = x[2 * J + k];
+	}
+	p->x_wrist[0] = J == 3 ? x[2] : 0.0;
+	p->x_wrist[1] = J == 3 ? x[5] : 0.0;
 	p->hand_fk[0] = fk[0];
 	p->hand_fk[1] = fk[1];
 	p->skipped_steps = e->skipped;
@@ -574,7 +595,7 @@ static bool predict(struct ncp_emulator *e, uint64_t step, uint64_t t_ns,
 /* Keep a prediction to score once the arm entry of the step it predicts
  * is there (real time; lockstep with a horizon). */
 static void pend_push(struct ncp_emulator *e, uint64_t step,
-		      const float x[NCP_EMU_OUTPUTS])
+		      const float *x)
 {
 	if (e->pend_head - e->pend_tail == PENDING) {
 		e->pend_tail++;		/* never, at one arm entry a step */
@@ -589,7 +610,7 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 		       const uint32_t *spikes, int n, const float *theta,
 		       int nstim, const struct ncp_arm_state *arm)
 {
-	float x[NCP_EMU_OUTPUTS];
+	float x[NCP_EMU_MAX_OUTPUTS];
 
 	adopt(e, step);
 	take_weights(e);
@@ -627,7 +648,7 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 static void feed(struct ncp_emulator *e, uint32_t from, uint32_t count,
 		 uint32_t predict_last)
 {
-	float x[NCP_EMU_OUTPUTS];
+	float x[NCP_EMU_MAX_OUTPUTS];
 
 	for (uint32_t i = from; i < count; i++) {
 		const struct ncp_shm_win_slot *ws = ncp_shm_win_at(e->win, e->stride, i);

@@ -55,7 +55,8 @@ int ncp_loop_init(struct ncp_loop *l, struct ncp_sim *sim,
 	l->theta_f = ncp_calloc_aligned(NCP_STIM_MAX_ELECTRODES, sizeof(float));
 	ncp_reach_rec(sim->reach, &l->obs_rec);
 	l->obs = ncp_calloc_aligned((size_t)ncp_shm_obs_floats((uint32_t)l->obs_rec,
-						   (uint32_t)sim->stim_E),
+						   (uint32_t)sim->stim_E,
+						   (uint32_t)sim->arm.links),
 			sizeof(float));
 	if (!l->stim_box || !l->ncp_box || !l->stim_zero || !l->theta_f ||
 	    !l->obs) {
@@ -198,15 +199,11 @@ static void observe(struct ncp_loop *l)
 	float *o = l->obs;
 	memcpy(o, ncp_reach_rec(s->reach, &r), sizeof(float) * (size_t)R);
 	o += R;
-	o[0] = (float)s->arm.q[0];
-	o[1] = (float)s->arm.q[1];
-	o[2] = (float)s->arm.dq[0];
-	o[3] = (float)s->arm.dq[1];
-	o[4] = (float)s->arm.hand[0];
-	o[5] = (float)s->arm.hand[1];
-	o[6] = (float)s->target[0];
-	o[7] = (float)s->target[1];
-	memcpy(o + 8, ncp_reach_stim(s->reach)->alpha_f, sizeof(float) * (size_t)E);
+	ncp_arm_state_flat(&s->arm, o);
+	o += NCP_ARM_STATE_DIMS(s->arm.links);
+	o[0] = (float)s->target[0];
+	o[1] = (float)s->target[1];
+	memcpy(o + 2, ncp_reach_stim(s->reach)->alpha_f, sizeof(float) * (size_t)E);
 }
 
 /* The step just simulated: its M1 spikes and arm-history entry. */
@@ -216,8 +213,9 @@ static void publish_step(struct ncp_loop *l)
 	uint64_t step = s->step - 1;
 
 	const float *o = l->obs;
-	ncp_shm_writer_set_obs(l->shm, o, o + l->obs_rec, o + l->obs_rec + 6,
-			       o + l->obs_rec + 8);
+	const int S = NCP_ARM_STATE_DIMS(s->arm.links);
+	ncp_shm_writer_set_obs(l->shm, o, o + l->obs_rec, o + l->obs_rec + S,
+			       o + l->obs_rec + S + 2);
 	/* The theta applied in the step: the emulator's stimulation input. */
 	ncp_shm_writer_push_spikes(l->shm, step, s->spikes,
 				   (uint32_t)s->n_spikes,
@@ -230,6 +228,8 @@ static void publish_step(struct ncp_loop *l)
 		.target = { (float)s->target[0], (float)s->target[1] },
 		.pred_hand = { NAN, NAN },
 		.dq = { (float)s->arm.dq[0], (float)s->arm.dq[1] },
+		.q2 = (float)s->arm.q[2],	/* 0 with 2 joints */
+		.dq2 = (float)s->arm.dq[2],
 	};
 	ncp_emulator_pred_hand(l->emulator, a.pred_hand);
 	ncp_shm_writer_push_arm(l->shm, &a);
@@ -249,7 +249,13 @@ static void publish_state(struct ncp_loop *l)
 		st->hand[i] = s->arm.hand[i];
 		st->target[i] = s->target[i];
 	}
-	ncp_reach_torque(s->reach, st->u);
+	double u[NCP_ARM_MAX_LINKS] = { 0 };
+	ncp_reach_torque(s->reach, u);
+	st->u[0] = u[0];
+	st->u[1] = u[1];
+	st->q2 = s->arm.q[2];	/* 0 with 2 joints */
+	st->dq2 = s->arm.dq[2];
+	st->u2 = u[2];
 	st->task_period = s->task.p.period;
 	st->task_kind = (uint32_t)s->task.p.kind;
 	st->paused = l->paused;

@@ -137,7 +137,7 @@ static void trim(struct ncp_online *o, int n)
 
 static int append_step(struct ncp_online *o, const uint32_t *spikes, int n,
 		       const float *stim, int nstim,
-		       const float arm[6])
+		       const float *arm)
 {
 	trim(o, n);
 	if (!o->open_segment) {
@@ -192,8 +192,15 @@ static uint32_t ingest(struct ncp_online *o, uint64_t upto)
 				b &= b - 1;
 			}
 		}
-		float arm[6] = { a->q[0], a->q[1], a->dq[0], a->dq[1], a->hand[0],
-				 a->hand[1] };
+		/* q, dq of each joint, hand (ncp_arm_state_flat's order). */
+		const int J = ncp_dataset_joints(o->ds);
+		float arm[NCP_ARM_MAX_STATE] = { a->q[0], a->q[1], a->q2 };
+		arm[J] = a->dq[0];
+		arm[J + 1] = a->dq[1];
+		if (J == 3)
+			arm[5] = a->dq2;
+		arm[2 * J] = a->hand[0];
+		arm[2 * J + 1] = a->hand[1];
 		if (append_step(o, o->spikes, n, ws->stim,
 				NCP_MIN((int)ws->stim_count, NCP_SHM_STIM_CHANNELS), arm))
 			break;
@@ -263,6 +270,7 @@ static int make_trainer(struct ncp_online *o)
 			ncp_emu_spec_default(&spec, arch);
 			spec.neurons = o->p.m1_neurons;
 			spec.dt = o->p.dt;
+			spec.joints = ncp_dataset_joints(o->ds);
 			o->init = ncp_emu_model_new(&spec, o->p.seed, err, sizeof(err));
 			if (!o->init) {
 				ncp_log_err("online training: %s", err);
@@ -294,9 +302,10 @@ static int make_trainer(struct ncp_online *o)
 			return ret;
 		/* The arm may hardly have moved yet: scales no smaller than
 		 * a fraction of its working range. */
-		static const float out_floor[NCP_EMU_OUTPUTS] = {
-			0.1f, 0.1f, 0.3f, 0.3f, 0.1f, 0.1f,
-		};
+		const int J = ncp_dataset_joints(o->ds);
+		float out_floor[NCP_ARM_MAX_STATE];
+		for (int k = 0; k < NCP_ARM_STATE_DIMS(J); k++)
+			out_floor[k] = k >= J && k < 2 * J ? 0.3f : 0.1f;
 		ncp_trainer_floor_outputs(o->t, out_floor);
 		ncp_trainer_floor_inputs(o->t, 10.0);
 		ncp_trainer_export(o->t, o->init);
@@ -511,6 +520,10 @@ struct ncp_online *ncp_online_new(const struct ncp_online_params *p,
 		goto fail;
 	o->stride = ncp_shm_reader_window_stride(o->reader);
 	o->ds = ncp_dataset_new(p->m1_neurons, NCP_SHM_STIM_CHANNELS);
+	if (o->ds && p->joints && ncp_dataset_set_joints(o->ds, p->joints)) {
+		ncp_errf(err, errlen, "an arm of %d links", p->joints);
+		goto fail;
+	}
 	o->win = malloc(o->stride * MAX_INGEST);
 	o->arms = calloc(MAX_INGEST, sizeof(*o->arms));
 	o->spikes = calloc((size_t)p->m1_neurons + 1, sizeof(uint32_t));

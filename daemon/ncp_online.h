@@ -50,6 +50,7 @@ struct ncp_online_params {
 	int batch;
 	uint64_t seed;
 	double val_every;		/* s (of training time) between validations */
+	int joints;			/* the arm's links (0: 2) */
 };
 
 struct ncp_online_status {

@@ -48,20 +48,20 @@ static const char *const file_names[N_FILES] = { "m1.npy", "arm.npy",
 struct pred_rec {
 	uint64_t session;
 	uint64_t step;
-	float y[6];
+	float y[NCP_ARM_MAX_STATE];
 };
 
 /* A prediction waiting for its row: step + 1 (0: empty) and the values. */
 struct pred_slot {
 	uint64_t step1;
-	float y[6];
+	float y[NCP_ARM_MAX_STATE];
 };
 
 /* One step as the loop hands it over. */
 struct rec_head {
 	uint64_t session;
 	uint64_t step;
-	float arm[6];
+	float arm[NCP_ARM_MAX_STATE];	/* 2 J + 2 used */
 	float target[2];
 	int32_t lesion[2];	/* kind, neurons hit */
 	uint64_t bits[];	/* M1 spikes, one bit per neuron; then theta,
@@ -130,6 +130,7 @@ struct ncp_recorder {
 	uint64_t rows_on_disk;		/* rows written through io_uring */
 	uint64_t last_flush_ns, last_checkpoint_ns;
 	bool meta_written;
+	int links, adims;		/* the arm's, 2 links + 2 */
 	struct pred_slot *pending;	/* [PRED_PENDING] */
 	uint8_t *rec;			/* one record (recorder thread) */
 	uint8_t *rec_loop;		/* one record (loop thread) */
@@ -312,6 +313,7 @@ static int write_meta(struct ncp_recorder *r, bool complete, const char *why)
 		.rec_electrodes = (uint32_t)r->p.rec_electrodes,
 		.pred = true,
 		.probes_json = r->probes_json,
+		.arm_links = r->links,
 	};
 	snprintf(path, sizeof(path), "%s/meta.json", r->dir);
 	return ncp_npy_meta_write(path, &m);
@@ -362,9 +364,9 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 	memset(m1, 0, r->f[F_M1].row_bytes);
 	const struct pred_slot *ps = h ? &r->pending[h->step % PRED_PENDING] : NULL;
 	if (ps && ps->step1 == h->step + 1)
-		memcpy(pred, ps->y, sizeof(ps->y));
+		memcpy(pred, ps->y, r->f[F_PRED].row_bytes);
 	else
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < r->adims; i++)
 			pred[i] = NAN;	/* none (yet: place_pred may fill it in) */
 	for (int p = 0; p < r->n_probes; p++) {
 		struct rec_file *f = &r->f[N_FILES + p];
@@ -382,7 +384,7 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 					 (float *)row);
 	}
 	if (!h) {
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < r->adims; i++)
 			arm[i] = NAN;
 		tgt[0] = tgt[1] = NAN;
 		for (int e = 0; e < r->p.stim_electrodes; e++)
@@ -404,7 +406,7 @@ static void add_row(struct ncp_recorder *r, const struct rec_head *h)
 			bits &= bits - 1;
 		}
 	}
-	memcpy(arm, h->arm, sizeof(h->arm));
+	memcpy(arm, h->arm, r->f[F_ARM].row_bytes);
 	memcpy(tgt, h->target, sizeof(h->target));
 }
 
@@ -433,12 +435,12 @@ static void place_pred(struct ncp_recorder *r, const struct pred_rec *p)
 		return;			/* past a duration's end */
 	if (row >= r->rows_on_disk) {
 		memcpy(f->batch + (row - r->rows_on_disk) * f->row_bytes, p->y,
-		       sizeof(p->y));
+		       f->row_bytes);
 		return;
 	}
-	ssize_t w = pwrite(f->fd, p->y, sizeof(p->y),
+	ssize_t w = pwrite(f->fd, p->y, f->row_bytes,
 			   (off_t)(f->data_offset + row * f->row_bytes));
-	if (w != (ssize_t)sizeof(p->y))
+	if (w != (ssize_t)f->row_bytes)
 		ncp_log_warn("recording %s: prediction of step %llu: %s", r->name,
 			     (unsigned long long)p->step,
 			     w < 0 ? strerror(errno) : "short write");
@@ -670,8 +672,11 @@ struct ncp_recorder *ncp_recorder_new(const struct ncp_recorder_params *p,
 	r->pending = calloc(PRED_PENDING, sizeof(*r->pending));
 	r->rec = ncp_calloc_aligned(1, r->rec_size);
 	r->rec_loop = ncp_calloc_aligned(1, r->rec_size);
-	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, 6, 2,
-				   (uint64_t)r->p.stim_electrodes, 2, 6,
+	r->links = p->arm_links ? p->arm_links : 2;
+	r->adims = NCP_ARM_STATE_DIMS(r->links);
+	uint64_t cols[N_FILES] = { (uint64_t)p->m1_neurons, (uint64_t)r->adims,
+				   2, (uint64_t)r->p.stim_electrodes, 2,
+				   (uint64_t)r->adims,
 				   (uint64_t)r->p.rec_electrodes,
 				   (uint64_t)r->p.stim_electrodes };
 	enum ncp_npy_dtype dt[N_FILES] = { NCP_NPY_U8, NCP_NPY_F32, NCP_NPY_F32,
@@ -997,12 +1002,7 @@ void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 	struct rec_head *h = (struct rec_head *)r->rec_loop;
 	h->session = s;
 	h->step = step;
-	h->arm[0] = (float)arm->q[0];
-	h->arm[1] = (float)arm->q[1];
-	h->arm[2] = (float)arm->dq[0];
-	h->arm[3] = (float)arm->dq[1];
-	h->arm[4] = (float)arm->hand[0];
-	h->arm[5] = (float)arm->hand[1];
+	ncp_arm_state_flat(arm, h->arm);
 	h->target[0] = (float)target[0];
 	h->target[1] = (float)target[1];
 	memset(h->bits, 0, 8 * (size_t)r->words);
@@ -1022,7 +1022,7 @@ void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
 }
 
 void ncp_recorder_push_pred(struct ncp_recorder *r, uint64_t step,
-			    const float y[6])
+			    const float *y)
 {
 	/* Pairs with the release store in ncp_recorder_start (and those of
 	 * 0 that end a recording). */
@@ -1030,7 +1030,7 @@ void ncp_recorder_push_pred(struct ncp_recorder *r, uint64_t step,
 	if (!s)
 		return;
 	struct pred_rec p = { .session = s, .step = step };
-	memcpy(p.y, y, sizeof(p.y));
+	memcpy(p.y, y, sizeof(float) * (size_t)r->adims);
 	while (!ncp_spsc_try_push(r->pq, &p)) {
 		if (!r->p.lossless)
 			return;		/* the row keeps NaN */

@@ -50,6 +50,8 @@ struct ncp_recorder_params {
 	/* The probe frame the loop fills each step (ncp_probe.h; not
 	 * owned, outlives the recorder), or NULL: no probes. */
 	const struct ncp_probe_frame *probe_frame;
+	int arm_links;			/* the arm's (0: 2): arm.npy and
+					 * pred.npy have 2 links + 2 columns */
 };
 
 struct ncp_recorder_status {
@@ -117,6 +119,6 @@ void ncp_recorder_push(struct ncp_recorder *r, uint64_t step,
  * queue cannot take leaves its row NaN; in free-run (lossless) it waits
  * for the recorder as ncp_recorder_push does. */
 void ncp_recorder_push_pred(struct ncp_recorder *r, uint64_t step,
-			    const float y[6]);
+			    const float *y);
 
 #endif

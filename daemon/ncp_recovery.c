@@ -513,6 +513,10 @@ int ncp_recovery_run(const struct ncp_config *c,
 	bool have_sim = false, have_data = false;
 	struct ncp_json j;
 
+	if (c->reach.arm.links != 2)
+		return ncp_errf(err, errlen, "the co-processor takes the 2-link "
+				"arm's state (arm.links is %d)", c->reach.arm.links);
+
 	memset(&r, 0, sizeof(r));
 	if (lk == NCP_LESION_NONE || !(lf > 0))
 		return ncp_errf(err, errlen, "the experiment needs a lesion: set lesion.kind (pmc-m1 or m1-silence) and lesion.fraction > 0");

@@ -53,6 +53,10 @@ static int open_all(const struct ncp_recovery_opts *o, struct recs *rs,
 			return ncp_errf(err, errlen,
 					"%s: no rec.npy and alpha.npy (meta.json has no rec_electrodes): the recording was made before ncpd recorded what the co-processor observes; record it again",
 					o->data[i]);
+		if (r->joints != 2)
+			return ncp_errf(err, errlen,
+					"%s: an arm of %d links; the co-processor takes the 2-link arm's state",
+					o->data[i], r->joints);
 		const struct ncp_recording *r0 = rs->r[0];
 		if (r->rec_channels != r0->rec_channels)
 			return ncp_errf(err, errlen,

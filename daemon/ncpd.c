@@ -648,6 +648,8 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.m1_neurons = (uint32_t)d->sim.m1_n,
 		.window_len = (uint32_t)cfg->shm.window,
 		.arm_links = { cfg->reach.arm.l[0], cfg->reach.arm.l[1] },
+		.arm_joints = (uint32_t)cfg->reach.arm.links,
+		.arm_link_hand = cfg->reach.arm.links == 3 ? cfg->reach.arm.l[2] : 0.0,
 		.stim_electrodes = (uint32_t)d->sim.stim_E,
 		.rec_electrodes = (uint32_t)cfg->reach.rec.electrodes,
 	};
@@ -677,6 +679,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.stim_electrodes = cfg->reach.stim.electrodes,
 		.rec_electrodes = cfg->reach.rec.electrodes,
 		.probe_frame = &d->sim.probe_frame,
+		.arm_links = cfg->reach.arm.links,
 	};
 	struct ncp_probe probes[NCP_PROBE_MAX];
 	int n_probes;
@@ -722,6 +725,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.lr = cfg->emulator.online_lr,
 		.batch = cfg->emulator.online_batch,
 		.seed = cfg->reach.seed,
+		.joints = cfg->reach.arm.links,
 	};
 	snprintf(op.arch, sizeof(op.arch), "%s", cfg->emulator.online_arch);
 	d->online = ncp_online_new(&op, d->emulator, d->shm, cfg->emulator.online,
@@ -743,6 +747,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.dt = cfg->reach.dt,
 		.electrodes = cfg->reach.stim.electrodes,
 		.rec = cfg->reach.rec.electrodes,
+		.joints = cfg->reach.arm.links,
 		.stim_max = cfg->reach.stim.max,
 		.lockstep = d->opt.free_run,
 		.priority = d->opt.free_run ? 0 : cfg->ncp.priority,
@@ -765,6 +770,10 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	else if (d->stim_seq)
 		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "a stim file "
 			 "sets theta (--stim-file)");
+	else if (cfg->reach.arm.links != 2)
+		snprintf(cp.refuse_on, sizeof(cp.refuse_on), "the co-processor "
+			 "takes the 2-link arm's state (arm.links is %d)",
+			 cfg->reach.arm.links);
 	d->coproc = ncp_coproc_new(&cp, d->shm, d->loop.ncp_box, msg,
 				   sizeof(msg));
 	if (!d->coproc)

@@ -434,14 +434,14 @@ static int data_open(struct data *d, const struct opts *o)
 
 static void print_score(FILE *f, const struct ncp_score *s)
 {
-	static const char *units[NCP_EMU_OUTPUTS] = {"rad", "rad", "rad/s", "rad/s", "m", "m"};
 	fprintf(f, "  %-7s %12s %10s\n", "output", "RMSE", "R^2");
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
-		fprintf(f, "  %-7s %9.5f %-5s %8.5f\n", ncp_emu_output_names[o],
-			ncp_score_rmse(s, o), units[o], ncp_score_r2(s, o));
+	for (int o = 0; o < s->nout; o++)
+		fprintf(f, "  %-7s %9.5f %-5s %8.5f\n",
+			ncp_emu_output_name(s->joints, o), ncp_score_rmse(s, o),
+			ncp_emu_output_unit(s->joints, o), ncp_score_r2(s, o));
 	fprintf(f, "  hand RMSE %.5f m (Euclidean), q RMSE %.5f rad, dq RMSE %.5f rad/s, min R^2 %.5f\n",
 		ncp_score_hand_rmse(s), ncp_score_pair_rmse(s, 0),
-		ncp_score_pair_rmse(s, 2), ncp_score_min_r2(s));
+		ncp_score_pair_rmse(s, 1), ncp_score_min_r2(s));
 }
 
 static int run_eval(const struct opts *o)
@@ -469,6 +469,12 @@ static int run_eval(const struct opts *o)
 			d.rec[0]->dir, d.neurons, o->eval, ncp_emu_model_neurons(m));
 		goto out;
 	}
+	if (d.rec[0]->joints != ncp_emu_spec_joints(ncp_emu_model_spec(m))) {
+		fprintf(stderr, "ncp-train: %s is of an arm of %d links, the model "
+			"%s predicts one of %d\n", d.rec[0]->dir, d.rec[0]->joints,
+			o->eval, ncp_emu_spec_joints(ncp_emu_model_spec(m)));
+		goto out;
+	}
 	if (d.dt != ncp_emu_model_spec(m)->dt) {
 		fprintf(stderr, "ncp-train: %s has dt %g, the model %s %g\n",
 			d.rec[0]->dir, d.dt, o->eval, ncp_emu_model_spec(m)->dt);
@@ -492,7 +498,7 @@ static int run_eval(const struct opts *o)
 		fprintf(stderr, "ncp-train: out of memory\n");
 		goto out;
 	}
-	ncp_score_init(&sc);
+	ncp_score_init(&sc, ncp_emu_spec_joints(ncp_emu_model_spec(m)));
 	ncp_hist_reset(h);
 	/* Every step through the inference path, as the daemon runs it,
 	 * with the recording's stimulation; scored once the model's window is
@@ -504,7 +510,7 @@ static int run_eval(const struct opts *o)
 		int nstim = r->stim ? r->stim_channels : 0;
 		ncp_emu_state_reset(st);
 		for (uint64_t s = 0; s < r->steps; s++) {
-			float pred[NCP_EMU_OUTPUTS];
+			float pred[NCP_EMU_MAX_OUTPUTS];
 			int n = ncp_recording_spikes(r, s, idx);
 			ncp_recording_stim(r, s, stim);
 			uint64_t t0 = ncp_now_ns();
@@ -513,7 +519,8 @@ static int run_eval(const struct opts *o)
 			ncp_hist_add(h, ncp_now_ns() - t0);
 			if (s + 1 >= (uint64_t)ncp_emu_model_window(m) &&
 			    s + (uint64_t)hz < r->steps)
-				ncp_score_add(&sc, pred, r->arm + (s + (uint64_t)hz) * 6);
+				ncp_score_add(&sc, pred, r->arm + (s + (uint64_t)hz) *
+						    (uint64_t)ncp_emu_model_outputs(m));
 		}
 	}
 	double q[3] = {0.5, 0.99, 0.999}, us[3];
@@ -687,6 +694,7 @@ static int run_train(const struct opts *o)
 	spec.dt = d.dt;
 	spec.stim = o->stim;
 	spec.horizon = o->horizon;
+	spec.joints = d.rec[0]->joints;
 	if (o->nhidden >= 0) {
 		if (linear && o->nhidden > 0) {
 			fprintf(stderr, "ncp-train: %s has no hidden layers; drop --hidden\n",
@@ -826,9 +834,15 @@ static int run_train(const struct opts *o)
 		}
 		t_train = now_s() - t0;
 		samples = rr.rows;
-		status(&pg, true, "ridge: %" PRIu64 " rows, lambda per output %g %g %g %g %g %g, %.1f s",
-		       rr.rows, rr.chosen[0], rr.chosen[1], rr.chosen[2], rr.chosen[3],
-		       rr.chosen[4], rr.chosen[5], t_train);
+		{
+			char ls[160];
+			int k = 0;
+			for (int oo = 0; oo < ncp_emu_spec_outputs(&spec); oo++)
+				k += snprintf(ls + k, sizeof(ls) - (size_t)k, " %g",
+					      rr.chosen[oo]);
+			status(&pg, true, "ridge: %" PRIu64 " rows, lambda per output%s, %.1f s",
+			       rr.rows, ls, t_train);
+		}
 		/* One history line per lambda tried. */
 		for (int k = 0; k < rr.nlambda; k++) {
 			struct ncp_json j;
@@ -837,7 +851,7 @@ static int run_train(const struct opts *o)
 			ncp_json_key(&j, "lambda");
 			ncp_json_num_exact(&j, rr.lambdas[k]);
 			ncp_json_key(&j, "val_loss");
-			ncp_json_nums(&j, rr.val_mse[k], NCP_EMU_OUTPUTS);
+			ncp_json_nums(&j, rr.val_mse[k], ncp_emu_spec_outputs(&spec));
 			ncp_json_end(&j);
 			history_add(&hist, &j);
 		}
@@ -940,15 +954,15 @@ static int run_train(const struct opts *o)
 	}
 
 	/* The final report: every validation row. */
-	ncp_score_init(&sc);
+	ncp_score_init(&sc, ncp_emu_spec_joints(&spec));
 	if (nval) {
-		pred = malloc(nval * NCP_EMU_OUTPUTS * sizeof(float));
+		pred = malloc(nval * (size_t)ncp_emu_spec_outputs(&spec) * sizeof(float));
 		if (!pred || ncp_trainer_predict(tr, val, nval, pred)) {
 			fprintf(stderr, "ncp-train: out of memory\n");
 			goto out;
 		}
 		for (size_t i = 0; i < nval; i++)
-			ncp_score_add(&sc, pred + i * NCP_EMU_OUTPUTS,
+			ncp_score_add(&sc, pred + i * (size_t)ncp_emu_spec_outputs(&spec),
 				      ncp_dataset_target(ds, val[i], spec.horizon));
 	}
 
@@ -983,7 +997,7 @@ static int run_train(const struct opts *o)
 		if (linear) {
 			ncp_json_key(&j, "ridge_lambda");
 			ncp_json_arr(&j);
-			for (int k = 0; k < NCP_EMU_OUTPUTS; k++)
+			for (int k = 0; k < ncp_emu_spec_outputs(&spec); k++)
 				ncp_json_num(&j, rr.chosen[k]);
 			ncp_json_end(&j);
 		} else {
@@ -1022,7 +1036,7 @@ static int run_train(const struct opts *o)
 		ncp_json_obj(&j);
 		if (linear) {
 			ncp_json_key(&j, "ridge_lambda");
-			ncp_json_nums(&j, rr.chosen, NCP_EMU_OUTPUTS);
+			ncp_json_nums(&j, rr.chosen, ncp_emu_spec_outputs(&spec));
 		} else {
 			ncp_json_key(&j, "best_epoch");
 			ncp_json_int(&j, best_epoch);

@@ -56,6 +56,11 @@
  *  - Major bump: anything else (a field moved, retyped or its meaning or
  *    unit changed).  Readers refuse a major version they were not built
  *    for.
+ *  - The arm's joints (1.5): a segment of a 2-joint arm says 1.5; one of
+ *    a 3-joint arm has the same layout but says 2.5
+ *    (NCP_SHM_ABI_MAJOR_3J), because the observation's arm part grows
+ *    with the joints and 1.x readers would misread it: they refuse it.
+ *    Readers built for 1.5 read both (header.arm_joints tells).
  */
 #ifndef NCP_SHM_H
 #define NCP_SHM_H
@@ -65,7 +70,9 @@
 
 #define NCP_SHM_MAGIC "NCPDSHM" /* 8 bytes with the terminating NUL */
 #define NCP_SHM_ABI_MAJOR 1
-#define NCP_SHM_ABI_MINOR 4
+#define NCP_SHM_ABI_MINOR 5
+#define NCP_SHM_ABI_MAJOR_3J 2	/* a 3-joint arm's segment (above) */
+#define NCP_SHM_MAX_JOINTS 3
 #define NCP_SHM_DEFAULT_NAME "/ncpd"
 
 #define NCP_SHM_ALIGN 64          /* every block and ring slot */
@@ -141,7 +148,12 @@ struct ncp_shm_header {
 	uint32_t obs_offset;    /* 384 bytes into a window slot where the
 				 *     step's observation starts (1.4; 0: none) */
 	uint32_t rec_electrodes; /* 388 R: recording electrodes in it (1.4) */
-	uint64_t reserved3[15]; /* 392 */
+	uint32_t arm_joints;    /* 392 the arm's joints J, 2 or 3 (1.5; 0 from
+				 *     older writers: 2) */
+	uint32_t reserved4;     /* 396 */
+	double arm_link_hand;   /* 400 a 3-joint arm's third link (the hand),
+				 *     m (1.5; 0 with 2 joints) */
+	uint64_t reserved3[13]; /* 408 */
 };                              /* 512 */
 
 /* The 64-byte header of a ring block; slots follow at offset 64. */
@@ -165,15 +177,16 @@ struct ncp_shm_ring {
  *
  * Observation (ABI 1.4, when header.obs_offset is not 0): at byte
  * obs_offset = 192 + 8 * m1_words of the slot, float32 values after the
- * step (R = header.rec_electrodes, E = header.stim_electrodes):
+ * step (R = header.rec_electrodes, E = header.stim_electrodes, J the
+ * arm's joints, ncp_shm_joints):
  *   rec[R]       the recording electrodes over the planning ensemble, Hz
- *   arm[6]       the S1 arm state: q0, q1 (rad), dq0, dq1 (rad/s),
- *                hand x, y (m)
+ *   arm[2J+2]    the S1 arm state: q (J, rad), dq (J, rad/s), hand x, y
+ *                (m); 6 values with 2 joints
  *   target[2]    the target of the step, m
  *   alpha[E]     every electrode's current alpha after the step
  * (rec and arm together are the co-processor's input, in its order), then
- * zero padding to window_slot_size = (obs_offset + 4 (R + 8 + E)) rounded
- * up to 64. */
+ * zero padding to window_slot_size = (obs_offset + 4 (R + 2J + 4 + E))
+ * rounded up to 64. */
 struct ncp_shm_win_slot {
 	uint64_t seq;          /*   0 ring sequence word */
 	uint64_t step;         /*   8 */
@@ -196,7 +209,9 @@ struct ncp_shm_arm_entry {
 	float pred_hand[2];    /* 40 predicted hand x, y, m; NaN when none */
 	float dq[2];           /* 48 joint velocities, rad/s (ABI 1.1; 0 from
 				*    1.0 writers) */
-	uint64_t reserved[1];  /* 56 */
+	float q2, dq2;         /* 56 a 3-joint arm's third joint (the wrist):
+				*    angle, rad, and velocity, rad/s (1.5; 0
+				*    with 2 joints) */
 };                             /* 64 */
 
 /* Training history entry: one per training update. */
@@ -235,7 +250,10 @@ struct ncp_shm_state {
 	uint32_t paused;       /* 116 1 when the simulation is paused */
 	uint32_t m1_spikes;    /* 120 M1 spikes this step */
 	uint32_t reserved0;    /* 124 */
-	uint64_t reserved[8];  /* 128 */
+	double q2;             /* 128 a 3-joint arm's wrist angle, rad (1.5) */
+	double dq2;            /* 136 its velocity, rad/s (1.5) */
+	double u2;             /* 144 its torque, N m (1.5) */
+	uint64_t reserved[5];  /* 152 */
 };                             /* 192 */
 
 /* Predicted block (seqlock), written by the emulator thread. */
@@ -252,7 +270,10 @@ struct ncp_shm_predicted {
 	uint32_t model_loaded; /* 120 1 when a model is loaded */
 	uint32_t reserved0;    /* 124 */
 	char model[NCP_SHM_MODEL_NAME_LEN]; /* 128 NUL-terminated model name */
-	uint64_t reserved[12]; /* 160 */
+	double x_wrist[2];     /* 160 a 3-joint arm's predicted wrist angle q2
+				*     (rad) and velocity dq2 (rad/s); x[] keeps
+				*     the 2-joint order for the other six (1.5) */
+	uint64_t reserved[10]; /* 176 */
 };                             /* 256 */
 
 /* stats.mode */
@@ -399,28 +420,38 @@ static inline uint32_t ncp_shm_win_slot_size(uint32_t neurons)
 			  ~(size_t)(NCP_SHM_ALIGN - 1));
 }
 
-/* Observation floats in a window slot (1.4): rec[R], arm[6], target[2],
- * alpha[E]. */
-#define NCP_SHM_OBS_ARM 6
-static inline uint32_t ncp_shm_obs_floats(uint32_t rec, uint32_t electrodes)
+/* The arm's joints of a segment (header.arm_joints; 2 from writers
+ * before 1.5). */
+static inline uint32_t ncp_shm_joints(const struct ncp_shm_header *h)
 {
-	return rec + NCP_SHM_OBS_ARM + 2 + electrodes;
+	return h->arm_joints ? h->arm_joints : 2;
+}
+/* Observation floats in a window slot (1.4): rec[R], arm[2J+2],
+ * target[2], alpha[E]. */
+#define NCP_SHM_OBS_ARM(joints) (2 * (joints) + 2)
+static inline uint32_t ncp_shm_obs_floats(uint32_t rec, uint32_t electrodes,
+					  uint32_t joints)
+{
+	return rec + NCP_SHM_OBS_ARM(joints) + 2 + electrodes;
 }
 /* Bytes of a window slot copy with an observation of rec and electrodes
  * (rec 0: none, as before 1.4), and the slot size. */
 static inline size_t ncp_shm_win_obs_copy_size(uint32_t neurons, uint32_t rec,
-					       uint32_t electrodes)
+					       uint32_t electrodes,
+					       uint32_t joints)
 {
 	size_t n = ncp_shm_win_copy_size(neurons);
 	if (rec)
-		n += (4 * (size_t)ncp_shm_obs_floats(rec, electrodes) + 7) &
-		     ~(size_t)7;
+		n += (4 * (size_t)ncp_shm_obs_floats(rec, electrodes, joints) +
+		      7) & ~(size_t)7;
 	return n;
 }
 static inline uint32_t ncp_shm_win_obs_slot_size(uint32_t neurons, uint32_t rec,
-						 uint32_t electrodes)
+						 uint32_t electrodes,
+						 uint32_t joints)
 {
-	return (uint32_t)((ncp_shm_win_obs_copy_size(neurons, rec, electrodes) +
+	return (uint32_t)((ncp_shm_win_obs_copy_size(neurons, rec, electrodes,
+						     joints) +
 			   NCP_SHM_ALIGN - 1) & ~(size_t)(NCP_SHM_ALIGN - 1));
 }
 /* Bytes of a window slot copy for a segment with header h: the slot
@@ -430,7 +461,8 @@ static inline size_t ncp_shm_win_stride(const struct ncp_shm_header *h)
 {
 	return h->obs_offset ? ncp_shm_win_obs_copy_size(h->m1_neurons,
 							 h->rec_electrodes,
-							 h->stim_electrodes)
+							 h->stim_electrodes,
+							 ncp_shm_joints(h))
 			     : ncp_shm_win_copy_size(h->m1_neurons);
 }
 /* A window slot copy's observation (h: the segment's header), or NULL
@@ -487,6 +519,8 @@ NCP_SHM_AT(ncp_shm_header, arm_links, 112);
 NCP_SHM_AT(ncp_shm_header, blocks, 128);
 NCP_SHM_AT(ncp_shm_header, obs_offset, 384);
 NCP_SHM_AT(ncp_shm_header, rec_electrodes, 388);
+NCP_SHM_AT(ncp_shm_header, arm_joints, 392);
+NCP_SHM_AT(ncp_shm_header, arm_link_hand, 400);
 NCP_SHM_SIZE(ncp_shm_header, 512);
 NCP_SHM_SIZE(ncp_shm_block, 16);
 
@@ -510,6 +544,8 @@ NCP_SHM_AT(ncp_shm_arm_entry, hand, 24);
 NCP_SHM_AT(ncp_shm_arm_entry, target, 32);
 NCP_SHM_AT(ncp_shm_arm_entry, pred_hand, 40);
 NCP_SHM_AT(ncp_shm_arm_entry, dq, 48);
+NCP_SHM_AT(ncp_shm_arm_entry, q2, 56);
+NCP_SHM_AT(ncp_shm_arm_entry, dq2, 60);
 NCP_SHM_SIZE(ncp_shm_arm_entry, 64);
 
 NCP_SHM_AT(ncp_shm_train_entry, step, 8);
@@ -530,6 +566,8 @@ NCP_SHM_AT(ncp_shm_state, task_period, 104);
 NCP_SHM_AT(ncp_shm_state, task_kind, 112);
 NCP_SHM_AT(ncp_shm_state, paused, 116);
 NCP_SHM_AT(ncp_shm_state, m1_spikes, 120);
+NCP_SHM_AT(ncp_shm_state, q2, 128);
+NCP_SHM_AT(ncp_shm_state, u2, 144);
 NCP_SHM_SIZE(ncp_shm_state, 192);
 
 NCP_SHM_AT(ncp_shm_predicted, step, 8);
@@ -542,6 +580,7 @@ NCP_SHM_AT(ncp_shm_predicted, dq_rmse, 104);
 NCP_SHM_AT(ncp_shm_predicted, skipped_steps, 112);
 NCP_SHM_AT(ncp_shm_predicted, model_loaded, 120);
 NCP_SHM_AT(ncp_shm_predicted, model, 128);
+NCP_SHM_AT(ncp_shm_predicted, x_wrist, 160);
 NCP_SHM_SIZE(ncp_shm_predicted, 256);
 
 NCP_SHM_AT(ncp_shm_stats, steps, 8);

@@ -103,11 +103,13 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 			    "%s: not an ncpd segment (bad magic)", what);
 	memset(h, 0, sizeof(*h));
 	copy_words(h, base, 64);
-	if (h->abi_major != NCP_SHM_ABI_MAJOR)
+	if (h->abi_major != NCP_SHM_ABI_MAJOR &&
+	    h->abi_major != NCP_SHM_ABI_MAJOR_3J)
 		return ncp_errf_code(err, errlen, EPROTO,
-			    "%s: ABI version %u.%u, this program reads %d.x",
+			    "%s: ABI version %u.%u, this program reads %d.x "
+			    "(2-joint arm) and %d.x (3-joint arm)",
 			    what, h->abi_major, h->abi_minor,
-			    NCP_SHM_ABI_MAJOR);
+			    NCP_SHM_ABI_MAJOR, NCP_SHM_ABI_MAJOR_3J);
 	if (h->header_size < sizeof(*h) || h->header_size > size ||
 	    h->header_size % 8)
 		return ncp_errf_code(err, errlen, EPROTO, "%s: bad header size %u",
@@ -131,6 +133,10 @@ static int validate(struct ncp_shm_reader *r, const unsigned char *base,
 		return ncp_errf_code(err, errlen, EPROTO,
 			    "%s: bad M1 size: %u neurons in %u words", what,
 			    h->m1_neurons, h->m1_words);
+	if (ncp_shm_joints(h) != (h->abi_major == NCP_SHM_ABI_MAJOR_3J ? 3u : 2u))
+		return ncp_errf_code(err, errlen, EPROTO,
+			    "%s: ABI %u.%u with an arm of %u joints", what,
+			    h->abi_major, h->abi_minor, ncp_shm_joints(h));
 	win_copy = ncp_shm_win_copy_size(h->m1_neurons);
 	/* The observation (1.4) right after the bitset; copies include it. */
 	if (h->obs_offset) {

@@ -35,6 +35,7 @@ struct ncp_shm_writer {
 	uint32_t neurons;
 	uint32_t words;
 	uint32_t rec;                     /* R of the observation; 0: none */
+	uint32_t joints;                  /* the arm's, J */
 	uint32_t slot_size;
 	/* Emulator thread. */
 	_Alignas(CACHE_LINE) uint64_t *pred_blk;
@@ -123,6 +124,11 @@ static int resolve_config(const struct ncp_shm_writer_config *in,
 		c->arm_slots = NCP_SHM_DEFAULT_ARM_SLOTS;
 	if (!c->train_slots)
 		c->train_slots = NCP_SHM_DEFAULT_TRAIN_SLOTS;
+	if (!c->arm_joints)
+		c->arm_joints = 2;
+	if (c->arm_joints != 2 && c->arm_joints != 3)
+		return ncp_errf_code(err, errlen, EINVAL, "shm: an arm of %u "
+			    "joints: the segment holds 2 or 3", c->arm_joints);
 	if (!(c->dt > 0 && c->dt < 1))
 		return ncp_errf_code(err, errlen, EINVAL, "shm: dt %g s out of (0, 1)",
 			    c->dt);
@@ -172,7 +178,8 @@ static size_t plan_layout(const struct ncp_shm_writer_config *c,
 	size_t sizes[NCP_SHM_BLK_COUNT_1_4] = {
 		[NCP_SHM_BLK_WINDOW] = ncp_ring_block_size(
 			c->window_slots, ncp_shm_win_obs_slot_size(c->m1_neurons,
-				c->rec_electrodes, c->stim_electrodes)),
+				c->rec_electrodes, c->stim_electrodes,
+				c->arm_joints)),
 		[NCP_SHM_BLK_STATE] = sizeof(struct ncp_shm_state),
 		[NCP_SHM_BLK_PREDICTED] = sizeof(struct ncp_shm_predicted),
 		[NCP_SHM_BLK_ARM] = ncp_ring_block_size(
@@ -268,7 +275,7 @@ static int fill_segment(struct ncp_shm_writer *w,
 	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	h->abi_major = NCP_SHM_ABI_MAJOR;
+	h->abi_major = c->arm_joints == 3 ? NCP_SHM_ABI_MAJOR_3J : NCP_SHM_ABI_MAJOR;
 	h->abi_minor = NCP_SHM_ABI_MINOR;
 	h->header_size = sizeof(*h);
 	h->segment_size = w->size;
@@ -280,7 +287,8 @@ static int fill_segment(struct ncp_shm_writer *w,
 	h->window_len = c->window_len;
 	h->window_slots = c->window_slots;
 	h->window_slot_size = ncp_shm_win_obs_slot_size(c->m1_neurons,
-				c->rec_electrodes, c->stim_electrodes);
+				c->rec_electrodes, c->stim_electrodes,
+				c->arm_joints);
 	h->stim_channels = NCP_SHM_STIM_CHANNELS;
 	h->arm_slots = c->arm_slots;
 	h->train_slots = c->train_slots;
@@ -291,6 +299,8 @@ static int fill_segment(struct ncp_shm_writer *w,
 	h->rec_electrodes = c->rec_electrodes;
 	h->arm_links[0] = c->arm_links[0];
 	h->arm_links[1] = c->arm_links[1];
+	h->arm_joints = c->arm_joints;
+	h->arm_link_hand = c->arm_joints == 3 ? c->arm_link_hand : 0.0;
 	memcpy(h->blocks, b, NCP_SHM_BLK_COUNT_1_4 * sizeof(*b));
 
 	rc = ncp_ring_format(w->base + b[NCP_SHM_BLK_WINDOW].offset,
@@ -359,10 +369,11 @@ struct ncp_shm_writer *ncp_shm_writer_new(const struct ncp_shm_writer_config *cf
 	w->neurons = c.m1_neurons;
 	w->words = ncp_shm_win_words(c.m1_neurons);
 	w->rec = c.rec_electrodes;
+	w->joints = c.arm_joints;
 	w->win_copy = ncp_shm_win_obs_copy_size(c.m1_neurons, c.rec_electrodes,
-						c.stim_electrodes);
+						c.stim_electrodes, c.arm_joints);
 	w->slot_size = ncp_shm_win_obs_slot_size(c.m1_neurons, c.rec_electrodes,
-						 c.stim_electrodes);
+						 c.stim_electrodes, c.arm_joints);
 	w->pid = (int32_t)getpid();
 	w->generation = new_generation();
 	snprintf(w->name, sizeof(w->name), "%s", c.name);
@@ -525,7 +536,7 @@ int ncp_shm_writer_push_spikes(struct ncp_shm_writer *w, uint64_t step,
 }
 
 void ncp_shm_writer_set_obs(struct ncp_shm_writer *w, const float *rec,
-			    const float arm[6], const float target[2],
+			    const float *arm, const float target[2],
 			    const float *alpha)
 {
 	if (!w->rec)
@@ -539,10 +550,10 @@ void ncp_shm_writer_set_obs(struct ncp_shm_writer *w, const float *rec,
 		memset(o, 0, sizeof(float) * R);
 	o += R;
 	if (arm)
-		memcpy(o, arm, sizeof(float) * NCP_SHM_OBS_ARM);
+		memcpy(o, arm, sizeof(float) * NCP_SHM_OBS_ARM(w->joints));
 	else
-		memset(o, 0, sizeof(float) * NCP_SHM_OBS_ARM);
-	o += NCP_SHM_OBS_ARM;
+		memset(o, 0, sizeof(float) * NCP_SHM_OBS_ARM(w->joints));
+	o += NCP_SHM_OBS_ARM(w->joints);
 	if (target)
 		memcpy(o, target, sizeof(float) * 2);
 	else

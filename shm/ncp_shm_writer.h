@@ -55,6 +55,8 @@ struct ncp_shm_writer_config {
 	uint32_t arm_slots;    /* power of two; 0: 4096 */
 	uint32_t train_slots;  /* power of two; 0: 1024 */
 	double arm_links[2];   /* the arm's link lengths, m; 0: not given */
+	uint32_t arm_joints;   /* 2 or 3; 0: 2 */
+	double arm_link_hand;  /* 3 joints: the third link, m */
 	uint32_t stim_electrodes; /* E of the stim block, 0 .. 256 (0: none) */
 	uint32_t rec_electrodes; /* R of the window slots' observation, 0 ..
 				  * 256 (0: no observation) */
@@ -88,10 +90,10 @@ int ncp_shm_writer_push_spikes(struct ncp_shm_writer *w, uint64_t step,
 			       const float *stim, uint32_t nstim);
 
 /* The observation the next push_spikes publishes with its step (ABI 1.4):
- * rec (R values), arm (6), target (2) and alpha (E, the config's
+ * rec (R values), arm (2 J + 2), target (2) and alpha (E, the config's
  * stim_electrodes); NULL: zeros.  A no-op without rec_electrodes. */
 void ncp_shm_writer_set_obs(struct ncp_shm_writer *w, const float *rec,
-			    const float arm[6], const float target[2],
+			    const float *arm, const float target[2],
 			    const float *alpha);
 
 /* Publish the state block (its seq field is ignored). */

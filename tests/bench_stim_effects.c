@@ -89,7 +89,7 @@ static int run_pairs(const struct ncp_config *c, const struct ncp_emu_model *m,
 		struct ncp_task_params tp = c->task;
 		static const int lens[3] = { 10, 20, 50 };
 		static const int counts[3] = { 1, 2, 4 };
-		float pa[NCP_EMU_OUTPUTS], pb[NCP_EMU_OUTPUTS], pbl[NCP_EMU_OUTPUTS];
+		float pa[NCP_EMU_MAX_OUTPUTS], pb[NCP_EMU_MAX_OUTPUTS], pbl[NCP_EMU_MAX_OUTPUTS];
 		int settle = 300 + (int)ncp_rng_below(&rng, 701);
 		int len = lens[ncp_rng_below(&rng, 3)];
 		int k = counts[ncp_rng_below(&rng, 3)];

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 					       .hand = { 0.1f, 0.2f } };
 		ncp_shm_writer_push_arm(w, &a);
 		ncp_emulator_fallback(e, k);
-		struct ncp_arm_state as = { { 0.3, 0.4 }, { 0, 0 }, { 0.1, 0.2 } };
+		struct ncp_arm_state as = { .links = 2, .q = { 0.3, 0.4 }, .dq = { 0, 0 }, .hand = { 0.1, 0.2 } };
 		double tgt[2] = { 0, 1 };
 		ncp_recorder_push(rec, k, idx, 4, &as, tgt);
 		if (k % 500 == 100)

@@ -175,6 +175,66 @@ END_TEST
 
 /* A trajectory: every point reachable; a path file's faults name the
  * file and line. */
+START_TEST(arm_links_picks_the_arm_and_its_workspace)
+{
+	struct ncp_config c;
+	char err[256];
+
+	/* The task's keys at the 2-link defaults follow to the 3-link arm's. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.reach.arm.links, 3);
+	ck_assert(c.reach.arm.l[2] > 0.18 && c.reach.arm.l[2] < 0.19);
+	ck_assert(c.task.centre[0] == 0.0 && c.task.centre[1] == 0.45);
+	ck_assert(c.task.radius == 0.1 && c.task.random_radius == 0.12);
+	ck_assert(c.reach.start[1] == 0.45);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	/* A centre set before stays (and must lie in this arm's reach). */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "task.centre=[0.05, 0.5]", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert(c.task.centre[0] == 0.05 && c.task.centre[1] == 0.5);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	/* The 2-link arm's centre is out of the 3-link arm's reach. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "task.centre=[0.0, 1.3]", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_ne(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.centre") && strstr(err, "the arm reaches"),
+		      "%s", err);
+	/* And back: 3 then 2 is REACH's arm and workspace again. */
+	struct ncp_config d;
+	ncp_config_defaults(&d);
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_diff(&d, &c, NULL, NULL), 0);
+	ck_assert(memcmp(&d.reach, &c.reach, sizeof(d.reach)) == 0);
+	/* Joint-space control takes the 2-link arm: with 3 links refused,
+	 * naming both keys. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.control=joint", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_ne(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "reach.control joint") &&
+		      strstr(err, "arm.links is 3"), "%s", err);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
+	/* Anything else: refused, naming the arms; the arm stays. */
+	for (int k = 0; k < 4; k++) {
+		static const char *const bad[] = { "arm.links=4", "arm.links=1",
+						   "arm.links=-2", "arm.links=2.0" };
+		ck_assert_int_ne(ncp_config_set(&c, bad[k], err, sizeof(err)), 0);
+		ck_assert_msg(strstr(err, k < 3 ? "ncpd has arms of 2 links" :
+				     "expected an integer"), "%s", err);
+		ck_assert_int_eq(c.reach.arm.links, 2);
+	}
+}
+END_TEST
+
 START_TEST(validate_checks_trajectories)
 {
 	struct ncp_config c;
@@ -285,6 +345,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, files_and_overrides);
 	tcase_add_test(tc, validate_checks_the_workspace);
 	tcase_add_test(tc, validate_checks_trajectories);
+	tcase_add_test(tc, arm_links_picks_the_arm_and_its_workspace);
 	tcase_add_test(tc, diff_json_and_reload);
 	tcase_add_test(tc, key_range_is_the_table_row);
 	suite_add_tcase(s, tc);

@@ -1580,7 +1580,7 @@ static void known_answer(enum ncp_emu_arch arch, double min_r2, int steps_adam,
 	float *pred = malloc(nv * 6 * sizeof(float));
 	ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
 	struct ncp_score sc;
-	ncp_score_init(&sc);
+	ncp_score_init(&sc, 2);
 	for (size_t i = 0; i < nv; i++)
 		ncp_score_add(&sc, pred + i * 6, ncp_dataset_target(ds, va[i], horizon));
 	ck_assert_msg(ncp_score_min_r2(&sc) >= min_r2, "%s, horizon %d: validation R^2 %.6f < %.6f",

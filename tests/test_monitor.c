@@ -680,6 +680,20 @@ START_TEST(snap_fk)
 	ncp_ck_near(e[1], 0.4, 1e-12);
 	ncp_ck_near(h[0], -0.3, 1e-12);
 	ncp_ck_near(h[1], 0.4, 1e-12);
+
+	/* A 3-joint segment (ABI 2.5): three segments, the hand's last. */
+	double pts[3][2], q3[3] = { M_PI / 2, -M_PI / 2, M_PI / 2 };
+	s.hdr.abi_major = NCP_SHM_ABI_MAJOR_3J;
+	s.hdr.arm_joints = 3;
+	s.hdr.arm_link_hand = 0.2;
+	ck_assert_int_eq(ncp_mon_snap_joints(&s), 3);
+	ck_assert_int_eq(ncp_mon_snap_arm(&s, q3, pts), 3);
+	ncp_ck_near(pts[0][1], 0.4, 1e-12);
+	ncp_ck_near(pts[1][0], 0.3, 1e-12);
+	ncp_ck_near(pts[2][0], 0.3, 1e-12);
+	ncp_ck_near(pts[2][1], 0.6, 1e-12);
+	ncp_mon_snap_fk(&s, q3, e, h);
+	ncp_ck_near(h[1], 0.6, 1e-12);
 }
 END_TEST
 

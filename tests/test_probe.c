@@ -210,7 +210,7 @@ START_TEST(recorder_writes_probe_files)
 	enum { STEPS = 300 };
 	static uint8_t want_b[STEPS][40];
 	static float want_src[STEPS][2];
-	struct ncp_arm_state arm = { { 1, 2 }, { 0, 0 }, { 0, 1 } };
+	struct ncp_arm_state arm = { .links = 2, .q = { 1, 2 }, .dq = { 0, 0 }, .hand = { 0, 1 } };
 	double tgt[2] = { 0, 1 };
 	for (int s = 0; s < STEPS; s++) {
 		ncp_net_step(net);

@@ -397,7 +397,7 @@ START_TEST(joint_space_m1_decodes_m_kp_q_err)
 	p.control = NCP_REACH_TASK;
 	struct ncp_reach *rt = ncp_reach_new(&p, NULL, err, sizeof(err));
 	ck_assert_msg(rt != NULL, "%s", err);
-	const int dof = ncp_reach_dof(rj);
+	const int dof = ncp_reach_links(rj);
 	ck_assert_int_eq(ncp_reach_m1_dims(rj), 2 * dof);
 	ck_assert_int_eq(ncp_reach_m1_dims(rt), dof + 2);
 
@@ -407,7 +407,8 @@ START_TEST(joint_space_m1_decodes_m_kp_q_err)
 	enum { P = 200 };
 	for (int k = 0; k < P; k++) {
 		/* q within M1's range, q_err (joint) or x_des (task) +-0.25. */
-		double x[4], u[2], f[2], ft[2], M[2][2];
+		double x[4], u[2], f[2], ft[2];
+		double M[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 		x[0] = 0.6 + 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
 		x[1] = 2.2 + 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
 		x[2] = 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
@@ -450,6 +451,12 @@ START_TEST(joint_space_m1_decodes_m_kp_q_err)
 	p.control = NCP_REACH_CONTROL_COUNT;
 	ck_assert_ptr_null(ncp_reach_new(&p, NULL, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "reach.control 2: expected task (0) or joint (1)"),
+		      "%s", err);
+	/* Joint space with the 3-link arm: refused, naming the arm. */
+	p.control = NCP_REACH_JOINT;
+	ck_assert_int_eq(ncp_reach_params_links(&p, 3, err, sizeof(err)), 0);
+	ck_assert_ptr_null(ncp_reach_new(&p, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "drives the 2-link arm only (arm.links is 3)"),
 		      "%s", err);
 }
 END_TEST

@@ -32,7 +32,7 @@ static struct ncp_recorder *make(bool lossless)
 static void push(struct ncp_recorder *r, uint64_t step)
 {
 	uint32_t spikes[3] = { (uint32_t)(step % 70), 64, 69 };
-	struct ncp_arm_state a = { { step * 1.0, 2 }, { 3, 4 }, { 5, 6 } };
+	struct ncp_arm_state a = { .links = 2, .q = { step * 1.0, 2 }, .dq = { 3, 4 }, .hand = { 5, 6 } };
 	double tgt[2] = { 0.5, (double)step };
 	ncp_recorder_push(r, step, spikes, step % 2 ? 3 : 1, &a, tgt);
 }

@@ -536,10 +536,18 @@ START_TEST(bad_segments_refused)
 	expect_refused(name, "bad magic");
 	copy[0] ^= 0xff;
 	/* Another major version. */
+	((struct ncp_shm_header *)copy)->abi_major = 3;
+	make_raw(name, copy, size);
+	expect_refused(name, "ABI version 3.");
+	/* A 3-joint segment's major with a 2-joint arm, and the reverse. */
 	((struct ncp_shm_header *)copy)->abi_major = 2;
 	make_raw(name, copy, size);
-	expect_refused(name, "ABI version 2.");
+	expect_refused(name, "with an arm of 2 joints");
 	((struct ncp_shm_header *)copy)->abi_major = 1;
+	((struct ncp_shm_header *)copy)->arm_joints = 3;
+	make_raw(name, copy, size);
+	expect_refused(name, "with an arm of 3 joints");
+	((struct ncp_shm_header *)copy)->arm_joints = 2;
 	/* Not initialized: zeros. */
 	unsigned char zeros[4096] = { 0 };
 	make_raw(name, zeros, sizeof(zeros));
@@ -798,7 +806,7 @@ START_TEST(stim_block_round_trip)
 		struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
 		ck_assert_msg(r != NULL, "%s", err);
 		const struct ncp_shm_header *h = ncp_shm_reader_header(r);
-		ck_assert_uint_eq(h->abi_minor, 4);
+		ck_assert_uint_eq(h->abi_minor, NCP_SHM_ABI_MINOR);
 		ck_assert_uint_eq(h->block_count, 8);
 		ck_assert_uint_eq(h->obs_offset, 0);	/* no observation asked */
 		ck_assert_uint_eq(h->stim_electrodes, E);
@@ -855,6 +863,50 @@ END_TEST
 
 /* ABI 1.4: the observation at the end of each window slot and the
  * co-processor block. */
+/* A 3-joint arm's segment: ABI 2.x, 8 arm values in the observation, the
+ * wrist in the arm entries and the state block. */
+START_TEST(three_joint_segment)
+{
+	char name[80], err[256] = "";
+	const uint32_t R = 4, E = 2;
+	struct ncp_shm_writer_config cfg = { .name = name, .stim_electrodes = E,
+					     .rec_electrodes = R, .arm_joints = 3,
+					     .arm_links = { 0.33, 0.26 },
+					     .arm_link_hand = 0.19 };
+	tname(name, sizeof(name), "-3j");
+	struct ncp_shm_writer *w = ncp_shm_writer_new(&cfg, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	const struct ncp_shm_header *h = ncp_shm_reader_header(r);
+	ck_assert_uint_eq(h->abi_major, NCP_SHM_ABI_MAJOR_3J);
+	ck_assert_uint_eq(ncp_shm_joints(h), 3);
+	ck_assert(h->arm_link_hand == 0.19);
+	size_t stride = ncp_shm_reader_window_stride(r);
+	ck_assert_uint_eq(stride, 320 + 4 * (R + 8 + 2 + E));
+	float rec[4] = { 1, 2, 3, 4 }, arm[8], tgt[2] = { 0.1f, 0.45f };
+	float alpha[2] = { -1, -2 };
+	for (int i = 0; i < 8; i++)
+		arm[i] = 0.5f + (float)i;
+	ncp_shm_writer_set_obs(w, rec, arm, tgt, alpha);
+	push_steps(w, 0, 1);
+	static unsigned char buf[512];
+	struct ncp_ring_span span;
+	ck_assert_int_eq(ncp_shm_reader_window(r, 1, buf, sizeof(buf), &span), 0);
+	const float *o = ncp_shm_win_obs(ncp_shm_win_at(buf, stride, 0), h);
+	for (int i = 0; i < 8; i++)
+		ck_assert(o[R + i] == 0.5f + (float)i);
+	ck_assert(o[R + 8] == 0.1f && o[R + 9] == 0.45f);
+	ck_assert(o[R + 10] == -1.0f && o[R + 11] == -2.0f);
+	ncp_shm_reader_free(r);
+	ncp_shm_writer_free(w);
+	/* An arm of 4 joints has no segment. */
+	cfg.arm_joints = 4;
+	ck_assert_ptr_null(ncp_shm_writer_new(&cfg, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "4 joints"), "%s", err);
+}
+END_TEST
+
 START_TEST(obs_and_ncp_round_trip)
 {
 	char name[80], err[256] = "";
@@ -862,10 +914,11 @@ START_TEST(obs_and_ncp_round_trip)
 	struct ncp_shm_writer_config cfg = { .name = name, .stim_electrodes = E,
 					     .rec_electrodes = R };
 	tname(name, sizeof(name), "-obs");
-	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 0, 16), 320);
-	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 16, 16), 320 + 160);
-	ck_assert_uint_eq(ncp_shm_win_obs_slot_size(1000, 16, 16), 512);
-	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 1, 0), 320 + 40);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 0, 16, 2), 320);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 16, 16, 2), 320 + 160);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 16, 16, 3), 320 + 168);
+	ck_assert_uint_eq(ncp_shm_win_obs_slot_size(1000, 16, 16, 2), 512);
+	ck_assert_uint_eq(ncp_shm_win_obs_copy_size(1000, 1, 0, 2), 320 + 40);
 	struct ncp_shm_writer *w = ncp_shm_writer_new(&cfg, err, sizeof(err));
 	ck_assert_msg(w != NULL, "%s", err);
 	struct ncp_shm_reader *r = ncp_shm_reader_open(name, err, sizeof(err));
@@ -956,6 +1009,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, corrupt_headers_refused);
 	tcase_add_test(tc, random_corruption_stays_in_bounds);
 	tcase_add_test(tc, reader_cannot_write);
+	tcase_add_test(tc, three_joint_segment);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,7 @@
 #include "models/emu/ncp_dataset.h"
 
+#include "models/arm/ncp_arm.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -21,7 +23,8 @@ struct ncp_dataset {
 	uint64_t *ptr;		/* [steps + 1]: spikes of step s are idx[ptr[s] .. ptr[s+1]) */
 	uint32_t *idx;
 	uint64_t nidx, cap_idx;
-	float *arm;		/* [steps][6] */
+	float *arm;		/* [steps][adims] */
+	int joints, adims;	/* the arm's J, 2 J + 2 */
 	float *stim_vals;	/* [steps][stim], NULL until a step has stimulation */
 	uint8_t *stim_nz;	/* [steps], with stim_vals */
 	struct segment *seg;
@@ -39,12 +42,38 @@ struct ncp_dataset *ncp_dataset_new(int neurons, int stim)
 		return NULL;
 	ds->neurons = neurons;
 	ds->stim = stim;
+	ds->joints = 2;
+	ds->adims = NCP_ARM_STATE_DIMS(2);
 	ds->ptr = calloc(1, sizeof(uint64_t));
 	if (!ds->ptr) {
 		free(ds);
 		return NULL;
 	}
 	return ds;
+}
+
+int ncp_dataset_set_joints(struct ncp_dataset *ds, int joints)
+{
+	if (joints < NCP_ARM_MIN_LINKS || joints > NCP_ARM_MAX_LINKS ||
+	    ds->steps > 0)
+		return -EINVAL;
+	if (ds->cap_steps) {
+		size_t n = (size_t)ds->cap_steps *
+			   (size_t)NCP_ARM_STATE_DIMS(joints);
+		float *a = realloc(ds->arm, n * sizeof(float));
+		if (!a)
+			return -ENOMEM;
+		memset(a, 0, n * sizeof(float));
+		ds->arm = a;
+	}
+	ds->joints = joints;
+	ds->adims = NCP_ARM_STATE_DIMS(joints);
+	return 0;
+}
+
+int ncp_dataset_joints(const struct ncp_dataset *ds)
+{
+	return ds->joints;
 }
 
 void ncp_dataset_free(struct ncp_dataset *ds)
@@ -89,7 +118,7 @@ static int resize_steps(struct ncp_dataset *ds, uint64_t cap)
 	if (!p)
 		return -ENOMEM;
 	ds->ptr = p;
-	float *a = realloc(ds->arm, (size_t)cap * 6 * sizeof(float));
+	float *a = realloc(ds->arm, (size_t)cap * (size_t)ds->adims * sizeof(float));
 	if (!a)
 		return -ENOMEM;
 	ds->arm = a;
@@ -145,8 +174,8 @@ int ncp_dataset_reserve(struct ncp_dataset *ds, uint64_t steps, uint64_t spikes)
 	 * now on, not a page at a time as the data comes. */
 	memset(ds->ptr + ds->steps + 1, 0,
 	       (size_t)(ds->cap_steps - ds->steps) * sizeof(uint64_t));
-	memset(ds->arm + ds->steps * 6, 0,
-	       (size_t)(ds->cap_steps - ds->steps) * 6 * sizeof(float));
+	memset(ds->arm + ds->steps * (uint64_t)ds->adims, 0,
+	       (size_t)(ds->cap_steps - ds->steps) * (size_t)ds->adims * sizeof(float));
 	if (ds->cap_idx > ds->nidx)
 		memset(ds->idx + ds->nidx, 0,
 		       (size_t)(ds->cap_idx - ds->nidx) * sizeof(uint32_t));
@@ -168,7 +197,8 @@ void ncp_dataset_drop_front(struct ncp_dataset *ds, uint64_t rows)
 	ds->nidx -= k;
 	for (uint64_t s = 0; s <= left; s++)
 		ds->ptr[s] = ds->ptr[s + rows] - k;
-	memmove(ds->arm, ds->arm + rows * 6, (size_t)left * 6 * sizeof(float));
+	memmove(ds->arm, ds->arm + rows * (uint64_t)ds->adims,
+		(size_t)left * (size_t)ds->adims * sizeof(float));
 	if (ds->stim_vals) {
 		memmove(ds->stim_vals, ds->stim_vals + rows * (uint64_t)ds->stim,
 			(size_t)(left * (uint64_t)ds->stim) * sizeof(float));
@@ -194,7 +224,7 @@ void ncp_dataset_drop_front(struct ncp_dataset *ds, uint64_t rows)
 size_t ncp_dataset_bytes(const struct ncp_dataset *ds)
 {
 	size_t b = sizeof(*ds) + (size_t)(ds->cap_steps + 1) * sizeof(uint64_t) +
-		   (size_t)ds->cap_steps * 6 * sizeof(float) +
+		   (size_t)ds->cap_steps * (size_t)ds->adims * sizeof(float) +
 		   (size_t)ds->cap_idx * sizeof(uint32_t) +
 		   (size_t)ds->cap_seg * sizeof(*ds->seg);
 	if (ds->stim_vals)
@@ -219,7 +249,7 @@ static int start_stim(struct ncp_dataset *ds)
 }
 
 int ncp_dataset_append(struct ncp_dataset *ds, const uint32_t *spikes, int n,
-		       const float *stim, int nstim, const float arm[6])
+		       const float *stim, int nstim, const float *arm)
 {
 	bool nz = false;
 	int r;
@@ -241,7 +271,8 @@ int ncp_dataset_append(struct ncp_dataset *ds, const uint32_t *spikes, int n,
 	memcpy(ds->idx + ds->nidx, spikes, (size_t)n * sizeof(uint32_t));
 	ds->nidx += (uint64_t)n;
 	ds->ptr[ds->steps + 1] = ds->nidx;
-	memcpy(ds->arm + ds->steps * 6, arm, 6 * sizeof(float));
+	memcpy(ds->arm + ds->steps * (uint64_t)ds->adims, arm,
+	       (size_t)ds->adims * sizeof(float));
 	if (ds->stim_vals) {
 		float *dst = ds->stim_vals + ds->steps * (uint64_t)ds->stim;
 		int c = stim ? NCP_MIN(nstim, ds->stim) : 0;
@@ -267,6 +298,11 @@ int ncp_dataset_add_recording(struct ncp_dataset *ds,
 	if (rec->neurons != ds->neurons)
 		return ncp_errf(err, errlen, "%s: %d M1 neurons, but the data so far has %d",
 				rec->dir, rec->neurons, ds->neurons);
+	if (rec->joints != ds->joints &&
+	    ncp_dataset_set_joints(ds, rec->joints))
+		return ncp_errf(err, errlen, "%s: an arm of %d joints, but the "
+				"data so far has %d", rec->dir, rec->joints,
+				ds->joints);
 	if (nstim > ds->stim)
 		return ncp_errf(err, errlen,
 				"%s: %d stimulation electrodes, but the model has %d stimulation channels: give --stim-channels %d or more",
@@ -281,7 +317,7 @@ int ncp_dataset_add_recording(struct ncp_dataset *ds,
 		int n = ncp_recording_spikes(rec, s, idx);
 		ncp_recording_stim(rec, s, stim);
 		r = ncp_dataset_append(ds, idx, n, nstim ? stim : NULL, nstim,
-				       rec->arm + s * 6);
+				       rec->arm + s * (uint64_t)ds->adims);
 		if (r)
 			goto fail;
 	}
@@ -352,7 +388,7 @@ bool ncp_dataset_row_ok(const struct ncp_dataset *ds, uint64_t row, int window)
 
 const float *ncp_dataset_arm(const struct ncp_dataset *ds, uint64_t row)
 {
-	return ds->arm + row * 6;
+	return ds->arm + row * (uint64_t)ds->adims;
 }
 
 const float *ncp_dataset_target(const struct ncp_dataset *ds, uint64_t row,
@@ -362,7 +398,7 @@ const float *ncp_dataset_target(const struct ncp_dataset *ds, uint64_t row,
 
 	if (horizon < 0 || row + (uint64_t)horizon >= g->start + g->len)
 		return NULL;
-	return ds->arm + (row + (uint64_t)horizon) * 6;
+	return ds->arm + (row + (uint64_t)horizon) * (uint64_t)ds->adims;
 }
 
 const float *ncp_dataset_stim_at(const struct ncp_dataset *ds, uint64_t row)

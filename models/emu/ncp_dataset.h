@@ -23,17 +23,24 @@
 struct ncp_recording;
 struct ncp_dataset;
 
-/* An empty dataset for this many neurons and stimulation channels. */
+/* An empty dataset for this many neurons and stimulation channels, of
+ * an arm of 2 joints. */
 struct ncp_dataset *ncp_dataset_new(int neurons, int stim);
 void ncp_dataset_free(struct ncp_dataset *ds);
+/* The arm's joints J (2 or 3; its state is 2 J + 2 values a step); only
+ * while the dataset has no steps (adding a recording to an empty dataset
+ * takes the recording's).  0, -EINVAL or -ENOMEM. */
+int ncp_dataset_set_joints(struct ncp_dataset *ds, int joints);
+int ncp_dataset_joints(const struct ncp_dataset *ds);
 
 /* Start a new segment (name for messages, copied). 0 or -ENOMEM. */
 int ncp_dataset_begin(struct ncp_dataset *ds, const char *name);
 /* Append a step to the current segment: spike indices (ascending, <
  * neurons; others are refused with -EINVAL), nstim stimulation values (NULL:
- * zero), the arm state (6 values, NaN where unknown).  0, -EINVAL, -ENOMEM. */
+ * zero), the arm state (2 J + 2 values, NaN where unknown).  0, -EINVAL,
+ * -ENOMEM. */
 int ncp_dataset_append(struct ncp_dataset *ds, const uint32_t *spikes, int n,
-		       const float *stim, int nstim, const float arm[6]);
+		       const float *stim, int nstim, const float *arm);
 /* A recording as a new segment; its neurons must match.  0 or -errno with
  * a message. */
 int ncp_dataset_add_recording(struct ncp_dataset *ds,
@@ -69,9 +76,9 @@ int ncp_dataset_segment_of(const struct ncp_dataset *ds, uint64_t row);
 /* The row has `window` steps of its segment behind it (itself included). */
 bool ncp_dataset_row_ok(const struct ncp_dataset *ds, uint64_t row,
 			int window);
-/* The arm state of a row (6 floats). */
+/* The arm state of a row (2 J + 2 floats). */
 const float *ncp_dataset_arm(const struct ncp_dataset *ds, uint64_t row);
-/* The arm state `horizon` steps after a row (6 floats), or NULL when that
+/* The arm state `horizon` steps after a row (2 J + 2 floats), or NULL when that
  * step is past the row's segment. */
 const float *ncp_dataset_target(const struct ncp_dataset *ds, uint64_t row,
 				int horizon);

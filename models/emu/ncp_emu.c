@@ -12,12 +12,29 @@
 #include "models/base/ncp_json.h"
 #include "models/base/ncp_rng.h"
 #include "models/emu/ncp_emu_int.h"
+#include "models/arm/ncp_arm.h"
 #include "models/io/ncp_json_doc.h"
 #include "models/io/ncp_safetensors.h"
 
-const char *const ncp_emu_output_names[NCP_EMU_OUTPUTS] = {
-	"q0", "q1", "dq0", "dq1", "hand_x", "hand_y",
-};
+const char *ncp_emu_output_name(int joints, int o)
+{
+	return ncp_arm_state_name(joints, o);
+}
+
+const char *ncp_emu_output_unit(int joints, int o)
+{
+	return o < joints ? "rad" : o < 2 * joints ? "rad/s" : "m";
+}
+
+int ncp_emu_spec_joints(const struct ncp_emu_spec *s)
+{
+	return s->joints ? s->joints : 2;
+}
+
+int ncp_emu_spec_outputs(const struct ncp_emu_spec *s)
+{
+	return NCP_EMU_OUTPUTS_OF(ncp_emu_spec_joints(s));
+}
 
 static const char *const arch_names[NCP_EMU_ARCH_COUNT] = {
 	[NCP_EMU_RIDGE] = "ridge",
@@ -100,6 +117,9 @@ int ncp_emu_spec_check(const struct ncp_emu_spec *s, char *err, size_t errlen)
 	r = ncp_feat_spec_check(&f, err, errlen);
 	if (r)
 		return r;
+	if (s->joints != 0 && s->joints != 2 && s->joints != 3)
+		return ncp_errf(err, errlen, "an arm of %d joints: the emulator "
+				"predicts arms of 2 or 3", s->joints);
 	if (s->horizon < 0 || s->horizon > NCP_EMU_MAX_HORIZON)
 		return ncp_errf(err, errlen, "horizon %d is out of range (0 to %d steps)",
 				s->horizon, NCP_EMU_MAX_HORIZON);
@@ -179,6 +199,8 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 	if (!m)
 		goto nomem;
 	m->spec = *s;
+	if (m->spec.joints == 2)
+		m->spec.joints = 0;	/* one spelling of REACH's arm */
 	fs = feat_spec(s);
 	if (ncp_feat_init(&m->feat, &fs, err, errlen)) {
 		free(m);
@@ -200,13 +222,14 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		goto nomem_free;
 	for (int j = 0; j < m->n_std; j++)
 		m->in_scale[j] = m->in_inv[j] = 1.0f;
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+	m->nout = ncp_emu_spec_outputs(s);
+	for (int o = 0; o < m->nout; o++)
 		m->out_scale[o] = 1.0f;
 	m->nlayers = s->nhidden + 1;
 	in = m->n_std;
-	m->max_width = NCP_EMU_OUTPUTS;
+	m->max_width = m->nout;
 	for (int l = 0; l < m->nlayers; l++) {
-		int out = l < s->nhidden ? s->hidden[l] : NCP_EMU_OUTPUTS;
+		int out = l < s->nhidden ? s->hidden[l] : m->nout;
 		m->layer[l].in = in;
 		m->layer[l].out = out;
 		m->layer[l].w = ncp_calloc_aligned((size_t)out * (size_t)in,
@@ -356,8 +379,8 @@ bool ncp_emu_model_equal(const struct ncp_emu_model *a,
 		return false;
 	if (!same_floats(a->in_mean, b->in_mean, (size_t)a->n_std) ||
 	    !same_floats(a->in_scale, b->in_scale, (size_t)a->n_std) ||
-	    !same_floats(a->out_mean, b->out_mean, NCP_EMU_OUTPUTS) ||
-	    !same_floats(a->out_scale, b->out_scale, NCP_EMU_OUTPUTS))
+	    !same_floats(a->out_mean, b->out_mean, a->nout) ||
+	    !same_floats(a->out_scale, b->out_scale, a->nout))
 		return false;
 	for (int l = 0; l < a->nlayers; l++) {
 		const struct ncp_emu_layer *x = &a->layer[l], *y = &b->layer[l];
@@ -462,8 +485,7 @@ int ncp_emu_model_stim_channels(const struct ncp_emu_model *m)
 
 int ncp_emu_model_outputs(const struct ncp_emu_model *m)
 {
-	(void)m;
-	return NCP_EMU_OUTPUTS;
+	return m->nout;
 }
 
 int ncp_emu_model_horizon(const struct ncp_emu_model *m)
@@ -548,8 +570,8 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	} while (0)
 	TENSOR("in_mean", m->in_mean, 1, (uint64_t)m->n_std, 0);
 	TENSOR("in_scale", m->in_scale, 1, (uint64_t)m->n_std, 0);
-	TENSOR("out_mean", m->out_mean, 1, NCP_EMU_OUTPUTS, 0);
-	TENSOR("out_scale", m->out_scale, 1, NCP_EMU_OUTPUTS, 0);
+	TENSOR("out_mean", m->out_mean, 1, m->nout, 0);
+	TENSOR("out_scale", m->out_scale, 1, m->nout, 0);
 	for (int l = 0; l < m->nlayers; l++) {
 		const struct ncp_emu_layer *ly = &m->layer[l];
 		layer_names(l, names[2 * l], names[2 * l + 1], sizeof(names[0]));
@@ -565,7 +587,7 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	snprintf(s_horizon, sizeof(s_horizon), "%d", m->spec.horizon);
 	fmt_double(s_dt, sizeof(s_dt), m->spec.dt);
 	snprintf(s_nin, sizeof(s_nin), "%zu", in0);
-	snprintf(s_nout, sizeof(s_nout), "%d", NCP_EMU_OUTPUTS);
+	snprintf(s_nout, sizeof(s_nout), "%d", m->nout);
 	k = snprintf(s_taus, sizeof(s_taus), "[");
 	for (int i = 0; i < m->spec.ntau; i++) {
 		char d[32];
@@ -580,9 +602,10 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 			      l ? ", " : "", m->spec.hidden[l]);
 	snprintf(s_hidden + k, sizeof(s_hidden) - (size_t)k, "]");
 	k = snprintf(s_outputs, sizeof(s_outputs), "[");
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+	for (int o = 0; o < m->nout; o++)
 		k += snprintf(s_outputs + k, sizeof(s_outputs) - (size_t)k,
-			      "%s\"%s\"", o ? ", " : "", ncp_emu_output_names[o]);
+			      "%s\"%s\"", o ? ", " : "",
+			      ncp_emu_output_name(ncp_emu_spec_joints(&m->spec), o));
 	snprintf(s_outputs + k, sizeof(s_outputs) - (size_t)k, "]");
 
 #define META(k_, v_) (meta[nm].key = (k_), meta[nm].value = (v_), nm++)
@@ -801,29 +824,37 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 			 ncp_feat_mode_name(ncp_emu_arch_mode(s.arch)));
 		return NULL;
 	}
-	if (nout != NCP_EMU_OUTPUTS) {
-		ncp_errf(err, errlen, "%s: n_out is %d; ncpd's emulator has %d outputs",
-			 name, nout, NCP_EMU_OUTPUTS);
+	if (nout != NCP_EMU_OUTPUTS_OF(2) && nout != NCP_EMU_OUTPUTS_OF(3)) {
+		ncp_errf(err, errlen, "%s: n_out is %d; ncpd's emulator has %d "
+			 "outputs (2-link arm) or %d (3-link arm)", name, nout,
+			 NCP_EMU_OUTPUTS_OF(2), NCP_EMU_OUTPUTS_OF(3));
 		return NULL;
 	}
+	s.joints = nout == NCP_EMU_OUTPUTS_OF(3) ? 3 : 0;
 	v = meta_str(st, name, "outputs", err, errlen);
 	if (!v)
 		return NULL;
 	{
-		/* Exactly the six names, in order. */
+		/* Exactly the names of the arm's n_out outputs, in order. */
 		json_t *root = ncp_json_doc_parse(v, strlen(v), NULL, NULL, NULL, 0);
 		bool ok = json_is_array(root) &&
-			  json_array_size(root) == NCP_EMU_OUTPUTS;
-		for (int o = 0; ok && o < NCP_EMU_OUTPUTS; o++) {
+			  json_array_size(root) == (size_t)nout;
+		char want[160];
+		int k = snprintf(want, sizeof(want), "[");
+		for (int o = 0; o < nout; o++)
+			k += snprintf(want + k, sizeof(want) - (size_t)k, "%s\"%s\"",
+				      o ? ", " : "", ncp_emu_output_name(ncp_emu_spec_joints(&s), o));
+		snprintf(want + k, sizeof(want) - (size_t)k, "]");
+		for (int o = 0; ok && o < nout; o++) {
 			const char *name_o = json_string_value(json_array_get(root, (size_t)o));
-			ok = name_o && !strcmp(name_o, ncp_emu_output_names[o]);
+			ok = name_o && !strcmp(name_o, ncp_emu_output_name(ncp_emu_spec_joints(&s), o));
 		}
 		json_decref(root);
 		if (!ok) {
 			ncp_json_quote(e, 128, v, strlen(v));
 			ncp_errf(err, errlen,
-				 "%s: metadata \"outputs\" is %s, expected [\"q0\", \"q1\", \"dq0\", \"dq1\", \"hand_x\", \"hand_y\"]",
-				 name, e);
+				 "%s: metadata \"outputs\" is %s, expected %s",
+				 name, e, want);
 			return NULL;
 		}
 	}
@@ -851,8 +882,8 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 	size_t expected = 4 + 2 * (size_t)m->nlayers;
 	if (get_tensor(st, name, "in_mean", 1, (uint64_t)m->n_std, 0, m->in_mean, false, err, errlen) ||
 	    get_tensor(st, name, "in_scale", 1, (uint64_t)m->n_std, 0, m->in_scale, true, err, errlen) ||
-	    get_tensor(st, name, "out_mean", 1, NCP_EMU_OUTPUTS, 0, m->out_mean, false, err, errlen) ||
-	    get_tensor(st, name, "out_scale", 1, NCP_EMU_OUTPUTS, 0, m->out_scale, true, err, errlen))
+	    get_tensor(st, name, "out_mean", 1, m->nout, 0, m->out_mean, false, err, errlen) ||
+	    get_tensor(st, name, "out_scale", 1, m->nout, 0, m->out_scale, true, err, errlen))
 		goto fail;
 	for (int l = 0; l < m->nlayers; l++) {
 		struct ncp_emu_layer *ly = &m->layer[l];
@@ -1295,7 +1326,7 @@ void ncp_emu_state_prepare(struct ncp_emu_state *s)
 		acc_rebuild(s);
 }
 
-void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
+void ncp_emu_predict(struct ncp_emu_state *s, float *out)
 {
 	const struct ncp_emu_model *m = s->m;
 	const float *x;
@@ -1364,7 +1395,7 @@ void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS])
 		x = y;
 		cur ^= 1;
 	}
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+	for (int o = 0; o < m->nout; o++)
 		out[o] = y[o] * m->out_scale[o] + m->out_mean[o];
 }
 

@@ -35,7 +35,11 @@
  * written as version 1. */
 #define NCP_EMU_FORMAT_VERSION 2
 #define NCP_EMU_MAX_HORIZON 10000	/* steps */
-#define NCP_EMU_OUTPUTS 6
+/* The outputs are the arm's state: q and dq of each of its J joints and
+ * the hand's x, y: 2 J + 2 (6 for REACH's 2-link arm, 8 for 3 links). */
+#define NCP_EMU_OUTPUTS_OF(joints) (2 * (joints) + 2)
+#define NCP_EMU_MAX_JOINTS 3
+#define NCP_EMU_MAX_OUTPUTS NCP_EMU_OUTPUTS_OF(NCP_EMU_MAX_JOINTS)
 #define NCP_EMU_MAX_HIDDEN 8		/* hidden layers */
 #define NCP_EMU_MAX_UNITS 65536		/* units in a hidden layer */
 
@@ -52,8 +56,11 @@ enum ncp_emu_arch {
  * docs/model-format.md). */
 #define NCP_EMU_ARCH_DEFAULT NCP_EMU_MLP_RUNNING
 
-/* "q0", "q1", "dq0", "dq1", "hand_x", "hand_y". */
-extern const char *const ncp_emu_output_names[NCP_EMU_OUTPUTS];
+/* Output o's name for an arm of `joints` joints: "q0", "q1", ("q2"),
+ * "dq0", "dq1", ("dq2"), "hand_x", "hand_y"; "?" out of range. */
+const char *ncp_emu_output_name(int joints, int o);
+/* Its unit: "rad", "rad/s" or "m". */
+const char *ncp_emu_output_unit(int joints, int o);
 
 /* "ridge", "ridge-running", "mlp", "mlp-running", "dense". */
 const char *ncp_emu_arch_name(enum ncp_emu_arch arch);
@@ -76,7 +83,12 @@ struct ncp_emu_spec {
 	/* The outputs are the arm state this many steps after the window's
 	 * last step (0: at it). */
 	int horizon;
+	/* The arm's joints J (2 or 3; 0 means 2): 2 J + 2 outputs. */
+	int joints;
 };
+/* A spec's joints (0 read as 2) and outputs. */
+int ncp_emu_spec_joints(const struct ncp_emu_spec *s);
+int ncp_emu_spec_outputs(const struct ncp_emu_spec *s);
 
 /* The defaults for an architecture: window 100, 1000 neurons, 32
  * stimulation channels, taus 5, 20, 50 ms, dt 1 ms; hidden 256-256 (mlp),
@@ -170,9 +182,10 @@ void ncp_emu_state_prepare(struct ncp_emu_state *s);
  * model's are ignored, missing ones are zero). */
 void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 		  const float *stim, int nstim);
-/* The prediction for the latest pushed step t, in SI units:
- * [q0, q1, dq0, dq1, hand_x, hand_y] of step t + the model's horizon. */
-void ncp_emu_predict(struct ncp_emu_state *s, float out[NCP_EMU_OUTPUTS]);
+/* The prediction for the latest pushed step t, in SI units: [q (J), dq
+ * (J), hand_x, hand_y] of step t + the model's horizon (2 J + 2 values,
+ * ncp_emu_model_outputs). */
+void ncp_emu_predict(struct ncp_emu_state *s, float *out);
 /* Steps pushed since creation or reset; spike indices ignored. */
 uint64_t ncp_emu_state_steps(const struct ncp_emu_state *s);
 uint64_t ncp_emu_state_bad_spikes(const struct ncp_emu_state *s);

@@ -27,7 +27,8 @@ struct ncp_emu_model {
 	int n_std;
 	int std_offset;		/* first standardised feature in feat */
 	float *in_mean, *in_scale, *in_inv;	/* n_std; in_inv = 1 / in_scale */
-	float out_mean[NCP_EMU_OUTPUTS], out_scale[NCP_EMU_OUTPUTS];
+	float out_mean[NCP_EMU_MAX_OUTPUTS], out_scale[NCP_EMU_MAX_OUTPUTS];
+	int nout;		/* ncp_emu_spec_outputs */
 	int nlayers;		/* nhidden + 1 */
 	struct ncp_emu_layer layer[NCP_EMU_MAX_LAYERS];
 	/* dense: first-layer weights of spike input (window position p,

@@ -3,15 +3,17 @@
 #include <math.h>
 #include <string.h>
 
-void ncp_score_init(struct ncp_score *s)
+void ncp_score_init(struct ncp_score *s, int joints)
 {
 	memset(s, 0, sizeof(*s));
+	s->joints = joints;
+	s->nout = NCP_EMU_OUTPUTS_OF(joints);
 }
 
-void ncp_score_add(struct ncp_score *s, const float pred[NCP_EMU_OUTPUTS],
-		   const float truth[NCP_EMU_OUTPUTS])
+void ncp_score_add(struct ncp_score *s, const float *pred, const float *truth)
 {
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++) {
+	const int hx = 2 * s->joints, hy = hx + 1;
+	for (int o = 0; o < s->nout; o++) {
 		if (isnan(truth[o]))
 			continue;
 		double d = (double)pred[o] - truth[o];
@@ -20,8 +22,9 @@ void ncp_score_add(struct ncp_score *s, const float pred[NCP_EMU_OUTPUTS],
 		s->sum[o] += truth[o];
 		s->sum2[o] += (double)truth[o] * truth[o];
 	}
-	if (!isnan(truth[4]) && !isnan(truth[5])) {
-		double dx = (double)pred[4] - truth[4], dy = (double)pred[5] - truth[5];
+	if (!isnan(truth[hx]) && !isnan(truth[hy])) {
+		double dx = (double)pred[hx] - truth[hx];
+		double dy = (double)pred[hy] - truth[hy];
 		s->hand_n++;
 		s->hand_sse += dx * dx + dy * dy;
 	}
@@ -48,14 +51,19 @@ double ncp_score_hand_rmse(const struct ncp_score *s)
 
 double ncp_score_pair_rmse(const struct ncp_score *s, int o)
 {
-	uint64_t n = s->n[o] + s->n[o + 1];
-	return n ? sqrt((s->sse[o] + s->sse[o + 1]) / (double)n) : NAN;
+	uint64_t n = 0;
+	double sse = 0.0;
+	for (int k = 0; k < s->joints; k++) {
+		n += s->n[o * s->joints + k];
+		sse += s->sse[o * s->joints + k];
+	}
+	return n ? sqrt(sse / (double)n) : NAN;
 }
 
 double ncp_score_min_r2(const struct ncp_score *s)
 {
 	double m = INFINITY;
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++) {
+	for (int o = 0; o < s->nout; o++) {
 		double r = ncp_score_r2(s, o);
 		if (isnan(r))
 			return NAN;
@@ -74,20 +82,20 @@ void ncp_score_json(const struct ncp_score *s, struct ncp_json *j)
 	ncp_json_key(j, "q_rmse");
 	ncp_json_num(j, ncp_score_pair_rmse(s, 0));
 	ncp_json_key(j, "dq_rmse");
-	ncp_json_num(j, ncp_score_pair_rmse(s, 2));
+	ncp_json_num(j, ncp_score_pair_rmse(s, 1));
 	ncp_json_key(j, "min_r2");
 	ncp_json_num(j, ncp_score_min_r2(s));
 	ncp_json_key(j, "rmse");
 	ncp_json_obj(j);
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++) {
-		ncp_json_key(j, ncp_emu_output_names[o]);
+	for (int o = 0; o < s->nout; o++) {
+		ncp_json_key(j, ncp_emu_output_name(s->joints, o));
 		ncp_json_num(j, ncp_score_rmse(s, o));
 	}
 	ncp_json_end(j);
 	ncp_json_key(j, "r2");
 	ncp_json_obj(j);
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++) {
-		ncp_json_key(j, ncp_emu_output_names[o]);
+	for (int o = 0; o < s->nout; o++) {
+		ncp_json_key(j, ncp_emu_output_name(s->joints, o));
 		ncp_json_num(j, ncp_score_r2(s, o));
 	}
 	ncp_json_end(j);

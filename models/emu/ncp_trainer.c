@@ -1,5 +1,7 @@
 #include "models/emu/ncp_trainer.h"
 
+#include "models/arm/ncp_arm.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@ extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
 		    const double *a, const int *lda, double *b, const int *ldb,
 		    int *info);
 
-#define NOUT NCP_EMU_OUTPUTS
+#define NOUT (t->m->nout)	/* the model's outputs, 2 J + 2 */
 #define MAX_PARAMS (2 * NCP_EMU_MAX_LAYERS + 1)
 
 struct param {
@@ -40,7 +42,7 @@ struct ncp_trainer {
 	float *Z[NCP_EMU_MAX_LAYERS];	/* [B][out_l] pre-activations */
 	float *A[NCP_EMU_MAX_LAYERS];	/* [B][out_l] ReLU outputs (hidden) */
 	float *dZ, *dA;			/* [B][max_width] */
-	float *T;			/* [B][6] standardised targets */
+	float *T;			/* [B][NOUT] standardised targets */
 	/* dense: active window entries (p * neurons + n) of each sample */
 	uint32_t *ent;
 	size_t ent_cap;
@@ -86,7 +88,8 @@ void ncp_trainer_opts_default(struct ncp_trainer_opts *o)
 static const float *target_of(const struct ncp_dataset *ds, uint64_t row,
 			      int horizon)
 {
-	static const float none[6] = { NAN, NAN, NAN, NAN, NAN, NAN };
+	static const float none[NCP_EMU_MAX_OUTPUTS] = { NAN, NAN, NAN, NAN,
+							 NAN, NAN, NAN, NAN };
 	const float *a = ncp_dataset_target(ds, row, horizon);
 	return a ? a : none;
 }
@@ -298,9 +301,9 @@ size_t ncp_trainer_ckpt_bytes(const struct ncp_trainer *t)
 }
 
 void ncp_trainer_floor_outputs(struct ncp_trainer *t,
-			       const float floor[NCP_EMU_OUTPUTS])
+			       const float *floor)
 {
-	for (int o = 0; o < NCP_EMU_OUTPUTS; o++)
+	for (int o = 0; o < t->m->nout; o++)
 		if (!(t->m->out_scale[o] >= floor[o]))
 			t->m->out_scale[o] = floor[o];
 	ncp_emu_model_refresh(t->m);
@@ -353,6 +356,13 @@ struct ncp_trainer *ncp_trainer_new(const struct ncp_emu_model *init,
 			 "the data has %d neurons and %d stimulation channels, the model %d and %d",
 			 ncp_dataset_neurons(ds), ncp_dataset_stim(ds),
 			 init->spec.neurons, init->spec.stim);
+		return NULL;
+	}
+	if (ncp_dataset_joints(ds) != ncp_emu_spec_joints(&init->spec)) {
+		ncp_errf(err, errlen, "the data is of an arm of %d links, the "
+			 "model predicts one of %d (%d outputs)",
+			 ncp_dataset_joints(ds), ncp_emu_spec_joints(&init->spec),
+			 ncp_emu_spec_outputs(&init->spec));
 		return NULL;
 	}
 	t = calloc(1, sizeof(*t));
@@ -779,8 +789,8 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 	double *s2 = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *sd = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *tmp = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
-	double o1[NOUT] = {0}, o2[NOUT] = {0};
-	uint64_t on[NOUT] = {0};
+	double o1[NCP_EMU_MAX_OUTPUTS] = {0}, o2[NCP_EMU_MAX_OUTPUTS] = {0};
+	uint64_t on[NCP_EMU_MAX_OUTPUTS] = {0};
 	int r = 0;
 
 	if (!s1 || !s2 || !sd || !tmp) {
@@ -874,7 +884,7 @@ static bool row_has_nan(const struct ncp_dataset *ds, uint64_t row,
 			int horizon)
 {
 	const float *a = target_of(ds, row, horizon);
-	for (int o = 0; o < NOUT; o++)
+	for (int o = 0; o < NCP_ARM_STATE_DIMS(ncp_dataset_joints(ds)); o++)
 		if (isnan(a[o]))
 			return true;
 	return false;
@@ -890,7 +900,7 @@ int ncp_trainer_fit_ridge(struct ncp_trainer *t, const uint64_t *train,
 	const size_t FF = (size_t)F * (size_t)F;
 	double *G = NULL, *Gl = NULL, *C = NULL, *Wl = NULL;
 	float *Gf = NULL, *Wall = NULL, *P = NULL;
-	double *xm = NULL, tm[NOUT] = {0};
+	double *xm = NULL, tm[NCP_EMU_MAX_OUTPUTS] = {0};
 	uint64_t *chunk = NULL;
 	uint64_t used = 0;
 	int nl = 0, r = 0;
@@ -1000,7 +1010,7 @@ int ncp_trainer_fit_ridge(struct ncp_trainer *t, const uint64_t *train,
 	/* Validation error of every lambda (intercepts from the means). */
 	if (nval) {
 		uint64_t nv = 0;
-		double bias[NCP_RIDGE_MAX_LAMBDAS][NOUT];
+		double bias[NCP_RIDGE_MAX_LAMBDAS][NCP_EMU_MAX_OUTPUTS];
 		for (int li = 0; li < nl; li++)
 			for (int o = 0; o < NOUT; o++) {
 				double b = tm[o];

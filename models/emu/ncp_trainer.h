@@ -68,7 +68,7 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
  * seconds of an arm at rest would otherwise blow up every error later by
  * the small scale it saw). */
 void ncp_trainer_floor_outputs(struct ncp_trainer *t,
-			       const float floor[NCP_EMU_OUTPUTS]);
+			       const float *floor);
 
 /* Raise each spike feature's scale to at least that of a neuron firing
  * as a Poisson process at rate_hz through its filter, sqrt(rate_hz / (2
@@ -154,8 +154,8 @@ struct ncp_ridge_report {
 	int nlambda;
 	double lambdas[NCP_RIDGE_MAX_LAMBDAS];
 	/* validation MSE (standardised) for each lambda and output */
-	double val_mse[NCP_RIDGE_MAX_LAMBDAS][NCP_EMU_OUTPUTS];
-	double chosen[NCP_EMU_OUTPUTS];	/* lambda per output */
+	double val_mse[NCP_RIDGE_MAX_LAMBDAS][NCP_EMU_MAX_OUTPUTS];
+	double chosen[NCP_EMU_MAX_OUTPUTS];	/* lambda per output */
 	uint64_t rows;			/* training rows used */
 };
 

@@ -1,5 +1,7 @@
 #include "models/io/ncp_npy.h"
 
+#include "models/arm/ncp_arm.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -931,12 +933,13 @@ int ncp_npy_meta_write(const char *path, const struct ncp_npy_meta *m)
 		ncp_json_key(&j, "probes");
 		ncp_json_raw(&j, m->probes_json);
 	}
+	const int links = m->arm_links ? m->arm_links : 2;
+	ncp_json_key(&j, "arm_links");
+	ncp_json_int(&j, links);
 	ncp_json_key(&j, "arm_columns");
 	ncp_json_arr(&j);
-	static const char *cols[] = { "q0", "q1", "dq0", "dq1", "hand_x",
-				      "hand_y" };
-	for (size_t i = 0; i < NCP_ARRAY_SIZE(cols); i++)
-		ncp_json_str(&j, cols[i]);
+	for (int i = 0; i < NCP_ARM_STATE_DIMS(links); i++)
+		ncp_json_str(&j, ncp_arm_state_name(links, i));
 	ncp_json_end(&j);
 	ncp_json_key(&j, "config");
 	if (m->config_json)

@@ -145,6 +145,9 @@ struct ncp_npy_meta {
 	bool pred;		/* pred.npy is part of the recording */
 	/* The recording's probes as a JSON array, or NULL (none). */
 	const char *probes_json;
+	/* The arm's links (0: 2): arm.npy has 2 links + 2 columns; meta.json
+	 * says "arm_links". */
+	int arm_links;
 };
 
 /* Write meta.json at path atomically: one JSON object and a newline. */

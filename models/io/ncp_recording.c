@@ -224,7 +224,20 @@ struct ncp_recording *ncp_recording_open(const char *dir, char *err,
 			       err, errlen);
 	if (!r->m1_npy)
 		goto fail;
-	r->arm_npy = load_array(r, root, "arm", "arm.npy", 6, A_F32, err, errlen);
+	/* "arm_links" (2 or 3): absent in recordings of REACH's arm. */
+	r->joints = 2;
+	if (json_object_get(root, "arm_links")) {
+		if (get_u64(root, path, "arm_links", true, &x, err, errlen))
+			goto invalid;
+		if (x != 2 && x != 3) {
+			ncp_errf(err, errlen, "%s: arm_links %" PRIu64 ": ncpd "
+				 "records arms of 2 or 3 links", path, x);
+			goto invalid;
+		}
+		r->joints = (int)x;
+	}
+	r->arm_npy = load_array(r, root, "arm", "arm.npy",
+				(uint64_t)(2 * r->joints + 2), A_F32, err, errlen);
 	if (!r->arm_npy)
 		goto fail;
 	r->target_npy = load_array(r, root, "target", "target.npy", 2, A_F32, err,

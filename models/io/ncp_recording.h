@@ -8,9 +8,11 @@
  * missing or unparsable meta.json, a format other than "ncpd-recording"
  * version 1, an unfinished recording ("complete": false), a missing
  * array, a dtype or shape that does not match meta.json (m1: steps x
- * m1_neurons of uint8, bool or float32; arm: steps x 6 float32; target:
- * steps x 2 float32; stim and alpha: steps x stim_electrodes float32;
- * lesion: steps x 2 int32; rec: steps x rec_electrodes float32).  m1.npy is mapped, not read, so long recordings cost
+ * m1_neurons of uint8, bool or float32; arm: steps x (2 J + 2) float32,
+ * J = meta.json's arm_links (2 when absent); target: steps x 2 float32;
+ * stim and alpha: steps x stim_electrodes float32; lesion: steps x 2
+ * int32; rec: steps x rec_electrodes float32).  m1.npy is mapped, not
+ * read, so long recordings cost
  * no memory until used.
  */
 #ifndef NCP_RECORDING_H
@@ -33,7 +35,11 @@ struct ncp_recording {
 	int neurons;
 	uint64_t seed, task_seed;	/* 0 when absent */
 	char *config_json;	/* meta.json's "config" object as JSON, or NULL */
-	const float *arm;	/* steps x 6: q0, q1, dq0, dq1, hand_x, hand_y */
+	int joints;		/* the arm's links J: meta.json's arm_links, 2
+				 * when absent */
+	/* steps x (2 J + 2): q (J), dq (J), hand_x, hand_y; with 2 joints
+	 * q0, q1, dq0, dq1, hand_x, hand_y */
+	const float *arm;
 	const float *target;	/* steps x 2 */
 	/* steps x stim_channels: the electrode commands theta applied in each
 	 * step (NaN in a dropped step); NULL and 0 in a recording made

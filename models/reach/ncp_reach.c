@@ -15,21 +15,20 @@ _Static_assert(NCP_REACH_MAX_DOF <= NCP_TRAJ_MAX_DIMS, "joints the DMP traces");
 
 struct scaling {
 	int dims;
-	/* S1's: [q, dq, hand] */
-	double mean[2 * NCP_REACH_MAX_DOF + 2], scale[2 * NCP_REACH_MAX_DOF + 2];
+	double mean[NCP_ARM_MAX_STATE], scale[NCP_ARM_MAX_STATE];
 };
 
 struct ncp_reach {
 	struct ncp_reach_params p;
 	double kv;
 	bool joint;		/* M1 in joint space (NCP_REACH_JOINT) */
-	int dof;		/* the arm's joints */
 	int pmc_dims;		/* the PMC's output: x, y or dof joint angles */
 	double target_q[NCP_REACH_MAX_DOF]; /* joint space: the PMC's target */
 	struct ncp_net *net;
 	struct ncp_arm arm;
-	double start_q[2];
-	double torque[2];
+	int links;		/* the arm's, N */
+	double start_q[NCP_ARM_MAX_LINKS];
+	double torque[NCP_ARM_MAX_LINKS];
 	double target[2];
 	struct scaling s1, m1, cb;
 	int pmc, arm_node, m1_ens, m1_in, m1_conn;
@@ -102,6 +101,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	memcpy(p->cb_scale, cb_scale, sizeof(cb_scale));
 	p->start[0] = 0.0;
 	p->start[1] = 1.25;
+	p->kp_null = 10.0;
 	p->arm = ncp_arm_default;
 	ncp_stim_params_default(&p->stim);
 	ncp_rec_params_default(&p->rec);
@@ -111,14 +111,74 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->field.strength = 0.4;
 }
 
-/* S1's dimensions: q0, q1, dq0, dq1, hand x, hand y. */
-enum { S1_Q0 = 0, S1_HAND_X = 4, S1_HAND_Y = 5 };
+static const struct ncp_reach_workspace workspaces[2] = {
+	/* REACH's, for its 2-link arm. */
+	{ { 0.0, 1.25 }, 0.25, 0.3, { 0.0, 1.0, 0.0, 1.5 } },
+	/* The human arm's: a hand 0.45 m in front of the shoulder, targets
+	 * 0.1 m (centre-out) and up to 0.12 m (random) around it, where the
+	 * shoulder sweeps -0.2..0.9 rad, the elbow 1.4..2.4 rad with a
+	 * straight wrist (ncp_arm_ik). */
+	{ { 0.0, 0.45 }, 0.1, 0.12, { 0.0, 0.4, 0.0, 0.5 } },
+};
+
+const struct ncp_reach_workspace *ncp_reach_workspace(int links)
+{
+	return &workspaces[links == 3 ? 1 : 0];
+}
+
+int ncp_reach_params_links(struct ncp_reach_params *p, int links, char *err,
+			   size_t errlen)
+{
+	const struct ncp_arm_params *arm = ncp_arm_for_links(links, err, errlen);
+	if (!arm)
+		return -EINVAL;
+	if (links == 2) {
+		struct ncp_reach_params d;
+		ncp_reach_params_default(&d);
+		memcpy(p->m1_mean, d.m1_mean, sizeof(d.m1_mean));
+		memcpy(p->m1_scale, d.m1_scale, sizeof(d.m1_scale));
+		memcpy(p->s1_mean, d.s1_mean, sizeof(d.s1_mean));
+		memcpy(p->s1_scale, d.s1_scale, sizeof(d.s1_scale));
+		memcpy(p->cb_mean, d.cb_mean, sizeof(d.cb_mean));
+		memcpy(p->cb_scale, d.cb_scale, sizeof(d.cb_scale));
+	} else {
+		/* Around the workspace's postures (workspaces[1]): q0
+		 * -0.1..0.85, q1 1.4..2.4, the wrist free about 0; joint
+		 * speeds of reaches of 0.1-0.25 m in 0.3-0.5 s. */
+		static const double m1_mean[5] = { 0.39, 1.9, 0.0, 0, 0 };
+		static const double m1_scale[5] = { 0.35, 0.3, 0.3, 0.12, 0.12 };
+		static const double s1_mean[8] = { 0.39, 1.9, 0.0, 0, 0, 0,
+						   0.0, 0.45 };
+		static const double s1_scale[8] = { 0.7, 0.6, 0.8, 3, 3, 3,
+						    0.3, 0.3 };
+		static const double cb_mean[6] = { 0.39, 1.9, 0.0, 0, 0, 0 };
+		static const double cb_scale[6] = { 0.35, 0.3, 0.3, 1.5, 1.5,
+						    1.5 };
+		memcpy(p->m1_mean, m1_mean, sizeof(m1_mean));
+		memcpy(p->m1_scale, m1_scale, sizeof(m1_scale));
+		memcpy(p->s1_mean, s1_mean, sizeof(s1_mean));
+		memcpy(p->s1_scale, s1_scale, sizeof(s1_scale));
+		memcpy(p->cb_mean, cb_mean, sizeof(cb_mean));
+		memcpy(p->cb_scale, cb_scale, sizeof(cb_scale));
+	}
+	p->arm = *arm;
+	const struct ncp_reach_workspace *w = ncp_reach_workspace(links);
+	p->start[0] = w->centre[0];
+	p->start[1] = w->centre[1];
+	return 0;
+}
+
+/* S1's dimensions: q (N), dq (N), hand x, hand y. */
+enum { S1_Q0 = 0 };
+#define S1_HAND_X(n) (2 * (n))
+#define S1_HAND_Y(n) (2 * (n) + 1)
 
 int ncp_reach_target_check(const struct ncp_reach_params *p,
 			   const double xy[2], char *why, size_t len)
 {
 	const struct ncp_arm_params *a = &p->arm;
-	double q[2];
+	const int N = a->links;
+	double q[NCP_ARM_MAX_LINKS];
 
 	if (!isfinite(xy[0]) || !isfinite(xy[1])) {
 		ncp_errf(why, len, "not a finite point");
@@ -127,18 +187,29 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 	if (ncp_arm_ik(a, xy, q)) {
 		double d = hypot(xy[0], xy[1]);
 		double lo = fabs(a->l[0] - a->l[1]), hi = a->l[0] + a->l[1];
+		if (N == 3) {
+			/* Forearm and hand in line reach farthest. */
+			hi += a->l[2];
+			lo = fmax(0.0, a->l[0] - a->l[1] - a->l[2]);
+		}
 		if (d < lo || d > hi)
 			ncp_errf(why, len, "%.3g m from the shoulder, the arm "
 				 "reaches %.3g to %.3g m", d, lo, hi);
+		else if (N == 2)
+			ncp_errf(why, len, "the arm would need a joint beyond "
+				 "its limits [%g, %g] rad", a->q_min[0], a->q_max[0]);
 		else
 			ncp_errf(why, len, "the arm would need a joint beyond "
-				 "its limits [%g, %g] rad", a->q_min, a->q_max);
+				 "its limits (shoulder [%g, %g], elbow [%g, %g], "
+				 "wrist [%g, %g] rad)", a->q_min[0], a->q_max[0],
+				 a->q_min[1], a->q_max[1], a->q_min[2],
+				 a->q_max[2]);
 		return -EDOM;
 	}
 	/* The hand within S1's range, less the margin. */
 	static const char *const axis[2] = { "x", "y" };
 	for (int i = 0; i < 2; i++) {
-		int d = i ? S1_HAND_Y : S1_HAND_X;
+		int d = i ? S1_HAND_Y(N) : S1_HAND_X(N);
 		double lo = p->s1_mean[d] - p->s1_scale[d] + NCP_REACH_HAND_MARGIN;
 		double hi = p->s1_mean[d] + p->s1_scale[d] - NCP_REACH_HAND_MARGIN;
 		if (xy[i] < lo || xy[i] > hi) {
@@ -146,25 +217,30 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 				 "the hand at x %g..%g m, y %g..%g m (S1's range, "
 				 "less %g m)", axis[i], xy[i], xy[i] < lo ? "below" :
 				 "above", xy[i] < lo ? lo : hi,
-				 p->s1_mean[S1_HAND_X] - p->s1_scale[S1_HAND_X] +
+				 p->s1_mean[S1_HAND_X(N)] - p->s1_scale[S1_HAND_X(N)] +
 				 NCP_REACH_HAND_MARGIN,
-				 p->s1_mean[S1_HAND_X] + p->s1_scale[S1_HAND_X] -
+				 p->s1_mean[S1_HAND_X(N)] + p->s1_scale[S1_HAND_X(N)] -
 				 NCP_REACH_HAND_MARGIN,
-				 p->s1_mean[S1_HAND_Y] - p->s1_scale[S1_HAND_Y] +
+				 p->s1_mean[S1_HAND_Y(N)] - p->s1_scale[S1_HAND_Y(N)] +
 				 NCP_REACH_HAND_MARGIN,
-				 p->s1_mean[S1_HAND_Y] + p->s1_scale[S1_HAND_Y] -
+				 p->s1_mean[S1_HAND_Y(N)] + p->s1_scale[S1_HAND_Y(N)] -
 				 NCP_REACH_HAND_MARGIN, NCP_REACH_HAND_MARGIN);
 			return -EDOM;
 		}
 	}
 	/* The shoulder angle within S1's range, less the margin (its lower
-	 * end is the joint limit). */
+	 * end is the joint limit with REACH's arm; the 3-link arm's shoulder
+	 * turns further). */
 	double q0_hi = p->s1_mean[S1_Q0] + p->s1_scale[S1_Q0] -
 		       NCP_REACH_SHOULDER_MARGIN;
-	if (q[0] > q0_hi) {
+	double q0_lo = p->s1_mean[S1_Q0] - p->s1_scale[S1_Q0] +
+		       NCP_REACH_SHOULDER_MARGIN;
+	if (q[0] > q0_hi || (a->q_min[0] < q0_lo - NCP_REACH_SHOULDER_MARGIN &&
+			     q[0] < q0_lo)) {
 		ncp_errf(why, len, "the shoulder would be at %.3g rad: the "
-			 "circuits sense it up to %.3g rad (S1's range, less "
-			 "%g rad)", q[0], q0_hi, NCP_REACH_SHOULDER_MARGIN);
+			 "circuits sense it %s %.3g rad (S1's range, less "
+			 "%g rad)", q[0], q[0] > q0_hi ? "up to" : "from",
+			 q[0] > q0_hi ? q0_hi : q0_lo, NCP_REACH_SHOULDER_MARGIN);
 		return -EDOM;
 	}
 	return 0;
@@ -174,20 +250,15 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
  * Everything the joint-space circuits need from the arm goes through these,
  * for any number of joints (q: dof values, M: dof x dof row-major). */
 
-static int arm_dof(const struct ncp_arm_params *a)
-{
-	(void)a;
-	return 2;
-}
-
 static void arm_inertia(const struct ncp_arm_params *a, const double *q,
 			double *M)
 {
-	double m[2][2];
+	const int n = a->links;
+	double m[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
 	ncp_arm_inertia(a, q, m);
-	for (int i = 0; i < 2; i++)
-		for (int j = 0; j < 2; j++)
-			M[2 * i + j] = m[i][j];
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			M[n * i + j] = m[i][j];
 }
 
 static int arm_ik(const struct ncp_arm_params *a, const double xy[2],
@@ -218,39 +289,57 @@ static void scale_up(double t, const float *in, float *out, void *ctx)
 		out[i] = (float)(in[i] * s->scale[i] + s->mean[i]);
 }
 
-/* The arm: filtered torque in, [q0, q1, dq0, dq1, hand_x, hand_y] out. */
+/* The arm: filtered torque in (N), [q, dq, hand_x, hand_y] out (2 N + 2). */
 static void arm_node(double t, const float *in, float *out, void *ctx)
 {
 	struct ncp_reach *r = ctx;
 	struct ncp_arm_state s;
 
-	r->torque[0] = in[0];
-	r->torque[1] = in[1];
+	for (int j = 0; j < r->links; j++)
+		r->torque[j] = in[j];
 	ncp_arm_step(&r->arm, r->torque, r->p.dt);
 	ncp_arm_state(&r->arm, &s);
-	out[0] = (float)s.q[0];
-	out[1] = (float)s.q[1];
-	out[2] = (float)s.dq[0];
-	out[3] = (float)s.dq[1];
-	out[4] = (float)s.hand[0];
-	out[5] = (float)s.hand[1];
+	ncp_arm_state_flat(&s, out);
 }
 
 /* --- decoded functions ----------------------------------------------------- */
 
-/* M1: u = J^T Mx (kp x_des), from [q0, q1, x_des0, x_des1] scaled. */
+/* M1: u = J^T Mx (kp x_des), from [q, x_des] scaled.  With 3 links the
+ * arm is redundant and M1 adds the null-space term (operational space
+ * control as REACH's three-link model): u_null = (I - J^T Jbar^T) M
+ * kp_null (q_start - q) with Jbar = M^-1 J^T Mx, which is
+ * y - J^T Mx J kp_null (q_start - q) for y = M kp_null (q_start - q). */
 static void m1_func(const double *x, double *u, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
-	double v[4], J[2][2], Mx[2][2], f[2];
-	for (int i = 0; i < 4; i++)
+	const int N = r->links;
+	double v[NCP_REACH_M1_MAX] = { 0 }, J[2][NCP_ARM_MAX_LINKS], Mx[2][2], f[2];
+	for (int i = 0; i < N + 2; i++)
 		v[i] = x[i] * r->m1.scale[i] + r->m1.mean[i];
 	ncp_arm_jacobian(&r->p.arm, v, J);
 	ncp_arm_mx(&r->p.arm, v, Mx);
 	for (int i = 0; i < 2; i++)
-		f[i] = r->p.kp * (Mx[i][0] * v[2] + Mx[i][1] * v[3]);
-	u[0] = J[0][0] * f[0] + J[1][0] * f[1];
-	u[1] = J[0][1] * f[0] + J[1][1] * f[1];
+		f[i] = r->p.kp * (Mx[i][0] * v[N] + Mx[i][1] * v[N + 1]);
+	for (int j = 0; j < N; j++)
+		u[j] = J[0][j] * f[0] + J[1][j] * f[1];
+	if (N == 2)
+		return;
+	double M[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS], e[NCP_ARM_MAX_LINKS];
+	double xe[2] = { 0, 0 }, g[2];
+	ncp_arm_inertia(&r->p.arm, v, M);
+	for (int j = 0; j < N; j++)
+		e[j] = r->p.kp_null * (r->start_q[j] - v[j]);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < N; j++)
+			xe[i] += J[i][j] * e[j];
+	for (int i = 0; i < 2; i++)
+		g[i] = Mx[i][0] * xe[0] + Mx[i][1] * xe[1];
+	for (int j = 0; j < N; j++) {
+		double y = 0.0;
+		for (int k = 0; k < N; k++)
+			y += M[j][k] * e[k];
+		u[j] += y - (J[0][j] * g[0] + J[1][j] * g[1]);
+	}
 }
 
 /* M1 in joint space (REACH's generalized coordinates): u = M(q) kp q_err,
@@ -258,7 +347,7 @@ static void m1_func(const double *x, double *u, void *ctx)
 static void m1_joint_func(const double *x, double *u, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
-	const int n = r->dof;
+	const int n = r->links;
 	double v[2 * NCP_REACH_MAX_DOF] = { 0 };
 	double M[NCP_REACH_MAX_DOF * NCP_REACH_MAX_DOF];
 	for (int i = 0; i < 2 * n; i++)
@@ -272,21 +361,28 @@ static void m1_joint_func(const double *x, double *u, void *ctx)
 	}
 }
 
-/* CB: u = -M (kv dq), from [q0, q1, dq0, dq1] scaled. */
+/* CB: u = -M (kv dq), from [q, dq] scaled. */
 static void cb_func(const double *x, double *u, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
-	double v[4], M[2][2];
-	for (int i = 0; i < 4; i++)
+	const int N = r->links;
+	double v[NCP_REACH_CB_MAX] = { 0 }, M[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
+	for (int i = 0; i < 2 * N; i++)
 		v[i] = x[i] * r->cb.scale[i] + r->cb.mean[i];
 	ncp_arm_inertia(&r->p.arm, v, M);
-	u[0] = -r->kv * (M[0][0] * v[2] + M[0][1] * v[3]);
-	u[1] = -r->kv * (M[1][0] * v[2] + M[1][1] * v[3]);
+	for (int j = 0; j < N; j++) {
+		double acc = M[j][0] * v[N] + M[j][1] * v[N + 1];
+		if (N == 3)
+			acc += M[j][2] * v[N + 2];
+		u[j] = -r->kv * acc;
+	}
 }
 
 static void zero_func(const double *x, double *u, void *ctx)
 {
-	u[0] = u[1] = 0.0;
+	const struct ncp_reach *r = ctx;
+	for (int j = 0; j < r->links; j++)
+		u[j] = 0.0;
 }
 
 /* The trajectory generator's forcing function f / (alpha beta) of the
@@ -308,30 +404,38 @@ static void gate_node(double t, const float *in, float *out, void *ctx)
 		out[d] = open ? in[d] : 0.0f;
 }
 
-/* The force field: [q, dq] (filtered) in, joint torques out. */
+/* The force field: [q, dq] (filtered, 2 N) in, joint torques (N) out.
+ * The joint field acts on shoulder and elbow (a 3-link arm's wrist gets
+ * none). */
 static void field_node(double t, const float *in, float *out, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
+	const int N = r->links;
 	const double k = r->field.strength;
-	double q[2] = { in[0], in[1] }, dq[2] = { in[2], in[3] };
+	double q[NCP_ARM_MAX_LINKS], dq[NCP_ARM_MAX_LINKS];
 
-	if (!r->field.on) {
-		out[0] = out[1] = 0.0f;
-		return;
+	for (int j = 0; j < N; j++) {
+		q[j] = in[j];
+		dq[j] = in[N + j];
+		out[j] = 0.0f;
 	}
+	if (!r->field.on)
+		return;
 	if (r->field.kind == NCP_FIELD_JOINT) {
 		out[0] = (float)(k * (field_b[0][0] * dq[0] + field_b[0][1] * dq[1]));
 		out[1] = (float)(k * (field_b[1][0] * dq[0] + field_b[1][1] * dq[1]));
 		return;
 	}
 	/* Curl: F = k (v_y, -v_x) at the hand, v = J dq; u = J^T F. */
-	double J[2][2];
+	double J[2][NCP_ARM_MAX_LINKS], vx = 0.0, vy = 0.0;
 	ncp_arm_jacobian(&r->p.arm, q, J);
-	double vx = J[0][0] * dq[0] + J[0][1] * dq[1];
-	double vy = J[1][0] * dq[0] + J[1][1] * dq[1];
+	for (int j = 0; j < N; j++) {
+		vx += J[0][j] * dq[j];
+		vy += J[1][j] * dq[j];
+	}
 	double fx = k * vy, fy = -k * vx;
-	out[0] = (float)(J[0][0] * fx + J[1][0] * fy);
-	out[1] = (float)(J[0][1] * fx + J[1][1] * fy);
+	for (int j = 0; j < N; j++)
+		out[j] = (float)(J[0][j] * fx + J[1][j] * fy);
 }
 
 /* --- build ----------------------------------------------------------------- */
@@ -344,11 +448,12 @@ static void set_scaling(struct scaling *s, int dims, const double *mean,
 	memcpy(s->scale, scale, sizeof(double) * (size_t)dims);
 }
 
-/* The 4-D, radius-2 ensembles of M1 and CB with area intercepts. */
-static void area_spec(struct ncp_ens_spec *s, int n, uint64_t seed)
+/* The ensembles of M1 and CB (4-D for REACH's arm), radius sqrt(dims),
+ * with area intercepts. */
+static void area_spec(struct ncp_ens_spec *s, int n, int dims, uint64_t seed)
 {
-	ncp_ens_spec_default(s, n, 4);
-	s->radius = 2.0; /* sqrt(dims) */
+	ncp_ens_spec_default(s, n, dims);
+	s->radius = dims == 4 ? 2.0 : sqrt((double)dims);
 	s->intercepts = (struct ncp_dist){ NCP_DIST_AREA, -1.0, 0.1, 0 };
 	s->seed = seed;
 }
@@ -382,34 +487,36 @@ static double rate_slope(const struct ncp_lif_params *lp, double J,
 	return r;
 }
 
-/* M1's decoded output (2) for currents J, and optionally G = du/dalpha
- * (2 x E) through the footprints. */
-static void m1_static(const struct ncp_reach *r, const double *J, double u[2],
+/* M1's decoded output (N torques) for currents J, and optionally G =
+ * du/dalpha (N x E) through the footprints. */
+static void m1_static(const struct ncp_reach *r, const double *J, double *u,
 		      double *G)
 {
 	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 	const float *D = ncp_net_decoders(r->net, r->m1_conn);
 	const struct ncp_stim *s = &r->stim;
-	u[0] = u[1] = 0.0;
+	const int N = r->links;
+	for (int k = 0; k < N; k++)
+		u[k] = 0.0;
 	if (G)
-		memset(G, 0, sizeof(double) * 2 * (size_t)s->E);
+		memset(G, 0, sizeof(double) * (size_t)N * (size_t)s->E);
 	for (int i = 0; i < m1->n; i++) {
 		double sl, a = rate_slope(&m1->lifp, J[i], &sl);
-		u[0] += D[2 * i] * a;
-		u[1] += D[2 * i + 1] * a;
+		for (int k = 0; k < N; k++)
+			u[k] += D[N * i + k] * a;
 		if (!G || sl == 0.0)
 			continue;
 		for (int e = 0; e < s->E; e++) {
 			double c = s->C[(size_t)e * s->pad + i] * sl;
-			G[e] += D[2 * i] * c;
-			G[s->E + e] += D[2 * i + 1] * c;
+			for (int k = 0; k < N; k++)
+				G[(size_t)k * s->E + e] += D[N * i + k] * c;
 		}
 	}
 }
 
 /* Currents J = bias + enc . x (+ C alpha) from float run-time arrays. */
 static void m1_currents(const struct ncp_reach *r, const float *enc,
-			const float *bias, const double x[4],
+			const float *bias, const double *x,
 			const double *alpha, double *J)
 {
 	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
@@ -417,7 +524,7 @@ static void m1_currents(const struct ncp_reach *r, const float *enc,
 	const int pad = ncp_simd_pad(m1->n);
 	for (int i = 0; i < m1->n; i++) {
 		double v = bias[i];
-		for (int j = 0; j < 4; j++)
+		for (int j = 0; j < m1->dims; j++)
 			v += (double)enc[(size_t)j * pad + i] * x[j];
 		if (alpha)
 			for (int e = 0; e < s->E; e++)
@@ -443,7 +550,7 @@ static int lesion_arrays(const struct ncp_reach *r, int kind, double fraction,
 		uint32_t i = r->lesion_order[k];
 		if (kind == NCP_LESION_PMC_M1) {
 			/* The plan's rows: after the joint angles. */
-			for (int j = r->dof; j < m1->dims; j++)
+			for (int j = r->links; j < m1->dims; j++)
 				enc[(size_t)j * pad + i] = 0.0f;
 		} else {
 			/* Far below threshold whatever the input or the
@@ -467,13 +574,13 @@ int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
 {
 	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 	const struct ncp_stim *s = &r->stim;
-	const int n = m1->n, E = s->E, pad = ncp_simd_pad(n);
+	const int n = m1->n, E = s->E, pad = ncp_simd_pad(n), N = r->links;
 
 	if (kind < 0 || kind >= NCP_LESION_KIND_COUNT ||
 	    !(fraction >= 0 && fraction <= 1))
 		return ncp_errf(err, errlen, "bad lesion kind or fraction");
 	double *J = malloc(sizeof(double) * (size_t)n);
-	double *G = malloc(sizeof(double) * 2 * (size_t)E);
+	double *G = malloc(sizeof(double) * (size_t)N * (size_t)E);
 	double *alpha = malloc(sizeof(double) * (size_t)E);
 	double *trial = malloc(sizeof(double) * (size_t)E);
 	double *sax = calloc(2 * (size_t)E, sizeof(double));
@@ -485,52 +592,81 @@ int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
 		return ncp_errf_code(err, errlen, ENOMEM, "out of memory for the oracle's fit");
 	}
 	lesion_arrays(r, kind, fraction, enc, bias);
-	double x[4], sxx[2][2] = { { 0 } };
-	x[0] = (r->start_q[0] - r->m1.mean[0]) / r->m1.scale[0];
-	x[1] = (r->start_q[1] - r->m1.mean[1]) / r->m1.scale[1];
+	/* x: M1's scaled input, the joints at the start posture, then x_des
+	 * at xd, xd + 1. */
+	double x[NCP_REACH_M1_MAX], sxx[2][2] = { { 0 } };
+	const int xd = N;
+	for (int j = 0; j < N; j++)
+		x[j] = (r->start_q[j] - r->m1.mean[j]) / r->m1.scale[j];
 	for (int dir = 0; dir < 8; dir++) {
 		for (int mag = 1; mag <= 5; mag++) {
 			double ang = dir * M_PI / 4, dist = 0.05 * mag;
-			double u0[2], u[2], res[2], cost;
-			x[2] = (dist * cos(ang) - r->m1.mean[2]) / r->m1.scale[2];
-			x[3] = (dist * sin(ang) - r->m1.mean[3]) / r->m1.scale[3];
+			double u0[NCP_ARM_MAX_LINKS], u[NCP_ARM_MAX_LINKS];
+			double res[NCP_ARM_MAX_LINKS], cost = 0.0;
+			x[xd] = (dist * cos(ang) - r->m1.mean[xd]) / r->m1.scale[xd];
+			x[xd + 1] = (dist * sin(ang) - r->m1.mean[xd + 1]) /
+				    r->m1.scale[xd + 1];
 			m1_currents(r, r->enc0, r->bias0, x, NULL, J);
 			m1_static(r, J, u0, NULL);
 			memset(alpha, 0, sizeof(double) * (size_t)E);
 			m1_currents(r, enc, bias, x, alpha, J);
 			m1_static(r, J, u, G);
-			res[0] = u[0] - u0[0];
-			res[1] = u[1] - u0[1];
-			cost = res[0] * res[0] + res[1] * res[1];
+			for (int k = 0; k < N; k++) {
+				res[k] = u[k] - u0[k];
+				cost += res[k] * res[k];
+			}
 			double mu = 1e-3;
 			for (int it = 0; it < 60 && cost > 0; it++) {
 				/* delta = -G^T (G G^T + mu tr I)^-1 res */
-				double A[3] = { 0, 0, 0 };
-				for (int e = 0; e < E; e++) {
-					A[0] += G[e] * G[e];
-					A[1] += G[e] * G[E + e];
-					A[2] += G[E + e] * G[E + e];
+				double y[NCP_ARM_MAX_LINKS];
+				if (N == 2) {
+					double A[3] = { 0, 0, 0 };
+					for (int e = 0; e < E; e++) {
+						A[0] += G[e] * G[e];
+						A[1] += G[e] * G[E + e];
+						A[2] += G[E + e] * G[E + e];
+					}
+					double lam = mu * (A[0] + A[2]) + 1e-30;
+					double a00 = A[0] + lam, a11 = A[2] + lam;
+					double det = a00 * a11 - A[1] * A[1];
+					y[0] = (a11 * res[0] - A[1] * res[1]) / det;
+					y[1] = (a00 * res[1] - A[1] * res[0]) / det;
+				} else {
+					double A[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
+					double tr = 0.0;
+					for (int a = 0; a < N; a++)
+						for (int b = 0; b < N; b++) {
+							double acc = 0.0;
+							for (int e = 0; e < E; e++)
+								acc += G[a * E + e] * G[b * E + e];
+							A[a][b] = acc;
+						}
+					for (int a = 0; a < N; a++)
+						tr += A[a][a];
+					for (int a = 0; a < N; a++)
+						A[a][a] += mu * tr + 1e-30;
+					ncp_arm_spd_solve(N, A, res, y);
 				}
-				double lam = mu * (A[0] + A[2]) + 1e-30;
-				double a00 = A[0] + lam, a11 = A[2] + lam;
-				double det = a00 * a11 - A[1] * A[1];
-				double y0 = (a11 * res[0] - A[1] * res[1]) / det;
-				double y1 = (a00 * res[1] - A[1] * res[0]) / det;
 				for (int e = 0; e < E; e++) {
-					double v = alpha[e] - (G[e] * y0 +
-							       G[E + e] * y1);
+					double g = 0.0;
+					for (int k = 0; k < N; k++)
+						g += G[k * E + e] * y[k];
+					double v = alpha[e] - g;
 					trial[e] = fmin(fmax(v, -s->max), s->max);
 				}
-				double ut[2], Gt[2 * NCP_STIM_MAX_ELECTRODES];
+				double ut[NCP_ARM_MAX_LINKS], rt[NCP_ARM_MAX_LINKS];
+				double Gt[NCP_ARM_MAX_LINKS * NCP_STIM_MAX_ELECTRODES];
 				m1_currents(r, enc, bias, x, trial, J);
 				m1_static(r, J, ut, Gt);
-				double rt0 = ut[0] - u0[0], rt1 = ut[1] - u0[1];
-				double ct = rt0 * rt0 + rt1 * rt1;
+				double ct = 0.0;
+				for (int k = 0; k < N; k++) {
+					rt[k] = ut[k] - u0[k];
+					ct += rt[k] * rt[k];
+				}
 				if (ct < cost) {
 					memcpy(alpha, trial, sizeof(double) * (size_t)E);
-					memcpy(G, Gt, sizeof(double) * 2 * (size_t)E);
-					res[0] = rt0;
-					res[1] = rt1;
+					memcpy(G, Gt, sizeof(double) * (size_t)N * (size_t)E);
+					memcpy(res, rt, sizeof(double) * (size_t)N);
 					cost = ct;
 					mu = fmax(mu * 0.3, 1e-9);
 				} else {
@@ -540,12 +676,12 @@ int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
 				}
 			}
 			for (int e = 0; e < E; e++) {
-				sax[2 * e] += alpha[e] * x[2];
-				sax[2 * e + 1] += alpha[e] * x[3];
+				sax[2 * e] += alpha[e] * x[xd];
+				sax[2 * e + 1] += alpha[e] * x[xd + 1];
 			}
-			sxx[0][0] += x[2] * x[2];
-			sxx[0][1] += x[2] * x[3];
-			sxx[1][1] += x[3] * x[3];
+			sxx[0][0] += x[xd] * x[xd];
+			sxx[0][1] += x[xd] * x[xd + 1];
+			sxx[1][1] += x[xd + 1] * x[xd + 1];
 		}
 	}
 	/* K = (sum alpha x^T) (sum x x^T)^-1 */
@@ -592,8 +728,8 @@ static int m1_lesion_stim_init(struct ncp_reach *r, char *err, size_t errlen)
 	memcpy(r->bias0, m1->biasf, sizeof(float) * (size_t)n);
 	memcpy(r->bias_les, m1->biasf, sizeof(float) * (size_t)n);
 	for (int i = 0; i < n; i++) {
-		exd[2 * i] = m1->encoders[(size_t)i * m1->dims + 2];
-		exd[2 * i + 1] = m1->encoders[(size_t)i * m1->dims + 3];
+		exd[2 * i] = m1->encoders[(size_t)i * m1->dims + r->links];
+		exd[2 * i + 1] = m1->encoders[(size_t)i * m1->dims + r->links + 1];
 	}
 	ret = ncp_stim_init(&r->stim, &r->p.stim, n, exd, r->p.dt, err, errlen);
 	free(exd);
@@ -633,7 +769,7 @@ static int rec_init(struct ncp_reach *r, char *err, size_t errlen)
 static int joint_traj(struct ncp_reach *r, char *err, size_t errlen)
 {
 	enum { S = NCP_TRAJ_SAMPLES };
-	const int n = r->dof;
+	const int n = r->links;
 	double *q = malloc(sizeof(double) * (size_t)n * S);
 	if (!q)
 		return ncp_errf_code(err, errlen, ENOMEM, "out of memory");
@@ -677,6 +813,12 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	}
 	r->p = *p;
 	r->kv = p->kv > 0 ? p->kv : 1.5 * sqrt(p->kp);
+	if (!ncp_arm_for_links(p->arm.links, err, errlen)) {
+		free(r);
+		return NULL;
+	}
+	const int N = r->links = p->arm.links, S = NCP_ARM_STATE_DIMS(N);
+	const int DM1 = NCP_REACH_M1_DIMS(N), DCB = NCP_REACH_CB_DIMS(N);
 	if (p->control < 0 || p->control >= NCP_REACH_CONTROL_COUNT) {
 		ncp_errf(err, errlen, "reach.control %d: expected task (%d) or "
 			 "joint (%d)", p->control, NCP_REACH_TASK,
@@ -685,11 +827,11 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 		return NULL;
 	}
 	r->joint = p->control == NCP_REACH_JOINT;
-	r->dof = arm_dof(&p->arm);
-	r->pmc_dims = r->joint ? r->dof : 2;
-	if (r->dof > NCP_REACH_MAX_DOF) {
-		ncp_errf(err, errlen, "an arm of %d joints: the circuits handle "
-			 "at most %d", r->dof, NCP_REACH_MAX_DOF);
+	r->pmc_dims = r->joint ? N : 2;
+	if (r->joint && N != 2) {
+		ncp_errf(err, errlen, "joint-space control (reach.control "
+			 "joint) drives the 2-link arm only (arm.links is %d)",
+			 N);
 		free(r);
 		return NULL;
 	}
@@ -702,23 +844,23 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	ncp_arm_init(&r->arm, &p->arm, r->start_q);
 	r->target[0] = p->start[0];
 	r->target[1] = p->start[1];
-	memcpy(r->target_q, r->start_q, sizeof(double) * (size_t)r->dof);
-	set_scaling(&r->s1, 6, p->s1_mean, p->s1_scale);
+	memcpy(r->target_q, r->start_q, sizeof(double) * (size_t)N);
+	set_scaling(&r->s1, S, p->s1_mean, p->s1_scale);
 	if (r->joint) {
 		/* [q, q_err]: the joint angles as in task space, the joint
 		 * errors as the task-space error (mean 0, its scale). */
 		double mean[2 * NCP_REACH_MAX_DOF], scale[2 * NCP_REACH_MAX_DOF];
-		for (int i = 0; i < r->dof; i++) {
+		for (int i = 0; i < N; i++) {
 			mean[i] = p->m1_mean[i];
 			scale[i] = p->m1_scale[i];
-			mean[r->dof + i] = 0.0;
-			scale[r->dof + i] = p->m1_scale[r->dof];
+			mean[N + i] = 0.0;
+			scale[N + i] = p->m1_scale[N];
 		}
-		set_scaling(&r->m1, 2 * r->dof, mean, scale);
+		set_scaling(&r->m1, 2 * N, mean, scale);
 	} else {
-		set_scaling(&r->m1, 4, p->m1_mean, p->m1_scale);
+		set_scaling(&r->m1, DM1, p->m1_mean, p->m1_scale);
 	}
-	set_scaling(&r->cb, 4, p->cb_mean, p->cb_scale);
+	set_scaling(&r->cb, DCB, p->cb_mean, p->cb_scale);
 	r->net = ncp_net_new(p->dt);
 	if (!r->net) {
 		ncp_errf(err, errlen, "out of memory");
@@ -739,14 +881,14 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 		TRY(joint_traj(r, err, errlen));
 	TRY(r->pmc = ncp_net_node(net, "pmc", r->dmp ? r->pmc_dims : 0,
 				  r->pmc_dims, NULL, NULL));
-	TRY(r->arm_node = ncp_net_node(net, "arm", 2, 6, arm_node, r));
+	TRY(r->arm_node = ncp_net_node(net, "arm", N, S, arm_node, r));
 	ncp_net_node_part(net, r->arm_node, NCP_PART_ARM);
-	TRY(s1_in = ncp_net_node(net, "s1.in", 6, 6, scale_down, &r->s1));
+	TRY(s1_in = ncp_net_node(net, "s1.in", S, S, scale_down, &r->s1));
 	ncp_ens_spec_default(&spec, p->n_s1, 1);
 	spec.seed = ncp_rng_derive(p->seed, 1);
-	TRY(ncp_net_ens_array(net, "s1", 6, &spec, &s1_arr_in, &s1_arr_out, err,
+	TRY(ncp_net_ens_array(net, "s1", S, &spec, &s1_arr_in, &s1_arr_out, err,
 			      errlen));
-	TRY(s1_out = ncp_net_node(net, "s1.out", 6, 6, scale_up, &r->s1));
+	TRY(s1_out = ncp_net_node(net, "s1.out", S, S, scale_up, &r->s1));
 	/* error: target - hand, or in joint space q_des - q. */
 	ncp_ens_spec_default(&spec, p->n_error, r->pmc_dims);
 	spec.seed = ncp_rng_derive(p->seed, 2);
@@ -756,16 +898,12 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	TRY(m1_in = ncp_net_node(net, "m1.in", m1_dims, m1_dims, scale_down,
 				 &r->m1));
 	r->m1_in = m1_in;
-	area_spec(&spec, p->n_m1, ncp_rng_derive(p->seed, 3));
-	if (m1_dims != 4) {
-		spec.dims = m1_dims;
-		spec.radius = sqrt(m1_dims);
-	}
+	area_spec(&spec, p->n_m1, m1_dims, ncp_rng_derive(p->seed, 3));
 	TRY(r->m1_ens = ncp_net_ensemble(net, "m1", &spec, err, errlen));
-	TRY(cb_in = ncp_net_node(net, "cb.in", 4, 4, scale_down, &r->cb));
-	area_spec(&spec, p->n_cb, ncp_rng_derive(p->seed, 4));
+	TRY(cb_in = ncp_net_node(net, "cb.in", DCB, DCB, scale_down, &r->cb));
+	area_spec(&spec, p->n_cb, DCB, ncp_rng_derive(p->seed, 4));
 	TRY(cb = ncp_net_ensemble(net, "cb", &spec, err, errlen));
-	TRY(relay = ncp_net_node(net, "relay", 2, 2, NULL, NULL));
+	TRY(relay = ncp_net_node(net, "relay", N, N, NULL, NULL));
 
 	/* Wiring (docs/model.md): 5 ms synapses unless "no synapse". */
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .dst = s1_in,
@@ -779,37 +917,37 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	/* The error subtracts S1's hand (task space) or S1's joint angles
 	 * (joint space) from the PMC's target. */
 	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_out,
-		     .src_lo = r->joint ? 0 : 4, .src_dims = r->pmc_dims,
+		     .src_lo = r->joint ? 0 : 2 * N, .src_dims = r->pmc_dims,
 		     .dst = error, .weight = -1, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_out, .src_lo = 0,
-		     .src_dims = r->dof, .dst = m1_in, .dst_lo = 0,
-		     .dst_dims = r->dof, .tau = tau }, err, errlen));
+		     .src_dims = N, .dst = m1_in, .dst_lo = 0, .dst_dims = N,
+		     .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = error, .dst = m1_in,
-		     .dst_lo = r->dof, .dst_dims = r->pmc_dims, .tau = tau },
+		     .dst_lo = N, .dst_dims = r->pmc_dims, .tau = tau },
 		    err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = m1_in, .dst = r->m1_ens },
 		    err, errlen));
 	TRY(r->m1_conn = connect(r, (struct ncp_conn_spec){ .src = r->m1_ens,
 		     .dst = relay, .function = r->joint ? m1_joint_func : m1_func,
-		     .ctx = r, .src_dims = r->dof, .tau = tau }, err, errlen));
+		     .ctx = r, .src_dims = N, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .src_lo = 0,
-		     .src_dims = 4, .dst = cb_in, .tau = tau }, err, errlen));
+		     .src_dims = DCB, .dst = cb_in, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = cb_in, .dst = cb,
 		     .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = cb, .dst = relay,
-		     .function = cb_func, .ctx = r, .src_dims = 2,
+		     .function = cb_func, .ctx = r, .src_dims = N,
 		     .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = relay, .dst = r->arm_node,
 		     .tau = tau }, err, errlen));
 
 	if (p->adapt) {
 		int adapt, adapt_err;
-		area_spec(&spec, p->n_adapt, ncp_rng_derive(p->seed, 5));
+		area_spec(&spec, p->n_adapt, DCB, ncp_rng_derive(p->seed, 5));
 		/* REACH's: the area transform of 2 dimensions over
-		 * Uniform(-0.5, 0.2), on the 4-D population. */
+		 * Uniform(-0.5, 0.2), on CB's population. */
 		spec.intercepts = (struct ncp_dist){ NCP_DIST_AREA, -0.5, 0.2, 2 };
 		TRY(adapt = ncp_net_ensemble(net, "cb.adapt", &spec, err, errlen));
-		TRY(adapt_err = ncp_net_node(net, "cb.adapt.error", 2, 2, NULL,
+		TRY(adapt_err = ncp_net_node(net, "cb.adapt.error", N, N, NULL,
 					     NULL));
 		TRY(connect(r, (struct ncp_conn_spec){ .src = cb_in, .dst = adapt,
 			     .tau = tau }, err, errlen));
@@ -817,8 +955,8 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 			     .dst = adapt_err, .weight = -1,
 			     .tau = p->adapt_tau }, err, errlen));
 		TRY(connect(r, (struct ncp_conn_spec){ .src = adapt,
-			     .dst = r->arm_node, .function = zero_func,
-			     .src_dims = 2, .tau = tau,
+			     .dst = r->arm_node, .function = zero_func, .ctx = r,
+			     .src_dims = N, .tau = tau,
 			     .pes_rate = p->adapt_rate, .pes_err = adapt_err },
 			    err, errlen));
 	}
@@ -827,9 +965,9 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	 * way, as REACH's perturbation node); zero while off. */
 	int field;
 	r->field = p->field;
-	TRY(field = ncp_net_node(net, "field", 4, 2, field_node, r));
+	TRY(field = ncp_net_node(net, "field", DCB, N, field_node, r));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .src_lo = 0,
-		     .src_dims = 4, .dst = field, .tau = tau }, err, errlen));
+		     .src_dims = DCB, .dst = field, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = field, .dst = r->arm_node,
 		     .tau = tau }, err, errlen));
 
@@ -901,7 +1039,7 @@ void ncp_reach_set_target(struct ncp_reach *r, const double xy[2])
 		double q[NCP_REACH_MAX_DOF];
 		if ((xy[0] != r->target[0] || xy[1] != r->target[1]) &&
 		    !arm_ik(&r->p.arm, xy, q)) {
-			memcpy(r->target_q, q, sizeof(double) * (size_t)r->dof);
+			memcpy(r->target_q, q, sizeof(double) * (size_t)r->links);
 			r->target[0] = xy[0];
 			r->target[1] = xy[1];
 		}
@@ -947,8 +1085,8 @@ static void oracle_theta(struct ncp_reach *r, float *theta)
 	const float *x = ncp_net_input(r->net, r->m1_ens);
 	const struct ncp_stim *s = &r->stim;
 	for (int e = 0; e < s->E; e++) {
-		double want = r->oracle_k[2 * e] * x[2] +
-			      r->oracle_k[2 * e + 1] * x[3];
+		double want = r->oracle_k[2 * e] * x[r->links] +
+			      r->oracle_k[2 * e + 1] * x[r->links + 1];
 		want = fmin(fmax(want, -s->max), s->max);
 		double th = want - s->d * s->alpha[e];
 		theta[e] = (float)fmin(fmax(th, -s->max), s->max);
@@ -989,7 +1127,7 @@ void ncp_reach_reset(struct ncp_reach *r)
 {
 	ncp_net_reset(r->net);
 	ncp_arm_init(&r->arm, &r->p.arm, r->start_q);
-	r->torque[0] = r->torque[1] = 0.0;
+	memset(r->torque, 0, sizeof(r->torque));
 	ncp_stim_reset(&r->stim);
 	memset(r->theta_cmd, 0, sizeof(float) * (size_t)r->stim.E);
 	ncp_rec_reset(&r->rec);
@@ -1089,7 +1227,7 @@ int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
 {
 	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
 	const float *D = ncp_net_decoders(r->net, r->m1_conn);
-	const int k = r->dof, dims = r->m1.dims;
+	const int k = r->links, dims = r->m1.dims;
 	double xs[2 * NCP_REACH_MAX_DOF];
 	for (int j = 0; j < dims; j++)
 		xs[j] = (x[j] - r->m1.mean[j]) / r->m1.scale[j];
@@ -1110,11 +1248,6 @@ int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
 	return 0;
 }
 
-int ncp_reach_dof(const struct ncp_reach *r)
-{
-	return r->dof;
-}
-
 int ncp_reach_m1_dims(const struct ncp_reach *r)
 {
 	return r->m1.dims;
@@ -1132,10 +1265,15 @@ void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s)
 	ncp_arm_state(&r->arm, s);
 }
 
-void ncp_reach_torque(const struct ncp_reach *r, double u[2])
+void ncp_reach_torque(const struct ncp_reach *r, double *u)
 {
-	u[0] = r->torque[0];
-	u[1] = r->torque[1];
+	for (int j = 0; j < r->links; j++)
+		u[j] = r->torque[j];
+}
+
+int ncp_reach_links(const struct ncp_reach *r)
+{
+	return r->links;
 }
 
 void ncp_reach_target(const struct ncp_reach *r, double xy[2])
@@ -1143,7 +1281,7 @@ void ncp_reach_target(const struct ncp_reach *r, double xy[2])
 	if (r->dmp && r->joint) {
 		const float *o = ncp_net_output(r->net, r->pmc);
 		double q[NCP_REACH_MAX_DOF];
-		for (int d = 0; d < r->dof; d++)
+		for (int d = 0; d < r->links; d++)
 			q[d] = o[d];
 		arm_hand(&r->p.arm, q, xy);
 		return;

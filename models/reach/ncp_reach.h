@@ -35,6 +35,12 @@ struct ncp_field_params {
 	double strength;	/* joint: times B; curl: N s/m */
 };
 
+/* M1's and CB's dimensions for an arm of `links` links. */
+#define NCP_REACH_M1_DIMS(links) ((links) + 2)
+#define NCP_REACH_CB_DIMS(links) (2 * (links))
+#define NCP_REACH_M1_MAX NCP_REACH_M1_DIMS(NCP_ARM_MAX_LINKS)
+#define NCP_REACH_CB_MAX NCP_REACH_CB_DIMS(NCP_ARM_MAX_LINKS)
+
 /* The space M1's controller works in (docs/model.md). */
 enum ncp_reach_control {
 	NCP_REACH_TASK,		/* operational space: u = J^T Mx kp (x_t - x) */
@@ -44,7 +50,7 @@ enum ncp_reach_control {
 extern const char *const ncp_reach_control_names[NCP_REACH_CONTROL_COUNT];
 
 /* Joints a joint-space controller handles at most. */
-#define NCP_REACH_MAX_DOF 4
+#define NCP_REACH_MAX_DOF NCP_ARM_MAX_LINKS
 
 struct ncp_reach_params {
 	uint64_t seed;		/* the network: encoders, rates, voltages */
@@ -58,9 +64,15 @@ struct ncp_reach_params {
 	int n_adapt;
 	double adapt_rate;	/* PES learning rate */
 	double adapt_tau;	/* error filter, s */
-	double m1_mean[4], m1_scale[4];
-	double s1_mean[6], s1_scale[6];
-	double cb_mean[4], cb_scale[4];
+	/* Each circuit's view of its input, (x - mean) / scale: M1 sees
+	 * [q, x_des] (links + 2), S1 [q, dq, hand] (2 links + 2), CB [q, dq]
+	 * (2 links).  ncp_reach_params_links sets them with the arm. */
+	double m1_mean[NCP_REACH_M1_MAX], m1_scale[NCP_REACH_M1_MAX];
+	double s1_mean[NCP_ARM_MAX_STATE], s1_scale[NCP_ARM_MAX_STATE];
+	double cb_mean[NCP_REACH_CB_MAX], cb_scale[NCP_REACH_CB_MAX];
+	/* M1's null-space gain (3 links): the posture at the start is held
+	 * with kp_null (q_start - q) in the null space of the hand's task. */
+	double kp_null;
 	double start[2];	/* the hand's start position, m */
 	struct ncp_arm_params arm;
 	/* Lesion and stimulation of M1 (ncp_stim.h): build inputs too. */
@@ -77,7 +89,19 @@ struct ncp_reach_params {
 	struct ncp_field_params field;
 };
 
+/* REACH's defaults, with the 2-link arm. */
 void ncp_reach_params_default(struct ncp_reach_params *p);
+/* The arm of `links` links (ncp_arm_for_links) and the circuits' ranges
+ * for it (docs/model.md); the rest of p stays.  0, or -EINVAL with a
+ * message naming the values ncpd knows. */
+int ncp_reach_params_links(struct ncp_reach_params *p, int links, char *err,
+			   size_t errlen);
+/* The task's workspace for an arm of `links` links (2 or 3): its centre
+ * (the hand's start), centre-out radius, random radius and line. */
+struct ncp_reach_workspace {
+	double centre[2], radius, random_radius, line[4];
+};
+const struct ncp_reach_workspace *ncp_reach_workspace(int links);
 
 /* The targets the controller brings the hand to.  The arm's inverse
  * kinematics must put both joints within their limits, and the circuits
@@ -178,16 +202,17 @@ void ncp_reach_error_exd(const struct ncp_reach *r, double *exd);
  * -ENOMEM. */
 int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
 			double *f);
-/* The arm's joints, and the dimensions M1 represents (dof plus the
- * plan's: 2 in task space, dof in joint space). */
-int ncp_reach_dof(const struct ncp_reach *r);
+/* The dimensions M1 represents: the arm's joints (ncp_reach_links) plus
+ * the plan's, 2 in task space, one per joint in joint space. */
 int ncp_reach_m1_dims(const struct ncp_reach *r);
 
 /* The M1 neurons that spiked in the last step (ascending indices). */
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s);
-/* The torque the arm got in the last step. */
-void ncp_reach_torque(const struct ncp_reach *r, double u[2]);
+/* The torque the arm got in the last step (one per joint). */
+void ncp_reach_torque(const struct ncp_reach *r, double *u);
+/* The arm's number of links. */
+int ncp_reach_links(const struct ncp_reach *r);
 /* The PMC's output: the target, or the trajectory generator's point (in
  * joint space: the hand position of the generator's joint angles). */
 void ncp_reach_target(const struct ncp_reach *r, double xy[2]);

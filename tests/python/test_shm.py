@@ -116,8 +116,13 @@ def test_bad_segments(tmp_path):
         with pytest.raises(ncpd.ShmError, match="not an ncpd segment"):
             ncpd.Shm(name)
         with open("/dev/shm" + name, "wb") as f:
-            f.write(b"NCPDSHM\0" + bytes([2, 0, 0, 0]) + bytes(4084))
-        with pytest.raises(ncpd.ShmError, match="ABI version 2.0"):
+            f.write(b"NCPDSHM\0" + bytes([3, 0, 0, 0]) + bytes(4084))
+        with pytest.raises(ncpd.ShmError, match="ABI version 3.0"):
+            ncpd.Shm(name)
+        # A 3-joint arm's major (2) on a header that says 2 joints.
+        with open("/dev/shm" + name, "wb") as f:
+            f.write(b"NCPDSHM\0" + bytes([2, 0, 5, 0]) + bytes(4084))
+        with pytest.raises(ncpd.ShmError, match="with an arm of 2 joints"):
             ncpd.Shm(name)
         with open("/dev/shm" + name, "wb") as f:
             hdr = bytearray(4096)

@@ -19,11 +19,18 @@ import numpy as np
 
 from . import safetensors
 
-__all__ = ["Model", "ModelError", "ARCHS", "OUTPUTS", "load", "new",
+__all__ = ["Model", "ModelError", "ARCHS", "OUTPUTS", "outputs_of", "load", "new",
            "metadata", "features", "Emulator"]
 
 ARCHS = ("ridge", "ridge-running", "mlp", "mlp-running", "dense")
 OUTPUTS = ("q0", "q1", "dq0", "dq1", "hand_x", "hand_y")
+
+
+def outputs_of(links):
+    """The outputs of a model of an arm of `links` links (2 or 3): q and dq
+    of each joint, the hand's x and y (OUTPUTS for 2)."""
+    return (tuple("q%d" % j for j in range(links)) +
+            tuple("dq%d" % j for j in range(links)) + ("hand_x", "hand_y"))
 DEFAULT_HIDDEN = {"ridge": [], "ridge-running": [], "mlp": [256, 256],
                   "mlp-running": [256, 256], "dense": [128, 128]}
 DEFAULT_TAUS = (0.005, 0.02, 0.05)
@@ -36,8 +43,12 @@ class ModelError(ValueError):
 
 
 def metadata(arch, neurons=1000, stim_channels=32, window=100,
-             taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, config=None):
-    """The metadata (str to str) a model of these sizes needs."""
+             taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, config=None,
+             links=2):
+    """The metadata (str to str) a model of these sizes needs (of an arm
+    of `links` links: 2 links + 2 outputs)."""
+    if links not in (2, 3):
+        raise ModelError("links %r: ncpd's arms have 2 or 3" % (links,))
     if arch not in ARCHS:
         raise ModelError("arch %r: one of %s" % (arch, ", ".join(ARCHS)))
     hidden = list(DEFAULT_HIDDEN[arch] if hidden is None else hidden)
@@ -55,7 +66,8 @@ def metadata(arch, neurons=1000, stim_channels=32, window=100,
          "window": str(int(window)), "neurons": str(int(neurons)),
          "stim_channels": str(int(stim_channels)), "dt": repr(float(dt)),
          "taus": json.dumps(taus), "hidden": json.dumps([int(h) for h in hidden]),
-         "n_in": str(n_in), "n_out": "6", "outputs": json.dumps(list(OUTPUTS))}
+         "n_in": str(n_in), "n_out": str(len(outputs_of(links))),
+         "outputs": json.dumps(list(outputs_of(links)))}
     if horizon:
         m["horizon"] = str(int(horizon))
     if config is not None:
@@ -134,19 +146,23 @@ class _Spec:
         if self.n_in != want:
             raise bad('metadata "n_in" is %d; %s with these sizes has %d inputs'
                       % (self.n_in, self.arch, want))
-        if integer("n_out", 1, 1 << 20) != 6:
-            raise bad('metadata "n_out" is %s, want 6' % meta["n_out"])
-        if jlist("outputs") != list(OUTPUTS):
-            raise bad('metadata "outputs" is %s, want %s' % (meta["outputs"],
-                                                             json.dumps(list(OUTPUTS))))
+        self.n_out = integer("n_out", 1, 1 << 20)
+        if self.n_out not in (6, 8):
+            raise bad('metadata "n_out" is %s, want 6 (2-link arm) or 8 '
+                      '(3-link arm)' % meta["n_out"])
+        self.links = (self.n_out - 2) // 2
+        self.outputs = outputs_of(self.links)
+        if jlist("outputs") != list(self.outputs):
+            raise bad('metadata "outputs" is %s, want %s'
+                      % (meta["outputs"], json.dumps(list(self.outputs))))
         self.n_std = (self.stim_channels * K if self.arch == "dense"
                       else (self.neurons + self.stim_channels) * K)
 
     def shapes(self):
         """Every tensor's name and shape."""
         s = {"in_mean": (self.n_std,), "in_scale": (self.n_std,),
-             "out_mean": (6,), "out_scale": (6,)}
-        sizes = [self.n_in] + list(self.hidden) + [6]
+             "out_mean": (self.n_out,), "out_scale": (self.n_out,)}
+        sizes = [self.n_in] + list(self.hidden) + [self.n_out]
         for i in range(len(sizes) - 1):
             s["layers.%d.weight" % (2 * i)] = (sizes[i + 1], sizes[i])
             s["layers.%d.bias" % (2 * i)] = (sizes[i + 1],)
@@ -194,7 +210,8 @@ class Model:
         self.meta = dict(meta)
         spec = _Spec(self.meta, where)
         for k in ("arch", "window", "neurons", "stim_channels", "taus", "dt",
-                  "hidden", "horizon", "running", "n_in"):
+                  "hidden", "horizon", "running", "n_in", "n_out", "links",
+                  "outputs"):
             setattr(self, k, getattr(spec, k))
         shapes = spec.shapes()
         extra = sorted(set(tensors) - set(shapes))
@@ -299,7 +316,8 @@ class Model:
         t + horizon < T, dropped (NaN) steps left out."""
         T = y.shape[0]
         t = np.arange(self.window - 1, T - self.horizon)
-        d = y[t, 4:6] - np.asarray(arm)[t + self.horizon, 4:6].astype(np.float64)
+        h = slice(y.shape[1] - 2, y.shape[1])     # the hand: the last two
+        d = y[t, h] - np.asarray(arm)[t + self.horizon, h].astype(np.float64)
         ok = np.isfinite(d).all(axis=1)
         return float(np.sqrt(np.mean(np.sum(d[ok] ** 2, axis=1))))
 
@@ -312,11 +330,12 @@ def load(path):
 
 
 def new(arch="mlp-running", neurons=1000, stim_channels=32, window=100,
-        taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, seed=0):
+        taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, seed=0, links=2):
     """A model with fresh weights, drawn as PyTorch's Linear draws them
     (uniform in +-1/sqrt(fan_in)) from `seed`; inputs and outputs not
     standardised (means 0, scales 1)."""
-    meta = metadata(arch, neurons, stim_channels, window, taus, dt, hidden, horizon)
+    meta = metadata(arch, neurons, stim_channels, window, taus, dt, hidden, horizon,
+                    links=links)
     spec = _Spec(meta, "new model")
     rng = np.random.default_rng(seed)
     tensors = {}

@@ -62,7 +62,8 @@ def _lead_in(model):
 
 
 def predictions(rec, model=None, chunk=2500, horizon=0, rows=None):
-    """The predicted arm state of every step of `rec`, (steps, 6) float64,
+    """The predicted arm state of every step of `rec`, (steps, 2 J + 2)
+    float64 (J the arm's joints: 6 columns, 8 for the 3-link arm),
     NaN where there is none.
 
     With a model (ncpd.models.Model): the model run over the recording's
@@ -76,7 +77,8 @@ def predictions(rec, model=None, chunk=2500, horizon=0, rows=None):
     recording does not say which model the daemon ran).  Either way row
     t + horizon holds the prediction from the window ending at step t."""
     T = rec.steps
-    out = np.full((T, 6), np.nan)
+    A = len(rec.arm_columns)
+    out = np.full((T, A), np.nan)
     if model is None:
         p = rec.files.get("pred")
         if p is None:
@@ -88,6 +90,10 @@ def predictions(rec, model=None, chunk=2500, horizon=0, rows=None):
         if model.neurons != rec.m1.shape[1]:
             raise PlotError("%s has %d M1 neurons, the model %s %d"
                             % (rec.path, rec.m1.shape[1], model.where, model.neurons))
+        if model.n_out != A:
+            raise PlotError("%s is of an arm of %d links, the model %s predicts "
+                            "%d outputs" % (rec.path, rec.links, model.where,
+                                            model.n_out))
         if abs(model.dt - rec.dt) > 1e-12:
             raise PlotError("%s has dt %g, the model %s %g"
                             % (rec.path, rec.dt, model.where, model.dt))
@@ -101,7 +107,7 @@ def predictions(rec, model=None, chunk=2500, horizon=0, rows=None):
             need[src[(src >= 0) & (src < T)] // chunk] = True
         u = rec.stim_input(model.stim_channels)
         lead = _lead_in(model)
-        y = np.full((T, 6), np.nan)
+        y = np.full((T, A), np.nan)
         for a in range(0, T, chunk):
             if not need[a // chunk]:
                 continue
@@ -163,6 +169,7 @@ def hand_paths(rec, pred=None, first=0, count=8):
                              sharex=True, sharey=True, squeeze=False)
     hand = np.asarray(rec.hand, np.float64)
     tg = np.asarray(rec.target, np.float64)
+    hx = 2 * rec.links          # the hand's columns: after q and dq
     pts = []
     for i, (s, e) in enumerate(rs):
         ax = axes[i // cols][i % cols]
@@ -170,7 +177,7 @@ def hand_paths(rec, pred=None, first=0, count=8):
         ax.plot(hand[s:e, 0], hand[s:e, 1], gid="real-hand-%d" % k,
                 label="real", **REAL)
         if pred is not None:
-            ax.plot(pred[s:e, 4], pred[s:e, 5], gid="pred-hand-%d" % k,
+            ax.plot(pred[s:e, hx], pred[s:e, hx + 1], gid="pred-hand-%d" % k,
                     label="predicted", **PRED)
         ax.plot([hand[s, 0]], [hand[s, 1]], "o", color=REAL["color"],
                 markersize=4, gid="start-%d" % k)
@@ -182,7 +189,7 @@ def hand_paths(rec, pred=None, first=0, count=8):
         ax.grid(alpha=0.3)
         pts += [hand[s:e], tg[s:s + 1]]
         if pred is not None:
-            pts.append(pred[s:e, 4:6])
+            pts.append(pred[s:e, hx:hx + 2])
     for j in range(len(rs), nrows * cols):
         axes[j // cols][j % cols].set_visible(False)
     p = np.concatenate(pts)
@@ -202,7 +209,13 @@ def hand_paths(rec, pred=None, first=0, count=8):
     return fig
 
 
-JOINTS = (("q0", 0, "rad"), ("q1", 1, "rad"), ("dq0", 2, "rad/s"), ("dq1", 3, "rad/s"))
+def _joints(links):
+    """(name, column, unit) of every joint angle and velocity."""
+    return ([("q%d" % j, j, "rad") for j in range(links)] +
+            [("dq%d" % j, links + j, "rad/s") for j in range(links)])
+
+
+JOINTS = tuple(_joints(2))
 
 
 def joints(rec, pred=None, t_from=0.0, t_to=10.0):
@@ -212,8 +225,10 @@ def joints(rec, pred=None, t_from=0.0, t_to=10.0):
     a, b = span_rows(rec, t_from, t_to)
     t = rec.time[a:b]
     arm = np.asarray(rec.arm[a:b], np.float64)
-    fig, axes = plt.subplots(4, 1, figsize=(10, 8), sharex=True)
-    for ax, (name, c, unit) in zip(axes, JOINTS):
+    js = _joints(rec.links)
+    nj = len(js)
+    fig, axes = plt.subplots(nj, 1, figsize=(10, 2 * nj), sharex=True)
+    for ax, (name, c, unit) in zip(axes, js):
         ax.plot(t, arm[:, c], gid="real-" + name, label="real", **REAL)
         if pred is not None:
             ax.plot(t, pred[a:b, c], gid="pred-" + name, label="predicted", **PRED)
@@ -227,11 +242,13 @@ def joints(rec, pred=None, t_from=0.0, t_to=10.0):
     axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("loop time (s); grey lines: a new target")
     if pred is not None:
-        ok = np.isfinite(pred[a:b, :4]).all(axis=1) & np.isfinite(arm[:, :4]).all(axis=1)
-        rmse = np.sqrt(np.mean((pred[a:b][ok, :4] - arm[ok, :4]) ** 2, axis=0)) if ok.any() \
-            else [np.nan] * 4
-        fig.suptitle("%s: joints, real and predicted (RMSE q %.4f %.4f rad, "
-                     "dq %.3f %.3f rad/s)" % (rec.name, *rmse))
+        ok = np.isfinite(pred[a:b, :nj]).all(axis=1) & np.isfinite(arm[:, :nj]).all(axis=1)
+        rmse = np.sqrt(np.mean((pred[a:b][ok, :nj] - arm[ok, :nj]) ** 2, axis=0)) if ok.any() \
+            else [np.nan] * nj
+        L = rec.links
+        fig.suptitle("%s: joints, real and predicted (RMSE q %s rad, dq %s rad/s)"
+                     % (rec.name, " ".join("%.4f" % v for v in rmse[:L]),
+                        " ".join("%.3f" % v for v in rmse[L:])))
     else:
         fig.suptitle("%s: joints" % rec.name)
     fig.tight_layout()
@@ -290,7 +307,8 @@ def end_errors(rec, pred=None):
     ends = np.array([e - 1 for _, e in rs])
     targets = tg[[s for s, _ in rs]]
     err = np.hypot(*(hand[ends] - targets).T)
-    perr = None if pred is None else np.hypot(*(pred[ends, 4:6] - hand[ends]).T)
+    hx = 2 * rec.links          # the hand's columns: after q and dq
+    perr = None if pred is None else np.hypot(*(pred[ends, hx:hx + 2] - hand[ends]).T)
     # Targets to the mm; ordered by angle around the workspace's centre.
     keys = np.round(targets * 1000).astype(np.int64)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)

@@ -12,14 +12,24 @@ import os
 
 import numpy as np
 
-__all__ = ["Recording", "RecordingError", "ARM_COLUMNS", "PRED_COLUMNS"]
+__all__ = ["Recording", "RecordingError", "ARM_COLUMNS", "PRED_COLUMNS",
+           "arm_columns"]
 
 ARM_COLUMNS = ("q0", "q1", "dq0", "dq1", "hand_x", "hand_y")
 PRED_COLUMNS = ARM_COLUMNS
+
+
+def arm_columns(links):
+    """The arm state's columns for an arm of `links` links (2 or 3): q and
+    dq of each joint, then the hand."""
+    return (tuple("q%d" % j for j in range(links)) +
+            tuple("dq%d" % j for j in range(links)) + ("hand_x", "hand_y"))
+
+
 # The files a recording may hold, by key, with their dtype and columns
-# (None: from meta.json).
-FILES = {"m1": ("|u1", None), "arm": ("<f4", 6), "target": ("<f4", 2),
-         "stim": ("<f4", None), "lesion": ("<i4", 2), "pred": ("<f4", 6),
+# (None: from meta.json; "arm": 2 arm_links + 2).
+FILES = {"m1": ("|u1", None), "arm": ("<f4", "arm"), "target": ("<f4", 2),
+         "stim": ("<f4", None), "lesion": ("<i4", 2), "pred": ("<f4", "arm"),
          "rec": ("<f4", None), "alpha": ("<f4", None)}
 
 
@@ -32,13 +42,15 @@ class Recording:
     """The recording in directory `path`.
 
     Every file is an attribute, memory-mapped read-only (np.load with
-    mmap_mode="r"): m1 (steps, m1_neurons) uint8, arm (steps, 6) float32,
-    target (steps, 2), stim (steps, E) float32, lesion (steps, 2) int32,
-    pred (steps, 6) float32, the daemon's predictions (NaN where it made
-    none), rec (steps, R) float32, the recording electrodes after each
-    step, alpha (steps, E) float32, the electrode currents after it; None
-    for a file this recording lacks (older recordings have no stim,
-    lesion, pred, rec or alpha).  `files` maps each present key to its array.
+    mmap_mode="r"): m1 (steps, m1_neurons) uint8, arm (steps, 2 J + 2)
+    float32 (J = `links`, meta.json's arm_links, 2 when absent; columns
+    `arm_columns`), target (steps, 2), stim (steps, E) float32, lesion
+    (steps, 2) int32, pred (steps, 2 J + 2) float32, the daemon's
+    predictions (NaN where it made none), rec (steps, R) float32, the
+    recording electrodes after each step, alpha (steps, E) float32, the
+    electrode currents after it; None for a file this recording lacks
+    (older recordings have no stim, lesion, pred, rec or alpha).  `files`
+    maps each present key to its array.
     `probes` maps "TARGET.KIND" (meta.json's probes) to its array:
     spikes (steps, neurons) uint8, values (steps, values) float32; and
     `probe_meta` to the probe's meta.json entry.
@@ -72,6 +84,11 @@ class Recording:
                                  "recording, or the daemon crashed): "
                                  "Recording(path, partial=True) reads what it "
                                  "holds" % self.path)
+        self.links = self.meta.get("arm_links", 2)
+        if self.links not in (2, 3):
+            raise RecordingError("%s: arm_links %r; ncpd records arms of 2 or "
+                                 "3 links" % (meta_path, self.links))
+        self.arm_columns = arm_columns(self.links)
         names = self.meta.get("files") or {}
         if not isinstance(names, dict):
             raise RecordingError("%s: files is %r, not an object" % (meta_path, names))
@@ -101,8 +118,10 @@ class Recording:
             want = FILES.get(key)
             if want and a.dtype != np.dtype(want[0]):
                 raise RecordingError("%s: dtype %s, want %s" % (p, a.dtype.str, want[0]))
-            if want and want[1] and a.shape[1] != want[1]:
-                raise RecordingError("%s: %d columns, want %d" % (p, a.shape[1], want[1]))
+            cols = len(self.arm_columns) if want and want[1] == "arm" else \
+                (want[1] if want else None)
+            if cols and a.shape[1] != cols:
+                raise RecordingError("%s: %d columns, want %d" % (p, a.shape[1], cols))
             self.files[key] = a
         self.probes, self.probe_meta = {}, {}
         plist = self.meta.get("probes") or []
@@ -213,15 +232,15 @@ class Recording:
 
     @property
     def q(self):
-        return self.files["arm"][:, 0:2]
+        return self.files["arm"][:, 0:self.links]
 
     @property
     def dq(self):
-        return self.files["arm"][:, 2:4]
+        return self.files["arm"][:, self.links:2 * self.links]
 
     @property
     def hand(self):
-        return self.files["arm"][:, 4:6]
+        return self.files["arm"][:, 2 * self.links:2 * self.links + 2]
 
     @property
     def dropped(self):

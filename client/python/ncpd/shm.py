@@ -28,6 +28,7 @@ NCP_PHASES = {0: "cpn", 1: "perturbed", 2: "noise"}
 LESION_KINDS = {0: "none", 1: "pmc-m1", 2: "m1-silence"}
 
 ABI_MAJOR = 1
+ABI_MAJOR_3J = 2            # a 3-joint arm's segment (ABI 1.5: same layout)
 WINDOW_MARGIN = 16          # window slots a reader leaves to the writer
 B_WINDOW, B_STATE, B_PREDICTED, B_ARM, B_STATS, B_TRAIN, B_STIM, B_NCP = range(8)
 BLOCK_NAMES = ("window", "state", "predicted", "arm", "stats", "train", "stim",
@@ -128,11 +129,13 @@ class Shm:
     """The segment NAME (default "/ncpd"), mapped read-only.
 
     Raises ShmError when it is missing, not an ncpd segment, of an ABI
-    major version other than 1, or truncated.  The header's constants are
-    attributes: generation, pid, created_ns, dt, m1_neurons, m1_words,
-    window_len, window_slots, stim_channels, stim_electrodes, arm_links,
-    abi (major, minor), size, blocks ([(offset, size)] by index),
-    obs_offset and rec_electrodes (1.4; 0 from older writers).
+    major version other than 1 (2-joint arm) or 2 (3-joint arm), or
+    truncated.  The header's constants are attributes: generation, pid,
+    created_ns, dt, m1_neurons, m1_words, window_len, window_slots,
+    stim_channels, stim_electrodes, joints (the arm's, 2 or 3; 1.5),
+    arm_links (a length per link: 2, or 3 with 3 joints), abi (major,
+    minor), size, blocks ([(offset, size)] by index), obs_offset and
+    rec_electrodes (1.4; 0 from older writers).
     """
 
     def __init__(self, name="/ncpd"):
@@ -165,9 +168,10 @@ class Shm:
             raise ShmError("%s: not an ncpd segment (magic %r)"
                            % (self.name, bytes(seg[:8])))
         major, minor = (int(v) for v in seg[8:12].view("<u2"))
-        if major != ABI_MAJOR:
-            raise ShmError("%s: ABI version %d.%d; this reader reads %d.x"
-                           % (self.name, major, minor, ABI_MAJOR))
+        if major not in (ABI_MAJOR, ABI_MAJOR_3J):
+            raise ShmError("%s: ABI version %d.%d; this reader reads %d.x "
+                           "(2-joint arm) and %d.x (3-joint arm)"
+                           % (self.name, major, minor, ABI_MAJOR, ABI_MAJOR_3J))
         self.abi = (major, minor)
         self.header_size = int(self._u32[3])
         self.size = int(self._u64[2])
@@ -181,7 +185,14 @@ class Shm:
          self.window_slot_size, self.stim_channels, self.arm_slots,
          self.train_slots, self.block_count,
          self.stim_electrodes) = (int(v) for v in self._u32[18:28])
+        self.joints = int(self._u32[98]) or 2
+        if self.joints != (3 if major == ABI_MAJOR_3J else 2):
+            raise ShmError("%s: ABI %d.%d with an arm of %d joints"
+                           % (self.name, major, minor, self.joints))
         self.arm_links = seg[112:128].view("<f8").copy()
+        if self.joints == 3:
+            self.arm_links = np.append(self.arm_links,
+                                       seg[400:408].view("<f8"))
         if self.abi[1] >= 4:
             self.obs_offset, self.rec_electrodes = (int(v) for v in self._u32[96:98])
         else:
@@ -214,7 +225,8 @@ class Shm:
                     raise ShmError("%s: obs_offset %d lies inside the spikes "
                                    "(they end at byte %d)"
                                    % (self.name, self.obs_offset, need))
-                need = self.obs_offset + 4 * (self.rec_electrodes + 8 +
+                need = self.obs_offset + 4 * (self.rec_electrodes +
+                                              2 * self.joints + 4 +
                                               self.stim_electrodes)
             if (count != slots or count & (count - 1) or slot_size % 64
                     or slot_size < need or 64 + count * slot_size > size):
@@ -351,9 +363,11 @@ class Shm:
         obs = None
         if self.obs_offset:
             R, E, o = self.rec_electrodes, self.stim_electrodes, self.obs_offset
-            f = copy[:, o:o + 4 * (R + 8 + E)].copy().view("<f4").reshape(n, R + 8 + E)
-            obs = {"rec": f[:, :R], "arm": f[:, R:R + 6],
-                   "target": f[:, R + 6:R + 8], "alpha": f[:, R + 8:]}
+            A = 2 * self.joints + 2     # q, dq of each joint, hand x, y
+            f = copy[:, o:o + 4 * (R + A + 2 + E)].copy().view("<f4").reshape(
+                n, R + A + 2 + E)
+            obs = {"rec": f[:, :R], "arm": f[:, R:R + A],
+                   "target": f[:, R + A:R + A + 2], "alpha": f[:, R + A + 2:]}
         return Window(obs=obs,
                       steps=copy[:, 8:16].copy().view("<u8").reshape(n),
                       spikes=np.ascontiguousarray(spikes),
@@ -374,32 +388,40 @@ class Shm:
         return self._window_from(first, copy, missed)
 
     def state_block(self):
-        """The state block: a dict (step, t, q, dq, hand, target, u as numpy
-        arrays, task_period, task_kind by name, paused, m1_spikes), or None
-        before the first step."""
+        """The state block: a dict (step, t, q, dq, u (one per joint), hand,
+        target as numpy arrays, task_period, task_kind by name, paused,
+        m1_spikes), or None before the first step."""
         b = self._seqlock(B_STATE, 192)
         if b is None:
             return None
         f8, u4 = b.view("<f8"), b.view("<u4")
+        q, dq, u = f8[3:5].copy(), f8[5:7].copy(), f8[11:13].copy()
+        if self.joints == 3:    # the wrist at 128, 136, 144 (1.5)
+            q, dq, u = (np.append(q, f8[16]), np.append(dq, f8[17]),
+                        np.append(u, f8[18]))
         return {"step": int(b[8:16].view("<u8")[0]), "t": float(f8[2]),
-                "q": f8[3:5].copy(), "dq": f8[5:7].copy(),
+                "q": q, "dq": dq,
                 "hand": f8[7:9].copy(), "target": f8[9:11].copy(),
-                "u": f8[11:13].copy(), "task_period": float(f8[13]),
+                "u": u, "task_period": float(f8[13]),
                 "task_kind": _task_name(u4[28]), "paused": bool(u4[29]),
                 "m1_spikes": int(u4[30])}
 
     def predicted(self):
-        """The emulator's newest prediction: a dict (step, x (6,), q, dq,
-        hand, hand_fk, latency_us, hand_rmse, q_rmse, dq_rmse,
-        skipped_steps, model_loaded, model), or None before the first."""
+        """The emulator's newest prediction: a dict (step, x (2 J + 2,: q,
+        dq of each joint, hand, the emulator's order), q, dq, hand,
+        hand_fk, latency_us, hand_rmse, q_rmse, dq_rmse, skipped_steps,
+        model_loaded, model), or None before the first."""
         b = self._seqlock(B_PREDICTED, 256)
         if b is None:
             return None
         f8, u4 = b.view("<f8"), b.view("<u4")
-        x = f8[2:8].copy()
+        q, dq, hand = f8[2:4].copy(), f8[4:6].copy(), f8[6:8].copy()
+        if self.joints == 3:    # the wrist's in x_wrist at 160 (1.5)
+            q, dq = np.append(q, f8[20]), np.append(dq, f8[21])
+        x = np.concatenate([q, dq, hand])
         model = bytes(b[128:160]).split(b"\0", 1)[0].decode("utf-8", "replace")
-        return {"step": int(b[8:16].view("<u8")[0]), "x": x, "q": x[0:2],
-                "dq": x[2:4], "hand": x[4:6], "hand_fk": f8[8:10].copy(),
+        return {"step": int(b[8:16].view("<u8")[0]), "x": x, "q": q,
+                "dq": dq, "hand": hand, "hand_fk": f8[8:10].copy(),
                 "latency_us": float(f8[10]), "hand_rmse": float(f8[11]),
                 "q_rmse": float(f8[12]), "dq_rmse": float(f8[13]),
                 "skipped_steps": int(b[112:120].view("<u8")[0]),
@@ -470,16 +492,19 @@ class Shm:
     def arm(self, n=None, since=None):
         """The arm history (up to arm_slots steps, oldest first), newest n
         entries (default all) or from step `since`: a dict of arrays step
-        (n,), q, hand, target, pred_hand, dq (n, 2) float32 (pred_hand is
-        the newest prediction when the entry was written; NaN before the
-        first)."""
+        (n,), q, dq (n, J), hand, target, pred_hand (n, 2) float32
+        (pred_hand is the newest prediction when the entry was written; NaN
+        before the first)."""
         first, c = self._ring(B_ARM, n=n, since=since)
         m = len(c)
         f4 = c[:, :64].copy().view("<f4")
+        q, dq = f4[:, 4:6].copy(), f4[:, 12:14].copy()
+        if self.joints == 3:    # the wrist at 56, 60 (1.5)
+            q, dq = np.hstack([q, f4[:, 14:15]]), np.hstack([dq, f4[:, 15:16]])
         return {"step": c[:, 8:16].copy().view("<u8").reshape(m),
-                "q": f4[:, 4:6].copy(), "hand": f4[:, 6:8].copy(),
+                "q": q, "hand": f4[:, 6:8].copy(),
                 "target": f4[:, 8:10].copy(), "pred_hand": f4[:, 10:12].copy(),
-                "dq": f4[:, 12:14].copy()}
+                "dq": dq}
 
     def train(self, n=None, since=None):
         """Online training's history (up to train_slots updates): a dict of

@@ -61,7 +61,7 @@ class Emulator(nn.Module):
         self.arch, self.W, self.N = spec.arch, spec.window, spec.neurons
         self.C, self.dt, self.taus = spec.stim_channels, spec.dt, list(spec.taus)
         self.running, self.horizon = spec.running, spec.horizon
-        sizes = [spec.n_in] + list(spec.hidden) + [6]
+        sizes = [spec.n_in] + list(spec.hidden) + [spec.n_out]
         layers = []
         for i in range(len(sizes) - 1):
             layers.append(nn.Linear(sizes[i], sizes[i + 1]))
@@ -70,8 +70,8 @@ class Emulator(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.register_buffer("in_mean", torch.zeros(spec.n_std))
         self.register_buffer("in_scale", torch.ones(spec.n_std))
-        self.register_buffer("out_mean", torch.zeros(6))
-        self.register_buffer("out_scale", torch.ones(6))
+        self.register_buffer("out_mean", torch.zeros(spec.n_out))
+        self.register_buffer("out_scale", torch.ones(spec.n_out))
 
     @property
     def neurons(self):
