@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -92,6 +93,9 @@ class Runner:
                                          "-ncpdp" if ncpd_params else "",
                                          "".join(extra).replace("-", ""))
         path = os.path.join(self.a.out, tag + ".json")
+        if not self.a.force:
+            wait_for_other(path, [os.path.join(self.a.out, tag + x)
+                                  for x in (".log", ".xlog")])
         if os.path.exists(path) and not self.a.force:
             return json.load(open(path))
         cmd = ["/usr/bin/python3", os.path.join(HERE, "reach_nengo.py"),
@@ -151,6 +155,17 @@ class Runner:
         return out
 
 
+def wait_for_other(path, logs, fresh=3600.0):
+    """A run whose log exists, younger than an hour, and whose result does
+    not yet: another invocation (or worker) is running it; wait for it."""
+    while not os.path.exists(path):
+        live = [g for g in logs if os.path.exists(g)
+                and time.time() - os.path.getmtime(g) < fresh]
+        if not live or os.path.getsize(live[0]) > 0:
+            return          # none, or a failed run's log (it has text)
+        time.sleep(10)
+
+
 def ncpd_has_key(ncpd, key):
     r = subprocess.run([ncpd, "--help-config"], stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, text=True)
@@ -195,6 +210,9 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--scaling-models", default=None,
+                    help="models also run in Nengo with ncpd's scaling "
+                         "(default: all of --models)")
     ap.add_argument("--adapt-reaches", type=int, default=40)
     ap.add_argument("--no-adapt", action="store_true",
                     help="skip the adaptation curves")
@@ -209,6 +227,8 @@ def main():
     a.nengo_src = os.path.abspath(a.nengo_src)
     seeds = [int(s) for s in a.seeds.split(",")]
     models = a.models.split(",")
+    scaling_models = (a.scaling_models.split(",") if a.scaling_models
+                      else models)
     run = Runner(a)
 
     jobs = {}
@@ -219,9 +239,10 @@ def main():
             extra = tuple(spec.get("nengo_args", ()))
             jobs[("nengo", m, s)] = ex.submit(run.nengo, spec["nengo"], s,
                                               spec["duration"], extra=extra)
-            jobs[("nengop", m, s)] = ex.submit(run.nengo, spec["nengo"], s,
-                                               spec["duration"],
-                                               ncpd_params=True, extra=extra)
+            if m in scaling_models:
+                jobs[("nengop", m, s)] = ex.submit(
+                    run.nengo, spec["nengo"], s, spec["duration"],
+                    ncpd_params=True, extra=extra)
             ok = spec["ncpd"] is not None and (
                 "needs" not in spec or ncpd_has_key(a.ncpd, spec["needs"]))
             if ok:
