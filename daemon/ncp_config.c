@@ -53,6 +53,7 @@ struct key {
 static const char *const task_kinds[] = { "centre-out", "random", "manual",
 					  "line", "circle", "path", NULL };
 static const char *const field_kinds[] = { "joint", "curl", NULL };
+static const char *const reach_controls[] = { "task", "joint", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
@@ -98,6 +99,11 @@ static const struct key keys[] = {
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
+	{ "reach.control", T_ENUM, OFF(reach.control), 0, 0, 0, "task",
+	  reach_controls, false, "the space M1 computes the torque in: task "
+	  "(operational space, u = J^T Mx kp (target - hand)) or joint "
+	  "(generalized coordinates, u = M kp (q_target - q): the PMC's "
+	  "target and trajectory in joint angles, REACH's a03)" },
 	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
 	  "M1 position gain" },
 	{ "reach.kv", T_DOUBLE, OFF(reach.kv), 0, 0, 1000, "0", NULL, false,
@@ -109,7 +115,8 @@ static const struct key keys[] = {
 	{ "reach.cb_neurons", T_INT, OFF(reach.n_cb), 0, 16, 100000, "1000",
 	  NULL, false, "neurons in the cerebellum" },
 	{ "reach.error_neurons", T_INT, OFF(reach.n_error), 0, 16, 100000,
-	  "500", NULL, false, "neurons in the task-space error ensemble" },
+	  "500", NULL, false, "neurons in the error ensemble (target - hand; "
+	  "in joint space q_target - q)" },
 	{ "reach.s1_neurons", T_INT, OFF(reach.n_s1), 0, 4, 10000, "50", NULL,
 	  false, "neurons per S1 dimension (6 dimensions)" },
 	{ "reach.adapt", T_BOOL, OFF(reach.adapt), 0, 0, 0, "false", NULL,
@@ -134,8 +141,8 @@ static const struct key keys[] = {
 	  "(docs/file-formats.md)" },
 
 	{ "lesion.kind", T_ENUM, OFF(reach.stim.lesion_kind), 0, 0, 0, "none",
-	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des "
-	  "into a fraction of M1's neurons) or m1-silence (silence a fraction "
+	  lesion_kinds, false, "none, pmc-m1 (cut the planning input x_des, "
+	  "in joint space q_err, into a fraction of M1's neurons) or m1-silence (silence a fraction "
 	  "of M1's neurons)" },
 	{ "lesion.fraction", T_DOUBLE, OFF(reach.stim.lesion_fraction), 0, 0, 1,
 	  "1.0", NULL, false, "fraction of M1's neurons the lesion hits" },

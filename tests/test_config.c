@@ -82,6 +82,7 @@ static const struct bad_case bad_cases[] = {
 	{ "seed: -1\n", "t.yaml:1:7: key 'seed': expected a non-negative integer" },
 	{ "reach:\n  adapt: maybe\n", "key 'reach.adapt': expected true or false, got 'maybe'" },
 	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, line, circle, path, got 'sideways'" },
+	{ "reach:\n  control: diagonal\n", "t.yaml:2:12: key 'reach.control': expected one of task, joint, got 'diagonal'" },
 	{ "task:\n  kind: random\n  kind: manual\n", "t.yaml:3:3: key 'task.kind' given twice" },
 	{ "reach:\n  kp: [1, 2]\n", "t.yaml:2:7: key 'reach.kp': expected a number, got a list" },
 	{ "task:\n  centre: 1.25\n", "key 'task.centre': expected a list of 2 numbers" },

@@ -6,6 +6,7 @@
 #include "daemon/ncp_config.h"
 #include "daemon/ncp_sim.h"
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_rng.h"
 #include "models/base/ncp_sha256.h"
 #include "models/reach/ncp_traj.h"
 #include "tests/ncp_check.h"
@@ -380,6 +381,112 @@ START_TEST(force_field_on_and_off)
 }
 END_TEST
 
+/* Joint space (REACH's a03): M1's decoders were solved for
+ * u = kp M(q) q_err (checked against the arm's inertia here), and the
+ * spiking population's steady-state decode follows it within 10% of its
+ * size over M1's range; the task-space network decodes another function
+ * of the same inputs.  The PMC holds the target's joint angles. */
+START_TEST(joint_space_m1_decodes_m_kp_q_err)
+{
+	struct ncp_reach_params p;
+	char err[256];
+	ncp_reach_params_default(&p);
+	p.control = NCP_REACH_JOINT;
+	struct ncp_reach *rj = ncp_reach_new(&p, NULL, err, sizeof(err));
+	ck_assert_msg(rj != NULL, "%s", err);
+	p.control = NCP_REACH_TASK;
+	struct ncp_reach *rt = ncp_reach_new(&p, NULL, err, sizeof(err));
+	ck_assert_msg(rt != NULL, "%s", err);
+	const int dof = ncp_reach_dof(rj);
+	ck_assert_int_eq(ncp_reach_m1_dims(rj), 2 * dof);
+	ck_assert_int_eq(ncp_reach_m1_dims(rt), dof + 2);
+
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, 7);
+	double se = 0, sf = 0, sd = 0;
+	enum { P = 200 };
+	for (int k = 0; k < P; k++) {
+		/* q within M1's range, q_err (joint) or x_des (task) +-0.25. */
+		double x[4], u[2], f[2], ft[2], M[2][2];
+		x[0] = 0.6 + 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
+		x[1] = 2.2 + 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
+		x[2] = 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
+		x[3] = 0.25 * (2 * ncp_rng_uniform(&rng) - 1);
+		ck_assert_int_eq(ncp_reach_m1_static(rj, x, u, f), 0);
+		ck_assert_int_eq(ncp_reach_m1_static(rt, x, NULL, ft), 0);
+		ncp_arm_inertia(&p.arm, x, M);
+		for (int i = 0; i < 2; i++) {
+			double want = p.kp * (M[i][0] * x[2] + M[i][1] * x[3]);
+			ncp_ck_near(f[i], want, 1e-9 * (1 + fabs(want)));
+			se += (u[i] - f[i]) * (u[i] - f[i]);
+			sf += f[i] * f[i];
+			sd += (ft[i] - f[i]) * (ft[i] - f[i]);
+		}
+	}
+	double rel = sqrt(se / sf), diff = sqrt(sd / sf);
+	printf("joint-space M1: decode RMSE %.4f of the torque's RMS %.3f N m; "
+	       "the task-space function differs by %.2f of it\n", rel,
+	       sqrt(sf / (2 * P)), diff);
+	ck_assert_msg(rel < 0.1, "M1 decodes kp M q_err with RMSE %.3f of it", rel);
+	ck_assert_msg(diff > 0.3, "task and joint functions differ by only %.3f",
+		      diff);
+
+	/* The PMC's target: the inverse kinematics of the hand's target. */
+	double xy[2] = { 0.1, 1.4 }, q[2], back[2];
+	ck_assert_int_eq(ncp_arm_ik(&p.arm, xy, q), 0);
+	ncp_reach_set_target(rj, xy);
+	struct ncp_net *net = ncp_reach_net(rj);
+	int pmc = ncp_net_find(net, "pmc");
+	ck_assert_int_eq(ncp_net_size_out(net, pmc), dof);
+	ck_assert(ncp_net_output(net, pmc)[0] == (float)q[0] &&
+		  ncp_net_output(net, pmc)[1] == (float)q[1]);
+	ck_assert_int_eq(ncp_net_size_out(net, ncp_net_find(net, "error")), dof);
+	ncp_reach_target(rj, back);
+	ck_assert(back[0] == xy[0] && back[1] == xy[1]);
+	ncp_reach_free(rj);
+	ncp_reach_free(rt);
+
+	/* A control that is neither: refused, saying so. */
+	p.control = NCP_REACH_CONTROL_COUNT;
+	ck_assert_ptr_null(ncp_reach_new(&p, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "reach.control 2: expected task (0) or joint (1)"),
+		      "%s", err);
+}
+END_TEST
+
+/* Joint space on the centre-out task: every target reached, the mean
+ * end error within twice the task-space default's on the same brain. */
+START_TEST(joint_space_reaches_centre_out)
+{
+	struct ncp_config c;
+	struct ncp_sim sim;
+	char err[256];
+	double mean[2], worst[2], rate[2];
+	for (int joint = 0; joint < 2; joint++) {
+		ncp_config_defaults(&c);
+		c.reach.control = joint ? NCP_REACH_JOINT : NCP_REACH_TASK;
+		ck_assert_int_eq(ncp_sim_init(&sim, &c, 64, err, sizeof(err)), 0);
+		for (int s = 0; s < 16000; s++)
+			ncp_sim_step(&sim);
+		ck_assert_uint_eq(sim.n_reaches, 16);
+		worst[joint] = 0;
+		for (int i = 0; i < 16; i++)
+			worst[joint] = fmax(worst[joint], sim.reaches[i].end_error);
+		mean[joint] = sim.sum_end_error / 16;
+		rate[joint] = sim.m1_spikes / (1000.0 * 16.0);
+		ncp_sim_fini(&sim);
+	}
+	printf("centre-out, mean / worst end error, M1 rate: task %.4f / %.4f m "
+	       "%.2f Hz, joint %.4f / %.4f m %.2f Hz\n", mean[0], worst[0],
+	       rate[0], mean[1], worst[1], rate[1]);
+	ck_assert_msg(worst[1] < 0.05, "joint: worst end error %.4f m", worst[1]);
+	ck_assert_msg(mean[1] < 2 * mean[0], "joint: mean end error %.4f m, "
+		      "task %.4f m", mean[1], mean[0]);
+	ck_assert_msg(rate[1] >= 5 && rate[1] <= 40, "joint: M1 rate %.2f Hz",
+		      rate[1]);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("reach");
@@ -394,6 +501,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, refusals_say_why);
 	tcase_add_test(tc, trajectory_generator_traces_the_circle);
 	tcase_add_test(tc, force_field_on_and_off);
+	tcase_add_test(tc, joint_space_m1_decodes_m_kp_q_err);
+	tcase_add_test(tc, joint_space_reaches_centre_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/arm/ncp_arm.h"
 #include "models/base/ncp_base.h"
 #include "models/reach/ncp_task.h"
 #include "models/reach/ncp_traj.h"
@@ -136,6 +137,69 @@ START_TEST(forcing_function_traces_the_path)
 }
 END_TEST
 
+/* A joint-space DMP (REACH's a03): the path's samples over the ramp
+ * through the inverse kinematics, the forcing function of those joint
+ * angles; integrated in joint space, its hand follows the path.  The
+ * samples are the path's: ncp_traj_point at the ends and half-way. */
+START_TEST(joint_forcing_function_traces_the_path)
+{
+	enum { S = NCP_TRAJ_SAMPLES, N = 100 };
+	const struct ncp_arm_params *a = &ncp_arm_default;
+	double circle[2 * N], xy[2];
+	for (int k = 0; k < N; k++) {
+		double ang = 2 * M_PI * k / (N - 1);
+		circle[2 * k] = 0.25 * cos(ang);
+		circle[2 * k + 1] = 1.25 + 0.25 * sin(ang);
+	}
+	struct ncp_traj t;
+	ck_assert_int_eq(ncp_traj_init(&t, circle, N), 0);
+	ck_assert_int_eq(t.dims, 2);
+	ncp_traj_point(&t, -1.0, xy);
+	ck_assert(xy[0] == circle[0] && xy[1] == circle[1]);
+	ncp_traj_point(&t, 1.0, xy);
+	ck_assert(xy[0] == circle[2 * N - 2] && xy[1] == circle[2 * N - 1]);
+	ncp_traj_point(&t, 0.0, xy);	/* half-way between points 49 and 50 */
+	ncp_ck_near(xy[0], (circle[98] + circle[100]) / 2, 1e-15);
+
+	static double q[S * 2];
+	for (int i = 0; i < S; i++) {
+		ncp_traj_point(&t, -1.0 + 2.0 * i / (S - 1), xy);
+		ck_assert_int_eq(ncp_arm_ik(a, xy, q + 2 * i), 0);
+	}
+	ck_assert_int_eq(ncp_traj_set_force(&t, q, S, 2), 0);
+	ck_assert_int_eq(t.dims, 2);
+	/* y'' = ab (g + f - y) - a y' per joint, g the last sample. */
+	double y[2] = { q[0], q[1] }, v[2] = { 0, 0 }, worst = 0, hand[2];
+	const double dt = 1e-4, T = 2.0;
+	for (int s = 0; s < (int)(T / dt); s++) {
+		double ramp = -1.0 + 2.0 * s * dt / T;
+		for (int d = 0; d < 2; d++) {
+			double f = ncp_traj_force(&t, d, ramp);
+			double acc = t.alpha * t.beta * (q[2 * (S - 1) + d] + f - y[d]) -
+				     t.alpha * v[d];
+			v[d] += acc * dt;
+			y[d] += v[d] * dt;
+		}
+		ncp_arm_hand(a, y, hand);
+		worst = fmax(worst, ncp_traj_distance(t.xy, t.n, hand));
+	}
+	printf("joint-space DMP of the circle: hand at most %.5f m off\n", worst);
+	ck_assert_msg(worst < 0.003, "joint DMP: hand %g m off the circle", worst);
+	/* Near the end: the force at s = 1 still carries the path's last
+	 * velocity (dy / beta), as REACH's does. */
+	ncp_arm_hand(a, y, hand);
+	ck_assert_msg(hypot(hand[0] - 0.25, hand[1] - 1.25) < 0.01,
+		      "ends at (%g, %g)", hand[0], hand[1]);
+	/* Dimensions it cannot hold, or too few points: refused, t kept. */
+	ck_assert_int_eq(ncp_traj_set_force(&t, q, S, 0), -EINVAL);
+	ck_assert_int_eq(ncp_traj_set_force(&t, q, S, NCP_TRAJ_MAX_DIMS + 1),
+			 -EINVAL);
+	ck_assert_int_eq(ncp_traj_set_force(&t, q, 1, 2), -EINVAL);
+	ck_assert_int_eq(t.dims, 2);
+	ncp_traj_fini(&t);
+}
+END_TEST
+
 START_TEST(ramp_and_distance)
 {
 	ncp_ck_near(ncp_traj_ramp(0.0, 4.5), -1.0, 0);
@@ -209,6 +273,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, load_points_comments_and_separators);
 	tcase_add_test(tc, load_refuses_bad_files);
 	tcase_add_test(tc, forcing_function_traces_the_path);
+	tcase_add_test(tc, joint_forcing_function_traces_the_path);
 	tcase_add_test(tc, ramp_and_distance);
 	tcase_add_test(tc, task_line_and_circle);
 	suite_add_tcase(s, tc);

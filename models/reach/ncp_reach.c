@@ -10,14 +10,22 @@
 #include "models/nef/ncp_simd.h"
 
 /* A circuit's view of its input: (x - mean) / scale per dimension. */
+/* The joint-space PMC's generator traces one dimension per joint. */
+_Static_assert(NCP_REACH_MAX_DOF <= NCP_TRAJ_MAX_DIMS, "joints the DMP traces");
+
 struct scaling {
 	int dims;
-	double mean[6], scale[6];
+	/* S1's: [q, dq, hand] */
+	double mean[2 * NCP_REACH_MAX_DOF + 2], scale[2 * NCP_REACH_MAX_DOF + 2];
 };
 
 struct ncp_reach {
 	struct ncp_reach_params p;
 	double kv;
+	bool joint;		/* M1 in joint space (NCP_REACH_JOINT) */
+	int dof;		/* the arm's joints */
+	int pmc_dims;		/* the PMC's output: x, y or dof joint angles */
+	double target_q[NCP_REACH_MAX_DOF]; /* joint space: the PMC's target */
 	struct ncp_net *net;
 	struct ncp_arm arm;
 	double start_q[2];
@@ -48,6 +56,11 @@ struct ncp_reach {
 	struct ncp_field_params field;
 };
 
+const char *const ncp_reach_control_names[NCP_REACH_CONTROL_COUNT] = {
+	[NCP_REACH_TASK] = "task",
+	[NCP_REACH_JOINT] = "joint",
+};
+
 const char *const ncp_field_kind_names[NCP_FIELD_KIND_COUNT] = {
 	[NCP_FIELD_JOINT] = "joint",
 	[NCP_FIELD_CURL] = "curl",
@@ -68,6 +81,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 
 	memset(p, 0, sizeof(*p));
 	p->seed = 0;
+	p->control = NCP_REACH_TASK;
 	p->dt = 0.001;
 	p->kp = 50.0;
 	p->kv = 0.0;
@@ -156,6 +170,38 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 	return 0;
 }
 
+/* --- the arm as the joint-space controller sees it --------------------------
+ * Everything the joint-space circuits need from the arm goes through these,
+ * for any number of joints (q: dof values, M: dof x dof row-major). */
+
+static int arm_dof(const struct ncp_arm_params *a)
+{
+	(void)a;
+	return 2;
+}
+
+static void arm_inertia(const struct ncp_arm_params *a, const double *q,
+			double *M)
+{
+	double m[2][2];
+	ncp_arm_inertia(a, q, m);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			M[2 * i + j] = m[i][j];
+}
+
+static int arm_ik(const struct ncp_arm_params *a, const double xy[2],
+		  double *q)
+{
+	return ncp_arm_ik(a, xy, q);
+}
+
+static void arm_hand(const struct ncp_arm_params *a, const double *q,
+		     double xy[2])
+{
+	ncp_arm_hand(a, q, xy);
+}
+
 /* --- node functions ------------------------------------------------------ */
 
 static void scale_down(double t, const float *in, float *out, void *ctx)
@@ -207,6 +253,25 @@ static void m1_func(const double *x, double *u, void *ctx)
 	u[1] = J[0][1] * f[0] + J[1][1] * f[1];
 }
 
+/* M1 in joint space (REACH's generalized coordinates): u = M(q) kp q_err,
+ * from [q, q_err] scaled (2 dof values; q_err = q_des - q). */
+static void m1_joint_func(const double *x, double *u, void *ctx)
+{
+	const struct ncp_reach *r = ctx;
+	const int n = r->dof;
+	double v[2 * NCP_REACH_MAX_DOF] = { 0 };
+	double M[NCP_REACH_MAX_DOF * NCP_REACH_MAX_DOF];
+	for (int i = 0; i < 2 * n; i++)
+		v[i] = x[i] * r->m1.scale[i] + r->m1.mean[i];
+	arm_inertia(&r->p.arm, v, M);
+	for (int i = 0; i < n; i++) {
+		double acc = 0.0;
+		for (int j = 0; j < n; j++)
+			acc += M[n * i + j] * v[n + j];
+		u[i] = r->p.kp * acc;
+	}
+}
+
 /* CB: u = -M (kv dq), from [q0, q1, dq0, dq1] scaled. */
 static void cb_func(const double *x, double *u, void *ctx)
 {
@@ -229,8 +294,8 @@ static void zero_func(const double *x, double *u, void *ctx)
 static void force_func(const double *x, double *u, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
-	u[0] = ncp_traj_force(&r->traj, 0, x[0]);
-	u[1] = ncp_traj_force(&r->traj, 1, x[0]);
+	for (int d = 0; d < r->traj.dims; d++)
+		u[d] = ncp_traj_force(&r->traj, d, x[0]);
 }
 
 /* The gate in front of the PMC's output: no force while the ramp waits
@@ -239,8 +304,8 @@ static void gate_node(double t, const float *in, float *out, void *ctx)
 {
 	const struct ncp_reach *r = ctx;
 	bool open = r->ramp > -1.0;
-	out[0] = open ? in[0] : 0.0f;
-	out[1] = open ? in[1] : 0.0f;
+	for (int d = 0; d < r->pmc_dims; d++)
+		out[d] = open ? in[d] : 0.0f;
 }
 
 /* The force field: [q, dq] (filtered) in, joint torques out. */
@@ -377,8 +442,9 @@ static int lesion_arrays(const struct ncp_reach *r, int kind, double fraction,
 	for (int k = 0; k < count; k++) {
 		uint32_t i = r->lesion_order[k];
 		if (kind == NCP_LESION_PMC_M1) {
-			enc[(size_t)2 * pad + i] = 0.0f;
-			enc[(size_t)3 * pad + i] = 0.0f;
+			/* The plan's rows: after the joint angles. */
+			for (int j = r->dof; j < m1->dims; j++)
+				enc[(size_t)j * pad + i] = 0.0f;
 		} else {
 			/* Far below threshold whatever the input or the
 			 * stimulation: the voltage sits at its floor. */
@@ -561,6 +627,40 @@ static int rec_init(struct ncp_reach *r, char *err, size_t errlen)
 	return ret;
 }
 
+/* The joint-space PMC's trajectory (REACH's a03): the path's samples
+ * over the ramp mapped through the inverse kinematics; the DMP traces
+ * these joint angles. */
+static int joint_traj(struct ncp_reach *r, char *err, size_t errlen)
+{
+	enum { S = NCP_TRAJ_SAMPLES };
+	const int n = r->dof;
+	double *q = malloc(sizeof(double) * (size_t)n * S);
+	if (!q)
+		return ncp_errf_code(err, errlen, ENOMEM, "out of memory");
+	for (int i = 0; i < S; i++) {
+		double xy[2];
+		ncp_traj_point(&r->traj, -1.0 + 2.0 * i / (S - 1), xy);
+		if (arm_ik(&r->p.arm, xy, q + (size_t)n * i)) {
+			free(q);
+			return ncp_errf_code(err, errlen, EDOM, "trajectory point "
+					     "(%.3f, %.3f) has no joint angles "
+					     "within the limits", xy[0], xy[1]);
+		}
+	}
+	int ret = ncp_traj_set_force(&r->traj, q, S, n);
+	free(q);
+	return ret ? ncp_errf_code(err, errlen, -ret, "joint trajectory: %s",
+				   ncp_strerror(ret)) : 0;
+}
+
+/* The PMC's target node (the goal with the generator) holds v. */
+static void set_pmc(struct ncp_reach *r, const double *v)
+{
+	float *out = ncp_net_output(r->net, r->dmp ? r->pmc_goal : r->pmc);
+	for (int d = 0; d < r->pmc_dims; d++)
+		out[d] = (float)v[d];
+}
+
 struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 				struct ncp_dcache *cache, char *err,
 				size_t errlen)
@@ -577,6 +677,22 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	}
 	r->p = *p;
 	r->kv = p->kv > 0 ? p->kv : 1.5 * sqrt(p->kp);
+	if (p->control < 0 || p->control >= NCP_REACH_CONTROL_COUNT) {
+		ncp_errf(err, errlen, "reach.control %d: expected task (%d) or "
+			 "joint (%d)", p->control, NCP_REACH_TASK,
+			 NCP_REACH_JOINT);
+		free(r);
+		return NULL;
+	}
+	r->joint = p->control == NCP_REACH_JOINT;
+	r->dof = arm_dof(&p->arm);
+	r->pmc_dims = r->joint ? r->dof : 2;
+	if (r->dof > NCP_REACH_MAX_DOF) {
+		ncp_errf(err, errlen, "an arm of %d joints: the circuits handle "
+			 "at most %d", r->dof, NCP_REACH_MAX_DOF);
+		free(r);
+		return NULL;
+	}
 	if (ncp_arm_ik(&p->arm, p->start, r->start_q)) {
 		ncp_errf(err, errlen, "start position (%g, %g) is out of the "
 			 "arm's reach", p->start[0], p->start[1]);
@@ -586,8 +702,22 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	ncp_arm_init(&r->arm, &p->arm, r->start_q);
 	r->target[0] = p->start[0];
 	r->target[1] = p->start[1];
+	memcpy(r->target_q, r->start_q, sizeof(double) * (size_t)r->dof);
 	set_scaling(&r->s1, 6, p->s1_mean, p->s1_scale);
-	set_scaling(&r->m1, 4, p->m1_mean, p->m1_scale);
+	if (r->joint) {
+		/* [q, q_err]: the joint angles as in task space, the joint
+		 * errors as the task-space error (mean 0, its scale). */
+		double mean[2 * NCP_REACH_MAX_DOF], scale[2 * NCP_REACH_MAX_DOF];
+		for (int i = 0; i < r->dof; i++) {
+			mean[i] = p->m1_mean[i];
+			scale[i] = p->m1_scale[i];
+			mean[r->dof + i] = 0.0;
+			scale[r->dof + i] = p->m1_scale[r->dof];
+		}
+		set_scaling(&r->m1, 2 * r->dof, mean, scale);
+	} else {
+		set_scaling(&r->m1, 4, p->m1_mean, p->m1_scale);
+	}
 	set_scaling(&r->cb, 4, p->cb_mean, p->cb_scale);
 	r->net = ncp_net_new(p->dt);
 	if (!r->net) {
@@ -605,7 +735,10 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 		ncp_errf(err, errlen, "out of memory");
 		goto fail;
 	}
-	TRY(r->pmc = ncp_net_node(net, "pmc", r->dmp ? 2 : 0, 2, NULL, NULL));
+	if (r->dmp && r->joint)
+		TRY(joint_traj(r, err, errlen));
+	TRY(r->pmc = ncp_net_node(net, "pmc", r->dmp ? r->pmc_dims : 0,
+				  r->pmc_dims, NULL, NULL));
 	TRY(r->arm_node = ncp_net_node(net, "arm", 2, 6, arm_node, r));
 	ncp_net_node_part(net, r->arm_node, NCP_PART_ARM);
 	TRY(s1_in = ncp_net_node(net, "s1.in", 6, 6, scale_down, &r->s1));
@@ -614,13 +747,20 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	TRY(ncp_net_ens_array(net, "s1", 6, &spec, &s1_arr_in, &s1_arr_out, err,
 			      errlen));
 	TRY(s1_out = ncp_net_node(net, "s1.out", 6, 6, scale_up, &r->s1));
-	ncp_ens_spec_default(&spec, p->n_error, 2);
+	/* error: target - hand, or in joint space q_des - q. */
+	ncp_ens_spec_default(&spec, p->n_error, r->pmc_dims);
 	spec.seed = ncp_rng_derive(p->seed, 2);
 	TRY(error = ncp_net_ensemble(net, "error", &spec, err, errlen));
 	r->error_ens = error;
-	TRY(m1_in = ncp_net_node(net, "m1.in", 4, 4, scale_down, &r->m1));
+	const int m1_dims = r->m1.dims;
+	TRY(m1_in = ncp_net_node(net, "m1.in", m1_dims, m1_dims, scale_down,
+				 &r->m1));
 	r->m1_in = m1_in;
 	area_spec(&spec, p->n_m1, ncp_rng_derive(p->seed, 3));
+	if (m1_dims != 4) {
+		spec.dims = m1_dims;
+		spec.radius = sqrt(m1_dims);
+	}
 	TRY(r->m1_ens = ncp_net_ensemble(net, "m1", &spec, err, errlen));
 	TRY(cb_in = ncp_net_node(net, "cb.in", 4, 4, scale_down, &r->cb));
 	area_spec(&spec, p->n_cb, ncp_rng_derive(p->seed, 4));
@@ -636,19 +776,22 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 		    err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->pmc, .dst = error,
 		     .tau = tau }, err, errlen));
-	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_out, .src_lo = 4,
-		     .src_dims = 2, .dst = error, .weight = -1, .tau = tau },
-		    err, errlen));
+	/* The error subtracts S1's hand (task space) or S1's joint angles
+	 * (joint space) from the PMC's target. */
+	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_out,
+		     .src_lo = r->joint ? 0 : 4, .src_dims = r->pmc_dims,
+		     .dst = error, .weight = -1, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = s1_out, .src_lo = 0,
-		     .src_dims = 2, .dst = m1_in, .dst_lo = 0, .dst_dims = 2,
-		     .tau = tau }, err, errlen));
+		     .src_dims = r->dof, .dst = m1_in, .dst_lo = 0,
+		     .dst_dims = r->dof, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = error, .dst = m1_in,
-		     .dst_lo = 2, .dst_dims = 2, .tau = tau }, err, errlen));
+		     .dst_lo = r->dof, .dst_dims = r->pmc_dims, .tau = tau },
+		    err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = m1_in, .dst = r->m1_ens },
 		    err, errlen));
 	TRY(r->m1_conn = connect(r, (struct ncp_conn_spec){ .src = r->m1_ens,
-		     .dst = relay, .function = m1_func, .ctx = r, .src_dims = 2,
-		     .tau = tau }, err, errlen));
+		     .dst = relay, .function = r->joint ? m1_joint_func : m1_func,
+		     .ctx = r, .src_dims = r->dof, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = r->arm_node, .src_lo = 0,
 		     .src_dims = 4, .dst = cb_in, .tau = tau }, err, errlen));
 	TRY(connect(r, (struct ncp_conn_spec){ .src = cb_in, .dst = cb,
@@ -697,19 +840,21 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 		int ramp_ens, gate;
 		double ta = 1.0 / sqrt(r->traj.alpha * r->traj.beta);
 		r->ramp = -1.0;
-		TRY(r->pmc_goal = ncp_net_node(net, "pmc.goal", 0, 2, NULL, NULL));
+		TRY(r->pmc_goal = ncp_net_node(net, "pmc.goal", 0, r->pmc_dims,
+					       NULL, NULL));
 		TRY(r->pmc_ramp = ncp_net_node(net, "pmc.ramp", 0, 1, NULL, NULL));
 		ncp_net_output(net, r->pmc_ramp)[0] = -1.0f;
 		ncp_ens_spec_default(&spec, p->n_ramp, 1);
 		spec.seed = ncp_rng_derive(p->seed, 6);
 		TRY(ramp_ens = ncp_net_ensemble(net, "pmc.ramp_ens", &spec, err,
 						errlen));
-		TRY(gate = ncp_net_node(net, "pmc.gate", 2, 2, gate_node, r));
+		TRY(gate = ncp_net_node(net, "pmc.gate", r->pmc_dims,
+					r->pmc_dims, gate_node, r));
 		TRY(connect(r, (struct ncp_conn_spec){ .src = r->pmc_ramp,
 			     .dst = ramp_ens, .tau = tau }, err, errlen));
 		TRY(connect(r, (struct ncp_conn_spec){ .src = ramp_ens,
 			     .dst = gate, .function = force_func, .ctx = r,
-			     .src_dims = 2, .tau = ta, .alpha = true }, err,
+			     .src_dims = r->pmc_dims, .tau = ta, .alpha = true }, err,
 			    errlen));
 		TRY(connect(r, (struct ncp_conn_spec){ .src = gate,
 			     .dst = r->pmc, .tau = tau }, err, errlen));
@@ -718,6 +863,8 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 			    errlen));
 	}
 	TRY(ncp_net_finalize(net));
+	if (r->joint)
+		set_pmc(r, r->target_q);
 	TRY(m1_lesion_stim_init(r, err, errlen));
 	TRY(rec_init(r, err, errlen));
 	return r;
@@ -749,11 +896,21 @@ void ncp_reach_free(struct ncp_reach *r)
 
 void ncp_reach_set_target(struct ncp_reach *r, const double xy[2])
 {
-	float *out = ncp_net_output(r->net, r->dmp ? r->pmc_goal : r->pmc);
+	if (r->joint) {
+		/* The inverse kinematics only when the target moves. */
+		double q[NCP_REACH_MAX_DOF];
+		if ((xy[0] != r->target[0] || xy[1] != r->target[1]) &&
+		    !arm_ik(&r->p.arm, xy, q)) {
+			memcpy(r->target_q, q, sizeof(double) * (size_t)r->dof);
+			r->target[0] = xy[0];
+			r->target[1] = xy[1];
+		}
+		set_pmc(r, r->target_q);
+		return;
+	}
 	r->target[0] = xy[0];
 	r->target[1] = xy[1];
-	out[0] = (float)xy[0];
-	out[1] = (float)xy[1];
+	set_pmc(r, xy);
 }
 
 void ncp_reach_set_ramp(struct ncp_reach *r, double ramp)
@@ -927,6 +1084,42 @@ void ncp_reach_error_exd(const struct ncp_reach *r, double *exd)
 	}
 }
 
+int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
+			double *f)
+{
+	const struct ncp_ens *m1 = ncp_net_ens(r->net, r->m1_ens);
+	const float *D = ncp_net_decoders(r->net, r->m1_conn);
+	const int k = r->dof, dims = r->m1.dims;
+	double xs[2 * NCP_REACH_MAX_DOF];
+	for (int j = 0; j < dims; j++)
+		xs[j] = (x[j] - r->m1.mean[j]) / r->m1.scale[j];
+	if (f)
+		(r->joint ? m1_joint_func : m1_func)(xs, f, (void *)r);
+	if (!u)
+		return 0;
+	double *rates = malloc(sizeof(double) * (size_t)m1->n);
+	if (!rates)
+		return -ENOMEM;
+	ncp_ens_rates(m1, xs, rates);
+	for (int j = 0; j < k; j++)
+		u[j] = 0.0;
+	for (int i = 0; i < m1->n; i++)
+		for (int j = 0; j < k; j++)
+			u[j] += (double)D[(size_t)k * i + j] * rates[i];
+	free(rates);
+	return 0;
+}
+
+int ncp_reach_dof(const struct ncp_reach *r)
+{
+	return r->dof;
+}
+
+int ncp_reach_m1_dims(const struct ncp_reach *r)
+{
+	return r->m1.dims;
+}
+
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n)
 {
 	const struct ncp_ens *e = ncp_net_ens(r->net, r->m1_ens);
@@ -947,6 +1140,14 @@ void ncp_reach_torque(const struct ncp_reach *r, double u[2])
 
 void ncp_reach_target(const struct ncp_reach *r, double xy[2])
 {
+	if (r->dmp && r->joint) {
+		const float *o = ncp_net_output(r->net, r->pmc);
+		double q[NCP_REACH_MAX_DOF];
+		for (int d = 0; d < r->dof; d++)
+			q[d] = o[d];
+		arm_hand(&r->p.arm, q, xy);
+		return;
+	}
 	if (r->dmp) {
 		const float *o = ncp_net_output(r->net, r->pmc);
 		xy[0] = o[0];

@@ -1,7 +1,10 @@
 /* ncp_reach: the REACH circuits (docs/model.md) wired into a closed
  * loop with the arm: PMC target -> error -> M1 -> torque -> arm -> S1 ->
  * back, with the cerebellum (CB) adding -M kv dq, and optionally an
- * adaptive CB population learning an extra torque with PES.
+ * adaptive CB population learning an extra torque with PES.  M1 works in
+ * task space (operational space: the error is target - hand) or in joint
+ * space (generalized coordinates: the PMC's target is joint angles, the
+ * error q_des - q).
  *
  * Built once (this solves every decoder); a step allocates nothing.
  */
@@ -32,8 +35,20 @@ struct ncp_field_params {
 	double strength;	/* joint: times B; curl: N s/m */
 };
 
+/* The space M1's controller works in (docs/model.md). */
+enum ncp_reach_control {
+	NCP_REACH_TASK,		/* operational space: u = J^T Mx kp (x_t - x) */
+	NCP_REACH_JOINT,	/* generalized coordinates: u = M kp (q_t - q) */
+	NCP_REACH_CONTROL_COUNT,
+};
+extern const char *const ncp_reach_control_names[NCP_REACH_CONTROL_COUNT];
+
+/* Joints a joint-space controller handles at most. */
+#define NCP_REACH_MAX_DOF 4
+
 struct ncp_reach_params {
 	uint64_t seed;		/* the network: encoders, rates, voltages */
+	int control;		/* enum ncp_reach_control */
 	double dt;		/* s */
 	double kp;		/* position gain */
 	double kv;		/* velocity gain; 0: 1.5 sqrt(kp) */
@@ -92,7 +107,9 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 void ncp_reach_free(struct ncp_reach *r);
 
 /* The PMC's target for the coming steps (with the trajectory generator:
- * its goal, reached through the alpha synapse). */
+ * its goal, reached through the alpha synapse).  In joint space the PMC
+ * holds the joint angles the inverse kinematics gives for xy (an xy out
+ * of reach leaves the previous ones: check targets first). */
 void ncp_reach_set_target(struct ncp_reach *r, const double xy[2]);
 /* With the trajectory generator: its ramp for the coming steps, in
  * [-1, 1] (-1: the forcing function is gated off). */
@@ -145,19 +162,34 @@ void ncp_reach_set_oracle(struct ncp_reach *r, const double *K);
  * ncp_rec.h), the co-processor's view of the planning area. */
 const float *ncp_reach_rec(const struct ncp_reach *r, int *R);
 const struct ncp_rec *ncp_reach_rec_state(const struct ncp_reach *r);
-/* The planning signal the error ensemble carries: target - hand (m). */
+/* The task-space error target - hand (m); in task space it is the
+ * planning signal the error ensemble carries. */
 void ncp_reach_x_des(const struct ncp_reach *r, double xd[2]);
 /* The error ensemble's neurons that spiked in the last step (ascending),
  * and its encoders' x_des parts (2 n values, n = n_error). */
 const uint32_t *ncp_reach_error_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_error_exd(const struct ncp_reach *r, double *exd);
 
+/* M1's torque in steady state for the input x it represents (unscaled:
+ * [q, x_des] in task space, [q, q_err] in joint space; the network as
+ * built, without lesion or stimulation): u, the neurons' rates times the
+ * decoders, and f, the function the decoders were solved for (either may
+ * be NULL; dof values each).  Allocates; for analysis and tests.  0 or
+ * -ENOMEM. */
+int ncp_reach_m1_static(const struct ncp_reach *r, const double *x, double *u,
+			double *f);
+/* The arm's joints, and the dimensions M1 represents (dof plus the
+ * plan's: 2 in task space, dof in joint space). */
+int ncp_reach_dof(const struct ncp_reach *r);
+int ncp_reach_m1_dims(const struct ncp_reach *r);
+
 /* The M1 neurons that spiked in the last step (ascending indices). */
 const uint32_t *ncp_reach_m1_spikes(const struct ncp_reach *r, int *n);
 void ncp_reach_arm_state(const struct ncp_reach *r, struct ncp_arm_state *s);
 /* The torque the arm got in the last step. */
 void ncp_reach_torque(const struct ncp_reach *r, double u[2]);
-/* The PMC's output: the target, or the trajectory generator's point. */
+/* The PMC's output: the target, or the trajectory generator's point (in
+ * joint space: the hand position of the generator's joint angles). */
 void ncp_reach_target(const struct ncp_reach *r, double xy[2]);
 const struct ncp_arm_params *ncp_reach_arm_params(const struct ncp_reach *r);
 const struct ncp_reach_params *ncp_reach_get_params(const struct ncp_reach *r);

@@ -146,9 +146,36 @@ static double interp(const double *ys, int m, double s)
 	return ys[i] + w * (ys[i + 1] - ys[i]);
 }
 
-int ncp_traj_init(struct ncp_traj *t, const double *xy, int n)
+/* The forcing function of n points y (n x dims) into t->f. */
+static void force_of(struct ncp_traj *t, const double *y_pts, int n, int dims,
+		     double *col)
 {
 	enum { S = NCP_TRAJ_SAMPLES };
+	/* As REACH: the path resampled at S points of the ramp; velocity and
+	 * acceleration by differences over a movement of S steps of 1 ms
+	 * (1 s), each starting at 0; the force is what the point attractor
+	 * lacks to follow the path: f = ddy - alpha (beta (g - y) - dy). */
+	for (int d = 0; d < dims; d++) {
+		double y[S], dy[S], ddy;
+		for (int k = 0; k < n; k++)
+			col[k] = y_pts[(size_t)dims * k + d];
+		for (int i = 0; i < S; i++)
+			y[i] = interp(col, n, -1.0 + 2.0 * i / (S - 1));
+		double g = y_pts[(size_t)dims * (n - 1) + d], step = 0.001 * S;
+		dy[0] = 0.0;
+		for (int i = 1; i < S; i++)
+			dy[i] = (y[i] - y[i - 1]) / step;
+		for (int i = 0; i < S; i++) {
+			ddy = i ? (dy[i] - dy[i - 1]) / step : 0.0;
+			double pa = t->alpha * (t->beta * (g - y[i]) - dy[i]);
+			t->f[d][i] = (ddy - pa) / (t->alpha * t->beta);
+		}
+	}
+	t->dims = dims;
+}
+
+int ncp_traj_init(struct ncp_traj *t, const double *xy, int n)
+{
 	memset(t, 0, sizeof(*t));
 	t->xy = malloc(sizeof(double) * 2 * (size_t)n);
 	double *col = malloc(sizeof(double) * (size_t)n);
@@ -162,26 +189,31 @@ int ncp_traj_init(struct ncp_traj *t, const double *xy, int n)
 	t->n = n;
 	t->alpha = NCP_TRAJ_ALPHA;
 	t->beta = t->alpha / 4.0;
-	/* As REACH: the path resampled at S points of the ramp; velocity and
-	 * acceleration by differences over a movement of S steps of 1 ms
-	 * (1 s), each starting at 0; the force is what the point attractor
-	 * lacks to follow the path: f = ddy - alpha (beta (g - y) - dy). */
-	for (int d = 0; d < 2; d++) {
-		double y[S], dy[S], ddy;
-		for (int k = 0; k < n; k++)
-			col[k] = xy[2 * k + d];
-		for (int i = 0; i < S; i++)
-			y[i] = interp(col, n, -1.0 + 2.0 * i / (S - 1));
-		double g = xy[2 * (n - 1) + d], step = 0.001 * S;
-		dy[0] = 0.0;
-		for (int i = 1; i < S; i++)
-			dy[i] = (y[i] - y[i - 1]) / step;
-		for (int i = 0; i < S; i++) {
-			ddy = i ? (dy[i] - dy[i - 1]) / step : 0.0;
-			double pa = t->alpha * (t->beta * (g - y[i]) - dy[i]);
-			t->f[d][i] = (ddy - pa) / (t->alpha * t->beta);
-		}
-	}
+	force_of(t, xy, n, 2, col);
+	free(col);
+	return 0;
+}
+
+void ncp_traj_point(const struct ncp_traj *t, double s, double xy[2])
+{
+	double u = (fmin(fmax(s, -1.0), 1.0) + 1.0) * 0.5 * (t->n - 1);
+	int i = (int)u;
+	if (i >= t->n - 1)
+		i = t->n - 2;
+	double w = u - i;
+	for (int d = 0; d < 2; d++)
+		xy[d] = t->xy[2 * i + d] +
+			w * (t->xy[2 * (i + 1) + d] - t->xy[2 * i + d]);
+}
+
+int ncp_traj_set_force(struct ncp_traj *t, const double *y, int n, int dims)
+{
+	if (n < 2 || dims < 1 || dims > NCP_TRAJ_MAX_DIMS)
+		return -EINVAL;
+	double *col = malloc(sizeof(double) * (size_t)n);
+	if (!col)
+		return -ENOMEM;
+	force_of(t, y, n, dims, col);
 	free(col);
 	return 0;
 }

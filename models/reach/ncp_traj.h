@@ -24,13 +24,17 @@
 #define NCP_TRAJ_MAX_POINTS 1000  /* points in a path (the samples keep no more) */
 #define NCP_TRAJ_CIRCLE_POINTS 100
 #define NCP_TRAJ_ALPHA 1000.0	  /* REACH's attractor gain; beta = alpha / 4 */
+#define NCP_TRAJ_MAX_DIMS 8	  /* coordinates the DMP traces (x, y or joints) */
 
 struct ncp_traj {
 	int n;			/* path points */
-	double *xy;		/* n x 2, owned */
+	double *xy;		/* n x 2, owned: the hand's path */
 	double alpha, beta;
+	/* The coordinates the DMP traces: the path's x, y (dims 2), or
+	 * others set by ncp_traj_set_force (joint angles). */
+	int dims;
 	/* f / (alpha beta) per dimension at ramp -1 + 2 i / (SAMPLES - 1) */
-	double f[2][NCP_TRAJ_SAMPLES];
+	double f[NCP_TRAJ_MAX_DIMS][NCP_TRAJ_SAMPLES];
 };
 
 /* Read a path file into *xy (n x 2, malloc'ed, the caller frees it) and
@@ -42,8 +46,18 @@ int ncp_traj_load(const char *path, double **xy, int **lines, int *n,
 
 /* The forcing function of the path (xy copied); 0 or -ENOMEM. */
 int ncp_traj_init(struct ncp_traj *t, const double *xy, int n);
+/* The path's point at ramp value s in [-1, 1]: the n points spread evenly
+ * over the ramp, linearly interpolated (the samples the forcing function
+ * is built from). */
+void ncp_traj_point(const struct ncp_traj *t, double s, double xy[2]);
+/* Trace other coordinates instead of the path's x, y: the forcing
+ * function of the n points y (n x dims, row-major; dims <= MAX_DIMS),
+ * spread over the ramp as the path's are, e.g. the joint angles of the
+ * path's samples.  The path (xy) stays what distances are measured to.
+ * 0, -EINVAL or -ENOMEM. */
+int ncp_traj_set_force(struct ncp_traj *t, const double *y, int n, int dims);
 void ncp_traj_fini(struct ncp_traj *t);
-/* f / (alpha beta) of dimension d at ramp value s (clamped to [-1, 1]),
+/* f / (alpha beta) of dimension d (< dims) at ramp value s (clamped to [-1, 1]),
  * linearly interpolated between the samples. */
 double ncp_traj_force(const struct ncp_traj *t, int d, double s);
 
