@@ -33,8 +33,9 @@ MODELS = {
     "a01": dict(
         title="a01: OSC, target steps (0,1) <-> (0,1.5) every 1 s",
         nengo="a01", duration=4.0, ncpd=None,
-        why_not="ncpd has no task that steps the target between two "
-                "arbitrary points (centre-out's targets start at angle 0)"),
+        why_not="ncpd has no task that steps the target back and forth "
+                "between two points (centre-out returns to its centre "
+                "between targets)"),
     "a01line": dict(
         title="a01 with REACH's PMC tracing the line (speed 2)",
         nengo="a01line", duration=4.5,
@@ -93,6 +94,8 @@ class Runner:
                                          "-ncpdp" if ncpd_params else "",
                                          "".join(extra).replace("-", ""))
         path = os.path.join(self.a.out, tag + ".json")
+        if self.a.nengo_cached_only:
+            return json.load(open(path)) if os.path.exists(path) else None
         if not self.a.force:
             wait_for_other(path, [os.path.join(self.a.out, tag + x)
                                   for x in (".log", ".xlog")])
@@ -181,12 +184,17 @@ def stats(runs, key):
     return v
 
 
+N_SEEDS = [0]
+
+
 def fmt_mm(v, scale=1000.0):
-    """mean [min, max] in mm (or Hz with scale 1)."""
+    """mean [min, max] in mm (or Hz with scale 1); the number of seeds when
+    fewer than asked for ran."""
     if len(v) == 0:
         return "not run"
-    return "%.1f [%.1f, %.1f]" % (v.mean() * scale, v.min() * scale,
-                                  v.max() * scale)
+    return "%.1f [%.1f, %.1f]%s" % (
+        v.mean() * scale, v.min() * scale, v.max() * scale,
+        "" if len(v) == N_SEEDS[0] else " (%d seeds)" % len(v))
 
 
 def verdict(nv, cv):
@@ -221,11 +229,15 @@ def main():
     ap.add_argument("--markdown", default=None,
                     help="also write the tables into this file")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--nengo-cached-only", action="store_true",
+                    help="take the Nengo runs already in --out, run none "
+                         "(a cell then says how many seeds it has)")
     a = ap.parse_args()
     a.ncpd = os.path.abspath(a.ncpd)
     a.reach = os.path.abspath(a.reach)
     a.nengo_src = os.path.abspath(a.nengo_src)
     seeds = [int(s) for s in a.seeds.split(",")]
+    N_SEEDS[0] = len(seeds)
     models = a.models.split(",")
     scaling_models = (a.scaling_models.split(",") if a.scaling_models
                       else models)
@@ -338,25 +350,24 @@ def main():
                     if cv is None or cv.shape[1] < b + 4:
                         row += " - |"
                         continue
-                    blk = cv[:, b:b + 4].mean(axis=1) * 1000
-                    row += " %.1f [%.1f, %.1f] |" % (blk.mean(), blk.min(),
-                                                     blk.max())
+                    blk = cv[:, b:b + 4].mean(axis=1)
+                    row += " %s |" % fmt_mm(blk)
             p(row)
         p("")
         p("Outward reaches only (odd reaches), first 4 vs last 4, mean over "
           "seeds (mm):")
         p("")
-        p("| condition | side | first 4 out | last 4 out |")
-        p("| --- | --- | --- | --- |")
+        p("| condition | side | first 4 out | last 4 out | seeds |")
+        p("| --- | --- | --- | --- | --- |")
         for c in ADAPT:
             for side in ("nengo", "ncpd"):
                 cv = curves.get((side, c))
                 if cv is None:
                     continue
                 out = cv[:, 1::2] * 1000
-                p("| %s | %s | %.1f | %.1f |" % (ADAPT[c]["label"], side,
-                                                 out[:, :4].mean(),
-                                                 out[:, -4:].mean()))
+                p("| %s | %s | %.1f | %.1f | %d |" % (
+                    ADAPT[c]["label"], side, out[:, :4].mean(),
+                    out[:, -4:].mean(), len(out)))
     text = "\n".join(lines)
     print(text)
     if a.markdown:
@@ -372,9 +383,12 @@ def plots(a, models, runs, seeds, curves):
     import matplotlib.pyplot as plt
     os.makedirs(a.img, exist_ok=True)
     shown = [m for m in models if runs("nengo", m)]
-    fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 4.2))
-    axes = np.atleast_1d(axes)
-    for ax, m in zip(axes, shown):
+    cols = min(3, len(shown))
+    rows = (len(shown) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.4 * rows),
+                             squeeze=False)
+    skip = 20       # the first 0.2 s: the probed target is still filtering in
+    for ax, m in zip(axes.flat, shown):
         for side, col in (("nengo", "tab:blue"), ("ncpd", "tab:red")):
             for i, r in enumerate(runs(side, m)):
                 h = np.array(r["hand"])
@@ -383,19 +397,26 @@ def plots(a, models, runs, seeds, curves):
                 ax.plot(h[:, 0], h[:, 1], color=col, lw=0.7, alpha=0.7,
                         label=side if i == 0 else None)
         r0 = runs("nengo", m)[0]
-        t = np.array(r0["target"])
+        t = np.array(r0["target"])[skip:]
         if m == "a05":
             t = t[:int(32.0 / 0.001 / r0["path_every"])]
-        ax.plot(t[:, 0], t[:, 1], "k:", lw=1, label="target")
-        ax.set_title(m, fontsize=9)
-        ax.set_aspect("equal")
-        ax.set_xlabel("x (m)")
+        ax.plot(t[:, 0], t[:, 1], "k:", lw=1, label="target (Nengo seed %d)"
+                % r0["seed"])
+        ax.set_title(MODELS[m]["title"], fontsize=8)
+        if m.startswith(("a01", "a03")):
+            ax.set_xlim(-0.05, 0.05)     # x stretched: the paths are lines
+            ax.set_xlabel("x (m), stretched")
+        else:
+            ax.set_aspect("equal")
+            ax.set_xlabel("x (m)")
+        ax.set_ylabel("y (m)")
         ax.legend(fontsize=7)
-    axes[0].set_ylabel("y (m)")
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
     fig.suptitle("Hand paths, %d network seeds each (a05: first 16 reaches, "
                  "field on, adapting)" % len(seeds), fontsize=10)
     fig.tight_layout()
-    fig.savefig(os.path.join(a.img, "reach-nengo-paths.png"), dpi=110)
+    fig.savefig(os.path.join(a.img, "reach-nengo-paths.png"), dpi=80)
     if curves:
         fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
         for j, (side, name) in enumerate((("nengo", "Nengo (REACH a05)"),
