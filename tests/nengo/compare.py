@@ -127,7 +127,8 @@ class Runner:
         cmd = [self.a.ncpd, "--free-run", "--duration", str(duration),
                "--summary", "json", "--record", tag,
                "--set", "instance=" + inst, "--set", "shm.name=/" + inst,
-               "--set", "control.socket=/tmp/%s/ncpd.sock" % inst,
+               "--set", "control.socket=%s" % os.path.join(
+                   self.a.out, "sock", inst, "ncpd.sock"),
                "--set", "data_dir=" + data, "--set", "rt.priority=0",
                "--set", "rt.lock_memory=false", "--set", "seed=%d" % seed,
                "--set", "emulator.model=none", "--set", "ncp.model=none"]
