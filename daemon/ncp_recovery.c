@@ -78,7 +78,9 @@ void ncp_recovery_observe(const struct ncp_sim *s, int R, float *obs)
 {
 	int have;
 	const float *rec = ncp_reach_rec(s->reach, &have);
-	memcpy(obs, rec, (size_t)R * sizeof(float));
+	/* Electrodes the reach object does not have read 0. */
+	for (int k = 0; k < R; k++)
+		obs[k] = k < have ? rec[k] : 0.0f;
 	for (int k = 0; k < 2; k++) {
 		obs[R + k] = (float)s->arm.q[k];
 		obs[R + 2 + k] = (float)s->arm.dq[k];
