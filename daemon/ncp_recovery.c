@@ -92,16 +92,23 @@ struct runner {
 	size_t npath, path_cap;
 };
 
+void ncp_recovery_observe(const struct ncp_sim *s, int R, float *obs)
+{
+	int have;
+	const float *rec = ncp_reach_rec(s->reach, &have);
+	/* Electrodes the reach object does not have read 0. */
+	for (int k = 0; k < R; k++)
+		obs[k] = k < have ? rec[k] : 0.0f;
+	for (int k = 0; k < 2; k++) {
+		obs[R + k] = (float)s->arm.q[k];
+		obs[R + 2 + k] = (float)s->arm.dq[k];
+		obs[R + 4 + k] = (float)s->arm.hand[k];
+	}
+}
+
 static void observe(struct runner *r)
 {
-	int R;
-	const float *rec = ncp_reach_rec(r->s->reach, &R);
-	memcpy(r->obs, rec, (size_t)r->R * sizeof(float));
-	for (int k = 0; k < 2; k++) {
-		r->obs[r->R + k] = (float)r->s->arm.q[k];
-		r->obs[r->R + 2 + k] = (float)r->s->arm.dq[k];
-		r->obs[r->R + 4 + k] = (float)r->s->arm.hand[k];
-	}
+	ncp_recovery_observe(r->s, r->R, r->obs);
 }
 
 static void sim_alpha(struct runner *r)
@@ -486,6 +493,41 @@ int ncp_recovery_en_check(struct ncp_cpn_trainer *tr,
 	*new_loss = ncp_cpn_trainer_en_loss(tr, fresh, from);
 	return ncp_cpn_trainer_en_expired(tr, *new_loss) &&
 	       ncp_cpn_trainer_en_train(tr, d, en_loss) ? 1 : 0;
+}
+
+int ncp_recovery_explore(const struct ncp_config *c,
+			 const struct ncp_recovery_opts *o,
+			 const struct ncp_task_params *task, double seconds,
+			 uint64_t seed, struct ncp_cpn_data *data, char *err,
+			 size_t errlen)
+{
+	struct ncp_config cm = *c;
+	const struct ncp_stim_params *sp = &c->reach.stim;
+	struct ncp_sim sim;
+	struct runner r;
+	double amax = o->spec.alpha_max < sp->max ? o->spec.alpha_max : sp->max;
+	int ret = 0;
+
+	if (data->R != c->reach.rec.electrodes || data->E != sp->electrodes)
+		return ncp_errf(err, errlen, "exploration data for %d recording and %d stimulation electrodes; the configuration has %d and %d",
+				data->R, data->E, c->reach.rec.electrodes, sp->electrodes);
+	cm.reach.stim.source = NCP_STIM_SRC_NONE;
+	if (ncp_sim_init(&sim, &cm, 64, err, errlen))
+		return -EINVAL;
+	if (alloc_runner(&r, o, &sim, data->R, data->E,
+			 pow(sp->decay, c->reach.dt / 0.01), sp->max, amax, seed)) {
+		ret = ncp_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	ncp_sim_set_lesion(&sim, sp->lesion_kind, sp->lesion_fraction);
+	ncp_sim_reset(&sim);
+	ncp_sim_set_task(&sim, task);
+	r.data = data;
+	collect(&r, seconds, DRIVE_NOISE);
+out:
+	free_runner(&r);
+	ncp_sim_fini(&sim);
+	return ret;
 }
 
 int ncp_recovery_run(const struct ncp_config *c,

@@ -103,6 +103,23 @@ int ncp_recovery_evaluate(const struct ncp_config *c,
 			  struct ncp_recovery_eval *ev, char *err,
 			  size_t errlen);
 
+struct ncp_sim;
+
+/* The co-processor's observation of simulation s (NCP_CPN_OBS(R) floats:
+ * the R recording electrodes, then the arm state after the last step). */
+void ncp_recovery_observe(const struct ncp_sim *s, int R, float *obs);
+
+/* Append `seconds` of white-noise exploration on configuration c (its
+ * lesion; stim.source taken as none) and task, as the experiment's first
+ * phase collects them (o's noise_sd, noise_hold, sample_every, horizon),
+ * to data.  The same arguments give the same samples.  0 or -errno with a
+ * message. */
+int ncp_recovery_explore(const struct ncp_config *c,
+			 const struct ncp_recovery_opts *o,
+			 const struct ncp_task_params *task, double seconds,
+			 uint64_t seed, struct ncp_cpn_data *data, char *err,
+			 size_t errlen);
+
 /* ncp-train --cpn ARGS: parse and run.  Exit status. */
 int ncp_recovery_main(int argc, char **argv);
 

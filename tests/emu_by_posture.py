@@ -3,7 +3,7 @@ joint angles M1 represents (docs/emulator.md, "Where the error comes from").
 
 usage: /usr/bin/python3 tests/emu_by_posture.py MODEL RECORDING_DIR
 
-Runs the numpy forward pass of tests/emu_forward.py (written from
+Runs the numpy forward pass of ncpd.models (written from
 docs/model-format.md) over the recording's m1.npy and stim.npy, scores each
 step t >= window - 1 against arm[t + horizon] as ncp-train --eval does, and
 prints the hand RMSE overall and by the distance of q from M1's centre in
@@ -15,25 +15,25 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import emu_forward as ef  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "client", "python"))
+from ncpd import models  # noqa: E402  (the tree's package)
 
 
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     model, rec = sys.argv[1], sys.argv[2]
-    t, meta = ef.load_safetensors(model)
+    m = models.load(model)
     x = np.load(os.path.join(rec, "m1.npy"))
     arm = np.load(os.path.join(rec, "arm.npy"))
-    C = int(meta["stim_channels"])
-    u = np.zeros((len(x), C))
+    u = np.zeros((len(x), m.stim_channels))
     sp = os.path.join(rec, "stim.npy")
     if os.path.exists(sp):
         s = np.nan_to_num(np.load(sp))
         u[:, :s.shape[1]] = s
-    y, _ = ef.forward(t, meta, x, u)
-    W, H = int(meta["window"]), ef.horizon(meta)
+    y = m.predict(x, u)
+    W, H = m.window, m.horizon
     idx = np.arange(W - 1, len(arm) - H)
     e = np.linalg.norm(y[idx, 4:6] - arm[idx + H, 4:6], axis=1)
     q = arm[idx + H, :2]
