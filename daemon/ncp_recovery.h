@@ -41,6 +41,9 @@ struct ncp_recovery_opts {
 	struct ncp_cpn_train_opts train;
 	const char *out;	/* CPN file or NULL */
 	const char *svg;	/* plot or NULL */
+	/* The EN reads M1 as the stimulation electrodes record it (E
+	 * features; train.en_feat is set from it). */
+	int en_m1;
 	int verbose;
 	/* --config FILE and --set KEY=VALUE in their order (ncp_recovery_config). */
 	const char *cfg[NCP_RECOVERY_MAX_CFG];

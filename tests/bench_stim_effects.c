@@ -103,7 +103,7 @@ static void en_hand(const struct emulator *em, const struct ncp_sim *s,
 	ncp_recovery_observe(s, em->R, obs);
 	for (int e = 0; e < E; e++)
 		alpha[e] = blind ? 0.0f : (float)(em->d * st->alpha[e]);
-	ncp_cpn_trainer_en_predict(em->en, obs, alpha, dp);
+	ncp_cpn_trainer_en_predict(em->en, obs, NULL, alpha, dp);
 	for (int c = 0; c < 2; c++)
 		out[c] = (float)s->arm.hand[c] + dp[c];
 }

@@ -205,6 +205,11 @@ static void fill(struct ncp_cpn_data *d, int n, int healthy, double amp,
 	fill_at(d, n, healthy, amp, seed, 0);
 }
 
+/* The same with each training variant (_i): 0 the default, 1 the loss
+ * anchored on what happened (anchor), 2 an ensemble of two ENs with a
+ * price on their disagreement. */
+static const char *const variant_name[] = { "default", "anchor", "ensemble" };
+
 START_TEST(learns_a_known_world)
 {
 	const int E = 8, R = 8;
@@ -223,6 +228,11 @@ START_TEST(learns_a_known_world)
 	ncp_cpn_train_opts_default(&o);
 	o.en_epochs = 60;
 	o.en_hidden = 32;
+	o.anchor = _i == 1;
+	if (_i == 2) {
+		o.en_ensemble = 2;
+		o.en_disagree = 1;
+	}
 	struct ncp_cpn_trainer *t = ncp_cpn_trainer_new(m, &o, err, sizeof(err));
 	ck_assert_msg(t, "%s", err);
 	ncp_cpn_trainer_set_ref(t, &ref);
@@ -236,8 +246,8 @@ START_TEST(learns_a_known_world)
 		if (ep == 0)
 			task0 = task;
 	}
-	fprintf(stderr, "test_cpn: EN loss %.3g m^2, task loss %.3g -> %.3g m^2\n",
-		loss, task0, task);
+	fprintf(stderr, "test_cpn (%s): EN loss %.3g m^2, task loss %.3g -> %.3g m^2\n",
+		variant_name[_i], loss, task0, task);
 	ck_assert_msg(task < task0 / 20, "task loss %g from %g", task, task0);
 	/* The trained CPN in closed form: its a* moves the true world's hand
 	 * to the reference (x_des / 2) within 20% of the deficit. */
@@ -259,12 +269,90 @@ START_TEST(learns_a_known_world)
 			s0 += (fut0[4 + c] - want[c]) * (fut0[4 + c] - want[c]);
 		}
 	}
-	fprintf(stderr, "test_cpn: deficit left %.1f%%\n", 100 * sqrt(se / s0));
+	fprintf(stderr, "test_cpn (%s): deficit left %.1f%%\n", variant_name[_i],
+		100 * sqrt(se / s0));
 	ck_assert_msg(se < 0.04 * s0, "error %g of %g without", se, s0);
 	ncp_cpn_state_free(st);
 	ncp_cpn_trainer_free(t);
 	ncp_cpn_data_fini(&hd);
 	ncp_cpn_data_fini(&d);
+	ncp_cpn_model_free(m);
+}
+END_TEST
+
+/* The EN's features (en_feat): a world whose lesioned hand also moves
+ * by 0.02 f, f a feature the CPN's observation does not carry.  The EN
+ * that reads f predicts the hand far better than the one that does not;
+ * data without features are refused by a trainer that wants them, and a
+ * feature dropped from the oldest samples moves with them. */
+START_TEST(en_reads_features)
+{
+	enum { E = 4, R = 4, N = 3000 };
+	struct ncp_cpn_model *m = small_model(E, R, 0, 5);
+	struct ncp_cpn_train_opts o;
+	struct ncp_cpn_data d, plain;
+	struct ncp_rng rng;
+	char err[256];
+	double loss[2];
+
+	ck_assert_int_eq(ncp_cpn_data_init_feat(&d, R, E, 1, N), 0);
+	ck_assert_int_eq(ncp_cpn_data_init(&plain, R, E, 16), 0);
+	ncp_rng_seed(&rng, 31);
+	for (int k = 0; k < N; k++) {
+		float obs[NCP_CPN_OBS(R)] = { 0 }, alpha[E], target[2], fut[6], f;
+		target[0] = (float)ncp_rng_range(&rng, -0.2, 0.2);
+		target[1] = (float)ncp_rng_range(&rng, 0.3, 0.6);
+		obs[R + 4] = (float)ncp_rng_range(&rng, -0.2, 0.2);
+		obs[R + 5] = (float)ncp_rng_range(&rng, 0.3, 0.6);
+		for (int r = 0; r < R; r++) {	/* the electrodes read x_des */
+			double ang = 2 * M_PI * r / R;
+			obs[r] = (float)(100 * ((target[0] - obs[R + 4]) * cos(ang) +
+						(target[1] - obs[R + 5]) * sin(ang)));
+		}
+		for (int e = 0; e < E; e++)
+			alpha[e] = (float)ncp_rng_normal(&rng);
+		f = (float)ncp_rng_normal(&rng);
+		world(obs, alpha, R, E, target, fut, 0);
+		fut[4] += 0.02f * f;
+		ncp_cpn_data_add_feat(&d, obs, &f, alpha, target, fut, NCP_CPN_SRC_NOISE);
+		if (k < 16)
+			ncp_cpn_data_add(&plain, obs, alpha, target, fut, NCP_CPN_SRC_NOISE);
+	}
+	ncp_cpn_train_opts_default(&o);
+	o.en_hidden = 16;
+	o.en_epochs = 100;
+	for (int withf = 0; withf < 2; withf++) {
+		struct ncp_cpn_data *dd = &d;
+		struct ncp_cpn_data nof = d;
+		if (!withf) {	/* the same samples, the feature hidden */
+			nof.F = 0;
+			nof.feat = NULL;
+			dd = &nof;
+		}
+		o.en_feat = withf;
+		struct ncp_cpn_trainer *t = ncp_cpn_trainer_new(m, &o, err, sizeof(err));
+		ck_assert_msg(t, "%s", err);
+		if (withf)
+			ck_assert_int_eq(ncp_cpn_trainer_fit_norm(t, &plain), -EINVAL);
+		ck_assert_int_eq(ncp_cpn_trainer_fit_norm(t, dd), 0);
+		ck_assert_int_eq(ncp_cpn_trainer_en_train(t, dd, &loss[withf]), 0);
+		ncp_cpn_trainer_free(t);
+	}
+	fprintf(stderr, "test_cpn: EN loss without the feature %.3g m^2, with it %.3g m^2\n",
+		loss[0], loss[1]);
+	/* Without f the EN cannot explain 0.02 f: (0.02)^2 / 2 = 2e-4 m^2. */
+	ck_assert_msg(loss[0] > 1.5e-4, "without the feature %g", loss[0]);
+	ck_assert_msg(loss[1] < loss[0] / 5, "with it %g (without %g)", loss[1], loss[0]);
+	/* Full: the oldest eighth drops, each feature stays with its sample. */
+	float last = d.feat[N - 1], obs_last = d.obs[(size_t)(N - 1) * NCP_CPN_OBS(R) + R + 4];
+	float obs0[NCP_CPN_OBS(R)] = { 0 }, a0[E] = { 0 }, t0[2] = { 0 }, f0[6] = { 0 };
+	ncp_cpn_data_add_feat(&d, obs0, NULL, a0, t0, f0, NCP_CPN_SRC_NOISE);
+	ck_assert_uint_eq(d.n, N - N / 8 + 1);
+	ck_assert(d.feat[d.n - 2] == last);
+	ck_assert(d.obs[(d.n - 2) * NCP_CPN_OBS(R) + R + 4] == obs_last);
+	ck_assert(d.feat[d.n - 1] == 0.0f);
+	ncp_cpn_data_fini(&d);
+	ncp_cpn_data_fini(&plain);
 	ncp_cpn_model_free(m);
 }
 END_TEST
@@ -463,9 +551,10 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, round_trip_and_checks);
 	tcase_add_test(tc, step_formula);
-	tcase_add_test(tc, learns_a_known_world);
+	tcase_add_loop_test(tc, learns_a_known_world, 0, 3);
 	tcase_add_test(tc, continues_a_trained_cpn);
 	tcase_add_test(tc, guard_compares_on_the_same_samples);
+	tcase_add_test(tc, en_reads_features);
 	tcase_add_test(tc, bad_spec);
 	suite_add_tcase(s, tc);
 	return s;

@@ -679,22 +679,31 @@ const float *ncp_cpn_state_target(const struct ncp_cpn_state *s)
 
 /* ---- Data ----------------------------------------------------------------- */
 
-int ncp_cpn_data_init(struct ncp_cpn_data *d, int R, int E, size_t cap)
+int ncp_cpn_data_init_feat(struct ncp_cpn_data *d, int R, int E, int F,
+			   size_t cap)
 {
 	memset(d, 0, sizeof(*d));
 	d->R = R;
 	d->E = E;
+	d->F = F;
 	d->cap = cap;
 	d->obs = calloc(cap * (size_t)NCP_CPN_OBS(R), sizeof(float));
 	d->alpha = calloc(cap * (size_t)E, sizeof(float));
 	d->target = calloc(cap * 2, sizeof(float));
 	d->future = calloc(cap * 6, sizeof(float));
 	d->src = calloc(cap, 1);
-	if (!d->obs || !d->alpha || !d->target || !d->future || !d->src) {
+	d->feat = F > 0 ? calloc(cap * (size_t)F, sizeof(float)) : NULL;
+	if (!d->obs || !d->alpha || !d->target || !d->future || !d->src ||
+	    (F > 0 && !d->feat)) {
 		ncp_cpn_data_fini(d);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int ncp_cpn_data_init(struct ncp_cpn_data *d, int R, int E, size_t cap)
+{
+	return ncp_cpn_data_init_feat(d, R, E, 0, cap);
 }
 
 void ncp_cpn_data_fini(struct ncp_cpn_data *d)
@@ -704,14 +713,16 @@ void ncp_cpn_data_fini(struct ncp_cpn_data *d)
 	free(d->target);
 	free(d->future);
 	free(d->src);
+	free(d->feat);
 	memset(d, 0, sizeof(*d));
 }
 
-void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
-		      const float *alpha, const float target[2],
-		      const float future[6], int src)
+void ncp_cpn_data_add_feat(struct ncp_cpn_data *d, const float *obs,
+			   const float *feat, const float *alpha,
+			   const float target[2], const float future[6],
+			   int src)
 {
-	size_t no = (size_t)NCP_CPN_OBS(d->R), E = (size_t)d->E;
+	size_t no = (size_t)NCP_CPN_OBS(d->R), E = (size_t)d->E, F = (size_t)d->F;
 
 	if (!d->cap)
 		return;
@@ -722,6 +733,8 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 		memmove(d->target, d->target + k * 2, (d->n - k) * 2 * sizeof(float));
 		memmove(d->future, d->future + k * 6, (d->n - k) * 6 * sizeof(float));
 		memmove(d->src, d->src + k, d->n - k);
+		if (F)
+			memmove(d->feat, d->feat + k * F, (d->n - k) * F * sizeof(float));
 		d->n -= k;
 	}
 	memcpy(d->obs + d->n * no, obs, no * sizeof(float));
@@ -729,8 +742,19 @@ void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 	memcpy(d->target + d->n * 2, target, 2 * sizeof(float));
 	memcpy(d->future + d->n * 6, future, 6 * sizeof(float));
 	d->src[d->n] = (uint8_t)src;
+	if (F && feat)
+		memcpy(d->feat + d->n * F, feat, F * sizeof(float));
+	else if (F)
+		memset(d->feat + d->n * F, 0, F * sizeof(float));
 	d->n++;
 	d->added++;
+}
+
+void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
+		      const float *alpha, const float target[2],
+		      const float future[6], int src)
+{
+	ncp_cpn_data_add_feat(d, obs, NULL, alpha, target, future, src);
 }
 
 /* The reference's regressors of sample i (NCP_CPN_REF_X): x_des, dq,
@@ -940,14 +964,21 @@ struct ncp_cpn_trainer {
 	struct adam cpn_adam;
 	float *cpn_g;
 	uint8_t *cpn_decay;
-	int nin, E;
-	/* EN: x = [z (nin), alpha / stim_max (E)] -> tanh(W1 x + b1) (h)
-	 * -> W2 h + b2 (2), the standardised hand displacement at H. */
+	int nin, E, F;
+	/* EN: x = [z (nin), standardised features (F), alpha / stim_max (E)]
+	 * -> tanh(W1 x + b1) (h) -> W2 h + b2 (2), the standardised hand
+	 * displacement at H. */
 	int en_in, en_h;
+	float *feat_mean, *feat_inv;	/* F */
 	size_t en_np;
-	float *en_p, *en_back, *en_g;	/* W1, b1, W2, b2 */
+	/* en_k ENs (an ensemble), en_np parameters each in en_all; en_p is
+	 * the member the EN functions below use (en_all's first but while
+	 * one is trained or run). */
+	int en_k;
+	float *en_all, *en_p, *en_back, *en_g;	/* W1, b1, W2, b2 */
+	float *en_hk;			/* en_k x en_h: each member's h */
+	struct adam *en_adams;		/* en_k */
 	uint8_t *en_decay;
-	struct adam en_adam;
 	float en_mean[2], en_scale[2];
 	bool normed;
 	struct ncp_cpn_ref ref;
@@ -958,7 +989,7 @@ struct ncp_cpn_trainer {
 	uint64_t cpn_epochs, en_trainings;
 	struct ncp_rng rng;
 	/* Scratch for one sample. */
-	float *z, *x, *h, *dh, *dx, *dz_acts[MAX_LAYERS], *acts[MAX_LAYERS];
+	float *z, *x, *h, *dh, *dx, *dxk, *dz_acts[MAX_LAYERS], *acts[MAX_LAYERS];
 	size_t *order;
 	size_t order_cap;
 };
@@ -976,18 +1007,24 @@ void ncp_cpn_trainer_free(struct ncp_cpn_trainer *t)
 	ncp_cpn_model_free(t->cpn_back);
 	ncp_cpn_model_free(t->cpn_avg);
 	adam_fini(&t->cpn_adam);
-	adam_fini(&t->en_adam);
+	for (int k = 0; t->en_adams && k < t->en_k; k++)
+		adam_fini(&t->en_adams[k]);
+	free(t->en_adams);
+	free(t->en_hk);
 	free(t->cpn_g);
 	free(t->cpn_decay);
-	free(t->en_p);
+	free(t->en_all);
 	free(t->en_back);
 	free(t->en_g);
 	free(t->en_decay);
+	free(t->feat_mean);
+	free(t->feat_inv);
 	free(t->z);
 	free(t->x);
 	free(t->h);
 	free(t->dh);
 	free(t->dx);
+	free(t->dxk);
 	for (int l = 0; l < MAX_LAYERS; l++) {
 		free(t->acts[l]);
 		free(t->dz_acts[l]);
@@ -1008,7 +1045,9 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 	if (!(o->cpn_average >= 0 && o->cpn_average < 1) ||
 	    o->horizon < 1 || o->en_hidden < 1 || o->en_hidden > NCP_CPN_MAX_UNITS ||
 	    o->batch < 1 || o->en_epochs < 1 || o->rise_window < 1 ||
-	    o->rise_window > HIST || o->max_cpn_epochs < 1) {
+	    o->rise_window > HIST || o->max_cpn_epochs < 1 || o->en_feat < 0 ||
+	    o->en_feat > NCP_CPN_MAX_UNITS || o->en_ensemble < 0 ||
+	    o->en_ensemble > NCP_CPN_MAX_ENSEMBLE || !(o->en_disagree >= 0)) {
 		free(t);
 		ncp_errf(err, errlen, "co-processor training options out of range");
 		return NULL;
@@ -1021,11 +1060,18 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 		goto oom;
 	t->nin = t->cpn->nin;
 	t->E = t->cpn->spec.electrodes;
-	t->en_in = t->nin + t->E;
+	t->F = o->en_feat;
+	t->en_in = t->nin + t->F + t->E;
+	t->feat_mean = calloc((size_t)t->F + 1, sizeof(float));
+	t->feat_inv = calloc((size_t)t->F + 1, sizeof(float));
 	t->en_h = o->en_hidden;
 	t->en_np = (size_t)t->en_h * t->en_in + t->en_h + 2 * (size_t)t->en_h + 2;
-	t->en_p = calloc(t->en_np, sizeof(float));
-	t->en_back = calloc(t->en_np, sizeof(float));
+	t->en_k = o->en_ensemble > 1 ? o->en_ensemble : 1;
+	t->en_all = calloc(t->en_np * (size_t)t->en_k, sizeof(float));
+	t->en_p = t->en_all;
+	t->en_back = calloc(t->en_np * (size_t)t->en_k, sizeof(float));
+	t->en_hk = calloc((size_t)t->en_h * t->en_k, sizeof(float));
+	t->en_adams = calloc((size_t)t->en_k, sizeof(*t->en_adams));
 	t->en_g = calloc(t->en_np, sizeof(float));
 	t->en_decay = calloc(t->en_np, 1);
 	t->cpn_g = calloc(t->cpn->np, sizeof(float));
@@ -1038,10 +1084,12 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 	t->h = calloc((size_t)w, sizeof(float));
 	t->dh = calloc((size_t)w, sizeof(float));
 	t->dx = calloc((size_t)w, sizeof(float));
-	ok = t->en_p && t->en_back && t->en_g && t->en_decay && t->cpn_g &&
-	     t->cpn_decay && t->z && t->x && t->h && t->dh && t->dx &&
-	     !adam_init(&t->cpn_adam, t->cpn->np) &&
-	     !adam_init(&t->en_adam, t->en_np);
+	t->dxk = calloc((size_t)w, sizeof(float));
+	ok = t->feat_mean && t->feat_inv && t->en_all && t->en_hk && t->en_adams && t->en_back && t->en_g && t->en_decay && t->cpn_g &&
+	     t->cpn_decay && t->z && t->x && t->h && t->dh && t->dx && t->dxk &&
+	     !adam_init(&t->cpn_adam, t->cpn->np);
+	for (int k = 0; ok && k < t->en_k; k++)
+		ok = !adam_init(&t->en_adams[k], t->en_np);
 	for (int l = 0; l < MAX_LAYERS; l++) {
 		t->acts[l] = calloc((size_t)w, sizeof(float));
 		t->dz_acts[l] = calloc((size_t)w, sizeof(float));
@@ -1058,15 +1106,19 @@ struct ncp_cpn_trainer *ncp_cpn_trainer_new(const struct ncp_cpn_model *init,
 	memset(t->en_decay, 1, (size_t)t->en_h * t->en_in);
 	memset(t->en_decay + (EN_W2(t) - t->en_p), 1, 2 * (size_t)t->en_h);
 	ncp_rng_seed(&t->rng, ncp_rng_derive(o->seed, 0xe17));
-	{
+	for (int m = 0; m < t->en_k; m++) {
 		double lim = 1 / sqrt((double)t->en_in);
+		t->en_p = t->en_all + (size_t)m * t->en_np;
 		for (size_t k = 0; k < (size_t)t->en_h * t->en_in + t->en_h; k++)
 			t->en_p[k] = (float)ncp_rng_range(&t->rng, -lim, lim);
 		lim = 1 / sqrt((double)t->en_h);
 		for (size_t k = 0; k < 2 * (size_t)t->en_h + 2; k++)
 			EN_W2(t)[k] = (float)ncp_rng_range(&t->rng, -lim, lim);
 	}
+	t->en_p = t->en_all;
 	t->en_scale[0] = t->en_scale[1] = 1;
+	for (int f = 0; f < t->F; f++)
+		t->feat_inv[f] = 1;
 	t->en_best = INFINITY;
 	return t;
 oom:
@@ -1120,8 +1172,20 @@ int ncp_cpn_trainer_fit_norm(struct ncp_cpn_trainer *t,
 	size_t no = (size_t)t->nin;
 	double s[2] = { 0 }, ss[2] = { 0 };
 
-	if (d->n < 2 || d->R != t->cpn->spec.rec || d->E != t->E)
+	if (d->n < 2 || d->R != t->cpn->spec.rec || d->E != t->E || d->F != t->F)
 		return -EINVAL;
+	for (int f = 0; f < t->F; f++) {
+		double a = 0, b = 0;
+		for (size_t k = 0; k < d->n; k++) {
+			double v = d->feat[k * (size_t)t->F + f];
+			a += v;
+			b += v * v;
+		}
+		double mean = a / d->n, var = b / d->n - mean * mean;
+		double sd = var > 0 ? sqrt(var) : 0;
+		t->feat_mean[f] = (float)mean;
+		t->feat_inv[f] = sd > 1e-6 ? (float)(1 / sd) : 1.0f;
+	}
 	for (size_t i = 0; i < no && !t->o.keep_cpn_norm; i++) {
 		double a = 0, b = 0;
 		for (size_t k = 0; k < d->n; k++) {
@@ -1208,14 +1272,48 @@ static void en_backward(struct ncp_cpn_trainer *t, const float *x,
 	}
 }
 
-/* The EN's input for sample k with electrode currents alpha. */
+/* The ensemble's mean prediction (standardised) for the input x. */
+static void en_forward_mean(struct ncp_cpn_trainer *t, const float *x,
+			    float y[2])
+{
+	y[0] = y[1] = 0;
+	for (int m = 0; m < t->en_k; m++) {
+		float ym[2];
+		t->en_p = t->en_all + (size_t)m * t->en_np;
+		en_forward(t, x, ym);
+		y[0] += ym[0];
+		y[1] += ym[1];
+	}
+	t->en_p = t->en_all;
+	y[0] /= (float)t->en_k;
+	y[1] /= (float)t->en_k;
+}
+
+/* The EN's standardised features (F values from feat, NULL: zeros) into
+ * x[nin ...]. */
+static void en_feat(struct ncp_cpn_trainer *t, const float *feat, float *x)
+{
+	for (int f = 0; f < t->F; f++) {
+		float v = feat ? (feat[f] - t->feat_mean[f]) * t->feat_inv[f] : 0.0f;
+		x[t->nin + f] = isfinite(v) ? v : 0.0f;
+	}
+}
+
+/* The EN's input for an observation, features and electrode currents. */
 static void en_input(struct ncp_cpn_trainer *t, const float *obs,
-		     const float *alpha, float *x)
+		     const float *feat, const float *alpha, float *x)
 {
 	const float inv = (float)(1 / t->cpn->spec.stim_max);
 	standardise(t->cpn, obs, x);
+	en_feat(t, feat, x);
 	for (int e = 0; e < t->E; e++)
-		x[t->nin + e] = alpha[e] * inv;
+		x[t->nin + t->F + e] = alpha[e] * inv;
+}
+
+/* Sample k's features (NULL without). */
+static const float *sample_feat(const struct ncp_cpn_data *d, size_t k)
+{
+	return d->F ? d->feat + k * (size_t)d->F : NULL;
 }
 
 static void true_disp(const struct ncp_cpn_data *d, size_t k, float y[2])
@@ -1255,8 +1353,9 @@ double ncp_cpn_trainer_en_loss(struct ncp_cpn_trainer *t,
 		return NAN;
 	for (size_t k = from; k < d->n; k++) {
 		float y[2], yt[2];
-		en_input(t, d->obs + k * no, d->alpha + k * (size_t)d->E, t->x);
-		en_forward(t, t->x, y);
+		en_input(t, d->obs + k * no, sample_feat(d, k),
+			 d->alpha + k * (size_t)d->E, t->x);
+		en_forward_mean(t, t->x, y);
 		true_disp(d, k, yt);
 		for (int c = 0; c < 2; c++) {
 			double e = (y[c] * t->en_scale[c] + t->en_mean[c]) - yt[c];
@@ -1274,18 +1373,25 @@ int ncp_cpn_trainer_en_train(struct ncp_cpn_trainer *t,
 
 	if (!t->normed || d->n < 1)
 		return -EINVAL;
-	memcpy(t->en_back, t->en_p, t->en_np * sizeof(float));
+	memcpy(t->en_back, t->en_all, t->en_np * (size_t)t->en_k * sizeof(float));
+	for (int m = 0; m < t->en_k; m++) {
+	/* Each member on its own shuffles of the same data. */
+	struct adam *adam = &t->en_adams[m];
+	t->en_p = t->en_all + (size_t)m * t->en_np;
 	long left = t->o.en_batches > 0 ? t->o.en_batches : -1;
 	for (int ep = 0; ep < t->o.en_epochs && left; ep++) {
-		if (shuffle(t, d->n))
+		if (shuffle(t, d->n)) {
+			t->en_p = t->en_all;
 			return -ENOMEM;
+		}
 		for (size_t b0 = 0; b0 < d->n && left; b0 += (size_t)B, left--) {
 			size_t nb = d->n - b0 < (size_t)B ? d->n - b0 : (size_t)B;
 			memset(t->en_g, 0, t->en_np * sizeof(float));
 			for (size_t i = 0; i < nb; i++) {
 				size_t k = t->order[b0 + i];
 				float y[2], yt[2], dy[2];
-				en_input(t, d->obs + k * no, d->alpha + k * (size_t)d->E, t->x);
+				en_input(t, d->obs + k * no, sample_feat(d, k),
+					 d->alpha + k * (size_t)d->E, t->x);
 				en_forward(t, t->x, y);
 				true_disp(d, k, yt);
 				for (int c = 0; c < 2; c++)
@@ -1294,16 +1400,20 @@ int ncp_cpn_trainer_en_train(struct ncp_cpn_trainer *t,
 				en_backward(t, t->x, dy, t->en_g, NULL);
 			}
 			if (!all_finite(t->en_g, t->en_np)) {
-				memcpy(t->en_p, t->en_back, t->en_np * sizeof(float));
+				t->en_p = t->en_all;
+				memcpy(t->en_all, t->en_back,
+				       t->en_np * (size_t)t->en_k * sizeof(float));
 				return -EDOM;
 			}
-			adam_step(&t->en_adam, t->en_p, t->en_g, t->en_decay,
+			adam_step(adam, t->en_p, t->en_g, t->en_decay,
 				  t->o.en_lr, t->o.en_weight_decay);
 		}
 	}
+	}
+	t->en_p = t->en_all;
 	*loss = ncp_cpn_trainer_en_loss(t, d, 0);
 	if (!isfinite(*loss)) {
-		memcpy(t->en_p, t->en_back, t->en_np * sizeof(float));
+		memcpy(t->en_all, t->en_back, t->en_np * (size_t)t->en_k * sizeof(float));
 		return -EDOM;
 	}
 	t->en_best = *loss;
@@ -1314,11 +1424,12 @@ int ncp_cpn_trainer_en_train(struct ncp_cpn_trainer *t,
 }
 
 void ncp_cpn_trainer_en_predict(struct ncp_cpn_trainer *t, const float *obs,
-				const float *alpha, float out[2])
+				const float *feat, const float *alpha,
+				float out[2])
 {
 	float y[2];
-	en_input(t, obs, alpha, t->x);
-	en_forward(t, t->x, y);
+	en_input(t, obs, feat, alpha, t->x);
+	en_forward_mean(t, t->x, y);
 	out[0] = y[0] * t->en_scale[0] + t->en_mean[0];
 	out[1] = y[1] * t->en_scale[1] + t->en_mean[1];
 }
@@ -1333,7 +1444,7 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 	int B = t->o.batch, L = m->nlayers;
 	double total = 0;
 
-	if (!t->normed || d->n < 1)
+	if (!t->normed || d->n < 1 || d->F != t->F)
 		return -EINVAL;
 	size_t n = d->n;
 	ncp_cpn_model_copy(t->cpn_back, m);
@@ -1351,27 +1462,70 @@ int ncp_cpn_trainer_cpn_epoch(struct ncp_cpn_trainer *t,
 			float y[2], dy[2];
 			double ref[2];
 
+			float y0[2] = { 0, 0 }, yt[2] = { 0, 0 };
+			if (t->o.anchor) {
+				/* The EN at the sample's own alpha, and what
+				 * happened. */
+				en_input(t, obs, sample_feat(d, k),
+					 d->alpha + k * (size_t)d->E, t->x);
+				en_forward_mean(t, t->x, y0);
+				true_disp(d, k, yt);
+			}
 			standardise(m, obs, t->z);
 			layers_forward(m, t->z, t->acts);
 			memcpy(t->x, t->z, (size_t)t->nin * sizeof(float));
+			en_feat(t, sample_feat(d, k), t->x);
 			for (int e = 0; e < t->E; e++)
-				t->x[t->nin + e] = amax * tanhf(v[e]) * inv;
-			en_forward(t, t->x, y);
+				t->x[t->nin + t->F + e] = amax * tanhf(v[e]) * inv;
+			/* Every member's prediction at a*, and their mean. */
+			float yk[NCP_CPN_MAX_ENSEMBLE][2];
+			y[0] = y[1] = 0;
+			for (int q = 0; q < t->en_k; q++) {
+				t->en_p = t->en_all + (size_t)q * t->en_np;
+				en_forward(t, t->x, yk[q]);
+				memcpy(t->en_hk + (size_t)q * t->en_h, t->h,
+				       (size_t)t->en_h * sizeof(float));
+				y[0] += yk[q][0] / (float)t->en_k;
+				y[1] += yk[q][1] / (float)t->en_k;
+			}
 			ref_disp(&t->ref, d, k, ref);
 			for (int c = 0; c < 2; c++) {
-				double p = y[c] * t->en_scale[c] + t->en_mean[c];
+				double p = t->o.anchor ?
+					yt[c] + (double)(y[c] - y0[c]) * t->en_scale[c] :
+					y[c] * t->en_scale[c] + t->en_mean[c];
 				double e = p - ref[c];
 				total += e * e / 2;
 				/* d(mean over nb x 2 of e^2)/dy */
 				dy[c] = (float)(e * t->en_scale[c] / (double)nb);
 			}
-			en_backward(t, t->x, dy, NULL, t->dx);
+			/* Back through each member: the mean's share, and the
+			 * disagreement penalty en_disagree x the members'
+			 * variance about their mean (m^2, per coordinate). */
+			for (int i2 = 0; i2 < t->en_in; i2++)
+				t->dx[i2] = 0;
+			for (int q = 0; q < t->en_k; q++) {
+				float dyq[2];
+				for (int c = 0; c < 2; c++) {
+					double dev = (double)(yk[q][c] - y[c]) * t->en_scale[c];
+					total += t->o.en_disagree * dev * dev / (2.0 * t->en_k);
+					dyq[c] = (float)(dy[c] / t->en_k +
+							 t->o.en_disagree * dev * t->en_scale[c] /
+							 ((double)t->en_k * (double)nb));
+				}
+				t->en_p = t->en_all + (size_t)q * t->en_np;
+				memcpy(t->h, t->en_hk + (size_t)q * t->en_h,
+				       (size_t)t->en_h * sizeof(float));
+				en_backward(t, t->x, dyq, NULL, t->dxk);
+				for (int i2 = 0; i2 < t->en_in; i2++)
+					t->dx[i2] += t->dxk[i2];
+			}
+			t->en_p = t->en_all;
 			/* Through a = amax tanh(v): dv. */
 			float *dv = t->dz_acts[L - 1];
 			const float pen = (float)(t->o.act_penalty / ((double)t->E * (double)nb));
 			for (int e = 0; e < t->E; e++) {
 				float th = tanhf(v[e]);
-				dv[e] = (t->dx[t->nin + e] * inv * amax + 2 * pen * th) *
+				dv[e] = (t->dx[t->nin + t->F + e] * inv * amax + 2 * pen * th) *
 					(1 - th * th);
 				total += t->o.act_penalty * th * th / t->E;
 			}

@@ -45,6 +45,7 @@
 #define NCP_CPN_MAX_ELECTRODES 256	/* E and R */
 #define NCP_CPN_MAX_HIDDEN 4
 #define NCP_CPN_MAX_UNITS 4096
+#define NCP_CPN_MAX_ENSEMBLE 16	/* ENs in the trainer's ensemble */
 
 /* Everything that fixes a CPN's tensors and its use. */
 struct ncp_cpn_spec {
@@ -150,9 +151,11 @@ enum ncp_cpn_src {
 };
 
 /* Samples, one per sampled step t: what the CPN observed, the electrode
- * currents after step t, the target, and the arm state at t + H. */
+ * currents after step t, the target, and the arm state at t + H; and F
+ * features of step t that the EN may read besides the CPN's observation
+ * (F = 0 unless the data were made by ncp_cpn_data_init_feat). */
 struct ncp_cpn_data {
-	int R, E;
+	int R, E, F;
 	size_t n, cap;
 	uint64_t added;		/* samples ever added (the oldest drop when full) */
 	float *obs;		/* n x NCP_CPN_OBS(R) */
@@ -160,15 +163,24 @@ struct ncp_cpn_data {
 	float *target;		/* n x 2: the PMC's target at t (m) */
 	float *future;		/* n x 6: the arm state after step t + H */
 	uint8_t *src;		/* n: enum ncp_cpn_src */
+	float *feat;		/* n x F (NULL when F = 0) */
 };
 
 /* Allocate room for cap samples.  0 or -ENOMEM. */
 int ncp_cpn_data_init(struct ncp_cpn_data *d, int R, int E, size_t cap);
+/* The same with F features per sample (ncp_cpn_data_add_feat). */
+int ncp_cpn_data_init_feat(struct ncp_cpn_data *d, int R, int E, int F,
+			   size_t cap);
 void ncp_cpn_data_fini(struct ncp_cpn_data *d);
 /* Append one sample (dropping the oldest when full). */
 void ncp_cpn_data_add(struct ncp_cpn_data *d, const float *obs,
 		      const float *alpha, const float target[2],
 		      const float future[6], int src);
+/* The same with the sample's F features (NULL: zeros). */
+void ncp_cpn_data_add_feat(struct ncp_cpn_data *d, const float *obs,
+			   const float *feat, const float *alpha,
+			   const float target[2], const float future[6],
+			   int src);
 
 /* The healthy reference: where a healthy arm's hand is H steps after a
  * step, hand + A [x_des, dq, x_des |x_des|, q, 1] (x_des = target -
@@ -216,6 +228,22 @@ struct ncp_cpn_train_opts {
 	 * computes what the one it started from computed until a CPN epoch
 	 * changes it. */
 	bool keep_cpn_norm;
+	/* The EN reads en_feat features of the data (ncp_cpn_data.F must
+	 * match) between the CPN's observation and alpha; the CPN does not. */
+	int en_feat;
+	/* Anchor the task loss on what happened: the predicted hand is the
+	 * sample's true displacement plus the EN's change from the sample's
+	 * alpha to the CPN's a*, EN(a*) - EN(alpha), so that the EN's error
+	 * at the sample cancels and only its predicted effect of the change
+	 * counts. */
+	bool anchor;
+	/* An ensemble of en_ensemble ENs (0 or 1: one), each trained on the
+	 * data from its own initial weights and shuffles; the CPN is trained
+	 * against their mean prediction, plus en_disagree x the variance of
+	 * their predictions about it (m^2 per m^2), so that it is not pulled
+	 * where they disagree. */
+	int en_ensemble;
+	double en_disagree;
 	uint64_t seed;
 };
 void ncp_cpn_train_opts_default(struct ncp_cpn_train_opts *o);
@@ -266,8 +294,9 @@ const struct ncp_cpn_model *ncp_cpn_trainer_model(const struct ncp_cpn_trainer *
 uint64_t ncp_cpn_trainer_cpn_epochs(const struct ncp_cpn_trainer *t);
 uint64_t ncp_cpn_trainer_en_trainings(const struct ncp_cpn_trainer *t);
 /* The EN's predicted hand displacement at H for one sample with the given
- * alpha (E), for diagnostics and bench_stim_effects. */
+ * features (en_feat values; NULL: zeros) and alpha (E), for diagnostics. */
 void ncp_cpn_trainer_en_predict(struct ncp_cpn_trainer *t, const float *obs,
-				const float *alpha, float out[2]);
+				const float *feat, const float *alpha,
+				float out[2]);
 
 #endif
