@@ -44,6 +44,10 @@ void ncp_recovery_opts_default(struct ncp_recovery_opts *o)
 	 * measured": it lifted pmc-m1 0.5 over 85% on both network seeds). */
 	o->train.en_ensemble = 3;
 	o->train.en_disagree = 1;
+	/* The CPN deployed is the curve point's best on a validation task
+	 * seed (docs/coprocessor.md: with three ENs it kept every lesion
+	 * of both network seeds over 85%, where the last CPN missed one). */
+	o->select = 1;
 	o->rounds = 54;		/* the simulated default's rounds */
 	o->val_frac = 0.1;
 	o->block_s = 10;
@@ -1012,7 +1016,7 @@ static void usage(FILE *f)
 		"                 [--en-hidden N] [--en-ensemble K] [--en-disagree X]\n"
 		"                 [--hidden A,B] [--alpha-max X] [--noise-sd F] [--perturb-sd F]\n"
 		"                 [--mix C,P,N] [--sample-every N] [--cpn-lr X] [--en-lr X] [--seed N]\n"
-		"                 [--effect-pairs N] [--curve-every N] [--select] [--[no-]anchor]\n"
+		"                 [--effect-pairs N] [--curve-every N] [--[no-]select] [--[no-]anchor]\n"
 		"                 [--[no-]en-m1] [--verbose]\n"
 		"   or: ncp-train --cpn --data REC [REC...] [--out FILE.safetensors] [--rounds N]\n"
 		"                 [--val-split F] [--block S] [--no-eval] [the training options above]\n"
@@ -1043,7 +1047,7 @@ static int num_arg(const char *opt, const char *v, double lo, double hi,
 /* Options of one mode only: the simulation's, and training from
  * recordings'. */
 static const char *const sim_only[] = {
-	"--svg", "--select", "--train-s", "--explore-s", "--round-s",
+	"--svg", "--select", "--no-select", "--train-s", "--explore-s", "--round-s",
 	"--healthy-s", "--curve-every", "--effect-pairs", "--noise-sd",
 	"--noise-hold", "--perturb-sd", "--mix",
 	/* M1 features for the EN are made by the simulation only. */
@@ -1090,6 +1094,8 @@ int ncp_recovery_main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--select")) {
 			o.select = 1;
+		} else if (!strcmp(a, "--no-select")) {
+			o.select = 0;
 		} else if (!strcmp(a, "--verbose")) {
 			o.verbose = 1;
 		} else if (!strcmp(a, "--no-eval")) {

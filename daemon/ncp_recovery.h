@@ -32,10 +32,11 @@ struct ncp_recovery_opts {
 	double mix[3];		/* current, perturbed, noise shares */
 	double seg_s;		/* one source per segment of this length */
 	int curve_every;	/* rounds between learning-curve evaluations */
-	int effect_pairs;
+	int effect_pairs;	/* counterfactual pairs scoring the EN (0: none) */
 	/* Deploy the CPN of the curve point with the least mean end error on
-	 * eval_s / 4 of a validation task seed (task.seed + 500). */
-	int select;	/* counterfactual pairs scoring the EN (0: none) */
+	 * eval_s / 4 of a validation task seed (task.seed + 500); the
+	 * default (--no-select: the last CPN). */
+	int select;
 	uint64_t eval_seed;	/* held-out task seed */
 	struct ncp_cpn_spec spec;	/* E, R, dt, stim_max come from the config */
 	struct ncp_cpn_train_opts train;
