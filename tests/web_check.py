@@ -86,6 +86,13 @@ def near(m, x, y, rad):
     return bool(m[max(y - rad, 0):y + rad + 1, max(x - rad, 0):x + rad + 1].any())
 
 
+def within(m, x, y, rad):
+    """How many pixels of mask m lie within the circle of radius rad
+    around (x, y)."""
+    yy, xx = np.mgrid[0:m.shape[0], 0:m.shape[1]]
+    return int((m & ((xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= rad * rad)).sum())
+
+
 def check_arms(img, info, label):
     f = info["last"]
     work = region(img, info, "work")
@@ -101,12 +108,20 @@ def check_arms(img, info, label):
     if n_target < 40:
         fail("%s: %d pixels of the target's colour, want >= 40" % (label, n_target))
     arm, pred = mask(img, ARM), mask(img, PRED)
-    # The real hand is a filled disc of the arm's colour where its
-    # kinematics put it; the predicted hand a ring where the prediction's is.
+    # The real hand is a filled disc of the arm's colour (radius 10 px)
+    # where its kinematics put it; the predicted hand a ring (radius 7 px)
+    # where the prediction's is.  A good prediction puts its ring and its
+    # dashed forearm over the hand's disc, so the disc is looked for in
+    # its inner 6 px (113 pixels): a ring and a solid forearm with a pixel
+    # of smoothing each side, placed as badly as can be, leave 10 of them.
     hx, hy = project(info, *f["hand"])
-    if not near(arm, hx, hy, 2):
-        fail("%s: no arm at the hand's place (%.0f, %.0f)" % (label, hx, hy))
     px, py = project(info, *f["pred"]["hand_fk"])
+    n_hand = within(arm, hx, hy, 6)
+    print("%s: hand at (%.0f, %.0f): %d arm pixels within 6 px; predicted hand %.1f px away"
+          % (label, hx, hy, n_hand, math.hypot(px - hx, py - hy)))
+    if n_hand < 8:
+        fail("%s: no arm at the hand's place (%.0f, %.0f): %d arm pixels within 6 px, want >= 8"
+             % (label, hx, hy, n_hand))
     if not near(pred, px, py, 12):
         fail("%s: no prediction at the predicted hand's place (%.0f, %.0f)" % (label, px, py))
     # The predicted arm's own line style: along its forearm, dashes of its
