@@ -427,6 +427,8 @@ void *ncp_loop_thread(void *arg)
 			publish_stim(l);
 		}
 		ncp_rt_clock_done(c);
+		if (l->paused)
+			ncp_rt_clock_idle(c);
 		if (c->steps % NCP_LOOP_STATS_EVERY == 0)
 			publish_stats(l);
 		atomic_store_explicit(&l->pub_steps, l->sim->step,

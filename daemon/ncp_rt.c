@@ -67,6 +67,12 @@ uint64_t ncp_rt_clock_wait(struct ncp_rt_clock *c)
 	return now;
 }
 
+void ncp_rt_clock_idle(const struct ncp_rt_clock *c)
+{
+	if (c->free_run)
+		sleep_until(ncp_now_ns() + c->period_ns);
+}
+
 void ncp_rt_clock_done(struct ncp_rt_clock *c)
 {
 	uint64_t end = ncp_now_ns();

@@ -54,6 +54,10 @@ void ncp_rt_clock_start(struct ncp_rt_clock *c);
 /* Wait until the next step is due (sleeping unless the loop is behind or
  * free-running) and return when the step begins (ns). */
 uint64_t ncp_rt_clock_wait(struct ncp_rt_clock *c);
+/* Nothing to step (paused): in free run, sleep one period so that a
+ * paused free run does not spin a CPU; in real time the next wait sleeps
+ * anyway, and this returns at once. */
+void ncp_rt_clock_idle(const struct ncp_rt_clock *c);
 /* The step is done: account its cost, overrun, catch-up or slip. */
 void ncp_rt_clock_done(struct ncp_rt_clock *c);
 /* The loop is over: the wall time stops here. */

@@ -60,13 +60,28 @@ until paused; do
 	kill -0 $ppid 2>/dev/null || fail "--pause-at 1: ncpd exited: $(cat "$tmp/p.err")"
 	sleep 0.05
 done
-sleep 0.2
+# Paused, the free run waits for commands without spinning a CPU: over
+# the same second, it uses less than a quarter of the CPU time a busy
+# loop gets beside it (a spinning loop would get as much; the paused loop
+# wakes once a period to take commands and publish its state).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+sh -c 'while :; do :; done' &
+spid=$!
+c0=$(cpu_ticks $ppid)
+s0=$(cpu_ticks $spid)
+sleep 1
+c1=$(cpu_ticks $ppid)
+s1=$(cpu_ticks $spid)
+kill $spid
+wait $spid 2>/dev/null
+[ $((4 * (c1 - c0))) -lt $((s1 - s0)) ] ||
+	{ kill $ppid; fail "--pause-at 1: paused, ncpd used $((c1 - c0)) CPU ticks in 1 s, a busy loop beside it $((s1 - s0))"; }
 paused || { kill $ppid; fail "--pause-at 1: the run went on while paused"; }
 "$BUILD/ncpctl" --socket /tmp/ncpd-it-cli-$$/s.sock resume >/dev/null || fail "resume after --pause-at"
 wait $ppid || fail "--pause-at run: $(cat "$tmp/p.err")"
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["steps"] == 3000 else 1)' "$tmp/p.json" ||
 	fail "--pause-at run: not 3000 steps"
-echo "--pause-at 1: paused on step 1000, resumed to the end"
+echo "--pause-at 1: paused on step 1000 ($((c1 - c0)) CPU ticks in 1 s, a busy loop $((s1 - s0))), resumed to the end"
 
 "$NCPD" $uniq --free-run --duration 16 --summary json --record a >"$tmp/a.json" 2>"$tmp/a.err" || fail "free run: $(cat "$tmp/a.err")"
 $PY - "$tmp/a.json" <<'PYEOF' || fail "summary check"
@@ -150,9 +165,12 @@ $PY -c 'import json, sys; b = json.load(open(sys.argv[1]))["build"]; assert b["c
 
 # wall_seconds is the loop's own time, from its first step to its last: it
 # differs between 8 and 40 simulated seconds, it is at least the sum of
-# the steps' costs and exceeds it by little (the work between steps), and
-# the process as a whole, timed from outside, took longer.  (It once ended
-# when the main thread next looked, on a 100 ms tick.)
+# the steps' costs and exceeds it by less than half (the work between
+# steps: a few percent on a quiet machine, 15% seen on a loaded one, where
+# a preemption that falls between steps counts in the wall time and not
+# in a step's cost), and the process as a whole, timed from outside, took
+# longer.  (It once ended when the main thread next looked, on a 100 ms
+# tick, and it must never take in the build, 0.4 s or more cold.)
 for secs in 8 40; do
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086
@@ -171,7 +189,7 @@ for secs in (8, 40):
     costs = d["steps"] * d["cost_us"]["mean"] / 1e6
     print("%d s: wall_seconds %.4f, steps' costs %.4f, process %.4f, realtime_factor %.1f"
           % (secs, wall, costs, outer, d["realtime_factor"]))
-    assert costs <= wall <= 1.1 * costs + 0.005, (secs, wall, costs)
+    assert costs <= wall <= 1.5 * costs + 0.005, (secs, wall, costs)
     assert wall < outer, (secs, wall, outer)
     assert abs(d["realtime_factor"] - secs / wall) <= 1e-6 * d["realtime_factor"]
     w[secs] = wall
