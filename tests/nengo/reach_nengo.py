@@ -7,9 +7,10 @@ model_code/) in Nengo and print its reach errors and M1's mean rate as JSON.
 MODEL is a01 (OSC, target steps on a line), a01line (a01 with its target
 node replaced by REACH's own PMC tracing the same line at speed 2, as a03
 does: what ncpd's task.kind=line runs), a02 (OSC, PMC circle), a03
-(joint-space control, PMC line) or a05 (OSC, centre-out with the force field
-and the adaptive cerebellum).  The model is REACH's own generate(), run as is
-under today's Nengo, with only these changes made here from outside:
+(joint-space control, PMC line), a05 (OSC, centre-out with the force field
+and the adaptive cerebellum), or arm3 / arm3line (REACH's OSC circuits on
+ncpd's three-link arm, below).  The model is REACH's own generate(), run as
+is under today's Nengo, with only these changes made here from outside:
 
 - the network's seed (REACH fixes seed=0) is set to --seed before the build;
 - probes are added: the arm node's output, the PMC's target, and M1's spike
@@ -25,6 +26,19 @@ under today's Nengo, with only these changes made here from outside:
 - --ncpd-params replaces the per-model S1, M1 and CB scaling (means and
   scales) by the one set ncpd uses for every task (docs/model.md), to
   measure how much of a difference the scaling makes.
+
+arm3 and arm3line have no script in REACH's model_code to run: REACH's
+three-link model (a06_OSC_line_3link.py, on its generalize_arms branch) drives
+abr_control's MapleSim arm, not ncpd's.  They build, with REACH's own M1, CB,
+S1 and PMC generators and its framework's wiring (as generalize_arms's
+framework.py connects any number of joints), the network ncpd builds for
+arm.links 3: ncpd's three-link arm as the plant (tests/nengo/arm3.py), its
+scaling, kp 50, kv 1.5 sqrt(kp), a 500-neuron error ensemble, 1000 neurons
+in M1 and CB, 8 x 50 in S1, and M1 decoding ncpd's null-space term
+(docs/model.md) on top of REACH's M1 function.  arm3 runs ncpd's centre-out
+task (centre (0, 0.45), 8 targets at 0.1 m, 1 s each, every other reach back
+to the centre); arm3line REACH's PMC tracing (0, 0.4) to (0, 0.5) at speed 2
+from a hand at rest at (0, 0.4).
 
 Nothing in REACH's files is edited.  Needs numpy and scipy (Debian's
 python3) and Nengo's source on PYTHONPATH.
@@ -45,7 +59,8 @@ import reach_metrics  # noqa: E402
 
 MODULES = {"a01": "a01_OSC_line", "a01line": "a01_OSC_line",
            "a02": "a02_OSC_PMC_circle",
-           "a03": "a03_GC_PMC_line", "a05": "a05_OSC_8_reaches_CB_adapt"}
+           "a03": "a03_GC_PMC_line", "a05": "a05_OSC_8_reaches_CB_adapt",
+           "arm3": None, "arm3line": None}
 
 # ncpd's scaling, the same for every task (docs/model.md, "Scaling").
 NCPD_SCALING = {
@@ -53,6 +68,97 @@ NCPD_SCALING = {
     "M1": ([0.6, 2.2, 0, 0], [0.25, 0.25, 0.25, 0.25]),
     "CB": ([0.6, 2.2, 0, 0], [0.125, 0.25, 1, 1.5]),
 }
+
+# ncpd's scaling and workspace for the three-link arm (docs/model.md, "The
+# three-link arm").
+ARM3_SCALING = {
+    "S1": ([0.39, 1.9, 0, 0, 0, 0, 0, 0.45], [0.7, 0.6, 0.8, 3, 3, 3, 0.3, 0.3]),
+    "M1": ([0.39, 1.9, 0, 0, 0], [0.35, 0.3, 0.3, 0.12, 0.12]),
+    "CB": ([0.39, 1.9, 0, 0, 0, 0], [0.35, 0.3, 0.3, 1.5, 1.5, 1.5]),
+}
+ARM3_CENTRE = (0.0, 0.45)
+ARM3_RADIUS = 0.1
+ARM3_TARGETS = 8
+ARM3_LINE = np.array([[0.0, 0.4], [0.0, 0.5]])
+ARM3_KP_NULL = 10.0
+
+
+def centre_out_target(k, centre, radius, n_targets):
+    """ncpd's centre-out task: reach k goes to the centre (k even) or to
+    target (k // 2) mod n on the circle (k odd)."""
+    x, y = centre
+    if k % 2 == 1:
+        a = 2.0 * np.pi * ((k // 2) % n_targets) / n_targets
+        x, y = x + radius * np.cos(a), y + radius * np.sin(a)
+    return np.array([x, y])
+
+
+def generate_arm3(nengo, M1, CB, S1, PMC, line, dt=0.001):
+    """REACH's OSC circuits on ncpd's three-link arm (see the module's
+    doc).  line: the PMC traces ARM3_LINE; else the centre-out task."""
+    import arm3
+    kp = 50.0
+    kv = 1.5 * np.sqrt(kp)
+    start = ARM3_LINE[0] if line else np.array(ARM3_CENTRE)
+    arm_sim = arm3.Arm3(start, dt=dt)
+    q_start = arm_sim.q0.copy()
+    net = nengo.Network()
+    with net:
+        net.dim = dim = arm_sim.DOF
+        net.arm_node = arm_sim.create_nengo_node()
+        net.error = nengo.Ensemble(500, 2)
+        net.xy = nengo.Node(size_in=2)
+        m1_means, m1_scales = ARM3_SCALING["M1"]
+        net.M1 = M1.generate(arm_sim, kp=kp, operational_space=True,
+                             inertia_compensation=True,
+                             means=m1_means, scales=m1_scales)
+        # ncpd's null-space term on top of REACH's M1 function: the start
+        # posture held in the null space of the hand's task.
+        conn = [c for c in net.M1.all_connections if c.pre is net.M1.M1]
+        assert len(conn) == 1, "REACH's M1 has one decoded connection"
+        reach_f = conn[0].function
+        mm, ms = np.asarray(m1_means), np.asarray(m1_scales)
+
+        def m1_with_null(x):
+            v = np.asarray(x) * ms + mm
+            q = v[:dim]
+            J, M, Mx = arm_sim.J(q=q), arm_sim.M(q=q), arm_sim.Mx(q=q)
+            e = ARM3_KP_NULL * (q_start - q)
+            return reach_f(x) + M @ e - J.T @ (Mx @ (J @ e))
+        conn[0].function = m1_with_null
+        s1_means, s1_scales = ARM3_SCALING["S1"]
+        net.S1 = S1.generate(arm_sim, means=s1_means, scales=s1_scales)
+        nengo.Connection(net.S1.output[dim * 2:], net.error, transform=-1)
+        if line:
+            rows = ARM3_LINE.T.copy()          # PMC.generate takes rows x, y
+            net.PMC = PMC.generate(rows, speed=2)
+        else:
+            net.PMC = nengo.Network("PMC")
+            with net.PMC:
+                def pmc_func(t):
+                    step = int(round(t / dt)) - 1
+                    return centre_out_target(step // int(round(1.0 / dt)),
+                                             ARM3_CENTRE, ARM3_RADIUS,
+                                             ARM3_TARGETS)
+                net.PMC.output = nengo.Node(output=pmc_func, label="PMC")
+        nengo.Connection(net.PMC.output, net.error)
+        nengo.Connection(net.PMC.output, net.xy)
+        cb_means, cb_scales = ARM3_SCALING["CB"]
+        net.CB = CB.generate(arm_sim, kv=kv, means=cb_means, scales=cb_scales)
+
+        # REACH's framework.py, for any number of joints (its
+        # generalize_arms branch): the relay sums M1's and CB's torques.
+        relay = nengo.Node(size_in=dim, label="relay")
+        nengo.Connection(relay, net.arm_node[:dim])
+        nengo.Connection(net.xy, net.arm_node[dim:])
+        nengo.Connection(net.M1.output, relay)
+        nengo.Connection(net.error[:dim], net.M1.input[dim:])
+        nengo.Connection(net.arm_node, net.S1.input)
+        nengo.Connection(net.S1.output[:dim], net.M1.input[:dim])
+        nengo.Connection(net.arm_node[:dim * 2], net.CB.input[:dim * 2])
+        nengo.Connection(net.CB.output[:dim], relay)
+    net.start_q = q_start
+    return net
 
 
 def wrap_generate(module, **override):
@@ -114,7 +220,12 @@ def main():
 
     sys.path.insert(0, os.path.abspath(a.reach))
     import nengo
-    mod = importlib.import_module(MODULES[a.model])
+    if MODULES[a.model] is not None:
+        mod = importlib.import_module(MODULES[a.model])
+    else:
+        if a.ncpd_params or a.field != "on" or a.adapt != "on":
+            ap.error("%s is ncpd's network already: --ncpd-params, --field "
+                     "and --adapt do not apply" % a.model)
     from REACH import M1, CB, S1, PMC
 
     if a.ncpd_params:
@@ -138,7 +249,10 @@ def main():
             wrap_generate(CB, learning_rate=0.0)
 
     t0 = time.time()
-    net = mod.generate()
+    if a.model in ("arm3", "arm3line"):
+        net = generate_arm3(nengo, M1, CB, S1, PMC, a.model == "arm3line")
+    else:
+        net = mod.generate()
     net.seed = a.seed
     dt = 0.001
     m1 = net.M1.M1
@@ -156,7 +270,8 @@ def main():
 
     # REACH's periods: a01 switches target every 1 s, a05 every 2 s; the
     # PMC traces its path once per 4.5 s / speed (a02 speed 1, a03 speed 2).
-    period = {"a01": 1.0, "a01line": 2.25, "a02": 4.5, "a03": 2.25, "a05": 2.0}[a.model]
+    period = {"a01": 1.0, "a01line": 2.25, "a02": 4.5, "a03": 2.25, "a05": 2.0,
+              "arm3": 1.0, "arm3line": 2.25}[a.model]
     duration = a.duration if a.duration else period
     t1 = time.time()
     sim.run(duration)
@@ -168,7 +283,14 @@ def main():
     steps = len(hand)
     spr = int(round(period / dt))
     t = sim.trange()
-    if a.model in ("a01", "a05"):
+    if a.model == "arm3":
+        n_reach = steps // spr
+        targets = [centre_out_target(k, ARM3_CENTRE, ARM3_RADIUS,
+                                     ARM3_TARGETS) for k in range(n_reach)]
+        centre = hand[0]
+        reaches = reach_metrics.target_task_reaches(hand, targets, centre,
+                                                    spr)
+    elif a.model in ("a01", "a05"):
         n_reach = steps // spr
         # the target each reach is given: the PMC node's value in its period
         targets = [sim.data[p_target][k * spr + spr // 2]
@@ -178,12 +300,15 @@ def main():
         reaches = reach_metrics.target_task_reaches(hand, targets, centre,
                                                     spr)
     else:
-        speed = {"a01line": 2.0, "a02": 1.0, "a03": 2.0}[a.model]
+        speed = {"a01line": 2.0, "a02": 1.0, "a03": 2.0,
+                 "arm3line": 2.0}[a.model]
         ramp = np.clip((t * speed) % 4.5 - 2.5, -1, 1)
         if a.model == "a02":
             x = np.linspace(0.0, 2.0 * np.pi, 100)
             r = a.circle_radius
             path = np.vstack([np.cos(x) * r, np.sin(x) * r]).T + [0, 1.25]
+        elif a.model == "arm3line":
+            path = ARM3_LINE
         else:
             path = np.array([[0.0, 1.0], [0.0, 1.5]])
         reaches = reach_metrics.trajectory_reaches(hand, path, ramp, spr)
