@@ -939,12 +939,12 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 		return ncp_errf(err, errlen, "ncp.train: the co-processor takes "
 				"the 2-link arm's state (arm.links is %d)",
 				c->reach.arm.links);
-	if (c->reach.arm.links != 2 && c->reach.control == NCP_REACH_JOINT)
-		return ncp_errf(err, errlen, "reach.control joint: the joint-space "
-				"controller drives the 2-link arm only (arm.links "
-				"is %d; its trajectory would need an inverse "
-				"kinematics that is smooth along the path)",
-				c->reach.arm.links);
+	if (c->reach.arm.links != 2 && c->reach.control == NCP_REACH_JOINT &&
+	    c->reach.stim.source == NCP_STIM_SRC_ORACLE)
+		return ncp_errf(err, errlen, "stim.source oracle: the oracle fits "
+				"M1's plan of two dimensions; with reach.control "
+				"joint and arm.links %d it has %d (the joint "
+				"errors)", c->reach.arm.links, c->reach.arm.links);
 	if (c->task.period < c->reach.dt)
 		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
 				c->task.period, c->reach.dt);

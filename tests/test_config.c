@@ -212,16 +212,23 @@ START_TEST(arm_links_picks_the_arm_and_its_workspace)
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_diff(&d, &c, NULL, NULL), 0);
 	ck_assert(memcmp(&d.reach, &c.reach, sizeof(d.reach)) == 0);
-	/* Joint-space control takes the 2-link arm: with 3 links refused,
-	 * naming both keys. */
+	/* Joint-space control takes either arm; the oracle, which fits a
+	 * plan of two dimensions, is refused with 3 links in joint space,
+	 * naming the keys. */
 	ncp_config_defaults(&c);
 	ck_assert_int_eq(ncp_config_set(&c, "reach.control=joint", err,
 					sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "stim.source=oracle", err,
+					sizeof(err)), 0);
 	ck_assert_int_ne(ncp_config_validate(&c, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "reach.control joint") &&
-		      strstr(err, "arm.links is 3"), "%s", err);
+	ck_assert_msg(strstr(err, "stim.source oracle") &&
+		      strstr(err, "reach.control joint and arm.links 3"), "%s",
+		      err);
+	ck_assert_int_eq(ncp_config_set(&c, "stim.source=none", err,
+					sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	/* Anything else: refused, naming the arms; the arm stays. */
 	for (int k = 0; k < 4; k++) {
