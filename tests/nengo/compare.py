@@ -34,10 +34,10 @@ import reach_metrics  # noqa: E402
 MODELS = {
     "a01": dict(
         title="a01: OSC, target steps (0,1) <-> (0,1.5) every 1 s",
-        nengo="a01", duration=4.0, ncpd=None,
-        why_not="ncpd has no task that steps the target back and forth "
-                "between two points (centre-out returns to its centre "
-                "between targets)"),
+        nengo="a01", duration=4.0,
+        ncpd=["task.kind=steps", "task.line=0,1,0,1.5", "task.centre=0,1",
+              "task.period=1", "reach.kp=50", "reach.error_neurons=500"],
+        needs_value=("task.kind", "steps")),
     "a01line": dict(
         title="a01 with REACH's PMC tracing the line (speed 2)",
         nengo="a01line", duration=4.5,
@@ -198,6 +198,15 @@ def ncpd_has_key(ncpd, key):
     return ("`%s`" % key) in r.stdout
 
 
+def ncpd_has_value(ncpd, key, value):
+    """Whether this ncpd's KEY takes VALUE (its --help-config choices)."""
+    r = subprocess.run([ncpd, "--help-config"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    row = [ln for ln in r.stdout.splitlines()
+           if ln.startswith("| `%s` |" % key)]
+    return bool(row) and value in row[0].split("|")[4].replace(",", " ").split()
+
+
 FIGS = ("mean_end_error", "mean_path_error", "max_path_error",
         "m1_mean_rate_hz")
 
@@ -285,6 +294,8 @@ def main():
                     ncpd_params=True, extra=extra)
             ok = spec["ncpd"] is not None and (
                 "needs" not in spec or ncpd_has_key(a.ncpd, spec["needs"]))
+            if ok and "needs_value" in spec:
+                ok = ncpd_has_value(a.ncpd, *spec["needs_value"])
             if ok:
                 jobs[("ncpd", m, s)] = ex.submit(run.ncpd, m, s,
                                                  spec["duration"],
@@ -350,6 +361,8 @@ def main():
             why = spec.get("why_not")
             if why is None and "needs" in spec:
                 why = "ncpd has no `%s` key in this build" % spec["needs"]
+            if why is None and "needs_value" in spec:
+                why = "this build's `%s` has no `%s`" % spec["needs_value"]
             p("- %s: ncpd not run: %s." % (m, why or "its runs failed"))
     if not a.no_adapt:
         p("")
