@@ -3,8 +3,8 @@ figures (docs/reach-nengo.md).
 
     /usr/bin/python3 tests/nengo/compare.py --nengo-src NENGO --reach REACH \
         [--ncpd build/ncpd] [--out DIR] [--seeds 1,2,3,4,5] [--jobs 2] \
-        [--models a01,a01line,a02,a03,a05,arm3,arm3line] [--img docs/img] \
-        [--markdown FILE]
+        [--models a01,a01line,a02,a03,a05,arm3,arm3line,arm3joint] \
+        [--img docs/img] [--markdown FILE]
 
 NENGO is Nengo's source tree (the directory holding the nengo package), REACH
 REACH-paper's model_code directory.  Each run's result is kept in DIR
@@ -85,6 +85,12 @@ MODELS = {
         ncpd=["arm.links=3", "task.kind=line", "task.line=0,0.4,0,0.5",
               "task.centre=0,0.4", "task.period=2.25", "reach.kp=50",
               "reach.error_neurons=500"]),
+    "arm3joint": dict(
+        title="three-link arm: joint space, centre-out (8 targets, 0.1 m)",
+        nengo="arm3joint", duration=16.0, ncpd_network=True,
+        ncpd=["arm.links=3", "reach.control=joint", "task.kind=centre-out",
+              "task.centre=0,0.45", "task.radius=0.1", "task.targets=8",
+              "task.period=1", "reach.kp=50", "reach.error_neurons=500"]),
 }
 
 # The adaptation curves: a05 with the field on (adapting or not) and off.

@@ -8,8 +8,8 @@ MODEL is a01 (OSC, target steps on a line), a01line (a01 with its target
 node replaced by REACH's own PMC tracing the same line at speed 2, as a03
 does: what ncpd's task.kind=line runs), a02 (OSC, PMC circle), a03
 (joint-space control, PMC line), a05 (OSC, centre-out with the force field
-and the adaptive cerebellum), or arm3 / arm3line (REACH's OSC circuits on
-ncpd's three-link arm, below).  The model is REACH's own generate(), run as
+and the adaptive cerebellum), or arm3 / arm3line / arm3joint (REACH's
+circuits on ncpd's three-link arm, below).  The model is REACH's own generate(), run as
 is under today's Nengo, with only these changes made here from outside:
 
 - the network's seed (REACH fixes seed=0) is set to --seed before the build;
@@ -38,7 +38,10 @@ in M1 and CB, 8 x 50 in S1, and M1 decoding ncpd's null-space term
 (docs/model.md) on top of REACH's M1 function.  arm3 runs ncpd's centre-out
 task (centre (0, 0.45), 8 targets at 0.1 m, 1 s each, every other reach back
 to the centre); arm3line REACH's PMC tracing (0, 0.4) to (0, 0.5) at speed 2
-from a hand at rest at (0, 0.4).
+from a hand at rest at (0, 0.4); arm3joint the centre-out task with M1 in
+joint space (REACH's a03 controller, u = M(q) kp q_err, with M1's input
+sized 2 x 3 as a03's is 2 x 2; the PMC holds each target's straight-wrist
+posture, the error ensemble has 3 dimensions; ncpd's reach.control joint).
 
 Nothing in REACH's files is edited.  Needs numpy and scipy (Debian's
 python3) and Nengo's source on PYTHONPATH.
@@ -60,7 +63,7 @@ import reach_metrics  # noqa: E402
 MODULES = {"a01": "a01_OSC_line", "a01line": "a01_OSC_line",
            "a02": "a02_OSC_PMC_circle",
            "a03": "a03_GC_PMC_line", "a05": "a05_OSC_8_reaches_CB_adapt",
-           "arm3": None, "arm3line": None}
+           "arm3": None, "arm3line": None, "arm3joint": None}
 
 # ncpd's scaling, the same for every task (docs/model.md, "Scaling").
 NCPD_SCALING = {
@@ -93,9 +96,39 @@ def centre_out_target(k, centre, radius, n_targets):
     return np.array([x, y])
 
 
-def generate_arm3(nengo, M1, CB, S1, PMC, line, dt=0.001):
-    """REACH's OSC circuits on ncpd's three-link arm (see the module's
-    doc).  line: the PMC traces ARM3_LINE; else the centre-out task."""
+def joint_m1(nengo, arm, kp, means, scales):
+    """REACH's M1 generator for joint-space control (a03's
+    operational_space=False, inertia_compensation=True: u = M(q) kp q_err),
+    its input [q, q_err] of 2 DOF dimensions.  REACH.M1.generate sizes
+    the input DOF + 2, which is 2 DOF only for two joints; this is the
+    same network for any number."""
+    from utils import generate_scaling_functions, AreaIntercepts
+    n = arm.DOF
+    dim = 2 * n
+    scale_down, scale_up = generate_scaling_functions(np.asarray(means),
+                                                      np.asarray(scales))
+    net = nengo.Network("M1")
+    with net:
+        net.M1 = nengo.Ensemble(
+            n_neurons=1000, dimensions=dim, radius=np.sqrt(dim),
+            intercepts=AreaIntercepts(dimensions=dim,
+                                      base=nengo.dists.Uniform(-1, .1)))
+        net.input = nengo.Node(output=scale_down, size_in=dim)
+        net.output = nengo.Node(size_in=n)
+
+        def m1_func(x):
+            x = scale_up(x)
+            return arm.M(q=x[:n]) @ (kp * x[n:])
+        nengo.Connection(net.input, net.M1, synapse=None)
+        nengo.Connection(net.M1, net.output, function=m1_func, synapse=None)
+    return net
+
+
+def generate_arm3(nengo, M1, CB, S1, PMC, line, joint=False, dt=0.001):
+    """REACH's circuits on ncpd's three-link arm (see the module's doc).
+    line: the PMC traces ARM3_LINE; else the centre-out task.  joint: M1
+    in joint space (REACH's a03 controller; centre-out only), the PMC
+    holding each target's straight-wrist posture as ncpd's does."""
     import arm3
     kp = 50.0
     kv = 1.5 * np.sqrt(kp)
@@ -106,30 +139,57 @@ def generate_arm3(nengo, M1, CB, S1, PMC, line, dt=0.001):
     with net:
         net.dim = dim = arm_sim.DOF
         net.arm_node = arm_sim.create_nengo_node()
-        net.error = nengo.Ensemble(500, 2)
+        net.error = nengo.Ensemble(500, dim if joint else 2)
         net.xy = nengo.Node(size_in=2)
         m1_means, m1_scales = ARM3_SCALING["M1"]
-        net.M1 = M1.generate(arm_sim, kp=kp, operational_space=True,
-                             inertia_compensation=True,
-                             means=m1_means, scales=m1_scales)
+        if joint:
+            # ncpd's joint-space scaling: q as in task space, q_err about
+            # 0 with the task-space error's scale.
+            net.M1 = joint_m1(nengo, arm_sim, kp,
+                              list(m1_means[:dim]) + [0.0] * dim,
+                              list(m1_scales[:dim]) + [m1_scales[dim]] * dim)
+        else:
+            net.M1 = M1.generate(arm_sim, kp=kp, operational_space=True,
+                                 inertia_compensation=True,
+                                 means=m1_means, scales=m1_scales)
         # ncpd's null-space term on top of REACH's M1 function: the start
         # posture held in the null space of the hand's task.
-        conn = [c for c in net.M1.all_connections if c.pre is net.M1.M1]
-        assert len(conn) == 1, "REACH's M1 has one decoded connection"
-        reach_f = conn[0].function
-        mm, ms = np.asarray(m1_means), np.asarray(m1_scales)
+        if not joint:
+            conn = [c for c in net.M1.all_connections if c.pre is net.M1.M1]
+            assert len(conn) == 1, "REACH's M1 has one decoded connection"
+            reach_f = conn[0].function
+            mm, ms = np.asarray(m1_means), np.asarray(m1_scales)
 
-        def m1_with_null(x):
-            v = np.asarray(x) * ms + mm
-            q = v[:dim]
-            J, M, Mx = arm_sim.J(q=q), arm_sim.M(q=q), arm_sim.Mx(q=q)
-            e = ARM3_KP_NULL * (q_start - q)
-            return reach_f(x) + M @ e - J.T @ (Mx @ (J @ e))
-        conn[0].function = m1_with_null
+            def m1_with_null(x):
+                v = np.asarray(x) * ms + mm
+                q = v[:dim]
+                J, M, Mx = arm_sim.J(q=q), arm_sim.M(q=q), arm_sim.Mx(q=q)
+                e = ARM3_KP_NULL * (q_start - q)
+                return reach_f(x) + M @ e - J.T @ (Mx @ (J @ e))
+            conn[0].function = m1_with_null
         s1_means, s1_scales = ARM3_SCALING["S1"]
         net.S1 = S1.generate(arm_sim, means=s1_means, scales=s1_scales)
-        nengo.Connection(net.S1.output[dim * 2:], net.error, transform=-1)
-        if line:
+        if joint:
+            nengo.Connection(net.S1.output[:dim], net.error, transform=-1)
+        else:
+            nengo.Connection(net.S1.output[dim * 2:], net.error, transform=-1)
+        if joint:
+            postures = [arm3.inv_kinematics(centre_out_target(
+                k, ARM3_CENTRE, ARM3_RADIUS, ARM3_TARGETS))
+                for k in range(2 * ARM3_TARGETS)]
+            net.PMC = nengo.Network("PMC")
+            with net.PMC:
+                def reach_index(t):
+                    return (int(round(t / dt)) - 1) // int(round(1.0 / dt))
+                net.PMC.output = nengo.Node(
+                    output=lambda t: postures[reach_index(t)
+                                              % (2 * ARM3_TARGETS)],
+                    label="PMC")
+                target_xy = nengo.Node(
+                    output=lambda t: centre_out_target(
+                        reach_index(t), ARM3_CENTRE, ARM3_RADIUS,
+                        ARM3_TARGETS), label="target")
+        elif line:
             rows = ARM3_LINE.T.copy()          # PMC.generate takes rows x, y
             net.PMC = PMC.generate(rows, speed=2)
         else:
@@ -142,7 +202,7 @@ def generate_arm3(nengo, M1, CB, S1, PMC, line, dt=0.001):
                                              ARM3_TARGETS)
                 net.PMC.output = nengo.Node(output=pmc_func, label="PMC")
         nengo.Connection(net.PMC.output, net.error)
-        nengo.Connection(net.PMC.output, net.xy)
+        nengo.Connection(target_xy if joint else net.PMC.output, net.xy)
         cb_means, cb_scales = ARM3_SCALING["CB"]
         net.CB = CB.generate(arm_sim, kv=kv, means=cb_means, scales=cb_scales)
 
@@ -249,8 +309,9 @@ def main():
             wrap_generate(CB, learning_rate=0.0)
 
     t0 = time.time()
-    if a.model in ("arm3", "arm3line"):
-        net = generate_arm3(nengo, M1, CB, S1, PMC, a.model == "arm3line")
+    if a.model in ("arm3", "arm3line", "arm3joint"):
+        net = generate_arm3(nengo, M1, CB, S1, PMC, a.model == "arm3line",
+                            joint=a.model == "arm3joint")
     else:
         net = mod.generate()
     net.seed = a.seed
@@ -271,7 +332,7 @@ def main():
     # REACH's periods: a01 switches target every 1 s, a05 every 2 s; the
     # PMC traces its path once per 4.5 s / speed (a02 speed 1, a03 speed 2).
     period = {"a01": 1.0, "a01line": 2.25, "a02": 4.5, "a03": 2.25, "a05": 2.0,
-              "arm3": 1.0, "arm3line": 2.25}[a.model]
+              "arm3": 1.0, "arm3line": 2.25, "arm3joint": 1.0}[a.model]
     duration = a.duration if a.duration else period
     t1 = time.time()
     sim.run(duration)
@@ -283,7 +344,7 @@ def main():
     steps = len(hand)
     spr = int(round(period / dt))
     t = sim.trange()
-    if a.model == "arm3":
+    if a.model in ("arm3", "arm3joint"):
         n_reach = steps // spr
         targets = [centre_out_target(k, ARM3_CENTRE, ARM3_RADIUS,
                                      ARM3_TARGETS) for k in range(n_reach)]
