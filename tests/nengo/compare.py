@@ -3,7 +3,7 @@ figures (docs/reach-nengo.md).
 
     /usr/bin/python3 tests/nengo/compare.py --nengo-src NENGO --reach REACH \
         [--ncpd build/ncpd] [--out DIR] [--seeds 1,2,3,4,5] [--jobs 2] \
-        [--models a01,a01line,a02,a03,a05,arm3,arm3line,arm3joint] \
+        [--models a01,...,arm3,arm3line,arm3steps,arm3joint] \
         [--img docs/img] [--markdown FILE]
 
 NENGO is Nengo's source tree (the directory holding the nengo package), REACH
@@ -85,6 +85,13 @@ MODELS = {
         ncpd=["arm.links=3", "task.kind=line", "task.line=0,0.4,0,0.5",
               "task.centre=0,0.4", "task.period=2.25", "reach.kp=50",
               "reach.error_neurons=500"]),
+    "arm3steps": dict(
+        title="three-link arm: OSC, target steps (0,0.4) <-> (0,0.5), 1 s",
+        nengo="arm3steps", duration=4.0, ncpd_network=True,
+        ncpd=["arm.links=3", "task.kind=steps", "task.line=0,0.4,0,0.5",
+              "task.centre=0,0.4", "task.period=1", "reach.kp=50",
+              "reach.error_neurons=500"],
+        needs_value=("task.kind", "steps")),
     "arm3joint": dict(
         title="three-link arm: joint space, centre-out (8 targets, 0.1 m)",
         nengo="arm3joint", duration=16.0, ncpd_network=True,
@@ -210,7 +217,8 @@ def ncpd_has_value(ncpd, key, value):
                        stderr=subprocess.DEVNULL, text=True)
     row = [ln for ln in r.stdout.splitlines()
            if ln.startswith("| `%s` |" % key)]
-    return bool(row) and value in row[0].split("|")[4].replace(",", " ").split()
+    choices = row[0].split("|")[4].replace(",", " ").split() if row else []
+    return value in choices
 
 
 FIGS = ("mean_end_error", "mean_path_error", "max_path_error",
@@ -455,8 +463,8 @@ def plots(a, models, runs, seeds, curves):
         ax.plot(t[:, 0], t[:, 1], "k:", lw=1, label="target (Nengo seed %d)"
                 % r0["seed"])
         ax.set_title(MODELS[m]["title"], fontsize=8)
-        if m.startswith(("a01", "a03")) or m == "arm3line":
-            w = 0.02 if m == "arm3line" else 0.05
+        if m.startswith(("a01", "a03")) or m in ("arm3line", "arm3steps"):
+            w = 0.02 if m.startswith("arm3") else 0.05
             ax.set_xlim(-w, w)           # x stretched: the paths are lines
             ax.set_xlabel("x (m), stretched")
         else:

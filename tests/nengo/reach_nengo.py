@@ -8,9 +8,10 @@ MODEL is a01 (OSC, target steps on a line), a01line (a01 with its target
 node replaced by REACH's own PMC tracing the same line at speed 2, as a03
 does: what ncpd's task.kind=line runs), a02 (OSC, PMC circle), a03
 (joint-space control, PMC line), a05 (OSC, centre-out with the force field
-and the adaptive cerebellum), or arm3 / arm3line / arm3joint (REACH's
-circuits on ncpd's three-link arm, below).  The model is REACH's own generate(), run as
-is under today's Nengo, with only these changes made here from outside:
+and the adaptive cerebellum), or arm3, arm3line, arm3steps or arm3joint
+(REACH's circuits on ncpd's three-link arm, below).  The model is REACH's own
+generate(), run as is under today's Nengo, with only these changes made here
+from outside:
 
 - the network's seed (REACH fixes seed=0) is set to --seed before the build;
 - probes are added: the arm node's output, the PMC's target, and M1's spike
@@ -27,7 +28,7 @@ is under today's Nengo, with only these changes made here from outside:
   scales) by the one set ncpd uses for every task (docs/model.md), to
   measure how much of a difference the scaling makes.
 
-arm3 and arm3line have no script in REACH's model_code to run: REACH's
+The arm3 models have no script in REACH's model_code to run: REACH's
 three-link model (a06_OSC_line_3link.py, on its generalize_arms branch) drives
 abr_control's MapleSim arm, not ncpd's.  They build, with REACH's own M1, CB,
 S1 and PMC generators and its framework's wiring (as generalize_arms's
@@ -41,7 +42,10 @@ to the centre); arm3line REACH's PMC tracing (0, 0.4) to (0, 0.5) at speed 2
 from a hand at rest at (0, 0.4); arm3joint the centre-out task with M1 in
 joint space (REACH's a03 controller, u = M(q) kp q_err, with M1's input
 sized 2 x 3 as a03's is 2 x 2; the PMC holds each target's straight-wrist
-posture, the error ensemble has 3 dimensions; ncpd's reach.control joint).
+posture, the error ensemble has 3 dimensions; ncpd's reach.control joint);
+arm3steps a01's task on this arm (the target stepping between (0, 0.5) and
+(0, 0.4) every second, the hand at rest at (0, 0.4); ncpd's task.kind
+steps), the line task REACH's three-link a06 runs on its own arm.
 
 Nothing in REACH's files is edited.  Needs numpy and scipy (Debian's
 python3) and Nengo's source on PYTHONPATH.
@@ -63,7 +67,8 @@ import reach_metrics  # noqa: E402
 MODULES = {"a01": "a01_OSC_line", "a01line": "a01_OSC_line",
            "a02": "a02_OSC_PMC_circle",
            "a03": "a03_GC_PMC_line", "a05": "a05_OSC_8_reaches_CB_adapt",
-           "arm3": None, "arm3line": None, "arm3joint": None}
+           "arm3": None, "arm3line": None, "arm3joint": None,
+           "arm3steps": None}
 
 # ncpd's scaling, the same for every task (docs/model.md, "Scaling").
 NCPD_SCALING = {
@@ -75,7 +80,8 @@ NCPD_SCALING = {
 # ncpd's scaling and workspace for the three-link arm (docs/model.md, "The
 # three-link arm").
 ARM3_SCALING = {
-    "S1": ([0.39, 1.9, 0, 0, 0, 0, 0, 0.45], [0.7, 0.6, 0.8, 3, 3, 3, 0.3, 0.3]),
+    "S1": ([0.39, 1.9, 0, 0, 0, 0, 0, 0.45],
+           [0.7, 0.6, 0.8, 3, 3, 3, 0.3, 0.3]),
     "M1": ([0.39, 1.9, 0, 0, 0], [0.35, 0.3, 0.3, 0.12, 0.12]),
     "CB": ([0.39, 1.9, 0, 0, 0, 0], [0.35, 0.3, 0.3, 1.5, 1.5, 1.5]),
 }
@@ -124,15 +130,23 @@ def joint_m1(nengo, arm, kp, means, scales):
     return net
 
 
-def generate_arm3(nengo, M1, CB, S1, PMC, line, joint=False, dt=0.001):
+def steps_target(k, line):
+    """ncpd's steps task (REACH's a01): reach k goes to the line's end (k
+    even) or its start (k odd)."""
+    return np.array(line[1] if k % 2 == 0 else line[0])
+
+
+def generate_arm3(nengo, M1, CB, S1, PMC, line, joint=False, steps=False,
+                  dt=0.001):
     """REACH's circuits on ncpd's three-link arm (see the module's doc).
-    line: the PMC traces ARM3_LINE; else the centre-out task.  joint: M1
+    line: the PMC traces ARM3_LINE; steps: its target steps between
+    ARM3_LINE's ends (a01's task); else the centre-out task.  joint: M1
     in joint space (REACH's a03 controller; centre-out only), the PMC
     holding each target's straight-wrist posture as ncpd's does."""
     import arm3
     kp = 50.0
     kv = 1.5 * np.sqrt(kp)
-    start = ARM3_LINE[0] if line else np.array(ARM3_CENTRE)
+    start = ARM3_LINE[0] if line or steps else np.array(ARM3_CENTRE)
     arm_sim = arm3.Arm3(start, dt=dt)
     q_start = arm_sim.q0.copy()
     net = nengo.Network()
@@ -196,9 +210,10 @@ def generate_arm3(nengo, M1, CB, S1, PMC, line, joint=False, dt=0.001):
             net.PMC = nengo.Network("PMC")
             with net.PMC:
                 def pmc_func(t):
-                    step = int(round(t / dt)) - 1
-                    return centre_out_target(step // int(round(1.0 / dt)),
-                                             ARM3_CENTRE, ARM3_RADIUS,
+                    k = (int(round(t / dt)) - 1) // int(round(1.0 / dt))
+                    if steps:
+                        return steps_target(k, ARM3_LINE)
+                    return centre_out_target(k, ARM3_CENTRE, ARM3_RADIUS,
                                              ARM3_TARGETS)
                 net.PMC.output = nengo.Node(output=pmc_func, label="PMC")
         nengo.Connection(net.PMC.output, net.error)
@@ -309,9 +324,10 @@ def main():
             wrap_generate(CB, learning_rate=0.0)
 
     t0 = time.time()
-    if a.model in ("arm3", "arm3line", "arm3joint"):
+    if a.model.startswith("arm3"):
         net = generate_arm3(nengo, M1, CB, S1, PMC, a.model == "arm3line",
-                            joint=a.model == "arm3joint")
+                            joint=a.model == "arm3joint",
+                            steps=a.model == "arm3steps")
     else:
         net = mod.generate()
     net.seed = a.seed
@@ -332,7 +348,8 @@ def main():
     # REACH's periods: a01 switches target every 1 s, a05 every 2 s; the
     # PMC traces its path once per 4.5 s / speed (a02 speed 1, a03 speed 2).
     period = {"a01": 1.0, "a01line": 2.25, "a02": 4.5, "a03": 2.25, "a05": 2.0,
-              "arm3": 1.0, "arm3line": 2.25, "arm3joint": 1.0}[a.model]
+              "arm3": 1.0, "arm3line": 2.25, "arm3joint": 1.0,
+              "arm3steps": 1.0}[a.model]
     duration = a.duration if a.duration else period
     t1 = time.time()
     sim.run(duration)
@@ -344,10 +361,12 @@ def main():
     steps = len(hand)
     spr = int(round(period / dt))
     t = sim.trange()
-    if a.model in ("arm3", "arm3joint"):
+    if a.model in ("arm3", "arm3joint", "arm3steps"):
         n_reach = steps // spr
-        targets = [centre_out_target(k, ARM3_CENTRE, ARM3_RADIUS,
-                                     ARM3_TARGETS) for k in range(n_reach)]
+        targets = [steps_target(k, ARM3_LINE) if a.model == "arm3steps"
+                   else centre_out_target(k, ARM3_CENTRE, ARM3_RADIUS,
+                                          ARM3_TARGETS)
+                   for k in range(n_reach)]
         centre = hand[0]
         reaches = reach_metrics.target_task_reaches(hand, targets, centre,
                                                     spr)
