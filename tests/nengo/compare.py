@@ -476,7 +476,8 @@ def plots(a, models, runs, seeds, curves):
         ax.axis("off")
     fig.suptitle("Hand paths, %d network seeds each (a05: first 16 reaches, "
                  "field on, adapting)" % len(seeds), fontsize=10)
-    fig.tight_layout()
+    # leave the suptitle its own band above the panels
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (4.4 * rows)))
     fig.savefig(os.path.join(a.img, "reach-nengo-paths.png"), dpi=80)
     if curves:
         fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
