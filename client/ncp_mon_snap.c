@@ -211,6 +211,8 @@ const char *ncp_mon_snap_task_name(uint32_t kind)
 		return "circle";
 	case NCP_SHM_TASK_PATH:
 		return "path";
+	case NCP_SHM_TASK_STEPS:
+		return "steps";
 	default:
 		return "unknown";
 	}

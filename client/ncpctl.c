@@ -40,6 +40,8 @@ static const char usage_text[] =
 	"  task centre-out [PERIOD]     centre-out reaches, a new target every\n"
 	"                               PERIOD seconds (default: the one in use)\n"
 	"  task random [PERIOD]         random targets every PERIOD seconds\n"
+	"  task steps [PERIOD]          the target steps between task.line's\n"
+	"                               ends every PERIOD seconds\n"
 	"  task manual                  targets only from the target command\n"
 	"  task line|circle|path [PERIOD]\n"
 	"                               the trajectory ncpd was started with\n"

@@ -52,7 +52,8 @@ struct key {
 #define STR(field) OFF(field), sizeof(((struct ncp_config *)0)->field)
 
 static const char *const task_kinds[] = { "centre-out", "random", "manual",
-					  "line", "circle", "path", NULL };
+					  "line", "circle", "path", "steps",
+					  NULL };
 static const char *const field_kinds[] = { "joint", "curl", NULL };
 static const char *const reach_controls[] = { "task", "joint", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
@@ -78,10 +79,12 @@ static const struct key keys[] = {
 	  "directory)" },
 
 	{ "task.kind", T_ENUM, OFF(task.kind), 0, 0, 0, "centre-out",
-	  task_kinds, true, "centre-out, random or manual targets, or a "
-	  "trajectory the PMC traces each period: line, circle (radius "
-	  "task.radius around task.centre) or path (task.path_file); a "
-	  "trajectory is built at start (reload cannot switch to another)" },
+	  task_kinds, true, "centre-out, random or manual targets, steps "
+	  "(the target steps between task.line's end and start each period, "
+	  "the end first: REACH's a01), or a trajectory the PMC traces each "
+	  "period: line, circle (radius task.radius around task.centre) or "
+	  "path (task.path_file); a trajectory is built at start (reload "
+	  "cannot switch to another)" },
 	{ "task.seed", T_U64, OFF(task.seed), 0, 0, 9.2e18, "1", NULL, true,
 	  "seed of the random task's targets (separate from the network's)" },
 	{ "task.period", T_DOUBLE, OFF(task.period), 0, 0.01, 3600, "1.0", NULL,
@@ -96,7 +99,7 @@ static const struct key keys[] = {
 	  "0.3", NULL, true, "random: radius of the disc targets are drawn "
 	  "from, m" },
 	{ "task.line", T_VEC, OFF(task.line), 4, -3, 3, "[0.0, 1.0, 0.0, 1.5]",
-	  NULL, false, "line: start x, y and end x, y, m" },
+	  NULL, false, "line and steps: start x, y and end x, y, m" },
 	{ "task.path_file", T_STRING, STR(task.path_file), 0, 0, "", NULL, false,
 	  "path: a file of points x y, one per line (docs/file-formats.md)" },
 
@@ -939,12 +942,12 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 		return ncp_errf(err, errlen, "ncp.train: the co-processor takes "
 				"the 2-link arm's state (arm.links is %d)",
 				c->reach.arm.links);
-	if (c->reach.arm.links != 2 && c->reach.control == NCP_REACH_JOINT)
-		return ncp_errf(err, errlen, "reach.control joint: the joint-space "
-				"controller drives the 2-link arm only (arm.links "
-				"is %d; its trajectory would need an inverse "
-				"kinematics that is smooth along the path)",
-				c->reach.arm.links);
+	if (c->reach.arm.links != 2 && c->reach.control == NCP_REACH_JOINT &&
+	    c->reach.stim.source == NCP_STIM_SRC_ORACLE)
+		return ncp_errf(err, errlen, "stim.source oracle: the oracle fits "
+				"M1's plan of two dimensions; with reach.control "
+				"joint and arm.links %d it has %d (the joint "
+				"errors)", c->reach.arm.links, c->reach.arm.links);
 	if (c->task.period < c->reach.dt)
 		return ncp_errf(err, errlen, "task.period %g is shorter than dt %g",
 				c->task.period, c->reach.dt);
@@ -953,6 +956,15 @@ int ncp_config_validate(const struct ncp_config *c, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
+	if (c->task.kind == NCP_TASK_STEPS)
+		for (int e = 0; e < 2; e++)
+			if (ncp_reach_target_check(&c->reach, c->task.line + 2 * e,
+						   why, sizeof(why)))
+				return ncp_errf(err, errlen, "task.kind steps: "
+						"task.line's %s (%.3f, %.3f) is "
+						"out of reach: %s", e ? "end" :
+						"start", c->task.line[2 * e],
+						c->task.line[2 * e + 1], why);
 	if (!c->data_dir[0])
 		return ncp_errf(err, errlen, "data_dir is empty");
 	if (c->reach.stim.noise > c->reach.stim.max)

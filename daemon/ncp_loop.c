@@ -14,7 +14,8 @@
 _Static_assert((int)NCP_SHM_TASK_CENTRE_OUT == NCP_TASK_CENTRE_OUT &&
 	       (int)NCP_SHM_TASK_MANUAL == NCP_TASK_MANUAL &&
 	       (int)NCP_SHM_TASK_LINE == NCP_TASK_LINE &&
-	       (int)NCP_SHM_TASK_PATH == NCP_TASK_PATH,
+	       (int)NCP_SHM_TASK_PATH == NCP_TASK_PATH &&
+	       (int)NCP_SHM_TASK_STEPS == NCP_TASK_STEPS,
 	       "task kinds and their shared-memory codes differ");
 
 static void publish_lesion(struct ncp_loop *l)

@@ -30,10 +30,11 @@ static const struct cmd_spec specs[] = {
 	  "or 'task random'); points outside the arm's reachable workspace "
 	  "are refused" },
 	{ "task", NULL, NCP_CMD_TASK,
-	  "task centre-out|random|line|circle|path [PERIOD] | task manual",
-	  "choose the task: centre-out reaches or random targets, a new "
-	  "target every PERIOD seconds (default: the period in use; PERIOD "
-	  "takes the range of the config key task.period), "
+	  "task centre-out|random|steps|line|circle|path [PERIOD] | task manual",
+	  "choose the task: centre-out reaches, random targets or steps "
+	  "between task.line's ends, a new target every PERIOD seconds "
+	  "(default: the period in use; PERIOD takes the range of the config "
+	  "key task.period), "
 	  "manual (targets come only from the target command), or the "
 	  "trajectory the daemon was started with (line, circle or path, "
 	  "traced every PERIOD seconds)" },
@@ -434,7 +435,7 @@ int ncp_proto_parse(const char *line, size_t len, struct ncp_cmd *cmd,
 		    ncp_task_kind_parse(tok[1], &cmd->task.kind))
 			return ncp_errf(err, errlen,
 					"unknown task '%s' (centre-out, random, "
-					"manual, line, circle or path)",
+					"steps, manual, line, circle or path)",
 					shown(tok[1], shownbuf,
 					      sizeof(shownbuf)));
 		if (nargs == 2) {

@@ -233,6 +233,7 @@ enum ncp_shm_task_kind {
 	NCP_SHM_TASK_LINE = 3,		/* trajectories the PMC traces */
 	NCP_SHM_TASK_CIRCLE = 4,
 	NCP_SHM_TASK_PATH = 5,
+	NCP_SHM_TASK_STEPS = 6,		/* target steps between two points */
 };
 
 /* State block (seqlock), written by the loop once per step. */

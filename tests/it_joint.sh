@@ -45,6 +45,34 @@ for name, d, n in (("centre-out", joint, 16), ("a03 line", a03, 4)):
 assert a03["mean_path_error"] < 0.02, a03["mean_path_error"]
 PYEOF
 
+# The 3-link arm in joint space: the centre-out task's reaches arrive
+# (end errors against its task-space controller's and against the 2-link
+# arm's in joint space), and a line traced in joint space (the wrist
+# resolved along the path by the posture nearest the path's first).
+run "$tmp/j3.json" --duration 16 --set arm.links=3 --set reach.control=joint
+run "$tmp/t3.json" --duration 16 --set arm.links=3
+run "$tmp/j3line.json" --duration 9 --set arm.links=3 --set reach.control=joint \
+	--set task.kind=line --set task.centre=0,0.4 --set task.period=2.25
+$PY - "$tmp/j3.json" "$tmp/t3.json" "$tmp/joint.json" "$tmp/j3line.json" <<'PYEOF' || fail "3-link arm in joint space"
+import json, sys
+j3, t3, j2, line = (json.load(open(f)) for f in sys.argv[1:])
+def out(d):
+    return [r["end_error"] for r in d["reaches"][1::2]]
+for name, d in (("3-link joint", j3), ("3-link task", t3), ("2-link joint", j2)):
+    o = out(d)
+    print("%s, centre-out: mean end error %.4f m, outward reaches mean %.4f m, "
+          "worst %.4f m" % (name, d["mean_end_error"], sum(o) / len(o), max(o)))
+print("3-link joint, line (0, 0.4) to (0, 0.5): end error %.4f m, path error "
+      "%.4f m (max %.4f m)" % (line["mean_end_error"], line["mean_path_error"],
+                               line["max_path_error"]))
+assert len(j3["reaches"]) == 16, len(j3["reaches"])
+# every outward reach arrives: within 3 cm of its target (0.1 m away)
+assert max(out(j3)) < 0.03, out(j3)
+assert j3["mean_end_error"] < 2 * t3["mean_end_error"], (j3["mean_end_error"], t3["mean_end_error"])
+assert 5 < j3["m1_mean_rate_hz"] < 40, j3["m1_mean_rate_hz"]
+assert len(line["reaches"]) == 4 and line["mean_path_error"] < 0.02, line
+PYEOF
+
 # The lesion and the oracle's stimulation on the joint-error inputs: the
 # cut stops the reaches, the oracle brings them back.
 run "$tmp/les.json" --duration 8 --set reach.control=joint --set lesion.kind=pmc-m1
@@ -137,5 +165,10 @@ printf 'reach:\n  control: [joint]\n' >"$tmp/bad.yaml"
 bad "$tmp/bad.yaml:2" --config "$tmp/bad.yaml"
 bad "task.kind line: point (0.000, 2.700) is out of reach" --set reach.control=joint \
 	--set task.kind=line --set task.line=0,1,0,2.7
+bad "task.kind line: point (0.000, 0.900) is out of reach" --set arm.links=3 \
+	--set reach.control=joint --set task.kind=line --set task.centre=0,0.4 \
+	--set task.line=0,0.4,0,0.9
+bad "stim.source oracle: the oracle fits M1's plan of two dimensions" \
+	--set arm.links=3 --set reach.control=joint --set stim.source=oracle
 echo "bad values: refused naming the key and the choices"
 finish

@@ -1,6 +1,6 @@
 #!/bin/sh
 # REACH's trajectories, force field and probes through ncpd: task.kind
-# line, circle and path (the summary's path and end errors; bad path
+# line, circle and path, and steps (a01's target) (the summary's path and end errors; bad path
 # files exit 2 naming file and line), the field in config and with
 # `ncpctl field`, and probes chosen in config or with `record start
 # --probe` (bad names refused with the names there are).
@@ -37,6 +37,15 @@ $PY -c "import sys; sys.exit(not ($2 < 0.03 and $3 < 0.03))" ||
 	fail "ell path: end error $2, path error $3 m"
 echo "path file: the line's points run as the line; an L: end error $2 m, path error $3 m"
 
+# REACH's a01: the target steps between the line's ends every second
+# (no generator: 2800 neurons), the hand following within 3 cm.
+set -- $(run --duration 4 --set task.kind=steps --set task.line=0,1,0,1.5 \
+	--set task.centre=0,1) || fail "steps run"
+echo "steps (a01): $1 reaches, end error $2 m, path error mean $3 m, max $4 m, $5 neurons"
+[ "$1" = 4 ] && [ "$5" = 2800 ] || fail "steps: $1 reaches, $5 neurons (want 4, 2800)"
+$PY -c "import sys; sys.exit(not ($2 < 0.03 and $3 < 0.03 and $3 > 0))" ||
+	fail "steps: end error $2, path error $3 m"
+
 # bad MESSAGE ARGS...: a configuration refused (exit 2), with MESSAGE;
 # BAD_RC=1: refused at start (a probe is checked against the network
 # built).
@@ -58,6 +67,8 @@ bad "1 point; a path needs at least 2" --set task.kind=path --set task.path_file
 bad "$tmp/none.txt: No such file" --set task.kind=path --set task.path_file="$tmp/none.txt"
 bad "task.kind path needs task.path_file" --set task.kind=path
 bad "task.kind line: point (0.000, 2.700) is out of reach" --set task.kind=line --set task.line=0,1,0,2.7
+bad "task.kind steps: task.line's end (0.000, 2.900) is out of reach" --set task.kind=steps \
+	--set task.line=0,1,0,2.9
 echo "bad paths: exit 2 naming the file, the line and the fault"
 
 # The field from the config: path errors grow.

@@ -81,7 +81,7 @@ static const struct bad_case bad_cases[] = {
 	{ "reach:\n  m1_neurons: 12.5\n", "t.yaml:2:15: key 'reach.m1_neurons': expected an integer, got '12.5'" },
 	{ "seed: -1\n", "t.yaml:1:7: key 'seed': expected a non-negative integer" },
 	{ "reach:\n  adapt: maybe\n", "key 'reach.adapt': expected true or false, got 'maybe'" },
-	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, line, circle, path, got 'sideways'" },
+	{ "task:\n  kind: sideways\n", "key 'task.kind': expected one of centre-out, random, manual, line, circle, path, steps, got 'sideways'" },
 	{ "reach:\n  control: diagonal\n", "t.yaml:2:12: key 'reach.control': expected one of task, joint, got 'diagonal'" },
 	{ "task:\n  kind: random\n  kind: manual\n", "t.yaml:3:3: key 'task.kind' given twice" },
 	{ "reach:\n  kp: [1, 2]\n", "t.yaml:2:7: key 'reach.kp': expected a number, got a list" },
@@ -212,16 +212,23 @@ START_TEST(arm_links_picks_the_arm_and_its_workspace)
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_diff(&d, &c, NULL, NULL), 0);
 	ck_assert(memcmp(&d.reach, &c.reach, sizeof(d.reach)) == 0);
-	/* Joint-space control takes the 2-link arm: with 3 links refused,
-	 * naming both keys. */
+	/* Joint-space control takes either arm; the oracle, which fits a
+	 * plan of two dimensions, is refused with 3 links in joint space,
+	 * naming the keys. */
 	ncp_config_defaults(&c);
 	ck_assert_int_eq(ncp_config_set(&c, "reach.control=joint", err,
 					sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "stim.source=oracle", err,
+					sizeof(err)), 0);
 	ck_assert_int_ne(ncp_config_validate(&c, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(err, "reach.control joint") &&
-		      strstr(err, "arm.links is 3"), "%s", err);
+	ck_assert_msg(strstr(err, "stim.source oracle") &&
+		      strstr(err, "reach.control joint and arm.links 3"), "%s",
+		      err);
+	ck_assert_int_eq(ncp_config_set(&c, "stim.source=none", err,
+					sizeof(err)), 0);
 	ck_assert_int_eq(ncp_config_set(&c, "arm.links=2", err, sizeof(err)), 0);
 	/* Anything else: refused, naming the arms; the arm stays. */
 	for (int k = 0; k < 4; k++) {
@@ -249,6 +256,22 @@ START_TEST(validate_checks_trajectories)
 	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "task.kind line: point (0.000, 2.600) is out "
 			      "of reach"), "%s", err);
+
+	/* steps (REACH's a01): both ends of the line reachable. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "task.kind=steps", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(c.task.kind, NCP_TASK_STEPS);
+	ck_assert_int_eq(ncp_config_validate(&c, err, sizeof(err)), 0);
+	c.task.line[0] = -2.7;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.kind steps: task.line's start (-2.700, "
+			      "1.000) is out of reach"), "%s", err);
+	c.task.line[0] = 0.0;
+	c.task.line[3] = NAN;
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.line's end") &&
+		      strstr(err, "not a finite point"), "%s", err);
 
 	ncp_config_defaults(&c);
 	c.task.kind = NCP_TASK_PATH;

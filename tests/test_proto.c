@@ -95,7 +95,7 @@ START_TEST(task_forms)
 
 	ck_err("task", -EINVAL, "usage: task centre-out");
 	ck_err("task manual 2", -EINVAL, "no PERIOD");
-	ck_err("task center-out", -EINVAL, "unknown task 'center-out' (centre-out, random, manual, line, circle or path)");
+	ck_err("task center-out", -EINVAL, "unknown task 'center-out' (centre-out, random, steps, manual, line, circle or path)");
 	ck_ok("task circle 4.5", NCP_CMD_TASK);
 	ck_assert_int_eq(cmd.task.kind, NCP_TASK_CIRCLE);
 	ck_assert(cmd.task.has_period && cmd.task.period == 4.5);

@@ -452,12 +452,125 @@ START_TEST(joint_space_m1_decodes_m_kp_q_err)
 	ck_assert_ptr_null(ncp_reach_new(&p, NULL, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "reach.control 2: expected task (0) or joint (1)"),
 		      "%s", err);
-	/* Joint space with the 3-link arm: refused, naming the arm. */
+	/* Joint space with the 3-link arm: M1 represents [q, q_err] of
+	 * 3 joints each and decodes kp M(q) q_err; the PMC holds the
+	 * target's 3 joint angles. */
 	p.control = NCP_REACH_JOINT;
 	ck_assert_int_eq(ncp_reach_params_links(&p, 3, err, sizeof(err)), 0);
+	struct ncp_reach *r3 = ncp_reach_new(&p, NULL, err, sizeof(err));
+	ck_assert_msg(r3 != NULL, "%s", err);
+	ck_assert_int_eq(ncp_reach_links(r3), 3);
+	ck_assert_int_eq(ncp_reach_m1_dims(r3), 6);
+	{
+		double x[6] = { 0.4, 1.9, 0.1, 0.1, -0.05, 0.05 }, f[3];
+		double M[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS];
+		ck_assert_int_eq(ncp_reach_m1_static(r3, x, NULL, f), 0);
+		ncp_arm_inertia(&p.arm, x, M);
+		for (int i = 0; i < 3; i++) {
+			double want = p.kp * (M[i][0] * x[3] + M[i][1] * x[4] +
+					      M[i][2] * x[5]);
+			ncp_ck_near(f[i], want, 1e-9 * (1 + fabs(want)));
+		}
+		double t3[2] = { 0.05, 0.5 }, q3[3];
+		ck_assert_int_eq(ncp_arm_ik(&p.arm, t3, q3), 0);
+		ncp_reach_set_target(r3, t3);
+		struct ncp_net *n3 = ncp_reach_net(r3);
+		int pmc3 = ncp_net_find(n3, "pmc");
+		ck_assert_int_eq(ncp_net_size_out(n3, pmc3), 3);
+		for (int i = 0; i < 3; i++)
+			ck_assert(ncp_net_output(n3, pmc3)[i] == (float)q3[i]);
+		/* The oracle fits a 2-D plan: refused here, saying why. */
+		double K[2 * NCP_STIM_MAX_ELECTRODES];
+		ck_assert_int_ne(ncp_reach_oracle_fit(r3, NCP_LESION_PMC_M1, 1.0,
+						      K, err, sizeof(err)), 0);
+		ck_assert_msg(strstr(err, "joint-space control of the 3-link arm"),
+			      "%s", err);
+	}
+	ncp_reach_free(r3);
+}
+END_TEST
+
+/* The 3-link arm's joint trajectory: along a path the redundant wrist is
+ * resolved by the posture nearest the path's first (ncp_arm_ik_near), so
+ * the joint angles move continuously (no step above 0.01 rad between
+ * neighbouring samples of 1000), every sample puts the hand on its point,
+ * and each is the nearest such posture (the offset from the first posture
+ * has no component along the null space).  A path whose continuation
+ * leaves the limits is refused naming the point. */
+START_TEST(joint_space_3link_path_is_smooth)
+{
+	const struct ncp_arm_params *a = &ncp_arm_human3;
+	double q0[3], prev[3], q[3];
+	const double start[2] = { 0.0, 0.4 };
+	ck_assert_int_eq(ncp_arm_ik(a, start, q0), 0);
+	memcpy(prev, q0, sizeof(prev));
+	double worst_step = 0, worst_hand = 0, worst_orth = 0, wrist = 0;
+	enum { S = 1000 };
+	for (int i = 1; i < S; i++) {
+		/* An S-curve: across the workspace and back. */
+		double s = (double)i / (S - 1);
+		double xy[2] = { 0.08 * sin(2 * M_PI * s), 0.4 + 0.1 * s }, h[2];
+		ck_assert_msg(ncp_arm_ik_near(a, xy, q0, prev, q) == 0,
+			      "sample %d (%.3f, %.3f)", i, xy[0], xy[1]);
+		ncp_arm_hand(a, q, h);
+		worst_hand = fmax(worst_hand, hypot(h[0] - xy[0], h[1] - xy[1]));
+		double J[2][NCP_ARM_MAX_LINKS], nv[3];
+		ncp_arm_jacobian(a, q, J);
+		/* The null space of J: the cross product of its rows. */
+		nv[0] = J[0][1] * J[1][2] - J[0][2] * J[1][1];
+		nv[1] = J[0][2] * J[1][0] - J[0][0] * J[1][2];
+		nv[2] = J[0][0] * J[1][1] - J[0][1] * J[1][0];
+		double nn = sqrt(nv[0] * nv[0] + nv[1] * nv[1] + nv[2] * nv[2]);
+		double dot = 0;
+		for (int k = 0; k < 3; k++) {
+			worst_step = fmax(worst_step, fabs(q[k] - prev[k]));
+			dot += (q[k] - q0[k]) * nv[k] / nn;
+			prev[k] = q[k];
+		}
+		worst_orth = fmax(worst_orth, fabs(dot));
+		wrist = fmax(wrist, fabs(q[2]));
+	}
+	printf("3-link path IK: largest joint step %.5f rad, hand off its point "
+	       "%.2g m, null-space component %.2g rad, wrist up to %.3f rad\n",
+	       worst_step, worst_hand, worst_orth, wrist);
+	ck_assert_msg(worst_step < 0.01, "joint step %g rad", worst_step);
+	ck_assert_msg(worst_hand < 1e-9, "hand %g m off", worst_hand);
+	ck_assert_msg(worst_orth < 1e-6, "null-space component %g", worst_orth);
+	/* The wrist takes part (it is not held straight). */
+	ck_assert_msg(wrist > 0.02, "wrist %g rad", wrist);
+
+	/* From the posture nearest the first, out of reach: -EDOM. */
+	const double far[2] = { 0.0, 0.8 };
+	ck_assert_int_eq(ncp_arm_ik_near(a, far, q0, q0, q), -EDOM);
+	const double nan_xy[2] = { NAN, 0.4 };
+	ck_assert_int_eq(ncp_arm_ik_near(a, nan_xy, q0, q0, q), -EDOM);
+
+	/* The network: a line in joint space builds and its generator's
+	 * joint path ends at the line's end. */
+	struct ncp_reach_params p;
+	char err[320];
+	ncp_reach_params_default(&p);
+	ck_assert_int_eq(ncp_reach_params_links(&p, 3, err, sizeof(err)), 0);
+	p.control = NCP_REACH_JOINT;
+	double line[4] = { 0.0, 0.4, 0.0, 0.5 };
+	p.dmp_xy = line;
+	p.dmp_n = 2;
+	p.start[0] = 0.0;
+	p.start[1] = 0.4;
+	struct ncp_reach *r = ncp_reach_new(&p, NULL, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ncp_reach_free(r);
+	/* A path whose continuation leaves the limits (down past the
+	 * shoulder: the posture followed runs into the shoulder's and the
+	 * elbow's limits, where postures of another wrist angle reach the
+	 * point but do not continue this one): refused, naming the point. */
+	double near_path[4] = { 0.0, 0.4, -0.057, -0.383 };
+	p.dmp_xy = near_path;
 	ck_assert_ptr_null(ncp_reach_new(&p, NULL, err, sizeof(err)));
-	ck_assert_msg(strstr(err, "drives the 2-link arm only (arm.links is 3)"),
+	ck_assert_msg(strstr(err, "trajectory point (-0.") &&
+		      strstr(err, "no posture within the joint limits continues"),
 		      "%s", err);
+	printf("refused: %s\n", err);
 }
 END_TEST
 
@@ -509,6 +622,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, trajectory_generator_traces_the_circle);
 	tcase_add_test(tc, force_field_on_and_off);
 	tcase_add_test(tc, joint_space_m1_decodes_m_kp_q_err);
+	tcase_add_test(tc, joint_space_3link_path_is_smooth);
 	tcase_add_test(tc, joint_space_reaches_centre_out);
 	suite_add_tcase(s, tc);
 	return s;

@@ -266,6 +266,42 @@ START_TEST(task_line_and_circle)
 }
 END_TEST
 
+/* REACH's a01 (task.kind steps): the target is task.line's end for the
+ * first period, its start for the second, and so on; no ramp, not a
+ * trajectory; the name parses and prints. */
+START_TEST(task_steps_between_the_line_ends)
+{
+	struct ncp_task_params p;
+	struct ncp_task t;
+	double g[2];
+	enum ncp_task_kind k;
+	ck_assert_int_eq(ncp_task_kind_parse("steps", &k), 0);
+	ck_assert_int_eq(k, NCP_TASK_STEPS);
+	ck_assert_str_eq(ncp_task_kind_name(k), "steps");
+	ck_assert(!ncp_task_is_traj(k));
+	ncp_task_params_default(&p);
+	p.kind = NCP_TASK_STEPS;
+	p.line[0] = 0.1;
+	p.line[1] = 1.0;
+	p.line[2] = -0.1;
+	p.line[3] = 1.5;
+	p.centre[0] = 0.1;
+	p.centre[1] = 1.0;
+	ck_assert_int_eq(ncp_task_init(&t, &p, 0.001, 50), 0);
+	int ends = 0;
+	for (uint64_t s = 50; s < 50 + 4000; s++) {
+		ncp_task_target(&t, s, g);
+		int even = ((s - 50) / 1000) % 2 == 0;
+		ck_assert_msg(g[0] == (even ? -0.1 : 0.1) &&
+			      g[1] == (even ? 1.5 : 1.0), "step %d: (%g, %g)",
+			      (int)s, g[0], g[1]);
+		ck_assert(ncp_task_ramp(&t, s) == -1.0);
+		ends += ncp_task_period_ends(&t, s);
+	}
+	ck_assert_int_eq(ends, 4);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("traj");
@@ -276,6 +312,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, joint_forcing_function_traces_the_path);
 	tcase_add_test(tc, ramp_and_distance);
 	tcase_add_test(tc, task_line_and_circle);
+	tcase_add_test(tc, task_steps_between_the_line_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }

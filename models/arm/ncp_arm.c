@@ -523,3 +523,75 @@ int ncp_arm_ik(const struct ncp_arm_params *p, const double xy[2],
 	}
 	return -EDOM;
 }
+
+/* The 3-link arm's elbow-up posture with the wrist at q2 whose hand is at
+ * xy, and its squared distance from q_ref; HUGE_VAL where there is none
+ * within the limits. */
+static double near_cost(const struct ncp_arm_params *p, const double xy[2],
+			const double *q_ref, double q2, double *q)
+{
+	const double l1 = p->l[1], l2 = p->l[2];
+	if (!within(p, 2, q2))
+		return HUGE_VAL;
+	double le = sqrt(l1 * l1 + l2 * l2 + 2.0 * l1 * l2 * cos(q2));
+	double off = atan2(l2 * sin(q2), l1 + l2 * cos(q2));
+	if (ik2(p, p->l[0], le, off, xy, 0, &q[0], &q[1]))
+		return HUGE_VAL;
+	q[2] = q2;
+	double c = 0.0;
+	for (int k = 0; k < 3; k++)
+		c += (q[k] - q_ref[k]) * (q[k] - q_ref[k]);
+	return c;
+}
+
+int ncp_arm_ik_near(const struct ncp_arm_params *p, const double xy[2],
+		    const double *q_ref, const double *q_init, double *q)
+{
+	enum { SCAN = 40 };
+	const double half = 0.1;	/* the wrist's search, either side */
+	double best = HUGE_VAL, bq2 = 0.0, t[NCP_ARM_MAX_LINKS];
+
+	if (p->links != 3)
+		return ncp_arm_ik(p, xy, q);
+	if (!isfinite(xy[0]) || !isfinite(xy[1]))
+		return -EDOM;
+	/* The wrist angle is the one free parameter of the postures that
+	 * reach xy: scan around q_init's, then refine the best by golden
+	 * section (the cost is smooth and, this close, has one minimum). */
+	for (int i = 0; i <= SCAN; i++) {
+		double q2 = q_init[2] - half + 2.0 * half * i / SCAN;
+		double c = near_cost(p, xy, q_ref, q2, t);
+		if (c < best) {
+			best = c;
+			bq2 = q2;
+		}
+	}
+	if (best == HUGE_VAL)
+		return -EDOM;
+	const double g = 0.5 * (sqrt(5.0) - 1.0), h = 2.0 * half / SCAN;
+	double a = bq2 - h, b = bq2 + h;
+	double x1 = b - g * (b - a), x2 = a + g * (b - a);
+	double f1 = near_cost(p, xy, q_ref, x1, t);
+	double f2 = near_cost(p, xy, q_ref, x2, t);
+	while (b - a > 1e-12) {
+		if (f1 < f2) {
+			b = x2;
+			x2 = x1;
+			f2 = f1;
+			x1 = b - g * (b - a);
+			f1 = near_cost(p, xy, q_ref, x1, t);
+		} else {
+			a = x1;
+			x1 = x2;
+			f1 = f2;
+			x2 = a + g * (b - a);
+			f2 = near_cost(p, xy, q_ref, x2, t);
+		}
+	}
+	double q2 = f1 < f2 ? x1 : x2;
+	if (fmin(f1, f2) > best)
+		q2 = bq2;	/* the scan's point: at a limit's edge */
+	if (near_cost(p, xy, q_ref, q2, q) == HUGE_VAL)
+		return -EDOM;
+	return 0;
+}

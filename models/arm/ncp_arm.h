@@ -119,5 +119,15 @@ void ncp_arm_spd_solve(int n, double S[NCP_ARM_MAX_LINKS][NCP_ARM_MAX_LINKS],
  * -EDOM when xy is out of reach or only reachable outside the limits. */
 int ncp_arm_ik(const struct ncp_arm_params *p, const double xy[2],
 	       double *q);
+/* The 3-link arm's joint angles within the limits whose hand is at xy,
+ * the elbow up, nearest q_ref (least squares over the joints) among the
+ * wrist angles within 0.1 rad of q_init's: the wrist angle is the free
+ * parameter of the postures that reach xy, found by a scan and golden
+ * section.  Along a path, with q_init the neighbouring point's answer, the
+ * joint angles move continuously (the wrist up to 0.1 rad a step).  With
+ * 2 links ncp_arm_ik.  Returns 0, or -EDOM when no such posture reaches
+ * xy within the limits. */
+int ncp_arm_ik_near(const struct ncp_arm_params *p, const double xy[2],
+		    const double *q_ref, const double *q_init, double *q);
 
 #endif

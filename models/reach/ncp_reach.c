@@ -579,6 +579,10 @@ int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
 	if (kind < 0 || kind >= NCP_LESION_KIND_COUNT ||
 	    !(fraction >= 0 && fraction <= 1))
 		return ncp_errf(err, errlen, "bad lesion kind or fraction");
+	if (r->joint && N != 2)
+		return ncp_errf(err, errlen, "the oracle fits M1's plan of two "
+				"dimensions; with joint-space control of the "
+				"%d-link arm it has %d (the joint errors)", N, N);
 	double *J = malloc(sizeof(double) * (size_t)n);
 	double *G = malloc(sizeof(double) * (size_t)N * (size_t)E);
 	double *alpha = malloc(sizeof(double) * (size_t)E);
@@ -594,7 +598,7 @@ int ncp_reach_oracle_fit(const struct ncp_reach *r, int kind, double fraction,
 	lesion_arrays(r, kind, fraction, enc, bias);
 	/* x: M1's scaled input, the joints at the start posture, then x_des
 	 * at xd, xd + 1. */
-	double x[NCP_REACH_M1_MAX], sxx[2][2] = { { 0 } };
+	double x[2 * NCP_REACH_MAX_DOF] = { 0 }, sxx[2][2] = { { 0 } };
 	const int xd = N;
 	for (int j = 0; j < N; j++)
 		x[j] = (r->start_q[j] - r->m1.mean[j]) / r->m1.scale[j];
@@ -765,7 +769,10 @@ static int rec_init(struct ncp_reach *r, char *err, size_t errlen)
 
 /* The joint-space PMC's trajectory (REACH's a03): the path's samples
  * over the ramp mapped through the inverse kinematics; the DMP traces
- * these joint angles. */
+ * these joint angles.  The 3-link arm is redundant: each sample takes the
+ * posture nearest the path's first posture (ncp_arm_ik's, the wrist
+ * straight) that puts the hand on it, found from the sample before, so
+ * the joint angles move continuously along the path. */
 static int joint_traj(struct ncp_reach *r, char *err, size_t errlen)
 {
 	enum { S = NCP_TRAJ_SAMPLES };
@@ -776,11 +783,28 @@ static int joint_traj(struct ncp_reach *r, char *err, size_t errlen)
 	for (int i = 0; i < S; i++) {
 		double xy[2];
 		ncp_traj_point(&r->traj, -1.0 + 2.0 * i / (S - 1), xy);
-		if (arm_ik(&r->p.arm, xy, q + (size_t)n * i)) {
+		double *qi = q + (size_t)n * i;
+		if (arm_ik(&r->p.arm, xy, qi)) {
 			free(q);
 			return ncp_errf_code(err, errlen, EDOM, "trajectory point "
 					     "(%.3f, %.3f) has no joint angles "
 					     "within the limits", xy[0], xy[1]);
+		}
+		if (n == 2 || i == 0)
+			continue;
+		if (ncp_arm_ik_near(&r->p.arm, xy, q, qi - n, qi)) {
+			double xy0[2];
+			ncp_traj_point(&r->traj, -1.0, xy0);
+			int c = ncp_errf_code(err, errlen, EDOM, "trajectory "
+					      "point (%.3f, %.3f): no posture "
+					      "within the joint limits continues "
+					      "the path there (each point takes "
+					      "the posture nearest the first "
+					      "point's, (%.3f, %.3f) at %.3f, "
+					      "%.3f, %.3f rad)", xy[0], xy[1],
+					      xy0[0], xy0[1], q[0], q[1], q[2]);
+			free(q);
+			return c;
 		}
 	}
 	int ret = ncp_traj_set_force(&r->traj, q, S, n);
@@ -828,13 +852,6 @@ struct ncp_reach *ncp_reach_new(const struct ncp_reach_params *p,
 	}
 	r->joint = p->control == NCP_REACH_JOINT;
 	r->pmc_dims = r->joint ? N : 2;
-	if (r->joint && N != 2) {
-		ncp_errf(err, errlen, "joint-space control (reach.control "
-			 "joint) drives the 2-link arm only (arm.links is %d)",
-			 N);
-		free(r);
-		return NULL;
-	}
 	if (ncp_arm_ik(&p->arm, p->start, r->start_q)) {
 		ncp_errf(err, errlen, "start position (%g, %g) is out of the "
 			 "arm's reach", p->start[0], p->start[1]);

@@ -34,6 +34,7 @@ const char *ncp_task_kind_name(enum ncp_task_kind kind)
 	case NCP_TASK_LINE: return "line";
 	case NCP_TASK_CIRCLE: return "circle";
 	case NCP_TASK_PATH: return "path";
+	case NCP_TASK_STEPS: return "steps";
 	}
 	return "?";
 }
@@ -52,6 +53,8 @@ int ncp_task_kind_parse(const char *s, enum ncp_task_kind *kind)
 		*kind = NCP_TASK_CIRCLE;
 	else if (!strcmp(s, "path"))
 		*kind = NCP_TASK_PATH;
+	else if (!strcmp(s, "steps"))
+		*kind = NCP_TASK_STEPS;
 	else
 		return -EINVAL;
 	return 0;
@@ -126,6 +129,13 @@ static void next_target(struct ncp_task *t, double xy[2])
 		/* The start until the ramp runs (ncp_task_target). */
 		xy[0] = p->path_xy[0];
 		xy[1] = p->path_xy[1];
+		return;
+	}
+	if (p->kind == NCP_TASK_STEPS) {
+		/* REACH's a01: the line's end, then its start, and so on. */
+		const double *g = p->line + (k % 2 == 0 ? 2 : 0);
+		xy[0] = g[0];
+		xy[1] = g[1];
 		return;
 	}
 	xy[0] = p->centre[0];

@@ -28,6 +28,7 @@ enum ncp_task_kind {
 	NCP_TASK_LINE,
 	NCP_TASK_CIRCLE,
 	NCP_TASK_PATH,
+	NCP_TASK_STEPS,		/* target steps between task.line's ends */
 };
 
 #define NCP_TASK_PATH_MAX 256

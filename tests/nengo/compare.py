@@ -3,7 +3,8 @@ figures (docs/reach-nengo.md).
 
     /usr/bin/python3 tests/nengo/compare.py --nengo-src NENGO --reach REACH \
         [--ncpd build/ncpd] [--out DIR] [--seeds 1,2,3,4,5] [--jobs 2] \
-        [--models a01,a01line,a02,a03,a05] [--img docs/img] [--markdown FILE]
+        [--models a01,...,arm3,arm3line,arm3steps,arm3joint] \
+        [--img docs/img] [--markdown FILE]
 
 NENGO is Nengo's source tree (the directory holding the nengo package), REACH
 REACH-paper's model_code directory.  Each run's result is kept in DIR
@@ -15,6 +16,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,10 +34,10 @@ import reach_metrics  # noqa: E402
 MODELS = {
     "a01": dict(
         title="a01: OSC, target steps (0,1) <-> (0,1.5) every 1 s",
-        nengo="a01", duration=4.0, ncpd=None,
-        why_not="ncpd has no task that steps the target back and forth "
-                "between two points (centre-out returns to its centre "
-                "between targets)"),
+        nengo="a01", duration=4.0,
+        ncpd=["task.kind=steps", "task.line=0,1,0,1.5", "task.centre=0,1",
+              "task.period=1", "reach.kp=50", "reach.error_neurons=500"],
+        needs_value=("task.kind", "steps")),
     "a01line": dict(
         title="a01 with REACH's PMC tracing the line (speed 2)",
         nengo="a01line", duration=4.5,
@@ -67,6 +69,35 @@ MODELS = {
               "reach.error_neurons=1000", "field.on=true", "field.kind=joint",
               "field.strength=0.4", "reach.adapt=true",
               "reach.adapt_rate=0.0001"]),
+    # ncpd's three-link arm: REACH has no script for it (its a06 drives
+    # another arm), so the Nengo side is REACH's circuits built as ncpd
+    # builds them for arm.links 3 (reach_nengo.py): its cells go in the
+    # "ncpd's scaling" column.
+    "arm3": dict(
+        title="three-link arm: OSC, centre-out (8 targets, 0.1 m, 1 s)",
+        nengo="arm3", duration=16.0, ncpd_network=True,
+        ncpd=["arm.links=3", "task.kind=centre-out", "task.centre=0,0.45",
+              "task.radius=0.1", "task.targets=8", "task.period=1",
+              "reach.kp=50", "reach.error_neurons=500"]),
+    "arm3line": dict(
+        title="three-link arm: OSC, PMC line (0,0.4) to (0,0.5) (speed 2)",
+        nengo="arm3line", duration=4.5, ncpd_network=True,
+        ncpd=["arm.links=3", "task.kind=line", "task.line=0,0.4,0,0.5",
+              "task.centre=0,0.4", "task.period=2.25", "reach.kp=50",
+              "reach.error_neurons=500"]),
+    "arm3steps": dict(
+        title="three-link arm: OSC, target steps (0,0.4) <-> (0,0.5), 1 s",
+        nengo="arm3steps", duration=4.0, ncpd_network=True,
+        ncpd=["arm.links=3", "task.kind=steps", "task.line=0,0.4,0,0.5",
+              "task.centre=0,0.4", "task.period=1", "reach.kp=50",
+              "reach.error_neurons=500"],
+        needs_value=("task.kind", "steps")),
+    "arm3joint": dict(
+        title="three-link arm: joint space, centre-out (8 targets, 0.1 m)",
+        nengo="arm3joint", duration=16.0, ncpd_network=True,
+        ncpd=["arm.links=3", "reach.control=joint", "task.kind=centre-out",
+              "task.centre=0,0.45", "task.radius=0.1", "task.targets=8",
+              "task.period=1", "reach.kp=50", "reach.error_neurons=500"]),
 }
 
 # The adaptation curves: a05 with the field on (adapting or not) and off.
@@ -124,6 +155,9 @@ class Runner:
             return json.load(open(path))
         inst = "reachnengo-%s-s%d" % (name, seed)
         data = os.path.join(self.a.out, "ncpd-data")
+        # ncpd refuses to record over a recording: a run made again (no
+        # result kept, or --force) replaces its own
+        shutil.rmtree(os.path.join(data, tag), ignore_errors=True)
         cmd = [self.a.ncpd, "--free-run", "--duration", str(duration),
                "--summary", "json", "--record", tag,
                "--set", "instance=" + inst, "--set", "shm.name=/" + inst,
@@ -152,7 +186,8 @@ class Runner:
                            "m1_mean_rate_hz": summ["m1_mean_rate_hz"]},
                "per_reach": summ["reaches"],
                "path_every": 10,
-               "hand": arm[::10, 4:6].astype(float).round(5).tolist(),
+               # the hand: arm.npy's last two columns (after q, dq)
+               "hand": arm[::10, -2:].astype(float).round(5).tolist(),
                "target": tgt[::10, :2].astype(float).round(5).tolist()}
         with open(path, "w") as f:
             json.dump(out, f)
@@ -174,6 +209,16 @@ def ncpd_has_key(ncpd, key):
     r = subprocess.run([ncpd, "--help-config"], stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, text=True)
     return ("`%s`" % key) in r.stdout
+
+
+def ncpd_has_value(ncpd, key, value):
+    """Whether this ncpd's KEY takes VALUE (its --help-config choices)."""
+    r = subprocess.run([ncpd, "--help-config"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    row = [ln for ln in r.stdout.splitlines()
+           if ln.startswith("| `%s` |" % key)]
+    choices = row[0].split("|")[4].replace(",", " ").split() if row else []
+    return value in choices
 
 
 FIGS = ("mean_end_error", "mean_path_error", "max_path_error",
@@ -250,14 +295,21 @@ def main():
         spec = MODELS[m]
         for s in seeds:
             extra = tuple(spec.get("nengo_args", ()))
-            jobs[("nengo", m, s)] = ex.submit(run.nengo, spec["nengo"], s,
-                                              spec["duration"], extra=extra)
-            if m in scaling_models:
+            if spec.get("ncpd_network"):
+                jobs[("nengop", m, s)] = ex.submit(run.nengo, spec["nengo"],
+                                                   s, spec["duration"])
+            else:
+                jobs[("nengo", m, s)] = ex.submit(run.nengo, spec["nengo"], s,
+                                                  spec["duration"],
+                                                  extra=extra)
+            if m in scaling_models and not spec.get("ncpd_network"):
                 jobs[("nengop", m, s)] = ex.submit(
                     run.nengo, spec["nengo"], s, spec["duration"],
                     ncpd_params=True, extra=extra)
             ok = spec["ncpd"] is not None and (
                 "needs" not in spec or ncpd_has_key(a.ncpd, spec["needs"]))
+            if ok and "needs_value" in spec:
+                ok = ncpd_has_value(a.ncpd, *spec["needs_value"])
             if ok:
                 jobs[("ncpd", m, s)] = ex.submit(run.ncpd, m, s,
                                                  spec["duration"],
@@ -311,8 +363,10 @@ def main():
                           stats(runs("nengop", m), key),
                           stats(runs("ncpd", m), key))
             cell = fmt_mm(cv, sc) if len(cv) else "not run"
+            own = "no REACH script" if MODELS[m].get("ncpd_network") else \
+                fmt_mm(nv, sc)
             p("| %s | %s | %s | %s | %s | %s | %s |" % (
-                m if key == FIGS[0] else "", names[key], fmt_mm(nv, sc),
+                m if key == FIGS[0] else "", names[key], own,
                 fmt_mm(pv, sc), cell, verdict(nv, cv), verdict(pv, cv)))
     p("")
     for m in models:
@@ -321,6 +375,8 @@ def main():
             why = spec.get("why_not")
             if why is None and "needs" in spec:
                 why = "ncpd has no `%s` key in this build" % spec["needs"]
+            if why is None and "needs_value" in spec:
+                why = "this build's `%s` has no `%s`" % spec["needs_value"]
             p("- %s: ncpd not run: %s." % (m, why or "its runs failed"))
     if not a.no_adapt:
         p("")
@@ -383,7 +439,9 @@ def plots(a, models, runs, seeds, curves):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     os.makedirs(a.img, exist_ok=True)
-    shown = [m for m in models if runs("nengo", m)]
+    def nengo_runs(m):
+        return runs("nengop" if MODELS[m].get("ncpd_network") else "nengo", m)
+    shown = [m for m in models if nengo_runs(m)]
     cols = min(3, len(shown))
     rows = (len(shown) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.4 * rows),
@@ -391,21 +449,23 @@ def plots(a, models, runs, seeds, curves):
     skip = 20       # the first 0.2 s: the probed target is still filtering in
     for ax, m in zip(axes.flat, shown):
         for side, col in (("nengo", "tab:blue"), ("ncpd", "tab:red")):
-            for i, r in enumerate(runs(side, m)):
+            rr = nengo_runs(m) if side == "nengo" else runs(side, m)
+            for i, r in enumerate(rr):
                 h = np.array(r["hand"])
                 if m == "a05":
                     h = h[:int(32.0 / 0.001 / r["path_every"])]
                 ax.plot(h[:, 0], h[:, 1], color=col, lw=0.7, alpha=0.7,
                         label=side if i == 0 else None)
-        r0 = runs("nengo", m)[0]
+        r0 = nengo_runs(m)[0]
         t = np.array(r0["target"])[skip:]
         if m == "a05":
             t = t[:int(32.0 / 0.001 / r0["path_every"])]
         ax.plot(t[:, 0], t[:, 1], "k:", lw=1, label="target (Nengo seed %d)"
                 % r0["seed"])
         ax.set_title(MODELS[m]["title"], fontsize=8)
-        if m.startswith(("a01", "a03")):
-            ax.set_xlim(-0.05, 0.05)     # x stretched: the paths are lines
+        if m.startswith(("a01", "a03")) or m in ("arm3line", "arm3steps"):
+            w = 0.02 if m.startswith("arm3") else 0.05
+            ax.set_xlim(-w, w)           # x stretched: the paths are lines
             ax.set_xlabel("x (m), stretched")
         else:
             ax.set_aspect("equal")
@@ -416,7 +476,8 @@ def plots(a, models, runs, seeds, curves):
         ax.axis("off")
     fig.suptitle("Hand paths, %d network seeds each (a05: first 16 reaches, "
                  "field on, adapting)" % len(seeds), fontsize=10)
-    fig.tight_layout()
+    # leave the suptitle its own band above the panels
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (4.4 * rows)))
     fig.savefig(os.path.join(a.img, "reach-nengo-paths.png"), dpi=80)
     if curves:
         fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)

@@ -21,7 +21,7 @@ __all__ = ["Shm", "ShmError", "ShmBusy", "Window", "Step",
 
 STATES = {0: "none", 1: "starting", 2: "running", 3: "stopped"}
 TASK_KINDS = {0: "centre-out", 1: "random", 2: "manual", 3: "line",
-              4: "circle", 5: "path"}
+              4: "circle", 5: "path", 6: "steps"}
 MODES = {0: "realtime", 1: "free-run"}
 STIM_SOURCES = {0: "none", 1: "noise", 2: "oracle", 3: "file", 4: "cpn"}
 NCP_PHASES = {0: "cpn", 1: "perturbed", 2: "noise"}
