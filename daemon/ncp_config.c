@@ -56,6 +56,7 @@ static const char *const task_kinds[] = { "centre-out", "random", "manual",
 					  NULL };
 static const char *const field_kinds[] = { "joint", "curl", NULL };
 static const char *const reach_controls[] = { "task", "joint", NULL };
+static const char *const reach_workspaces[] = { "sensed", "arm", NULL };
 static const char *const lesion_kinds[] = { "none", "pmc-m1", "m1-silence",
 					    NULL };
 static const char *const stim_layouts[] = { "topographic", "random", NULL };
@@ -112,6 +113,11 @@ static const struct key keys[] = {
 	  "(operational space, u = J^T Mx kp (target - hand)) or joint "
 	  "(generalized coordinates, u = M kp (q_target - q): the PMC's "
 	  "target and trajectory in joint angles, REACH's a03)" },
+	{ "reach.workspace", T_ENUM, OFF(reach.workspace), 0, 0, 0, "sensed",
+	  reach_workspaces, false, "the targets and path points accepted: "
+	  "sensed (the arm reaches them and S1 senses the arm there, less a "
+	  "margin: the hand gets there) or arm (the arm's length and joint "
+	  "limits only: past S1's range the hand stops short)" },
 	{ "reach.kp", T_DOUBLE, OFF(reach.kp), 0, 0, 10000, "50", NULL, false,
 	  "M1 position gain" },
 	{ "reach.kv", T_DOUBLE, OFF(reach.kv), 0, 0, 1000, "0", NULL, false,

@@ -71,6 +71,20 @@ bad "task.kind steps: task.line's end (0.000, 2.900) is out of reach" --set task
 	--set task.line=0,1,0,2.9
 echo "bad paths: exit 2 naming the file, the line and the fault"
 
+# REACH's a02 circle (radius 0.5): its left side needs the shoulder past
+# S1's range, refused by default (reach.workspace sensed); with
+# reach.workspace arm it runs; past the arm's length stays refused.
+bad "task.radius 0.5 around task.centre [0, 1.25] leaves the reachable workspace (at [-0.492, 1.337]: the shoulder would be at 1 rad: the circuits sense it up to 1 rad" \
+	--set task.kind=circle --set task.radius=0.5 --set task.period=4.5
+bad "task.kind line: point (0.000, 2.900) is out of reach: 2.9 m from the shoulder, the arm reaches 0.2 to 2.8 m" \
+	--set reach.workspace=arm --set task.kind=line --set task.line=0,1,0,2.9
+set -- $(run --duration 9 --set task.kind=circle --set task.radius=0.5 --set task.period=4.5 \
+	--set reach.workspace=arm) || fail "circle r 0.5 with reach.workspace arm"
+echo "circle r 0.5 (reach.workspace arm): $1 reaches, end error $2 m, path error mean $3 m, max $4 m"
+[ "$1" = 2 ] || fail "circle r 0.5: $1 reaches (want 2)"
+$PY -c "import sys; sys.exit(not ($2 < 0.06 and $3 < 0.03 and $3 > 0))" ||
+	fail "circle r 0.5: end error $2, path error $3 m"
+
 # The field from the config: path errors grow.
 set -- $(run --duration 8) || fail "no field"
 p0=$3
@@ -134,10 +148,13 @@ grep -q "task line: the trajectory generator is built at start for the configure
 echo "ncpctl field on/off and record start --probe: applied, bad ones refused; task line refused without the generator"
 kill "$dpid"; wait "$dpid" 2>/dev/null; dpid=""
 
-# A daemon started with the circle: target tasks and back to the circle.
+# A daemon started with the circle: target tasks and back to the circle;
+# with reach.workspace arm, targets past S1's range taken, past the arm's
+# length refused.
 # shellcheck disable=SC2086
 "$NCPD" $uniq --foreground --set rt.priority=0 --set emulator.priority=0 \
-	--set rt.lock_memory=false --set task.kind=circle --set task.period=4.5 2>"$tmp/d.err" &
+	--set rt.lock_memory=false --set task.kind=circle --set task.period=4.5 \
+	--set reach.workspace=arm 2>"$tmp/d.err" &
 dpid=$!
 wait_up
 [ "$(key task kind)" = circle ] || fail "task.kind at start: $(key task kind)"
@@ -150,4 +167,9 @@ ctl task line 2>"$tmp/e"; [ $? -eq 1 ] || fail "task line on a circle's generato
 grep -q "configured trajectory (circle); restart ncpd with task.kind line" "$tmp/e" ||
 	fail "task line: $(cat "$tmp/e")"
 echo "a circle's daemon: centre-out and back to the circle; task line refused"
+ctl target 0.1 0.45 >/dev/null 2>"$tmp/e" || fail "reach.workspace arm: target 0.1 0.45 refused: $(cat "$tmp/e")"
+ctl target 0 3 2>"$tmp/e" && fail "reach.workspace arm: target 0 3 accepted"
+grep -q "3 m from the shoulder, the arm reaches 0.2 to 2.8 m" "$tmp/e" ||
+	fail "target 0 3: $(cat "$tmp/e")"
+echo "reach.workspace arm: target (0.1, 0.45) taken (past S1's range), (0, 3) refused"
 finish

@@ -242,6 +242,92 @@ START_TEST(arm_links_picks_the_arm_and_its_workspace)
 }
 END_TEST
 
+/* reach.workspace arm: targets and path points the arm reaches, in or out
+ * of S1's range (REACH's a02 circle of radius 0.5, whose left side needs
+ * the shoulder past S1's range); what the arm cannot reach stays refused,
+ * saying why. */
+START_TEST(workspace_arm_takes_what_the_arm_reaches)
+{
+	struct ncp_config c;
+	char err[512], why[320];
+	static const char *const circle[] = { "task.kind=circle",
+		"task.radius=0.5", "task.centre=[0, 1.25]" };
+
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(c.reach.workspace, NCP_REACH_WS_SENSED);
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(circle); i++)
+		ck_assert_int_eq(ncp_config_set(&c, circle[i], err, sizeof(err)),
+				 0);
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.radius 0.5 around task.centre [0, "
+			      "1.25] leaves the reachable workspace") &&
+		      strstr(err, "the circuits sense it up to 1 rad"), "%s", err);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.workspace=arm", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(c.reach.workspace, NCP_REACH_WS_ARM);
+	ck_assert_msg(ncp_config_validate(&c, err, sizeof(err)) == 0, "%s", err);
+	/* The point target checks (ncpctl target's) follow the key. */
+	const double left[2] = { -0.6, 1.25 };
+	ck_assert_int_eq(ncp_reach_target_check(&c.reach, left, NULL, 0), 0);
+	c.reach.workspace = NCP_REACH_WS_SENSED;
+	ck_assert_int_eq(ncp_reach_target_check(&c.reach, left, why,
+						sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "the shoulder would be at 1.09 rad"), "%s", why);
+	c.reach.workspace = NCP_REACH_WS_ARM;
+	/* Beyond the arm's length, or its joint limits: refused. */
+	static const struct {
+		double xy[2];
+		const char *want;
+	} far[] = {
+		{ { 0.0, 2.9 }, "2.9 m from the shoulder, the arm reaches 0.2 to "
+				"2.8 m" },
+		{ { 1.0, 0.5 }, "joint beyond its limits [0.1, 3] rad" },
+		{ { NAN, 1.0 }, "not a finite point" },
+	};
+	for (size_t i = 0; i < NCP_ARRAY_SIZE(far); i++) {
+		ck_assert_int_eq(ncp_reach_target_check(&c.reach, far[i].xy, why,
+							sizeof(why)), -EDOM);
+		ck_assert_msg(strstr(why, far[i].want), "%zu: %s", i, why);
+	}
+	ck_assert_int_eq(ncp_config_set(&c, "task.kind=line", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(ncp_config_set(&c, "task.radius=0.25", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_config_set(&c, "task.line=[0, 1, 0, 2.9]", err,
+					sizeof(err)), 0);
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "task.kind line: point (0.000, 2.900) is out "
+			      "of reach: 2.9 m from the shoulder"), "%s", err);
+	/* A line below S1's hand range (y 0.6 m), within the arm's reach. */
+	ck_assert_int_eq(ncp_config_set(&c, "task.line=[0, 1, 0.1, 0.45]", err,
+					sizeof(err)), 0);
+	ck_assert_msg(ncp_config_validate(&c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.workspace=sensed", err,
+					sizeof(err)), 0);
+	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "is below 0.6 m: the circuits sense the hand"),
+		      "%s", err);
+	/* The 3-link arm: past S1's hand range (x 0.2 m) accepted, past the
+	 * arm's length refused. */
+	ncp_config_defaults(&c);
+	ck_assert_int_eq(ncp_config_set(&c, "arm.links=3", err, sizeof(err)), 0);
+	const double side[2] = { 0.3, 0.45 }, out[2] = { 0.0, 0.9 };
+	ck_assert_int_eq(ncp_reach_target_check(&c.reach, side, NULL, 0), -EDOM);
+	ck_assert_int_eq(ncp_config_set(&c, "reach.workspace=arm", err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(ncp_reach_target_check(&c.reach, side, why,
+						sizeof(why)), 0);
+	ck_assert_int_eq(ncp_reach_target_check(&c.reach, out, why,
+						sizeof(why)), -EDOM);
+	ck_assert_msg(strstr(why, "0.9 m from the shoulder, the arm reaches"),
+		      "%s", why);
+	ck_assert_int_ne(ncp_config_set(&c, "reach.workspace=far", err,
+					sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "expected one of sensed, arm, got 'far'"), "%s",
+		      err);
+}
+END_TEST
+
 START_TEST(validate_checks_trajectories)
 {
 	struct ncp_config c;
@@ -368,6 +454,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, files_and_overrides);
 	tcase_add_test(tc, validate_checks_the_workspace);
 	tcase_add_test(tc, validate_checks_trajectories);
+	tcase_add_test(tc, workspace_arm_takes_what_the_arm_reaches);
 	tcase_add_test(tc, arm_links_picks_the_arm_and_its_workspace);
 	tcase_add_test(tc, diff_json_and_reload);
 	tcase_add_test(tc, key_range_is_the_table_row);

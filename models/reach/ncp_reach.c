@@ -81,6 +81,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	memset(p, 0, sizeof(*p));
 	p->seed = 0;
 	p->control = NCP_REACH_TASK;
+	p->workspace = NCP_REACH_WS_SENSED;
 	p->dt = 0.001;
 	p->kp = 50.0;
 	p->kv = 0.0;
@@ -206,6 +207,8 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 				 a->q_max[2]);
 		return -EDOM;
 	}
+	if (p->workspace == NCP_REACH_WS_ARM)
+		return 0;
 	/* The hand within S1's range, less the margin. */
 	static const char *const axis[2] = { "x", "y" };
 	for (int i = 0; i < 2; i++) {

@@ -49,12 +49,20 @@ enum ncp_reach_control {
 };
 extern const char *const ncp_reach_control_names[NCP_REACH_CONTROL_COUNT];
 
+/* The targets and path points accepted (ncp_reach_target_check). */
+enum ncp_reach_ws {
+	NCP_REACH_WS_SENSED,	/* where the arm reaches and S1 senses it */
+	NCP_REACH_WS_ARM,	/* where the arm reaches (length, joint limits) */
+	NCP_REACH_WS_COUNT,
+};
+
 /* Joints a joint-space controller handles at most. */
 #define NCP_REACH_MAX_DOF NCP_ARM_MAX_LINKS
 
 struct ncp_reach_params {
 	uint64_t seed;		/* the network: encoders, rates, voltages */
 	int control;		/* enum ncp_reach_control */
+	int workspace;		/* enum ncp_reach_ws */
 	double dt;		/* s */
 	double kp;		/* position gain */
 	double kv;		/* velocity gain; 0: 1.5 sqrt(kp) */
@@ -115,8 +123,10 @@ const struct ncp_reach_workspace *ncp_reach_workspace(int links);
 #define NCP_REACH_HAND_MARGIN 0.1	/* m, inside S1's hand range */
 #define NCP_REACH_SHOULDER_MARGIN 0.1	/* rad, inside S1's shoulder range */
 
-/* Whether the controller reaches xy (above): 0, or -EDOM with why not
- * in `why` ("y 0.45 m is below ..."; why may be NULL). */
+/* Whether xy is accepted as a target: the arm reaches it, and with
+ * workspace NCP_REACH_WS_SENSED also the controller (above; with
+ * NCP_REACH_WS_ARM past S1's range the hand stops short).  0, or -EDOM
+ * with why not in `why` ("y 0.45 m is below ..."; why may be NULL). */
 int ncp_reach_target_check(const struct ncp_reach_params *p,
 			   const double xy[2], char *why, size_t len);
 

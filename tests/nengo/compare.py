@@ -45,10 +45,13 @@ MODELS = {
               "task.period=2.25", "reach.kp=50", "reach.error_neurons=500"]),
     "a02r50": dict(
         title="a02 as REACH has it: OSC, PMC circle r 0.5 (speed 1)",
-        nengo="a02", duration=9.0, ncpd=None,
-        why_not="ncpd refuses the circle of radius 0.5 (its left side needs "
-                "the shoulder below 1 rad, beyond S1's range; 0.48 is the "
-                "largest it accepts), so a02 is compared at radius 0.45"),
+        nengo="a02", duration=9.0,
+        # the circle's left side needs the shoulder past S1's range: ncpd
+        # takes it with reach.workspace arm (the hand stops short there)
+        ncpd=["task.kind=circle", "task.radius=0.5", "task.centre=0,1.25",
+              "task.period=4.5", "reach.kp=200", "reach.error_neurons=1000",
+              "reach.workspace=arm"],
+        needs="reach.workspace"),
     "a02": dict(
         title="a02: OSC, PMC circle r 0.45 (speed 1)",
         nengo="a02", duration=9.0, nengo_args=["--circle-radius", "0.45"],
