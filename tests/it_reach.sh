@@ -74,7 +74,7 @@ echo "bad paths: exit 2 naming the file, the line and the fault"
 # REACH's a02 circle (radius 0.5): its left side needs the shoulder past
 # S1's range, refused by default (reach.workspace sensed); with
 # reach.workspace arm it runs; past the arm's length stays refused.
-bad "task.radius 0.5 around task.centre [0, 1.25] leaves the reachable workspace (at [-0.492, 1.337]: the shoulder would be at 1 rad: the circuits sense it up to 1 rad" \
+bad "task.radius 0.5 around task.centre [0, 1.25] leaves the reachable workspace (at [-0.492, 1.337]: the shoulder would be at 1.0038 rad: the circuits sense it up to 1.0000 rad" \
 	--set task.kind=circle --set task.radius=0.5 --set task.period=4.5
 bad "task.kind line: point (0.000, 2.900) is out of reach: 2.9 m from the shoulder, the arm reaches 0.2 to 2.8 m" \
 	--set reach.workspace=arm --set task.kind=line --set task.line=0,1,0,2.9

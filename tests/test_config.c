@@ -261,7 +261,7 @@ START_TEST(workspace_arm_takes_what_the_arm_reaches)
 	ck_assert_int_lt(ncp_config_validate(&c, err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "task.radius 0.5 around task.centre [0, "
 			      "1.25] leaves the reachable workspace") &&
-		      strstr(err, "the circuits sense it up to 1 rad"), "%s", err);
+		      strstr(err, "the circuits sense it up to 1.0000 rad"), "%s", err);
 	ck_assert_int_eq(ncp_config_set(&c, "reach.workspace=arm", err,
 					sizeof(err)), 0);
 	ck_assert_int_eq(c.reach.workspace, NCP_REACH_WS_ARM);
@@ -272,7 +272,7 @@ START_TEST(workspace_arm_takes_what_the_arm_reaches)
 	c.reach.workspace = NCP_REACH_WS_SENSED;
 	ck_assert_int_eq(ncp_reach_target_check(&c.reach, left, why,
 						sizeof(why)), -EDOM);
-	ck_assert_msg(strstr(why, "the shoulder would be at 1.09 rad"), "%s", why);
+	ck_assert_msg(strstr(why, "the shoulder would be at 1.0870 rad"), "%s", why);
 	c.reach.workspace = NCP_REACH_WS_ARM;
 	/* Beyond the arm's length, or its joint limits: refused. */
 	static const struct {

@@ -240,8 +240,8 @@ int ncp_reach_target_check(const struct ncp_reach_params *p,
 		       NCP_REACH_SHOULDER_MARGIN;
 	if (q[0] > q0_hi || (a->q_min[0] < q0_lo - NCP_REACH_SHOULDER_MARGIN &&
 			     q[0] < q0_lo)) {
-		ncp_errf(why, len, "the shoulder would be at %.3g rad: the "
-			 "circuits sense it %s %.3g rad (S1's range, less "
+		ncp_errf(why, len, "the shoulder would be at %.4f rad: the "
+			 "circuits sense it %s %.4f rad (S1's range, less "
 			 "%g rad)", q[0], q[0] > q0_hi ? "up to" : "from",
 			 q[0] > q0_hi ? q0_hi : q0_lo, NCP_REACH_SHOULDER_MARGIN);
 		return -EDOM;
