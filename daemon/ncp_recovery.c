@@ -271,6 +271,47 @@ static double recovery(double L, double Lh, double Ll)
 	return (1 - (L - Lh) / (Ll - Lh)) * 100;
 }
 
+/* L_healthy, L_lesioned, L_restored, L_oracle (unless NaN), recovery_pct
+ * and oracle_recovery_pct (likewise) of L = { healthy, lesioned,
+ * restored, oracle }. */
+static void json_losses(struct ncp_json *j, const double L[4])
+{
+	static const char *const keys[4] = { "L_healthy", "L_lesioned",
+					     "L_restored", "L_oracle" };
+	for (int i = 0; i < 4; i++) {
+		if (i == 3 && isnan(L[3]))
+			break;
+		ncp_json_key(j, keys[i]);
+		ncp_json_num(j, L[i]);
+	}
+	ncp_json_key(j, "recovery_pct");
+	ncp_json_num(j, recovery(L[2], L[0], L[1]));
+	if (!isnan(L[3])) {
+		ncp_json_key(j, "oracle_recovery_pct");
+		ncp_json_num(j, recovery(L[3], L[0], L[1]));
+	}
+}
+
+void ncp_recovery_json_losses(struct ncp_json *j, uint64_t task_seed,
+			      double eval_s, const double held[4],
+			      const double co[4])
+{
+	ncp_json_key(j, "held_out");
+	ncp_json_obj(j);
+	ncp_json_key(j, "task");
+	ncp_json_str(j, "random");
+	ncp_json_key(j, "task_seed");
+	ncp_json_uint(j, task_seed);
+	ncp_json_key(j, "seconds");
+	ncp_json_num(j, eval_s);
+	ncp_json_end(j);
+	json_losses(j, held);
+	ncp_json_key(j, "centre_out");
+	ncp_json_obj(j);
+	json_losses(j, co);
+	ncp_json_end(j);
+}
+
 /* Run `seconds` of data collection with the 10/60/30 mix (or one drive). */
 static void collect(struct runner *r, double seconds, int fixed)
 {
@@ -821,42 +862,12 @@ int ncp_recovery_run(const struct ncp_config *c,
 	ncp_json_str(&j, ncp_stim_layout_names[sp->layout]);
 	ncp_json_key(&j, "spread");
 	ncp_json_num(&j, sp->spread);
-	ncp_json_key(&j, "held_out");
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "task");
-	ncp_json_str(&j, "random");
-	ncp_json_key(&j, "task_seed");
-	ncp_json_uint(&j, eval_rnd.seed);
-	ncp_json_key(&j, "seconds");
-	ncp_json_num(&j, o->eval_s);
-	ncp_json_end(&j);
-	ncp_json_key(&j, "L_healthy");
-	ncp_json_num(&j, Lh);
-	ncp_json_key(&j, "L_lesioned");
-	ncp_json_num(&j, Ll);
-	ncp_json_key(&j, "L_restored");
-	ncp_json_num(&j, Lr);
-	ncp_json_key(&j, "L_oracle");
-	ncp_json_num(&j, Lo);
-	ncp_json_key(&j, "recovery_pct");
-	ncp_json_num(&j, recovery(Lr, Lh, Ll));
-	ncp_json_key(&j, "oracle_recovery_pct");
-	ncp_json_num(&j, recovery(Lo, Lh, Ll));
-	ncp_json_key(&j, "centre_out");
-	ncp_json_obj(&j);
-	ncp_json_key(&j, "L_healthy");
-	ncp_json_num(&j, Lh_co);
-	ncp_json_key(&j, "L_lesioned");
-	ncp_json_num(&j, Ll_co);
-	ncp_json_key(&j, "L_restored");
-	ncp_json_num(&j, Lr_co);
-	ncp_json_key(&j, "L_oracle");
-	ncp_json_num(&j, Lo_co);
-	ncp_json_key(&j, "recovery_pct");
-	ncp_json_num(&j, recovery(Lr_co, Lh_co, Ll_co));
-	ncp_json_key(&j, "oracle_recovery_pct");
-	ncp_json_num(&j, recovery(Lo_co, Lh_co, Ll_co));
-	ncp_json_end(&j);
+	{
+		const double held[4] = { Lh, Ll, Lr, Lo };
+		const double cent[4] = { Lh_co, Ll_co, Lr_co, Lo_co };
+		ncp_recovery_json_losses(&j, eval_rnd.seed, o->eval_s, held,
+					 cent);
+	}
 	ncp_json_key(&j, "sim_minutes_training");
 	ncp_json_num(&j, sim_used / 60);
 	ncp_json_key(&j, "sim_minutes_healthy");

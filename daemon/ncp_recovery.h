@@ -107,6 +107,17 @@ int ncp_recovery_evaluate(const struct ncp_config *c,
 			  struct ncp_recovery_eval *ev, char *err,
 			  size_t errlen);
 
+struct ncp_json;
+
+/* The experiment's figures as ncp-train --cpn prints them: "held_out"
+ * (task random, task_seed, eval_s seconds), then L_healthy, L_lesioned,
+ * L_restored, L_oracle and recovery_pct, oracle_recovery_pct of held =
+ * { healthy, lesioned, restored, oracle }, and the same of co under
+ * "centre_out"; an oracle of NaN is left out with its recovery. */
+void ncp_recovery_json_losses(struct ncp_json *j, uint64_t task_seed,
+			      double eval_s, const double held[4],
+			      const double co[4]);
+
 struct ncp_sim;
 
 /* The co-processor's observation of simulation s (NCP_CPN_OBS(R) floats:

@@ -470,34 +470,11 @@ int ncp_recovery_rec_run(const struct ncp_recovery_opts *o, char *err,
 	ncp_json_num(&j, base_val > 0 ? 1 - en_val / base_val : NAN);
 	ncp_json_end(&j);
 	if (evaluated) {
-		ncp_json_key(&j, "held_out");
-		ncp_json_obj(&j);
-		ncp_json_key(&j, "task");
-		ncp_json_str(&j, "random");
-		ncp_json_key(&j, "task_seed");
-		ncp_json_uint(&j, ev.task_seed);
-		ncp_json_key(&j, "seconds");
-		ncp_json_num(&j, o->eval_s);
-		ncp_json_end(&j);
-		ncp_json_key(&j, "L_healthy");
-		ncp_json_num(&j, ev.L_healthy);
-		ncp_json_key(&j, "L_lesioned");
-		ncp_json_num(&j, ev.L_lesioned);
-		ncp_json_key(&j, "L_restored");
-		ncp_json_num(&j, ev.L_restored);
-		ncp_json_key(&j, "recovery_pct");
-		ncp_json_num(&j, ev.recovery_pct);
-		ncp_json_key(&j, "centre_out");
-		ncp_json_obj(&j);
-		ncp_json_key(&j, "L_healthy");
-		ncp_json_num(&j, ev.co_healthy);
-		ncp_json_key(&j, "L_lesioned");
-		ncp_json_num(&j, ev.co_lesioned);
-		ncp_json_key(&j, "L_restored");
-		ncp_json_num(&j, ev.co_restored);
-		ncp_json_key(&j, "recovery_pct");
-		ncp_json_num(&j, ev.co_recovery_pct);
-		ncp_json_end(&j);
+		const double held[4] = { ev.L_healthy, ev.L_lesioned,
+					 ev.L_restored, NAN };
+		const double co[4] = { ev.co_healthy, ev.co_lesioned,
+				       ev.co_restored, NAN };
+		ncp_recovery_json_losses(&j, ev.task_seed, o->eval_s, held, co);
 	}
 	ncp_json_key(&j, "wall_seconds_training");
 	ncp_json_num(&j, wall_train);
