@@ -933,6 +933,8 @@ void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
 	ncp_json_key(j, "arch");
 	ncp_json_str(j, e->active ? ncp_emu_model_arch_name(e->active->model) :
 		     NULL);
+	ncp_json_key(j, "arm_input");
+	ncp_json_bool(j, e->active && ncp_emu_model_arm_inputs(e->active->model) > 0);
 	ncp_json_key(j, "mode");
 	ncp_json_str(j, e->p.lockstep ? "lockstep" : "realtime");
 	ncp_json_key(j, "predictions");

@@ -140,4 +140,21 @@ sys.exit(0 if diff <= 2e-5 and v[have].std() > 1e-2 else 1)
 ' "$tmp/arm.safetensors" "$tmp/data/$mode" "$tmp/$mode.json" $mode ||
 		fail "the daemon ($mode) runs the arm-state input otherwise than the definition"
 done
+# Online training from that model keeps the input (the trainer reads the
+# replay buffer's arm of the step before): lockstep, so it repeats.
+"$BUILD/ncpd" --free-run --duration 12 --set task.kind=random \
+	--set stim.source=noise --set stim.noise=0.1 \
+	--set data_dir="$tmp/data" --set emulator.model="$tmp/arm.safetensors" \
+	--set emulator.online=true --set emulator.online_every=5 \
+	--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
+	--summary json >"$tmp/online.json" 2>"$tmp/ncpd.err" ||
+	{ cat "$tmp/ncpd.err" >&2; fail "ncpd online training of the arm-input model"; }
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+e, t = d["emulator"], d["training"]
+print("online training of the arm-input model: %d updates, %d swaps, %d rollbacks, arm_input %s, hand_rmse %.4g"
+      % (t["updates"], t["swaps"], t["rollbacks"], e["arm_input"], e["hand_rmse"]))
+sys.exit(0 if e["arm_input"] and t["updates"] > 100 and t["swaps"] >= 1 else 1)
+' "$tmp/online.json" || fail "online training lost the arm-state input or did not train"
 echo "ok"
