@@ -889,14 +889,17 @@ END_TEST
 
 START_TEST(push_predict_allocate_nothing)
 {
+	/* The last: mlp-running with the arm-state input. */
 	static const enum ncp_emu_arch archs[] = {NCP_EMU_MLP_RUNNING, NCP_EMU_MLP,
-						  NCP_EMU_DENSE, NCP_EMU_RIDGE};
+						  NCP_EMU_DENSE, NCP_EMU_RIDGE,
+						  NCP_EMU_MLP_RUNNING};
 	struct ncp_rng rng;
 	ncp_rng_seed(&rng, 5);
 	openblas_set_num_threads(1);
 	for (size_t a = 0; a < NCP_ARRAY_SIZE(archs); a++) {
 		struct ncp_emu_spec sp;
 		ncp_emu_spec_default(&sp, archs[a]);
+		sp.arm_input = a + 1 == NCP_ARRAY_SIZE(archs);
 		struct ncp_emu_model *m = new_model(&sp, 1);
 #if COUNT_ALLOCS
 		unsigned long at_new = atomic_load(&alloc_calls);
@@ -924,6 +927,7 @@ START_TEST(push_predict_allocate_nothing)
 			stim[t % 32] = t % 7 == 0 ? 0.25f : 0.0f;
 			ncp_emu_push(st, spk, n, stim, 32);
 			ncp_emu_predict(st, out);
+			ncp_emu_set_arm(st, out);	/* an arm state of 6 values */
 			for (int o = 0; o < 6; o++)
 				finite &= isfinite(out[o]) != 0;
 		}
