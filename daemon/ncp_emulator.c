@@ -366,6 +366,17 @@ static void take_weights(struct ncp_emulator *e)
 	atomic_store_explicit(&s->spare_ready, false, memory_order_release);
 }
 
+/* The arm state after a window slot's step, as its observation carries it
+ * (q, dq, hand after the recording electrodes), or NULL when the writer
+ * publishes none: the arm-state input of the next step (ncp_emu_set_arm). */
+static const float *slot_arm(const struct ncp_emulator *e,
+			     const struct ncp_shm_win_slot *w)
+{
+	const struct ncp_shm_header *h = ncp_shm_reader_header(e->reader);
+	const float *obs = ncp_shm_win_obs(w, h);
+	return obs ? obs + h->rec_electrodes : NULL;
+}
+
 /* Spike indices of a window slot copy. */
 static int slot_spikes(const struct ncp_emulator *e,
 		       const struct ncp_shm_win_slot *w, uint32_t *out)
@@ -423,6 +434,7 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 			int n = slot_spikes(e, ws, e->spikes);
 			ncp_emu_push(s->state, e->spikes, n, ws->stim,
 				     (int)ws->stim_count);
+			ncp_emu_set_arm(s->state, slot_arm(e, ws));
 		}
 	}
 	struct ncp_emulator_status *st = &e->status_img.st;
@@ -618,6 +630,12 @@ void ncp_emulator_step(struct ncp_emulator *e, uint64_t step,
 		return;
 	ncp_emu_push(e->active->state, spikes, n, theta, nstim);
 	bool full = predict(e, step, 0, x);
+	{
+		/* The arm after this step: the next step's arm input. */
+		float a[NCP_ARM_MAX_STATE];
+		ncp_arm_state_flat(arm, a);
+		ncp_emu_set_arm(e->active->state, a);
+	}
 	int h = ncp_emu_model_horizon(e->active->model);
 	if (h == 0) {
 		if (full)
@@ -655,6 +673,9 @@ static void feed(struct ncp_emulator *e, uint32_t from, uint32_t count,
 		int n = slot_spikes(e, ws, e->spikes);
 		ncp_emu_push(e->active->state, e->spikes, n, ws->stim,
 			     (int)ws->stim_count);
+		/* The slot's arm (after its step) is the next step's input;
+		 * the prediction below reads the one before it. */
+		ncp_emu_set_arm(e->active->state, slot_arm(e, ws));
 		if (count - i > predict_last) {
 			e->skipped++;
 			continue;
@@ -912,6 +933,8 @@ void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
 	ncp_json_key(j, "arch");
 	ncp_json_str(j, e->active ? ncp_emu_model_arch_name(e->active->model) :
 		     NULL);
+	ncp_json_key(j, "arm_input");
+	ncp_json_bool(j, e->active && ncp_emu_model_arm_inputs(e->active->model) > 0);
 	ncp_json_key(j, "mode");
 	ncp_json_str(j, e->p.lockstep ? "lockstep" : "realtime");
 	ncp_json_key(j, "predictions");

@@ -66,6 +66,7 @@ struct opts {
 	int hidden[NCP_EMU_MAX_HIDDEN];
 	int stim;
 	int horizon;		/* steps ahead of the window's end */
+	bool arm_input;		/* the arm-state input (opt-in) */
 	double floor_frac;
 	double weight_decay;	/* < 0: default */
 	bool json;
@@ -100,6 +101,10 @@ static void usage(FILE *f)
 "                     first ones\n"
 "  --horizon N        predict the arm state N steps after the window's last\n"
 "                     step (default 0)\n"
+"  --arm-input        give the model the arm's q and dq after the step before\n"
+"                     (S1's arm state) next to M1; off by default: the\n"
+"                     predicted arm is then M1's, not the arm's own state\n"
+"                     (ridge*, mlp*; docs/model-format.md)\n"
 "  --floor F          input scale floor: F x the median scale of the\n"
 "                     feature's group (default 8)\n"
 "  --weight-decay X   L2 on the weights (default 0)\n"
@@ -155,7 +160,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_DATA = 256, O_OUT, O_EVAL, O_ARCH, O_EPOCHS, O_LR, O_BATCH,
 	       O_VAL, O_BLOCK, O_STRIDE, O_SEED, O_THREADS, O_HIDDEN, O_STIM,
-	       O_FLOOR, O_WD, O_HORIZON, O_JSON, O_QUIET, O_HELP };
+	       O_FLOOR, O_WD, O_HORIZON, O_ARM, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"data", required_argument, NULL, O_DATA},
 		{"out", required_argument, NULL, O_OUT},
@@ -174,6 +179,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"floor", required_argument, NULL, O_FLOOR},
 		{"weight-decay", required_argument, NULL, O_WD},
 		{"horizon", required_argument, NULL, O_HORIZON},
+		{"arm-input", no_argument, NULL, O_ARM},
 		{"json", no_argument, NULL, O_JSON},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP},
@@ -289,6 +295,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return bad_arg("--horizon takes steps from 0 to %d",
 					       NCP_EMU_MAX_HORIZON);
 			break;
+		case O_ARM:
+			o->arm_input = true;
+			break;
 		case O_JSON:
 			o->json = true;
 			break;
@@ -310,6 +319,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return bad_arg("--out FILE (to train) or --eval MODEL is required");
 	if (o->eval && o->out)
 		return bad_arg("--eval and --out exclude each other");
+	if (o->eval && o->arm_input)
+		return bad_arg("--arm-input is for training; --eval runs the model as its file says");
+	if (o->arm_input && o->arch == NCP_EMU_DENSE)
+		return bad_arg("--arm-input is for ridge, ridge-running, mlp and mlp-running, not dense");
 	return 0;
 }
 
@@ -517,6 +530,10 @@ static int run_eval(const struct opts *o)
 			ncp_emu_push(st, idx, n, nstim ? stim : NULL, nstim);
 			ncp_emu_predict(st, pred);
 			ncp_hist_add(h, ncp_now_ns() - t0);
+			/* The arm after step s: the arm input of step s + 1
+			 * (models with that input; a dropped step's NaN row
+			 * leaves it unknown). */
+			ncp_emu_set_arm(st, r->arm + s * (uint64_t)ncp_emu_model_outputs(m));
 			if (s + 1 >= (uint64_t)ncp_emu_model_window(m) &&
 			    s + (uint64_t)hz < r->steps)
 				ncp_score_add(&sc, pred, r->arm + (s + (uint64_t)hz) *
@@ -535,6 +552,8 @@ static int run_eval(const struct opts *o)
 		ncp_json_str(&j, ncp_emu_model_arch_name(m));
 		ncp_json_key(&j, "horizon");
 		ncp_json_int(&j, hz);
+		ncp_json_key(&j, "arm_input");
+		ncp_json_bool(&j, ncp_emu_model_arm_inputs(m) > 0);
 		ncp_json_key(&j, "data");
 		ncp_json_arr(&j);
 		for (int i = 0; i < d.n; i++)
@@ -558,7 +577,8 @@ static int run_eval(const struct opts *o)
 			printf("%s\n", j.buf);
 		ncp_json_fini(&j);
 	} else {
-		printf("%s (%s, horizon %d) on", o->eval, ncp_emu_model_arch_name(m), hz);
+		printf("%s (%s, horizon %d%s) on", o->eval, ncp_emu_model_arch_name(m), hz,
+		       ncp_emu_model_arm_inputs(m) ? ", arm-state input" : "");
 		for (int i = 0; i < d.n; i++)
 			printf(" %s", d.rec[i]->dir);
 		printf(": %" PRIu64 " steps scored\n", sc.n[0]);
@@ -695,6 +715,7 @@ static int run_train(const struct opts *o)
 	spec.stim = o->stim;
 	spec.horizon = o->horizon;
 	spec.joints = d.rec[0]->joints;
+	spec.arm_input = o->arm_input;
 	if (o->nhidden >= 0) {
 		if (linear && o->nhidden > 0) {
 			fprintf(stderr, "ncp-train: %s has no hidden layers; drop --hidden\n",
@@ -769,9 +790,10 @@ static int run_train(const struct opts *o)
 		for (int l = 0; l < spec.nhidden; l++)
 			snprintf(hid + strlen(hid), sizeof(hid) - strlen(hid), "%s%d",
 				 l ? "-" : " ", spec.hidden[l]);
-		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d, floor %g, weight decay %g; OpenBLAS kernels %s",
+		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d%s, floor %g, weight decay %g; OpenBLAS kernels %s",
 		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
-		       spec.stim, spec.horizon, o->floor_frac, wd, ncp_blas_core());
+		       spec.stim, spec.horizon, spec.arm_input ? ", arm-state input" : "",
+		       o->floor_frac, wd, ncp_blas_core());
 	}
 	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
 	vsub = malloc((nval / 5 + 1) * sizeof(uint64_t));
@@ -798,6 +820,8 @@ static int run_train(const struct opts *o)
 		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
 		ncp_json_key(&j, "horizon");
 		ncp_json_int(&j, spec.horizon);
+		ncp_json_key(&j, "arm_input");
+		ncp_json_bool(&j, spec.arm_input);
 		ncp_json_key(&j, "data");
 		ncp_json_arr(&j);
 		for (int i = 0; i < d.n; i++)
@@ -990,6 +1014,10 @@ static int run_train(const struct opts *o)
 		ncp_json_int(&j, stride);
 		ncp_json_key(&j, "input_floor");
 		ncp_json_num(&j, o->floor_frac);
+		if (spec.arm_input) {
+			ncp_json_key(&j, "arm_input");
+			ncp_json_bool(&j, true);
+		}
 		ncp_json_key(&j, "seed");
 		ncp_json_int(&j, (int64_t)o->seed);
 		ncp_json_key(&j, "threads");
@@ -1070,6 +1098,8 @@ static int run_train(const struct opts *o)
 		ncp_json_str(&j, ncp_emu_arch_name(o->arch));
 		ncp_json_key(&j, "horizon");
 		ncp_json_int(&j, spec.horizon);
+		ncp_json_key(&j, "arm_input");
+		ncp_json_bool(&j, spec.arm_input);
 		ncp_json_key(&j, "train_rows");
 		ncp_json_int(&j, (int64_t)ntrain);
 		ncp_json_key(&j, "val");

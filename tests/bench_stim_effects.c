@@ -111,12 +111,20 @@ static void en_hand(const struct emulator *em, const struct ncp_sim *s,
 static void step_feed(struct ncp_sim *s, struct ncp_emu_state *st,
 		      struct ncp_emu_state *blind, const float *theta, int E)
 {
+	float arm[NCP_ARM_MAX_STATE];
 	ncp_sim_set_theta(s, theta);
 	ncp_sim_step(s);
-	if (st)
+	/* The arm after the step: the next step's input of a model with the
+	 * arm-state input (as the daemon's loop gives it). */
+	ncp_arm_state_flat(&s->arm, arm);
+	if (st) {
 		ncp_emu_push(st, s->spikes, s->n_spikes, theta, E);
-	if (blind)
+		ncp_emu_set_arm(st, arm);
+	}
+	if (blind) {
 		ncp_emu_push(blind, s->spikes, s->n_spikes, NULL, 0);
+		ncp_emu_set_arm(blind, arm);
+	}
 }
 
 /* Pairs on one configuration; 0 or -1 with a message. */

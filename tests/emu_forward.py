@@ -11,7 +11,8 @@ standardised outputs ((y - out_mean) / out_scale) and fails when it is
 above TOL (default 1e-4).  With ARM.npy (the run's arm states, T x 6),
 also prints the hand RMSE of its own predictions as ncp-train --eval
 scores them: the prediction of step t against arm[t + horizon], for
-every t >= window - 1 with t + horizon < T.
+every t >= window - 1 with t + horizon < T.  A model with the arm-state
+input needs ARM.npy: step t reads its row t - 1.
 """
 import os
 import sys
@@ -34,11 +35,15 @@ def main():
     tol = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-4
     assert x.shape[1] == m.neurons, "spikes do not fit the model"
     assert u.shape[1] == m.stim_channels, "stim does not fit the model"
-    y, v = m.forward(x, u)
+    arm = np.load(sys.argv[6]) if len(sys.argv) > 6 else None
+    if m.arm_input and arm is None:
+        print("FAIL: the model reads the arm state: give ARM.npy", file=sys.stderr)
+        return 2
+    y, v = m.forward(x, u, arm)
     ours = (pred - m.tensors["out_mean"]) / m.tensors["out_scale"]
     diff = np.abs(ours - v)
     worst = np.unravel_index(np.argmax(diff), diff.shape)
-    print(f"{m.arch}: {x.shape[0]} steps, standardised outputs spread "
+    print(f"{m.arch}{' with the arm-state input' if m.arm_input else ''}: {x.shape[0]} steps, standardised outputs spread "
           f"{v.std():.3g}, largest difference {diff.max():.3g} "
           f"(step {worst[0]}, output {worst[1]}), tolerance {tol:g}")
     if not np.isfinite(diff).all() or diff.max() > tol:
@@ -49,8 +54,7 @@ def main():
         print("FAIL: the outputs do not vary: nothing was checked",
               file=sys.stderr)
         return 1
-    if len(sys.argv) > 6:
-        arm = np.load(sys.argv[6])
+    if arm is not None:
         assert arm.shape == (x.shape[0], 6), "arm does not fit the run"
         print(f"horizon {m.horizon}: hand_rmse {m.hand_rmse(y, arm):.9g}")
     return 0

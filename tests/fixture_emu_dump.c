@@ -2,8 +2,11 @@
  * it_emu_numpy.sh): a model of an architecture, a spike history with
  * stimulation, and ncpd's predictions for every step of it.
  *
- * usage: fixture_emu_dump ARCH OUTDIR [STEPS [SEED]]
+ * usage: fixture_emu_dump ARCH[+arm] OUTDIR [STEPS [SEED]]
  *        fixture_emu_dump --run MODEL RECORDING OUTDIR
+ *
+ * ARCH+arm: the model has the arm-state input (fed, after each step, the
+ * made-up arm state of that step: the next step's input).
  *
  * OUTDIR/model.safetensors  a default-sized model of ARCH, its
  *                           normalisation fitted on the history and its
@@ -12,10 +15,13 @@
  * OUTDIR/stim.npy           STEPS x stim_channels float32
  * OUTDIR/pred.npy           STEPS x 6 float32: ncp_emu_predict after each
  *                           step, from the saved file loaded back
+ * OUTDIR/arm.npy            STEPS x 6 float32: the arm state after each
+ *                           step (made up)
  *
- * With --run: the same three .npy files for MODEL run over a recording
+ * With --run: the same .npy files for MODEL run over a recording
  * with the recording's stimulation (its stim.npy in the model's first
- * channels; none in a recording without it).
+ * channels; none in a recording without it) and, for a model with the
+ * arm-state input, its arm states (arm.npy is the recording's).
  */
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +45,8 @@ static int fail(const char *what, const char *err)
 }
 
 static int write_npys(const char *dir, const void *x, const float *u,
-		      const float *pred, uint64_t steps, int N, int C)
+		      const float *pred, const float *arm, uint64_t steps,
+		      int N, int C)
 {
 	char path[4096];
 	struct ncp_npy_header h = {.dtype = NCP_NPY_U8, .ndim = 2,
@@ -55,6 +62,9 @@ static int write_npys(const char *dir, const void *x, const float *u,
 	h.shape[1] = 6;
 	snprintf(path, sizeof(path), "%s/pred.npy", dir);
 	if (ncp_npy_write(path, &h, pred))
+		return fail(path, "write failed");
+	snprintf(path, sizeof(path), "%s/arm.npy", dir);
+	if (ncp_npy_write(path, &h, arm))
 		return fail(path, "write failed");
 	return 0;
 }
@@ -89,8 +99,9 @@ static int run_recording(const char *model, const char *recdir, const char *out)
 			u[s * (uint64_t)C + (uint64_t)c] = th[c];
 		ncp_emu_push(st, idx, n, ns ? th : NULL, ns);
 		ncp_emu_predict(st, pred + s * 6);
+		ncp_emu_set_arm(st, r->arm + s * 6);	/* the next step's input */
 	}
-	int ret = write_npys(out, x, u, pred, r->steps, N, C);
+	int ret = write_npys(out, x, u, pred, r->arm, r->steps, N, C);
 	ncp_emu_state_free(st);
 	ncp_recording_close(r);
 	ncp_emu_model_free(m);
@@ -115,12 +126,23 @@ int main(int argc, char **argv)
 		openblas_set_num_threads(1);
 		return run_recording(argv[2], argv[3], argv[4]);
 	}
-	if (argc < 3 || ncp_emu_arch_parse(argv[1], &arch) || steps < 200) {
-		fprintf(stderr, "usage: %s ARCH OUTDIR [STEPS [SEED]]\n", argv[0]);
+	char aname[64] = "";
+	bool with_arm = false;
+	if (argc >= 3) {
+		snprintf(aname, sizeof(aname), "%s", argv[1]);
+		char *plus = strstr(aname, "+arm");
+		if (plus && !plus[4]) {
+			*plus = 0;
+			with_arm = true;
+		}
+	}
+	if (argc < 3 || ncp_emu_arch_parse(aname, &arch) || steps < 200) {
+		fprintf(stderr, "usage: %s ARCH[+arm] OUTDIR [STEPS [SEED]]\n", argv[0]);
 		return 2;
 	}
 	openblas_set_num_threads(1);
 	ncp_emu_spec_default(&sp, arch);
+	sp.arm_input = with_arm;
 	const int N = sp.neurons, C = sp.stim;
 	uint8_t *x = calloc((size_t)steps * (size_t)N, 1);
 	float *u = calloc((size_t)steps * (size_t)C, sizeof(float));
@@ -146,8 +168,11 @@ int main(int argc, char **argv)
 		if (C && (s / 50) % 3 == 1)
 			for (int c = 0; c < C; c += 5)
 				u[(size_t)s * C + c] = (float)ncp_rng_range(&rng, -2, 2);
+		/* (Faster with the arm-state input: a step's arm then
+		 * differs from the one before by more than the check's
+		 * tolerance, so that reading the wrong step shows.) */
 		for (int o = 0; o < 6; o++)
-			arm[s * 6 + o] = (float)(o + sin(s * 0.003 * (o + 1)));
+			arm[s * 6 + o] = (float)(o + sin(s * (with_arm ? 0.05 : 0.003) * (o + 1)));
 	}
 
 	/* The model: normalisation from the history, a few Adam steps. */
@@ -203,9 +228,10 @@ int main(int argc, char **argv)
 				idx[n++] = (uint32_t)i;
 		ncp_emu_push(st, idx, n, u + (size_t)s * C, C);
 		ncp_emu_predict(st, pred + s * 6);
+		ncp_emu_set_arm(st, arm + s * 6);	/* the next step's input */
 	}
 
-	if (write_npys(argv[2], x, u, pred, (uint64_t)steps, N, C))
+	if (write_npys(argv[2], x, u, pred, arm, (uint64_t)steps, N, C))
 		return 1;
 	ncp_emu_state_free(st);
 	ncp_emu_model_free(m);

@@ -7,7 +7,9 @@
 # exploration stimulation, run over that recording with its stimulation.
 # The standardised outputs must agree within 1e-4, and the hand RMSE at
 # the horizon that numpy computes from its own predictions must be
-# ncp-train --eval's.
+# ncp-train --eval's.  Then the same for models with the arm-state input
+# (made up, and trained by ncp-train --arm-input), and the daemon running
+# that model in the loop, in lockstep and in real time.
 set -u
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -21,12 +23,13 @@ fail() {
 [ -x "$fixture" ] || fail "missing $fixture (make builds it)"
 $PY -c 'import numpy' || fail "$PY has no numpy"
 
-for arch in ridge ridge-running mlp mlp-running dense; do
+for arch in ridge ridge-running mlp mlp-running dense ridge+arm mlp-running+arm; do
 	mkdir -p "$tmp/$arch"
 	"$fixture" "$arch" "$tmp/$arch" 1200 3 || fail "fixture for $arch"
 	$PY tests/emu_forward.py "$tmp/$arch/model.safetensors" \
 		"$tmp/$arch/spikes.npy" "$tmp/$arch/stim.npy" \
-		"$tmp/$arch/pred.npy" 1e-4 || fail "$arch differs from the definition"
+		"$tmp/$arch/pred.npy" 1e-4 "$tmp/$arch/arm.npy" >/dev/null ||
+		fail "$arch differs from the definition"
 done
 
 # A recording from ncpd with exploration stimulation, a model from
@@ -77,4 +80,81 @@ print("daemon lockstep horizon 50: hand_rmse %.9g over %d steps, ncp-train --eva
 sys.exit(0 if abs(ours - ref) <= 1e-4 * ref + 2e-5 and d["scored_steps"] == 4000 - 99 - 50 else 1)
 ' "$tmp/ls.json" "$tmp/eval.json" ||
 	fail "the daemon scores a model with a horizon otherwise than ncp-train --eval"
+
+# The arm-state input: a model ncp-train trained with it (horizon 0), run
+# by ncpd over the recording, against numpy and --eval; then by the daemon
+# in the loop, in lockstep (the loop hands it the arm) and in real time
+# (the emulator thread reads it from the window slots), over the same run.
+"$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/arm.safetensors" \
+	--arch mlp-running --epochs 2 --block 0.5 --arm-input --quiet \
+	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train --arm-input"; }
+mkdir -p "$tmp/runarm"
+"$fixture" --run "$tmp/arm.safetensors" "$tmp/data/rec" "$tmp/runarm" ||
+	fail "fixture --run (arm-state input)"
+$PY tests/emu_forward.py "$tmp/arm.safetensors" "$tmp/runarm/spikes.npy" \
+	"$tmp/runarm/stim.npy" "$tmp/runarm/pred.npy" 1e-4 "$tmp/data/rec/arm.npy" \
+	>"$tmp/np.out" || { cat "$tmp/np.out"; fail "the arm-input model differs from the definition"; }
+cat "$tmp/np.out"
+np_rmse=$(sed -n 's/^horizon 0: hand_rmse //p' "$tmp/np.out")
+[ -n "$np_rmse" ] || fail "numpy did not score the arm-input model"
+"$BUILD/ncp-train" --eval "$tmp/arm.safetensors" --data "$tmp/data/rec" \
+	--json >"$tmp/evalarm.json" || fail "ncp-train --eval (arm-state input)"
+$PY -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+ours, ref = e["score"]["hand_rmse"], float(sys.argv[2])
+print("ncp-train --eval, arm-state input: hand_rmse %.9g, numpy %.9g" % (ours, ref))
+sys.exit(0 if e["arm_input"] and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
+' "$tmp/evalarm.json" "$np_rmse" ||
+	fail "ncp-train --eval runs the arm-state input otherwise than the definition"
+# The daemon records every prediction into pred.npy at its step's row:
+# each against numpy's on that run's own spikes, stimulation and arm, to
+# 2e-5 (the float rounding is near 2e-6; the arm of the wrong step, one
+# step late or early, moves them by about 2e-4 here).
+for mode in lockstep realtime; do
+	[ $mode = lockstep ] && fr=--free-run || fr=
+	"$BUILD/ncpd" $fr --duration 4 --set task.kind=random \
+		--set stim.source=noise --set stim.noise=0.1 \
+		--set data_dir="$tmp/data" --set emulator.model="$tmp/arm.safetensors" \
+		--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
+		--record $mode --summary json >"$tmp/$mode.json" 2>"$tmp/ncpd.err" ||
+		{ cat "$tmp/ncpd.err" >&2; fail "ncpd $mode with the arm-input model"; }
+	PYTHONPATH=client/python $PY -c '
+import json, sys
+import numpy as np
+import ncpd
+from ncpd import models
+m, rec = models.load(sys.argv[1]), ncpd.Recording(sys.argv[2])
+d = json.load(open(sys.argv[3]))["emulator"]
+y, v = m.forward(rec.m1, rec.stim_input(m.stim_channels), rec.arm)
+pred = np.asarray(rec.pred, np.float64)
+have = np.isfinite(pred).all(axis=1)
+diff = np.abs((pred[have] - m.tensors["out_mean"]) / m.tensors["out_scale"] - v[have]).max()
+print("daemon %s, arm-state input: %d of %d steps predicted (%d skipped), largest difference from numpy %.3g"
+      % (sys.argv[4], have.sum(), len(pred), d["skipped_steps"], diff))
+if sys.argv[4] == "lockstep" and not have.all():
+    sys.exit("lockstep left steps unpredicted")
+if have.sum() < len(pred) // 2:
+    sys.exit("fewer than half the steps predicted: nothing to compare")
+sys.exit(0 if diff <= 2e-5 and v[have].std() > 1e-2 else 1)
+' "$tmp/arm.safetensors" "$tmp/data/$mode" "$tmp/$mode.json" $mode ||
+		fail "the daemon ($mode) runs the arm-state input otherwise than the definition"
+done
+# Online training from that model keeps the input (the trainer reads the
+# replay buffer's arm of the step before): lockstep, so it repeats.
+"$BUILD/ncpd" --free-run --duration 12 --set task.kind=random \
+	--set stim.source=noise --set stim.noise=0.1 \
+	--set data_dir="$tmp/data" --set emulator.model="$tmp/arm.safetensors" \
+	--set emulator.online=true --set emulator.online_every=5 \
+	--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
+	--summary json >"$tmp/online.json" 2>"$tmp/ncpd.err" ||
+	{ cat "$tmp/ncpd.err" >&2; fail "ncpd online training of the arm-input model"; }
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+e, t = d["emulator"], d["training"]
+print("online training of the arm-input model: %d updates, %d swaps, %d rollbacks, arm_input %s, hand_rmse %.4g"
+      % (t["updates"], t["swaps"], t["rollbacks"], e["arm_input"], e["hand_rmse"]))
+sys.exit(0 if e["arm_input"] and t["updates"] > 100 and t["swaps"] >= 1 else 1)
+' "$tmp/online.json" || fail "online training lost the arm-state input or did not train"
 echo "ok"

@@ -838,8 +838,8 @@ START_TEST(load_refuses_bad_files)
 	refused(bad, "\"arch\" is missing", NULL);
 	rewrite(good, bad, "format", "something-else", NULL, NULL, NULL, NULL);
 	refused(bad, "format", "not an ncpd emulator");
-	rewrite(good, bad, "format_version", "3", NULL, NULL, NULL, NULL);
-	refused(bad, "format_version 3", NULL);
+	rewrite(good, bad, "format_version", "4", NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 4 is not supported", NULL);
 	/* Version 2 says its horizon; version 1 has none. */
 	rewrite(good, bad, "format_version", "2", NULL, NULL, NULL, NULL);
 	refused(bad, "\"horizon\" is missing", NULL);
@@ -889,14 +889,17 @@ END_TEST
 
 START_TEST(push_predict_allocate_nothing)
 {
+	/* The last: mlp-running with the arm-state input. */
 	static const enum ncp_emu_arch archs[] = {NCP_EMU_MLP_RUNNING, NCP_EMU_MLP,
-						  NCP_EMU_DENSE, NCP_EMU_RIDGE};
+						  NCP_EMU_DENSE, NCP_EMU_RIDGE,
+						  NCP_EMU_MLP_RUNNING};
 	struct ncp_rng rng;
 	ncp_rng_seed(&rng, 5);
 	openblas_set_num_threads(1);
 	for (size_t a = 0; a < NCP_ARRAY_SIZE(archs); a++) {
 		struct ncp_emu_spec sp;
 		ncp_emu_spec_default(&sp, archs[a]);
+		sp.arm_input = a + 1 == NCP_ARRAY_SIZE(archs);
 		struct ncp_emu_model *m = new_model(&sp, 1);
 #if COUNT_ALLOCS
 		unsigned long at_new = atomic_load(&alloc_calls);
@@ -924,6 +927,7 @@ START_TEST(push_predict_allocate_nothing)
 			stim[t % 32] = t % 7 == 0 ? 0.25f : 0.0f;
 			ncp_emu_push(st, spk, n, stim, 32);
 			ncp_emu_predict(st, out);
+			ncp_emu_set_arm(st, out);	/* an arm state of 6 values */
 			for (int o = 0; o < 6; o++)
 				finite &= isfinite(out[o]) != 0;
 		}
@@ -1444,6 +1448,244 @@ START_TEST(horizon_in_file_and_targets)
 }
 END_TEST
 
+/* ---- The arm-state input ------------------------------------------------ */
+
+/* A model with the arm-state input of an arm of `joints` joints, its
+ * normalisations random (the arm inputs' too). */
+static struct ncp_emu_model *arm_model(enum ncp_emu_arch arch, int joints)
+{
+	struct ncp_emu_spec sp;
+	small_spec(&sp, arch, 5, 9, 2);
+	sp.joints = joints;
+	sp.arm_input = true;
+	struct ncp_emu_model *m = new_model(&sp, 3);
+	randomise_norm(m, 4);
+	for (int a = 0; a < m->n_arm; a++) {
+		m->in_mean[m->n_std + a] = 0.3f * (float)a;
+		m->in_scale[m->n_std + a] = 0.5f + 0.1f * (float)a;
+	}
+	ncp_emu_model_refresh(m);
+	return m;
+}
+
+START_TEST(arm_input_in_file_and_inference)
+{
+	char err[512];
+	make_dir();
+	struct ncp_emu_model *m = arm_model(NCP_EMU_MLP_RUNNING, 2);
+	ck_assert_int_eq(ncp_emu_model_arm_inputs(m), 4);
+	ck_assert_int_eq(m->layer[0].in, (9 + 2) * 3 + 4);
+	const char *p = ncp_ck_path("arm.safetensors"), *bad = ncp_ck_path("bad.safetensors");
+	ck_assert_int_eq(ncp_emu_model_save(m, p, err, sizeof(err)), 0);
+	struct ncp_safetensors *st = ncp_safetensors_load(p, err, sizeof(err));
+	ck_assert_msg(st, "%s", err);
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "3");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "horizon"), "0");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "arm_input"),
+			 "[\"q0\", \"q1\", \"dq0\", \"dq1\"]");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "n_in"), "37");
+	ncp_safetensors_free(st);
+	struct ncp_emu_model *l = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l, "%s", err);
+	ck_assert(ncp_emu_model_equal(l, m));
+	ck_assert_uint_eq(ncp_emu_model_checksum(l), ncp_emu_model_checksum(m));
+
+	/* Step t's prediction reads the arm given after step t - 1, not the
+	 * one given after step t; an arm never given enters as its mean. */
+	struct ncp_emu_state *a = ncp_emu_state_new(l), *b = ncp_emu_state_new(l),
+			     *c = ncp_emu_state_new(l);
+	uint32_t spk[2] = {1, 4};
+	float stim[2] = {0.5f, -1};
+	float arm1[6] = {0.6f, 2.1f, 0.3f, -0.4f, 0.1f, 1.2f};
+	float arm2[6] = {0.1f, 1.0f, -2.0f, 1.5f, 0.2f, 1.1f};
+	float mean[6];
+	for (int k = 0; k < 4; k++)
+		mean[k] = l->in_mean[l->n_std + k];
+	float ya[6], yb[6], yc[6];
+	for (int t = 0; t < 12; t++) {
+		ncp_emu_push(a, spk, t % 3, stim, 2);
+		ncp_emu_push(b, spk, t % 3, stim, 2);
+		ncp_emu_push(c, spk, t % 3, stim, 2);
+		ncp_emu_predict(a, ya);
+		ncp_emu_predict(b, yb);
+		ncp_emu_predict(c, yc);
+		if (t < 10) {
+			for (int o = 0; o < 6; o++)
+				ck_assert_float_eq(ya[o], yb[o]);
+		} else if (t == 10) {
+			/* a was given arm1, b arm2, after step 9. */
+			bool differ = false;
+			for (int o = 0; o < 6; o++)
+				differ |= ya[o] != yb[o];
+			ck_assert_msg(differ, "the arm given after step 9 did not reach step 10");
+		}
+		if (t < 9) {
+			/* c was given the mean, a and b nothing. */
+			for (int o = 0; o < 6; o++)
+				ck_assert_float_eq_tol(ya[o], yc[o], 1e-4f * (1 + fabsf(ya[o])));
+		}
+		/* (Each arm is given after the step's prediction.) */
+		if (t == 9) {
+			ncp_emu_set_arm(a, arm1);
+			ncp_emu_set_arm(b, arm2);
+		} else if (t < 9) {
+			ncp_emu_set_arm(c, mean);
+		} else {
+			ncp_emu_set_arm(a, arm1);
+			ncp_emu_set_arm(b, arm1);
+		}
+	}
+	/* Step 11 read arm1 in both: equal again. */
+	for (int o = 0; o < 6; o++)
+		ck_assert_float_eq(ya[o], yb[o]);
+	/* A non-finite arm value is unknown: the mean. */
+	ncp_emu_state_reset(a);
+	ncp_emu_state_reset(c);
+	float nanarm[6] = {NAN, NAN, INFINITY, NAN, 0, 0};
+	ncp_emu_push(a, spk, 2, stim, 2);
+	ncp_emu_push(c, spk, 2, stim, 2);
+	ncp_emu_set_arm(a, nanarm);
+	ncp_emu_set_arm(c, mean);
+	ncp_emu_push(a, spk, 1, NULL, 0);
+	ncp_emu_push(c, spk, 1, NULL, 0);
+	ncp_emu_predict(a, ya);
+	ncp_emu_predict(c, yc);
+	for (int o = 0; o < 6; o++) {
+		ck_assert(isfinite(ya[o]));
+		ck_assert_float_eq_tol(ya[o], yc[o], 1e-4f * (1 + fabsf(ya[o])));
+	}
+	ncp_emu_state_free(a);
+	ncp_emu_state_free(b);
+	ncp_emu_state_free(c);
+
+	/* Refused: the block for another arm, a version without it, a corrupt
+	 * block, and the block's tensors in a model without it. */
+	rewrite(p, bad, "arm_input", "[\"q0\", \"q1\", \"q2\", \"dq0\", \"dq1\", \"dq2\"]",
+		NULL, NULL, NULL, NULL);
+	refused(bad, "metadata \"arm_input\" is", "the arm of 2 links its 6 outputs are for");
+	rewrite(p, bad, "arm_input", "[\"q0\", \"q1\"", NULL, NULL, NULL, NULL);
+	refused(bad, "arm_input", "expected [\"q0\", \"q1\", \"dq0\", \"dq1\"]");
+	rewrite(p, bad, "format_version", "2", NULL, NULL, NULL, NULL);
+	refused(bad, "\"arm_input\" needs format_version 3", NULL);
+	rewrite(p, bad, "arm_input", NULL, NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 3 needs the metadata \"arm_input\"", NULL);
+	rewrite(p, bad, NULL, NULL, "arm_scale", NULL, NULL, NULL);
+	refused(bad, "arm_scale", NULL);
+	rewrite(p, bad, NULL, NULL, NULL, "arm_mean", NULL, NULL);
+	refused(bad, "arm_mean", "[4]");
+	rewrite(p, bad, NULL, NULL, NULL, NULL, NULL, "arm_scale");
+	refused(bad, "arm_scale", "finite");
+	rewrite(p, bad, "n_in", "33", NULL, NULL, NULL, NULL);
+	refused(bad, "n_in is 33", "4 arm inputs");
+	{
+		struct ncp_emu_spec sp = m->spec;
+		sp.arm_input = false;
+		struct ncp_emu_model *plain = new_model(&sp, 3);
+		const char *pp = ncp_ck_path("plain.safetensors");
+		ck_assert_int_eq(ncp_emu_model_save(plain, pp, err, sizeof(err)), 0);
+		rewrite(pp, bad, NULL, NULL, NULL, NULL, "arm_mean", NULL);
+		refused(bad, "arm_mean", "no arm-state input");
+		ck_assert(!ncp_emu_model_equal(plain, m));
+		ncp_emu_model_free(plain);
+		/* Not for dense. */
+		small_spec(&sp, NCP_EMU_DENSE, 5, 9, 2);
+		sp.arm_input = true;
+		ck_assert_int_eq(ncp_emu_spec_check(&sp, err, sizeof(err)), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err, "not dense"));
+	}
+	/* The 3-link arm: six inputs, and a block for 2 links refused. */
+	struct ncp_emu_model *m3 = arm_model(NCP_EMU_RIDGE, 3);
+	ck_assert_int_eq(ncp_emu_model_arm_inputs(m3), 6);
+	ck_assert_int_eq(ncp_emu_model_save(m3, p, err, sizeof(err)), 0);
+	struct ncp_emu_model *l3 = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l3, "%s", err);
+	ck_assert(ncp_emu_model_equal(l3, m3));
+	rewrite(p, bad, "arm_input", "[\"q0\", \"q1\", \"dq0\", \"dq1\"]", NULL, NULL, NULL, NULL);
+	refused(bad, "the arm of 3 links its 8 outputs are for", NULL);
+	ncp_emu_model_free(l3);
+	ncp_emu_model_free(m3);
+	ncp_emu_model_free(l);
+	ncp_emu_model_free(m);
+	ncp_ck_remove_dir();
+}
+END_TEST
+
+/* Trained with the arm-state input, a model follows an arm that M1 says
+ * nothing about (here a random walk, the spikes independent of it) from
+ * the arm of the step before; without it, it cannot. */
+START_TEST(arm_input_trains)
+{
+	const int W = 20, N = 30, steps = 6000;
+	struct hist h;
+	char err[256];
+	hist_make(&h, steps, N, 0, 21, 0);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, 9);
+	/* q and dq random walks, the hand linear in q (the input has q and
+	 * dq only). */
+	double walk[4] = {0.6, 2.1, 0, 0};
+	for (int t = 0; t < steps; t++) {
+		for (int o = 0; o < 4; o++) {
+			walk[o] = 0.995 * walk[o] + 0.02 * ncp_rng_normal(&rng);
+			arm[t * 6 + o] = (float)walk[o];
+		}
+		arm[t * 6 + 4] = (float)(0.5 * walk[0] + 0.2 * walk[1]);
+		arm[t * 6 + 5] = (float)(walk[1] - 0.3 * walk[0]);
+	}
+	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
+	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500,
+					    .gap = (uint64_t)W};
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
+	double r2[2];
+	for (int with = 0; with < 2; with++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, NCP_EMU_RIDGE_RUNNING, W, N, 0);
+		sp.arm_input = with;
+		struct ncp_emu_model *m0 = new_model(&sp, 1);
+		struct ncp_trainer *t = ncp_trainer_new(m0, ds, NULL, err, sizeof(err));
+		ck_assert_msg(t, "%s", err);
+		ck_assert_int_eq(ncp_trainer_fit_norm(t, tr, nt, 1.0), 0);
+		if (with) {
+			/* The arm inputs' normalisation: their own mean and
+			 * deviation over the rows' arm of the step before. */
+			const struct ncp_emu_model *tm = ncp_trainer_model(t);
+			double s1 = 0, s2 = 0;
+			for (size_t i = 0; i < nt; i++) {
+				double v = ncp_dataset_arm(ds, tr[i] - 1)[0];
+				s1 += v;
+				s2 += v * v;
+			}
+			double mu = s1 / (double)nt, sd = sqrt(s2 / (double)nt - mu * mu);
+			ck_assert_float_eq_tol(tm->in_mean[tm->n_std], mu, 1e-4);
+			ck_assert_float_eq_tol(tm->in_scale[tm->n_std], sd, 1e-4);
+		}
+		struct ncp_ridge_report rep;
+		ck_assert_msg(ncp_trainer_fit_ridge(t, tr, nt, va, nv, &rep, err, sizeof(err)) == 0,
+			      "%s", err);
+		float *pred = malloc(nv * 6 * sizeof(float));
+		ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
+		struct ncp_score sc;
+		ncp_score_init(&sc, 2);
+		for (size_t i = 0; i < nv; i++)
+			ncp_score_add(&sc, pred + i * 6, ncp_dataset_target(ds, va[i], 0));
+		r2[with] = ncp_score_min_r2(&sc);
+		free(pred);
+		ncp_trainer_free(t);
+		ncp_emu_model_free(m0);
+	}
+	ck_assert_msg(r2[1] >= 0.95, "with the arm input: validation R^2 %.4f", r2[1]);
+	ck_assert_msg(r2[0] <= 0.5, "without it, R^2 %.4f from spikes that carry nothing", r2[0]);
+	free(tr);
+	free(va);
+	ncp_dataset_free(ds);
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
 START_TEST(recording_stimulation_reaches_the_data)
 {
 	char err[512], p[512];
@@ -1633,6 +1875,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, split_by_blocks_with_gap);
 	tcase_add_test(tc, recordings_checked);
 	tcase_add_test(tc, horizon_in_file_and_targets);
+	tcase_add_test(tc, arm_input_in_file_and_inference);
+	tcase_add_test(tc, arm_input_trains);
 	tcase_add_test(tc, recording_stimulation_reaches_the_data);
 	tcase_add_test(tc, ridge_recovers_linear_map);
 	tcase_add_test(tc, adam_learns_linear_map);

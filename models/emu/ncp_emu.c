@@ -136,6 +136,10 @@ int ncp_emu_spec_check(const struct ncp_emu_spec *s, char *err, size_t errlen)
 			return ncp_errf(err, errlen,
 					"hidden layer %d has %d units (1 to %d)",
 					l + 1, s->hidden[l], NCP_EMU_MAX_UNITS);
+	if (s->arm_input && s->arch == NCP_EMU_DENSE)
+		return ncp_errf(err, errlen, "the arm-state input is for the "
+				"filtered-feature architectures (ridge, "
+				"ridge-running, mlp, mlp-running), not dense");
 	if (s->arch == NCP_EMU_DENSE &&
 	    (uint64_t)s->window * (uint64_t)s->neurons * (uint64_t)s->hidden[0] >
 		    (1ull << 31))
@@ -215,18 +219,20 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		m->std_offset = 0;
 		m->n_std = m->nfeat;
 	}
-	m->in_mean = ncp_calloc_aligned((size_t)m->n_std, sizeof(float));
-	m->in_scale = ncp_calloc_aligned((size_t)m->n_std, sizeof(float));
-	m->in_inv = ncp_calloc_aligned((size_t)m->n_std, sizeof(float));
+	m->n_arm = s->arm_input ? 2 * ncp_emu_spec_joints(s) : 0;
+	m->n_x = m->n_std + m->n_arm;
+	m->in_mean = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
+	m->in_scale = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
+	m->in_inv = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
 	if (!m->in_mean || !m->in_scale || !m->in_inv)
 		goto nomem_free;
-	for (int j = 0; j < m->n_std; j++)
+	for (int j = 0; j < m->n_x; j++)
 		m->in_scale[j] = m->in_inv[j] = 1.0f;
 	m->nout = ncp_emu_spec_outputs(s);
 	for (int o = 0; o < m->nout; o++)
 		m->out_scale[o] = 1.0f;
 	m->nlayers = s->nhidden + 1;
-	in = m->n_std;
+	in = m->n_x;
 	m->max_width = m->nout;
 	for (int l = 0; l < m->nlayers; l++) {
 		int out = l < s->nhidden ? s->hidden[l] : m->nout;
@@ -246,7 +252,7 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		if (!m->w0_spk)
 			goto nomem_free;
 	} else {
-		m->w0_col = ncp_calloc_aligned((size_t)m->n_std * (size_t)m->layer[0].out,
+		m->w0_col = ncp_calloc_aligned((size_t)m->n_x * (size_t)m->layer[0].out,
 					       sizeof(float));
 		m->bias0 = ncp_calloc_aligned((size_t)m->layer[0].out, sizeof(double));
 		if (!m->w0_col || !m->bias0)
@@ -267,7 +273,7 @@ void ncp_emu_model_refresh(struct ncp_emu_model *m)
 {
 	const struct ncp_emu_layer *l0 = &m->layer[0];
 
-	for (int j = 0; j < m->n_std; j++)
+	for (int j = 0; j < m->n_x; j++)
 		m->in_inv[j] = 1.0f / m->in_scale[j];
 	if (!m->w0_col)
 		return;
@@ -329,7 +335,7 @@ static bool same_spec(const struct ncp_emu_spec *a, const struct ncp_emu_spec *b
 	if (a->arch != b->arch || a->window != b->window ||
 	    a->neurons != b->neurons || a->stim != b->stim ||
 	    a->ntau != b->ntau || a->dt != b->dt || a->nhidden != b->nhidden ||
-	    a->horizon != b->horizon)
+	    a->horizon != b->horizon || a->arm_input != b->arm_input)
 		return false;
 	for (int k = 0; k < a->ntau; k++)
 		if (a->taus[k] != b->taus[k])
@@ -347,9 +353,9 @@ int ncp_emu_model_copy(struct ncp_emu_model *dst,
 		return -EINVAL;
 	if (dst == src)
 		return 0;
-	memcpy(dst->in_mean, src->in_mean, (size_t)src->n_std * sizeof(float));
-	memcpy(dst->in_scale, src->in_scale, (size_t)src->n_std * sizeof(float));
-	memcpy(dst->in_inv, src->in_inv, (size_t)src->n_std * sizeof(float));
+	memcpy(dst->in_mean, src->in_mean, (size_t)src->n_x * sizeof(float));
+	memcpy(dst->in_scale, src->in_scale, (size_t)src->n_x * sizeof(float));
+	memcpy(dst->in_inv, src->in_inv, (size_t)src->n_x * sizeof(float));
 	memcpy(dst->out_mean, src->out_mean, sizeof(dst->out_mean));
 	memcpy(dst->out_scale, src->out_scale, sizeof(dst->out_scale));
 	for (int l = 0; l < src->nlayers; l++) {
@@ -377,8 +383,8 @@ bool ncp_emu_model_equal(const struct ncp_emu_model *a,
 {
 	if (!same_spec(&a->spec, &b->spec))
 		return false;
-	if (!same_floats(a->in_mean, b->in_mean, (size_t)a->n_std) ||
-	    !same_floats(a->in_scale, b->in_scale, (size_t)a->n_std) ||
+	if (!same_floats(a->in_mean, b->in_mean, (size_t)a->n_x) ||
+	    !same_floats(a->in_scale, b->in_scale, (size_t)a->n_x) ||
 	    !same_floats(a->out_mean, b->out_mean, a->nout) ||
 	    !same_floats(a->out_scale, b->out_scale, a->nout))
 		return false;
@@ -415,8 +421,12 @@ uint64_t ncp_emu_model_checksum(const struct ncp_emu_model *m)
 	h = fnv(h, s->hidden, sizeof(int) * (size_t)s->nhidden);
 	if (s->horizon) /* version 1 models keep their checksums */
 		h = fnv(h, &s->horizon, sizeof(s->horizon));
-	h = fnv(h, m->in_mean, sizeof(float) * (size_t)m->n_std);
-	h = fnv(h, m->in_scale, sizeof(float) * (size_t)m->n_std);
+	if (s->arm_input) { /* as do models without the arm input */
+		int a = 1;
+		h = fnv(h, &a, sizeof(a));
+	}
+	h = fnv(h, m->in_mean, sizeof(float) * (size_t)m->n_x);
+	h = fnv(h, m->in_scale, sizeof(float) * (size_t)m->n_x);
 	h = fnv(h, m->out_mean, sizeof(m->out_mean));
 	h = fnv(h, m->out_scale, sizeof(m->out_scale));
 	for (int l = 0; l < m->nlayers; l++) {
@@ -493,6 +503,11 @@ int ncp_emu_model_horizon(const struct ncp_emu_model *m)
 	return m->spec.horizon;
 }
 
+int ncp_emu_model_arm_inputs(const struct ncp_emu_model *m)
+{
+	return m->n_arm;
+}
+
 size_t ncp_emu_model_params(const struct ncp_emu_model *m)
 {
 	size_t n = m->n_spk * (size_t)(m->spec.nhidden ? m->spec.hidden[0] : 0);
@@ -522,20 +537,32 @@ static void layer_names(int l, char *w, char *b, size_t len)
 }
 
 /* Layer 0's inputs in the file: the spike window (dense) then the
- * standardised features. */
+ * standardised features, then the arm inputs. */
 static size_t file_in0(const struct ncp_emu_model *m)
 {
-	return m->n_spk + (size_t)m->n_std;
+	return m->n_spk + (size_t)m->n_x;
+}
+
+/* The metadata "arm_input" of an arm of `joints` joints: the names of the
+ * arm inputs, ["q0", "q1", "dq0", "dq1"] (2 joints). */
+static void arm_input_names(int joints, char *buf, size_t len)
+{
+	int k = snprintf(buf, len, "[");
+	for (int a = 0; a < 2 * joints; a++)
+		k += snprintf(buf + k, len - (size_t)k, "%s\"%s\"", a ? ", " : "",
+			      ncp_emu_output_name(joints, a));
+	snprintf(buf + k, len - (size_t)k, "]");
 }
 
 int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 		       char *err, size_t errlen)
 {
-	struct ncp_safetensors_tensor t[4 + 2 * NCP_EMU_MAX_LAYERS];
+	struct ncp_safetensors_tensor t[6 + 2 * NCP_EMU_MAX_LAYERS];
 	struct ncp_safetensors_meta meta[16];
 	char names[2 * NCP_EMU_MAX_LAYERS][32];
 	char s_window[24], s_neurons[24], s_stim[24], s_horizon[24], s_dt[32], s_nin[32],
-		s_nout[8], s_taus[256], s_hidden[160], s_outputs[128];
+		s_nout[8], s_taus[256], s_hidden[160], s_outputs[128],
+		s_arm[96];
 	float *w0 = NULL;
 	size_t n = 0, nm = 0, in0 = file_in0(m);
 	int r, k;
@@ -572,6 +599,10 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	TENSOR("in_scale", m->in_scale, 1, (uint64_t)m->n_std, 0);
 	TENSOR("out_mean", m->out_mean, 1, m->nout, 0);
 	TENSOR("out_scale", m->out_scale, 1, m->nout, 0);
+	if (m->n_arm) {
+		TENSOR("arm_mean", m->in_mean + m->n_std, 1, (uint64_t)m->n_arm, 0);
+		TENSOR("arm_scale", m->in_scale + m->n_std, 1, (uint64_t)m->n_arm, 0);
+	}
 	for (int l = 0; l < m->nlayers; l++) {
 		const struct ncp_emu_layer *ly = &m->layer[l];
 		layer_names(l, names[2 * l], names[2 * l + 1], sizeof(names[0]));
@@ -610,7 +641,7 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 
 #define META(k_, v_) (meta[nm].key = (k_), meta[nm].value = (v_), nm++)
 	META("format", NCP_EMU_FORMAT);
-	META("format_version", m->spec.horizon ? "2" : "1");
+	META("format_version", m->n_arm ? "3" : m->spec.horizon ? "2" : "1");
 	META("arch", ncp_emu_arch_name(m->spec.arch));
 	META("window", s_window);
 	META("neurons", s_neurons);
@@ -622,8 +653,12 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	META("n_in", s_nin);
 	META("n_out", s_nout);
 	META("outputs", s_outputs);
-	if (m->spec.horizon)
+	if (m->spec.horizon || m->n_arm)
 		META("horizon", s_horizon);
+	if (m->n_arm) {
+		arm_input_names(ncp_emu_spec_joints(&m->spec), s_arm, sizeof(s_arm));
+		META("arm_input", s_arm);
+	}
 	if (m->config)
 		META("config", m->config);
 #undef META
@@ -785,6 +820,18 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 			 name);
 		return NULL;
 	}
+	const char *arm_in = ncp_safetensors_meta_get(st, "arm_input");
+	if (n >= 3 && !arm_in) {
+		ncp_errf(err, errlen, "%s: format_version 3 needs the metadata \"arm_input\" (the arm-state input), which is missing",
+			 name);
+		return NULL;
+	}
+	if (n < 3 && arm_in) {
+		ncp_errf(err, errlen, "%s: metadata \"arm_input\" needs format_version 3 (the file says %d)",
+			 name, n);
+		return NULL;
+	}
+	s.arm_input = arm_in != NULL;
 	v = meta_str(st, name, "arch", err, errlen);
 	if (!v)
 		return NULL;
@@ -858,6 +905,27 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 			return NULL;
 		}
 	}
+	if (arm_in) {
+		/* Exactly the q and dq names of the arm the outputs are for. */
+		char want[96];
+		int J = ncp_emu_spec_joints(&s);
+		arm_input_names(J, want, sizeof(want));
+		json_t *root = ncp_json_doc_parse(arm_in, strlen(arm_in), NULL, NULL, NULL, 0);
+		bool ok = json_is_array(root) &&
+			  json_array_size(root) == (size_t)(2 * J);
+		for (int a = 0; ok && a < 2 * J; a++) {
+			const char *name_a = json_string_value(json_array_get(root, (size_t)a));
+			ok = name_a && !strcmp(name_a, ncp_emu_output_name(J, a));
+		}
+		json_decref(root);
+		if (!ok) {
+			ncp_json_quote(e, 128, arm_in, strlen(arm_in));
+			ncp_errf(err, errlen,
+				 "%s: metadata \"arm_input\" is %s, expected %s (the q and dq of the arm of %d links its %d outputs are for)",
+				 name, e, want, J, nout);
+			return NULL;
+		}
+	}
 	if (ncp_emu_spec_check(&s, e, sizeof(e))) {
 		ncp_errf(err, errlen, "%s: %s", name, e);
 		return NULL;
@@ -867,9 +935,9 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		return NULL;
 	if ((size_t)nin != file_in0(m)) {
 		ncp_errf(err, errlen,
-			 "%s: n_in is %d, but %s with %d neurons, %d stimulation channels, %d time constants and a window of %d has %zu inputs",
+			 "%s: n_in is %d, but %s with %d neurons, %d stimulation channels, %d time constants, a window of %d and %d arm inputs has %zu inputs",
 			 name, nin, ncp_emu_arch_name(s.arch), s.neurons, s.stim,
-			 s.ntau, s.window, file_in0(m));
+			 s.ntau, s.window, m->n_arm, file_in0(m));
 		goto fail;
 	}
 	v = ncp_safetensors_meta_get(st, "config");
@@ -879,11 +947,15 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 	}
 
 	/* Every tensor, and nothing else. */
-	size_t expected = 4 + 2 * (size_t)m->nlayers;
+	size_t expected = 4 + (m->n_arm ? 2 : 0) + 2 * (size_t)m->nlayers;
 	if (get_tensor(st, name, "in_mean", 1, (uint64_t)m->n_std, 0, m->in_mean, false, err, errlen) ||
 	    get_tensor(st, name, "in_scale", 1, (uint64_t)m->n_std, 0, m->in_scale, true, err, errlen) ||
 	    get_tensor(st, name, "out_mean", 1, m->nout, 0, m->out_mean, false, err, errlen) ||
 	    get_tensor(st, name, "out_scale", 1, m->nout, 0, m->out_scale, true, err, errlen))
+		goto fail;
+	if (m->n_arm &&
+	    (get_tensor(st, name, "arm_mean", 1, (uint64_t)m->n_arm, 0, m->in_mean + m->n_std, false, err, errlen) ||
+	     get_tensor(st, name, "arm_scale", 1, (uint64_t)m->n_arm, 0, m->in_scale + m->n_std, true, err, errlen)))
 		goto fail;
 	for (int l = 0; l < m->nlayers; l++) {
 		struct ncp_emu_layer *ly = &m->layer[l];
@@ -922,7 +994,8 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		for (size_t i = 0; i < ncp_safetensors_count(st); i++) {
 			const char *tn = ncp_safetensors_at(st, i)->name;
 			bool known = !strcmp(tn, "in_mean") || !strcmp(tn, "in_scale") ||
-				     !strcmp(tn, "out_mean") || !strcmp(tn, "out_scale");
+				     !strcmp(tn, "out_mean") || !strcmp(tn, "out_scale") ||
+				     (m->n_arm && (!strcmp(tn, "arm_mean") || !strcmp(tn, "arm_scale")));
 			for (int l = 0; !known && l < m->nlayers; l++) {
 				char wn[32], bn[32];
 				layer_names(l, wn, bn, sizeof(wn));
@@ -930,8 +1003,9 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 			}
 			if (!known) {
 				ncp_json_quote(e, 80, tn, strlen(tn));
-				ncp_errf(err, errlen, "%s: tensor %s does not belong to a %s model with %d hidden layers",
-					 name, e, ncp_emu_arch_name(s.arch), s.nhidden);
+				ncp_errf(err, errlen, "%s: tensor %s does not belong to a %s model with %d hidden layers%s",
+					 name, e, ncp_emu_arch_name(s.arch), s.nhidden,
+					 m->n_arm ? "" : " and no arm-state input (format_version 3, \"arm_input\")");
 				goto fail;
 			}
 		}
@@ -988,6 +1062,15 @@ void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
 		x[j] = (f[j] - mu[j]) * inv[j];
 }
 
+void ncp_emu_standardise_arm(const struct ncp_emu_model *m, const float *arm,
+			     float *x)
+{
+	const float *mu = m->in_mean + m->n_std, *inv = m->in_inv + m->n_std;
+
+	for (int a = 0; a < m->n_arm; a++)
+		x[a] = arm && isfinite(arm[a]) ? (arm[a] - mu[a]) * inv[a] : 0.0f;
+}
+
 
 /* A state keeps the last `window` steps (spike lists and stimulation) in a
  * ring.  For the filtered-feature archs it also keeps, per time constant
@@ -1022,6 +1105,11 @@ struct ncp_emu_state {
 	float *feat;		/* [nfeat] */
 	float *x;		/* [n_std] */
 	float *h[2];		/* [max_width] */
+	/* The arm inputs: of the latest pushed step (the arm after the step
+	 * before it), and of the next one (the arm after the latest step,
+	 * ncp_emu_set_arm); NaN while unknown. */
+	float arm_cur[2 * NCP_EMU_MAX_JOINTS];
+	float arm_next[2 * NCP_EMU_MAX_JOINTS];
 };
 
 void ncp_emu_state_free(struct ncp_emu_state *s)
@@ -1097,6 +1185,14 @@ void ncp_emu_state_reset(struct ncp_emu_state *s)
 	memset(s->run, 0, (size_t)s->m->nfeat * sizeof(double));
 	memset(s->acc, 0, (size_t)s->ntau * (size_t)s->h0 * sizeof(double));
 	s->acc_valid = true;
+	for (int a = 0; a < 2 * NCP_EMU_MAX_JOINTS; a++)
+		s->arm_cur[a] = s->arm_next[a] = NAN;
+}
+
+void ncp_emu_set_arm(struct ncp_emu_state *s, const float *arm)
+{
+	for (int a = 0; a < s->m->n_arm; a++)
+		s->arm_next[a] = arm ? arm[a] : NAN;
 }
 
 int ncp_emu_state_set_model(struct ncp_emu_state *s,
@@ -1196,6 +1292,11 @@ void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 	s->stim_nz[slot] = nz;
 	s->head = slot;
 	s->steps++;
+	/* The arm input of this step: the arm after the step before it. */
+	for (int a = 0; a < m->n_arm; a++) {
+		s->arm_cur[a] = s->arm_next[a];
+		s->arm_next[a] = NAN;
+	}
 	if (running)
 		ncp_feat_running_step(&m->feat, s->run, dst, k, nz ? st : NULL);
 	if (feat_arch && s->acc_valid)
@@ -1342,6 +1443,15 @@ void ncp_emu_predict(struct ncp_emu_state *s, float *out)
 			for (int k = 0; k < s->ntau; k++)
 				z += s->acc[(size_t)k * (size_t)h + u];
 			y[u] = (float)z;
+		}
+		/* The arm inputs' columns (folded with their standardisation
+		 * as the features'; an unknown value enters as its mean). */
+		for (int a = 0; a < m->n_arm; a++) {
+			const float *mu = m->in_mean + m->n_std;
+			const float v = isfinite(s->arm_cur[a]) ? s->arm_cur[a] : mu[a];
+			const float *col = m->w0_col + (size_t)(m->n_std + a) * (size_t)h;
+			for (int u = 0; u < h; u++)
+				y[u] += col[u] * v;
 		}
 	} else {
 		/* dense: the standardised stimulation features, then the

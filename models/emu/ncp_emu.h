@@ -32,8 +32,10 @@
 #define NCP_EMU_FORMAT "ncpd-emulator"
 /* Version 1: outputs at the window's last step.  Version 2 adds the
  * metadata "horizon" (steps ahead of it); files with horizon 0 are still
- * written as version 1. */
-#define NCP_EMU_FORMAT_VERSION 2
+ * written as version 1.  Version 3 adds the arm-state input (metadata
+ * "arm_input", tensors "arm_mean" and "arm_scale"); only files with that
+ * input are written as version 3. */
+#define NCP_EMU_FORMAT_VERSION 3
 #define NCP_EMU_MAX_HORIZON 10000	/* steps */
 /* The outputs are the arm's state: q and dq of each of its J joints and
  * the hand's x, y: 2 J + 2 (6 for REACH's 2-link arm, 8 for 3 links). */
@@ -85,6 +87,11 @@ struct ncp_emu_spec {
 	int horizon;
 	/* The arm's joints J (2 or 3; 0 means 2): 2 J + 2 outputs. */
 	int joints;
+	/* The arm-state input (ridge* and mlp* only): the arm's q and dq
+	 * (2 J values) after the step before the latest, as S1 has them,
+	 * next to the features.  Off by default: the model then predicts the
+	 * arm from M1 (and the stimulation) alone. */
+	bool arm_input;
 };
 /* A spec's joints (0 read as 2) and outputs. */
 int ncp_emu_spec_joints(const struct ncp_emu_spec *s);
@@ -143,6 +150,8 @@ int ncp_emu_model_neurons(const struct ncp_emu_model *m);
 int ncp_emu_model_stim_channels(const struct ncp_emu_model *m);
 int ncp_emu_model_outputs(const struct ncp_emu_model *m);
 int ncp_emu_model_horizon(const struct ncp_emu_model *m);
+/* Inputs of the arm-state block: 2 J with the arm-state input, else 0. */
+int ncp_emu_model_arm_inputs(const struct ncp_emu_model *m);
 /* Trainable parameters (weights and biases). */
 size_t ncp_emu_model_params(const struct ncp_emu_model *m);
 /* A 64-bit hash (FNV-1a) of the spec, weights and normalisations: equal
@@ -182,6 +191,13 @@ void ncp_emu_state_prepare(struct ncp_emu_state *s);
  * model's are ignored, missing ones are zero). */
 void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 		  const float *stim, int nstim);
+/* For a model with the arm-state input: the arm's state after the latest
+ * pushed step (2 J + 2 values as a recording's arm.npy row or the window
+ * slot's observation has them: q (J), dq (J), hand; the first 2 J are
+ * read), the arm input of the next pushed step.  Until it is given, and
+ * for a non-finite value, that input is unknown and enters as its mean
+ * (a standardised 0).  Ignored by models without the input. */
+void ncp_emu_set_arm(struct ncp_emu_state *s, const float *arm);
 /* The prediction for the latest pushed step t, in SI units: [q (J), dq
  * (J), hand_x, hand_y] of step t + the model's horizon (2 J + 2 values,
  * ncp_emu_model_outputs). */

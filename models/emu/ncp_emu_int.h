@@ -26,7 +26,13 @@ struct ncp_emu_model {
 	 * stimulation features only (dense: feat + neurons * ntau). */
 	int n_std;
 	int std_offset;		/* first standardised feature in feat */
-	float *in_mean, *in_scale, *in_inv;	/* n_std; in_inv = 1 / in_scale */
+	/* The arm-state inputs (spec.arm_input: 2 J, else 0), standardised
+	 * after the features: layer 0's inputs are n_x = n_std + n_arm (and
+	 * the dense spike inputs). */
+	int n_arm, n_x;
+	/* n_x values: the features' (the file's in_mean, in_scale), then the
+	 * arm inputs' (its arm_mean, arm_scale); in_inv = 1 / in_scale. */
+	float *in_mean, *in_scale, *in_inv;
 	float out_mean[NCP_EMU_MAX_OUTPUTS], out_scale[NCP_EMU_MAX_OUTPUTS];
 	int nout;		/* ncp_emu_spec_outputs */
 	int nlayers;		/* nhidden + 1 */
@@ -56,6 +62,11 @@ void *ncp_emu_calloc_big(size_t n, size_t size);
 /* x = (feat[std_offset ..] - in_mean) * in_inv, n_std values. */
 void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
 			 float *x);
+/* The arm inputs standardised: x[a] = (arm[a] - in_mean[n_std + a]) *
+ * in_inv[n_std + a] for a < n_arm, 0 where arm[a] is not finite (or arm
+ * is NULL: unknown). */
+void ncp_emu_standardise_arm(const struct ncp_emu_model *m, const float *arm,
+			     float *x);
 /* Recompute what derives from the tensors (in_inv, w0_col, bias0): after
  * changing weights or normalisations in place. */
 void ncp_emu_model_refresh(struct ncp_emu_model *m);

@@ -38,7 +38,7 @@ struct ncp_trainer {
 	int B;				/* batch capacity */
 	int W, N, K;
 	/* batch */
-	float *X;			/* [B][n_std] standardised inputs */
+	float *X;			/* [B][n_x] standardised inputs */
 	float *Z[NCP_EMU_MAX_LAYERS];	/* [B][out_l] pre-activations */
 	float *A[NCP_EMU_MAX_LAYERS];	/* [B][out_l] ReLU outputs (hidden) */
 	float *dZ, *dA;			/* [B][max_width] */
@@ -92,6 +92,15 @@ static const float *target_of(const struct ncp_dataset *ds, uint64_t row,
 							 NAN, NAN, NAN, NAN };
 	const float *a = ncp_dataset_target(ds, row, horizon);
 	return a ? a : none;
+}
+
+/* A row's arm input (models with the arm-state input): the arm state after
+ * the step before it, NULL (unknown) at its segment's first step. */
+static const float *arm_input_of(const struct ncp_dataset *ds, uint64_t row)
+{
+	uint64_t s0, len;
+	ncp_dataset_segment(ds, ncp_dataset_segment_of(ds, row), &s0, &len);
+	return row > s0 ? ncp_dataset_arm(ds, row - 1) : NULL;
 }
 
 static void progress(struct ncp_trainer *t, const char *what, double done)
@@ -378,7 +387,7 @@ struct ncp_trainer *ncp_trainer_new(const struct ncp_emu_model *init,
 	t->W = m->spec.window;
 	t->N = m->spec.neurons;
 	t->K = m->spec.ntau;
-	t->X = ncp_calloc_aligned(B * (size_t)NCP_MAX(m->n_std, 1), sizeof(float));
+	t->X = ncp_calloc_aligned(B * (size_t)NCP_MAX(m->n_x, 1), sizeof(float));
 	for (int l = 0; l < m->nlayers; l++) {
 		t->Z[l] = ncp_calloc_aligned(B * (size_t)m->layer[l].out, sizeof(float));
 		t->A[l] = ncp_calloc_aligned(B * (size_t)m->layer[l].out, sizeof(float));
@@ -477,8 +486,12 @@ static int prepare(struct ncp_trainer *t, const uint64_t *rows, int n)
 		const uint64_t row = rows[b];
 		const float *arm = target_of(t->ds, row, m->spec.horizon);
 
+		float *x = t->X + (size_t)b * (size_t)m->n_x;
 		row_features(t, row);
-		ncp_emu_standardise(m, t->feat, t->X + (size_t)b * (size_t)m->n_std);
+		ncp_emu_standardise(m, t->feat, x);
+		if (m->n_arm)
+			ncp_emu_standardise_arm(m, arm_input_of(t->ds, row),
+						x + m->n_std);
 		for (int o = 0; o < NOUT; o++)
 			t->T[b * NOUT + o] = (arm[o] - m->out_mean[o]) / m->out_scale[o];
 		if (!m->n_spk)
@@ -784,9 +797,11 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 			 size_t n, double floor_frac)
 {
 	struct ncp_emu_model *m = t->m;
-	const int ns = m->n_std, K = t->K;
+	const int ns = m->n_std, K = t->K, na = m->n_arm;
 	double *s1 = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *s2 = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
+	double a1[2 * NCP_EMU_MAX_JOINTS] = {0}, a2[2 * NCP_EMU_MAX_JOINTS] = {0};
+	uint64_t an[2 * NCP_EMU_MAX_JOINTS] = {0};
 	double *sd = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *tmp = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double o1[NCP_EMU_MAX_OUTPUTS] = {0}, o2[NCP_EMU_MAX_OUTPUTS] = {0};
@@ -816,6 +831,13 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 				o1[o] += arm[o];
 				o2[o] += (double)arm[o] * arm[o];
 				on[o]++;
+			}
+		const float *ain = na ? arm_input_of(t->ds, rows[i]) : NULL;
+		for (int a = 0; ain && a < na; a++)
+			if (isfinite(ain[a])) {
+				a1[a] += ain[a];
+				a2[a] += (double)ain[a] * ain[a];
+				an[a]++;
 			}
 		if (i % 8192 == 0)
 			progress(t, "normalisation", (double)i / (double)n);
@@ -867,6 +889,14 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 		m->out_mean[o] = (float)mu;
 		m->out_scale[o] = var > 0 ? (float)sqrt(var) : 1.0f;
 	}
+	/* The arm inputs: their own mean and deviation, no floor (a few
+	 * values of a state that varies everywhere). */
+	for (int a = 0; a < na; a++) {
+		double mu = an[a] ? a1[a] / (double)an[a] : 0.0;
+		double var = an[a] ? a2[a] / (double)an[a] - mu * mu : 0.0;
+		m->in_mean[ns + a] = (float)mu;
+		m->in_scale[ns + a] = var > 0 ? (float)sqrt(var) : 1.0f;
+	}
 	ncp_emu_model_refresh(m);
 out:
 	free(s1);
@@ -896,7 +926,7 @@ int ncp_trainer_fit_ridge(struct ncp_trainer *t, const uint64_t *train,
 			  size_t errlen)
 {
 	struct ncp_emu_model *m = t->m;
-	const int F = m->n_std;
+	const int F = m->n_x;
 	const size_t FF = (size_t)F * (size_t)F;
 	double *G = NULL, *Gl = NULL, *C = NULL, *Wl = NULL;
 	float *Gf = NULL, *Wall = NULL, *P = NULL;

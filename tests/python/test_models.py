@@ -85,6 +85,73 @@ def test_torch_module_matches_numpy(arch, tmp_path, short_rec):
     assert np.array_equal(t2.tensors["layers.0.bias"], m.tensors["layers.0.bias"] + 1)
 
 
+@pytest.mark.parametrize("arch", ["mlp-running", "ridge"])
+def test_arm_input_model_runs_in_ncpd(arch, tmp_path, short_rec):
+    """A model with the arm-state input written from numpy: ncpd reads it
+    and, fed the recording's arm after each step, predicts what numpy and
+    torch do; numpy refuses to run it without the arm."""
+    m = spread(models.new(arch, seed=4, arm_input=True,
+                          hidden=None if arch.startswith("ridge") else [32, 16]), 3)
+    m.tensors["arm_mean"][:] = [0.6, 2.1, 0.0, 0.0]
+    m.tensors["arm_scale"][:] = [0.2, 0.2, 1.0, 1.0]
+    assert m.arm_input and m.n_arm == 4 and m.meta["format_version"] == "3"
+    path = str(tmp_path / "m.safetensors")
+    m.save(path)
+    back = models.load(path)
+    assert back.meta == m.meta and back.arm_input
+    out = tmp_path / "run"
+    out.mkdir()
+    run([prog("tests/fixture_emu_dump"), "--run", path, short_rec.path, str(out)])
+    pred = np.load(out / "pred.npy").astype(np.float64)
+    arm = short_rec.arm
+    y, v = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"), arm)
+    assert v.std() > 1e-2
+    diff = np.abs((pred - m.tensors["out_mean"]) / m.tensors["out_scale"] - v).max()
+    assert diff <= 1e-4, diff
+    # The arm of the step itself (not the one before) is another answer.
+    _, late = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"),
+                        np.concatenate([arm[1:], arm[-1:]]))
+    assert np.abs(late - v).max() > 10 * max(diff, 1e-6)
+    with pytest.raises(models.ModelError, match="reads the arm state"):
+        m.forward(np.load(out / "spikes.npy"))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    emu = models.Emulator.load(path)
+    assert set(emu.state_dict()) == set(m.tensors)
+    x, u = short_rec.m1, short_rec.stim_input(emu.stim_channels)
+    y_t = emu.predict(x, u, arm)
+    assert np.abs(y_t - m.predict(x, u, arm)).max() <= 1e-4 * max(1.0, np.abs(y).max())
+    emu.save(str(tmp_path / "t.safetensors"))
+    assert models.load(str(tmp_path / "t.safetensors")).meta["arm_input"] == m.meta["arm_input"]
+
+
+def test_arm_input_refusals():
+    m = models.new("mlp-running", hidden=[8], arm_input=True)
+    t, meta = dict(m.tensors), dict(m.meta)
+    assert json.loads(meta["arm_input"]) == ["q0", "q1", "dq0", "dq1"]
+    with pytest.raises(models.ModelError, match='"arm_input" is .*the arm of 2 links'):
+        models.Model(t, dict(meta, arm_input=json.dumps(list(models.arm_inputs_of(3)))))
+    with pytest.raises(models.ModelError, match='"arm_input" needs format_version 3'):
+        models.Model(t, dict(meta, format_version="2"))
+    with pytest.raises(models.ModelError, match='format_version 3 needs the metadata "arm_input"'):
+        models.Model(t, {k: v for k, v in meta.items() if k != "arm_input"})
+    with pytest.raises(models.ModelError, match="'arm_scale' is missing"):
+        models.Model({k: v for k, v in t.items() if k != "arm_scale"}, meta)
+    bad = dict(t, arm_scale=np.array([1, 1, -1, 1], np.float32))
+    with pytest.raises(models.ModelError, match="'arm_scale' holds a scale that is not positive"):
+        models.Model(bad, meta)
+    plain = models.new("mlp-running", hidden=[8])
+    with pytest.raises(models.ModelError, match="'arm_mean' is not part of"):
+        models.Model(dict(plain.tensors, arm_mean=t["arm_mean"]), plain.meta)
+    with pytest.raises(models.ModelError, match="not dense"):
+        models.metadata("dense", arm_input=True)
+    # The 3-link arm: six inputs.
+    m3 = models.new("ridge", links=3, arm_input=True)
+    assert m3.n_arm == 6 and m3.n_in == (1000 + 32) * 3 + 6
+
+
 def test_trained_model(trained):
     """ncp-train's file reads, in numpy and torch alike."""
     m = models.load(trained[1])

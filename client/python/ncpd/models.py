@@ -10,6 +10,9 @@ torch.nn.Modules when torch imports.
     y = emu(torch.from_numpy(spikes), torch.from_numpy(stim))
     emu.save("data/trained.safetensors")
 
+A model with the arm-state input (format_version 3, m.arm_input) also takes
+the run's arm states, arm.npy's rows: m.predict(rec.m1, stim, arm=rec.arm).
+
 The numpy forward pass is the page's definition, computed in float64:
 the reference ncpd's own inference is checked against.
 """
@@ -19,8 +22,8 @@ import numpy as np
 
 from . import safetensors
 
-__all__ = ["Model", "ModelError", "ARCHS", "OUTPUTS", "outputs_of", "load", "new",
-           "metadata", "features", "Emulator"]
+__all__ = ["Model", "ModelError", "ARCHS", "OUTPUTS", "outputs_of", "arm_inputs_of",
+           "load", "new", "metadata", "features", "arm_input", "Emulator"]
 
 ARCHS = ("ridge", "ridge-running", "mlp", "mlp-running", "dense")
 OUTPUTS = ("q0", "q1", "dq0", "dq1", "hand_x", "hand_y")
@@ -31,6 +34,14 @@ def outputs_of(links):
     of each joint, the hand's x and y (OUTPUTS for 2)."""
     return (tuple("q%d" % j for j in range(links)) +
             tuple("dq%d" % j for j in range(links)) + ("hand_x", "hand_y"))
+
+
+def arm_inputs_of(links):
+    """The arm-state inputs of a model of an arm of `links` links: q and dq
+    of each joint (the metadata "arm_input")."""
+    return outputs_of(links)[:2 * links]
+
+
 DEFAULT_HIDDEN = {"ridge": [], "ridge-running": [], "mlp": [256, 256],
                   "mlp-running": [256, 256], "dense": [128, 128]}
 DEFAULT_TAUS = (0.005, 0.02, 0.05)
@@ -44,9 +55,10 @@ class ModelError(ValueError):
 
 def metadata(arch, neurons=1000, stim_channels=32, window=100,
              taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, config=None,
-             links=2):
+             links=2, arm_input=False):
     """The metadata (str to str) a model of these sizes needs (of an arm
-    of `links` links: 2 links + 2 outputs)."""
+    of `links` links: 2 links + 2 outputs; with arm_input, the arm-state
+    input, format_version 3)."""
     if links not in (2, 3):
         raise ModelError("links %r: ncpd's arms have 2 or 3" % (links,))
     if arch not in ARCHS:
@@ -58,9 +70,14 @@ def metadata(arch, neurons=1000, stim_channels=32, window=100,
         raise ModelError("%s needs hidden layers" % arch)
     taus = [float(t) for t in taus]
     K = len(taus)
+    if arm_input and arch == "dense":
+        raise ModelError("the arm-state input is for ridge*, mlp*, not dense")
     n_in = (window * neurons + stim_channels * K if arch == "dense"
             else (neurons + stim_channels) * K)
-    m = {"format": "ncpd-emulator", "format_version": "2" if horizon else "1",
+    if arm_input:
+        n_in += 2 * links
+    version = "3" if arm_input else "2" if horizon else "1"
+    m = {"format": "ncpd-emulator", "format_version": version,
          "arch": arch,
          "feature_mode": "running" if arch.endswith("-running") else "window",
          "window": str(int(window)), "neurons": str(int(neurons)),
@@ -68,8 +85,10 @@ def metadata(arch, neurons=1000, stim_channels=32, window=100,
          "taus": json.dumps(taus), "hidden": json.dumps([int(h) for h in hidden]),
          "n_in": str(n_in), "n_out": str(len(outputs_of(links))),
          "outputs": json.dumps(list(outputs_of(links)))}
-    if horizon:
+    if version != "1":
         m["horizon"] = str(int(horizon))
+    if arm_input:
+        m["arm_input"] = json.dumps(list(arm_inputs_of(links)))
     if config is not None:
         m["config"] = config if isinstance(config, str) else json.dumps(config)
     return m
@@ -108,10 +127,17 @@ class _Spec:
 
         if need("format") != "ncpd-emulator":
             raise bad('metadata "format" is %r, not "ncpd-emulator"' % meta["format"])
-        self.version = integer("format_version", 1, 2)
+        self.version = integer("format_version", 1, 3)
         if self.version == 1 and "horizon" in meta:
             raise bad('a format_version 1 model has no "horizon" (use 2)')
-        self.horizon = integer("horizon", 0, MAX_HORIZON) if self.version == 2 else 0
+        self.horizon = integer("horizon", 0, MAX_HORIZON) if self.version >= 2 else 0
+        if self.version == 3 and "arm_input" not in meta:
+            raise bad('format_version 3 needs the metadata "arm_input" '
+                      '(the arm-state input), which is missing')
+        if self.version < 3 and "arm_input" in meta:
+            raise bad('metadata "arm_input" needs format_version 3 (the file says %d)'
+                      % self.version)
+        self.arm_input = self.version == 3
         self.arch = need("arch")
         if self.arch not in ARCHS:
             raise bad('arch %r is unknown (%s)' % (self.arch, ", ".join(ARCHS)))
@@ -140,12 +166,6 @@ class _Spec:
         if self.arch.startswith("ridge") == bool(self.hidden):
             raise bad('arch %s with hidden %r' % (self.arch, self.hidden))
         K = len(self.taus)
-        self.n_in = integer("n_in", 1, 1 << 40)
-        want = (self.window * self.neurons + self.stim_channels * K
-                if self.arch == "dense" else (self.neurons + self.stim_channels) * K)
-        if self.n_in != want:
-            raise bad('metadata "n_in" is %d; %s with these sizes has %d inputs'
-                      % (self.n_in, self.arch, want))
         self.n_out = integer("n_out", 1, 1 << 20)
         if self.n_out not in (6, 8):
             raise bad('metadata "n_out" is %s, want 6 (2-link arm) or 8 '
@@ -155,6 +175,22 @@ class _Spec:
         if jlist("outputs") != list(self.outputs):
             raise bad('metadata "outputs" is %s, want %s'
                       % (meta["outputs"], json.dumps(list(self.outputs))))
+        self.n_arm = 2 * self.links if self.arm_input else 0
+        if self.arm_input:
+            if self.arch == "dense":
+                raise bad("the arm-state input is for ridge*, mlp*, not dense")
+            if jlist("arm_input") != list(arm_inputs_of(self.links)):
+                raise bad('metadata "arm_input" is %s, want %s (the q and dq of '
+                          'the arm of %d links its %d outputs are for)'
+                          % (meta["arm_input"], json.dumps(list(arm_inputs_of(self.links))),
+                             self.links, self.n_out))
+        self.n_in = integer("n_in", 1, 1 << 40)
+        want = (self.window * self.neurons + self.stim_channels * K
+                if self.arch == "dense" else (self.neurons + self.stim_channels) * K)
+        want += self.n_arm
+        if self.n_in != want:
+            raise bad('metadata "n_in" is %d; %s with these sizes has %d inputs'
+                      % (self.n_in, self.arch, want))
         self.n_std = (self.stim_channels * K if self.arch == "dense"
                       else (self.neurons + self.stim_channels) * K)
 
@@ -162,6 +198,9 @@ class _Spec:
         """Every tensor's name and shape."""
         s = {"in_mean": (self.n_std,), "in_scale": (self.n_std,),
              "out_mean": (self.n_out,), "out_scale": (self.n_out,)}
+        if self.n_arm:
+            s["arm_mean"] = (self.n_arm,)
+            s["arm_scale"] = (self.n_arm,)
         sizes = [self.n_in] + list(self.hidden) + [self.n_out]
         for i in range(len(sizes) - 1):
             s["layers.%d.weight" % (2 * i)] = (sizes[i + 1], sizes[i])
@@ -195,6 +234,21 @@ def features(x, u, taus, dt, window, running):
     return out.reshape(T, -1)
 
 
+def arm_input(arm, links):
+    """The arm-state input of every step of a run (T, 2 links), float64:
+    step t reads the arm after step t - 1 (row t - 1 of arm.npy, its q and
+    dq columns); step 0's, and any non-finite value, is unknown (NaN).
+    arm (T, >= 2 links) the run's arm states from its first step."""
+    a = np.asarray(arm, np.float64)
+    if a.ndim != 2 or a.shape[1] < 2 * links:
+        raise ModelError("arm states of shape %s; the model takes (T, >= %d)"
+                         % (list(a.shape), 2 * links))
+    out = np.full((len(a), 2 * links), np.nan)
+    out[1:] = a[:-1, :2 * links]
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 class Model:
     """An emulator model in numpy: `meta` (str to str, the file's
     metadata) and `tensors` (name to float32 array, PyTorch's state_dict
@@ -211,7 +265,7 @@ class Model:
         spec = _Spec(self.meta, where)
         for k in ("arch", "window", "neurons", "stim_channels", "taus", "dt",
                   "hidden", "horizon", "running", "n_in", "n_out", "links",
-                  "outputs"):
+                  "outputs", "arm_input", "n_arm"):
             setattr(self, k, getattr(spec, k))
         shapes = spec.shapes()
         extra = sorted(set(tensors) - set(shapes))
@@ -240,7 +294,8 @@ class Model:
     def __repr__(self):
         return "Model(%s: %s, %d neurons, %d stim channels, window %d, hidden %s%s)" % (
             self.where, self.arch, self.neurons, self.stim_channels, self.window,
-            self.hidden, ", horizon %d" % self.horizon if self.horizon else "")
+            self.hidden, (", horizon %d" % self.horizon if self.horizon else "")
+            + (", arm-state input" if self.arm_input else ""))
 
     @property
     def config(self):
@@ -272,11 +327,26 @@ class Model:
             u = np.concatenate([u, np.zeros((len(u), self.stim_channels - u.shape[1]))], 1)
         return x, u
 
-    def forward(self, x, u=None):
+    def _arm(self, x, arm):
+        """The standardised arm-state inputs (T, n_arm), unknown as 0."""
+        if arm is None:
+            raise ModelError("%s reads the arm state: give arm= (the run's "
+                             "arm.npy rows)" % self.where)
+        a = arm_input(arm, self.links)
+        if len(a) != len(x):
+            raise ModelError("arm states of %d steps for %d steps of spikes"
+                             % (len(a), len(x)))
+        t = self.tensors
+        z = (a - t["arm_mean"].astype(np.float64)) / t["arm_scale"].astype(np.float64)
+        return np.nan_to_num(z, nan=0.0)
+
+    def forward(self, x, u=None, arm=None):
         """(y, v) for every step t of a run from its first step: y (T, 6) the
         predicted arm state (of step t + horizon), v (T, 6) the standardised
         outputs; float64.  x (T, N) spikes, u (T, <= C) stimulation (NaN as
-        0, missing columns 0; None: none)."""
+        0, missing columns 0; None: none); arm (T, >= 2 links) the arm
+        state after every step (arm.npy), required by a model with the
+        arm-state input (step t reads row t - 1), ignored otherwise."""
         x, u = self._inputs(x, u)
         W, N, K = self.window, self.neurons, len(self.taus)
         T = x.shape[0]
@@ -298,7 +368,10 @@ class Model:
                 win = np.stack([pad[s:s + W].reshape(-1) for s in range(t0, t1)])
                 v[t0:t1] = np.concatenate([win, z[t0:t1]], axis=1) @ w0.T + b0
         else:
-            v = ((f - mean) / scale) @ w0.T + b0
+            z = (f - mean) / scale
+            if self.arm_input:
+                z = np.concatenate([z, self._arm(x, arm)], axis=1)
+            v = z @ w0.T + b0
         for i in range(1, len(self.hidden) + 1):
             v = np.maximum(v, 0.0)
             v = (v @ t["layers.%d.weight" % (2 * i)].astype(np.float64).T
@@ -306,9 +379,9 @@ class Model:
         y = v * t["out_scale"] + t["out_mean"]
         return y, v
 
-    def predict(self, x, u=None):
+    def predict(self, x, u=None, arm=None):
         """The predictions for every step (T, 6), float64 (forward's y)."""
-        return self.forward(x, u)[0]
+        return self.forward(x, u, arm)[0]
 
     def hand_rmse(self, y, arm):
         """Hand RMSE (m) of predictions y against the arm `horizon` steps
@@ -330,12 +403,13 @@ def load(path):
 
 
 def new(arch="mlp-running", neurons=1000, stim_channels=32, window=100,
-        taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, seed=0, links=2):
+        taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, seed=0, links=2,
+        arm_input=False):
     """A model with fresh weights, drawn as PyTorch's Linear draws them
     (uniform in +-1/sqrt(fan_in)) from `seed`; inputs and outputs not
-    standardised (means 0, scales 1)."""
+    standardised (means 0, scales 1); arm_input: with the arm-state input."""
     meta = metadata(arch, neurons, stim_channels, window, taus, dt, hidden, horizon,
-                    links=links)
+                    links=links, arm_input=arm_input)
     spec = _Spec(meta, "new model")
     rng = np.random.default_rng(seed)
     tensors = {}

@@ -5,6 +5,7 @@ ncpd and a model ncp-train wrote trains on here.
     emu = Emulator.load("data/emulator.safetensors")
     y = emu(spikes, stim)                       # (T, 6), every step of a run
     emu.save("data/tuned.safetensors")
+    y = emu(spikes, stim, arm)                  # a model with the arm-state input
 
 Imported by ncpd.models when ncpd.models.Emulator is first used.
 """
@@ -47,11 +48,13 @@ class Emulator(nn.Module):
     model file's metadata (ncpd.models.metadata() makes one), randomly
     initialised as nn.Linear is; Emulator.load(path) from a file.
 
-    forward(x, u=None): x (T, N) spikes of a run from its first step, u (T,
-    <= C) its stimulation (NaN as 0, missing channels 0), tensors or numpy
-    arrays; returns the predictions for every step (T, 6), float32.
-    Features are computed in float64 and are differentiable in u.
-    predict(x, u) is the same without gradients, as numpy.
+    forward(x, u=None, arm=None): x (T, N) spikes of a run from its first
+    step, u (T, <= C) its stimulation (NaN as 0, missing channels 0), arm
+    (T, >= 2 links) the arm state after every step (arm.npy; a model with
+    the arm-state input reads row t - 1 at step t, ncpd.models.arm_input),
+    tensors or numpy arrays; returns the predictions for every step (T, 6),
+    float32.  Features are computed in float64 and are differentiable in u.
+    predict(x, u, arm) is the same without gradients, as numpy.
     """
 
     def __init__(self, meta):
@@ -61,6 +64,7 @@ class Emulator(nn.Module):
         self.arch, self.W, self.N = spec.arch, spec.window, spec.neurons
         self.C, self.dt, self.taus = spec.stim_channels, spec.dt, list(spec.taus)
         self.running, self.horizon = spec.running, spec.horizon
+        self.arm_input, self.links = spec.arm_input, spec.links
         sizes = [spec.n_in] + list(spec.hidden) + [spec.n_out]
         layers = []
         for i in range(len(sizes) - 1):
@@ -72,6 +76,9 @@ class Emulator(nn.Module):
         self.register_buffer("in_scale", torch.ones(spec.n_std))
         self.register_buffer("out_mean", torch.zeros(spec.n_out))
         self.register_buffer("out_scale", torch.ones(spec.n_out))
+        if spec.arm_input:
+            self.register_buffer("arm_mean", torch.zeros(spec.n_arm))
+            self.register_buffer("arm_scale", torch.ones(spec.n_arm))
 
     @property
     def neurons(self):
@@ -147,7 +154,7 @@ class Emulator(nn.Module):
             u = torch.cat([u, torch.zeros(T, self.C - u.shape[1], dtype=u.dtype)], 1)
         return x, u
 
-    def forward(self, x, u=None):
+    def forward(self, x, u=None, arm=None):
         x, u = self._inputs(x, u)
         f = self.features(x, u)
         T = x.shape[0]
@@ -165,14 +172,27 @@ class Emulator(nn.Module):
             v = self.layers[1:](h) if len(self.layers) > 1 else h
         else:
             z = ((f - self.in_mean.double()) / self.in_scale.double()).float()
+            if self.arm_input:
+                if arm is None:
+                    raise models.ModelError("this model reads the arm state: give "
+                                            "arm (the run's arm.npy rows)")
+                if torch.is_tensor(arm):
+                    arm = arm.detach().cpu().numpy()
+                a = torch.from_numpy(models.arm_input(arm, self.links))
+                if a.shape[0] != T:
+                    raise models.ModelError("arm states of %d steps for %d steps of "
+                                            "spikes" % (a.shape[0], T))
+                za = torch.nan_to_num((a - self.arm_mean.double())
+                                      / self.arm_scale.double(), nan=0.0)
+                z = torch.cat([z, za.float()], dim=1)
             v = self.layers(z)
         return v * self.out_scale + self.out_mean
 
 
-    def predict(self, x, u=None):
+    def predict(self, x, u=None, arm=None):
         """forward() without gradients, as a numpy (T, 6) float32 array."""
         with torch.no_grad():
-            return self.forward(x, u).cpu().numpy()
+            return self.forward(x, u, arm).cpu().numpy()
 
 
 def load_torch(path):
