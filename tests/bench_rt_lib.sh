@@ -72,10 +72,10 @@ daemon_start() {
 	"$BUILD/ncpd" $uniq $pin --summary json "$@" ${NCP_BENCH_NCPD_ARGS:-} \
 		>"$ds_out" 2>"$tmp/e" &
 	dpid=$!
-	i=0
+	ds_i=0
 	while [ ! -S "$tmp/ctl.sock" ] && kill -0 "$dpid" 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -lt 2400 ] || { kill "$dpid"; die "no control socket after 120 s"; }
+		ds_i=$((ds_i + 1))
+		[ "$ds_i" -lt 2400 ] || { kill "$dpid"; die "no control socket after 120 s"; }
 		sleep 0.05
 	done
 	[ "${alone:-0}" = 1 ] && return 0
