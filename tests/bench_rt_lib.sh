@@ -9,9 +9,11 @@
 # just before the loop starts, and stopped when the daemon exits), on its
 # own CPU: the loop is pinned to NCP_BENCH_LOOP_CPU (0, rt.cpu) and
 # cyclictest to NCP_BENCH_CT_CPU (1, -a) at the loop's priority (1 ms,
-# SCHED_FIFO 80, -m), so neither delays the other's wake-ups; the other
-# threads of the daemon are not pinned.  -1 for both: neither is pinned
-# (the default on a machine with a single CPU).
+# SCHED_FIFO 80, -m), so neither delays the other's wake-ups.  The
+# daemon's other threads are not pinned (its emulator and co-processor
+# threads keep off the loop's CPU).  -1 for both: neither is pinned (the
+# default on a machine with a single CPU).  tests/bench_rt_pairing.sh
+# checks the scheme (docs/tuning.md).
 # shellcheck shell=sh disable=SC2034  # PY, BENCH_PY_HEAD: for the benches
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
