@@ -244,7 +244,8 @@ static const struct key keys[] = {
 	  "SCHED_FIFO priority of the co-processor thread (below the loop's, "
 	  "above the emulator's); 0: the normal policy" },
 	{ "ncp.cpu", T_INT, OFF(ncp.cpu), 0, -1, 1023, "-1", NULL, false,
-	  "CPU to pin the co-processor thread to; -1: no pinning" },
+	  "CPU to pin the co-processor thread to; -1: no pinning (with "
+	  "rt.cpu set, any CPU but the loop's)" },
 	{ "ncp.replay", T_DOUBLE, OFF(ncp.replay), 0, 10, 86400, "300", NULL,
 	  false, "seconds of lesioned steps the CPN drove that online "
 	  "training learns from" },
@@ -277,7 +278,9 @@ static const struct key keys[] = {
 	{ "rt.priority", T_INT, OFF(rt.priority), 0, 0, 99, "80", NULL, false,
 	  "SCHED_FIFO priority of the loop thread; 0: the normal policy" },
 	{ "rt.cpu", T_INT, OFF(rt.cpu), 0, -1, 1023, "-1", NULL, false,
-	  "CPU to pin the loop thread to; -1: no pinning" },
+	  "CPU to pin the loop thread to; -1: no pinning. When set, the "
+	  "emulator and co-processor threads that are not pinned themselves "
+	  "keep off it" },
 	{ "rt.lock_memory", T_BOOL, OFF(rt.lock_memory), 0, 0, 0, "true", NULL,
 	  false, "lock all memory (mlockall) so the loop never page-faults" },
 	{ "rt.cpu_latency_us", T_INT, OFF(rt.cpu_latency_us), 0, -1, 100000, "0",
@@ -300,7 +303,8 @@ static const struct key keys[] = {
 	  NULL, false, "SCHED_FIFO priority of the emulator thread (below the "
 	  "loop's); 0: the normal policy" },
 	{ "emulator.cpu", T_INT, OFF(emulator.cpu), 0, -1, 1023, "-1", NULL,
-	  false, "CPU to pin the emulator thread to; -1: no pinning" },
+	  false, "CPU to pin the emulator thread to; -1: no pinning (with "
+	  "rt.cpu set, any CPU but the loop's)" },
 
 	{ "emulator.online", T_BOOL, OFF(emulator.online), 0, 0, 0, "false",
 	  NULL, true, "train the emulator while the loop runs (ncpctl train "

@@ -794,6 +794,13 @@ static void *coproc_thread(void *arg)
 	if (c->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
 	    warn[0])
 		ncp_log_warn("co-processor thread: %s", warn);
+	if (c->p.priority > 0 && c->p.cpu < 0) {
+		int ret = ncp_rt_keep_off_cpu(c->p.loop_cpu);
+		if (ret < 0)
+			ncp_log_warn("co-processor thread: cannot keep off the "
+				     "loop's CPU %d (%s)", c->p.loop_cpu,
+				     strerror(-ret));
+	}
 	while (!atomic_load(&c->stop)) {
 		if (atomic_load_explicit(&c->hold, memory_order_relaxed)) {
 			atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);

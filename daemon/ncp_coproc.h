@@ -66,6 +66,8 @@ struct ncp_coproc_params {
 	bool lockstep;			/* free-run: ncp_coproc_step */
 	int priority;			/* SCHED_FIFO of the thread; 0: normal */
 	int cpu;			/* -1: not pinned */
+	int loop_cpu;			/* the loop's (rt.cpu), -1: none; not
+					 * pinned, the thread keeps off it */
 	bool explore;			/* explore while training */
 	struct ncp_explore_params xp;
 	double warm_sd;			/* warm-up perturbation sd / alpha_max */

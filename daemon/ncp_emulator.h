@@ -51,6 +51,8 @@ struct ncp_emulator_params {
 	bool lockstep;			/* free-run: ncp_emulator_step */
 	int priority;			/* SCHED_FIFO of the thread; 0: normal */
 	int cpu;			/* -1: not pinned */
+	int loop_cpu;			/* the loop's (rt.cpu), -1: none; not
+					 * pinned, the thread keeps off it */
 	struct ncp_arm_params arm;
 };
 

@@ -154,6 +154,21 @@ bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 	return fifo;
 }
 
+int ncp_rt_keep_off_cpu(int cpu)
+{
+	cpu_set_t set;
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return 1;
+	int e = pthread_getaffinity_np(pthread_self(), sizeof(set), &set);
+	if (e)
+		return -e;
+	if (!CPU_ISSET(cpu, &set) || CPU_COUNT(&set) < 2)
+		return 1;
+	CPU_CLR(cpu, &set);
+	e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return e ? -e : 0;
+}
+
 /* Lock on fault: a page is locked when first touched, so reserved but
  * untouched memory (OpenBLAS maps a 128 MB buffer for each thread that
  * calls it, every thread has an 8 MB stack) costs nothing.  Without

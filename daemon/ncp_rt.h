@@ -72,6 +72,14 @@ double ncp_rt_clock_wall(const struct ncp_rt_clock *c);
  * true when SCHED_FIFO is in effect. */
 bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
 			 size_t warnlen);
+/* Keep the calling thread off `cpu` (the loop's): its allowed CPUs less
+ * that one, unless none would be left.  For the real-time threads that
+ * follow the loop (the emulator's, the co-processor's) when they are not
+ * pinned themselves: one of them running on the loop's CPU when the loop
+ * wakes delayed the loop's wake-up (docs/tuning.md).  Returns 0, 1 when
+ * there was nothing to do (cpu < 0, the thread not allowed on it, or no
+ * other CPU allowed), or -errno. */
+int ncp_rt_keep_off_cpu(int cpu);
 /* Lock all present and future memory (mlockall), each page as it is
  * first touched (MCL_ONFAULT where the kernel has it): memory the loop
  * uses must be written before the loop starts.  Returns 0 or -errno. */

@@ -709,6 +709,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.lockstep = d->opt.free_run,
 		.priority = d->opt.free_run ? 0 : cfg->emulator.priority,
 		.cpu = cfg->emulator.cpu,
+		.loop_cpu = cfg->rt.cpu,
 		.arm = cfg->reach.arm,
 	};
 	d->emulator = ncp_emulator_new(&ep, d->shm, msg, sizeof(msg));
@@ -752,6 +753,7 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		.lockstep = d->opt.free_run,
 		.priority = d->opt.free_run ? 0 : cfg->ncp.priority,
 		.cpu = cfg->ncp.cpu,
+		.loop_cpu = cfg->rt.cpu,
 		.explore = cfg->ncp.explore > 0,
 		.warm_sd = cfg->ncp.warmup_explore,
 		.xp = {

@@ -2,9 +2,9 @@
 # make bench: the emulator in a real-time daemon, next to the loop's own
 # wake-up latency and cyclictest's (rt-tests), all three in the same run.
 #  1. emulator_realtime (NCP_BENCH_EMU_RUNS runs, 3): an mlp-running model
-#     (the default architecture; trained briefly here: latency does not
-#     depend on how well) predicting every step for NCP_BENCH_EMU_SECONDS
-#     (60): latency from a step's publication to its prediction, skipped
+#     (the default architecture; trained briefly here on 30 s of free
+#     run: latency does not depend on how well) predicting every step for
+#     NCP_BENCH_EMU_SECONDS (60): latency from a step's publication to its prediction, skipped
 #     steps, the steps the loop predicted itself (fallback) and what that
 #     cost it, slips.
 #  2. online_from_scratch (as many runs): no model, online training on,
@@ -14,39 +14,22 @@
 #     of the emulator's latency p99, the loop's wake-up p99 and
 #     cyclictest's p99, and of the excess emulator p99 - loop p99 (the
 #     design goal: within 50 us) and the ratios to cyclictest.
-# cyclictest runs alongside each daemon run (1 ms, SCHED_FIFO 80, the
-# loop's priority), so both see the same minute of the host.
+# cyclictest runs alongside each daemon run on the other CPU, over the
+# same interval (tests/bench_rt_lib.sh), so both see the same minute of
+# the host.
 set -u
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
+TAG=emu
+. tests/bench_rt_lib.sh
 secs=${NCP_BENCH_EMU_SECONDS:-60}
 osecs=${NCP_BENCH_ONLINE_SECONDS:-120}
 runs=${NCP_BENCH_EMU_RUNS:-3}
-tmp=$(mktemp -d /tmp/ncpd-bench-emu.XXXXXX)
-name="/ncpd-bench-emu-$$"
-trap 'rm -rf "$tmp"; rm -f "/dev/shm$name"' EXIT
-uniq="--set shm.name=$name --set control.socket=$tmp/ctl.sock --set data_dir=$tmp/data"
 
-if ! command -v cyclictest >/dev/null; then
-	echo "bench_emulator_rt: cyclictest missing (apt-get install rt-tests)" >&2
-	exit 1
-fi
-
-echo "bench_emulator_rt: a model to run (60 s recorded, 2 epochs)..." >&2
-# shellcheck disable=SC2086
-"$BUILD/ncpd" $uniq --free-run --duration 60 --set task.kind=random --record tr \
-	>/dev/null 2>"$tmp/e" || { cat "$tmp/e" >&2; exit 1; }
-"$BUILD/ncp-train" --data "$tmp/data/tr" --out "$tmp/data/m.safetensors" \
-	--epochs 2 --quiet >/dev/null 2>"$tmp/e" || { cat "$tmp/e" >&2; exit 1; }
+# shellcheck disable=SC2119  # no arguments: the default free run
+emulator_model
 
 report() { # BENCH-NAME SUMMARY CYCLICTEST-OUTPUT
-	$PY - "$1" "$2" "$3" <<'PYEOF'
-import json, sys
-sys.path.insert(0, "tests")
-from cyclictest_hist import summary
-name, path, ct_out = sys.argv[1:]
-ct = summary(ct_out)
-d = json.load(open(path))
+	$PY -c "$BENCH_PY_HEAD"'
+name = sys.argv[3]
 e, out = d["emulator"], {"bench": name}
 out.update({"seconds": d["sim_seconds"], "arch": e["arch"],
             "latency_us": e["latency_us"], "predictions": e["predictions"],
@@ -57,6 +40,8 @@ out.update({"seconds": d["sim_seconds"], "arch": e["arch"],
             "slips": d["slips"], "overruns": d["overruns"],
             "loop_jitter_us": d["jitter_us"], "loop_cost_us": d["cost_us"],
             "cyclictest_us": {k: ct[k] for k in ("p50", "p99", "max", "samples")},
+            "cyclictest_run": loop["cyclictest_run"],
+            "ratio_p99": loop["ratio_p99"],
             "hand_rmse": e["hand_rmse"],
             "hand_rmse_last_20s": e["hand_rmse_last_20s"],
             "first_under_0_05_s": e["first_under_0_05_s"]})
@@ -67,18 +52,14 @@ out["ratio_emulator_to_cyclictest_p99"] = round(ep / cp, 3) if cp else None
 if "training" in d:
     out["training"] = d["training"]
 print(json.dumps(out))
-PYEOF
+' "$3" "$2" "$1"
 }
 
 run() { # BENCH-NAME SECONDS OUT ncpd-args...
 	bname=$1 s=$2 out=$3
 	shift 3
-	cyclictest -m -p 80 -i 1000 -t 1 -D "$s" -q -h 20000 >"$tmp/ct.out" 2>"$tmp/ct.err" &
-	ctpid=$!
-	# shellcheck disable=SC2086
-	"$BUILD/ncpd" $uniq --foreground --duration "$s" --summary json "$@" \
-		>"$tmp/run.json" 2>"$tmp/e" || { cat "$tmp/e" >&2; kill "$ctpid"; return 1; }
-	wait "$ctpid" || { echo "bench_emulator_rt: cyclictest failed: $(cat "$tmp/ct.err")" >&2; return 1; }
+	daemon_start "$tmp/run.json" --foreground --duration "$s" "$@"
+	daemon_wait
 	report "$bname" "$tmp/run.json" "$tmp/ct.out" | tee -a "$out"
 }
 
@@ -86,10 +67,10 @@ run() { # BENCH-NAME SECONDS OUT ncpd-args...
 : >"$tmp/online.jsonl"
 i=1
 while [ "$i" -le "$runs" ]; do
-	echo "bench_emulator_rt: run $i/$runs: ${secs} s in real time with the model..." >&2
+	say "run $i/$runs: ${secs} s in real time with the model..."
 	run emulator_realtime "$secs" "$tmp/rt.jsonl" --set task.kind=random \
 		--set task.seed=2 --set emulator.model=m || exit 1
-	echo "bench_emulator_rt: run $i/$runs: ${osecs} s in real time, online training from no model..." >&2
+	say "run $i/$runs: ${osecs} s in real time, online training from no model..."
 	run online_from_scratch "$osecs" "$tmp/online.jsonl" --set emulator.model=none \
 		--set emulator.online=true || exit 1
 	i=$((i + 1))

@@ -1,7 +1,7 @@
 #!/bin/sh
-# make bench: the co-processor in real time with online training, next to
-# cyclictest (cyclictest first for NCP_BENCH_NCP_CT_SECONDS = 60 s, then
-# ncpd, as bench_stim_rt.sh does), the emulator predicting every step.
+# make bench: the co-processor in real time with online training, with
+# cyclictest running alongside on the other CPU over the whole run
+# (tests/bench_rt_lib.sh), the emulator predicting every step.
 # The protocol (random reaches, task seed 7):
 #   A  healthy, NCP_BENCH_NCP_HEALTHY = 32 s (the reference needs 30 s)
 #   B  lesion pmc-m1 1, CPN off, NCP_BENCH_NCP_LESIONED = 15 s
@@ -20,7 +20,6 @@
 set -u
 TAG=ncp
 . tests/bench_rt_lib.sh
-ct_secs=${NCP_BENCH_NCP_CT_SECONDS:-60}
 ta=${NCP_BENCH_NCP_HEALTHY:-32}
 tb=${NCP_BENCH_NCP_LESIONED:-15}
 tc=${NCP_BENCH_NCP_TRAIN:-60}
@@ -45,25 +44,21 @@ else
 		--train-s "$train_s" --out "$tmp/data/cpn0.safetensors" \
 		>"$tmp/train.json" 2>"$tmp/e" || { cat "$tmp/e" >&2; exit 1; }
 fi
-cyclictest_run "$ct_secs"
-say "ncpd for $total s in real time: healthy $ta s, lesioned $tb s, training $tc s, trained $td s..."
+say "ncpd for $total s in real time (healthy $ta s, lesioned $tb s, training $tc s, trained $td s) and cyclictest..."
 ctl() { "$BUILD/ncpctl" --socket "$tmp/ctl.sock" "$@" >>"$tmp/ctl.out" 2>&1; }
-# shellcheck disable=SC2086
-"$BUILD/ncpd" $uniq --duration "$total" --set task.kind=random --set task.seed=7 \
-	--set emulator.model=m --set ncp.model=none --set ncp.reference=30 \
-	--summary json >"$tmp/a.json" 2>"$tmp/e" &
-dpid=$!
-for i in $(seq 100); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.1; done
+daemon_start "$tmp/a.json" --duration "$total" --set task.kind=random --set task.seed=7 \
+	--set emulator.model=m --set ncp.model=none --set ncp.reference=30
 sleep "$ta"
 ctl lesion pmc-m1 1 || die "lesion: $(cat "$tmp/ctl.out")"
 sleep "$tb"
 # shellcheck disable=SC2086
-{ [ -z "$load" ] || ctl $load; } && ctl ncp train on && ctl ncp on ||
+if ! { [ -z "$load" ] || ctl $load; } || ! ctl ncp train on || ! ctl ncp on; then
 	die "ncp: $(cat "$tmp/ctl.out")"
+fi
 sleep "$tc"
 ctl ncp train off || die "ncp train off: $(cat "$tmp/ctl.out")"
 "$BUILD/ncpctl" --socket "$tmp/ctl.sock" --json ncp status >"$tmp/trained.json" 2>>"$tmp/ctl.out"
-wait "$dpid" || { cat "$tmp/e" >&2; exit 1; }
+daemon_wait
 
 $PY -c "$BENCH_PY_HEAD"'
 phases, train_s = [int(x) for x in sys.argv[3:7]], sys.argv[7]

@@ -1,5 +1,8 @@
 /* The real-time clock and thread set-up: warnings that fit their buffer
- * (whole or cut), and the free-run clock's accounting. */
+ * (whole or cut), keeping a thread off a CPU, and the free-run clock's
+ * accounting. */
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +89,53 @@ START_TEST(free_run_clock_never_sleeps_nor_is_late)
 }
 END_TEST
 
+static void allowed(cpu_set_t *set)
+{
+	ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof(*set), set), 0);
+}
+
+/* (Check runs each test in its own process: the affinity set here does
+ * not outlive the test.) */
+START_TEST(keep_off_cpu_leaves_the_other_cpus)
+{
+	cpu_set_t all, now;
+	allowed(&all);
+	int first = -1, second = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		if (first < 0)
+			first = i;
+		else if (second < 0)
+			second = i;
+	}
+	ck_assert_int_ge(first, 0);
+	ck_assert_int_eq(ncp_rt_keep_off_cpu(-1), 1);
+	ck_assert_int_eq(ncp_rt_keep_off_cpu(CPU_SETSIZE), 1);
+	if (second < 0) {
+		/* One CPU allowed: the thread stays on it. */
+		ck_assert_int_eq(ncp_rt_keep_off_cpu(first), 1);
+		allowed(&now);
+		ck_assert(CPU_EQUAL(&now, &all));
+		return;
+	}
+	ck_assert_int_eq(ncp_rt_keep_off_cpu(first), 0);
+	allowed(&now);
+	ck_assert(!CPU_ISSET(first, &now));
+	ck_assert_int_eq(CPU_COUNT(&now), CPU_COUNT(&all) - 1);
+	/* Already off it: nothing to do. */
+	ck_assert_int_eq(ncp_rt_keep_off_cpu(first), 1);
+	/* Down to one CPU, the thread stays there. */
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(second, &one);
+	ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+	ck_assert_int_eq(ncp_rt_keep_off_cpu(second), 1);
+	allowed(&now);
+	ck_assert(CPU_EQUAL(&now, &one));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("rt");
@@ -93,6 +143,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, warning_fits_a_large_buffer);
 	tcase_add_test(tc, warning_is_cut_within_a_small_buffer);
 	tcase_add_test(tc, free_run_clock_never_sleeps_nor_is_late);
+	tcase_add_test(tc, keep_off_cpu_leaves_the_other_cpus);
 	suite_add_tcase(s, tc);
 	return s;
 }
