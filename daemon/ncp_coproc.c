@@ -787,20 +787,9 @@ void ncp_coproc_fallback(struct ncp_coproc *c, uint64_t step, const float *obs,
 static void *coproc_thread(void *arg)
 {
 	struct ncp_coproc *c = arg;
-	struct ncp_rt_params rp = { .priority = c->p.priority, .cpu = c->p.cpu };
-	char warn[256];
-
 	pthread_setname_np(pthread_self(), "ncp-cpn");
-	if (c->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
-	    warn[0])
-		ncp_log_warn("co-processor thread: %s", warn);
-	if (c->p.priority > 0 && c->p.cpu < 0) {
-		int ret = ncp_rt_keep_off_cpu(c->p.loop_cpu);
-		if (ret < 0)
-			ncp_log_warn("co-processor thread: cannot keep off the "
-				     "loop's CPU %d (%s)", c->p.loop_cpu,
-				     strerror(-ret));
-	}
+	ncp_rt_setup_follower("co-processor thread", c->p.priority, c->p.cpu,
+			      c->p.loop_cpu);
 	while (!atomic_load(&c->stop)) {
 		if (atomic_load_explicit(&c->hold, memory_order_relaxed)) {
 			atomic_store_explicit(&c->beat_ns, 0, memory_order_relaxed);

@@ -800,19 +800,9 @@ static uint32_t look(struct ncp_emulator *e, bool drain)
 static void *emulator_thread(void *arg)
 {
 	struct ncp_emulator *e = arg;
-	struct ncp_rt_params rp = { .priority = e->p.priority, .cpu = e->p.cpu };
-	char warn[256];
 	pthread_setname_np(pthread_self(), "ncp-emu");
-	if (e->p.priority > 0 && !ncp_rt_setup_thread(&rp, warn, sizeof(warn)) &&
-	    warn[0])
-		ncp_log_warn("emulator thread: %s", warn);
-	if (e->p.priority > 0 && e->p.cpu < 0) {
-		int ret = ncp_rt_keep_off_cpu(e->p.loop_cpu);
-		if (ret < 0)
-			ncp_log_warn("emulator thread: cannot keep off the "
-				     "loop's CPU %d (%s)", e->p.loop_cpu,
-				     strerror(-ret));
-	}
+	ncp_rt_setup_follower("emulator thread", e->p.priority, e->p.cpu,
+			      e->p.loop_cpu);
 	while (!atomic_load(&e->stop)) {
 		if (atomic_load_explicit(&e->hold, memory_order_relaxed)) {
 			atomic_store_explicit(&e->beat_ns, 0, memory_order_relaxed);

@@ -169,6 +169,24 @@ int ncp_rt_keep_off_cpu(int cpu)
 	return e ? -e : 0;
 }
 
+void ncp_rt_setup_follower(const char *who, int priority, int cpu,
+			   int loop_cpu)
+{
+	struct ncp_rt_params rp = { .priority = priority, .cpu = cpu };
+	char warn[256];
+
+	if (priority <= 0)
+		return;
+	if (!ncp_rt_setup_thread(&rp, warn, sizeof(warn)) && warn[0])
+		ncp_log_warn("%s: %s", who, warn);
+	if (cpu < 0) {
+		int ret = ncp_rt_keep_off_cpu(loop_cpu);
+		if (ret < 0)
+			ncp_log_warn("%s: cannot keep off the loop's CPU %d "
+				     "(%s)", who, loop_cpu, strerror(-ret));
+	}
+}
+
 /* Lock on fault: a page is locked when first touched, so reserved but
  * untouched memory (OpenBLAS maps a 128 MB buffer for each thread that
  * calls it, every thread has an 8 MB stack) costs nothing.  Without

@@ -80,6 +80,12 @@ bool ncp_rt_setup_thread(const struct ncp_rt_params *p, char *warn,
  * there was nothing to do (cpu < 0, the thread not allowed on it, or no
  * other CPU allowed), or -errno. */
 int ncp_rt_keep_off_cpu(int cpu);
+/* Set up the calling thread as one that follows the loop (the emulator's,
+ * the co-processor's), when priority > 0: SCHED_FIFO at priority, pinned
+ * to cpu if >= 0, else kept off loop_cpu (above).  What cannot be done is
+ * logged as a warning that names the thread as `who` ("emulator thread"). */
+void ncp_rt_setup_follower(const char *who, int priority, int cpu,
+			   int loop_cpu);
 /* Lock all present and future memory (mlockall), each page as it is
  * first touched (MCL_ONFAULT where the kernel has it): memory the loop
  * uses must be written before the loop starts.  Returns 0 or -errno. */

@@ -43,26 +43,36 @@ mkdir -p "$tmp/data" "$tmp/run"
 "$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/trained.safetensors" \
 	--arch mlp-running --epochs 2 --block 0.5 --horizon 50 --quiet \
 	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train"; }
-"$fixture" --run "$tmp/trained.safetensors" "$tmp/data/rec" "$tmp/run" ||
-	fail "fixture --run"
-$PY -c 'import numpy as np, sys; sys.exit(0 if np.abs(np.load(sys.argv[1])).max() > 0 else 1)' \
-	"$tmp/run/stim.npy" || fail "the recording's stimulation did not reach the model"
-$PY tests/emu_forward.py "$tmp/trained.safetensors" "$tmp/run/spikes.npy" \
-	"$tmp/run/stim.npy" "$tmp/run/pred.npy" 1e-4 "$tmp/data/rec/arm.npy" \
-	>"$tmp/np.out" || { cat "$tmp/np.out"; fail "the trained model differs from the definition"; }
-cat "$tmp/np.out"
-np_rmse=$(sed -n 's/^horizon 50: hand_rmse //p' "$tmp/np.out")
-[ -n "$np_rmse" ] || fail "numpy did not score the model at horizon 50"
-"$BUILD/ncp-train" --eval "$tmp/trained.safetensors" --data "$tmp/data/rec" \
-	--json >"$tmp/eval.json" || fail "ncp-train --eval"
-$PY -c '
+# against_numpy MODEL RUN LABEL HORIZON ARM_INPUT: ncpd runs MODEL over
+# the recording into $tmp/RUN, numpy's definition (tests/emu_forward.py)
+# must give the same predictions, and ncp-train --eval the same hand RMSE
+# at HORIZON, its report saying arm_input ARM_INPUT (True or False); the
+# report is left in $tmp/RUN.eval.json.
+against_numpy() {
+	mkdir -p "$tmp/$2"
+	"$fixture" --run "$1" "$tmp/data/rec" "$tmp/$2" || fail "fixture --run ($3)"
+	$PY tests/emu_forward.py "$1" "$tmp/$2/spikes.npy" "$tmp/$2/stim.npy" \
+		"$tmp/$2/pred.npy" 1e-4 "$tmp/data/rec/arm.npy" >"$tmp/np.out" ||
+		{ cat "$tmp/np.out"; fail "the $3 differs from the definition"; }
+	cat "$tmp/np.out"
+	np_rmse=$(sed -n "s/^horizon $4: hand_rmse //p" "$tmp/np.out")
+	[ -n "$np_rmse" ] || fail "numpy did not score the $3 at horizon $4"
+	"$BUILD/ncp-train" --eval "$1" --data "$tmp/data/rec" --json \
+		>"$tmp/$2.eval.json" || fail "ncp-train --eval ($3)"
+	$PY -c '
 import json, sys
 e = json.load(open(sys.argv[1]))
 ours, ref = e["score"]["hand_rmse"], float(sys.argv[2])
-print("ncp-train --eval horizon %d: hand_rmse %.9g, numpy %.9g" % (e["horizon"], ours, ref))
-sys.exit(0 if e["horizon"] == 50 and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
-' "$tmp/eval.json" "$np_rmse" ||
-	fail "ncp-train --eval scores the horizon otherwise than the definition"
+print("ncp-train --eval, %s, horizon %d: hand_rmse %.9g, numpy %.9g"
+      % (sys.argv[3], e["horizon"], ours, ref))
+sys.exit(0 if e["horizon"] == int(sys.argv[4]) and str(e["arm_input"]) == sys.argv[5]
+         and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
+' "$tmp/$2.eval.json" "$np_rmse" "$3" "$4" "$5" ||
+		fail "ncp-train --eval scores the $3 otherwise than the definition"
+}
+against_numpy "$tmp/trained.safetensors" run "trained model" 50 False
+$PY -c 'import numpy as np, sys; sys.exit(0 if np.abs(np.load(sys.argv[1])).max() > 0 else 1)' \
+	"$tmp/run/stim.npy" || fail "the recording's stimulation did not reach the model"
 
 # The daemon, running the same model in lockstep over the same run, scores
 # each prediction against the arm `horizon` steps later, as --eval does.
@@ -78,7 +88,7 @@ ours, ref = d["hand_rmse"], ev["score"]["hand_rmse"]
 print("daemon lockstep horizon 50: hand_rmse %.9g over %d steps, ncp-train --eval %.9g"
       % (ours, d["scored_steps"], ref))
 sys.exit(0 if abs(ours - ref) <= 1e-4 * ref + 2e-5 and d["scored_steps"] == 4000 - 99 - 50 else 1)
-' "$tmp/ls.json" "$tmp/eval.json" ||
+' "$tmp/ls.json" "$tmp/run.eval.json" ||
 	fail "the daemon scores a model with a horizon otherwise than ncp-train --eval"
 
 # The arm-state input: a model ncp-train trained with it (horizon 0), run
@@ -88,25 +98,7 @@ sys.exit(0 if abs(ours - ref) <= 1e-4 * ref + 2e-5 and d["scored_steps"] == 4000
 "$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/arm.safetensors" \
 	--arch mlp-running --epochs 2 --block 0.5 --arm-input --quiet \
 	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train --arm-input"; }
-mkdir -p "$tmp/runarm"
-"$fixture" --run "$tmp/arm.safetensors" "$tmp/data/rec" "$tmp/runarm" ||
-	fail "fixture --run (arm-state input)"
-$PY tests/emu_forward.py "$tmp/arm.safetensors" "$tmp/runarm/spikes.npy" \
-	"$tmp/runarm/stim.npy" "$tmp/runarm/pred.npy" 1e-4 "$tmp/data/rec/arm.npy" \
-	>"$tmp/np.out" || { cat "$tmp/np.out"; fail "the arm-input model differs from the definition"; }
-cat "$tmp/np.out"
-np_rmse=$(sed -n 's/^horizon 0: hand_rmse //p' "$tmp/np.out")
-[ -n "$np_rmse" ] || fail "numpy did not score the arm-input model"
-"$BUILD/ncp-train" --eval "$tmp/arm.safetensors" --data "$tmp/data/rec" \
-	--json >"$tmp/evalarm.json" || fail "ncp-train --eval (arm-state input)"
-$PY -c '
-import json, sys
-e = json.load(open(sys.argv[1]))
-ours, ref = e["score"]["hand_rmse"], float(sys.argv[2])
-print("ncp-train --eval, arm-state input: hand_rmse %.9g, numpy %.9g" % (ours, ref))
-sys.exit(0 if e["arm_input"] and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
-' "$tmp/evalarm.json" "$np_rmse" ||
-	fail "ncp-train --eval runs the arm-state input otherwise than the definition"
+against_numpy "$tmp/arm.safetensors" runarm "arm-input model" 0 True
 # The daemon records every prediction into pred.npy at its step's row:
 # each against numpy's on that run's own spikes, stimulation and arm, to
 # 2e-5 (the float rounding is near 2e-6; the arm of the wrong step, one
