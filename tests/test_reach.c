@@ -242,8 +242,8 @@ START_TEST(refusals_say_why)
 	ck_assert_msg(strstr(why, "joint beyond its limits [0.1, 3]"), "%s", why);
 	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ -0.6, 1.25 },
 						why, sizeof(why)), -EDOM);
-	ck_assert_msg(strstr(why, "the shoulder would be at 1.09 rad") &&
-		      strstr(why, "up to 1 rad"), "%s", why);
+	ck_assert_msg(strstr(why, "the shoulder would be at 1.0870 rad") &&
+		      strstr(why, "up to 1.0000 rad"), "%s", why);
 	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ NAN, 1.0 },
 						why, sizeof(why)), -EDOM);
 	ck_assert_int_eq(ncp_reach_target_check(&p, (double[2]){ 0.0, 1.25 },
