@@ -69,15 +69,49 @@ const char *const ncp_field_kind_names[NCP_FIELD_KIND_COUNT] = {
  * joint velocities: u = strength B dq, N m. */
 static const double field_b[2][2] = { { -10.1, -11.1 }, { -11.2, 11.1 } };
 
+/* Each circuit's view of its input, (x - mean) / scale, for each arm
+ * (docs/model.md, "Scaling"); the entries past a circuit's dimensions
+ * are zero. */
+static const struct arm_scaling {
+	double m1_mean[NCP_REACH_M1_MAX], m1_scale[NCP_REACH_M1_MAX];
+	double s1_mean[NCP_ARM_MAX_STATE], s1_scale[NCP_ARM_MAX_STATE];
+	double cb_mean[NCP_REACH_CB_MAX], cb_scale[NCP_REACH_CB_MAX];
+} scalings[2] = {
+	{	/* REACH's arm */
+		.m1_mean = { 0.6, 2.2, 0, 0 },
+		.m1_scale = { 0.25, 0.25, 0.25, 0.25 },
+		.s1_mean = { 0.6, 2.2, -0.5, 0, 0, 1.25 },
+		.s1_scale = { 0.5, 0.5, 1.7, 1.5, 0.75, 0.75 },
+		.cb_mean = { 0.6, 2.2, 0, 0 },
+		.cb_scale = { 0.125, 0.25, 1, 1.5 },
+	},
+	{	/* Three links, around the workspace's postures
+		 * (workspaces[1]): q0 -0.1..0.85, q1 1.4..2.4, the wrist
+		 * free about 0; joint speeds of reaches of 0.1-0.25 m in
+		 * 0.3-0.5 s. */
+		.m1_mean = { 0.39, 1.9, 0.0, 0, 0 },
+		.m1_scale = { 0.35, 0.3, 0.3, 0.12, 0.12 },
+		.s1_mean = { 0.39, 1.9, 0.0, 0, 0, 0, 0.0, 0.45 },
+		.s1_scale = { 0.7, 0.6, 0.8, 3, 3, 3, 0.3, 0.3 },
+		.cb_mean = { 0.39, 1.9, 0.0, 0, 0, 0 },
+		.cb_scale = { 0.35, 0.3, 0.3, 1.5, 1.5, 1.5 },
+	},
+};
+
+/* The scaling of an arm of `links` (2 or 3) links. */
+static void params_scaling(struct ncp_reach_params *p, int links)
+{
+	const struct arm_scaling *t = &scalings[links - 2];
+	memcpy(p->m1_mean, t->m1_mean, sizeof(t->m1_mean));
+	memcpy(p->m1_scale, t->m1_scale, sizeof(t->m1_scale));
+	memcpy(p->s1_mean, t->s1_mean, sizeof(t->s1_mean));
+	memcpy(p->s1_scale, t->s1_scale, sizeof(t->s1_scale));
+	memcpy(p->cb_mean, t->cb_mean, sizeof(t->cb_mean));
+	memcpy(p->cb_scale, t->cb_scale, sizeof(t->cb_scale));
+}
+
 void ncp_reach_params_default(struct ncp_reach_params *p)
 {
-	static const double m1_mean[4] = { 0.6, 2.2, 0, 0 };
-	static const double m1_scale[4] = { 0.25, 0.25, 0.25, 0.25 };
-	static const double s1_mean[6] = { 0.6, 2.2, -0.5, 0, 0, 1.25 };
-	static const double s1_scale[6] = { 0.5, 0.5, 1.7, 1.5, 0.75, 0.75 };
-	static const double cb_mean[4] = { 0.6, 2.2, 0, 0 };
-	static const double cb_scale[4] = { 0.125, 0.25, 1, 1.5 };
-
 	memset(p, 0, sizeof(*p));
 	p->seed = 0;
 	p->control = NCP_REACH_TASK;
@@ -94,12 +128,7 @@ void ncp_reach_params_default(struct ncp_reach_params *p)
 	p->n_adapt = 1000;
 	p->adapt_rate = 1e-4;
 	p->adapt_tau = 0.01;
-	memcpy(p->m1_mean, m1_mean, sizeof(m1_mean));
-	memcpy(p->m1_scale, m1_scale, sizeof(m1_scale));
-	memcpy(p->s1_mean, s1_mean, sizeof(s1_mean));
-	memcpy(p->s1_scale, s1_scale, sizeof(s1_scale));
-	memcpy(p->cb_mean, cb_mean, sizeof(cb_mean));
-	memcpy(p->cb_scale, cb_scale, sizeof(cb_scale));
+	params_scaling(p, 2);
 	p->start[0] = 0.0;
 	p->start[1] = 1.25;
 	p->kp_null = 10.0;
@@ -133,35 +162,7 @@ int ncp_reach_params_links(struct ncp_reach_params *p, int links, char *err,
 	const struct ncp_arm_params *arm = ncp_arm_for_links(links, err, errlen);
 	if (!arm)
 		return -EINVAL;
-	if (links == 2) {
-		struct ncp_reach_params d;
-		ncp_reach_params_default(&d);
-		memcpy(p->m1_mean, d.m1_mean, sizeof(d.m1_mean));
-		memcpy(p->m1_scale, d.m1_scale, sizeof(d.m1_scale));
-		memcpy(p->s1_mean, d.s1_mean, sizeof(d.s1_mean));
-		memcpy(p->s1_scale, d.s1_scale, sizeof(d.s1_scale));
-		memcpy(p->cb_mean, d.cb_mean, sizeof(d.cb_mean));
-		memcpy(p->cb_scale, d.cb_scale, sizeof(d.cb_scale));
-	} else {
-		/* Around the workspace's postures (workspaces[1]): q0
-		 * -0.1..0.85, q1 1.4..2.4, the wrist free about 0; joint
-		 * speeds of reaches of 0.1-0.25 m in 0.3-0.5 s. */
-		static const double m1_mean[5] = { 0.39, 1.9, 0.0, 0, 0 };
-		static const double m1_scale[5] = { 0.35, 0.3, 0.3, 0.12, 0.12 };
-		static const double s1_mean[8] = { 0.39, 1.9, 0.0, 0, 0, 0,
-						   0.0, 0.45 };
-		static const double s1_scale[8] = { 0.7, 0.6, 0.8, 3, 3, 3,
-						    0.3, 0.3 };
-		static const double cb_mean[6] = { 0.39, 1.9, 0.0, 0, 0, 0 };
-		static const double cb_scale[6] = { 0.35, 0.3, 0.3, 1.5, 1.5,
-						    1.5 };
-		memcpy(p->m1_mean, m1_mean, sizeof(m1_mean));
-		memcpy(p->m1_scale, m1_scale, sizeof(m1_scale));
-		memcpy(p->s1_mean, s1_mean, sizeof(s1_mean));
-		memcpy(p->s1_scale, s1_scale, sizeof(s1_scale));
-		memcpy(p->cb_mean, cb_mean, sizeof(cb_mean));
-		memcpy(p->cb_scale, cb_scale, sizeof(cb_scale));
-	}
+	params_scaling(p, links);
 	p->arm = *arm;
 	const struct ncp_reach_workspace *w = ncp_reach_workspace(links);
 	p->start[0] = w->centre[0];
