@@ -292,6 +292,29 @@ static void json_losses(struct ncp_json *j, const double L[4])
 	}
 }
 
+void ncp_recovery_json_training(struct ncp_json *j, int horizon,
+				double reference_r2, int rounds,
+				const struct ncp_cpn_trainer *tr, int rollbacks,
+				double task_loss, double en_loss)
+{
+	ncp_json_key(j, "horizon");
+	ncp_json_int(j, horizon);
+	ncp_json_key(j, "reference_r2");
+	ncp_json_num(j, reference_r2);
+	ncp_json_key(j, "rounds");
+	ncp_json_int(j, rounds);
+	ncp_json_key(j, "cpn_epochs");
+	ncp_json_uint(j, ncp_cpn_trainer_cpn_epochs(tr));
+	ncp_json_key(j, "en_trainings");
+	ncp_json_uint(j, ncp_cpn_trainer_en_trainings(tr));
+	ncp_json_key(j, "rollbacks");
+	ncp_json_int(j, rollbacks);
+	ncp_json_key(j, "task_loss");
+	ncp_json_num(j, task_loss);
+	ncp_json_key(j, "en_loss");
+	ncp_json_num(j, en_loss);
+}
+
 void ncp_recovery_json_losses(struct ncp_json *j, uint64_t task_seed,
 			      double eval_s, const double held[4],
 			      const double co[4])
@@ -872,22 +895,8 @@ int ncp_recovery_run(const struct ncp_config *c,
 	ncp_json_num(&j, sim_used / 60);
 	ncp_json_key(&j, "sim_minutes_healthy");
 	ncp_json_num(&j, o->healthy_s / 60);
-	ncp_json_key(&j, "horizon");
-	ncp_json_int(&j, o->train.horizon);
-	ncp_json_key(&j, "reference_r2");
-	ncp_json_num(&j, ref.r2);
-	ncp_json_key(&j, "rounds");
-	ncp_json_int(&j, rounds);
-	ncp_json_key(&j, "cpn_epochs");
-	ncp_json_uint(&j, ncp_cpn_trainer_cpn_epochs(tr));
-	ncp_json_key(&j, "en_trainings");
-	ncp_json_uint(&j, ncp_cpn_trainer_en_trainings(tr));
-	ncp_json_key(&j, "rollbacks");
-	ncp_json_int(&j, rollbacks);
-	ncp_json_key(&j, "task_loss");
-	ncp_json_num(&j, task_loss);
-	ncp_json_key(&j, "en_loss");
-	ncp_json_num(&j, en_loss);
+	ncp_recovery_json_training(&j, o->train.horizon, ref.r2, rounds, tr,
+				   rollbacks, task_loss, en_loss);
 	ncp_json_key(&j, "selected");
 	if (best) {
 		ncp_json_obj(&j);

@@ -108,6 +108,15 @@ int ncp_recovery_evaluate(const struct ncp_config *c,
 			  size_t errlen);
 
 struct ncp_json;
+struct ncp_cpn_trainer;
+
+/* The training's figures as ncp-train --cpn prints them: horizon,
+ * reference_r2, rounds, cpn_epochs and en_trainings (tr's), rollbacks,
+ * task_loss, en_loss. */
+void ncp_recovery_json_training(struct ncp_json *j, int horizon,
+				double reference_r2, int rounds,
+				const struct ncp_cpn_trainer *tr, int rollbacks,
+				double task_loss, double en_loss);
 
 /* The experiment's figures as ncp-train --cpn prints them: "held_out"
  * (task random, task_seed, eval_s seconds), then L_healthy, L_lesioned,

@@ -442,22 +442,8 @@ int ncp_recovery_rec_run(const struct ncp_recovery_opts *o, char *err,
 	ncp_json_int(&j, spec.electrodes);
 	ncp_json_key(&j, "rec_electrodes");
 	ncp_json_int(&j, spec.rec);
-	ncp_json_key(&j, "horizon");
-	ncp_json_int(&j, o->train.horizon);
-	ncp_json_key(&j, "reference_r2");
-	ncp_json_num(&j, ref.r2);
-	ncp_json_key(&j, "rounds");
-	ncp_json_int(&j, o->rounds);
-	ncp_json_key(&j, "cpn_epochs");
-	ncp_json_uint(&j, ncp_cpn_trainer_cpn_epochs(tr));
-	ncp_json_key(&j, "en_trainings");
-	ncp_json_uint(&j, ncp_cpn_trainer_en_trainings(tr));
-	ncp_json_key(&j, "rollbacks");
-	ncp_json_int(&j, rollbacks);
-	ncp_json_key(&j, "task_loss");
-	ncp_json_num(&j, task_loss);
-	ncp_json_key(&j, "en_loss");
-	ncp_json_num(&j, en_loss);
+	ncp_recovery_json_training(&j, o->train.horizon, ref.r2, o->rounds, tr,
+				   rollbacks, task_loss, en_loss);
 	ncp_json_key(&j, "en_held_out");
 	ncp_json_obj(&j);
 	ncp_json_key(&j, "loss_first");
