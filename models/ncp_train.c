@@ -67,6 +67,7 @@ struct opts {
 	int stim;
 	int horizon;		/* steps ahead of the window's end */
 	bool arm_input;		/* the arm-state input (opt-in) */
+	bool residual;		/* ... predicting the change from it */
 	double floor_frac;
 	double weight_decay;	/* < 0: default */
 	bool json;
@@ -105,6 +106,10 @@ static void usage(FILE *f)
 "                     (S1's arm state) next to M1; off by default: the\n"
 "                     predicted arm is then M1's, not the arm's own state\n"
 "                     (ridge*, mlp*; docs/model-format.md)\n"
+"  --residual         the residual form: the arm input is the whole arm state\n"
+"                     (q, dq, hand) and the model predicts its change, the\n"
+"                     outputs being that state plus the layers' output\n"
+"                     (implies --arm-input)\n"
 "  --floor F          input scale floor: F x the median scale of the\n"
 "                     feature's group (default 8)\n"
 "  --weight-decay X   L2 on the weights (default 0)\n"
@@ -160,7 +165,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_DATA = 256, O_OUT, O_EVAL, O_ARCH, O_EPOCHS, O_LR, O_BATCH,
 	       O_VAL, O_BLOCK, O_STRIDE, O_SEED, O_THREADS, O_HIDDEN, O_STIM,
-	       O_FLOOR, O_WD, O_HORIZON, O_ARM, O_JSON, O_QUIET, O_HELP };
+	       O_FLOOR, O_WD, O_HORIZON, O_ARM, O_RESIDUAL, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"data", required_argument, NULL, O_DATA},
 		{"out", required_argument, NULL, O_OUT},
@@ -180,6 +185,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"weight-decay", required_argument, NULL, O_WD},
 		{"horizon", required_argument, NULL, O_HORIZON},
 		{"arm-input", no_argument, NULL, O_ARM},
+		{"residual", no_argument, NULL, O_RESIDUAL},
 		{"json", no_argument, NULL, O_JSON},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP},
@@ -298,6 +304,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_ARM:
 			o->arm_input = true;
 			break;
+		case O_RESIDUAL:
+			o->arm_input = o->residual = true;
+			break;
 		case O_JSON:
 			o->json = true;
 			break;
@@ -320,9 +329,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (o->eval && o->out)
 		return bad_arg("--eval and --out exclude each other");
 	if (o->eval && o->arm_input)
-		return bad_arg("--arm-input is for training; --eval runs the model as its file says");
+		return bad_arg("%s is for training; --eval runs the model as its file says",
+			       o->residual ? "--residual" : "--arm-input");
 	if (o->arm_input && o->arch == NCP_EMU_DENSE)
-		return bad_arg("--arm-input is for ridge, ridge-running, mlp and mlp-running, not dense");
+		return bad_arg("%s is for ridge, ridge-running, mlp and mlp-running, not dense",
+			       o->residual ? "--residual" : "--arm-input");
 	return 0;
 }
 
@@ -554,6 +565,8 @@ static int run_eval(const struct opts *o)
 		ncp_json_int(&j, hz);
 		ncp_json_key(&j, "arm_input");
 		ncp_json_bool(&j, ncp_emu_model_arm_inputs(m) > 0);
+		ncp_json_key(&j, "residual");
+		ncp_json_bool(&j, ncp_emu_model_residual(m));
 		ncp_json_key(&j, "data");
 		ncp_json_arr(&j);
 		for (int i = 0; i < d.n; i++)
@@ -578,6 +591,7 @@ static int run_eval(const struct opts *o)
 		ncp_json_fini(&j);
 	} else {
 		printf("%s (%s, horizon %d%s) on", o->eval, ncp_emu_model_arch_name(m), hz,
+		       ncp_emu_model_residual(m) ? ", residual on the arm state" :
 		       ncp_emu_model_arm_inputs(m) ? ", arm-state input" : "");
 		for (int i = 0; i < d.n; i++)
 			printf(" %s", d.rec[i]->dir);
@@ -716,6 +730,7 @@ static int run_train(const struct opts *o)
 	spec.horizon = o->horizon;
 	spec.joints = d.rec[0]->joints;
 	spec.arm_input = o->arm_input;
+	spec.residual = o->residual;
 	if (o->nhidden >= 0) {
 		if (linear && o->nhidden > 0) {
 			fprintf(stderr, "ncp-train: %s has no hidden layers; drop --hidden\n",
@@ -792,7 +807,9 @@ static int run_train(const struct opts *o)
 				 l ? "-" : " ", spec.hidden[l]);
 		status(&pg, true, "model: %s%s, %zu parameters, %d stimulation channels, horizon %d%s, floor %g, weight decay %g; OpenBLAS kernels %s",
 		       ncp_emu_arch_name(o->arch), hid, ncp_emu_model_params(init),
-		       spec.stim, spec.horizon, spec.arm_input ? ", arm-state input" : "",
+		       spec.stim, spec.horizon,
+		       spec.residual ? ", residual on the arm state" :
+		       spec.arm_input ? ", arm-state input" : "",
 		       o->floor_frac, wd, ncp_blas_core());
 	}
 	ep = malloc((ntrain / (size_t)stride + 1) * sizeof(uint64_t));
@@ -822,6 +839,8 @@ static int run_train(const struct opts *o)
 		ncp_json_int(&j, spec.horizon);
 		ncp_json_key(&j, "arm_input");
 		ncp_json_bool(&j, spec.arm_input);
+		ncp_json_key(&j, "residual");
+		ncp_json_bool(&j, spec.residual);
 		ncp_json_key(&j, "data");
 		ncp_json_arr(&j);
 		for (int i = 0; i < d.n; i++)
@@ -1018,6 +1037,10 @@ static int run_train(const struct opts *o)
 			ncp_json_key(&j, "arm_input");
 			ncp_json_bool(&j, true);
 		}
+		if (spec.residual) {
+			ncp_json_key(&j, "residual");
+			ncp_json_bool(&j, true);
+		}
 		ncp_json_key(&j, "seed");
 		ncp_json_int(&j, (int64_t)o->seed);
 		ncp_json_key(&j, "threads");
@@ -1100,6 +1123,8 @@ static int run_train(const struct opts *o)
 		ncp_json_int(&j, spec.horizon);
 		ncp_json_key(&j, "arm_input");
 		ncp_json_bool(&j, spec.arm_input);
+		ncp_json_key(&j, "residual");
+		ncp_json_bool(&j, spec.residual);
 		ncp_json_key(&j, "train_rows");
 		ncp_json_int(&j, (int64_t)ntrain);
 		ncp_json_key(&j, "val");

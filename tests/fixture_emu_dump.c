@@ -127,22 +127,27 @@ int main(int argc, char **argv)
 		return run_recording(argv[2], argv[3], argv[4]);
 	}
 	char aname[64] = "";
-	bool with_arm = false;
+	bool with_arm = false, residual = false;
 	if (argc >= 3) {
 		snprintf(aname, sizeof(aname), "%s", argv[1]);
 		char *plus = strstr(aname, "+arm");
+		char *res = strstr(aname, "+res");
 		if (plus && !plus[4]) {
 			*plus = 0;
 			with_arm = true;
+		} else if (res && !res[4]) {
+			*res = 0;
+			with_arm = residual = true;
 		}
 	}
 	if (argc < 3 || ncp_emu_arch_parse(aname, &arch) || steps < 200) {
-		fprintf(stderr, "usage: %s ARCH[+arm] OUTDIR [STEPS [SEED]]\n", argv[0]);
+		fprintf(stderr, "usage: %s ARCH[+arm|+res] OUTDIR [STEPS [SEED]]\n", argv[0]);
 		return 2;
 	}
 	openblas_set_num_threads(1);
 	ncp_emu_spec_default(&sp, arch);
 	sp.arm_input = with_arm;
+	sp.residual = residual;
 	const int N = sp.neurons, C = sp.stim;
 	uint8_t *x = calloc((size_t)steps * (size_t)N, 1);
 	float *u = calloc((size_t)steps * (size_t)C, sizeof(float));

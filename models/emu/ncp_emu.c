@@ -140,6 +140,10 @@ int ncp_emu_spec_check(const struct ncp_emu_spec *s, char *err, size_t errlen)
 		return ncp_errf(err, errlen, "the arm-state input is for the "
 				"filtered-feature architectures (ridge, "
 				"ridge-running, mlp, mlp-running), not dense");
+	if (s->residual && !s->arm_input)
+		return ncp_errf(err, errlen, "the residual form predicts the "
+				"change from the arm-state input, which the "
+				"model has not");
 	if (s->arch == NCP_EMU_DENSE &&
 	    (uint64_t)s->window * (uint64_t)s->neurons * (uint64_t)s->hidden[0] >
 		    (1ull << 31))
@@ -219,7 +223,8 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		m->std_offset = 0;
 		m->n_std = m->nfeat;
 	}
-	m->n_arm = s->arm_input ? 2 * ncp_emu_spec_joints(s) : 0;
+	m->n_arm = !s->arm_input ? 0 : s->residual ? ncp_emu_spec_outputs(s) :
+		   2 * ncp_emu_spec_joints(s);
 	m->n_x = m->n_std + m->n_arm;
 	m->in_mean = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
 	m->in_scale = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
@@ -335,7 +340,8 @@ static bool same_spec(const struct ncp_emu_spec *a, const struct ncp_emu_spec *b
 	if (a->arch != b->arch || a->window != b->window ||
 	    a->neurons != b->neurons || a->stim != b->stim ||
 	    a->ntau != b->ntau || a->dt != b->dt || a->nhidden != b->nhidden ||
-	    a->horizon != b->horizon || a->arm_input != b->arm_input)
+	    a->horizon != b->horizon || a->arm_input != b->arm_input ||
+	    a->residual != b->residual)
 		return false;
 	for (int k = 0; k < a->ntau; k++)
 		if (a->taus[k] != b->taus[k])
@@ -422,7 +428,7 @@ uint64_t ncp_emu_model_checksum(const struct ncp_emu_model *m)
 	if (s->horizon) /* version 1 models keep their checksums */
 		h = fnv(h, &s->horizon, sizeof(s->horizon));
 	if (s->arm_input) { /* as do models without the arm input */
-		int a = 1;
+		int a = s->residual ? 2 : 1;
 		h = fnv(h, &a, sizeof(a));
 	}
 	h = fnv(h, m->in_mean, sizeof(float) * (size_t)m->n_x);
@@ -508,6 +514,11 @@ int ncp_emu_model_arm_inputs(const struct ncp_emu_model *m)
 	return m->n_arm;
 }
 
+bool ncp_emu_model_residual(const struct ncp_emu_model *m)
+{
+	return m->spec.residual;
+}
+
 size_t ncp_emu_model_params(const struct ncp_emu_model *m)
 {
 	size_t n = m->n_spk * (size_t)(m->spec.nhidden ? m->spec.hidden[0] : 0);
@@ -544,11 +555,14 @@ static size_t file_in0(const struct ncp_emu_model *m)
 }
 
 /* The metadata "arm_input" of an arm of `joints` joints: the names of the
- * arm inputs, ["q0", "q1", "dq0", "dq1"] (2 joints). */
-static void arm_input_names(int joints, char *buf, size_t len)
+ * arm inputs, ["q0", "q1", "dq0", "dq1"] (2 joints), and in the residual
+ * form the outputs' names (["q0", "q1", "dq0", "dq1", "hand_x",
+ * "hand_y"]). */
+static void arm_input_names(int joints, bool residual, char *buf, size_t len)
 {
+	const int n = residual ? NCP_EMU_OUTPUTS_OF(joints) : 2 * joints;
 	int k = snprintf(buf, len, "[");
-	for (int a = 0; a < 2 * joints; a++)
+	for (int a = 0; a < n; a++)
 		k += snprintf(buf + k, len - (size_t)k, "%s\"%s\"", a ? ", " : "",
 			      ncp_emu_output_name(joints, a));
 	snprintf(buf + k, len - (size_t)k, "]");
@@ -558,11 +572,11 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 		       char *err, size_t errlen)
 {
 	struct ncp_safetensors_tensor t[6 + 2 * NCP_EMU_MAX_LAYERS];
-	struct ncp_safetensors_meta meta[16];
+	struct ncp_safetensors_meta meta[20];
 	char names[2 * NCP_EMU_MAX_LAYERS][32];
 	char s_window[24], s_neurons[24], s_stim[24], s_horizon[24], s_dt[32], s_nin[32],
 		s_nout[8], s_taus[256], s_hidden[160], s_outputs[128],
-		s_arm[96];
+		s_arm[128];
 	float *w0 = NULL;
 	size_t n = 0, nm = 0, in0 = file_in0(m);
 	int r, k;
@@ -641,7 +655,8 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 
 #define META(k_, v_) (meta[nm].key = (k_), meta[nm].value = (v_), nm++)
 	META("format", NCP_EMU_FORMAT);
-	META("format_version", m->n_arm ? "3" : m->spec.horizon ? "2" : "1");
+	META("format_version", m->spec.residual ? "4" : m->n_arm ? "3" :
+			       m->spec.horizon ? "2" : "1");
 	META("arch", ncp_emu_arch_name(m->spec.arch));
 	META("window", s_window);
 	META("neurons", s_neurons);
@@ -656,9 +671,12 @@ int ncp_emu_model_save(const struct ncp_emu_model *m, const char *path,
 	if (m->spec.horizon || m->n_arm)
 		META("horizon", s_horizon);
 	if (m->n_arm) {
-		arm_input_names(ncp_emu_spec_joints(&m->spec), s_arm, sizeof(s_arm));
+		arm_input_names(ncp_emu_spec_joints(&m->spec), m->spec.residual,
+				s_arm, sizeof(s_arm));
 		META("arm_input", s_arm);
 	}
+	if (m->spec.residual)
+		META("residual", "true");
 	if (m->config)
 		META("config", m->config);
 #undef META
@@ -822,16 +840,31 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 	}
 	const char *arm_in = ncp_safetensors_meta_get(st, "arm_input");
 	if (n >= 3 && !arm_in) {
-		ncp_errf(err, errlen, "%s: format_version 3 needs the metadata \"arm_input\" (the arm-state input), which is missing",
-			 name);
+		ncp_errf(err, errlen, "%s: format_version %d needs the metadata \"arm_input\" (the arm-state input), which is missing",
+			 name, n);
 		return NULL;
 	}
 	if (n < 3 && arm_in) {
-		ncp_errf(err, errlen, "%s: metadata \"arm_input\" needs format_version 3 (the file says %d)",
+		ncp_errf(err, errlen, "%s: metadata \"arm_input\" needs format_version 3 or 4 (the file says %d)",
 			 name, n);
 		return NULL;
 	}
 	s.arm_input = arm_in != NULL;
+	const char *resid = ncp_safetensors_meta_get(st, "residual");
+	if (n >= 4 && (!resid || strcmp(resid, "true"))) {
+		if (resid)
+			ncp_json_quote(e, 64, resid, strlen(resid));
+		ncp_errf(err, errlen, "%s: format_version 4 is the residual form and needs the metadata \"residual\": \"true\"%s%s",
+			 name, resid ? ", not " : ", which is missing",
+			 resid ? e : "");
+		return NULL;
+	}
+	if (n < 4 && resid) {
+		ncp_errf(err, errlen, "%s: metadata \"residual\" needs format_version 4 (the file says %d)",
+			 name, n);
+		return NULL;
+	}
+	s.residual = resid != NULL;
 	v = meta_str(st, name, "arch", err, errlen);
 	if (!v)
 		return NULL;
@@ -906,14 +939,16 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		}
 	}
 	if (arm_in) {
-		/* Exactly the q and dq names of the arm the outputs are for. */
-		char want[96];
+		/* Exactly the q and dq names of the arm the outputs are for
+		 * (and the hand's in the residual form). */
+		char want[128];
 		int J = ncp_emu_spec_joints(&s);
-		arm_input_names(J, want, sizeof(want));
+		int na = s.residual ? nout : 2 * J;
+		arm_input_names(J, s.residual, want, sizeof(want));
 		json_t *root = ncp_json_doc_parse(arm_in, strlen(arm_in), NULL, NULL, NULL, 0);
 		bool ok = json_is_array(root) &&
-			  json_array_size(root) == (size_t)(2 * J);
-		for (int a = 0; ok && a < 2 * J; a++) {
+			  json_array_size(root) == (size_t)na;
+		for (int a = 0; ok && a < na; a++) {
 			const char *name_a = json_string_value(json_array_get(root, (size_t)a));
 			ok = name_a && !strcmp(name_a, ncp_emu_output_name(J, a));
 		}
@@ -921,8 +956,9 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		if (!ok) {
 			ncp_json_quote(e, 128, arm_in, strlen(arm_in));
 			ncp_errf(err, errlen,
-				 "%s: metadata \"arm_input\" is %s, expected %s (the q and dq of the arm of %d links its %d outputs are for)",
-				 name, e, want, J, nout);
+				 "%s: metadata \"arm_input\" is %s, expected %s (the %s of the arm of %d links its %d outputs are for)",
+				 name, e, want, s.residual ? "whole state" : "q and dq",
+				 J, nout);
 			return NULL;
 		}
 	}
@@ -1071,6 +1107,16 @@ void ncp_emu_standardise_arm(const struct ncp_emu_model *m, const float *arm,
 		x[a] = arm && isfinite(arm[a]) ? (arm[a] - mu[a]) * inv[a] : 0.0f;
 }
 
+void ncp_emu_output_base(const struct ncp_emu_model *m, const float *arm,
+			 float *base)
+{
+	const float *mu = m->in_mean + m->n_std;
+
+	for (int o = 0; o < m->nout; o++)
+		base[o] = !m->spec.residual ? 0.0f :
+			  arm && isfinite(arm[o]) ? arm[o] : mu[o];
+}
+
 
 /* A state keeps the last `window` steps (spike lists and stimulation) in a
  * ring.  For the filtered-feature archs it also keeps, per time constant
@@ -1108,8 +1154,8 @@ struct ncp_emu_state {
 	/* The arm inputs: of the latest pushed step (the arm after the step
 	 * before it), and of the next one (the arm after the latest step,
 	 * ncp_emu_set_arm); NaN while unknown. */
-	float arm_cur[2 * NCP_EMU_MAX_JOINTS];
-	float arm_next[2 * NCP_EMU_MAX_JOINTS];
+	float arm_cur[NCP_EMU_MAX_OUTPUTS];
+	float arm_next[NCP_EMU_MAX_OUTPUTS];
 };
 
 void ncp_emu_state_free(struct ncp_emu_state *s)
@@ -1185,7 +1231,7 @@ void ncp_emu_state_reset(struct ncp_emu_state *s)
 	memset(s->run, 0, (size_t)s->m->nfeat * sizeof(double));
 	memset(s->acc, 0, (size_t)s->ntau * (size_t)s->h0 * sizeof(double));
 	s->acc_valid = true;
-	for (int a = 0; a < 2 * NCP_EMU_MAX_JOINTS; a++)
+	for (int a = 0; a < NCP_EMU_MAX_OUTPUTS; a++)
 		s->arm_cur[a] = s->arm_next[a] = NAN;
 }
 
@@ -1505,8 +1551,10 @@ void ncp_emu_predict(struct ncp_emu_state *s, float *out)
 		x = y;
 		cur ^= 1;
 	}
+	float base[NCP_EMU_MAX_OUTPUTS];
+	ncp_emu_output_base(m, s->arm_cur, base);
 	for (int o = 0; o < m->nout; o++)
-		out[o] = y[o] * m->out_scale[o] + m->out_mean[o];
+		out[o] = base[o] + (y[o] * m->out_scale[o] + m->out_mean[o]);
 }
 
 /* ---- Shared with the co-processor's model files (ncp_emu_int.h) -------- */

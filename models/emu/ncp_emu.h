@@ -34,8 +34,10 @@
  * metadata "horizon" (steps ahead of it); files with horizon 0 are still
  * written as version 1.  Version 3 adds the arm-state input (metadata
  * "arm_input", tensors "arm_mean" and "arm_scale"); only files with that
- * input are written as version 3. */
-#define NCP_EMU_FORMAT_VERSION 3
+ * input are written as version 3.  Version 4 is the residual form: the
+ * arm input is the whole arm state (q, dq, hand) and the outputs are that
+ * input plus what the layers add (metadata "residual"). */
+#define NCP_EMU_FORMAT_VERSION 4
 #define NCP_EMU_MAX_HORIZON 10000	/* steps */
 /* The outputs are the arm's state: q and dq of each of its J joints and
  * the hand's x, y: 2 J + 2 (6 for REACH's 2-link arm, 8 for 3 links). */
@@ -92,6 +94,11 @@ struct ncp_emu_spec {
 	 * next to the features.  Off by default: the model then predicts the
 	 * arm from M1 (and the stimulation) alone. */
 	bool arm_input;
+	/* The residual form (needs arm_input): the arm input is the whole
+	 * arm state after the step before (2 J + 2 values, the outputs'
+	 * names), and the outputs are that state plus the layers' output,
+	 * which so predicts the change. */
+	bool residual;
 };
 /* A spec's joints (0 read as 2) and outputs. */
 int ncp_emu_spec_joints(const struct ncp_emu_spec *s);
@@ -150,8 +157,10 @@ int ncp_emu_model_neurons(const struct ncp_emu_model *m);
 int ncp_emu_model_stim_channels(const struct ncp_emu_model *m);
 int ncp_emu_model_outputs(const struct ncp_emu_model *m);
 int ncp_emu_model_horizon(const struct ncp_emu_model *m);
-/* Inputs of the arm-state block: 2 J with the arm-state input, else 0. */
+/* Inputs of the arm-state block: 2 J with the arm-state input, 2 J + 2
+ * in the residual form, else 0. */
 int ncp_emu_model_arm_inputs(const struct ncp_emu_model *m);
+bool ncp_emu_model_residual(const struct ncp_emu_model *m);
 /* Trainable parameters (weights and biases). */
 size_t ncp_emu_model_params(const struct ncp_emu_model *m);
 /* A 64-bit hash (FNV-1a) of the spec, weights and normalisations: equal
@@ -194,7 +203,8 @@ void ncp_emu_push(struct ncp_emu_state *s, const uint32_t *spikes, int n,
 /* For a model with the arm-state input: the arm's state after the latest
  * pushed step (2 J + 2 values as a recording's arm.npy row or the window
  * slot's observation has them: q (J), dq (J), hand; the first 2 J are
- * read), the arm input of the next pushed step.  Until it is given, and
+ * read, all of them in the residual form), the arm input of the next
+ * pushed step.  Until it is given, and
  * for a non-finite value, that input is unknown and enters as its mean
  * (a standardised 0).  Ignored by models without the input. */
 void ncp_emu_set_arm(struct ncp_emu_state *s, const float *arm);

@@ -26,7 +26,8 @@ struct ncp_emu_model {
 	 * stimulation features only (dense: feat + neurons * ntau). */
 	int n_std;
 	int std_offset;		/* first standardised feature in feat */
-	/* The arm-state inputs (spec.arm_input: 2 J, else 0), standardised
+	/* The arm-state inputs (spec.arm_input: 2 J, 2 J + 2 with
+	 * spec.residual, else 0), standardised
 	 * after the features: layer 0's inputs are n_x = n_std + n_arm (and
 	 * the dense spike inputs). */
 	int n_arm, n_x;
@@ -67,6 +68,11 @@ void ncp_emu_standardise(const struct ncp_emu_model *m, const float *feat,
  * is NULL: unknown). */
 void ncp_emu_standardise_arm(const struct ncp_emu_model *m, const float *arm,
 			     float *x);
+/* What the outputs are added to (nout values): in the residual form the
+ * arm input (its mean, arm_mean, where arm[o] is not finite or arm is
+ * NULL), else 0. */
+void ncp_emu_output_base(const struct ncp_emu_model *m, const float *arm,
+			 float *base);
 /* Recompute what derives from the tensors (in_inv, w0_col, bias0): after
  * changing weights or normalisations in place. */
 void ncp_emu_model_refresh(struct ncp_emu_model *m);

@@ -485,15 +485,18 @@ static int prepare(struct ncp_trainer *t, const uint64_t *rows, int n)
 	for (int b = 0; b < n; b++) {
 		const uint64_t row = rows[b];
 		const float *arm = target_of(t->ds, row, m->spec.horizon);
+		const float *ain = m->n_arm ? arm_input_of(t->ds, row) : NULL;
+		float base[NCP_EMU_MAX_OUTPUTS];
 
 		float *x = t->X + (size_t)b * (size_t)m->n_x;
 		row_features(t, row);
 		ncp_emu_standardise(m, t->feat, x);
 		if (m->n_arm)
-			ncp_emu_standardise_arm(m, arm_input_of(t->ds, row),
-						x + m->n_std);
+			ncp_emu_standardise_arm(m, ain, x + m->n_std);
+		ncp_emu_output_base(m, ain, base);
 		for (int o = 0; o < NOUT; o++)
-			t->T[b * NOUT + o] = (arm[o] - m->out_mean[o]) / m->out_scale[o];
+			t->T[b * NOUT + o] = (arm[o] - base[o] - m->out_mean[o]) /
+					     m->out_scale[o];
 		if (!m->n_spk)
 			continue;
 		t->ent_ptr[b] = ne;
@@ -727,10 +730,13 @@ int ncp_trainer_predict(struct ncp_trainer *t, const uint64_t *rows, size_t n,
 			return r;
 		forward(t, k);
 		const float *Y = t->Z[m->nlayers - 1];
-		for (int b = 0; b < k; b++)
+		for (int b = 0; b < k; b++) {
+			float base[NCP_EMU_MAX_OUTPUTS];
+			ncp_emu_output_base(m, m->n_arm ? arm_input_of(t->ds, rows[i + (size_t)b]) : NULL, base);
 			for (int o = 0; o < NOUT; o++)
-				out[(i + (size_t)b) * NOUT + o] =
-					Y[b * NOUT + o] * m->out_scale[o] + m->out_mean[o];
+				out[(i + (size_t)b) * NOUT + o] = base[o] +
+					(Y[b * NOUT + o] * m->out_scale[o] + m->out_mean[o]);
+		}
 	}
 	return 0;
 }
@@ -800,8 +806,8 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 	const int ns = m->n_std, K = t->K, na = m->n_arm;
 	double *s1 = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *s2 = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
-	double a1[2 * NCP_EMU_MAX_JOINTS] = {0}, a2[2 * NCP_EMU_MAX_JOINTS] = {0};
-	uint64_t an[2 * NCP_EMU_MAX_JOINTS] = {0};
+	double a1[NCP_EMU_MAX_OUTPUTS] = {0}, a2[NCP_EMU_MAX_OUTPUTS] = {0};
+	uint64_t an[NCP_EMU_MAX_OUTPUTS] = {0};
 	double *sd = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double *tmp = calloc((size_t)NCP_MAX(ns, 1), sizeof(double));
 	double o1[NCP_EMU_MAX_OUTPUTS] = {0}, o2[NCP_EMU_MAX_OUTPUTS] = {0};
@@ -826,13 +832,19 @@ int ncp_trainer_fit_norm(struct ncp_trainer *t, const uint64_t *rows,
 				s2[j] += (double)f[j] * f[j];
 			}
 		}
-		for (int o = 0; o < NOUT; o++)
-			if (!isnan(arm[o])) {
-				o1[o] += arm[o];
-				o2[o] += (double)arm[o] * arm[o];
+		const float *ain = na ? arm_input_of(t->ds, rows[i]) : NULL;
+		/* The outputs' targets: the arm state, or in the residual
+		 * form its change from the arm input (rows whose input is
+		 * unknown left out). */
+		for (int o = 0; o < NOUT; o++) {
+			const double d = !m->spec.residual ? arm[o] :
+					 ain ? (double)arm[o] - ain[o] : NAN;
+			if (isfinite(d)) {
+				o1[o] += d;
+				o2[o] += d * d;
 				on[o]++;
 			}
-		const float *ain = na ? arm_input_of(t->ds, rows[i]) : NULL;
+		}
 		for (int a = 0; ain && a < na; a++)
 			if (isfinite(ain[a])) {
 				a1[a] += ain[a];
