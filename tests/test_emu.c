@@ -838,8 +838,8 @@ START_TEST(load_refuses_bad_files)
 	refused(bad, "\"arch\" is missing", NULL);
 	rewrite(good, bad, "format", "something-else", NULL, NULL, NULL, NULL);
 	refused(bad, "format", "not an ncpd emulator");
-	rewrite(good, bad, "format_version", "4", NULL, NULL, NULL, NULL);
-	refused(bad, "format_version 4 is not supported", NULL);
+	rewrite(good, bad, "format_version", "5", NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 5 is not supported", NULL);
 	/* Version 2 says its horizon; version 1 has none. */
 	rewrite(good, bad, "format_version", "2", NULL, NULL, NULL, NULL);
 	refused(bad, "\"horizon\" is missing", NULL);
@@ -1450,14 +1450,16 @@ END_TEST
 
 /* ---- The arm-state input ------------------------------------------------ */
 
-/* A model with the arm-state input of an arm of `joints` joints, its
- * normalisations random (the arm inputs' too). */
-static struct ncp_emu_model *arm_model(enum ncp_emu_arch arch, int joints)
+/* A model with the arm-state input of an arm of `joints` joints (in the
+ * residual form or not), its normalisations random (the arm inputs' too). */
+static struct ncp_emu_model *arm_model_of(enum ncp_emu_arch arch, int joints,
+					  bool residual)
 {
 	struct ncp_emu_spec sp;
 	small_spec(&sp, arch, 5, 9, 2);
 	sp.joints = joints;
 	sp.arm_input = true;
+	sp.residual = residual;
 	struct ncp_emu_model *m = new_model(&sp, 3);
 	randomise_norm(m, 4);
 	for (int a = 0; a < m->n_arm; a++) {
@@ -1466,6 +1468,11 @@ static struct ncp_emu_model *arm_model(enum ncp_emu_arch arch, int joints)
 	}
 	ncp_emu_model_refresh(m);
 	return m;
+}
+
+static struct ncp_emu_model *arm_model(enum ncp_emu_arch arch, int joints)
+{
+	return arm_model_of(arch, joints, false);
 }
 
 START_TEST(arm_input_in_file_and_inference)
@@ -1686,6 +1693,239 @@ START_TEST(arm_input_trains)
 }
 END_TEST
 
+/* The residual form: the file (version 4), its refusals, and the outputs
+ * being the arm input plus the layers' output. */
+START_TEST(residual_in_file_and_inference)
+{
+	char err[512];
+	make_dir();
+	struct ncp_emu_model *m = arm_model_of(NCP_EMU_MLP_RUNNING, 2, true);
+	ck_assert(ncp_emu_model_residual(m));
+	ck_assert_int_eq(ncp_emu_model_arm_inputs(m), 6);
+	ck_assert_int_eq(m->layer[0].in, (9 + 2) * 3 + 6);
+	const char *p = ncp_ck_path("res.safetensors"), *bad = ncp_ck_path("bad.safetensors");
+	ck_assert_int_eq(ncp_emu_model_save(m, p, err, sizeof(err)), 0);
+	struct ncp_safetensors *st = ncp_safetensors_load(p, err, sizeof(err));
+	ck_assert_msg(st, "%s", err);
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "4");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "residual"), "true");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "arm_input"),
+			 "[\"q0\", \"q1\", \"dq0\", \"dq1\", \"hand_x\", \"hand_y\"]");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "n_in"), "39");
+	ncp_safetensors_free(st);
+	struct ncp_emu_model *l = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l, "%s", err);
+	ck_assert(ncp_emu_model_equal(l, m));
+	ck_assert(ncp_emu_model_residual(l));
+	ck_assert_uint_eq(ncp_emu_model_checksum(l), ncp_emu_model_checksum(m));
+
+	/* With the last layer zeroed the outputs are the base plus out_mean:
+	 * the arm given after the step before, exactly; arm_mean where it is
+	 * unknown (before any, or a non-finite value). */
+	struct ncp_emu_model *z = ncp_emu_model_clone(l);
+	struct ncp_emu_layer *last = &z->layer[z->nlayers - 1];
+	memset(last->w, 0, sizeof(float) * (size_t)last->in * (size_t)last->out);
+	memset(last->b, 0, sizeof(float) * (size_t)last->out);
+	ncp_emu_model_refresh(z);
+	const float *amean = z->in_mean + z->n_std;
+	struct ncp_emu_state *a = ncp_emu_state_new(z);
+	uint32_t spk[2] = {1, 4};
+	float stim[2] = {0.5f, -1};
+	float arm1[6] = {0.6f, 2.1f, 0.3f, -0.4f, 0.1f, 1.2f};
+	float half[6] = {0.6f, NAN, 0.3f, INFINITY, 0.1f, 1.2f};
+	float y[6];
+	ncp_emu_push(a, spk, 2, stim, 2);
+	ncp_emu_predict(a, y);
+	for (int o = 0; o < 6; o++)
+		ck_assert_float_eq(y[o], amean[o] + z->out_mean[o]);
+	ncp_emu_set_arm(a, arm1);
+	ncp_emu_push(a, spk, 1, stim, 2);
+	ncp_emu_predict(a, y);
+	for (int o = 0; o < 6; o++)
+		ck_assert_float_eq(y[o], arm1[o] + z->out_mean[o]);
+	ncp_emu_set_arm(a, half);
+	ncp_emu_push(a, spk, 0, NULL, 0);
+	ncp_emu_predict(a, y);
+	for (int o = 0; o < 6; o++)
+		ck_assert_float_eq(y[o], (isfinite(half[o]) ? half[o] : amean[o]) +
+					 z->out_mean[o]);
+	ncp_emu_state_free(a);
+	ncp_emu_model_free(z);
+
+	/* The layers read the whole state: arms that differ only in the
+	 * hand's x change the other outputs too (the base does not). */
+	struct ncp_emu_state *b = ncp_emu_state_new(l), *c = ncp_emu_state_new(l);
+	float arm2[6];
+	memcpy(arm2, arm1, sizeof(arm2));
+	arm2[4] += 0.5f;
+	float yb[6], yc[6];
+	ncp_emu_push(b, spk, 2, stim, 2);
+	ncp_emu_push(c, spk, 2, stim, 2);
+	ncp_emu_set_arm(b, arm1);
+	ncp_emu_set_arm(c, arm2);
+	ncp_emu_push(b, spk, 1, stim, 2);
+	ncp_emu_push(c, spk, 1, stim, 2);
+	ncp_emu_predict(b, yb);
+	ncp_emu_predict(c, yc);
+	ck_assert_msg(yb[0] != yc[0] && yb[5] != yc[5], "the hand input did not reach the layers");
+	ncp_emu_state_free(b);
+	ncp_emu_state_free(c);
+
+	/* Refused: without "residual", another value, "residual" in an
+	 * older version, the q and dq block of version 3, a short arm_mean;
+	 * and the form without the arm input. */
+	rewrite(p, bad, "residual", NULL, NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 4 is the residual form", "which is missing");
+	rewrite(p, bad, "residual", "false", NULL, NULL, NULL, NULL);
+	refused(bad, "\"residual\": \"true\"", "not \"false\"");
+	rewrite(p, bad, "format_version", "3", NULL, NULL, NULL, NULL);
+	refused(bad, "\"residual\" needs format_version 4", "the file says 3");
+	rewrite(p, bad, "arm_input", "[\"q0\", \"q1\", \"dq0\", \"dq1\"]", NULL, NULL, NULL, NULL);
+	refused(bad, "expected [\"q0\", \"q1\", \"dq0\", \"dq1\", \"hand_x\", \"hand_y\"]",
+		"the whole state of the arm of 2 links");
+	rewrite(p, bad, NULL, NULL, NULL, "arm_mean", NULL, NULL);
+	refused(bad, "arm_mean", "[6]");
+	{
+		struct ncp_emu_spec sp = m->spec;
+		sp.arm_input = false;
+		ck_assert_int_eq(ncp_emu_spec_check(&sp, err, sizeof(err)), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err, "residual form"));
+	}
+	/* A version 3 file without "residual" still loads as it did. */
+	struct ncp_emu_model *v3 = arm_model(NCP_EMU_MLP_RUNNING, 2);
+	ck_assert_int_eq(ncp_emu_model_save(v3, p, err, sizeof(err)), 0);
+	struct ncp_emu_model *l3 = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l3, "%s", err);
+	ck_assert(!ncp_emu_model_residual(l3));
+	ck_assert(!ncp_emu_model_equal(l3, l));
+	ncp_emu_model_free(l3);
+	ncp_emu_model_free(v3);
+	/* The 3-link arm: eight inputs. */
+	struct ncp_emu_model *m8 = arm_model_of(NCP_EMU_RIDGE, 3, true);
+	ck_assert_int_eq(ncp_emu_model_arm_inputs(m8), 8);
+	ck_assert_int_eq(ncp_emu_model_save(m8, p, err, sizeof(err)), 0);
+	struct ncp_emu_model *l8 = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l8, "%s", err);
+	ck_assert(ncp_emu_model_equal(l8, m8));
+	ncp_emu_model_free(l8);
+	ncp_emu_model_free(m8);
+	ncp_emu_model_free(l);
+	ncp_emu_model_free(m);
+	ncp_ck_remove_dir();
+}
+END_TEST
+
+/* Trained in the residual form, a model passes the arm state through and
+ * learns its change: the hand, a nonlinear function of q that a linear
+ * model of q cannot give, follows the arm of the step before; training's
+ * predictions (ncp_trainer_predict) equal inference's (ncp_emu_predict);
+ * the output normalisation is that of the change. */
+START_TEST(residual_trains)
+{
+	const int W = 20, N = 30, steps = 6000;
+	struct hist h;
+	char err[256];
+	hist_make(&h, steps, N, 0, 21, 0);
+	float *arm = malloc((size_t)steps * 6 * sizeof(float));
+	struct ncp_rng rng;
+	ncp_rng_seed(&rng, 9);
+	double walk[2] = {0.6, 2.1}, hold2 = 0;
+	for (int t = 0; t < steps; t++) {
+		double dq[2];
+		for (int o = 0; o < 2; o++) {
+			dq[o] = 0.02 * ncp_rng_normal(&rng) - 0.002 * (walk[o] - 1.0);
+			walk[o] += dq[o];
+			arm[t * 6 + o] = (float)walk[o];
+			arm[t * 6 + 2 + o] = (float)(dq[o] / 0.001);
+		}
+		arm[t * 6 + 4] = (float)sin(3 * walk[0]);
+		arm[t * 6 + 5] = (float)cos(2 * walk[1]);
+		if (t)
+			for (int o = 4; o < 6; o++)
+				hold2 += pow(arm[t * 6 + o] - arm[(t - 1) * 6 + o], 2);
+	}
+	const double hold = sqrt(hold2 / (steps - 1));	/* the hand held */
+	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
+	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500,
+					    .gap = (uint64_t)W};
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
+	double rmse[2];
+	for (int res = 0; res < 2; res++) {
+		struct ncp_emu_spec sp;
+		small_spec(&sp, NCP_EMU_RIDGE_RUNNING, W, N, 0);
+		sp.arm_input = true;
+		sp.residual = res;
+		struct ncp_emu_model *m0 = new_model(&sp, 1);
+		struct ncp_trainer *t = ncp_trainer_new(m0, ds, NULL, err, sizeof(err));
+		ck_assert_msg(t, "%s", err);
+		ck_assert_int_eq(ncp_trainer_fit_norm(t, tr, nt, 1.0), 0);
+		const struct ncp_emu_model *tm = ncp_trainer_model(t);
+		if (res) {
+			/* out_mean and out_scale: q0's change from the step
+			 * before. */
+			double s1 = 0, s2 = 0;
+			for (size_t i = 0; i < nt; i++) {
+				double d = (double)ncp_dataset_arm(ds, tr[i])[0] -
+					   ncp_dataset_arm(ds, tr[i] - 1)[0];
+				s1 += d;
+				s2 += d * d;
+			}
+			double mu = s1 / (double)nt, sd = sqrt(s2 / (double)nt - mu * mu);
+			ck_assert_float_eq_tol(tm->out_mean[0], mu, 1e-5);
+			ck_assert_float_eq_tol(tm->out_scale[0], sd, 1e-4 * sd);
+		}
+		struct ncp_ridge_report rep;
+		ck_assert_msg(ncp_trainer_fit_ridge(t, tr, nt, va, nv, &rep, err, sizeof(err)) == 0,
+			      "%s", err);
+		float *pred = malloc(nv * 6 * sizeof(float));
+		ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
+		double e2 = 0;
+		for (size_t i = 0; i < nv; i++) {
+			const float *y = ncp_dataset_target(ds, va[i], 0);
+			e2 += pow(pred[i * 6 + 4] - y[4], 2) + pow(pred[i * 6 + 5] - y[5], 2);
+		}
+		rmse[res] = sqrt(e2 / (double)nv / 2);
+		/* Inference over the run gives training's predictions. */
+		struct ncp_emu_model *fm = ncp_emu_model_clone(ncp_trainer_model(t));
+		struct ncp_emu_state *st = ncp_emu_state_new(fm);
+		uint32_t idx[64];
+		size_t k = 0, compared = 0;
+		for (int s = 0; s < steps && k < nv; s++) {
+			float y[6];
+			ncp_emu_push(st, idx, hist_spikes(&h, s, idx), NULL, 0);
+			ncp_emu_predict(st, y);
+			ncp_emu_set_arm(st, arm + s * 6);
+			if ((uint64_t)s != va[k])
+				continue;
+			for (int o = 0; o < 6; o++)
+				ck_assert_msg(fabsf(y[o] - pred[k * 6 + o]) <= 1e-4f * (1 + fabsf(y[o])),
+					      "residual %d step %d output %d: inference %.7g, training %.7g",
+					      res, s, o, (double)y[o], (double)pred[k * 6 + o]);
+			k++;
+			compared++;
+		}
+		ck_assert_uint_eq(compared, nv);
+		ncp_emu_state_free(st);
+		ncp_emu_model_free(fm);
+		free(pred);
+		ncp_trainer_free(t);
+		ncp_emu_model_free(m0);
+	}
+	fprintf(stderr, "residual_trains: hand RMSE %.4g (residual), %.4g (not), held %.4g\n", rmse[1], rmse[0], hold);
+	ck_assert_msg(rmse[1] <= 1.05 * hold,
+		      "residual: hand RMSE %.4g, holding the hand %.4g", rmse[1], hold);
+	ck_assert_msg(rmse[0] >= 3 * rmse[1],
+		      "without the residual form, hand RMSE %.4g against %.4g", rmse[0], rmse[1]);
+	free(tr);
+	free(va);
+	ncp_dataset_free(ds);
+	free(arm);
+	hist_free(&h);
+}
+END_TEST
+
 START_TEST(recording_stimulation_reaches_the_data)
 {
 	char err[512], p[512];
@@ -1877,6 +2117,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, horizon_in_file_and_targets);
 	tcase_add_test(tc, arm_input_in_file_and_inference);
 	tcase_add_test(tc, arm_input_trains);
+	tcase_add_test(tc, residual_in_file_and_inference);
+	tcase_add_test(tc, residual_trains);
 	tcase_add_test(tc, recording_stimulation_reaches_the_data);
 	tcase_add_test(tc, ridge_recovers_linear_map);
 	tcase_add_test(tc, adam_learns_linear_map);

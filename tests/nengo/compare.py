@@ -24,8 +24,6 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import reach_metrics  # noqa: E402
 
 # Each model: the Nengo model name (tests/nengo/reach_nengo.py), the
 # simulated seconds, and ncpd's configuration of the same model (None when
