@@ -838,8 +838,8 @@ START_TEST(load_refuses_bad_files)
 	refused(bad, "\"arch\" is missing", NULL);
 	rewrite(good, bad, "format", "something-else", NULL, NULL, NULL, NULL);
 	refused(bad, "format", "not an ncpd emulator");
-	rewrite(good, bad, "format_version", "4", NULL, NULL, NULL, NULL);
-	refused(bad, "format_version 4 is not supported", NULL);
+	rewrite(good, bad, "format_version", "5", NULL, NULL, NULL, NULL);
+	refused(bad, "format_version 5 is not supported", NULL);
 	/* Version 2 says its horizon; version 1 has none. */
 	rewrite(good, bad, "format_version", "2", NULL, NULL, NULL, NULL);
 	refused(bad, "\"horizon\" is missing", NULL);
