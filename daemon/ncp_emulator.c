@@ -932,6 +932,8 @@ void ncp_emulator_json(const struct ncp_emulator *e, struct ncp_json *j)
 		     NULL);
 	ncp_json_key(j, "arm_input");
 	ncp_json_bool(j, e->active && ncp_emu_model_arm_inputs(e->active->model) > 0);
+	ncp_json_key(j, "residual");
+	ncp_json_bool(j, e->active && ncp_emu_model_residual(e->active->model));
 	ncp_json_key(j, "mode");
 	ncp_json_str(j, e->p.lockstep ? "lockstep" : "realtime");
 	ncp_json_key(j, "predictions");

@@ -23,8 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct ncp_emu_spec *sp = ncp_emu_model_spec(m);
 	ncp_assert(ncp_emu_spec_check(sp, NULL, 0) == 0);
 	ncp_assert(ncp_emu_model_outputs(m) == 6 || ncp_emu_model_outputs(m) == 8);
+	/* The arm input: none, q and dq (2 J), or in the residual form the
+	 * whole state (2 J + 2). */
 	ncp_assert(ncp_emu_model_arm_inputs(m) == 0 ||
-		   ncp_emu_model_arm_inputs(m) == ncp_emu_model_outputs(m) - 2);
+		   ncp_emu_model_arm_inputs(m) == ncp_emu_model_outputs(m) -
+			   (ncp_emu_model_residual(m) ? 0 : 2));
+	ncp_assert(!ncp_emu_model_residual(m) || ncp_emu_model_arm_inputs(m));
 	struct ncp_emu_model *c = ncp_emu_model_clone(m);
 	ncp_assert(c && ncp_emu_model_equal(c, m));
 	struct ncp_emu_state *st = ncp_emu_state_new(m);

@@ -8,8 +8,9 @@
 # The standardised outputs must agree within 1e-4, and the hand RMSE at
 # the horizon that numpy computes from its own predictions must be
 # ncp-train --eval's.  Then the same for models with the arm-state input
-# (made up, and trained by ncp-train --arm-input), and the daemon running
-# that model in the loop, in lockstep and in real time.
+# and in the residual form (made up, and trained by ncp-train --arm-input
+# and --residual), and the daemon running those models in the loop, in
+# lockstep and in real time.
 set -u
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -23,7 +24,8 @@ fail() {
 [ -x "$fixture" ] || fail "missing $fixture (make builds it)"
 $PY -c 'import numpy' || fail "$PY has no numpy"
 
-for arch in ridge ridge-running mlp mlp-running dense ridge+arm mlp-running+arm; do
+for arch in ridge ridge-running mlp mlp-running dense ridge+arm mlp-running+arm \
+	ridge+res mlp-running+res; do
 	mkdir -p "$tmp/$arch"
 	"$fixture" "$arch" "$tmp/$arch" 1200 3 || fail "fixture for $arch"
 	$PY tests/emu_forward.py "$tmp/$arch/model.safetensors" \
@@ -43,11 +45,12 @@ mkdir -p "$tmp/data" "$tmp/run"
 "$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/trained.safetensors" \
 	--arch mlp-running --epochs 2 --block 0.5 --horizon 50 --quiet \
 	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train"; }
-# against_numpy MODEL RUN LABEL HORIZON ARM_INPUT: ncpd runs MODEL over
-# the recording into $tmp/RUN, numpy's definition (tests/emu_forward.py)
-# must give the same predictions, and ncp-train --eval the same hand RMSE
-# at HORIZON, its report saying arm_input ARM_INPUT (True or False); the
-# report is left in $tmp/RUN.eval.json.
+# against_numpy MODEL RUN LABEL HORIZON ARM_INPUT RESIDUAL: ncpd runs
+# MODEL over the recording into $tmp/RUN, numpy's definition
+# (tests/emu_forward.py) must give the same predictions, and ncp-train
+# --eval the same hand RMSE at HORIZON, its report saying arm_input
+# ARM_INPUT and residual RESIDUAL (True or False); the report is left in
+# $tmp/RUN.eval.json.
 against_numpy() {
 	mkdir -p "$tmp/$2"
 	"$fixture" --run "$1" "$tmp/data/rec" "$tmp/$2" || fail "fixture --run ($3)"
@@ -66,11 +69,12 @@ ours, ref = e["score"]["hand_rmse"], float(sys.argv[2])
 print("ncp-train --eval, %s, horizon %d: hand_rmse %.9g, numpy %.9g"
       % (sys.argv[3], e["horizon"], ours, ref))
 sys.exit(0 if e["horizon"] == int(sys.argv[4]) and str(e["arm_input"]) == sys.argv[5]
+         and str(e["residual"]) == sys.argv[6]
          and abs(ours - ref) <= 1e-4 * ref + 1e-9 else 1)
-' "$tmp/$2.eval.json" "$np_rmse" "$3" "$4" "$5" ||
+' "$tmp/$2.eval.json" "$np_rmse" "$3" "$4" "$5" "$6" ||
 		fail "ncp-train --eval scores the $3 otherwise than the definition"
 }
-against_numpy "$tmp/trained.safetensors" run "trained model" 50 False
+against_numpy "$tmp/trained.safetensors" run "trained model" 50 False False
 $PY -c 'import numpy as np, sys; sys.exit(0 if np.abs(np.load(sys.argv[1])).max() > 0 else 1)' \
 	"$tmp/run/stim.npy" || fail "the recording's stimulation did not reach the model"
 
@@ -95,44 +99,62 @@ sys.exit(0 if abs(ours - ref) <= 1e-4 * ref + 2e-5 and d["scored_steps"] == 4000
 # by ncpd over the recording, against numpy and --eval; then by the daemon
 # in the loop, in lockstep (the loop hands it the arm) and in real time
 # (the emulator thread reads it from the window slots), over the same run.
+# The same for a model in the residual form (ncp-train --residual).
 "$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/arm.safetensors" \
 	--arch mlp-running --epochs 2 --block 0.5 --arm-input --quiet \
 	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train --arm-input"; }
-against_numpy "$tmp/arm.safetensors" runarm "arm-input model" 0 True
-# The daemon records every prediction into pred.npy at its step's row:
-# each against numpy's on that run's own spikes, stimulation and arm, to
-# 2e-5 (the float rounding is near 2e-6; the arm of the wrong step, one
-# step late or early, moves them by about 2e-4 here).
-for mode in lockstep realtime; do
-	[ $mode = lockstep ] && fr=--free-run || fr=
-	"$BUILD/ncpd" $fr --duration 4 --set task.kind=random \
-		--set stim.source=noise --set stim.noise=0.1 \
-		--set data_dir="$tmp/data" --set emulator.model="$tmp/arm.safetensors" \
-		--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
-		--record $mode --summary json >"$tmp/$mode.json" 2>"$tmp/ncpd.err" ||
-		{ cat "$tmp/ncpd.err" >&2; fail "ncpd $mode with the arm-input model"; }
-	PYTHONPATH=client/python $PY -c '
+against_numpy "$tmp/arm.safetensors" runarm "arm-input model" 0 True False
+"$BUILD/ncp-train" --data "$tmp/data/rec" --out "$tmp/res.safetensors" \
+	--arch mlp-running --epochs 2 --block 0.5 --residual --quiet \
+	>"$tmp/train.out" 2>&1 || { cat "$tmp/train.out" >&2; fail "ncp-train --residual"; }
+against_numpy "$tmp/res.safetensors" runres "residual model" 0 True True
+# in_the_loop MODEL LABEL RESIDUAL: the daemon records every prediction
+# into pred.npy at its step's row: each against numpy's on that run's own
+# spikes, stimulation and arm, to 2e-5 of out_scale beyond the float32
+# rounding of the prediction (emu_forward.difference; the layers' float
+# rounding is near 2e-6; the arm of the wrong step, one step late or
+# early, moves the arm-input model's by about 2e-4 here, the residual
+# one's by a step's change; leaving out the residual form's base by 1e4),
+# the summary saying residual RESIDUAL (True or False).
+in_the_loop() {
+	for mode in lockstep realtime; do
+		[ $mode = lockstep ] && fr=--free-run || fr=
+		name=$(basename "$1" .safetensors)-$mode
+		"$BUILD/ncpd" $fr --duration 4 --set task.kind=random \
+			--set stim.source=noise --set stim.noise=0.1 \
+			--set data_dir="$tmp/data" --set emulator.model="$1" \
+			--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
+			--record "$name" --summary json >"$tmp/$name.json" 2>"$tmp/ncpd.err" ||
+			{ cat "$tmp/ncpd.err" >&2; fail "ncpd $mode with the $2"; }
+		PYTHONPATH=client/python:tests $PY -c '
 import json, sys
 import numpy as np
 import ncpd
 from ncpd import models
+from emu_forward import difference
 m, rec = models.load(sys.argv[1]), ncpd.Recording(sys.argv[2])
 d = json.load(open(sys.argv[3]))["emulator"]
 y, v = m.forward(rec.m1, rec.stim_input(m.stim_channels), rec.arm)
-pred = np.asarray(rec.pred, np.float64)
+pred = np.asarray(rec.pred)
 have = np.isfinite(pred).all(axis=1)
-diff = np.abs((pred[have] - m.tensors["out_mean"]) / m.tensors["out_scale"] - v[have]).max()
-print("daemon %s, arm-state input: %d of %d steps predicted (%d skipped), largest difference from numpy %.3g"
-      % (sys.argv[4], have.sum(), len(pred), d["skipped_steps"], diff))
+diff = difference(m, pred[have], y[have]).max()
+print("daemon %s, %s: %d of %d steps predicted (%d skipped), largest difference from numpy %.3g, arm_input %s, residual %s"
+      % (sys.argv[4], sys.argv[5], have.sum(), len(pred), d["skipped_steps"], diff,
+         d["arm_input"], d["residual"]))
 if sys.argv[4] == "lockstep" and not have.all():
     sys.exit("lockstep left steps unpredicted")
 if have.sum() < len(pred) // 2:
     sys.exit("fewer than half the steps predicted: nothing to compare")
+if not d["arm_input"] or str(d["residual"]) != sys.argv[6]:
+    sys.exit("the summary says arm_input %s, residual %s" % (d["arm_input"], d["residual"]))
 sys.exit(0 if diff <= 2e-5 and v[have].std() > 1e-2 else 1)
-' "$tmp/arm.safetensors" "$tmp/data/$mode" "$tmp/$mode.json" $mode ||
-		fail "the daemon ($mode) runs the arm-state input otherwise than the definition"
-done
-# Online training from that model keeps the input (the trainer reads the
+' "$1" "$tmp/data/$name" "$tmp/$name.json" $mode "$2" "$3" ||
+			fail "the daemon ($mode) runs the $2 otherwise than the definition"
+	done
+}
+in_the_loop "$tmp/arm.safetensors" "arm-input model" False
+in_the_loop "$tmp/res.safetensors" "residual model" True
+# Online training from the arm-input model keeps the input (the trainer reads the
 # replay buffer's arm of the step before): lockstep, so it repeats.
 "$BUILD/ncpd" --free-run --duration 12 --set task.kind=random \
 	--set stim.source=noise --set stim.noise=0.1 \

@@ -3,13 +3,19 @@ runs in ncpd with the predictions the definition gives, and files round
 trip; bad models are refused with the fault named."""
 import json
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import ncpd
 from ncpd import models, safetensors
-from conftest import prog, run
+from conftest import ROOT, prog, run
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from emu_forward import difference  # noqa: E402  (ncpd's predictions against y)
 
 ARCHS = models.ARCHS
 
@@ -56,7 +62,7 @@ def test_numpy_model_runs_in_ncpd(arch, tmp_path, short_rec):
     y, v = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"))
     assert np.abs(short_rec.stim).max() > 0          # the stimulation is part of it
     assert v.std() > 1e-2, "outputs that do not vary check nothing"
-    diff = np.abs((pred - m.tensors["out_mean"]) / m.tensors["out_scale"] - v).max()
+    diff = difference(m, pred, y).max()
     assert diff <= 1e-4, diff
 
 
@@ -106,7 +112,7 @@ def test_arm_input_model_runs_in_ncpd(arch, tmp_path, short_rec):
     arm = short_rec.arm
     y, v = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"), arm)
     assert v.std() > 1e-2
-    diff = np.abs((pred - m.tensors["out_mean"]) / m.tensors["out_scale"] - v).max()
+    diff = difference(m, pred, y).max()
     assert diff <= 1e-4, diff
     # The arm of the step itself (not the one before) is another answer.
     _, late = m.forward(np.load(out / "spikes.npy"), np.load(out / "stim.npy"),
@@ -150,6 +156,152 @@ def test_arm_input_refusals():
     # The 3-link arm: six inputs.
     m3 = models.new("ridge", links=3, arm_input=True)
     assert m3.n_arm == 6 and m3.n_in == (1000 + 32) * 3 + 6
+
+
+def residual_model(arch, seed):
+    """A made-up model in the residual form: outputs and arm input sized
+    as a trained one's (the change of a step: out_scale of 1e-3)."""
+    m = spread(models.new(arch, seed=seed, residual=True,
+                          hidden=None if arch.startswith("ridge") else [32, 16]), seed)
+    t = m.tensors
+    t["arm_mean"][:] = [0.6, 2.1, 0.0, 0.0, -0.07, 1.35]
+    t["arm_scale"][:] = [0.2, 0.2, 1.0, 1.0, 0.1, 0.1]
+    t["out_mean"][:] = [1e-5, -1e-5, -1e-4, 0, 0, 2e-5]
+    t["out_scale"][:] = [3e-4, 2e-4, 3e-3, 3e-3, 4e-4, 3e-4]
+    return m
+
+
+@pytest.mark.parametrize("arch", ["mlp-running", "ridge"])
+def test_residual_model_runs_in_ncpd(arch, tmp_path, short_rec):
+    """A model in the residual form written from numpy round-trips and
+    ncpd, fed the recording's arm after each step, predicts what numpy
+    and torch do; leaving out the arm of the step before (the base) is
+    far off."""
+    m = residual_model(arch, 7)
+    assert m.residual and m.arm_input and m.n_arm == 6
+    assert m.meta["format_version"] == "4" and m.meta["residual"] == "true"
+    assert json.loads(m.meta["arm_input"]) == list(models.OUTPUTS)
+    path = str(tmp_path / "m.safetensors")
+    m.save(path)
+    back = models.load(path)
+    assert back.meta == m.meta and back.residual and back.n_arm == 6
+    assert all(np.array_equal(back.tensors[k], m.tensors[k]) for k in m.tensors)
+    out = tmp_path / "run"
+    out.mkdir()
+    run([prog("tests/fixture_emu_dump"), "--run", path, short_rec.path, str(out)])
+    pred = np.load(out / "pred.npy")
+    x, u, arm = np.load(out / "spikes.npy"), np.load(out / "stim.npy"), short_rec.arm
+    y, v = m.forward(x, u, arm)
+    assert v.std() > 1e-2
+    diff = difference(m, pred, y).max()
+    assert diff <= 1e-4, diff
+    # Without the base the predictions are thousands of output deviations
+    # off; with the arm of the step itself (not the one before), over one.
+    nobase = y - models.arm_input(arm, 2, residual=True)
+    nobase[0] = y[0] - m.tensors["arm_mean"]
+    assert difference(m, pred, nobase).max() > 1e3
+    late, _ = m.forward(x, u, np.concatenate([arm[1:], arm[-1:]]))
+    assert difference(m, pred, late).max() > 1
+    torch = pytest.importorskip("torch")
+    emu = models.Emulator.load(path)
+    assert emu.residual and emu.arm_mean.shape == (6,)
+    xs, us = short_rec.m1, short_rec.stim_input(emu.stim_channels)
+    y_t = emu.predict(xs, us, arm)
+    assert difference(m, y_t, m.predict(xs, us, arm)).max() <= 1e-4
+    # Gradients reach the stimulation and the weights, not the arm.
+    ut = torch.tensor(us[:300], dtype=torch.float64, requires_grad=True)
+    at = torch.tensor(arm[:300], requires_grad=True)
+    emu(torch.from_numpy(np.array(xs[:300], np.float32)), ut, at).sum().backward()
+    assert ut.grad is not None and ut.grad.abs().sum() > 0
+    assert emu.layers[0].weight.grad.abs().sum() > 0
+    assert at.grad is None
+    emu.save(str(tmp_path / "t.safetensors"))
+    assert models.load(str(tmp_path / "t.safetensors")).meta == m.meta
+
+
+def test_residual_base_is_added(tmp_path, short_rec):
+    """With the last layer zero and out_mean 0, a residual model predicts
+    exactly the arm of the step before: arm_mean at step 0 and where
+    that arm is not finite; numpy, torch and ncpd alike."""
+    m = residual_model("mlp-running", 8)
+    for k in ("layers.4.weight", "layers.4.bias", "out_mean"):
+        m.tensors[k][:] = 0
+    arm = np.array(short_rec.arm, np.float32)
+    want = np.concatenate([m.tensors["arm_mean"][None], arm[:-1]]).astype(np.float64)
+    x, u = short_rec.m1, short_rec.stim_input(m.stim_channels)
+    assert np.array_equal(m.predict(x, u, arm), want)
+    hole = arm.copy()
+    hole[50, 1] = np.nan
+    hole[80, 4] = np.inf
+    want_hole = want.copy()
+    want_hole[51, 1] = m.tensors["arm_mean"][1]
+    want_hole[81, 4] = m.tensors["arm_mean"][4]
+    assert np.array_equal(m.predict(x, u, hole), want_hole)
+    assert not np.array_equal(want_hole, want)
+    path = str(tmp_path / "z.safetensors")
+    m.save(path)
+    out = tmp_path / "run"
+    out.mkdir()
+    run([prog("tests/fixture_emu_dump"), "--run", path, short_rec.path, str(out)])
+    assert np.array_equal(np.load(out / "pred.npy"), want.astype(np.float32))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    emu = models.Emulator.load(path)
+    assert np.array_equal(emu.predict(x, u, hole), want_hole.astype(np.float32))
+
+
+def refused_by_ncpd(path, tmp_path):
+    """ncpd's loader's message for the file at path (it must refuse it)."""
+    r = subprocess.run([prog("tests/fixture_emu_dump"), "--run", path, str(tmp_path),
+                        str(tmp_path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    assert r.returncode != 0, "ncpd loaded %s" % path
+    return r.stdout
+
+
+def test_residual_refusals(tmp_path):
+    """Every refusal of a version 4 file, in numpy and in ncpd, with the
+    same fault named."""
+    m = models.new("mlp-running", hidden=[8], residual=True)
+    t, meta = dict(m.tensors), dict(m.meta)
+    v3 = models.new("mlp-running", hidden=[8], arm_input=True)
+    cut = {k: v for k, v in meta.items() if k != "residual"}
+    cases = [
+        ("no residual", t, cut,
+         'format_version 4 is the residual form and needs the metadata "residual": '
+         '"true", which is missing'),
+        ("residual yes", t, dict(meta, residual="yes"),
+         'format_version 4 is the residual form .*, not "yes"'),
+        ("residual in v3", v3.tensors, dict(v3.meta, residual="true"),
+         r'metadata "residual" needs format_version 4 \(the file says 3\)'),
+        ("v4 without arm_input", t, {k: v for k, v in meta.items() if k != "arm_input"},
+         'format_version 4 needs the metadata "arm_input"'),
+        ("v4 with v3 arm_input", t,
+         dict(meta, arm_input=json.dumps(list(models.arm_inputs_of(2)))),
+         '"arm_input" is .*the whole state of the arm of 2 links its 6 outputs'),
+        ("arm_input v4 in v3", v3.tensors,
+         dict(v3.meta, arm_input=json.dumps(list(models.OUTPUTS))),
+         '"arm_input" is .*the q and dq of the arm of 2 links'),
+        ("v3 arm_mean", dict(t, arm_mean=v3.tensors["arm_mean"]), meta, "arm_mean"),
+        ("version 5", t, dict(meta, format_version="5"), "format_version"),
+    ]
+    for what, tensors, md, pattern in cases:
+        with pytest.raises(models.ModelError, match=pattern):
+            models.Model(tensors, md)
+        path = str(tmp_path / ("%s.safetensors" % what.replace(" ", "-")))
+        safetensors.write(path, tensors, md)
+        err = refused_by_ncpd(path, tmp_path)
+        assert re.search(pattern, err), (what, err)
+    # The whole file is right, and the dense architecture has no arm input.
+    models.Model(t, meta)
+    with pytest.raises(models.ModelError, match="not dense"):
+        models.metadata("dense", residual=True)
+    # The 3-link arm: eight inputs, the outputs' names.
+    m3 = models.new("ridge", links=3, residual=True)
+    assert m3.n_arm == 8 and m3.n_in == (1000 + 32) * 3 + 8
+    assert json.loads(m3.meta["arm_input"]) == list(models.outputs_of(3))
 
 
 def test_trained_model(trained):

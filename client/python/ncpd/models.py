@@ -12,6 +12,8 @@ torch.nn.Modules when torch imports.
 
 A model with the arm-state input (format_version 3, m.arm_input) also takes
 the run's arm states, arm.npy's rows: m.predict(rec.m1, stim, arm=rec.arm).
+In the residual form (format_version 4, m.residual) that input is the whole
+arm state of the step before and the outputs are it plus the layers' output.
 
 The numpy forward pass is the page's definition, computed in float64:
 the reference ncpd's own inference is checked against.
@@ -36,10 +38,11 @@ def outputs_of(links):
             tuple("dq%d" % j for j in range(links)) + ("hand_x", "hand_y"))
 
 
-def arm_inputs_of(links):
-    """The arm-state inputs of a model of an arm of `links` links: q and dq
-    of each joint (the metadata "arm_input")."""
-    return outputs_of(links)[:2 * links]
+def arm_inputs_of(links, residual=False):
+    """The arm-state inputs of a model of an arm of `links` links (the
+    metadata "arm_input"): q and dq of each joint, and in the residual form
+    the whole state, the outputs' names."""
+    return outputs_of(links)[:None if residual else 2 * links]
 
 
 DEFAULT_HIDDEN = {"ridge": [], "ridge-running": [], "mlp": [256, 256],
@@ -55,10 +58,11 @@ class ModelError(ValueError):
 
 def metadata(arch, neurons=1000, stim_channels=32, window=100,
              taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, config=None,
-             links=2, arm_input=False):
+             links=2, arm_input=False, residual=False):
     """The metadata (str to str) a model of these sizes needs (of an arm
     of `links` links: 2 links + 2 outputs; with arm_input, the arm-state
-    input, format_version 3)."""
+    input, format_version 3; residual, the residual form, which has the
+    arm-state input: format_version 4)."""
     if links not in (2, 3):
         raise ModelError("links %r: ncpd's arms have 2 or 3" % (links,))
     if arch not in ARCHS:
@@ -70,13 +74,14 @@ def metadata(arch, neurons=1000, stim_channels=32, window=100,
         raise ModelError("%s needs hidden layers" % arch)
     taus = [float(t) for t in taus]
     K = len(taus)
+    arm_input = arm_input or residual
     if arm_input and arch == "dense":
         raise ModelError("the arm-state input is for ridge*, mlp*, not dense")
     n_in = (window * neurons + stim_channels * K if arch == "dense"
             else (neurons + stim_channels) * K)
     if arm_input:
-        n_in += 2 * links
-    version = "3" if arm_input else "2" if horizon else "1"
+        n_in += len(arm_inputs_of(links, residual))
+    version = "4" if residual else "3" if arm_input else "2" if horizon else "1"
     m = {"format": "ncpd-emulator", "format_version": version,
          "arch": arch,
          "feature_mode": "running" if arch.endswith("-running") else "window",
@@ -88,7 +93,9 @@ def metadata(arch, neurons=1000, stim_channels=32, window=100,
     if version != "1":
         m["horizon"] = str(int(horizon))
     if arm_input:
-        m["arm_input"] = json.dumps(list(arm_inputs_of(links)))
+        m["arm_input"] = json.dumps(list(arm_inputs_of(links, residual)))
+    if residual:
+        m["residual"] = "true"
     if config is not None:
         m["config"] = config if isinstance(config, str) else json.dumps(config)
     return m
@@ -127,17 +134,25 @@ class _Spec:
 
         if need("format") != "ncpd-emulator":
             raise bad('metadata "format" is %r, not "ncpd-emulator"' % meta["format"])
-        self.version = integer("format_version", 1, 3)
+        self.version = integer("format_version", 1, 4)
         if self.version == 1 and "horizon" in meta:
             raise bad('a format_version 1 model has no "horizon" (use 2)')
         self.horizon = integer("horizon", 0, MAX_HORIZON) if self.version >= 2 else 0
-        if self.version == 3 and "arm_input" not in meta:
-            raise bad('format_version 3 needs the metadata "arm_input" '
-                      '(the arm-state input), which is missing')
+        if self.version >= 3 and "arm_input" not in meta:
+            raise bad('format_version %d needs the metadata "arm_input" '
+                      '(the arm-state input), which is missing' % self.version)
         if self.version < 3 and "arm_input" in meta:
-            raise bad('metadata "arm_input" needs format_version 3 (the file says %d)'
+            raise bad('metadata "arm_input" needs format_version 3 or 4 (the file says %d)'
                       % self.version)
-        self.arm_input = self.version == 3
+        self.arm_input = self.version >= 3
+        if self.version == 4 and meta.get("residual") != "true":
+            raise bad('format_version 4 is the residual form and needs the metadata '
+                      '"residual": "true"%s' % (", which is missing" if "residual" not in meta
+                                                else ", not %s" % json.dumps(meta["residual"])))
+        if self.version < 4 and "residual" in meta:
+            raise bad('metadata "residual" needs format_version 4 (the file says %d)'
+                      % self.version)
+        self.residual = self.version == 4
         self.arch = need("arch")
         if self.arch not in ARCHS:
             raise bad('arch %r is unknown (%s)' % (self.arch, ", ".join(ARCHS)))
@@ -175,14 +190,16 @@ class _Spec:
         if jlist("outputs") != list(self.outputs):
             raise bad('metadata "outputs" is %s, want %s'
                       % (meta["outputs"], json.dumps(list(self.outputs))))
-        self.n_arm = 2 * self.links if self.arm_input else 0
+        names = arm_inputs_of(self.links, self.residual)
+        self.n_arm = len(names) if self.arm_input else 0
         if self.arm_input:
             if self.arch == "dense":
                 raise bad("the arm-state input is for ridge*, mlp*, not dense")
-            if jlist("arm_input") != list(arm_inputs_of(self.links)):
-                raise bad('metadata "arm_input" is %s, want %s (the q and dq of '
+            if jlist("arm_input") != list(names):
+                raise bad('metadata "arm_input" is %s, want %s (the %s of '
                           'the arm of %d links its %d outputs are for)'
-                          % (meta["arm_input"], json.dumps(list(arm_inputs_of(self.links))),
+                          % (meta["arm_input"], json.dumps(list(names)),
+                             "whole state" if self.residual else "q and dq",
                              self.links, self.n_out))
         self.n_in = integer("n_in", 1, 1 << 40)
         want = (self.window * self.neurons + self.stim_channels * K
@@ -234,17 +251,20 @@ def features(x, u, taus, dt, window, running):
     return out.reshape(T, -1)
 
 
-def arm_input(arm, links):
-    """The arm-state input of every step of a run (T, 2 links), float64:
-    step t reads the arm after step t - 1 (row t - 1 of arm.npy, its q and
-    dq columns); step 0's, and any non-finite value, is unknown (NaN).
-    arm (T, >= 2 links) the run's arm states from its first step."""
+def arm_input(arm, links, residual=False):
+    """The arm-state input of every step of a run (T, 2 links; in the
+    residual form T, 2 links + 2), float64: step t reads the arm after
+    step t - 1 (row t - 1 of arm.npy, its q and dq columns, or all of them
+    in the residual form); step 0's, and any non-finite value, is unknown
+    (NaN).  arm (T, >= 2 links, or 2 links + 2) the run's arm states from
+    its first step."""
+    n = len(arm_inputs_of(links, residual))
     a = np.asarray(arm, np.float64)
-    if a.ndim != 2 or a.shape[1] < 2 * links:
+    if a.ndim != 2 or a.shape[1] < n:
         raise ModelError("arm states of shape %s; the model takes (T, >= %d)"
-                         % (list(a.shape), 2 * links))
-    out = np.full((len(a), 2 * links), np.nan)
-    out[1:] = a[:-1, :2 * links]
+                         % (list(a.shape), n))
+    out = np.full((len(a), n), np.nan)
+    out[1:] = a[:-1, :n]
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -253,7 +273,8 @@ class Model:
     """An emulator model in numpy: `meta` (str to str, the file's
     metadata) and `tensors` (name to float32 array, PyTorch's state_dict
     names and shapes).  Attributes from the metadata: arch, window, neurons,
-    stim_channels, taus, dt, hidden, horizon, running, n_in.
+    stim_channels, taus, dt, hidden, horizon, running, n_in, n_out, links,
+    outputs, arm_input, residual, n_arm.
 
     Model(tensors, meta) checks that the metadata is complete and
     consistent and that every tensor is there, float32, of its shape and
@@ -265,7 +286,7 @@ class Model:
         spec = _Spec(self.meta, where)
         for k in ("arch", "window", "neurons", "stim_channels", "taus", "dt",
                   "hidden", "horizon", "running", "n_in", "n_out", "links",
-                  "outputs", "arm_input", "n_arm"):
+                  "outputs", "arm_input", "residual", "n_arm"):
             setattr(self, k, getattr(spec, k))
         shapes = spec.shapes()
         extra = sorted(set(tensors) - set(shapes))
@@ -295,7 +316,8 @@ class Model:
         return "Model(%s: %s, %d neurons, %d stim channels, window %d, hidden %s%s)" % (
             self.where, self.arch, self.neurons, self.stim_channels, self.window,
             self.hidden, (", horizon %d" % self.horizon if self.horizon else "")
-            + (", arm-state input" if self.arm_input else ""))
+            + (", residual on the arm state" if self.residual else
+               ", arm-state input" if self.arm_input else ""))
 
     @property
     def config(self):
@@ -328,26 +350,35 @@ class Model:
         return x, u
 
     def _arm(self, x, arm):
-        """The standardised arm-state inputs (T, n_arm), unknown as 0."""
+        """(z, b): the standardised arm-state inputs (T, n_arm), unknown as
+        0, and what the outputs are added to (T, n_out): in the residual
+        form the arm-state input, arm_mean where it is unknown; else 0."""
+        if not self.arm_input:
+            return np.zeros((len(x), 0)), np.zeros((len(x), self.n_out))
         if arm is None:
             raise ModelError("%s reads the arm state: give arm= (the run's "
                              "arm.npy rows)" % self.where)
-        a = arm_input(arm, self.links)
+        a = arm_input(arm, self.links, self.residual)
         if len(a) != len(x):
             raise ModelError("arm states of %d steps for %d steps of spikes"
                              % (len(a), len(x)))
-        t = self.tensors
-        z = (a - t["arm_mean"].astype(np.float64)) / t["arm_scale"].astype(np.float64)
-        return np.nan_to_num(z, nan=0.0)
+        mean = self.tensors["arm_mean"].astype(np.float64)
+        z = (a - mean) / self.tensors["arm_scale"].astype(np.float64)
+        b = (np.where(np.isnan(a), mean, a) if self.residual
+             else np.zeros((len(x), self.n_out)))
+        return np.nan_to_num(z, nan=0.0), b
 
     def forward(self, x, u=None, arm=None):
         """(y, v) for every step t of a run from its first step: y (T, 6) the
         predicted arm state (of step t + horizon), v (T, 6) the standardised
-        outputs; float64.  x (T, N) spikes, u (T, <= C) stimulation (NaN as
-        0, missing columns 0; None: none); arm (T, >= 2 links) the arm
-        state after every step (arm.npy), required by a model with the
-        arm-state input (step t reads row t - 1), ignored otherwise."""
+        outputs (the layers' output: y = b + v * out_scale + out_mean, b
+        the residual form's arm-state input, else 0); float64.  x (T, N)
+        spikes, u (T, <= C) stimulation (NaN as 0, missing columns 0; None:
+        none); arm (T, 2 links + 2) the arm state after every step
+        (arm.npy), required by a model with the arm-state input (step t
+        reads row t - 1), ignored otherwise."""
         x, u = self._inputs(x, u)
+        za, b = self._arm(x, arm)
         W, N, K = self.window, self.neurons, len(self.taus)
         T = x.shape[0]
         t = self.tensors
@@ -368,15 +399,13 @@ class Model:
                 win = np.stack([pad[s:s + W].reshape(-1) for s in range(t0, t1)])
                 v[t0:t1] = np.concatenate([win, z[t0:t1]], axis=1) @ w0.T + b0
         else:
-            z = (f - mean) / scale
-            if self.arm_input:
-                z = np.concatenate([z, self._arm(x, arm)], axis=1)
+            z = np.concatenate([(f - mean) / scale, za], axis=1)
             v = z @ w0.T + b0
         for i in range(1, len(self.hidden) + 1):
             v = np.maximum(v, 0.0)
             v = (v @ t["layers.%d.weight" % (2 * i)].astype(np.float64).T
                  + t["layers.%d.bias" % (2 * i)])
-        y = v * t["out_scale"] + t["out_mean"]
+        y = b + (v * t["out_scale"] + t["out_mean"])
         return y, v
 
     def predict(self, x, u=None, arm=None):
@@ -404,12 +433,13 @@ def load(path):
 
 def new(arch="mlp-running", neurons=1000, stim_channels=32, window=100,
         taus=DEFAULT_TAUS, dt=0.001, hidden=None, horizon=0, seed=0, links=2,
-        arm_input=False):
+        arm_input=False, residual=False):
     """A model with fresh weights, drawn as PyTorch's Linear draws them
     (uniform in +-1/sqrt(fan_in)) from `seed`; inputs and outputs not
-    standardised (means 0, scales 1); arm_input: with the arm-state input."""
+    standardised (means 0, scales 1); arm_input: with the arm-state input;
+    residual: in the residual form."""
     meta = metadata(arch, neurons, stim_channels, window, taus, dt, hidden, horizon,
-                    links=links, arm_input=arm_input)
+                    links=links, arm_input=arm_input, residual=residual)
     spec = _Spec(meta, "new model")
     rng = np.random.default_rng(seed)
     tensors = {}

@@ -6,6 +6,7 @@ ncpd and a model ncp-train wrote trains on here.
     y = emu(spikes, stim)                       # (T, 6), every step of a run
     emu.save("data/tuned.safetensors")
     y = emu(spikes, stim, arm)                  # a model with the arm-state input
+                                                # (or in the residual form)
 
 Imported by ncpd.models when ncpd.models.Emulator is first used.
 """
@@ -50,10 +51,12 @@ class Emulator(nn.Module):
 
     forward(x, u=None, arm=None): x (T, N) spikes of a run from its first
     step, u (T, <= C) its stimulation (NaN as 0, missing channels 0), arm
-    (T, >= 2 links) the arm state after every step (arm.npy; a model with
-    the arm-state input reads row t - 1 at step t, ncpd.models.arm_input),
-    tensors or numpy arrays; returns the predictions for every step (T, 6),
-    float32.  Features are computed in float64 and are differentiable in u.
+    (T, 2 links + 2) the arm state after every step (arm.npy; a model with
+    the arm-state input reads row t - 1 at step t, ncpd.models.arm_input,
+    and in the residual form adds it to the outputs, arm_mean where it is
+    unknown), tensors or numpy arrays; returns the predictions for every
+    step (T, 6), float32.  Features are computed in float64 and are
+    differentiable in u; the arm is data (no gradient reaches it).
     predict(x, u, arm) is the same without gradients, as numpy.
     """
 
@@ -65,6 +68,7 @@ class Emulator(nn.Module):
         self.C, self.dt, self.taus = spec.stim_channels, spec.dt, list(spec.taus)
         self.running, self.horizon = spec.running, spec.horizon
         self.arm_input, self.links = spec.arm_input, spec.links
+        self.residual = spec.residual
         sizes = [spec.n_in] + list(spec.hidden) + [spec.n_out]
         layers = []
         for i in range(len(sizes) - 1):
@@ -158,6 +162,7 @@ class Emulator(nn.Module):
         x, u = self._inputs(x, u)
         f = self.features(x, u)
         T = x.shape[0]
+        base = 0.0      # what the outputs are added to: the residual form's arm
         if self.arch == "dense":
             K = len(self.taus)
             z = ((f[:, self.N * K:] - self.in_mean.double())
@@ -178,15 +183,18 @@ class Emulator(nn.Module):
                                             "arm (the run's arm.npy rows)")
                 if torch.is_tensor(arm):
                     arm = arm.detach().cpu().numpy()
-                a = torch.from_numpy(models.arm_input(arm, self.links))
+                a = torch.from_numpy(models.arm_input(arm, self.links, self.residual))
                 if a.shape[0] != T:
                     raise models.ModelError("arm states of %d steps for %d steps of "
                                             "spikes" % (a.shape[0], T))
+                a = a.to(self.arm_mean.device)
                 za = torch.nan_to_num((a - self.arm_mean.double())
                                       / self.arm_scale.double(), nan=0.0)
                 z = torch.cat([z, za.float()], dim=1)
+                if self.residual:
+                    base = torch.where(torch.isnan(a), self.arm_mean.double(), a).float()
             v = self.layers(z)
-        return v * self.out_scale + self.out_mean
+        return base + (v * self.out_scale + self.out_mean)
 
 
     def predict(self, x, u=None, arm=None):
