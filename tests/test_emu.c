@@ -1617,6 +1617,50 @@ START_TEST(arm_input_in_file_and_inference)
 }
 END_TEST
 
+/* A ridge-running model (window W, N neurons, no stimulation) with the
+ * arm-state input as asked, fitted on a split of ds (blocks of 500 steps,
+ * a fifth held out): its trainer and its predictions of the validation
+ * rows (nv x 6). */
+struct ridge_fit {
+	uint64_t *tr, *va;
+	size_t nt, nv;
+	struct ncp_emu_model *m0;
+	struct ncp_trainer *t;
+	float *pred;
+};
+
+static void ridge_fit(struct ncp_dataset *ds, int W, int N, bool arm_input,
+		      bool residual, struct ridge_fit *f)
+{
+	char err[256];
+	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500,
+					    .gap = (uint64_t)W};
+	ck_assert_int_eq(ncp_dataset_split(ds, &so, &f->tr, &f->nt, &f->va, &f->nv,
+					   err, sizeof(err)), 0);
+	struct ncp_emu_spec sp;
+	small_spec(&sp, NCP_EMU_RIDGE_RUNNING, W, N, 0);
+	sp.arm_input = arm_input;
+	sp.residual = residual;
+	f->m0 = new_model(&sp, 1);
+	f->t = ncp_trainer_new(f->m0, ds, NULL, err, sizeof(err));
+	ck_assert_msg(f->t, "%s", err);
+	ck_assert_int_eq(ncp_trainer_fit_norm(f->t, f->tr, f->nt, 1.0), 0);
+	struct ncp_ridge_report rep;
+	ck_assert_msg(ncp_trainer_fit_ridge(f->t, f->tr, f->nt, f->va, f->nv, &rep,
+					    err, sizeof(err)) == 0, "%s", err);
+	f->pred = malloc(f->nv * 6 * sizeof(float));
+	ck_assert_int_eq(ncp_trainer_predict(f->t, f->va, f->nv, f->pred), 0);
+}
+
+static void ridge_fit_free(struct ridge_fit *f)
+{
+	free(f->pred);
+	ncp_trainer_free(f->t);
+	ncp_emu_model_free(f->m0);
+	free(f->tr);
+	free(f->va);
+}
+
 /* Trained with the arm-state input, a model follows an arm that M1 says
  * nothing about (here a random walk, the spikes independent of it) from
  * the arm of the step before; without it, it cannot. */
@@ -1624,7 +1668,6 @@ START_TEST(arm_input_trains)
 {
 	const int W = 20, N = 30, steps = 6000;
 	struct hist h;
-	char err[256];
 	hist_make(&h, steps, N, 0, 21, 0);
 	float *arm = malloc((size_t)steps * 6 * sizeof(float));
 	struct ncp_rng rng;
@@ -1641,52 +1684,33 @@ START_TEST(arm_input_trains)
 		arm[t * 6 + 5] = (float)(walk[1] - 0.3 * walk[0]);
 	}
 	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
-	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500,
-					    .gap = (uint64_t)W};
-	uint64_t *tr, *va;
-	size_t nt, nv;
-	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
 	double r2[2];
 	for (int with = 0; with < 2; with++) {
-		struct ncp_emu_spec sp;
-		small_spec(&sp, NCP_EMU_RIDGE_RUNNING, W, N, 0);
-		sp.arm_input = with;
-		struct ncp_emu_model *m0 = new_model(&sp, 1);
-		struct ncp_trainer *t = ncp_trainer_new(m0, ds, NULL, err, sizeof(err));
-		ck_assert_msg(t, "%s", err);
-		ck_assert_int_eq(ncp_trainer_fit_norm(t, tr, nt, 1.0), 0);
+		struct ridge_fit f;
+		ridge_fit(ds, W, N, with, false, &f);
 		if (with) {
 			/* The arm inputs' normalisation: their own mean and
 			 * deviation over the rows' arm of the step before. */
-			const struct ncp_emu_model *tm = ncp_trainer_model(t);
+			const struct ncp_emu_model *tm = ncp_trainer_model(f.t);
 			double s1 = 0, s2 = 0;
-			for (size_t i = 0; i < nt; i++) {
-				double v = ncp_dataset_arm(ds, tr[i] - 1)[0];
+			for (size_t i = 0; i < f.nt; i++) {
+				double v = ncp_dataset_arm(ds, f.tr[i] - 1)[0];
 				s1 += v;
 				s2 += v * v;
 			}
-			double mu = s1 / (double)nt, sd = sqrt(s2 / (double)nt - mu * mu);
+			double mu = s1 / (double)f.nt, sd = sqrt(s2 / (double)f.nt - mu * mu);
 			ck_assert_float_eq_tol(tm->in_mean[tm->n_std], mu, 1e-4);
 			ck_assert_float_eq_tol(tm->in_scale[tm->n_std], sd, 1e-4);
 		}
-		struct ncp_ridge_report rep;
-		ck_assert_msg(ncp_trainer_fit_ridge(t, tr, nt, va, nv, &rep, err, sizeof(err)) == 0,
-			      "%s", err);
-		float *pred = malloc(nv * 6 * sizeof(float));
-		ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
 		struct ncp_score sc;
 		ncp_score_init(&sc, 2);
-		for (size_t i = 0; i < nv; i++)
-			ncp_score_add(&sc, pred + i * 6, ncp_dataset_target(ds, va[i], 0));
+		for (size_t i = 0; i < f.nv; i++)
+			ncp_score_add(&sc, f.pred + i * 6, ncp_dataset_target(ds, f.va[i], 0));
 		r2[with] = ncp_score_min_r2(&sc);
-		free(pred);
-		ncp_trainer_free(t);
-		ncp_emu_model_free(m0);
+		ridge_fit_free(&f);
 	}
 	ck_assert_msg(r2[1] >= 0.95, "with the arm input: validation R^2 %.4f", r2[1]);
 	ck_assert_msg(r2[0] <= 0.5, "without it, R^2 %.4f from spikes that carry nothing", r2[0]);
-	free(tr);
-	free(va);
 	ncp_dataset_free(ds);
 	free(arm);
 	hist_free(&h);
@@ -1824,7 +1848,6 @@ START_TEST(residual_trains)
 {
 	const int W = 20, N = 30, steps = 6000;
 	struct hist h;
-	char err[256];
 	hist_make(&h, steps, N, 0, 21, 0);
 	float *arm = malloc((size_t)steps * 6 * sizeof(float));
 	struct ncp_rng rng;
@@ -1846,80 +1869,59 @@ START_TEST(residual_trains)
 	}
 	const double hold = sqrt(hold2 / (steps - 1));	/* the hand held */
 	struct ncp_dataset *ds = make_dataset(&h, arm, steps);
-	struct ncp_dataset_split_opts so = {.window = W, .val_frac = 0.2, .block = 500,
-					    .gap = (uint64_t)W};
-	uint64_t *tr, *va;
-	size_t nt, nv;
-	ck_assert_int_eq(ncp_dataset_split(ds, &so, &tr, &nt, &va, &nv, err, sizeof(err)), 0);
 	double rmse[2];
 	for (int res = 0; res < 2; res++) {
-		struct ncp_emu_spec sp;
-		small_spec(&sp, NCP_EMU_RIDGE_RUNNING, W, N, 0);
-		sp.arm_input = true;
-		sp.residual = res;
-		struct ncp_emu_model *m0 = new_model(&sp, 1);
-		struct ncp_trainer *t = ncp_trainer_new(m0, ds, NULL, err, sizeof(err));
-		ck_assert_msg(t, "%s", err);
-		ck_assert_int_eq(ncp_trainer_fit_norm(t, tr, nt, 1.0), 0);
-		const struct ncp_emu_model *tm = ncp_trainer_model(t);
+		struct ridge_fit f;
+		ridge_fit(ds, W, N, true, res, &f);
+		const struct ncp_emu_model *tm = ncp_trainer_model(f.t);
 		if (res) {
 			/* out_mean and out_scale: q0's change from the step
 			 * before. */
 			double s1 = 0, s2 = 0;
-			for (size_t i = 0; i < nt; i++) {
-				double d = (double)ncp_dataset_arm(ds, tr[i])[0] -
-					   ncp_dataset_arm(ds, tr[i] - 1)[0];
+			for (size_t i = 0; i < f.nt; i++) {
+				double d = (double)ncp_dataset_arm(ds, f.tr[i])[0] -
+					   ncp_dataset_arm(ds, f.tr[i] - 1)[0];
 				s1 += d;
 				s2 += d * d;
 			}
-			double mu = s1 / (double)nt, sd = sqrt(s2 / (double)nt - mu * mu);
+			double mu = s1 / (double)f.nt, sd = sqrt(s2 / (double)f.nt - mu * mu);
 			ck_assert_float_eq_tol(tm->out_mean[0], mu, 1e-5);
 			ck_assert_float_eq_tol(tm->out_scale[0], sd, 1e-4 * sd);
 		}
-		struct ncp_ridge_report rep;
-		ck_assert_msg(ncp_trainer_fit_ridge(t, tr, nt, va, nv, &rep, err, sizeof(err)) == 0,
-			      "%s", err);
-		float *pred = malloc(nv * 6 * sizeof(float));
-		ck_assert_int_eq(ncp_trainer_predict(t, va, nv, pred), 0);
 		double e2 = 0;
-		for (size_t i = 0; i < nv; i++) {
-			const float *y = ncp_dataset_target(ds, va[i], 0);
-			e2 += pow(pred[i * 6 + 4] - y[4], 2) + pow(pred[i * 6 + 5] - y[5], 2);
+		for (size_t i = 0; i < f.nv; i++) {
+			const float *y = ncp_dataset_target(ds, f.va[i], 0);
+			e2 += pow(f.pred[i * 6 + 4] - y[4], 2) + pow(f.pred[i * 6 + 5] - y[5], 2);
 		}
-		rmse[res] = sqrt(e2 / (double)nv / 2);
+		rmse[res] = sqrt(e2 / (double)f.nv / 2);
 		/* Inference over the run gives training's predictions. */
-		struct ncp_emu_model *fm = ncp_emu_model_clone(ncp_trainer_model(t));
+		struct ncp_emu_model *fm = ncp_emu_model_clone(tm);
 		struct ncp_emu_state *st = ncp_emu_state_new(fm);
 		uint32_t idx[64];
-		size_t k = 0, compared = 0;
-		for (int s = 0; s < steps && k < nv; s++) {
+		size_t k = 0;
+		for (int s = 0; s < steps && k < f.nv; s++) {
 			float y[6];
 			ncp_emu_push(st, idx, hist_spikes(&h, s, idx), NULL, 0);
 			ncp_emu_predict(st, y);
 			ncp_emu_set_arm(st, arm + s * 6);
-			if ((uint64_t)s != va[k])
+			if ((uint64_t)s != f.va[k])
 				continue;
 			for (int o = 0; o < 6; o++)
-				ck_assert_msg(fabsf(y[o] - pred[k * 6 + o]) <= 1e-4f * (1 + fabsf(y[o])),
+				ck_assert_msg(fabsf(y[o] - f.pred[k * 6 + o]) <= 1e-4f * (1 + fabsf(y[o])),
 					      "residual %d step %d output %d: inference %.7g, training %.7g",
-					      res, s, o, (double)y[o], (double)pred[k * 6 + o]);
+					      res, s, o, (double)y[o], (double)f.pred[k * 6 + o]);
 			k++;
-			compared++;
 		}
-		ck_assert_uint_eq(compared, nv);
+		ck_assert_uint_eq(k, f.nv);
 		ncp_emu_state_free(st);
 		ncp_emu_model_free(fm);
-		free(pred);
-		ncp_trainer_free(t);
-		ncp_emu_model_free(m0);
+		ridge_fit_free(&f);
 	}
 	fprintf(stderr, "residual_trains: hand RMSE %.4g (residual), %.4g (not), held %.4g\n", rmse[1], rmse[0], hold);
 	ck_assert_msg(rmse[1] <= 1.05 * hold,
 		      "residual: hand RMSE %.4g, holding the hand %.4g", rmse[1], hold);
 	ck_assert_msg(rmse[0] >= 3 * rmse[1],
 		      "without the residual form, hand RMSE %.4g against %.4g", rmse[0], rmse[1]);
-	free(tr);
-	free(va);
 	ncp_dataset_free(ds);
 	free(arm);
 	hist_free(&h);
