@@ -1475,6 +1475,47 @@ static struct ncp_emu_model *arm_model(enum ncp_emu_arch arch, int joints)
 	return arm_model_of(arch, joints, false);
 }
 
+/* m saved to p and loaded back: the file's version, arm_input and n_in as
+ * given, the model loaded equal (and of equal checksum). */
+static struct ncp_emu_model *round_trip(const struct ncp_emu_model *m,
+					const char *p, const char *version,
+					const char *arm_input, const char *n_in)
+{
+	char err[512];
+	ck_assert_int_eq(ncp_emu_model_save(m, p, err, sizeof(err)), 0);
+	struct ncp_safetensors *st = ncp_safetensors_load(p, err, sizeof(err));
+	ck_assert_msg(st, "%s", err);
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), version);
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "horizon"), "0");
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "arm_input"), arm_input);
+	ck_assert_str_eq(ncp_safetensors_meta_get(st, "n_in"), n_in);
+	ncp_safetensors_free(st);
+	struct ncp_emu_model *l = ncp_emu_model_load(p, err, sizeof(err));
+	ck_assert_msg(l, "%s", err);
+	ck_assert(ncp_emu_model_equal(l, m));
+	ck_assert_uint_eq(ncp_emu_model_checksum(l), ncp_emu_model_checksum(m));
+	return l;
+}
+
+/* Two states fed the same two steps, given the arms a1 and a2 between
+ * them (the second step's stimulation stim2, or none): their predictions
+ * after the second. */
+static void two_arms(struct ncp_emu_state *s1, const float *a1,
+		     struct ncp_emu_state *s2, const float *a2,
+		     const float *stim2, float *y1, float *y2)
+{
+	uint32_t spk[2] = {1, 4};
+	float stim[2] = {0.5f, -1};
+	ncp_emu_push(s1, spk, 2, stim, 2);
+	ncp_emu_push(s2, spk, 2, stim, 2);
+	ncp_emu_set_arm(s1, a1);
+	ncp_emu_set_arm(s2, a2);
+	ncp_emu_push(s1, spk, 1, stim2, stim2 ? 2 : 0);
+	ncp_emu_push(s2, spk, 1, stim2, stim2 ? 2 : 0);
+	ncp_emu_predict(s1, y1);
+	ncp_emu_predict(s2, y2);
+}
+
 START_TEST(arm_input_in_file_and_inference)
 {
 	char err[512];
@@ -1483,19 +1524,7 @@ START_TEST(arm_input_in_file_and_inference)
 	ck_assert_int_eq(ncp_emu_model_arm_inputs(m), 4);
 	ck_assert_int_eq(m->layer[0].in, (9 + 2) * 3 + 4);
 	const char *p = ncp_ck_path("arm.safetensors"), *bad = ncp_ck_path("bad.safetensors");
-	ck_assert_int_eq(ncp_emu_model_save(m, p, err, sizeof(err)), 0);
-	struct ncp_safetensors *st = ncp_safetensors_load(p, err, sizeof(err));
-	ck_assert_msg(st, "%s", err);
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "3");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "horizon"), "0");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "arm_input"),
-			 "[\"q0\", \"q1\", \"dq0\", \"dq1\"]");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "n_in"), "37");
-	ncp_safetensors_free(st);
-	struct ncp_emu_model *l = ncp_emu_model_load(p, err, sizeof(err));
-	ck_assert_msg(l, "%s", err);
-	ck_assert(ncp_emu_model_equal(l, m));
-	ck_assert_uint_eq(ncp_emu_model_checksum(l), ncp_emu_model_checksum(m));
+	struct ncp_emu_model *l = round_trip(m, p, "3", "[\"q0\", \"q1\", \"dq0\", \"dq1\"]", "37");
 
 	/* Step t's prediction reads the arm given after step t - 1, not the
 	 * one given after step t; an arm never given enters as its mean. */
@@ -1549,14 +1578,7 @@ START_TEST(arm_input_in_file_and_inference)
 	ncp_emu_state_reset(a);
 	ncp_emu_state_reset(c);
 	float nanarm[6] = {NAN, NAN, INFINITY, NAN, 0, 0};
-	ncp_emu_push(a, spk, 2, stim, 2);
-	ncp_emu_push(c, spk, 2, stim, 2);
-	ncp_emu_set_arm(a, nanarm);
-	ncp_emu_set_arm(c, mean);
-	ncp_emu_push(a, spk, 1, NULL, 0);
-	ncp_emu_push(c, spk, 1, NULL, 0);
-	ncp_emu_predict(a, ya);
-	ncp_emu_predict(c, yc);
+	two_arms(a, nanarm, c, mean, NULL, ya, yc);
 	for (int o = 0; o < 6; o++) {
 		ck_assert(isfinite(ya[o]));
 		ck_assert_float_eq_tol(ya[o], yc[o], 1e-4f * (1 + fabsf(ya[o])));
@@ -1728,20 +1750,16 @@ START_TEST(residual_in_file_and_inference)
 	ck_assert_int_eq(ncp_emu_model_arm_inputs(m), 6);
 	ck_assert_int_eq(m->layer[0].in, (9 + 2) * 3 + 6);
 	const char *p = ncp_ck_path("res.safetensors"), *bad = ncp_ck_path("bad.safetensors");
-	ck_assert_int_eq(ncp_emu_model_save(m, p, err, sizeof(err)), 0);
-	struct ncp_safetensors *st = ncp_safetensors_load(p, err, sizeof(err));
-	ck_assert_msg(st, "%s", err);
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "format_version"), "4");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "residual"), "true");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "arm_input"),
-			 "[\"q0\", \"q1\", \"dq0\", \"dq1\", \"hand_x\", \"hand_y\"]");
-	ck_assert_str_eq(ncp_safetensors_meta_get(st, "n_in"), "39");
-	ncp_safetensors_free(st);
-	struct ncp_emu_model *l = ncp_emu_model_load(p, err, sizeof(err));
-	ck_assert_msg(l, "%s", err);
-	ck_assert(ncp_emu_model_equal(l, m));
+	struct ncp_emu_model *l = round_trip(m, p, "4",
+		"[\"q0\", \"q1\", \"dq0\", \"dq1\", \"hand_x\", \"hand_y\"]", "39");
 	ck_assert(ncp_emu_model_residual(l));
-	ck_assert_uint_eq(ncp_emu_model_checksum(l), ncp_emu_model_checksum(m));
+	{
+		char err1[256];
+		struct ncp_safetensors *st = ncp_safetensors_load(p, err1, sizeof(err1));
+		ck_assert_msg(st, "%s", err1);
+		ck_assert_str_eq(ncp_safetensors_meta_get(st, "residual"), "true");
+		ncp_safetensors_free(st);
+	}
 
 	/* With the last layer zeroed the outputs are the base plus out_mean:
 	 * the arm given after the step before, exactly; arm_mean where it is
@@ -1783,14 +1801,7 @@ START_TEST(residual_in_file_and_inference)
 	memcpy(arm2, arm1, sizeof(arm2));
 	arm2[4] += 0.5f;
 	float yb[6], yc[6];
-	ncp_emu_push(b, spk, 2, stim, 2);
-	ncp_emu_push(c, spk, 2, stim, 2);
-	ncp_emu_set_arm(b, arm1);
-	ncp_emu_set_arm(c, arm2);
-	ncp_emu_push(b, spk, 1, stim, 2);
-	ncp_emu_push(c, spk, 1, stim, 2);
-	ncp_emu_predict(b, yb);
-	ncp_emu_predict(c, yc);
+	two_arms(b, arm1, c, arm2, stim, yb, yc);
 	ck_assert_msg(yb[0] != yc[0] && yb[5] != yc[5], "the hand input did not reach the layers");
 	ncp_emu_state_free(b);
 	ncp_emu_state_free(c);
