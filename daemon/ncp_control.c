@@ -382,6 +382,9 @@ static void status(struct ncp_control *c, struct ncp_reply *r)
 		if (es.loaded) {
 			ncp_reply_str(r, "emulator.model", es.model);
 			ncp_reply_str(r, "emulator.arch", es.arch);
+			ncp_reply_int(r, "emulator.horizon", es.horizon);
+			ncp_reply_bool(r, "emulator.arm_input", es.arm_input);
+			ncp_reply_bool(r, "emulator.residual", es.residual);
 		}
 		ncp_reply_uint(r, "emulator.predictions", es.predictions);
 		ncp_reply_uint(r, "emulator.skipped_steps", es.skipped);

@@ -442,6 +442,9 @@ static void adopt(struct ncp_emulator *e, uint64_t upto)
 	snprintf(st->model, sizeof(st->model), "%s", s->label);
 	snprintf(st->arch, sizeof(st->arch), "%s",
 		 ncp_emu_model_arch_name(s->model));
+	st->horizon = ncp_emu_model_horizon(s->model);
+	st->arm_input = ncp_emu_model_arm_inputs(s->model) > 0;
+	st->residual = ncp_emu_model_residual(s->model);
 	st->checksum = atomic_load(&s->sum);
 	write_status(e);
 }

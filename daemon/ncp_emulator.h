@@ -62,6 +62,8 @@ struct ncp_emulator_status {
 	bool loaded;
 	char model[64];
 	char arch[32];
+	int horizon;			/* steps ahead */
+	bool arm_input, residual;	/* the model's kind (docs/model-format.md) */
 	uint64_t predictions, skipped;
 	uint64_t fallbacks;		/* predictions the loop made itself */
 	uint64_t scored;		/* predictions scored against the arm */

@@ -124,8 +124,23 @@ in_the_loop() {
 			--set stim.source=noise --set stim.noise=0.1 \
 			--set data_dir="$tmp/data" --set emulator.model="$1" \
 			--set shm.name=/ncpd-it-emu-$$ --set control.socket="$tmp/s.sock" \
-			--record "$name" --summary json >"$tmp/$name.json" 2>"$tmp/ncpd.err" ||
-			{ cat "$tmp/ncpd.err" >&2; fail "ncpd $mode with the $2"; }
+			--record "$name" --summary json >"$tmp/$name.json" 2>"$tmp/ncpd.err" &
+		dpid=$!
+		if [ $mode = realtime ]; then
+			# status names the model's kind while it runs.
+			rm -f "$tmp/status.txt"
+			for i in $(seq 40); do
+				"$BUILD/ncpctl" --socket "$tmp/s.sock" --json status >"$tmp/status.txt" 2>/dev/null && break
+				sleep 0.1
+			done
+			$PY -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["emulator"]
+sys.exit(0 if e["arm_input"] is True and str(e["residual"]) == sys.argv[2] and e["horizon"] == 0 else 1)
+' "$tmp/status.txt" "$3" ||
+				{ cat "$tmp/status.txt" >&2; fail "status does not say the $2 reads the arm (residual $3)"; }
+		fi
+		wait $dpid || { cat "$tmp/ncpd.err" >&2; fail "ncpd $mode with the $2"; }
 		PYTHONPATH=client/python:tests $PY -c '
 import json, sys
 import numpy as np
