@@ -23,6 +23,14 @@
  * the same figures.  One JSON line (with the R^2 of the healthy and the
  * lesioned pairs apart); without MODEL it says SKIP and why.
  *
+ * --impulse makes every pulse one step long, of the pattern's charge (the
+ * same electrodes, theta times the pattern's length: 1 to 25, within
+ * stim.max's clamp), and so scores at the step it is applied: what the
+ * model predicts from that step's theta, before the spikes and the arm
+ * can show much of its effect (the current it leaves decays over 28 ms).  Where the
+ * pattern's last step asks what follows a pulse already under way, this
+ * asks what a command does, as a controller needs.
+ *
  *   build/tests/bench_stim_effects --en [--en-explore S] [--en-trainings N]
  *                                  [--en-lesioned-only] [PAIRS] [SEED]
  *
@@ -129,7 +137,7 @@ static void step_feed(struct ncp_sim *s, struct ncp_emu_state *st,
 
 /* Pairs on one configuration; 0 or -1 with a message. */
 static int run_pairs(const struct ncp_config *c, const struct emulator *em,
-		     int pairs, uint64_t seed, struct pair_sums *ps)
+		     int pairs, uint64_t seed, bool impulse, struct pair_sums *ps)
 {
 	const struct ncp_emu_model *m = em->m;
 	struct ncp_sim a, b;
@@ -176,6 +184,11 @@ static int run_pairs(const struct ncp_config *c, const struct emulator *em,
 			int e = (int)ncp_rng_below(&rng, (uint64_t)E);
 			double v = ncp_rng_range(&rng, 0.1, 0.5);
 			theta[e] = (float)(ncp_rng_below(&rng, 2) ? v : -v);
+		}
+		if (impulse) {	/* (the same draws: the same pairs otherwise) */
+			for (int e = 0; e < E; e++)
+				theta[e] *= (float)len;
+			len = 1;
 		}
 		tp.seed = ncp_rng_derive(seed, (uint64_t)i + 1);
 		/* Both from the start posture with the same task: the two
@@ -341,8 +354,8 @@ fail_msg:
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: bench_stim_effects MODEL [PAIRS] [SEED]\n"
-			"       bench_stim_effects --en [--en-explore S] [--en-trainings N] [--en-lesioned-only] [PAIRS] [SEED]\n");
+	fprintf(stderr, "usage: bench_stim_effects [--impulse] MODEL [PAIRS] [SEED]\n"
+			"       bench_stim_effects --en [--en-explore S] [--en-trainings N] [--en-lesioned-only] [--impulse] [PAIRS] [SEED]\n");
 	return 2;
 }
 
@@ -351,7 +364,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	const char *pos[3] = { NULL, NULL, NULL };
 	int npos = 0, trainings = 20;
-	bool use_en = false, lesioned_only = false;
+	bool use_en = false, lesioned_only = false, impulse = false;
 	double explore_s = 600;
 	struct emulator em = { 0 };
 	struct ncp_emu_model *m = NULL;
@@ -364,6 +377,8 @@ int main(int argc, char **argv)
 			use_en = true;
 		} else if (!strcmp(argv[i], "--en-lesioned-only")) {
 			lesioned_only = true;
+		} else if (!strcmp(argv[i], "--impulse")) {
+			impulse = true;
 		} else if (!strcmp(argv[i], "--en-explore") && i + 1 < argc) {
 			explore_s = strtod(argv[++i], &end);
 			if (*end || !(explore_s >= 1 && explore_s <= 36000)) {
@@ -432,7 +447,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		int n = lesioned ? pairs - pairs / 2 : pairs / 2;
-		if (run_pairs(&c, &em, n, ncp_rng_derive(seed, (uint64_t)lesioned), &ps[lesioned]))
+		if (run_pairs(&c, &em, n, ncp_rng_derive(seed, (uint64_t)lesioned), impulse,
+			      &ps[lesioned]))
 			goto out;
 		sums_add(&all, &ps[lesioned]);
 	}
@@ -443,11 +459,12 @@ int main(int argc, char **argv)
 			 explore_s, lesioned_only ? ", lesioned only" : " per configuration",
 			 trainings);
 	printf("{\"bench\":\"stim_effects\",\"model\":\"%s\",\"emulator\":\"%s\",\"horizon\":%d,"
-	       "\"pairs\":%d,\"seed\":%" PRIu64 ",\"r2\":%.4f,\"r2_stim_blind\":%.4f,"
+	       "\"pulse\":\"%s\",\"pairs\":%d,\"seed\":%" PRIu64 ",\"r2\":%.4f,\"r2_stim_blind\":%.4f,"
 	       "\"r2_healthy\":%.4f,\"r2_lesioned\":%.4f,"
 	       "\"true_change_rms_mm\":%.3f,\"error_rms_mm\":%.3f,"
 	       "\"error_rms_stim_blind_mm\":%.3f",
-	       use_en ? name : path, use_en ? "en" : "m1", em.horizon, all.n, seed,
+	       use_en ? name : path, use_en ? "en" : "m1", em.horizon,
+	       impulse ? "impulse" : "pattern", all.n, seed,
 	       sums_r2(&all, all.se), sums_r2(&all, all.se_blind),
 	       sums_r2(&ps[0], ps[0].se), sums_r2(&ps[1], ps[1].se),
 	       1e3 * sqrt(all.sxx / cnt), 1e3 * sqrt(all.se / cnt),
