@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_blas.h"
 #include "models/base/ncp_rng.h"
 #include "models/emu/ncp_dataset.h"
 #include "models/emu/ncp_trainer.h"
@@ -424,6 +425,8 @@ static void train_once(struct ncp_online *o)
 static void *online_thread(void *arg)
 {
 	struct ncp_online *o = arg;
+
+	ncp_fp_flush_denormals();
 
 	/* Lockstep takes every step from the first (a deterministic run);
 	 * real time starts from now. */

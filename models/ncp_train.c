@@ -690,6 +690,7 @@ static size_t subsample(const uint64_t *rows, size_t n, int k, int phase,
 
 static int run_train(const struct opts *o)
 {
+	ncp_fp_flush_denormals();	/* before any thread of its own starts */
 	const struct arch_defaults *ad = &defaults[o->arch];
 	struct progress pg = {.tty = isatty(2), .quiet = o->quiet};
 	struct ncp_emu_spec spec;

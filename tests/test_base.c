@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "models/base/ncp_base.h"
+#include "models/base/ncp_blas.h"
 #include "models/base/ncp_rng.h"
 #include "tests/ncp_check.h"
 
@@ -43,6 +44,20 @@ START_TEST(rng_normal_moments)
 }
 END_TEST
 
+/* Denormals survive by default and are flushed after the call, both as
+ * results (1e-39 * 1) and as operands (1e-39 > 0 no longer holds). */
+START_TEST(denormals_flushed_on_request)
+{
+	volatile float tiny = 1e-39f, one = 1.0f, zero = 0.0f;
+	volatile float y = tiny * one;
+	ck_assert_msg(y != 0.0f, "denormals flushed before the call");
+	ncp_fp_flush_denormals();
+	y = tiny * one;
+	ck_assert_msg(y == 0.0f, "1e-39 * 1 = %g after the call", (double)y);
+	ck_assert_msg(!(tiny > zero), "a denormal operand was not read as 0");
+}
+END_TEST
+
 START_TEST(errf_writes_the_message_and_returns_the_code)
 {
 	char err[16];
@@ -67,6 +82,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, rng_is_reproducible_and_uniform);
 	tcase_add_test(tc, rng_normal_moments);
+	tcase_add_test(tc, denormals_flushed_on_request);
 	tcase_add_test(tc, errf_writes_the_message_and_returns_the_code);
 	suite_add_tcase(s, tc);
 	return s;

@@ -6,6 +6,14 @@
 #include <unistd.h>
 
 #include <cblas.h>
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+
+void ncp_fp_flush_denormals(void)
+{
+	_MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+	_MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+}
 
 const char *ncp_blas_core(void)
 {

@@ -25,4 +25,15 @@ void ncp_blas_pick_core(char **argv);
 /* The core OpenBLAS runs ("SkylakeX", "Prescott", ...). */
 const char *ncp_blas_core(void);
 
+/* Flush denormal floats to zero in the calling thread (the SSE unit's
+ * flush-to-zero and denormals-are-zero modes).  Training drives weight
+ * gradients toward zero; once many of them fall below float's normal
+ * range (1.2e-38) every multiply-add on them takes a microcode assist,
+ * and an emulator training's epochs slowed five- to tenfold from about
+ * the 15th epoch on.  Such values become 0, which no figure of a model
+ * depends on.  Call at the start of each thread that trains (threads
+ * inherit the mode from the thread that creates them; OpenBLAS's own
+ * pool, made when the library loads, keeps the default). */
+void ncp_fp_flush_denormals(void);
+
 #endif
