@@ -36,6 +36,14 @@ int ncp_emu_spec_outputs(const struct ncp_emu_spec *s)
 	return NCP_EMU_OUTPUTS_OF(ncp_emu_spec_joints(s));
 }
 
+/* The arm inputs of a model with the arm-state input, of an arm of
+ * `joints` joints: q and dq (2 J), or the whole state in the residual
+ * form (2 J + 2). */
+static int n_arm_of(int joints, bool residual)
+{
+	return residual ? NCP_EMU_OUTPUTS_OF(joints) : 2 * joints;
+}
+
 static const char *const arch_names[NCP_EMU_ARCH_COUNT] = {
 	[NCP_EMU_RIDGE] = "ridge",
 	[NCP_EMU_RIDGE_RUNNING] = "ridge-running",
@@ -223,8 +231,7 @@ static struct ncp_emu_model *model_alloc(const struct ncp_emu_spec *s,
 		m->std_offset = 0;
 		m->n_std = m->nfeat;
 	}
-	m->n_arm = !s->arm_input ? 0 : s->residual ? ncp_emu_spec_outputs(s) :
-		   2 * ncp_emu_spec_joints(s);
+	m->n_arm = s->arm_input ? n_arm_of(ncp_emu_spec_joints(s), s->residual) : 0;
 	m->n_x = m->n_std + m->n_arm;
 	m->in_mean = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
 	m->in_scale = ncp_calloc_aligned((size_t)NCP_MAX(m->n_x, 1), sizeof(float));
@@ -560,7 +567,7 @@ static size_t file_in0(const struct ncp_emu_model *m)
  * "hand_y"]). */
 static void arm_input_names(int joints, bool residual, char *buf, size_t len)
 {
-	const int n = residual ? NCP_EMU_OUTPUTS_OF(joints) : 2 * joints;
+	const int n = n_arm_of(joints, residual);
 	int k = snprintf(buf, len, "[");
 	for (int a = 0; a < n; a++)
 		k += snprintf(buf + k, len - (size_t)k, "%s\"%s\"", a ? ", " : "",
@@ -943,7 +950,7 @@ static struct ncp_emu_model *model_from(const struct ncp_safetensors *st,
 		 * (and the hand's in the residual form). */
 		char want[128];
 		int J = ncp_emu_spec_joints(&s);
-		int na = s.residual ? nout : 2 * J;
+		int na = n_arm_of(J, s.residual);
 		arm_input_names(J, s.residual, want, sizeof(want));
 		json_t *root = ncp_json_doc_parse(arm_in, strlen(arm_in), NULL, NULL, NULL, 0);
 		bool ok = json_is_array(root) &&
